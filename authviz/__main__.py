@@ -1,0 +1,3 @@
+from authviz.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,78 @@
+"""The ``authviz`` command.
+
+Each feature package owns its sub-commands in its own ``cli`` module exposing
+``add_commands(subparsers)`` (top-level commands) and/or ``add_logs_commands(subparsers)``
+(commands under ``authviz logs``). A command's handler takes the parsed namespace and returns an
+exit status. :class:`~authviz.errors.AuthvizError` becomes one sentence on stderr.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from collections.abc import Sequence
+
+from authviz import __version__
+from authviz.errors import AuthvizError, UsageError
+
+# Modules contributing top-level commands, in help order.
+_COMMAND_MODULES = (
+    "authviz.hub.cli",  # serve
+    "authviz.live.cli",  # tail
+    "authviz.bridge.cli",  # simulate, token
+)
+# Modules contributing `authviz logs ...` commands.
+_LOGS_MODULES = (
+    "authviz.auth0.cli",  # logs convert
+    "authviz.analytics.cli",  # logs pull
+)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="authviz",
+        description="Watch and analyse Auth0 authentication activity live through Pusher Channels.",
+    )
+    parser.add_argument("--version", action="version", version=f"authviz {__version__}")
+    commands = parser.add_subparsers(title="commands", metavar="COMMAND")
+
+    logs = commands.add_parser("logs", help="convert, pull and inspect Auth0 logs",
+                               description="Convert, pull and inspect Auth0 logs.")
+    logs_commands = logs.add_subparsers(title="logs commands", metavar="COMMAND")
+    logs.set_defaults(func=lambda args: _missing_subcommand(logs))
+    for name in _LOGS_MODULES:
+        module = importlib.import_module(name)
+        if hasattr(module, "add_logs_commands"):
+            module.add_logs_commands(logs_commands)
+
+    for name in _COMMAND_MODULES:
+        module = importlib.import_module(name)
+        if hasattr(module, "add_commands"):
+            module.add_commands(commands)
+    parser.set_defaults(func=lambda args: _missing_subcommand(parser))
+    return parser
+
+
+def _missing_subcommand(parser: argparse.ArgumentParser) -> int:
+    parser.print_help(sys.stderr)
+    return 2
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return int(args.func(args) or 0)
+    except UsageError as error:
+        print(f"authviz: {error}", file=sys.stderr)
+        return 2
+    except AuthvizError as error:
+        print(f"authviz: {error}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 0
+
+
+if __name__ == "__main__":  # pragma: no cover
+    raise SystemExit(main())

@@ -1,0 +1,1 @@
+"""authviz.pusher"""
