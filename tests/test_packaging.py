@@ -26,7 +26,8 @@ def _pyproject_requirements() -> dict[str, str]:
 
 def _environment_requirements() -> dict[str, str]:
     found: dict[str, str] = {}
-    for line in (ROOT / "environment.yml").read_text().splitlines():
+    text = (ROOT / "environment.yml").read_text()
+    for line in text.split("dependencies:", 1)[1].splitlines():
         match = re.match(r"^\s*-\s+([A-Za-z0-9_.\-\[\]]+\s*[<>=!~].*|[A-Za-z0-9_.\-]+)\s*(#.*)?$", line)
         if not match:
             continue
