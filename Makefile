@@ -6,7 +6,6 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 INSTALLED := $(VENV)/.installed
 NODE_DIR := tests/node
-NODE_INSTALLED := $(NODE_DIR)/node_modules/.installed
 PYTEST_ARGS ?=
 
 .PHONY: help install test node demo bench clean
@@ -23,13 +22,17 @@ $(INSTALLED): pyproject.toml
 
 install: $(INSTALLED)  ## create .venv and install authviz with its test extras
 
-# Node packages (pusher-js, soketi) for the interoperability tests; skipped where Node is absent.
-$(NODE_INSTALLED): $(NODE_DIR)/package.json
-	@if command -v npm >/dev/null 2>&1; then \
-	  (cd $(NODE_DIR) && npm install --no-audit --no-fund --loglevel=error) && touch $@; \
-	else echo "npm not found: Node interoperability tests will be skipped"; fi
-
-node: $(if $(wildcard $(NODE_DIR)/package.json),$(NODE_INSTALLED))  ## install the Node test packages
+# Node packages for the interoperability tests (pusher-js, soketi): every tests/node/*/package.json
+# is installed from the npm registry when it changed. Skipped, with a note, where npm is absent.
+node:  ## install the Node test packages
+	@for dir in $(NODE_DIR)/*/; do \
+	  [ -f "$$dir/package.json" ] || continue; \
+	  if ! command -v npm >/dev/null 2>&1; then echo "npm not found: Node tests will be skipped"; break; fi; \
+	  if [ ! -f "$$dir/node_modules/.installed" ] || [ "$$dir/package.json" -nt "$$dir/node_modules/.installed" ]; then \
+	    echo "npm install in $$dir"; \
+	    (cd "$$dir" && npm install --no-audit --no-fund --loglevel=error) && touch "$$dir/node_modules/.installed" || exit 1; \
+	  fi; \
+	done
 
 test: install node  ## run the whole test suite
 	$(PY) -m pytest $(PYTEST_ARGS)
