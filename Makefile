@@ -17,7 +17,7 @@ help:  ## list the targets
 $(INSTALLED): pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --disable-pip-version-check --upgrade pip
-	$(PY) -m pip install --quiet --disable-pip-version-check -e '.[test]'
+	$(PY) -m pip install --quiet --disable-pip-version-check -e '.[test,notebooks]'
 	@touch $@
 
 install: $(INSTALLED)  ## create .venv and install authviz with its test extras
