@@ -1,0 +1,41 @@
+"""Seeded, pure generator of realistic Auth0 traffic, with injectable attacks and ground truth.
+
+Quick use::
+
+    from authviz.simulator import TrafficGenerator
+    gen = TrafficGenerator(seed=7, events_per_day=2000)
+    records = list(gen.generate(n=1000))            # Log Streaming records, in date order
+    attack = gen.scenario("credential-stuffing", at=records[-1]["data"]["date"] ...)
+    month = gen.month(days=30)                      # .records and .attacks (ground truth)
+
+Stable API (others import it): :class:`TrafficGenerator` (``generate``, ``scenario``, ``attack``,
+``month``), :data:`SCENARIOS`, :class:`InjectedAttack`, :class:`SimulatedTraffic`,
+:func:`rule_payload`, :func:`action_event`, :func:`month_of_traffic`.
+"""
+
+from datetime import datetime
+
+from authviz.simulator.geo import ATTACK_NETWORKS, COUNTRIES, DEFAULT_COUNTRY_MIX, haversine_km
+from authviz.simulator.traffic import (
+    DEFAULT_EVENT_MIX,
+    SCENARIOS,
+    InjectedAttack,
+    SimulatedTraffic,
+    TrafficGenerator,
+    action_event,
+    default_attack_plan,
+    rule_payload,
+)
+
+
+def month_of_traffic(seed: int | str = 0, start: datetime | None = None, days: int = 30,
+                     events_per_day: float = 2000.0, users: int = 500) -> SimulatedTraffic:
+    """``days`` of seeded traffic with every scenario injected (see :func:`default_attack_plan`)."""
+    return TrafficGenerator(seed=seed, start=start, events_per_day=events_per_day, users=users).month(days=days)
+
+
+__all__ = [
+    "ATTACK_NETWORKS", "COUNTRIES", "DEFAULT_COUNTRY_MIX", "DEFAULT_EVENT_MIX", "SCENARIOS",
+    "InjectedAttack", "SimulatedTraffic", "TrafficGenerator", "action_event", "default_attack_plan",
+    "haversine_km", "month_of_traffic", "rule_payload",
+]
