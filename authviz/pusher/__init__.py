@@ -20,6 +20,7 @@ from authviz.pusher.channels import (
 from authviz.pusher.encryption import (
     MASTER_KEY_BYTES,
     DecryptionError,
+    EncryptionError,
     EncryptionKeyError,
     decode_master_key,
     decrypt_payload,
@@ -77,6 +78,7 @@ __all__ = [
     "DEFAULT_LIMITS",
     "DEFAULT_MAX_SKEW",
     "DecryptionError",
+    "EncryptionError",
     "EncryptionKeyError",
     "KEY_HEADER",
     "Limits",

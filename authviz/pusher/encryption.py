@@ -24,6 +24,7 @@ from authviz.errors import AuthvizError
 
 __all__ = [
     "DecryptionError",
+    "EncryptionError",
     "EncryptionKeyError",
     "MASTER_KEY_BYTES",
     "decode_master_key",
@@ -37,8 +38,12 @@ _NONCE_BYTES = nacl.secret.SecretBox.NONCE_SIZE  # 24
 _KEY_BYTES = nacl.secret.SecretBox.KEY_SIZE  # 32
 
 
-class EncryptionKeyError(AuthvizError, ValueError):
-    """The encryption master key (or a channel secret) is missing or malformed."""
+class EncryptionError(AuthvizError, ValueError):
+    """Data could not be encrypted (see the message)."""
+
+
+class EncryptionKeyError(EncryptionError):
+    """The encryption master key (or a channel secret or nonce) is missing or malformed."""
 
 
 class DecryptionError(AuthvizError):
@@ -98,7 +103,12 @@ def encrypt_payload(data: str | bytes, secret: bytes, *, nonce: bytes | None = N
     with the same secret).
     """
     box = nacl.secret.SecretBox(_check_secret(secret))
-    plaintext = data.encode("utf-8") if isinstance(data, str) else bytes(data)
+    try:
+        plaintext = data.encode("utf-8") if isinstance(data, str) else bytes(data)
+    except UnicodeEncodeError:
+        raise EncryptionError(
+            "the data to encrypt is not valid text (it contains an unpaired surrogate)"
+        ) from None
     if nonce is None:
         nonce = nacl.utils.random(_NONCE_BYTES)
     elif len(nonce) != _NONCE_BYTES:

@@ -51,7 +51,8 @@ WATCHLIST_CLOSE_CODE = 4302
 #: The largest integer JavaScript clients represent exactly (numeric presence user ids).
 _JS_MAX_SAFE_INTEGER = 2**53 - 1
 
-_SOCKET_ID_RE = re.compile(r"\A\d+\.\d+\Z")
+# ASCII digits only (``\d`` would admit other scripts' digits); ≤ 20 digits per part (a uint64).
+_SOCKET_ID_RE = re.compile(r"\A[0-9]{1,20}\.[0-9]{1,20}\Z")
 # Channel names (and sign-in user ids, which become part of a channel name): A-Z a-z 0-9 _ - = @ , . ;
 _CHANNEL_CHARS_RE = re.compile(r"\A[-A-Za-z0-9_=@,.;]+\Z")
 _CONTROL_RE = re.compile(r"[\x00-\x1f\x7f]")
@@ -126,7 +127,10 @@ def _require_str(value: object, what: str, limit: str) -> str:
 
 
 def validate_socket_id(socket_id: object) -> str:
-    """Check a socket id has the form ``digits.digits`` (what every Pusher server issues)."""
+    """Check a socket id has the form ``digits.digits`` (what every Pusher server issues).
+
+    Stricter than the ``pusher`` library's ``\\A\\d+\\.\\d+\\Z``: ASCII digits only, at most 20 per
+    part."""
     s = _require_str(socket_id, "socket_id", "socket_id")
     if not _SOCKET_ID_RE.match(s):
         raise PusherValidationError(
