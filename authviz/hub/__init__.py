@@ -1,1 +1,31 @@
-"""authviz.hub"""
+"""authviz.hub: the embedded Pusher-compatible server.
+
+The protocol itself lives in :mod:`authviz.pusher.protocol` (pure, no sockets); this package is the
+aiohttp server around it (:class:`HubServer`), its outgoing webhooks, the in-process runner
+(:func:`running_hub`) and the ``authviz serve`` command.
+"""
+
+from authviz.hub.running import (
+    DEFAULT_APP_ID,
+    DEFAULT_KEY,
+    DEFAULT_SECRET,
+    RunningHub,
+    running_hub,
+)
+from authviz.hub.server import HubServer, text_frame
+from authviz.hub.webhooks import WebhookSender
+from authviz.pusher.protocol import App, CloseCode, TriggerError
+
+__all__ = [
+    "App",
+    "CloseCode",
+    "DEFAULT_APP_ID",
+    "DEFAULT_KEY",
+    "DEFAULT_SECRET",
+    "HubServer",
+    "RunningHub",
+    "TriggerError",
+    "WebhookSender",
+    "running_hub",
+    "text_frame",
+]

@@ -1,5 +1,165 @@
-"""Sub-commands of this package (see authviz.cli for the contract)."""
+"""``authviz serve``: run the embedded Pusher-compatible hub (see authviz.cli for the contract).
+
+Plugins: every module named in :data:`SERVE_PLUGINS` that can be imported contributes to the same
+server. It must define ``add_arguments(parser)`` (called while the ``serve`` parser is built) and
+``async setup(app: aiohttp.web.Application, hub: HubServer, args)`` (called before the server
+starts; register clean-up with ``app.on_cleanup``). ``hub`` offers the in-process publishing API
+(:meth:`HubServer.trigger`, :meth:`HubServer.send_to_user`, channel and presence queries). A plugin
+module that does not exist is skipped.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import importlib
+import json
+import signal
+import sys
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+from aiohttp import web
+
+from authviz.errors import ConfigError, UsageError
+from authviz.hub.running import DEFAULT_APP_ID, DEFAULT_KEY, DEFAULT_SECRET
+from authviz.hub.server import HubServer
+from authviz.pusher.protocol import App
+
+#: Modules that add routes to the served application (the bridge's /auth0, /pusher, /chat).
+SERVE_PLUGINS: tuple[str, ...] = ("authviz.bridge.serve",)
+
+_APP_FIELDS = {"app_id", "key", "secret", "enable_client_events", "enable_user_auth",
+               "activity_timeout", "max_connections", "webhook_url"}
 
 
-def add_commands(subparsers) -> None:
-    """Register this package's top-level commands (none yet)."""
+def _plugins() -> list[ModuleType]:
+    modules = []
+    for name in SERVE_PLUGINS:
+        try:
+            modules.append(importlib.import_module(name))
+        except ModuleNotFoundError as exc:
+            # Only the plugin module itself being absent is skipped; a missing dependency
+            # inside an existing plugin is a real error.
+            if exc.name is None or not name.startswith(exc.name):
+                raise
+    return modules
+
+
+def add_commands(subparsers: Any) -> None:
+    """Register ``authviz serve``."""
+    parser = subparsers.add_parser(
+        "serve",
+        help="run the embedded Pusher-compatible hub (websockets + HTTP API + webhooks)",
+        description="Run the embedded Pusher Channels compatible server on one port: websocket "
+                    "clients on /app/KEY, the HTTP API on /apps/ID/. Prints the credentials as "
+                    "PUSHER_URL. Stop with Ctrl-C.",
+    )
+    parser.add_argument("--host", default="127.0.0.1", help="address to listen on (default: "
+                        "127.0.0.1)")
+    parser.add_argument("--port", type=int, default=6001, help="port (default: 6001)")
+    parser.add_argument("--app-id", default=DEFAULT_APP_ID,
+                        help=f"app id, numeric for the pusher library (default: {DEFAULT_APP_ID})")
+    parser.add_argument("--key", default=DEFAULT_KEY, help=f"app key (default: {DEFAULT_KEY})")
+    parser.add_argument("--secret", default=DEFAULT_SECRET,
+                        help="app secret (default: a development secret)")
+    parser.add_argument("--no-client-events", action="store_true",
+                        help="refuse client-* events from websocket clients")
+    parser.add_argument("--no-user-auth", action="store_true",
+                        help="refuse pusher:signin (user authentication)")
+    parser.add_argument("--webhook-url", default=None,
+                        help="POST signed, batched webhooks (channel_occupied, member_added, ...) "
+                             "to this URL")
+    parser.add_argument("--activity-timeout", type=int, default=120,
+                        help="seconds of silence before a ping (announced to clients; default 120)")
+    parser.add_argument("--config", type=Path, default=None,
+                        help="JSON file with several apps: {\"apps\": [{\"app_id\", \"key\", "
+                             "\"secret\", ...}]} (replaces --app-id/--key/--secret)")
+    for plugin in _plugins():
+        if hasattr(plugin, "add_arguments"):
+            plugin.add_arguments(parser)
+    parser.set_defaults(func=run_serve)
+
+
+def apps_from_args(args: argparse.Namespace) -> list[App]:
+    """The apps to serve, from ``--config`` or the single-app flags."""
+    common = {"enable_client_events": not args.no_client_events,
+              "enable_user_auth": not args.no_user_auth,
+              "activity_timeout": args.activity_timeout,
+              "webhook_url": args.webhook_url}
+    if args.config is None:
+        try:
+            return [App(str(args.app_id), args.key, args.secret, **common)]
+        except ValueError as exc:
+            raise UsageError(f"{exc}.") from None
+    try:
+        doc = json.loads(args.config.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise ConfigError(f"cannot read {args.config}: {exc.strerror}.") from None
+    except ValueError as exc:
+        raise ConfigError(f"{args.config} is not valid JSON ({exc}).") from None
+    entries = doc.get("apps") if isinstance(doc, dict) else doc
+    if not isinstance(entries, list) or not entries:
+        raise ConfigError(f"{args.config} must hold {{\"apps\": [{{\"app_id\", \"key\", "
+                          "\"secret\"}}, ...]}.")
+    apps = []
+    for i, entry in enumerate(entries):
+        if not isinstance(entry, dict):
+            raise ConfigError(f"{args.config}: apps[{i}] is not an object.")
+        unknown = set(entry) - _APP_FIELDS
+        if unknown:
+            raise ConfigError(f"{args.config}: apps[{i}] has unknown fields "
+                              f"{', '.join(sorted(unknown))}; known: {', '.join(sorted(_APP_FIELDS))}.")
+        fields = {**common, **entry}
+        try:
+            apps.append(App(str(fields.pop("app_id", "")), fields.pop("key", ""),
+                            fields.pop("secret", ""), **fields))
+        except (TypeError, ValueError) as exc:
+            raise ConfigError(f"{args.config}: apps[{i}]: {exc}.") from None
+    return apps
+
+
+async def serve(args: argparse.Namespace, *, ready: Any = None) -> None:
+    """Serve until SIGINT/SIGTERM; clients are closed with 4100 on the way out."""
+    apps = apps_from_args(args)
+    try:
+        hub = HubServer(apps)
+    except ValueError as exc:
+        raise ConfigError(f"{exc}.") from None
+    for plugin in _plugins():
+        if hasattr(plugin, "setup"):
+            await plugin.setup(hub.app, hub, args)
+    runner = web.AppRunner(hub.app, access_log=None, handle_signals=False, shutdown_timeout=3.0)
+    await runner.setup()
+    try:
+        site = web.TCPSite(runner, args.host, args.port, reuse_address=True)
+        try:
+            await site.start()
+        except OSError as exc:
+            raise ConfigError(f"cannot listen on {args.host}:{args.port}: {exc.strerror or exc}; "
+                              "choose another --port.") from None
+        port = runner.addresses[0][1]
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        for app in apps:
+            print(f"PUSHER_URL=http://{app.key}:{app.secret}@{args.host}:{port}/apps/{app.app_id}",
+                  flush=True)
+        print(f"authviz hub listening on http://{args.host}:{port} (websocket /app/KEY); "
+              "Ctrl-C stops it", file=sys.stderr, flush=True)
+        if ready is not None:
+            ready(port)
+        await stop.wait()
+    finally:
+        await runner.cleanup()
+
+
+def run_serve(args: argparse.Namespace) -> int:
+    if not 0 <= args.port <= 65535:
+        raise UsageError(f"--port {args.port} is not a port number (0-65535).")
+    if args.activity_timeout <= 0:
+        raise UsageError("--activity-timeout must be a positive number of seconds.")
+    asyncio.run(serve(args))
+    return 0

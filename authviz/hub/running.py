@@ -1,0 +1,220 @@
+"""Run the hub in-process: a background thread with its own event loop (tests, notebooks).
+
+    with running_hub() as hub:            # a free port on 127.0.0.1
+        print(hub.pusher_url)             # http://KEY:SECRET@127.0.0.1:PORT/apps/1
+        hub.trigger("news", "flash", '{"x": 1}')
+
+The thread only runs the event loop; it never prints. ``stop()`` (or leaving the ``with`` block)
+closes every client with 4100, stops the server and joins the thread.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import Future
+from typing import Any, TypeVar
+
+from aiohttp import web
+
+from authviz.errors import AuthvizError
+from authviz.pusher.protocol import App
+from authviz.hub.server import HubServer
+
+__all__ = ["RunningHub", "running_hub", "DEFAULT_APP_ID", "DEFAULT_KEY", "DEFAULT_SECRET"]
+
+#: Development credentials (the `pusher` library and soketi want numeric app ids).
+DEFAULT_APP_ID = "1"
+DEFAULT_KEY = "authviz-key"
+DEFAULT_SECRET = "authviz-secret"
+
+T = TypeVar("T")
+
+_SERVER_OPTIONS = frozenset({"max_message_bytes", "send_buffer_bytes", "max_request_bytes",
+                             "tick_interval", "close_timeout", "webhook_options"})
+
+
+class RunningHub:
+    """A hub served from a background thread. Attributes are read-only after :meth:`start`.
+
+    ``url`` is the HTTP base (``http://host:port``), ``ws_url`` the websocket base
+    (``ws://host:port``), ``pusher_url`` the credentials URL, ``app`` the first app's config,
+    ``server`` the :class:`HubServer` (touch it only through :meth:`call`).
+    """
+
+    def __init__(self, apps: Sequence[App], host: str = "127.0.0.1", port: int = 0,
+                 start_timeout: float = 10.0, **server_options: Any) -> None:
+        unknown = set(server_options) - _SERVER_OPTIONS
+        if unknown:
+            raise TypeError(f"unknown hub options: {', '.join(sorted(unknown))}")
+        self.apps = list(apps)
+        self.app = self.apps[0]
+        self.host = host
+        self.port = port
+        self._server_options = server_options
+        self._start_timeout = start_timeout
+        self._thread: threading.Thread | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._runner: web.AppRunner | None = None
+        self.server: HubServer | None = None
+
+    # -- addresses -------------------------------------------------------------------------------
+
+    @property
+    def url(self) -> str:
+        return f"http://{self.host}:{self.port}"
+
+    @property
+    def ws_url(self) -> str:
+        return f"ws://{self.host}:{self.port}"
+
+    @property
+    def pusher_url(self) -> str:
+        a = self.app
+        return f"http://{a.key}:{a.secret}@{self.host}:{self.port}/apps/{a.app_id}"
+
+    @property
+    def running(self) -> bool:
+        return self._thread is not None and self._thread.is_alive()
+
+    # -- life cycle ------------------------------------------------------------------------------
+
+    def start(self) -> RunningHub:
+        """Start serving (on ``port``; 0 picks a free one, kept across :meth:`restart`)."""
+        if self.running:
+            return self
+        ready: Future[None] = Future()
+        self._thread = threading.Thread(target=self._main, args=(ready,),
+                                        name=f"authviz-hub-{self.port}", daemon=True)
+        self._thread.start()
+        try:
+            ready.result(timeout=self._start_timeout)
+        except Exception as exc:
+            self._thread.join(timeout=self._start_timeout)
+            self._thread = None
+            raise AuthvizError(f"the hub could not start on {self.host}:{self.port}: {exc}") \
+                from exc
+        return self
+
+    def _main(self, ready: Future[None]) -> None:
+        loop = asyncio.new_event_loop()
+        self._loop = loop
+        try:
+            loop.run_until_complete(self._serve_start())
+        except BaseException as exc:  # noqa: BLE001 - handed to the starting thread
+            ready.set_exception(exc)
+            loop.close()
+            self._loop = None
+            return
+        ready.set_result(None)
+        try:
+            loop.run_forever()
+        finally:
+            loop.run_until_complete(self._serve_stop())
+            loop.run_until_complete(loop.shutdown_asyncgens())
+            loop.close()
+            self._loop = None
+
+    async def _serve_start(self) -> None:
+        self.server = HubServer(self.apps, **self._server_options)
+        runner = web.AppRunner(self.server.app, access_log=None, handle_signals=False,
+                               shutdown_timeout=2.0)
+        await runner.setup()
+        site = web.TCPSite(runner, self.host, self.port, reuse_address=True)
+        try:
+            await site.start()
+        except BaseException:
+            await runner.cleanup()
+            raise
+        self._runner = runner
+        if self.port == 0:
+            self.port = runner.addresses[0][1]
+
+    async def _serve_stop(self) -> None:
+        if self._runner is not None:
+            await self._runner.cleanup()
+            self._runner = None
+
+    def stop(self, timeout: float = 10.0) -> None:
+        """Stop serving (clients get close 4100) and join the thread. Idempotent."""
+        thread, loop = self._thread, self._loop
+        if thread is None:
+            return
+        if loop is not None and thread.is_alive():
+            loop.call_soon_threadsafe(loop.stop)
+        thread.join(timeout=timeout)
+        self._thread = None
+
+    def restart(self) -> RunningHub:
+        """Stop and start again on the same port (clients see 4100 and reconnect)."""
+        self.stop()
+        return self.start()
+
+    def __enter__(self) -> RunningHub:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    # -- calling into the hub --------------------------------------------------------------------
+
+    def call(self, fn: Callable[..., T], *args: Any, timeout: float = 10.0, **kwargs: Any) -> T:
+        """Run ``fn(*args, **kwargs)`` on the hub's event loop and return its result."""
+        loop = self._loop
+        if loop is None or not self.running:
+            raise AuthvizError("the hub is not running; start it first")
+
+        async def invoke() -> T:
+            return fn(*args, **kwargs)
+
+        return asyncio.run_coroutine_threadsafe(invoke(), loop).result(timeout)
+
+    def trigger(self, channels: str | Iterable[str], event: str, data: str,
+                socket_id: str | None = None, app_id: str | None = None) -> None:
+        """Publish from any thread (see :meth:`HubServer.trigger`)."""
+        channels = channels if isinstance(channels, str) else list(channels)
+        self.call(lambda: self.server.trigger(app_id or self.app.app_id, channels, event,
+                                              data, socket_id))
+
+    def send_to_user(self, user_id: str, event: str, data: str,
+                     app_id: str | None = None) -> None:
+        self.call(lambda: self.server.send_to_user(app_id or self.app.app_id, user_id, event,
+                                                   data))
+
+    def channels(self, prefix: str = "", app_id: str | None = None) -> dict[str, int]:
+        return self.call(lambda: self.server.channels(app_id or self.app.app_id, prefix))
+
+    def channel_info(self, name: str, app_id: str | None = None) -> dict[str, Any]:
+        return self.call(lambda: self.server.channel_info(app_id or self.app.app_id, name))
+
+    def presence_users(self, name: str, app_id: str | None = None) -> list[str]:
+        return self.call(lambda: self.server.presence_users(app_id or self.app.app_id, name))
+
+    def connection_count(self, app_id: str | None = None) -> int:
+        return self.call(lambda: self.server.connection_count(app_id or self.app.app_id))
+
+
+def running_hub(
+    app_id: str = DEFAULT_APP_ID,
+    key: str = DEFAULT_KEY,
+    secret: str = DEFAULT_SECRET,
+    host: str = "127.0.0.1",
+    port: int = 0,
+    *,
+    apps: Sequence[App] | None = None,
+    **options: Any,
+) -> RunningHub:
+    """Start a hub in a background thread; use as a context manager (stops and joins on exit).
+
+    ``options`` are :class:`~authviz.pusher.protocol.App` fields (``enable_client_events``,
+    ``activity_timeout``, ``webhook_url``, ``limits``, ...) and :class:`HubServer` options
+    (``send_buffer_bytes``, ``tick_interval``, ...). ``apps`` serves several apps instead.
+    """
+    server_options = {k: v for k, v in options.items() if k in _SERVER_OPTIONS}
+    app_options = {k: v for k, v in options.items() if k not in _SERVER_OPTIONS}
+    if apps is None:
+        apps = [App(str(app_id), key, secret, **app_options)]
+    elif app_options:
+        raise TypeError("pass App options inside the App objects when giving apps=")
+    return RunningHub(apps, host, port, **server_options).start()
