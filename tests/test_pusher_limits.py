@@ -336,3 +336,12 @@ def test_channel_name_property(name: str) -> None:
     else:
         with pytest.raises(PusherValidationError, match=f"{len(name)} characters; the limit is 164"):
             validate_channel_name(name)
+
+
+def test_limits_must_be_positive_whole_numbers() -> None:
+    from authviz.errors import ConfigError
+
+    assert Limits(max_data_bytes=100_000).max_data_bytes == 100_000
+    for bad in (0, -1, 1.5, "10", True, None):
+        with pytest.raises(ConfigError, match="Limits.max_data_bytes must be a positive whole number"):
+            Limits(max_data_bytes=bad)  # type: ignore[arg-type]

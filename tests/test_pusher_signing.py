@@ -399,3 +399,26 @@ def test_property_request_round_trip_and_bit_flips(params, body, pos, bit) -> No
         tampered[name] = _flip_one_bit(signed[name], pos, bit) if signed[name] else "x"
         with pytest.raises(SignatureError):
             verify_request(SECRET, "POST", "/apps/3/events", tampered, body, now=1000)
+
+
+def test_verify_request_refuses_repeated_parameters_from_a_multidict() -> None:
+    from multidict import MultiDict
+
+    good = _signed({"info": "user_count"})
+    verify_request(SECRET, "POST", "/apps/3/events", MultiDict(good), REST_BODY, now=REST_TIMESTAMP)
+    for extra in (("info", "subscription_count"), ("INFO", "user_count"), ("auth_timestamp", str(REST_TIMESTAMP))):
+        doubled = MultiDict(good)
+        doubled.add(*extra)
+        with pytest.raises(SignatureError, match="repeats a parameter") as err:
+            verify_request(SECRET, "POST", "/apps/3/events", doubled, REST_BODY, now=REST_TIMESTAMP)
+        assert err.value.reason == "bad_signature"
+
+
+def test_verify_request_absurd_timestamp_is_refused_not_crashed() -> None:
+    huge = sign_request(KEY, SECRET, "POST", "/apps/3/events", None, REST_BODY, timestamp=0) | {
+        "auth_timestamp": "9" * 5000,  # int() of this would raise ValueError in Python >= 3.11
+    }
+    huge["auth_signature"] = hmac_sha256_hex(SECRET, request_string_to_sign("POST", "/apps/3/events", huge))
+    with pytest.raises(SignatureError) as err:
+        verify_request(SECRET, "POST", "/apps/3/events", huge, REST_BODY, now=0)
+    assert err.value.reason == "expired"

@@ -18,7 +18,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from authviz.errors import AuthvizError
+from authviz.errors import AuthvizError, ConfigError
 from authviz.pusher.channels import (
     ENCRYPTED_PREFIX,
     PRESENCE_PREFIX,
@@ -89,6 +89,12 @@ class Limits:
     user id"); numeric ids must also be JavaScript-safe integers (|n| < 2**53)."""
     client_events_per_second: int = 10
     """Client events one connection may send per second (close code 4301 beyond)."""
+
+    def __post_init__(self) -> None:
+        for name in self.__dataclass_fields__:
+            value = getattr(self, name)
+            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+                raise ConfigError(f"Limits.{name} must be a positive whole number, not {value!r}")
 
 
 DEFAULT_LIMITS = Limits()
@@ -203,7 +209,8 @@ def validate_data_size(data: object, limits: Limits = DEFAULT_LIMITS) -> int:
     """
     if isinstance(data, str):
         try:
-            size = len(data.encode("utf-8"))
+            # str.isascii() is O(1) in CPython: ASCII text needs no encoding to be measured.
+            size = len(data) if data.isascii() else len(data.encode("utf-8"))
         except UnicodeEncodeError:
             raise PusherValidationError(
                 "event data is not valid text (it contains an unpaired surrogate)",

@@ -307,10 +307,17 @@ def verify_request(
     Checks, in order: the auth parameters are present; the signature (constant-time); the
     timestamp is within *max_skew* seconds of *now*; ``body_md5`` matches the body (a non-empty
     body must have one; an empty body may carry the MD5 of nothing, as the ``pusher`` library
-    sends). The caller looks the secret up by ``params["auth_key"]`` beforehand. *params* must
-    hold each key once: reject repeated query keys before calling.
+    sends). The caller looks the secret up by ``params["auth_key"]`` beforehand. *params* may be
+    a multidict; a repeated parameter name is refused (``bad_signature``).
     """
-    lowered = {str(k).lower(): v for k, v in params.items()}
+    pairs = list(params.items())  # a multidict (aiohttp's request.query) yields every pair
+    lowered = {str(k).lower(): v for k, v in pairs}
+    if len(lowered) != len(pairs):
+        raise SignatureError(
+            "the query repeats a parameter name (names are compared case-insensitively); "
+            "each parameter may appear once",
+            reason="bad_signature",
+        )
     for name in _AUTH_PARAMS:
         if not isinstance(lowered.get(name), str) or not lowered.get(name):
             raise SignatureError(
@@ -323,7 +330,7 @@ def verify_request(
             reason="bad_signature",
         )
     try:
-        expected = hmac_sha256_hex(secret, request_string_to_sign(method, path, params))
+        expected = hmac_sha256_hex(secret, request_string_to_sign(method, path, lowered))
     except UnicodeEncodeError:
         raise SignatureError("the request is not valid text", reason="bad_signature") from None
     if not _equal(lowered["auth_signature"], expected):
@@ -333,7 +340,7 @@ def verify_request(
             reason="bad_signature",
         )
     ts_text = lowered["auth_timestamp"]
-    if not (ts_text.isascii() and ts_text.isdigit()):
+    if not (ts_text.isascii() and ts_text.isdigit() and len(ts_text) <= 12):
         raise SignatureError(
             f"auth_timestamp {ts_text[:20]!r} is not a whole number of seconds", reason="expired"
         )
