@@ -1,1 +1,74 @@
-"""authviz.live"""
+"""authviz.live: a dependable Pusher Channels client (built on pysher) and event sources.
+
+>>> from authviz.live import subscribe                               # doctest: +SKIP
+>>> with subscribe("private-auth0-events", events=["auth-event"]) as sub:
+...     for event in sub.events(timeout=10):
+...         print(event.auth_event)
+
+See :class:`LiveClient` for presence, sign-in, encrypted channels and auth endpoints, and
+:func:`open_source` / :func:`source_from_env` to switch between live, replay and simulator.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from authviz.config import PusherSettings
+from authviz.live.auth import Authorizer, EndpointAuthorizer, SecretAuthorizer
+from authviz.live.buffer import OVERFLOW_POLICIES, EventBuffer
+from authviz.live.client import LiveClient
+from authviz.live.errors import (
+    AuthorizationError,
+    ConnectionRejected,
+    DecryptionFailed,
+    LiveError,
+    SubscriptionClosed,
+)
+from authviz.live.events import ControlNotice, LiveEvent
+from authviz.live.policy import Backoff, CloseAction, close_action
+from authviz.live.stream import EventStream, StreamStats
+from authviz.live.subscription import Subscription
+
+__all__ = [
+    "OVERFLOW_POLICIES",
+    "AuthorizationError",
+    "Authorizer",
+    "Backoff",
+    "CloseAction",
+    "ConnectionRejected",
+    "ControlNotice",
+    "DecryptionFailed",
+    "EndpointAuthorizer",
+    "EventBuffer",
+    "EventStream",
+    "LiveClient",
+    "LiveError",
+    "LiveEvent",
+    "PusherSettings",
+    "SecretAuthorizer",
+    "StreamStats",
+    "Subscription",
+    "SubscriptionClosed",
+    "close_action",
+    "subscribe",
+]
+
+
+def subscribe(*channels: str, settings: PusherSettings | None = None, events: Iterable[str] | None = None,
+              user: Mapping[str, Any] | None = None, **options: Any) -> Subscription:
+    """Connect and subscribe in one call; closing the subscription closes its client.
+
+    ``settings`` default to :meth:`PusherSettings.from_env`; ``options`` go to :class:`LiveClient`
+    (``signin``, ``backoff``, ``activity_timeout``...) or to the subscription (``maxsize``,
+    ``overflow``).
+    """
+    sub_options = {k: options.pop(k) for k in ("maxsize", "overflow") if k in options}
+    client = LiveClient(settings or PusherSettings.from_env(), user=user, **options)
+    try:
+        sub = client.subscribe(*channels, events=events, **sub_options)
+    except BaseException:
+        client.close()
+        raise
+    sub.owns_client = True
+    return sub

@@ -1,0 +1,236 @@
+"""Settings read from the environment or a ``.env`` file (never from code).
+
+One code path serves Pusher Channels, soketi and the embedded hub; only these settings differ:
+
+==============================  ==========================================================
+variable                        meaning
+==============================  ==========================================================
+``PUSHER_URL``                  ``http[s]://KEY:SECRET@HOST[:PORT]/apps/APP_ID`` (all in one)
+``PUSHER_APP_ID``               numeric app id (needed to publish, not to subscribe)
+``PUSHER_KEY``                  app key (always needed)
+``PUSHER_SECRET``               app secret (signs private/presence channels locally)
+``PUSHER_CLUSTER``              Pusher Channels cluster, e.g. ``eu`` -> ``ws-eu.pusher.com``
+``PUSHER_HOST``                 host of soketi / the embedded hub (instead of a cluster)
+``PUSHER_PORT``                 port (default 443 with TLS, else 80)
+``PUSHER_TLS``                  ``true``/``false`` (default true for a cluster, false for a host)
+``PUSHER_AUTH_ENDPOINT``        authorize channels by POSTing to this URL instead of the secret
+``PUSHER_USER_AUTH_ENDPOINT``   user sign-in endpoint (default: ``.../user-auth`` next to it)
+``PUSHER_AUTH_TOKEN``           bearer token sent to the auth endpoints
+``PUSHER_AUTH_HEADERS``         extra headers for the auth endpoints, a JSON object
+``PUSHER_ENCRYPTION_MASTER_KEY`` base64 of 32 bytes, for ``private-encrypted-`` channels
+==============================  ==========================================================
+
+``PUSHER_URL`` and the single variables combine: a single variable wins over the URL's part.
+Values in the real environment win over the ``.env`` file (it never overrides them). Every
+problem raises :class:`~authviz.errors.ConfigError` with one sentence naming the variable.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import os
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import unquote, urlsplit
+
+from dotenv import dotenv_values
+
+from authviz.errors import ConfigError
+
+__all__ = ["PusherSettings", "load_environment"]
+
+_TRUE = {"1", "true", "yes", "on"}
+_FALSE = {"0", "false", "no", "off"}
+_APP_PATH = re.compile(r"^/apps/([^/]+)/?$")
+_PUSHER_API_HOST = re.compile(r"^api-([a-z0-9-]+)\.pusher\.com$")
+_CLUSTER = re.compile(r"^[a-z0-9-]+$")
+#: websocket protocol announced to the server (errors arrive as close codes since 6).
+PROTOCOL_VERSION = 7
+
+
+def load_environment(env: Mapping[str, str] | None = None,
+                     dotenv_path: str | os.PathLike[str] | None = ".env") -> dict[str, str]:
+    """The effective variables: ``.env`` file values overlaid by ``env`` (default ``os.environ``).
+
+    A missing ``.env`` file is not an error; a real environment variable always wins.
+    """
+    values: dict[str, str] = {}
+    if dotenv_path is not None and Path(dotenv_path).is_file():
+        values.update({k: v for k, v in dotenv_values(dotenv_path).items() if v is not None})
+    values.update(os.environ if env is None else env)
+    return values
+
+
+def _bool(name: str, value: str) -> bool:
+    lowered = value.strip().lower()
+    if lowered in _TRUE:
+        return True
+    if lowered in _FALSE:
+        return False
+    raise ConfigError(f"{name} must be true or false, not {value!r}.")
+
+
+def _port(name: str, value: str) -> int:
+    try:
+        port = int(value)
+    except ValueError:
+        raise ConfigError(f"{name} must be a port number from 1 to 65535, not {value!r}.") from None
+    if not 1 <= port <= 65535:
+        raise ConfigError(f"{name} must be a port number from 1 to 65535, not {value!r}.")
+    return port
+
+
+@dataclass(frozen=True)
+class PusherSettings:
+    """Where and how to reach a Pusher-compatible server.
+
+    Invariants (checked by ``__post_init__``): ``key`` is non-empty; ``app_id`` is empty or numeric;
+    ``host`` is set (derived from ``cluster`` for Pusher Channels); ``1 <= port <= 65535``;
+    ``encryption_master_key`` is ``None`` or exactly 32 bytes.
+    """
+
+    key: str
+    secret: str = ""
+    app_id: str = ""
+    cluster: str = ""
+    host: str = ""
+    port: int = 0
+    tls: bool = False
+    auth_endpoint: str | None = None
+    user_auth_endpoint: str | None = None
+    auth_headers: Mapping[str, str] = field(default_factory=dict)
+    encryption_master_key: bytes | None = None
+
+    def __post_init__(self) -> None:
+        if not self.key:
+            raise ConfigError("PUSHER_KEY is not set: give the app key (or PUSHER_URL).")
+        if self.app_id and not self.app_id.isdigit():
+            raise ConfigError(f"PUSHER_APP_ID must be numeric, not {self.app_id!r}.")
+        if self.cluster and not _CLUSTER.match(self.cluster):
+            raise ConfigError(f"PUSHER_CLUSTER must be a cluster name such as 'eu', not {self.cluster!r}.")
+        if not self.host:
+            if not self.cluster:
+                raise ConfigError("Set PUSHER_HOST (soketi or the embedded hub) or PUSHER_CLUSTER "
+                                  "(Pusher Channels), or PUSHER_URL.")
+            object.__setattr__(self, "host", f"ws-{self.cluster}.pusher.com")
+        if not self.port:
+            object.__setattr__(self, "port", 443 if self.tls else 80)
+        if not 1 <= self.port <= 65535:
+            raise ConfigError(f"PUSHER_PORT must be a port number from 1 to 65535, not {self.port!r}.")
+        key = self.encryption_master_key
+        if key is not None and len(key) != 32:
+            raise ConfigError("PUSHER_ENCRYPTION_MASTER_KEY must be the base64 encoding of exactly 32 bytes.")
+        object.__setattr__(self, "auth_headers", dict(self.auth_headers))
+
+    # ------------------------------------------------------------------ derived addresses
+    @property
+    def ws_url(self) -> str:
+        """The websocket URL (protocol 7) of this app."""
+        scheme = "wss" if self.tls else "ws"
+        from authviz import __version__
+        return (f"{scheme}://{self.host}:{self.port}/app/{self.key}"
+                f"?protocol={PROTOCOL_VERSION}&client=authviz-python&version={__version__}")
+
+    @property
+    def http_host(self) -> str:
+        """Host of the HTTP API: ``api-{cluster}.pusher.com`` for Pusher Channels, else ``host``."""
+        return f"api-{self.cluster}.pusher.com" if self.cluster and self.host.endswith(".pusher.com") else self.host
+
+    @property
+    def http_url(self) -> str:
+        """Base URL of the HTTP API (``.../apps/{app_id}`` is appended by callers)."""
+        return f"{'https' if self.tls else 'http'}://{self.http_host}:{self.port}"
+
+    @property
+    def can_sign(self) -> bool:
+        """True when private/presence channels can be authorized locally (the secret is known)."""
+        return bool(self.secret)
+
+    def __repr__(self) -> str:  # never print the secret or the token
+        return (f"PusherSettings(key={self.key!r}, app_id={self.app_id!r}, host={self.host!r}, "
+                f"port={self.port}, tls={self.tls}, secret={'***' if self.secret else ''!r}, "
+                f"auth_endpoint={self.auth_endpoint!r})")
+
+    # ------------------------------------------------------------------ parsing
+    @classmethod
+    def from_url(cls, url: str, **overrides) -> "PusherSettings":
+        """Settings from ``http[s]://KEY:SECRET@HOST[:PORT]/apps/APP_ID``."""
+        return cls(**{**_parse_url(url), **overrides})
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None,
+                 dotenv_path: str | os.PathLike[str] | None = ".env") -> "PusherSettings":
+        """Settings from the environment (``env`` or ``os.environ``) and a ``.env`` file."""
+        values = {k: v for k, v in load_environment(env, dotenv_path).items() if v != ""}
+        fields: dict[str, object] = {}
+        if "PUSHER_URL" in values:
+            fields.update(_parse_url(values["PUSHER_URL"]))
+        for name, attr in (("PUSHER_APP_ID", "app_id"), ("PUSHER_KEY", "key"),
+                           ("PUSHER_SECRET", "secret"), ("PUSHER_CLUSTER", "cluster"),
+                           ("PUSHER_HOST", "host"), ("PUSHER_AUTH_ENDPOINT", "auth_endpoint"),
+                           ("PUSHER_USER_AUTH_ENDPOINT", "user_auth_endpoint")):
+            if name in values:
+                fields[attr] = values[name].strip()
+        if "PUSHER_PORT" in values:
+            fields["port"] = _port("PUSHER_PORT", values["PUSHER_PORT"])
+        if "PUSHER_TLS" in values:
+            fields["tls"] = _bool("PUSHER_TLS", values["PUSHER_TLS"])
+        elif "tls" not in fields:
+            fields["tls"] = bool(fields.get("cluster")) and not fields.get("host")
+        headers: dict[str, str] = {}
+        if "PUSHER_AUTH_HEADERS" in values:
+            try:
+                parsed = json.loads(values["PUSHER_AUTH_HEADERS"])
+            except ValueError:
+                parsed = None
+            if not isinstance(parsed, dict) or not all(isinstance(v, str) for v in parsed.values()):
+                raise ConfigError('PUSHER_AUTH_HEADERS must be a JSON object of strings, '
+                                  'e.g. {"X-Team": "blue"}.')
+            headers.update(parsed)
+        if "PUSHER_AUTH_TOKEN" in values:
+            headers["Authorization"] = f"Bearer {values['PUSHER_AUTH_TOKEN'].strip()}"
+        fields["auth_headers"] = headers
+        if "PUSHER_ENCRYPTION_MASTER_KEY" in values:
+            try:
+                fields["encryption_master_key"] = base64.b64decode(
+                    values["PUSHER_ENCRYPTION_MASTER_KEY"], validate=True)
+            except (binascii.Error, ValueError):
+                raise ConfigError("PUSHER_ENCRYPTION_MASTER_KEY must be the base64 encoding of "
+                                  "exactly 32 bytes.") from None
+        if not fields.get("key"):
+            raise ConfigError("PUSHER_KEY is not set: give the app key (or PUSHER_URL).")
+        return cls(**fields)  # type: ignore[arg-type]
+
+
+def _parse_url(url: str) -> dict[str, object]:
+    """Fields of a ``PUSHER_URL``; every malformed part is reported by name."""
+    try:
+        parts = urlsplit(url.strip())
+        port = parts.port
+    except ValueError:
+        raise ConfigError("PUSHER_URL must look like http://KEY:SECRET@HOST:PORT/apps/APP_ID.") from None
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ConfigError("PUSHER_URL must look like http://KEY:SECRET@HOST:PORT/apps/APP_ID.")
+    if not parts.username or not parts.password:
+        raise ConfigError("PUSHER_URL must carry the app key and secret as KEY:SECRET@ before the host.")
+    match = _APP_PATH.match(parts.path)
+    if not match:
+        raise ConfigError("PUSHER_URL must end with /apps/APP_ID.")
+    fields: dict[str, object] = {
+        "key": unquote(parts.username),
+        "secret": unquote(parts.password),
+        "app_id": match.group(1),
+        "tls": parts.scheme == "https",
+        "host": parts.hostname,
+    }
+    if port:
+        fields["port"] = port
+    cluster = _PUSHER_API_HOST.match(parts.hostname)
+    if cluster:  # the HTTP API host of Pusher Channels: the websocket host differs
+        fields["cluster"] = cluster.group(1)
+        fields["host"] = f"ws-{cluster.group(1)}.pusher.com"
+    return fields

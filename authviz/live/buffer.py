@@ -1,0 +1,123 @@
+"""The hand-over between the websocket thread (one producer) and one consumer.
+
+A bounded FIFO with an explicit overflow policy:
+
+* ``drop_oldest`` (default): a full buffer discards its oldest item to make room; the stream stays
+  current, the consumer sees a gap (counted in ``dropped``).
+* ``drop_newest``: a full buffer refuses the new item (counted in ``dropped``).
+* ``block``: the producer waits until there is room (or the buffer closes). This stalls the
+  websocket reader, so the server, not this process, ends up buffering: use it only when losing
+  events is worse than falling behind.
+
+Memory is bounded by ``maxsize`` items (plus ``max_control`` control items). Control items
+(presence changes, errors, state) travel in a separate lane so a flood of data never pushes them out.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import deque
+from typing import Any, Generic, Literal, TypeVar
+
+__all__ = ["OVERFLOW_POLICIES", "EventBuffer", "Overflow"]
+
+T = TypeVar("T")
+Overflow = Literal["drop_oldest", "drop_newest", "block"]
+OVERFLOW_POLICIES: tuple[str, ...] = ("drop_oldest", "drop_newest", "block")
+
+
+class EventBuffer(Generic[T]):
+    """Bounded single-producer/single-consumer buffer; thread-safe for any number of each."""
+
+    def __init__(self, maxsize: int = 10_000, overflow: Overflow = "drop_oldest",
+                 max_control: int = 1_000) -> None:
+        if maxsize < 1:
+            raise ValueError("maxsize must be at least 1")
+        if overflow not in OVERFLOW_POLICIES:
+            raise ValueError(f"overflow must be one of {', '.join(OVERFLOW_POLICIES)}, not {overflow!r}")
+        self.maxsize = maxsize
+        self.overflow = overflow
+        self._items: deque[T] = deque()
+        self._control: deque[Any] = deque(maxlen=max_control)
+        self._cond = threading.Condition(threading.Lock())
+        self._closed = False
+        #: items accepted into the buffer
+        self.accepted = 0
+        #: items lost to the overflow policy
+        self.dropped = 0
+        #: highest backlog seen
+        self.high_water = 0
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+    @property
+    def closed(self) -> bool:
+        return self._closed
+
+    def put(self, item: T) -> bool:
+        """Hand ``item`` over; False when it (or, for drop_oldest, an older one) was dropped."""
+        with self._cond:
+            if self._closed:
+                return False
+            items = self._items
+            kept = True
+            if len(items) >= self.maxsize:
+                if self.overflow == "drop_oldest":
+                    items.popleft()
+                    self.dropped += 1
+                    kept = False
+                elif self.overflow == "drop_newest":
+                    self.dropped += 1
+                    return False
+                else:  # block
+                    while len(items) >= self.maxsize and not self._closed:
+                        self._cond.wait(0.5)
+                    if self._closed:
+                        return False
+            items.append(item)
+            self.accepted += 1
+            if len(items) > self.high_water:
+                self.high_water = len(items)
+            self._cond.notify_all()
+            return kept
+
+    def put_control(self, item: Any) -> None:
+        """Hand over a control item (never dropped unless ``max_control`` are pending)."""
+        with self._cond:
+            if not self._closed:
+                self._control.append(item)
+                self._cond.notify_all()
+
+    def get(self, timeout: float | None = None) -> tuple[str, Any] | None:
+        """Next ``("control", item)`` (first) or ``("data", item)``; None on timeout or when closed
+        and drained. Control items always come out before waiting data."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        with self._cond:
+            while True:
+                if self._control:
+                    return "control", self._control.popleft()
+                if self._items:
+                    item = self._items.popleft()
+                    if self.overflow == "block":
+                        self._cond.notify_all()
+                    return "data", item
+                if self._closed:
+                    return None
+                if deadline is None:
+                    self._cond.wait()
+                else:
+                    remaining = deadline - time.monotonic()
+                    if remaining <= 0:
+                        return None
+                    self._cond.wait(remaining)
+
+    def close(self, discard: bool = False) -> None:
+        """Wake every waiter; items already buffered can still be taken unless ``discard``."""
+        with self._cond:
+            self._closed = True
+            if discard:
+                self._items.clear()
+                self._control.clear()
+            self._cond.notify_all()

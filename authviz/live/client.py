@@ -1,0 +1,467 @@
+"""The live client: channels, authorization, presence, sign-in and decryption over one connection.
+
+Threads (all joined by :meth:`LiveClient.close`):
+
+* ``authviz-live-ws`` (:class:`~authviz.live.connection.Connection`): reads the socket, decodes
+  each message and hands it to the subscriptions' buffers. Never blocks on anything else.
+* ``authviz-live-tasks`` (:class:`~authviz.live.tasks.TaskRunner`): authorizations (possibly HTTP),
+  their retries with back-off, sign-in and the keep-alive check.
+* one ``authviz-live-consumer`` per subscription that has callbacks (see ``subscription.py``).
+
+Every connection gets a new socket_id, so after every (re)connect every private, presence and
+encrypted channel is authorized afresh, and the user is signed in afresh. State kept per channel is
+in :class:`_Channel`; it is written by the websocket and task threads under ``_lock``.
+"""
+
+from __future__ import annotations
+
+import base64
+import logging
+import threading
+import time
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import orjson
+
+from authviz.config import PusherSettings
+from authviz.errors import ConfigError, UsageError
+from authviz.live.auth import Authorizer, SecretAuthorizer, authorizer_from_settings
+from authviz.live.buffer import Overflow
+from authviz.live.connection import Connection
+from authviz.live.errors import AuthorizationError, ConnectionRejected, DecryptionFailed
+from authviz.live.events import ControlNotice, LiveEvent
+from authviz.live.policy import Backoff
+from authviz.live.subscription import Subscription
+from authviz.live.tasks import TaskRunner
+from authviz.pusher.channels import (
+    ChannelKind,
+    channel_kind,
+    is_server_to_user_channel,
+    server_to_user_channel,
+)
+
+__all__ = ["LiveClient"]
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(eq=False)
+class _Channel:
+    name: str
+    kind: ChannelKind
+    internal: bool
+    subscribers: list[Subscription] = field(default_factory=list)
+    subscribed: bool = False
+    shared_secret: bytes | None = None
+    members: dict[str, Any] = field(default_factory=dict)
+    auth_backoff: Backoff = field(default_factory=lambda: Backoff(initial=0.5, cap=30.0))
+    #: socket_id the pending/active subscription was authorized for
+    socket_id: str = ""
+
+
+class LiveClient:
+    """A dependable Pusher Channels client (Pusher, soketi or the embedded hub).
+
+    >>> client = LiveClient(PusherSettings.from_env()).connect()      # doctest: +SKIP
+    >>> sub = client.subscribe("private-auth0-events", events=["auth-event"])
+    >>> for event in sub.events(timeout=5): print(event.data)
+
+    ``user`` (``{"id": ..., "user_info": ...}``) is the identity for presence channels
+    (with the secret) and for ``pusher:signin`` (``signin=True``). ``authorizer`` defaults to the
+    settings' auth endpoint, else the app secret.
+    """
+
+    def __init__(self, settings: PusherSettings, *, user: Mapping[str, Any] | None = None,
+                 signin: bool = False, authorizer: Authorizer | None = None,
+                 backoff: Backoff | None = None, activity_timeout: float = 120.0,
+                 pong_timeout: float = 30.0, name: str = "authviz-live") -> None:
+        self.settings = settings
+        self.user = dict(user) if user is not None else None
+        if self.user is not None and not str(self.user.get("id", "")):
+            raise UsageError("user must have a non-empty 'id'.")
+        self.signin = signin
+        if signin and self.user is None:
+            raise UsageError("signin=True needs user={'id': ...}.")
+        self.authorizer = authorizer if authorizer is not None else authorizer_from_settings(settings)
+        self._lock = threading.RLock()
+        self._channels: dict[str, _Channel] = {}
+        self._subscriptions: list[Subscription] = []
+        self._tasks = TaskRunner(name=f"{name}-tasks")
+        self._signin_backoff = Backoff(initial=0.5, cap=30.0)
+        self.signed_in = threading.Event()
+        self.connected = threading.Event()
+        self.auth_failures = 0
+        self.decrypt_failures = 0
+        self.fatal_error: ConnectionRejected | None = None
+        self._closed = False
+        self._started = False
+        self._connection = Connection(
+            settings.ws_url, on_channel_event=self._on_channel_event,
+            on_connected=self._on_connected, on_disconnected=self._on_disconnected,
+            on_fatal=self._on_fatal, backoff=backoff, activity_timeout=activity_timeout,
+            pong_timeout=pong_timeout, name=f"{name}-ws")
+        self._connection.bind("pusher:signin_success", self._on_signin_success)
+
+    # ------------------------------------------------------------------ lifecycle
+    def connect(self) -> "LiveClient":
+        """Start the threads (idempotent); returns self."""
+        with self._lock:
+            if self._closed:
+                raise UsageError("this LiveClient is closed; create a new one.")
+            if not self._started:
+                self._started = True
+                self._tasks.start()
+                self._connection.start()
+                self._tasks.call_later(self._connection.check_interval, self._keepalive)
+        return self
+
+    def close(self, timeout: float = 5.0) -> bool:
+        """Stop everything and join every thread; True when all ended within ``timeout``."""
+        with self._lock:
+            self._closed = True
+            subs = list(self._subscriptions)
+        for sub in subs:
+            sub._detach_close(timeout)
+        ok = self._tasks.stop(timeout)
+        ok = self._connection.disconnect(timeout) and ok
+        return all(not s._consumer_alive() for s in subs) and ok
+
+    def __enter__(self) -> "LiveClient":
+        return self.connect()
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # ------------------------------------------------------------------ state
+    @property
+    def state(self) -> str:
+        return self._connection.state
+
+    @property
+    def socket_id(self) -> str:
+        return self._connection.socket_id
+
+    @property
+    def reconnects(self) -> int:
+        return self._connection.reconnects
+
+    @property
+    def connection(self) -> Connection:
+        return self._connection
+
+    def is_subscribed(self, channel: str) -> bool:
+        with self._lock:
+            state = self._channels.get(channel)
+            return bool(state and state.subscribed)
+
+    def wait_subscribed(self, channels: Iterable[str], timeout: float = 10.0) -> bool:
+        """Block until every channel's subscription succeeded on the current connection."""
+        names = list(channels)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if all(self.is_subscribed(n) for n in names):
+                return True
+            if self.fatal_error is not None:
+                return False
+            time.sleep(0.01)
+        return False
+
+    def members(self, channel: str) -> dict[str, Any]:
+        """A copy of a presence channel's members: ``{user_id: user_info}``."""
+        with self._lock:
+            state = self._channels.get(channel)
+            return dict(state.members) if state else {}
+
+    # ------------------------------------------------------------------ subscribe
+    def subscribe(self, *channels: str, events: Iterable[str] | None = None, maxsize: int = 10_000,
+                  overflow: Overflow = "drop_oldest") -> Subscription:
+        """A buffered :class:`Subscription` to one or more channels (optionally only ``events``).
+
+        ``#server-to-user-{id}`` (see :func:`server_to_user_channel`) receives events sent to the
+        signed-in user. Connects the client if needed.
+        """
+        if not channels:
+            raise UsageError("subscribe() needs at least one channel name.")
+        for name in channels:
+            self._check_can_subscribe(name)
+        sub = Subscription(self, channels, events=events, maxsize=maxsize, overflow=overflow)
+        new: list[_Channel] = []
+        with self._lock:
+            if self._closed:
+                raise UsageError("this LiveClient is closed; create a new one.")
+            self._subscriptions.append(sub)
+            for name in channels:
+                state = self._channels.get(name)
+                if state is None:
+                    state = _Channel(name, channel_kind(name), is_server_to_user_channel(name))
+                    self._channels[name] = state
+                    new.append(state)
+                else:
+                    if state.subscribed:
+                        sub._control(ControlNotice("subscribed", name))
+                state.subscribers.append(sub)
+            socket_id = self._connection.socket_id
+        if self.fatal_error is not None:
+            sub._control(ControlNotice("error", error=self.fatal_error), fatal=True)
+        if socket_id:
+            for state in new:
+                if not state.internal:
+                    self._tasks.call_soon(lambda s=state, sid=socket_id: self._subscribe_channel(s, sid))
+                elif self.signed_in.is_set():
+                    state.subscribed = True
+        self.connect()
+        return sub
+
+    def _check_can_subscribe(self, name: str) -> None:
+        if is_server_to_user_channel(name):
+            if not self.signin or self.user is None:
+                raise UsageError(f"{name} needs signin=True and user={{'id': ...}} on the client.")
+            if name != server_to_user_channel(str(self.user["id"])):
+                raise UsageError(f"{name} belongs to another user than {self.user['id']!r}.")
+            return
+        kind = channel_kind(name)
+        if kind is ChannelKind.PUBLIC:
+            return
+        if self.authorizer is None:
+            raise ConfigError(f"Channel {name} needs an authorization: set PUSHER_SECRET or "
+                              "PUSHER_AUTH_ENDPOINT.")
+        if kind is ChannelKind.PRESENCE and self.user is None and isinstance(self.authorizer, SecretAuthorizer):
+            raise UsageError(f"Presence channel {name} needs user={{'id': ...}} on the client.")
+
+    def _unsubscribe(self, sub: Subscription) -> None:
+        """Called by :meth:`Subscription.close`: drop channels nobody listens to any more."""
+        with self._lock:
+            if sub in self._subscriptions:
+                self._subscriptions.remove(sub)
+            gone = []
+            for name in sub.channels:
+                state = self._channels.get(name)
+                if state and sub in state.subscribers:
+                    state.subscribers.remove(sub)
+                    if not state.subscribers:
+                        del self._channels[name]
+                        gone.append(state)
+        for state in gone:
+            if not state.internal:
+                self._connection.send_event("pusher:unsubscribe", {"channel": state.name})
+
+    def trigger(self, channel: str, event: str, data: Any) -> bool:
+        """Send a client event (``client-*``) on a subscribed private or presence channel."""
+        if not event.startswith("client-"):
+            raise UsageError(f"client events must be named client-*, not {event!r}.")
+        if channel_kind(channel) not in (ChannelKind.PRIVATE, ChannelKind.PRESENCE):
+            raise UsageError(f"client events go on private- or presence- channels, not {channel!r}.")
+        if not self.is_subscribed(channel):
+            return False
+        return self._connection.send_event(event, orjson.dumps(data).decode(), channel)
+
+    # ------------------------------------------------------------------ connection callbacks (ws thread)
+    def _on_connected(self, socket_id: str) -> None:
+        self.connected.set()
+        self.signed_in.clear()
+        with self._lock:
+            states = [s for s in self._channels.values() if not s.internal]
+            subs = list(self._subscriptions)
+        for sub in subs:
+            sub._control(ControlNotice("connected"))
+        for state in states:
+            self._tasks.call_soon(lambda s=state: self._subscribe_channel(s, socket_id))
+        if self.signin:
+            self._tasks.call_soon(lambda: self._signin(socket_id))
+
+    def _on_disconnected(self, code: int | None, reason: str) -> None:
+        self.connected.clear()
+        self.signed_in.clear()
+        with self._lock:
+            for state in self._channels.values():
+                state.subscribed = False
+                state.socket_id = ""
+            subs = list(self._subscriptions)
+        for sub in subs:
+            sub._control(ControlNotice("disconnected"))
+
+    def _on_fatal(self, error: ConnectionRejected) -> None:
+        self.fatal_error = error
+        with self._lock:
+            subs = list(self._subscriptions)
+        for sub in subs:
+            sub._control(ControlNotice("error", error=error), fatal=True)
+
+    def _on_signin_success(self, data: Any) -> None:
+        self.signed_in.set()
+        self._signin_backoff.reset()
+        with self._lock:
+            for state in self._channels.values():
+                if state.internal:
+                    state.subscribed = True
+                    for sub in state.subscribers:
+                        sub._control(ControlNotice("subscribed", state.name))
+
+    def _on_channel_event(self, event: str, data: Any, channel: str, message: dict) -> None:
+        """Hot path (websocket thread): decode the payload once and hand it to the subscribers."""
+        state = self._channels.get(channel)
+        if state is None:
+            return
+        if event.startswith("pusher"):
+            self._on_channel_control(state, event, data)
+            return
+        raw = data
+        if state.kind is ChannelKind.PRIVATE_ENCRYPTED:
+            try:
+                raw = self._decrypt(state, data)
+            except DecryptionFailed as error:
+                self.decrypt_failures += 1
+                for sub in state.subscribers:
+                    sub._control(ControlNotice("error", channel, error=error))
+                return
+        if isinstance(raw, (str, bytes)):
+            try:
+                decoded = orjson.loads(raw)
+            except orjson.JSONDecodeError:
+                decoded = raw
+        else:
+            decoded = raw
+        item = LiveEvent(channel, event, decoded, raw, time.time(), message.get("user_id"))
+        for sub in state.subscribers:
+            sub._offer(item)
+
+    def _decrypt(self, state: _Channel, data: Any) -> str:
+        from authviz.pusher.encryption import DecryptionError, decrypt_payload
+
+        if state.shared_secret is None:
+            raise DecryptionFailed(f"No shared secret for {state.name} yet: the event was dropped.")
+        try:
+            return decrypt_payload(data, state.shared_secret)
+        except DecryptionError as error:
+            raise DecryptionFailed(f"An event on {state.name} could not be decrypted ({error}); "
+                                   "check PUSHER_ENCRYPTION_MASTER_KEY.") from None
+
+    def _on_channel_control(self, state: _Channel, event: str, data: Any) -> None:
+        if event == "pusher_internal:subscription_succeeded":
+            state.subscribed = True
+            state.auth_backoff.reset()
+            for sub in state.subscribers:
+                sub._control(ControlNotice("subscribed", state.name))
+            if state.kind is ChannelKind.PRESENCE:
+                self._replace_members(state, data)
+        elif event == "pusher_internal:member_added":
+            doc = _json_object(data)
+            user_id = str(doc.get("user_id", ""))
+            with self._lock:
+                known = user_id in state.members
+                state.members[user_id] = doc.get("user_info")
+            if not known:
+                for sub in state.subscribers:
+                    sub._control(ControlNotice("member_added", state.name, user_id, doc.get("user_info")))
+        elif event == "pusher_internal:member_removed":
+            doc = _json_object(data)
+            user_id = str(doc.get("user_id", ""))
+            with self._lock:
+                known = user_id in state.members
+                info = state.members.pop(user_id, None)
+            for sub in state.subscribers if known else ():
+                sub._control(ControlNotice("member_removed", state.name, user_id, info))
+        elif event == "pusher:subscription_error":
+            doc = _json_object(data)
+            error = AuthorizationError(
+                f"The server refused the subscription to {state.name} "
+                f"({doc.get('error') or doc.get('message') or 'no reason given'}); retrying with back-off.",
+                state.name)
+            self._auth_failed(state, self._connection.socket_id, error)
+        elif event == "pusher:cache_miss":
+            pass
+
+    def _replace_members(self, state: _Channel, data: Any) -> None:
+        presence = _json_object(data).get("presence") or {}
+        members = presence.get("hash") or {}
+        if not isinstance(members, dict):
+            members = {}
+        members = {str(k): v for k, v in members.items()}
+        with self._lock:
+            old = state.members
+            state.members = members
+        for sub in state.subscribers:
+            for user_id in old.keys() - members.keys():
+                sub._control(ControlNotice("member_removed", state.name, user_id, old[user_id]))
+            for user_id in members.keys() - old.keys():
+                sub._control(ControlNotice("member_added", state.name, user_id, members[user_id]))
+
+    # ------------------------------------------------------------------ tasks (task thread)
+    def _keepalive(self) -> None:
+        self._connection.check_alive()
+        self._tasks.call_later(self._connection.check_interval, self._keepalive)
+
+    def _current(self, socket_id: str) -> bool:
+        return bool(socket_id) and socket_id == self._connection.socket_id and not self._closed
+
+    def _subscribe_channel(self, state: _Channel, socket_id: str) -> None:
+        """Authorize (afresh, for this socket_id) and send ``pusher:subscribe``."""
+        with self._lock:
+            if not self._current(socket_id) or self._channels.get(state.name) is not state:
+                return
+        payload: dict[str, Any] = {"channel": state.name}
+        if state.kind is not ChannelKind.PUBLIC:
+            channel_data = None
+            if state.kind is ChannelKind.PRESENCE and self.user is not None:
+                from authviz.pusher.signing import presence_channel_data
+
+                channel_data = presence_channel_data(str(self.user["id"]), self.user.get("user_info"))
+            try:
+                response = self.authorizer.authorize(socket_id, state.name, channel_data)  # type: ignore[union-attr]
+            except AuthorizationError as error:
+                self._auth_failed(state, socket_id, error)
+                return
+            payload["auth"] = response["auth"]
+            if state.kind is ChannelKind.PRESENCE:
+                payload["channel_data"] = response.get("channel_data", channel_data)
+            if state.kind is ChannelKind.PRIVATE_ENCRYPTED:
+                secret = response.get("shared_secret")
+                try:
+                    state.shared_secret = base64.b64decode(secret) if secret else None
+                except ValueError:
+                    state.shared_secret = None
+                if not state.shared_secret:
+                    self._auth_failed(state, socket_id, AuthorizationError(
+                        f"The authorization of {state.name} carried no shared_secret: set "
+                        "PUSHER_ENCRYPTION_MASTER_KEY (or fix the auth endpoint).", state.name))
+                    return
+        with self._lock:
+            if not self._current(socket_id):
+                return
+            state.socket_id = socket_id
+        self._connection.send_event("pusher:subscribe", payload)
+
+    def _auth_failed(self, state: _Channel, socket_id: str, error: AuthorizationError) -> None:
+        self.auth_failures += 1
+        for sub in list(state.subscribers):
+            sub._control(ControlNotice("error", state.name, error=error))
+        delay = state.auth_backoff.next_delay()
+        self._tasks.call_later(delay, lambda: self._subscribe_channel(state, socket_id))
+
+    def _signin(self, socket_id: str) -> None:
+        if not self._current(socket_id):
+            return
+        user_data = orjson.dumps(self.user).decode()
+        try:
+            response = self.authorizer.authenticate_user(socket_id, user_data)  # type: ignore[union-attr]
+        except AuthorizationError as error:
+            self.auth_failures += 1
+            with self._lock:
+                subs = list(self._subscriptions)
+            for sub in subs:
+                sub._control(ControlNotice("error", error=error))
+            self._tasks.call_later(self._signin_backoff.next_delay(), lambda: self._signin(socket_id))
+            return
+        self._connection.send_event("pusher:signin", {"auth": response["auth"],
+                                                      "user_data": response.get("user_data", user_data)})
+
+
+def _json_object(data: Any) -> dict:
+    if isinstance(data, (str, bytes)):
+        try:
+            data = orjson.loads(data)
+        except orjson.JSONDecodeError:
+            return {}
+    return data if isinstance(data, dict) else {}

@@ -1,0 +1,326 @@
+"""pysher's connection thread with its defects fixed.
+
+:class:`Connection` subclasses :class:`pysher.connection.Connection` (the websocket thread around
+websocket-client's ``WebSocketApp``; its ``bind`` table of connection events, ``state`` and
+``socket_id``) and replaces the parts that fail in practice:
+
+==============================================  ==================================================
+pysher 1.0.8                                     here
+==============================================  ==================================================
+every message formatted into an INFO log line    no logging or formatting per message; orjson
+two ``sched`` timers cancelled/re-armed per msg  one timestamp per message; the keep-alive check
+                                                 runs on the client's task thread
+fixed 120 s ping, ``activity_timeout`` ignored   ping after min(own, server) seconds of silence,
+                                                 dead (4201) when nothing arrives for
+                                                 ``pong_timeout`` after the ping
+4200 sets the reconnect interval to 0 for good   :class:`~authviz.live.policy.Backoff`: exponential,
+(reconnect storm while a server restarts)        jittered, capped; reset only by a stable link
+close codes ignored, 4000-4099 ``join()`` s      close codes honoured (STOP / BACKOFF / RECONNECT)
+itself (RuntimeError)                            without touching the thread from inside
+``disconnect()`` may leave the thread alive       :meth:`disconnect` wakes every wait, shuts the
+                                                 socket down and joins
+channel auth reused after reconnect               the client re-authorizes (see ``client.py``):
+                                                 ``on_connected`` fires with each new socket_id
+==============================================  ==================================================
+
+Invariants: the websocket thread only decodes and hands over (``on_channel_event`` must not
+block); ``socket_id`` is empty whenever no connection is established.
+"""
+
+from __future__ import annotations
+
+import logging
+import socket
+import threading
+import time
+from collections.abc import Callable
+from typing import Any
+
+import orjson
+import pysher.connection
+import websocket
+
+from authviz.live.errors import ConnectionRejected
+from authviz.live.policy import Backoff, CloseAction, close_action, describe_close_code
+
+__all__ = ["Connection"]
+
+log = logging.getLogger(__name__)
+
+#: Pseudo close code used when the keep-alive check declares the link dead (as pusher-js does).
+PONG_TIMEOUT_CODE = 4201
+
+
+class Connection(pysher.connection.Connection):
+    """One websocket connection, re-established until :meth:`disconnect` or a 4000-4099 close.
+
+    Callbacks (all called on the websocket thread, must be quick):
+
+    * ``on_channel_event(event, data, channel, message)`` for every event that has a channel;
+    * ``on_connected(socket_id)`` after each ``pusher:connection_established``;
+    * ``on_disconnected(code, reason)`` after each connection ends;
+    * ``on_fatal(error)`` once, when the server rejected the connection (no reconnect follows).
+    """
+
+    def __init__(self, url: str, *,
+                 on_channel_event: Callable[[str, Any, str, dict], None],
+                 on_connected: Callable[[str], None] = lambda socket_id: None,
+                 on_disconnected: Callable[[int | None, str], None] = lambda code, reason: None,
+                 on_fatal: Callable[[ConnectionRejected], None] = lambda error: None,
+                 backoff: Backoff | None = None,
+                 activity_timeout: float = 120.0,
+                 pong_timeout: float = 30.0,
+                 poll_interval: float = 0.5,
+                 name: str = "authviz-live-ws") -> None:
+        super().__init__(on_channel_event, url, log_level=None, daemon=True, reconnect_interval=0)
+        self.name = name
+        self.logger = log
+        # pysher's sched timers are never started: keep-alive is driven by check_alive().
+        self.timeout_scheduler = None
+        self.on_connected = on_connected
+        self.on_disconnected = on_disconnected
+        self.on_fatal = on_fatal
+        self.backoff = backoff or Backoff()
+        #: our own keep-alive interval; the effective one is min(this, server's activity_timeout)
+        self.activity_timeout = float(activity_timeout)
+        self.pong_timeout = float(pong_timeout)
+        #: granularity at which a blocked reader notices disconnect() without traffic
+        self.poll_interval = poll_interval
+        self.effective_activity_timeout = self.activity_timeout
+        self.connects = 0
+        self.reconnects = 0
+        self.bad_messages = 0
+        self.close_code: int | None = None
+        self.close_reason = ""
+        self.fatal_error: ConnectionRejected | None = None
+        self._halt = threading.Event()
+        self._last_rx = time.monotonic()
+        self._ping_sent_at: float | None = None
+        self._established_at: float | None = None
+        self._forced_code: int | None = None
+        self._socket_lock = threading.Lock()
+
+    # ------------------------------------------------------------------ thread body
+    def run(self) -> None:
+        try:
+            self._run()
+        finally:
+            self.state = "disconnected"
+
+    def _connect(self) -> None:  # pysher's name for the thread body
+        self._run()
+
+    def _run(self) -> None:
+        first = True
+        while not self._halt.is_set():
+            if not first:
+                self.reconnects += 1
+            first = False
+            self.state = "connecting"
+            self.close_code, self.close_reason, self._forced_code = None, "", None
+            self._established_at = None
+            app = websocket.WebSocketApp(self.url, on_open=self._on_open, on_message=self._on_message,
+                                         on_error=self._on_error, on_close=self._on_close)
+            with self._socket_lock:
+                if self._halt.is_set():
+                    break
+                self.socket = app
+            try:
+                # skip_utf8_validation: frames arrive as bytes; orjson validates UTF-8 while parsing.
+                app.run_forever(skip_utf8_validation=True, ping_timeout=self.poll_interval)
+            except Exception as error:  # never let the thread die with a traceback
+                log.debug("websocket loop ended: %r", error)
+            lived = time.monotonic() - self._established_at if self._established_at else 0.0
+            code = self._forced_code if self._forced_code is not None else self.close_code
+            self.socket_id = ""
+            self.state = "unavailable"
+            try:
+                self.on_disconnected(code, self.close_reason)
+            except Exception:
+                log.exception("on_disconnected failed")
+            if self._halt.is_set():
+                break
+            if self.fatal_error is None and close_action(code) is CloseAction.STOP:
+                self.fatal_error = ConnectionRejected(
+                    f"The server rejected the connection with code {code} "
+                    f"({describe_close_code(code)}); not reconnecting.", code)
+            if self.fatal_error is not None:
+                self.state = "failed"
+                try:
+                    self.on_fatal(self.fatal_error)
+                except Exception:
+                    log.exception("on_fatal failed")
+                return
+            self.backoff.connection_lived(lived)
+            delay = self.backoff.next_delay_for(code)
+            if delay and self._halt.wait(delay):
+                break
+
+    # ------------------------------------------------------------------ websocket callbacks
+    def _on_open(self, *args: Any) -> None:
+        self._last_rx = time.monotonic()
+        self._ping_sent_at = None
+
+    def _on_error(self, *args: Any) -> None:
+        self.state = "failed"
+
+    def _on_close(self, ws: Any = None, code: int | None = None, reason: Any = None) -> None:
+        if code is not None:
+            self.close_code = code
+        if reason:
+            self.close_reason = reason.decode("utf-8", "replace") if isinstance(reason, bytes) else str(reason)
+
+    def _on_message(self, ws: Any, message: bytes | str) -> None:
+        """Hot path: one timestamp, one JSON parse, one call."""
+        self._last_rx = time.monotonic()
+        self._ping_sent_at = None
+        try:
+            msg = orjson.loads(message)
+            event = msg["event"]
+        except (orjson.JSONDecodeError, KeyError, TypeError):
+            self.bad_messages += 1
+            return
+        channel = msg.get("channel")
+        if channel is not None:
+            self.event_handler(event, msg.get("data"), channel, msg)
+            return
+        callbacks = self.event_callbacks.get(event)
+        if callbacks:
+            for func, args, kwargs in callbacks:
+                try:
+                    func(msg.get("data"), *args, **kwargs)
+                except Exception:
+                    log.exception("connection event handler for %s failed", event)
+
+    # ------------------------------------------------------------------ pysher's event handlers
+    def _connect_handler(self, data: Any) -> None:
+        try:
+            parsed = orjson.loads(data) if isinstance(data, (str, bytes)) else dict(data)
+            socket_id = str(parsed["socket_id"])
+        except (orjson.JSONDecodeError, KeyError, TypeError, ValueError):
+            self.bad_messages += 1
+            return
+        server_timeout = parsed.get("activity_timeout")
+        effective = self.activity_timeout
+        if isinstance(server_timeout, (int, float)) and server_timeout > 0:
+            effective = min(effective, float(server_timeout))
+        self.effective_activity_timeout = effective
+        self.socket_id = socket_id
+        self.state = "connected"
+        self.connects += 1
+        self._established_at = time.monotonic()
+        self.on_connected(socket_id)
+
+    def _failed_handler(self, data: Any) -> None:
+        self.state = "failed"
+
+    def _ping_handler(self, data: Any) -> None:
+        self.send_pong()
+
+    def _pong_handler(self, data: Any) -> None:
+        self.pong_received = True
+
+    def _pusher_error_handler(self, data: Any) -> None:
+        """``pusher:error`` without a channel. Protocol 7 closes the socket for fatal codes; a
+        4000-4099 error here marks the connection as not to be re-established."""
+        code = data.get("code") if isinstance(data, dict) else None
+        try:
+            code = int(code) if code is not None else None
+        except (TypeError, ValueError):
+            code = None
+        if code is not None and close_action(code) is CloseAction.STOP:
+            message = data.get("message") if isinstance(data, dict) else None
+            self.fatal_error = ConnectionRejected(
+                f"The server rejected the connection with code {code} ({message or describe_close_code(code)}); "
+                "not reconnecting.", code)
+            self._shutdown_socket()
+
+    # ------------------------------------------------------------------ sending
+    def send_event(self, event_name: str, data: Any, channel_name: str | None = None) -> bool:
+        """Send one message; False when there is no open connection (never raises)."""
+        event: dict[str, Any] = {"event": event_name, "data": data}
+        if channel_name:
+            event["channel"] = channel_name
+        app = self.socket
+        sock = getattr(app, "sock", None)
+        if sock is None:
+            return False
+        try:
+            sock.send(orjson.dumps(event).decode())
+            return True
+        except Exception:
+            return False
+
+    def send_ping(self) -> None:
+        if self.send_event("pusher:ping", {}):
+            self._ping_sent_at = time.monotonic()
+
+    def send_pong(self) -> None:
+        self.send_event("pusher:pong", {})
+
+    def _start_timers(self) -> None:  # pysher re-arms sched timers per message: not here
+        pass
+
+    def _stop_timers(self) -> None:
+        pass
+
+    # ------------------------------------------------------------------ keep-alive
+    def check_alive(self) -> None:
+        """Called periodically (task thread): ping after silence, declare death after no answer."""
+        if self.state != "connected":
+            return
+        now = time.monotonic()
+        sent = self._ping_sent_at
+        if sent is not None:
+            if now - sent >= self.pong_timeout and self._last_rx <= sent:
+                self._forced_code = PONG_TIMEOUT_CODE
+                self._shutdown_socket()
+            return
+        if now - self._last_rx >= self.effective_activity_timeout:
+            self.send_ping()
+
+    @property
+    def check_interval(self) -> float:
+        """How often :meth:`check_alive` should run to honour the timeouts closely."""
+        return max(0.05, min(1.0, self.effective_activity_timeout / 4, self.pong_timeout / 4))
+
+    # ------------------------------------------------------------------ control
+    def reconnect(self, reconnect_interval: float | None = None) -> None:
+        """Drop the current connection; the thread reconnects (after the back-off policy's wait)."""
+        self._forced_code = 4200
+        self._shutdown_socket()
+
+    def drop(self) -> None:
+        """Drop the connection as if the network failed (no close frame); used by fault tests."""
+        self._forced_code = None
+        self._shutdown_socket()
+
+    def _shutdown_socket(self) -> None:
+        app = self.socket
+        sock = getattr(app, "sock", None)
+        raw = getattr(sock, "sock", None)
+        if raw is not None:
+            try:
+                raw.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+
+    def disconnect(self, timeout: float | None = 5.0) -> bool:
+        """Stop for good: no reconnect, the socket closed, the thread joined. True when it ended."""
+        with self._socket_lock:
+            self._halt.set()
+            self.disconnect_called = True
+            self.needs_reconnect = False
+            app = self.socket
+        if app is not None:
+            app.keep_running = False
+            sock = getattr(app, "sock", None)
+            if sock is not None:
+                try:
+                    sock.send_close()
+                except Exception:
+                    pass
+            self._shutdown_socket()
+        if self.is_alive() and self is not threading.current_thread():
+            self.join(timeout)
+        return not self.is_alive()
