@@ -1,0 +1,556 @@
+"""The bulk reader: many records -> one schema DataFrame, columnar wherever possible.
+
+JSON lines go through pyarrow's JSON reader with an explicit schema covering the log-entry fields
+of the three log shapes (``{"log_id", "data"}``, flat Management API entries, EventBridge
+``{"detail"}``); every other key is ignored by the reader, so no Python object is built per field.
+Category, description, country and tenant are computed once per distinct value and broadcast;
+timestamps are parsed vectorised. ``raw`` keeps each original line, sliced from the input buffer.
+
+Invariants:
+- The per-record parser (:mod:`authviz.auth0.parse`) is the reference. A block of lines the
+  columnar reader refuses (invalid JSON, a field of another type, another shape) is split and
+  retried until the offending lines are isolated (at most :data:`MIN_COLUMNAR_LINES` lines), which
+  then take the per-record path; so does every row the columnar pass cannot fully vouch for
+  (missing id, missing type, a timestamp it cannot read, any Rule/Action record).
+- Rows keep the order of the input; positions are 1-based line numbers.
+- Memory: the whole input is held in memory once (decompressed); ``raw`` slices share that buffer.
+"""
+
+from __future__ import annotations
+
+import gzip
+import io
+import sys
+from collections.abc import Iterable, Iterator, Mapping
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.json as pj
+
+from authviz.auth0.countries import resolve_country
+from authviz.auth0.frame import LogFrame, events_to_frame
+from authviz.auth0.log_types import category_for, describe_type
+from authviz.auth0.model import AuthEvent, ParseError, Reject
+from authviz.auth0.parse import (
+    CONTENT_FIELDS, TENANT_HOST_PATTERN, Collector, iter_body_records, loads, parse_event,
+)
+from authviz.auth0.schema import CATEGORIES, COLUMNS, SOURCES, conform, empty_frame
+from authviz.auth0.shapes import kind
+from authviz.auth0.timestamps import parse_timestamp_array
+from authviz.errors import AuthvizError
+
+#: Bytes of JSON lines handed to the columnar reader at once (bounds its working memory).
+CHUNK_BYTES = 32 * 1024 * 1024
+#: pyarrow's block size inside a chunk (parallelism unit of its reader).
+BLOCK_BYTES = 4 * 1024 * 1024
+#: A refused block is split into this many parts and each retried.
+SPLIT_PARTS = 8
+#: Blocks of at most this many lines that the columnar reader refuses go line by line.
+MIN_COLUMNAR_LINES = 64
+#: Inputs with at least this many bytes show a progress bar when ``progress`` is true.
+PROGRESS_MIN_BYTES = 8 * 1024 * 1024
+
+_TEXT = pa.string()
+_LOCATION = pa.struct([
+    ("country_code", _TEXT), ("country_code3", _TEXT), ("country_name", _TEXT),
+    ("city_name", _TEXT), ("latitude", pa.float64()), ("longitude", pa.float64()),
+])
+_ENTRY_FIELDS = [
+    ("log_id", _TEXT), ("_id", _TEXT), ("date", _TEXT), ("type", _TEXT), ("description", _TEXT),
+    ("user_id", _TEXT), ("user_name", _TEXT), ("connection", _TEXT), ("client_id", _TEXT),
+    ("client_name", _TEXT), ("ip", _TEXT), ("user_agent", _TEXT), ("hostname", _TEXT),
+    ("tenant_name", _TEXT), ("tenant", _TEXT), ("is_mobile", pa.bool_()), ("isMobile", pa.bool_()),
+    ("location_info", _LOCATION),
+]
+_ENTRY = pa.struct(_ENTRY_FIELDS)
+#: What the columnar reader extracts from each line; all other keys are skipped unread.
+LINE_SCHEMA = pa.schema(
+    _ENTRY_FIELDS + [("data", _ENTRY), ("detail", pa.struct([("log_id", _TEXT), ("data", _ENTRY)]))]
+)
+_PARSE_OPTIONS = pj.ParseOptions(explicit_schema=LINE_SCHEMA, unexpected_field_behavior="ignore")
+_TENANT_HOST_NAMED = TENANT_HOST_PATTERN.replace("^(", "^(?P<tenant>", 1)
+_STRING_TYPES = {pa.string(): pd.StringDtype(), pa.large_string(): pd.StringDtype()}
+_TEXT_COLUMNS = ("description", "user_id", "user_name", "connection", "client_id", "client_name",
+                 "ip", "user_agent", "hostname")
+
+
+class LogInputError(AuthvizError):
+    """An input cannot be read at all (missing file, unreadable gzip): one sentence saying which."""
+
+
+def read_logs(source: str | Path | bytes | bytearray | memoryview | Iterable[Any], *,
+              source_shape: str | None = None, strict: bool = False, progress: bool = False,
+              dedup: bool = True) -> LogFrame:
+    """Read Auth0 logs of any shape into a :class:`LogFrame`.
+
+    ``source``: a path (JSON lines, a JSON array or one JSON document, optionally gzip), the bytes
+    of such a file, or an iterable of records (mappings) or of JSON lines (str/bytes).
+    ``source_shape`` forces a shape (one of :data:`~authviz.auth0.schema.SOURCES`); ``strict``
+    raises :class:`ParseError` at the first rejected record; ``progress`` shows a tqdm bar on
+    stderr for large inputs; ``dedup=False`` keeps repeated ``event_id``s as rows.
+    """
+    if source_shape is not None and source_shape not in SOURCES:
+        raise ParseError(f"unknown shape {source_shape!r}: expected one of {', '.join(SOURCES)}")
+    if isinstance(source, (str, Path)):
+        data = read_input(source)
+    elif isinstance(source, (bytes, bytearray, memoryview)):
+        data = _maybe_gunzip(bytes(source), "the input bytes")
+    else:
+        return _read_iterable(source, source_shape=source_shape, strict=strict, dedup=dedup)
+    return read_bytes(data, source_shape=source_shape, strict=strict, progress=progress, dedup=dedup)
+
+
+def read_input(path: str | Path) -> bytes:
+    """The (decompressed) bytes of a log file; :class:`LogInputError` if it cannot be read."""
+    path = Path(path)
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:
+        raise LogInputError(f"input file {str(path)!r} does not exist") from None
+    except IsADirectoryError:
+        raise LogInputError(f"input {str(path)!r} is a directory, not a log file") from None
+    except OSError as error:
+        raise LogInputError(f"cannot read input file {str(path)!r}: {error.strerror or error}") from None
+    return _maybe_gunzip(data, repr(str(path)))
+
+
+def _maybe_gunzip(data: bytes, label: str) -> bytes:
+    if data[:2] != b"\x1f\x8b":
+        return data
+    try:
+        return gzip.decompress(data)
+    except (OSError, EOFError, gzip.BadGzipFile) as error:
+        raise LogInputError(f"{label} looks gzip-compressed but cannot be decompressed: {error}") from None
+
+
+def _read_iterable(records: Iterable[Any], *, source_shape: str | None, strict: bool, dedup: bool) -> LogFrame:
+    items = list(records)
+    if items and all(isinstance(item, (str, bytes, bytearray)) for item in items):
+        lines = [item.encode("utf-8") if isinstance(item, str) else bytes(item) for item in items]
+        if any(b"\n" in line for line in lines):
+            lines = [line.replace(b"\r", b"").replace(b"\n", b" ") for line in lines]
+        return read_bytes(b"\n".join(lines), source_shape=source_shape, strict=strict, dedup=dedup,
+                          force_lines=True)
+    collector = Collector(strict=strict)
+    events: list[AuthEvent] = []
+    positions: list[int] = []
+    for position, obj in enumerate(items, 1):
+        if not isinstance(obj, Mapping):
+            collector.reject(position, _text_of(obj), f"not a JSON object but {kind(obj)}")
+            continue
+        try:
+            events.append(parse_event(obj, source=source_shape))
+            positions.append(position)
+        except ParseError as error:
+            collector.reject(position, _text_of(obj), str(error))
+    frame = events_to_frame(events)
+    frame.insert(0, "_position", positions)
+    return _finish([frame], collector, dedup=dedup)
+
+
+def _text_of(obj: Any) -> str:
+    from authviz.auth0.parse import dumps_text
+
+    return dumps_text(obj)
+
+
+def read_bytes(data: bytes, *, source_shape: str | None = None, strict: bool = False,
+               progress: bool = False, dedup: bool = True, force_lines: bool = False) -> LogFrame:
+    """Read the bytes of a log file (see :func:`read_logs`)."""
+    collector = Collector(strict=strict)
+    if not force_lines and _is_one_document(data):
+        return _read_document(data, collector, source_shape=source_shape, dedup=dedup)
+    frames = list(_read_lines(data, collector, source_shape=source_shape, progress=progress))
+    return _finish(frames, collector, dedup=dedup)
+
+
+def _is_one_document(data: bytes) -> bool:
+    """Whether the input is one JSON value (an array, a pretty-printed object) and not JSON lines."""
+    head = data.lstrip()[:1]
+    if head not in (b"[", b"{"):
+        return False
+    if head == b"{":
+        first_line = data.lstrip().split(b"\n", 1)[0]
+        try:
+            loads(first_line)
+            return False  # the first line is a whole object: JSON lines
+        except ValueError:
+            pass
+    try:
+        loads(data)
+    except ValueError:
+        return False
+    return True
+
+
+def _read_document(data: bytes, collector: Collector, *, source_shape: str | None, dedup: bool) -> LogFrame:
+    events: list[AuthEvent] = []
+    positions: list[int] = []
+    texts: list[str] = []
+    for position, obj, raw_text, problem in iter_body_records(data):
+        if problem is None and not isinstance(obj, Mapping):
+            problem = f"not a JSON object but {kind(obj)}"
+        if problem is None:
+            try:
+                events.append(parse_event(obj, source=source_shape))
+                positions.append(position)
+                texts.append(raw_text)
+                continue
+            except ParseError as error:
+                problem = str(error)
+        collector.reject(position, raw_text, problem)
+    frame = events_to_frame(events, texts)
+    frame.insert(0, "_position", positions)
+    return _finish([frame], collector, dedup=dedup)
+
+
+# --- JSON lines, columnar -------------------------------------------------------------------
+
+
+def _line_bounds(data: bytes) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Start, end (exclusive, without ``\\r``) and 1-based number of every non-blank line."""
+    buffer = np.frombuffer(data, dtype=np.uint8)
+    newlines = np.flatnonzero(buffer == 10)
+    starts = np.concatenate(([0], newlines + 1)).astype(np.int64)
+    ends = np.concatenate((newlines, [len(buffer)])).astype(np.int64)
+    numbers = np.arange(1, len(starts) + 1, dtype=np.int64)
+    nonempty = ends > starts
+    carriage = nonempty.copy()
+    carriage[nonempty] = buffer[ends[nonempty] - 1] == 13
+    ends = ends - carriage
+    keep = ends > starts
+    # Lines starting with whitespace may be blank: check those few one by one.
+    maybe_blank = np.flatnonzero(keep & np.isin(buffer[np.minimum(starts, max(len(buffer) - 1, 0))],
+                                                [9, 11, 12, 13, 32]) if len(buffer) else keep)
+    for index in maybe_blank:
+        if not data[starts[index]:ends[index]].strip():
+            keep[index] = False
+    return starts[keep], ends[keep], numbers[keep]
+
+
+def _read_lines(data: bytes, collector: Collector, *, source_shape: str | None,
+                progress: bool) -> Iterator[pd.DataFrame]:
+    starts, ends, numbers = _line_bounds(data)
+    if len(starts) == 0:
+        return
+    bar = _progress_bar(len(data), enabled=progress)
+    try:
+        chunk_starts = _chunk_boundaries(starts, ends, CHUNK_BYTES)
+        for first, last in zip(chunk_starts[:-1], chunk_starts[1:]):
+            yield from _read_block(data, starts[first:last], ends[first:last], numbers[first:last],
+                                   collector, source_shape)
+            if bar is not None:
+                bar.update(int(ends[last - 1] - starts[first]))
+    finally:
+        if bar is not None:
+            bar.close()
+
+
+def _chunk_boundaries(starts: np.ndarray, ends: np.ndarray, size: int) -> list[int]:
+    """Line indexes cutting the lines into runs of about ``size`` bytes."""
+    cuts = [0]
+    marks = np.searchsorted(ends, np.arange(starts[0] + size, ends[-1], size, dtype=np.int64))
+    for mark in marks.tolist():
+        if mark > cuts[-1] and mark < len(starts):
+            cuts.append(int(mark))
+    cuts.append(len(starts))
+    return cuts
+
+
+def _progress_bar(total: int, *, enabled: bool):
+    if not enabled or total < PROGRESS_MIN_BYTES:
+        return None
+    from tqdm import tqdm
+
+    return tqdm(total=total, unit="B", unit_scale=True, desc="parsing", file=sys.stderr, leave=False)
+
+
+def _read_block(data: bytes, starts: np.ndarray, ends: np.ndarray, numbers: np.ndarray,
+                collector: Collector, source_shape: str | None) -> Iterator[pd.DataFrame]:
+    table = None
+    if source_shape in (None, "log_stream", "management_api", "eventbridge") and len(starts):
+        table = _columnar(data, int(starts[0]), int(ends[-1]), len(starts))
+    if table is not None:
+        yield _table_to_frame(table, data, starts, ends, numbers, collector, source_shape)
+        return
+    if len(starts) <= MIN_COLUMNAR_LINES or source_shape in ("rule", "action"):
+        yield _per_record(data, starts, ends, numbers, collector, source_shape)
+        return
+    for part in np.array_split(np.arange(len(starts)), SPLIT_PARTS):
+        if len(part):
+            yield from _read_block(data, starts[part], ends[part], numbers[part], collector, source_shape)
+
+
+def _columnar(data: bytes, begin: int, end: int, expected_rows: int) -> pa.Table | None:
+    """pyarrow's reading of ``data[begin:end]``, or ``None`` if it refuses or misaligns rows."""
+    try:
+        buffer = pa.py_buffer(data)[begin:end]
+        table = pj.read_json(
+            pa.BufferReader(buffer),
+            read_options=pj.ReadOptions(block_size=BLOCK_BYTES, use_threads=True),
+            parse_options=_PARSE_OPTIONS,
+        )
+    except (pa.ArrowException, ValueError, UnicodeDecodeError):
+        return None
+    # Two objects on one line (or one object over several) would shift rows against lines.
+    return table if table.num_rows == expected_rows else None
+
+
+def _per_record(data: bytes, starts: np.ndarray, ends: np.ndarray, numbers: np.ndarray,
+                collector: Collector, source_shape: str | None) -> pd.DataFrame:
+    events: list[AuthEvent] = []
+    positions: list[int] = []
+    texts: list[str] = []
+    for start, end, number in zip(starts.tolist(), ends.tolist(), numbers.tolist()):
+        line = data[start:end]
+        text = line.decode("utf-8", errors="replace").rstrip(_TRAILING)
+        try:
+            line.decode("utf-8")
+            obj = loads(line)
+        except UnicodeDecodeError as error:
+            collector.reject(number, text, f"not valid UTF-8 text ({error.reason} at byte {error.start})")
+            continue
+        except ValueError as error:
+            collector.reject(number, text, f"not valid JSON ({error})")
+            continue
+        if not isinstance(obj, Mapping):
+            collector.reject(number, text, f"not a JSON object but {kind(obj)}")
+            continue
+        try:
+            events.append(parse_event(obj, source=source_shape))
+        except ParseError as error:
+            collector.reject(number, text, str(error))
+            continue
+        positions.append(number)
+        texts.append(text)
+    frame = events_to_frame(events, texts)
+    frame.insert(0, "_position", positions)
+    return frame
+
+
+def _field(table: pa.Table, *path: str) -> pa.Array:
+    """A (possibly nested) column of ``table`` as one array; null where any parent is null."""
+    column = table.column(path[0]).combine_chunks()
+    for name in path[1:]:
+        column = pc.struct_field(column, name)
+    return column
+
+
+def _nonempty(values: pa.Array) -> pa.Array:
+    return pc.and_(pc.is_valid(values), pc.not_equal(pc.fill_null(values, ""), ""))
+
+
+def _coalesce_nonempty(*arrays: pa.Array) -> pa.Array:
+    """The first non-null, non-empty value across ``arrays`` (null when none is)."""
+    out = pa.nulls(len(arrays[0]), arrays[0].type)
+    for values in reversed(arrays):
+        out = pc.if_else(_nonempty(values), values, out)
+    return out
+
+
+def _table_to_frame(table: pa.Table, data: bytes, starts: np.ndarray, ends: np.ndarray,
+                    numbers: np.ndarray, collector: Collector, source_shape: str | None) -> pd.DataFrame:
+    n = table.num_rows
+    detail_valid = pc.is_valid(_field(table, "detail"))
+    eventbridge = pc.is_valid(_field(table, "detail", "data"))
+    no_detail = pc.invert(detail_valid)
+    log_stream = pc.and_(no_detail, pc.is_valid(_field(table, "data")))
+    flat = pc.and_(pc.and_(no_detail, pc.is_null(_field(table, "data"))),
+                   pc.and_(pc.is_valid(_field(table, "type")), pc.is_valid(_field(table, "date"))))
+    if source_shape == "log_stream":
+        eventbridge, flat = pa.array(np.zeros(n, bool)), pa.array(np.zeros(n, bool))
+        log_stream = pc.is_valid(_field(table, "data"))
+    elif source_shape == "eventbridge":
+        log_stream, flat = pa.array(np.zeros(n, bool)), pa.array(np.zeros(n, bool))
+    elif source_shape == "management_api":
+        eventbridge, log_stream = pa.array(np.zeros(n, bool)), pa.array(np.zeros(n, bool))
+        flat = pc.and_(pc.is_valid(_field(table, "type")), pc.is_valid(_field(table, "date")))
+
+    def pick(name: str, *, nested: tuple[str, ...] = ()) -> pa.Array:
+        """Field ``name`` of the log entry, whichever shape holds it."""
+        values = _field(table, *nested, name) if nested else _field(table, name)
+        out = pc.if_else(flat, values, pa.nulls(n, values.type))
+        out = pc.if_else(log_stream, _field(table, "data", *nested, name), out)
+        return pc.if_else(eventbridge, _field(table, "detail", "data", *nested, name), out)
+
+    outer_id = pc.if_else(eventbridge, _field(table, "detail", "log_id"),
+                          pc.if_else(log_stream, _field(table, "log_id"), pa.nulls(n, _TEXT)))
+    event_id = _coalesce_nonempty(outer_id, pick("log_id"), pick("_id"))
+    type_code = pick("type")
+    timestamps = parse_timestamp_array(pick("date"))
+    shaped = pc.or_(pc.or_(eventbridge, log_stream), flat)
+    accepted = pc.and_(pc.and_(shaped, _nonempty(event_id)),
+                       pc.and_(_nonempty(type_code), pc.is_valid(timestamps)))
+    accepted_np = np.asarray(accepted.to_numpy(zero_copy_only=False), dtype=bool)
+
+    columns: dict[str, Any] = {"event_id": event_id, "timestamp": timestamps, "type": type_code}
+    for name in _TEXT_COLUMNS:
+        columns[name] = pick(name)
+    for name in ("country_code", "country_code3", "country_name", "city_name", "latitude", "longitude"):
+        columns[name] = pick(name, nested=("location_info",))
+    columns["is_mobile"] = pc.coalesce(pick("is_mobile"), pick("isMobile"))
+    columns["tenant"] = _coalesce_nonempty(
+        pick("tenant_name"), pick("tenant"),
+        pc.struct_field(pc.extract_regex(pc.fill_null(columns["hostname"], ""), _TENANT_HOST_NAMED), [0]),
+    )
+    source = pc.if_else(eventbridge, "eventbridge", pc.if_else(log_stream, "log_stream", "management_api"))
+    raw = _line_array(data, starts, ends)
+    if raw is None:
+        return _per_record(data, starts, ends, numbers, collector, source_shape)
+    frame = _columns_to_frame(columns, source, raw, numbers)
+    fast = frame[accepted_np]
+    slow_index = np.flatnonzero(~accepted_np)
+    if len(slow_index) == 0:
+        return fast
+    slow = _per_record(data, starts[slow_index], ends[slow_index], numbers[slow_index], collector, source_shape)
+    return pd.concat([fast, slow], ignore_index=True).sort_values("_position", kind="stable", ignore_index=True)
+
+
+_TRAILING = " \t\r\n\x0b\x0c"
+
+
+def _line_array(data: bytes, starts: np.ndarray, ends: np.ndarray) -> pa.Array | None:
+    """The consecutive lines ``starts``..``ends`` as one string array (trailing whitespace cut).
+
+    Each string first spans from its line's start to the next line's start (offsets straight
+    into ``data``, no copy), then the newline and any blank lines are trimmed off. ``None`` when
+    the text is not valid UTF-8 (the caller then goes line by line).
+    """
+    offsets = np.concatenate((starts, ends[-1:])).astype(np.int64)
+    spans = pa.LargeStringArray.from_buffers(len(starts), pa.py_buffer(offsets), pa.py_buffer(data))
+    try:
+        spans.validate(full=True)
+    except pa.ArrowInvalid:
+        return None
+    return pc.utf8_rtrim(spans, characters=_TRAILING)
+
+
+def _categorical(values: pa.Array, mapper, categories: list[str]) -> pd.Categorical:
+    """Apply ``mapper`` once per distinct value of ``values``; broadcast the results."""
+    encoded = pc.dictionary_encode(values)
+    uniques = encoded.dictionary.to_pylist()
+    mapped = np.array([categories.index(mapper(value)) for value in uniques] + [-1], dtype=np.int16)
+    codes = np.asarray(encoded.indices.fill_null(len(uniques)).to_numpy(zero_copy_only=False))
+    return pd.Categorical.from_codes(mapped[codes], categories=categories)
+
+
+def _mapped_text(values: pa.Array, mapper) -> pa.Array:
+    """``mapper`` applied once per distinct value of ``values`` (strings; nulls stay null)."""
+    encoded = pc.dictionary_encode(values)
+    mapped = pa.array([mapper(value) for value in encoded.dictionary.to_pylist()], type=_TEXT)
+    return pc.take(mapped, encoded.indices)
+
+
+def _columns_to_frame(columns: dict[str, Any], source: pa.Array, raw: pa.Array, numbers: np.ndarray) -> pd.DataFrame:
+    type_code = columns["type"]
+    description = pc.coalesce(columns["description"], _mapped_text(type_code, describe_type))
+    user_name = columns["user_name"]
+    email = pc.if_else(pc.fill_null(pc.match_substring(user_name, "@"), False), user_name, pa.nulls(len(user_name), _TEXT))
+    code, iso3, name = _countries(columns["country_code"], columns["country_code3"], columns["country_name"])
+
+    def text(values: pa.Array) -> pd.Series:
+        return pd.Series(values.to_pandas(types_mapper=_STRING_TYPES.get))
+
+    out = {
+        "_position": numbers,
+        "event_id": text(columns["event_id"]),
+        "timestamp": pd.Series(columns["timestamp"].to_pandas()).astype(COLUMNS["timestamp"]),
+        "type": text(type_code),
+        "category": _categorical(type_code, category_for, list(CATEGORIES)),
+        "description": text(description),
+        "user_id": text(columns["user_id"]),
+        "user_name": text(user_name),
+        "email": text(email),
+        "connection": text(columns["connection"]),
+        "client_id": text(columns["client_id"]),
+        "client_name": text(columns["client_name"]),
+        "ip": text(columns["ip"]),
+        "user_agent": text(columns["user_agent"]),
+        "country_code": text(code),
+        "country_iso3": text(iso3),
+        "country_name": text(name),
+        "city": text(columns["city_name"]),
+        "latitude": columns["latitude"].to_numpy(zero_copy_only=False),
+        "longitude": columns["longitude"].to_numpy(zero_copy_only=False),
+        "is_mobile": pd.array(columns["is_mobile"].to_pandas(types_mapper={pa.bool_(): pd.BooleanDtype()}.get), dtype="boolean"),
+        "tenant": text(columns["tenant"]),
+        "source": _categorical(source, lambda value: value, list(SOURCES)),
+        "raw": text(raw),
+    }
+    return pd.DataFrame(out)
+
+
+def _countries(code: pa.Array, code3: pa.Array, name: pa.Array) -> tuple[pa.Array, pa.Array, pa.Array]:
+    """Normalised (alpha-2, alpha-3, name) per row, resolving each distinct triple once."""
+    n = len(code)
+    if n == 0 or (code.null_count == n and code3.null_count == n and name.null_count == n):
+        empty = pa.nulls(n, _TEXT)
+        return empty, empty, empty
+    key = pc.binary_join_element_wise(
+        pc.fill_null(code, "\x00"), pc.fill_null(code3, "\x00"), pc.fill_null(name, "\x00"), "\x01"
+    )
+    encoded = pc.dictionary_encode(key)
+    resolved = []
+    for joined in encoded.dictionary.to_pylist():
+        parts = [None if part == "\x00" else part for part in joined.split("\x01")]
+        resolved.append(resolve_country(*parts))
+    columns = []
+    for index in range(3):
+        values = pa.array([country[index] or None for country in resolved], type=_TEXT)
+        columns.append(pc.take(values, encoded.indices))
+    return columns[0], columns[1], columns[2]
+
+
+def _finish(frames: list[pd.DataFrame], collector: Collector, *, dedup: bool) -> LogFrame:
+    frames = [frame for frame in frames if len(frame)]
+    if not frames:
+        return LogFrame(empty_frame(), _sorted(collector.result.rejects), 0)
+    frame = frames[0] if len(frames) == 1 else pd.concat(frames, ignore_index=True)
+    duplicates = 0
+    if dedup:
+        repeated = frame["event_id"].duplicated(keep="first").to_numpy(dtype=bool, na_value=False)
+        if repeated.any():
+            frame, duplicates = _drop_repeats(frame, repeated, collector)
+    positions = frame.pop("_position")
+    del positions
+    frame = conform(frame.reset_index(drop=True))
+    return LogFrame(frame, _sorted(collector.result.rejects), duplicates)
+
+
+def _drop_repeats(frame: pd.DataFrame, repeated: np.ndarray, collector: Collector) -> tuple[pd.DataFrame, int]:
+    """Drop rows repeating a kept ``event_id``: retries are counted, conflicts become rejects."""
+    fields = [name for name in CONTENT_FIELDS if name != "country_name"] + ["country_name"]
+    first_rows: dict[str, int] = {}
+    ids = frame["event_id"].tolist()
+    for index in np.flatnonzero(~repeated).tolist():
+        first_rows.setdefault(ids[index], index)
+    duplicates = 0
+    content = frame[fields]
+    for index in np.flatnonzero(repeated).tolist():
+        first = first_rows[ids[index]]
+        same = all(_same(content.iat[first, k], content.iat[index, k]) for k in range(len(fields)))
+        if same:
+            duplicates += 1
+        else:
+            first_position = int(frame["_position"].iat[first])
+            collector.reject(
+                int(frame["_position"].iat[index]), str(frame["raw"].iat[index]),
+                f"event id {ids[index]!r} was already seen in record {first_position} with different "
+                f"content; record {first_position} was kept",
+            )
+    return frame[~repeated], duplicates
+
+
+def _same(a: Any, b: Any) -> bool:
+    a_missing, b_missing = pd.isna(a), pd.isna(b)
+    if a_missing or b_missing:
+        return bool(a_missing and b_missing)
+    return bool(a == b)
+
+
+def _sorted(rejects: list[Reject]) -> list[Reject]:
+    return sorted(rejects, key=lambda reject: reject.position)
