@@ -12,7 +12,7 @@ from authviz.hub.running import (
     RunningHub,
     running_hub,
 )
-from authviz.hub.server import HubServer, text_frame
+from authviz.hub.server import HUB_APP_KEY, HubServer, text_frame
 from authviz.hub.webhooks import WebhookSender
 from authviz.pusher.protocol import App, CloseCode, TriggerError
 
@@ -22,6 +22,7 @@ __all__ = [
     "DEFAULT_APP_ID",
     "DEFAULT_KEY",
     "DEFAULT_SECRET",
+    "HUB_APP_KEY",
     "HubServer",
     "RunningHub",
     "TriggerError",

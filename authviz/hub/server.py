@@ -57,9 +57,12 @@ from authviz.pusher.protocol import (
 from authviz.pusher.signing import SignatureError, verify_request
 from authviz.hub.webhooks import WebhookSender
 
-__all__ = ["HubServer", "text_frame"]
+__all__ = ["HUB_APP_KEY", "HubServer", "text_frame"]
 
 log = logging.getLogger("authviz.hub")
+
+#: ``app[HUB_APP_KEY]`` is the :class:`HubServer` serving a ``web.Application`` (for plugins).
+HUB_APP_KEY: web.AppKey["HubServer"] = web.AppKey("authviz.hub", object)
 
 _PACK_16 = struct.Struct("!BBH").pack
 _PACK_64 = struct.Struct("!BBQ").pack
@@ -136,7 +139,7 @@ class HubServer:
         self._tick_task: asyncio.Task[None] | None = None
         self._closing = False
         app = web.Application(client_max_size=max_request_bytes)
-        app["authviz.hub"] = self
+        app[HUB_APP_KEY] = self
         r = app.router
         r.add_get("/", self._index)
         r.add_get("/app/{key}", self._websocket)

@@ -1,0 +1,93 @@
+"""Helpers for the hub tests: a raw websocket client (websocket-client) and waiting utilities.
+
+Everything here talks to a real hub over loopback; every wait is bounded.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable
+from typing import Any
+
+import websocket  # websocket-client
+
+KEY, SECRET, APP_ID = "test-key", "test-secret", "7"
+
+
+def wait_for(predicate: Callable[[], Any], timeout: float = 5.0, interval: float = 0.02) -> Any:
+    """Poll ``predicate`` until it returns something truthy; fail after ``timeout`` s."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout} s waiting for {predicate}")
+        time.sleep(interval)
+
+
+class RawClient:
+    """A websocket client that speaks the Pusher protocol by hand (to send anything at all)."""
+
+    def __init__(self, hub: Any, key: str = KEY, protocol: str | None = "7",
+                 timeout: float = 5.0) -> None:
+        query = f"?protocol={protocol}" if protocol is not None else ""
+        self.ws = websocket.create_connection(f"{hub.ws_url}/app/{key}{query}", timeout=timeout)
+        self.socket_id: str | None = None
+        self.close_code: int | None = None
+
+    def established(self) -> dict[str, Any]:
+        msg = self.recv()
+        assert msg["event"] == "pusher:connection_established", msg
+        data = json.loads(msg["data"])
+        self.socket_id = data["socket_id"]
+        return data
+
+    def send(self, event: str, data: Any = None, channel: str | None = None) -> None:
+        msg: dict[str, Any] = {"event": event}
+        if data is not None:
+            msg["data"] = data
+        if channel is not None:
+            msg["channel"] = channel
+        self.ws.send(json.dumps(msg))
+
+    def recv(self) -> dict[str, Any]:
+        """The next text message, decoded (fails on a close)."""
+        while True:
+            opcode, data = self.ws.recv_data(control_frame=True)
+            if opcode == websocket.ABNF.OPCODE_TEXT:
+                return json.loads(data)
+            if opcode == websocket.ABNF.OPCODE_CLOSE:
+                self.close_code = int.from_bytes(data[:2], "big") if len(data) >= 2 else None
+                raise ConnectionError(f"closed with {self.close_code}: {data[2:]!r}")
+
+    def recv_event(self, event: str) -> dict[str, Any]:
+        """Skip messages until one named ``event`` arrives."""
+        for _ in range(100):
+            msg = self.recv()
+            if msg["event"] == event:
+                return msg
+        raise AssertionError(f"no {event} in 100 messages")
+
+    def wait_close(self) -> int | None:
+        """Read until the server closes; return its close code (None if the socket just died)."""
+        try:
+            for _ in range(1000):
+                opcode, data = self.ws.recv_data(control_frame=True)
+                if opcode == websocket.ABNF.OPCODE_CLOSE:
+                    self.close_code = int.from_bytes(data[:2], "big") if len(data) >= 2 else None
+                    return self.close_code
+        except (websocket.WebSocketConnectionClosedException, ConnectionError, OSError):
+            return self.close_code
+        raise AssertionError("the server did not close the connection")
+
+    def subscribe(self, channel: str, auth: dict[str, str] | None = None) -> dict[str, Any]:
+        self.send("pusher:subscribe", {"channel": channel, **(auth or {})})
+        return self.recv()
+
+    def close(self) -> None:
+        try:
+            self.ws.close(timeout=1)
+        except Exception:  # noqa: BLE001 - already gone
+            pass
