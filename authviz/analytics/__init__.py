@@ -1,1 +1,44 @@
-"""authviz.analytics"""
+"""Auth analytics: trends, security detections, live alerts and historical import.
+
+Everything works on the event DataFrame of :mod:`authviz.auth0.schema`::
+
+    from authviz.analytics import run_detections, time_series
+    findings = run_detections(frame)                     # one row per incident
+    hourly = time_series(frame, "1h")                    # logins, signups, failures, failure_rate
+
+Live: :class:`LiveDetector` runs the same rules incrementally and yields :class:`Alert` objects.
+Historical import: ``authviz logs pull`` (:mod:`authviz.analytics.pull`).
+"""
+
+from authviz.analytics.detections import (
+    DETECTIONS,
+    FINDING_COLUMNS,
+    SEVERITIES,
+    breached_password,
+    brute_force,
+    credential_stuffing,
+    empty_findings,
+    impossible_travel,
+    lockout_spike,
+    mfa_push_fatigue,
+    refresh_token_reuse,
+    run_detections,
+    signup_fraud,
+    user_key,
+)
+from authviz.analytics.trends import (
+    new_vs_returning,
+    time_series,
+    top,
+    top_clients,
+    top_connections,
+    top_countries,
+    top_ips,
+)
+
+__all__ = [
+    "DETECTIONS", "FINDING_COLUMNS", "SEVERITIES", "breached_password", "brute_force", "credential_stuffing",
+    "empty_findings", "impossible_travel", "lockout_spike", "mfa_push_fatigue", "new_vs_returning",
+    "refresh_token_reuse", "run_detections", "signup_fraud", "time_series", "top", "top_clients",
+    "top_connections", "top_countries", "top_ips", "user_key",
+]

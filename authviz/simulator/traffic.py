@@ -465,7 +465,7 @@ class TrafficGenerator:
         t2 = _ms(at + timedelta(minutes=float(minutes)))
         second = self._user_record(rng, t2, "s", "Successful login", victim, ip=self._attacker_ip(rng),
                                    where=(far, far.cities[0]), user_agent=_ATTACK_UA)
-        return [first, second], "impossible_travel", victim.email, "high"
+        return [first, second], "impossible_travel", victim.email, "medium"
 
     def _scn_breached_password(self, rng: random.Random, at: datetime):
         victim, ip = self._victim(rng), self._attacker_ip(rng)
