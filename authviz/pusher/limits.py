@@ -55,6 +55,7 @@ _JS_MAX_SAFE_INTEGER = 2**53 - 1
 _SOCKET_ID_RE = re.compile(r"\A[0-9]{1,20}\.[0-9]{1,20}\Z")
 # Channel names (and sign-in user ids, which become part of a channel name): A-Z a-z 0-9 _ - = @ , . ;
 _CHANNEL_CHARS_RE = re.compile(r"\A[-A-Za-z0-9_=@,.;]+\Z")
+_CHANNEL_CHARS_MATCH = _CHANNEL_CHARS_RE.match
 _CONTROL_RE = re.compile(r"[\x00-\x1f\x7f]")
 _PRESENCE_ENCRYPTED_PREFIX = PRESENCE_PREFIX + "encrypted-"
 
@@ -154,6 +155,15 @@ def validate_channel_name(
     it; clients reach it only through ``pusher:signin``). ``presence-encrypted-*`` is refused:
     encrypted presence channels do not exist, and such a channel would carry plaintext.
     """
+    # Fast path for the common, valid case (this runs for every subscription and publish).
+    if (
+        type(name) is str
+        and 0 < len(name) <= limits.max_channel_name
+        and name[0] != "#"
+        and _CHANNEL_CHARS_MATCH(name)
+        and not name.startswith(_PRESENCE_ENCRYPTED_PREFIX)
+    ):
+        return name
     s = _require_str(name, "channel name", "channel_chars")
     if not s:
         raise PusherValidationError("channel name is empty", limit="channel_chars")
