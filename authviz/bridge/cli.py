@@ -1,5 +1,289 @@
-"""Sub-commands of this package (see authviz.cli for the contract)."""
+"""Sub-commands of the bridge (see authviz.cli for the contract): ``simulate``, ``token``,
+``demo`` and ``bridge`` (the bridge alone in front of real Pusher Channels or soketi)."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import signal
+import sys
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+from authviz.errors import AuthvizError, ConfigError, UsageError
+
+DEFAULT_SERVER = "http://127.0.0.1:6001"
 
 
-def add_commands(subparsers) -> None:
-    """Register this package's top-level commands (none yet)."""
+def _state_dir_default() -> str:
+    return os.environ.get("AUTHVIZ_STATE_DIR", ".authviz")
+
+
+def add_commands(subparsers: Any) -> None:
+    """Register ``simulate``, ``token``, ``demo`` and ``bridge``."""
+    _add_simulate(subparsers)
+    _add_token(subparsers)
+    _add_demo(subparsers)
+    _add_bridge(subparsers)
+
+
+# -- simulate ----------------------------------------------------------------------------------
+
+
+def _add_simulate(subparsers: Any) -> None:
+    from authviz.simulator import SCENARIOS
+
+    p = subparsers.add_parser(
+        "simulate",
+        help="post realistic simulated Auth0 traffic to a log-stream webhook",
+        description="Generate seeded Auth0 Log Streaming traffic (diurnal curve, country mix, "
+                    "sign-ups, log-ins, failures, optional attacks) and POST it in JSON lines "
+                    "batches to the bridge's /auth0/logs, paced on the wall clock.",
+    )
+    p.add_argument("--target", default=os.environ.get("AUTHVIZ_BRIDGE_URL", DEFAULT_SERVER),
+                   help="webhook URL, or the server's base URL (default: "
+                        f"{DEFAULT_SERVER}/auth0/logs)")
+    p.add_argument("--token", default=os.environ.get("AUTHVIZ_LOG_TOKEN"),
+                   help="the log-stream token (default: env AUTHVIZ_LOG_TOKEN, else "
+                        "STATE_DIR/log-token written by authviz serve)")
+    p.add_argument("--state-dir", default=_state_dir_default(), help="where to find log-token")
+    p.add_argument("--rate", type=float, default=5.0, help="mean events per second (default 5)")
+    amount = p.add_mutually_exclusive_group()
+    amount.add_argument("--duration", type=float, help="seconds of traffic (default: until Ctrl-C)")
+    amount.add_argument("--count", type=int, help="number of normal events to send")
+    p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    p.add_argument("--scenario", action="append", default=[], choices=list(SCENARIOS),
+                   help="inject an attack a few seconds in (repeatable)")
+    p.add_argument("--batch-size", type=int, default=100, help="records per POST (default 100)")
+    p.add_argument("--no-pace", action="store_true",
+                   help="send as fast as the server answers instead of on the wall clock")
+    p.add_argument("--start", default=None,
+                   help="timestamp of the first event, ISO 8601 (default: now)")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.set_defaults(func=run_simulate)
+
+
+def _webhook_url(target: str) -> str:
+    parts = urlsplit(target)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise UsageError(f"--target {target!r} is not an http(s) URL.")
+    if parts.path in ("", "/"):
+        return target.rstrip("/") + "/auth0/logs"
+    return target
+
+
+def _read_token(state_dir: str) -> str | None:
+    try:
+        return (Path(state_dir) / "log-token").read_text().strip() or None
+    except OSError:
+        return None
+
+
+def run_simulate(args: argparse.Namespace) -> int:
+    from .simulate import SimulateOptions, run_simulation
+
+    token = args.token or _read_token(args.state_dir)
+    if not token:
+        raise UsageError("give the log-stream token with --token (or AUTHVIZ_LOG_TOKEN).")
+    if args.batch_size < 1:
+        raise UsageError("--batch-size must be at least 1.")
+    start = None
+    if args.start:
+        try:
+            start = datetime.fromisoformat(args.start.replace("Z", "+00:00"))
+        except ValueError:
+            raise UsageError(f"--start {args.start!r} is not an ISO 8601 timestamp.") from None
+    options = SimulateOptions(
+        target=_webhook_url(args.target), token=token, rate=args.rate, duration=args.duration,
+        count=args.count, seed=args.seed, scenarios=tuple(args.scenario),
+        batch_size=args.batch_size, pace=not args.no_pace, start=start,
+        progress=not args.no_progress,
+    )
+    try:
+        report = asyncio.run(run_simulation(options))
+    except KeyboardInterrupt:
+        return 0
+    print(
+        f"posted {report.posted} records in {report.batches} batches: {report.stored} stored, "
+        f"{report.duplicates} duplicates, {report.quarantined} quarantined"
+        + (f", {report.retried} retries" if report.retried else ""),
+        file=sys.stderr,
+    )
+    return 0
+
+
+# -- token ---------------------------------------------------------------------------------------
+
+
+def _add_token(subparsers: Any) -> None:
+    p = subparsers.add_parser(
+        "token",
+        help="mint a dev-identity access token for a demo user",
+        description="Print an RS256 access token for a demo user, signed by the dev identity of "
+                    "`authviz serve --dev-identity` (the key in STATE_DIR/dev-identity.pem, or "
+                    "asked from the running server with --server). For demos and tests only.",
+    )
+    p.add_argument("--user", required=True, help="demo user name, e.g. alice (sub becomes dev|alice)")
+    p.add_argument("--server", default=None,
+                   help="ask this running server (POST /dev/token, loopback only) instead of "
+                        "signing with the local key file")
+    p.add_argument("--key-file", default=None, help="PEM key (default STATE_DIR/dev-identity.pem)")
+    p.add_argument("--issuer", default=None,
+                   help="issuer URL (default: the one the server recorded in STATE_DIR)")
+    p.add_argument("--audience", default=None, help="audience (default: the server's)")
+    p.add_argument("--ttl", type=int, default=8 * 3600, help="lifetime in seconds (default 8 h)")
+    p.add_argument("--state-dir", default=_state_dir_default(), help="state directory (default .authviz)")
+    p.set_defaults(func=run_token)
+
+
+def mint_token(user: str, *, state_dir: str | Path, key_file: str | Path | None = None,
+               issuer: str | None = None, audience: str | None = None, ttl: int = 8 * 3600) -> str:
+    """A dev-identity token signed with the local key (see ``authviz token``)."""
+    from .devidentity import DEFAULT_AUDIENCE, KEY_FILE, DevIdentity, read_dev_settings
+
+    settings = read_dev_settings(state_dir) or {}
+    issuer = issuer or settings.get("issuer")
+    if not issuer:
+        raise ConfigError(
+            f"no dev-identity issuer recorded in {state_dir}; start `authviz serve --dev-identity` "
+            "first, or pass --issuer."
+        )
+    key_path = Path(key_file) if key_file else Path(state_dir) / KEY_FILE
+    if not key_path.exists():
+        raise ConfigError(f"{key_path} does not exist; start `authviz serve --dev-identity` first.")
+    try:
+        identity = DevIdentity.load(key_path)
+    except ValueError as error:
+        raise ConfigError(f"{key_path} is not a usable RSA key ({error}).") from None
+    try:
+        return identity.mint(user, issuer=issuer, audience=audience or settings.get("audience") or DEFAULT_AUDIENCE, ttl=ttl)
+    except ValueError as error:
+        raise UsageError(f"{error}.") from None
+
+
+def _token_from_server(server: str, user: str) -> str:
+    import urllib.error
+    import urllib.parse
+    import urllib.request
+
+    import orjson
+
+    url = server.rstrip("/") + "/dev/token"
+    body = urllib.parse.urlencode({"user": user}).encode()
+    request = urllib.request.Request(url, data=body, method="POST",
+                                     headers={"Content-Type": "application/x-www-form-urlencoded"})
+    try:
+        with urllib.request.urlopen(request, timeout=10) as response:
+            return orjson.loads(response.read())["access_token"]
+    except urllib.error.HTTPError as error:
+        if error.code == 404:
+            raise AuthvizError(f"{server} has no dev identity; start it with `authviz serve --dev-identity`.") from None
+        raise AuthvizError(f"{url} answered HTTP {error.code}: {error.read()[:200].decode(errors='replace')}") from None
+    except (urllib.error.URLError, OSError) as error:
+        raise AuthvizError(f"cannot reach {server} ({getattr(error, 'reason', error)}); is `authviz serve` running?") from None
+
+
+def run_token(args: argparse.Namespace) -> int:
+    if args.server:
+        token = _token_from_server(args.server, args.user)
+    else:
+        token = mint_token(args.user, state_dir=args.state_dir, key_file=args.key_file,
+                           issuer=args.issuer, audience=args.audience, ttl=args.ttl)
+    print(token)
+    return 0
+
+
+# -- demo ----------------------------------------------------------------------------------------
+
+
+def _add_demo(subparsers: Any) -> None:
+    p = subparsers.add_parser(
+        "demo",
+        help="start the hub with the bridge, the simulator and JupyterLab (offline)",
+        description="Start `authviz serve --dev-identity` (hub, bridge, dev identity), the "
+                    "simulator posting traffic through the real webhook, and JupyterLab on "
+                    "notebooks/, with the environment the notebooks read. Ctrl-C stops them all.",
+    )
+    p.add_argument("--port", type=int, default=6001, help="hub and bridge port (default 6001)")
+    p.add_argument("--jupyter-port", type=int, default=8888, help="JupyterLab port (default 8888)")
+    p.add_argument("--rate", type=float, default=3.0, help="simulated events per second (default 3)")
+    p.add_argument("--seed", type=int, default=0, help="simulator seed")
+    p.add_argument("--scenario", action="append", default=[], help="attack scenario to inject (repeatable)")
+    p.add_argument("--user", default="alice", help="demo user whose token the notebooks get (default alice)")
+    p.add_argument("--state-dir", default=_state_dir_default(), help="state directory (default .authviz)")
+    p.add_argument("--notebooks", default="notebooks", help="notebook directory (default notebooks/)")
+    p.add_argument("--no-jupyter", action="store_true", help="do not start JupyterLab")
+    p.add_argument("--no-simulator", action="store_true", help="do not start the simulator")
+    p.add_argument("--no-install", action="store_true",
+                   help="never try to install the notebooks extra when JupyterLab is missing")
+    p.add_argument("--for", dest="run_for", type=float, default=None,
+                   help="stop everything after this many seconds (default: until Ctrl-C)")
+    p.set_defaults(func=run_demo)
+
+
+def run_demo(args: argparse.Namespace) -> int:
+    from .demo import DemoOptions, run
+
+    return run(DemoOptions(
+        port=args.port, jupyter_port=args.jupyter_port, rate=args.rate, seed=args.seed,
+        scenarios=tuple(args.scenario), user=args.user, state_dir=Path(args.state_dir),
+        notebooks=Path(args.notebooks), jupyter=not args.no_jupyter,
+        simulator=not args.no_simulator, install=not args.no_install, run_for=args.run_for,
+    ))
+
+
+# -- bridge (standalone) -------------------------------------------------------------------------
+
+
+def _add_bridge(subparsers: Any) -> None:
+    from . import serve
+
+    p = subparsers.add_parser(
+        "bridge",
+        help="run only the bridge, publishing to real Pusher Channels or soketi",
+        description="Serve /auth0/logs, /auth0/events, /pusher/auth, /pusher/user-auth and "
+                    "/chat/messages on their own port and publish through the Pusher HTTP API "
+                    "of --pusher-url (use `authviz serve` instead for the embedded hub).",
+    )
+    p.add_argument("--pusher-url", default=os.environ.get("PUSHER_URL"),
+                   help="http(s)://KEY:SECRET@HOST[:PORT]/apps/APP_ID (env PUSHER_URL)")
+    p.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
+    p.add_argument("--port", type=int, default=6002, help="port (default 6002)")
+    serve.add_arguments(p)
+    p.set_defaults(func=run_bridge)
+
+
+def run_bridge(args: argparse.Namespace) -> int:
+    from aiohttp import web
+
+    from .serve import standalone_app
+
+    if not 0 <= args.port <= 65535:
+        raise UsageError(f"--port {args.port} is not a port number (0-65535).")
+
+    async def main() -> None:
+        app, _bridge = standalone_app(args)
+        runner = web.AppRunner(app, access_log=None, handle_signals=False)
+        await runner.setup()
+        try:
+            site = web.TCPSite(runner, args.host, args.port, reuse_address=True)
+            try:
+                await site.start()
+            except OSError as error:
+                raise ConfigError(f"cannot listen on {args.host}:{args.port}: {error.strerror or error}; choose another --port.") from None
+            stop = asyncio.Event()
+            loop = asyncio.get_running_loop()
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                loop.add_signal_handler(sig, stop.set)
+            port = runner.addresses[0][1]
+            print(f"authviz bridge listening on http://{args.host}:{port} "
+                  f"(log stream: POST /auth0/logs); Ctrl-C stops it", file=sys.stderr, flush=True)
+            await stop.wait()
+        finally:
+            await runner.cleanup()
+
+    asyncio.run(main())
+    return 0

@@ -1,0 +1,216 @@
+"""``authviz demo``: the whole system on one machine, offline, stopped by one Ctrl-C.
+
+Children (each started by this process and stopped by its own pid, never by name):
+
+1. ``authviz serve --dev-identity`` (hub + bridge + dev identity) on ``port``;
+2. ``authviz simulate`` posting through the real webhook;
+3. ``jupyter lab`` on ``notebooks/`` (installs the ``notebooks`` extra first when JupyterLab is
+   missing, unless ``--no-install``; when that fails, e.g. offline, the demo goes on without it).
+
+The notebooks find the hub through the environment given to JupyterLab (and printed):
+``PUSHER_URL``, ``PUSHER_APP_ID``, ``PUSHER_KEY``, ``PUSHER_SECRET``, ``PUSHER_HOST``,
+``PUSHER_PORT``, ``PUSHER_TLS``, ``PUSHER_AUTH_ENDPOINT``, ``PUSHER_USER_AUTH_ENDPOINT``,
+``PUSHER_AUTH_TOKEN`` (a dev token for the demo user), ``AUTHVIZ_BRIDGE_URL``,
+``AUTHVIZ_LOG_TOKEN``.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from dataclasses import dataclass
+from pathlib import Path
+
+from authviz.errors import AuthvizError
+
+from .serve import ensure_log_token
+
+__all__ = ["DemoOptions", "demo_environment", "run"]
+
+APP_ID, KEY, SECRET = "1", "authviz-key", "authviz-secret"
+
+
+@dataclass
+class DemoOptions:
+    port: int = 6001
+    jupyter_port: int = 8888
+    rate: float = 3.0
+    seed: int = 0
+    scenarios: tuple[str, ...] = ()
+    user: str = "alice"
+    state_dir: Path = Path(".authviz")
+    notebooks: Path = Path("notebooks")
+    jupyter: bool = True
+    simulator: bool = True
+    install: bool = True
+    run_for: float | None = None
+    start_timeout: float = 30.0
+
+
+def demo_environment(port: int, log_token: str, user_token: str) -> dict[str, str]:
+    """The variables the notebooks and the live client read to find the demo hub."""
+    base = f"http://127.0.0.1:{port}"
+    return {
+        "PUSHER_URL": f"http://{KEY}:{SECRET}@127.0.0.1:{port}/apps/{APP_ID}",
+        "PUSHER_APP_ID": APP_ID,
+        "PUSHER_KEY": KEY,
+        "PUSHER_SECRET": SECRET,
+        "PUSHER_HOST": "127.0.0.1",
+        "PUSHER_PORT": str(port),
+        "PUSHER_TLS": "false",
+        "PUSHER_AUTH_ENDPOINT": base + "/pusher/auth",
+        "PUSHER_USER_AUTH_ENDPOINT": base + "/pusher/user-auth",
+        "PUSHER_AUTH_TOKEN": user_token,
+        "AUTHVIZ_BRIDGE_URL": base,
+        "AUTHVIZ_LOG_TOKEN": log_token,
+    }
+
+
+#: Variables never printed (they are written to STATE_DIR/demo.env, mode 0600).
+SECRET_VARIABLES = frozenset({"PUSHER_URL", "PUSHER_SECRET", "PUSHER_AUTH_TOKEN", "AUTHVIZ_LOG_TOKEN"})
+
+
+def _write_env_file(state_dir: Path, env: dict[str, str]) -> Path:
+    path = state_dir / "demo.env"
+    state_dir.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as handle:
+        handle.writelines(f"{name}={value}\n" for name, value in env.items())
+    return path
+
+
+def _say(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
+def _wait_ready(url: str, token: str, proc: subprocess.Popen[bytes], timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise AuthvizError(
+                f"authviz serve stopped at start (exit {proc.returncode}); is port "
+                f"{url.rsplit(':', 1)[-1].split('/')[0]} free? (use --port)"
+            )
+        request = urllib.request.Request(url + "/auth0/events?limit=1", headers={"Authorization": token})
+        try:
+            with urllib.request.urlopen(request, timeout=1.0) as response:
+                if response.status == 200:
+                    return
+        except (urllib.error.URLError, OSError):
+            pass
+        time.sleep(0.2)
+    raise AuthvizError(f"authviz serve did not answer on {url} within {timeout:g} s.")
+
+
+def _has_jupyterlab() -> bool:
+    return importlib.util.find_spec("jupyterlab") is not None
+
+
+def _install_notebooks_extra() -> bool:
+    root = Path(__file__).resolve().parents[2]
+    if not (root / "pyproject.toml").exists():
+        return False
+    _say("JupyterLab is not installed: installing the notebooks extra (pip install -e '.[notebooks]')...")
+    result = subprocess.run(
+        [sys.executable, "-m", "pip", "install", "--quiet", "--disable-pip-version-check",
+         "-e", f"{root}[notebooks]"],
+        check=False,
+    )
+    importlib.invalidate_caches()
+    return result.returncode == 0 and _has_jupyterlab()
+
+
+def _stop(children: list[tuple[str, subprocess.Popen[bytes]]], timeout: float = 10.0) -> None:
+    """SIGINT each child (newest first), wait, then SIGKILL what is left. Only our own pids."""
+    for _name, proc in reversed(children):
+        if proc.poll() is None:
+            try:
+                proc.send_signal(signal.SIGINT)
+            except ProcessLookupError:
+                pass
+    deadline = time.monotonic() + timeout
+    for name, proc in reversed(children):
+        try:
+            proc.wait(timeout=max(0.1, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            _say(f"{name} did not stop; killing it (pid {proc.pid})")
+            proc.kill()
+            proc.wait(timeout=5)
+
+
+def run(options: DemoOptions) -> int:
+    """Start everything, print where it is, wait for Ctrl-C (or ``run_for``), stop everything."""
+    from .cli import mint_token
+
+    authviz = [sys.executable, "-m", "authviz"]
+    state = str(options.state_dir)
+    log_token = ensure_log_token(options.state_dir, os.environ.get("AUTHVIZ_LOG_TOKEN"))
+    base = f"http://127.0.0.1:{options.port}"
+    children: list[tuple[str, subprocess.Popen[bytes]]] = []
+    child_env = {**os.environ, "AUTHVIZ_LOG_TOKEN": log_token, "PYTHONUNBUFFERED": "1"}
+    try:
+        serve = subprocess.Popen(
+            [*authviz, "serve", "--dev-identity", "--port", str(options.port), "--state-dir", state,
+             "--app-id", APP_ID, "--key", KEY, "--secret", SECRET],
+            env=child_env, stdout=subprocess.DEVNULL,
+        )
+        children.append(("authviz serve", serve))
+        _wait_ready(base, log_token, serve, options.start_timeout)
+        user_token = mint_token(options.user, state_dir=options.state_dir)
+        env = demo_environment(options.port, log_token, user_token)
+
+        if options.simulator:
+            cmd = [*authviz, "simulate", "--target", base + "/auth0/logs", "--rate", str(options.rate),
+                   "--seed", str(options.seed), "--no-progress"]
+            for name in options.scenarios:
+                cmd += ["--scenario", name]
+            children.append(("authviz simulate", subprocess.Popen(cmd, env=child_env)))
+
+        jupyter_url = None
+        if options.jupyter:
+            if not _has_jupyterlab() and not (options.install and _install_notebooks_extra()):
+                _say("JupyterLab is not available (install the notebooks extra: "
+                     "pip install -e '.[notebooks]'); going on without it.")
+            else:
+                options.notebooks.mkdir(parents=True, exist_ok=True)
+                children.append(("jupyter lab", subprocess.Popen(
+                    [sys.executable, "-m", "jupyter", "lab", "--no-browser",
+                     f"--ServerApp.port={options.jupyter_port}", "--ServerApp.ip=127.0.0.1",
+                     f"--ServerApp.root_dir={options.notebooks}"],
+                    env={**child_env, **env},
+                )))
+                jupyter_url = f"http://127.0.0.1:{options.jupyter_port}/lab (the token is in JupyterLab's log above)"
+
+        _say("")
+        _say("authviz demo is running:")
+        _say(f"  hub + bridge   {base}  (websocket {base.replace('http', 'ws')}/app/{KEY})")
+        _say(f"  log stream     POST {base}/auth0/logs  (token in {options.state_dir}/log-token)")
+        _say(f"  history        GET  {base}/auth0/events?after=0&limit=100")
+        if jupyter_url:
+            _say(f"  JupyterLab     {jupyter_url}")
+        env_file = _write_env_file(options.state_dir, env)
+        _say("environment for notebooks and scripts (secrets only in the file):")
+        for name, value in env.items():
+            shown = "(see file)" if name in SECRET_VARIABLES else value
+            print(f"  {name}={shown}", flush=True)
+        _say(f"  all of it: set -a; . {env_file}; set +a")
+        _say("Ctrl-C stops everything.")
+
+        deadline = None if options.run_for is None else time.monotonic() + options.run_for
+        while deadline is None or time.monotonic() < deadline:
+            for name, proc in children:
+                if proc.poll() is not None and name == "authviz serve":
+                    raise AuthvizError(f"authviz serve stopped unexpectedly (exit {proc.returncode}).")
+            time.sleep(0.2)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        _say("stopping the demo...")
+        _stop(children)
+    return 0

@@ -1,0 +1,247 @@
+"""Who is calling: Auth0 (or dev-identity) access tokens verified with PyJWT.
+
+The only accepted token is a JWT signed with **RS256** by a key published in the issuer's JWKS
+(``{issuer}/.well-known/jwks.json``), whose ``iss`` equals the configured issuer, whose ``aud``
+contains the configured audience, which has not expired (``exp`` required) and which names a
+subject (``sub``). Everything else raises :class:`InvalidToken`; the HTTP layer answers a bare 403
+and never says why (the reason is only for logs and tests).
+
+JWKS cache: keys are fetched once and reused for ``cache_ttl`` seconds; a token with an unknown
+``kid`` triggers one refetch, at most once per ``min_refresh_interval`` seconds (so a flood of
+forged kids cannot turn the server into a JWKS-fetching amplifier).
+
+The dev identity (:mod:`authviz.bridge.devidentity`) is verified through exactly this class: its
+JWKS is served by the bridge itself and fetched over HTTP like Auth0's.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import aiohttp
+import jwt
+
+__all__ = [
+    "ALGORITHMS",
+    "Identity",
+    "InvalidToken",
+    "JwksError",
+    "TokenVerifier",
+    "bearer_token",
+    "jwks_url_for",
+    "normalise_issuer",
+]
+
+#: The only signature algorithm accepted. Never HS*, never ``none``.
+ALGORITHMS = ("RS256",)
+
+JwksFetcher = Callable[[str], Awaitable[Mapping[str, Any]]]
+
+
+class InvalidToken(Exception):
+    """The token was refused; ``str()`` says why, for logs only (never sent to the client)."""
+
+
+class JwksError(InvalidToken):
+    """The issuer's JWKS could not be fetched or read."""
+
+
+@dataclass(frozen=True, slots=True)
+class Identity:
+    """A verified caller. Every field comes from verified claims, never from the request body."""
+
+    user_id: str
+    name: str | None = None
+    picture: str | None = None
+    email: str | None = None
+    claims: Mapping[str, Any] = field(default_factory=dict, repr=False, compare=False)
+
+    def user_info(self) -> dict[str, Any]:
+        """Presence ``user_info``: name and picture when the token carries them."""
+        info: dict[str, Any] = {}
+        if self.name:
+            info["name"] = self.name
+        if self.picture:
+            info["picture"] = self.picture
+        return info
+
+
+def normalise_issuer(issuer_or_domain: str) -> str:
+    """``tenant.auth0.com`` or ``https://tenant.auth0.com`` -> ``https://tenant.auth0.com/``.
+
+    Auth0 issuers end with ``/``; a bare domain means https.
+    """
+    value = issuer_or_domain.strip()
+    if not value:
+        raise ValueError("the issuer is empty")
+    if "://" not in value:
+        value = "https://" + value
+    return value if value.endswith("/") else value + "/"
+
+
+def jwks_url_for(issuer: str) -> str:
+    """Where an issuer publishes its signing keys."""
+    return issuer.rstrip("/") + "/.well-known/jwks.json"
+
+
+def bearer_token(header: str | None) -> str | None:
+    """The token of an ``Authorization: Bearer <token>`` header, else ``None``."""
+    if not header:
+        return None
+    scheme, _, token = header.strip().partition(" ")
+    if scheme.lower() != "bearer":
+        return None
+    token = token.strip()
+    return token or None
+
+
+async def _fetch_with_aiohttp(url: str, *, timeout: float = 5.0, max_bytes: int = 256_000) -> Mapping[str, Any]:
+    try:
+        async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=timeout)) as session:
+            async with session.get(url, headers={"Accept": "application/json"}) as response:
+                if response.status != 200:
+                    raise JwksError(f"JWKS at {url} answered HTTP {response.status}")
+                body = await response.content.read(max_bytes + 1)
+                if len(body) > max_bytes:
+                    raise JwksError(f"JWKS at {url} is larger than {max_bytes} bytes")
+    except (aiohttp.ClientError, asyncio.TimeoutError) as error:
+        raise JwksError(f"cannot fetch the JWKS at {url}: {error!r}") from error
+    try:
+        import orjson
+
+        data = orjson.loads(body)
+    except ValueError as error:
+        raise JwksError(f"JWKS at {url} is not JSON") from error
+    if not isinstance(data, Mapping):
+        raise JwksError(f"JWKS at {url} is not a JSON object")
+    return data
+
+
+class TokenVerifier:
+    """Verifies bearer tokens of one issuer and audience (see the module docstring).
+
+    ``issuer`` may be set later (:meth:`set_issuer`) when it is only known once the server is
+    listening (the dev identity on an ephemeral port); until then every token is refused.
+    """
+
+    def __init__(
+        self,
+        issuer: str | None,
+        audience: str,
+        *,
+        jwks_url: str | None = None,
+        fetch: JwksFetcher | None = None,
+        cache_ttl: float = 600.0,
+        min_refresh_interval: float = 30.0,
+        leeway: float = 30.0,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.issuer = normalise_issuer(issuer) if issuer else None
+        self.audience = audience
+        self._jwks_url = jwks_url
+        self._fetch = fetch or _fetch_with_aiohttp
+        self.cache_ttl = cache_ttl
+        self.min_refresh_interval = min_refresh_interval
+        self.leeway = leeway
+        self._clock = clock
+        self._keys: dict[str, jwt.PyJWK] = {}
+        self._fetched_at: float | None = None
+        self._lock = asyncio.Lock()
+        #: How many times the JWKS was fetched (observability and tests).
+        self.fetch_count = 0
+
+    def set_issuer(self, issuer: str) -> None:
+        self.issuer = normalise_issuer(issuer)
+        self._keys.clear()
+        self._fetched_at = None
+
+    @property
+    def jwks_url(self) -> str | None:
+        if self._jwks_url:
+            return self._jwks_url
+        return jwks_url_for(self.issuer) if self.issuer else None
+
+    async def _refresh(self, *, force: bool) -> None:
+        async with self._lock:
+            now = self._clock()
+            if self._fetched_at is not None:
+                age = now - self._fetched_at
+                if not force and age < self.cache_ttl:
+                    return
+                if force and age < self.min_refresh_interval:
+                    return
+            url = self.jwks_url
+            if url is None:
+                raise JwksError("no issuer is configured")
+            data = await self._fetch(url)
+            self.fetch_count += 1
+            keys: dict[str, jwt.PyJWK] = {}
+            for jwk in data.get("keys") or ():
+                if not isinstance(jwk, Mapping) or not isinstance(jwk.get("kid"), str):
+                    continue
+                if jwk.get("kty") != "RSA" or jwk.get("use", "sig") != "sig":
+                    continue
+                try:
+                    keys[jwk["kid"]] = jwt.PyJWK(dict(jwk), algorithm="RS256")
+                except jwt.PyJWTError:
+                    continue
+            self._keys = keys
+            self._fetched_at = now
+
+    async def _key_for(self, kid: str) -> jwt.PyJWK:
+        await self._refresh(force=False)
+        key = self._keys.get(kid)
+        if key is None:
+            await self._refresh(force=True)
+            key = self._keys.get(kid)
+        if key is None:
+            raise InvalidToken(f"unknown key id {kid!r}")
+        return key
+
+    async def verify(self, token: str) -> Identity:
+        """Return the verified identity of ``token`` or raise :class:`InvalidToken`."""
+        if self.issuer is None:
+            raise InvalidToken("no issuer is configured")
+        if not isinstance(token, str) or token.count(".") != 2 or len(token) > 16_384:
+            raise InvalidToken("not a compact JWS")
+        try:
+            header = jwt.get_unverified_header(token)
+        except jwt.PyJWTError as error:
+            raise InvalidToken(f"unreadable header: {error}") from error
+        if header.get("alg") not in ALGORITHMS:
+            raise InvalidToken(f"algorithm {header.get('alg')!r} is not allowed")
+        kid = header.get("kid")
+        if not isinstance(kid, str) or not kid:
+            raise InvalidToken("the token names no key id")
+        key = await self._key_for(kid)
+        try:
+            claims = jwt.decode(
+                token,
+                key.key,
+                algorithms=list(ALGORITHMS),
+                audience=self.audience,
+                issuer=self.issuer,
+                leeway=self.leeway,
+                options={"require": ["exp", "iss", "aud", "sub"]},
+            )
+        except jwt.PyJWTError as error:
+            raise InvalidToken(f"{type(error).__name__}: {error}") from error
+        sub = claims.get("sub")
+        if not isinstance(sub, str) or not sub:
+            raise InvalidToken("the subject is empty")
+
+        def text(name: str) -> str | None:
+            value = claims.get(name)
+            return value if isinstance(value, str) and value else None
+
+        return Identity(
+            user_id=sub,
+            name=text("name") or text("nickname") or text("email"),
+            picture=text("picture"),
+            email=text("email"),
+            claims=claims,
+        )

@@ -1,0 +1,72 @@
+"""Who may join which channel: a pure decision from a verified user id and a channel name.
+
+Default policy (deny unless a rule allows):
+
+===============================  ===============================================
+channel                          allowed for
+===============================  ===============================================
+``private-user-{id}``            only the user whose (escaped) id it names
+``presence-chat``,               any verified user (chat)
+``presence-chat-*``
+``private-auth0-events``         any verified user (the normalised event feed)
+any other private/presence/      nobody (add it to ``extra_channels`` to open it
+encrypted channel                to every verified user)
+public channels                  nobody asks: they need no authorization
+===============================  ===============================================
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+from authviz.pusher import PusherValidationError, is_presence_channel, validate_channel_name
+from authviz.topics import CHAT_CHANNEL, EVENTS_CHANNEL, USER_CHANNEL_PREFIX, user_channel
+
+__all__ = ["ChannelPolicy", "Decision"]
+
+
+@dataclass(frozen=True, slots=True)
+class Decision:
+    """``allowed`` and, for logs and tests only, why."""
+
+    allowed: bool
+    reason: str
+
+    def __bool__(self) -> bool:
+        return self.allowed
+
+
+@dataclass(frozen=True)
+class ChannelPolicy:
+    """The channel rules above; ``extra_channels`` are exact names open to any verified user."""
+
+    chat_channel: str = CHAT_CHANNEL
+    events_channel: str = EVENTS_CHANNEL
+    extra_channels: frozenset[str] = field(default_factory=frozenset)
+
+    @classmethod
+    def with_extra(cls, channels: Iterable[str]) -> ChannelPolicy:
+        return cls(extra_channels=frozenset(channels))
+
+    def decide(self, user_id: str, channel: str) -> Decision:
+        try:
+            validate_channel_name(channel)
+        except PusherValidationError as error:
+            return Decision(False, f"invalid channel name: {error}")
+        if not user_id:
+            return Decision(False, "no verified user")
+        if channel.startswith(USER_CHANNEL_PREFIX):
+            # Canonical form only: another spelling of the same id ("=61" for "a") is refused.
+            if channel == user_channel(user_id):
+                return Decision(True, "the user's own channel")
+            return Decision(False, "another user's channel")
+        if channel == self.chat_channel or (
+            is_presence_channel(channel) and channel.startswith(self.chat_channel + "-")
+        ):
+            return Decision(True, "chat channel")
+        if channel == self.events_channel:
+            return Decision(True, "event feed")
+        if channel in self.extra_channels:
+            return Decision(True, "configured channel")
+        return Decision(False, "no rule allows this channel")

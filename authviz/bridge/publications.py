@@ -1,0 +1,187 @@
+"""What a stored event publishes, as pure data (no I/O): the bridge's publishing rules.
+
+For each newly stored event:
+
+1. ``auth-event`` on ``private-auth0-events``: the normalised event (``AuthEvent.to_dict()``) plus
+   ``seq`` (the history cursor) and ``received_at``. ``raw`` is included while the encoded
+   payload stays within ``max_data_bytes`` (Pusher refuses data over 10 KB); beyond that ``raw``
+   is ``null`` and ``"raw_truncated": true`` (the full record stays in the history).
+2. On the tutorial feed channel ``auth0``: ``user-signedUp`` for a sign-up (``ss``) and
+   ``user-loggedIn`` for a successful login (category ``login_success``), with the payload the
+   original Rule sent (the user profile plus ``country``): ``email``, ``updated_at``, ``country``,
+   ``app_metadata.signedUp`` (absent for a sign-up, ``true`` for a log-in: the feed prints
+   "Sign Up:" / "Log In:" from it), ``user_id``, ``name``/``nickname``/``picture`` where known.
+3. Session events (logout, password change, user blocked) with a ``user_id``: ``session-event``
+   on ``user_channel(user_id)`` AND sent to the user (``#server-to-user-{id}``), as the
+   auth0-session-events sample does for single sign-out.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+
+from authviz.topics import (
+    AUTH_EVENT,
+    EVENTS_CHANNEL,
+    FEED_CHANNEL,
+    LOGGED_IN_EVENT,
+    SESSION_EVENT,
+    SIGNED_UP_EVENT,
+    USER_CHANNEL_PREFIX,
+    user_channel,
+)
+
+from .store import StoredEvent
+
+__all__ = [
+    "DEFAULT_MAX_DATA_BYTES",
+    "Publication",
+    "SESSION_CATEGORIES",
+    "feed_payload",
+    "publications_for",
+    "session_payload",
+    "signin_user_id",
+]
+
+#: Pusher's limit on one event's data (bytes of the JSON string).
+DEFAULT_MAX_DATA_BYTES = 10_000
+
+#: Categories that are session events for the affected user -> the ``kind`` they are sent as.
+SESSION_CATEGORIES: dict[str, str] = {
+    "logout": "logout",
+    "password_change": "password_change",
+    "blocked": "blocked",
+}
+#: Type codes treated as session events whatever their category.
+SESSION_TYPES: dict[str, str] = {
+    "slo": "logout",
+    "scp": "password_change",
+    "limit_wc": "blocked",
+    "limit_mu": "blocked",
+    "limit_sul": "blocked",
+}
+SIGNUP_TYPES = frozenset({"ss"})
+
+
+@dataclass(frozen=True, slots=True)
+class Publication:
+    """One event to publish. ``user_id`` set means "send to this user" (channels is empty)."""
+
+    event: str
+    data: str
+    channels: tuple[str, ...] = ()
+    user_id: str | None = None
+
+
+def signin_user_id(user_id: str) -> str:
+    """The id a user signs in to Pusher with (``pusher:signin``) and receives send-to-user on.
+
+    Pusher only accepts channel-name characters in sign-in ids, and Auth0 ids contain ``|``:
+    the id is escaped exactly as in :func:`authviz.topics.user_channel` (``auth0|abc`` ->
+    ``auth0=7Cabc``).
+    """
+    return user_channel(user_id)[len(USER_CHANNEL_PREFIX):]
+
+
+def _dumps(obj: Any) -> str:
+    return orjson.dumps(obj).decode()
+
+
+def _raw_data(raw: Any) -> Mapping[str, Any]:
+    """The log entry inside a raw record (``data`` of a log-stream record), best effort."""
+    if isinstance(raw, (str, bytes)):
+        try:
+            raw = orjson.loads(raw)
+        except orjson.JSONDecodeError:
+            return {}
+    if not isinstance(raw, Mapping):
+        return {}
+    for key in ("detail",):
+        if isinstance(raw.get(key), Mapping):
+            raw = raw[key]
+    data = raw.get("data")
+    return data if isinstance(data, Mapping) else raw
+
+
+def feed_payload(event: Mapping[str, Any], raw: Any = None) -> dict[str, Any] | None:
+    """The tutorial Rule's payload for a sign-up or log-in event; ``None`` for anything else."""
+    type_ = event.get("type")
+    if type_ in SIGNUP_TYPES:
+        signed_up = False
+    elif event.get("category") == "login_success":
+        signed_up = True
+    else:
+        return None
+    data = _raw_data(raw)
+    details = data.get("details") if isinstance(data.get("details"), Mapping) else {}
+    user_name = event.get("user_name") or data.get("user_name")
+    email = event.get("email") or (user_name if isinstance(user_name, str) and "@" in user_name else None)
+    payload: dict[str, Any] = {
+        "user_id": event.get("user_id"),
+        "email": email,
+        "name": user_name or email,
+        "nickname": (email.split("@")[0] if isinstance(email, str) else user_name),
+        "updated_at": event.get("timestamp"),
+        "country": event.get("country_name"),
+        "app_metadata": {"signedUp": True} if signed_up else {},
+    }
+    picture = data.get("picture") or details.get("picture")
+    if not picture and isinstance(email, str) and email:
+        # Auth0's default profile picture for a database user: the e-mail's Gravatar.
+        digest = hashlib.md5(email.strip().lower().encode(), usedforsecurity=False).hexdigest()
+        picture = f"https://s.gravatar.com/avatar/{digest}?s=480&r=pg&d=identicon"
+    if picture:
+        payload["picture"] = picture
+    return payload
+
+
+def session_payload(stored: Mapping[str, Any]) -> tuple[str, dict[str, Any]] | None:
+    """``(user_id, payload)`` when the event is a session event for one user, else ``None``."""
+    user_id = stored.get("user_id")
+    if not user_id:
+        return None
+    kind = SESSION_TYPES.get(stored.get("type") or "") or SESSION_CATEGORIES.get(stored.get("category") or "")
+    if kind is None:
+        return None
+    return user_id, {
+        "kind": kind,
+        "type": stored.get("type"),
+        "user_id": user_id,
+        "timestamp": stored.get("timestamp"),
+        "description": stored.get("description"),
+        "event_id": stored.get("event_id"),
+        "seq": stored.get("seq"),
+    }
+
+
+def publications_for(
+    stored_events: Iterable[StoredEvent], *, max_data_bytes: int = DEFAULT_MAX_DATA_BYTES
+) -> list[Publication]:
+    """Every publication for the given newly stored events, in their order."""
+    out: list[Publication] = []
+    for stored in stored_events:
+        data = stored.to_json()
+        if len(data) > max_data_bytes // 4 and len(data.encode()) > max_data_bytes:
+            slim = stored.to_json_dict(include_raw=False)
+            slim["raw"] = None
+            slim["raw_truncated"] = True
+            data = _dumps(slim)
+        if len(data.encode()) <= max_data_bytes:
+            out.append(Publication(AUTH_EVENT, data, (EVENTS_CHANNEL,)))
+        event = stored.event
+        feed = feed_payload(event, stored.raw)
+        if feed is not None:
+            name = LOGGED_IN_EVENT if feed["app_metadata"] else SIGNED_UP_EVENT
+            out.append(Publication(name, _dumps(feed), (FEED_CHANNEL,)))
+        session = session_payload({**event, "seq": stored.seq})
+        if session is not None:
+            user_id, payload = session
+            body = _dumps(payload)
+            out.append(Publication(SESSION_EVENT, body, (user_channel(user_id),)))
+            out.append(Publication(SESSION_EVENT, body, user_id=signin_user_id(user_id)))
+    return out

@@ -1,0 +1,295 @@
+"""Where publications go: the embedded hub in-process, or any Pusher HTTP API (Pusher, soketi).
+
+* :class:`HubPublisher` calls the hub's in-process publish API (``authviz serve`` with the bridge
+  mounted on the hub's own port).
+* :class:`HttpPublisher` POSTs signed ``batch_events`` requests (at most ``max_batch_events`` per
+  request: 10 on Pusher's shared clusters) to ``/apps/{app_id}/batch_events``; send-to-user is a
+  trigger on ``#server-to-user-{id}``, as the ``pusher`` library does it.
+* :class:`PublishQueue` decouples the webhook from publishing: the handler stores, submits, and
+  answers; one worker task publishes in order. The queue holds at most ``max_pending``
+  publications; beyond that new ones are dropped and counted (they are in the history, which the
+  live client backfills from). Publishing is at most once: an event whose publication failed is
+  not retried forever, the history is the source of truth.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any, Protocol
+from urllib.parse import unquote, urlsplit
+
+import aiohttp
+import orjson
+
+from authviz.errors import ConfigError
+from authviz.pusher import server_to_user_channel, sign_request
+
+from .publications import Publication
+
+__all__ = [
+    "HttpPublisher",
+    "HubPublisher",
+    "PublishError",
+    "PublishQueue",
+    "Publisher",
+    "PusherCredentials",
+]
+
+log = logging.getLogger(__name__)
+
+
+class PublishError(Exception):
+    """A publication could not be delivered to the Pusher server."""
+
+
+class Publisher(Protocol):
+    async def publish(self, items: Sequence[Publication]) -> None: ...
+
+    async def close(self) -> None: ...
+
+
+@dataclass(frozen=True)
+class PusherCredentials:
+    """An app on a Pusher-compatible server: ``base_url`` is ``scheme://host[:port]``."""
+
+    app_id: str
+    key: str
+    secret: str
+    base_url: str
+
+    @classmethod
+    def from_url(cls, url: str) -> PusherCredentials:
+        """Parse ``http[s]://KEY:SECRET@HOST[:PORT]/apps/APP_ID`` (the PUSHER_URL form)."""
+        parts = urlsplit(url)
+        segments = [s for s in parts.path.split("/") if s]
+        if (
+            parts.scheme not in ("http", "https")
+            or not parts.username
+            or not parts.password
+            or not parts.hostname
+            or len(segments) != 2
+            or segments[0] != "apps"
+        ):
+            raise ConfigError(
+                "The Pusher URL must look like http(s)://KEY:SECRET@HOST[:PORT]/apps/APP_ID."
+            )
+        host = parts.hostname if ":" not in parts.hostname else f"[{parts.hostname}]"
+        port = f":{parts.port}" if parts.port else ""
+        return cls(
+            app_id=segments[1],
+            key=unquote(parts.username),
+            secret=unquote(parts.password),
+            base_url=f"{parts.scheme}://{host}{port}",
+        )
+
+    def __repr__(self) -> str:  # never show the secret
+        return f"PusherCredentials(app_id={self.app_id!r}, key={self.key!r}, base_url={self.base_url!r})"
+
+
+def _entries(items: Sequence[Publication]) -> list[dict[str, Any]]:
+    """One batch entry per (channel, event): ``batch_events`` entries name a single channel."""
+    out: list[dict[str, Any]] = []
+    for item in items:
+        if item.user_id is not None:
+            out.append({"channel": server_to_user_channel(item.user_id), "name": item.event, "data": item.data})
+        for channel in item.channels:
+            out.append({"channel": channel, "name": item.event, "data": item.data})
+    return out
+
+
+class HttpPublisher:
+    """Publishes through the Pusher HTTP API with signed ``batch_events`` requests."""
+
+    def __init__(
+        self,
+        credentials: PusherCredentials,
+        *,
+        max_batch_events: int = 10,
+        timeout: float = 10.0,
+        session: aiohttp.ClientSession | None = None,
+    ) -> None:
+        if max_batch_events < 1:
+            raise ValueError("max_batch_events must be at least 1")
+        self.credentials = credentials
+        self.max_batch_events = max_batch_events
+        self.timeout = timeout
+        self._session = session
+        self._own_session = session is None
+
+    async def _client(self) -> aiohttp.ClientSession:
+        if self._session is None or self._session.closed:
+            self._session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=self.timeout))
+            self._own_session = True
+        return self._session
+
+    async def publish(self, items: Sequence[Publication]) -> None:
+        entries = _entries(items)
+        session = await self._client()
+        path = f"/apps/{self.credentials.app_id}/batch_events"
+        for start in range(0, len(entries), self.max_batch_events):
+            body = orjson.dumps({"batch": entries[start : start + self.max_batch_events]})
+            params = sign_request(self.credentials.key, self.credentials.secret, "POST", path, {}, body)
+            try:
+                async with session.post(
+                    self.credentials.base_url + path,
+                    params=params,
+                    data=body,
+                    headers={"Content-Type": "application/json"},
+                ) as response:
+                    if response.status != 200:
+                        text = (await response.text())[:200]
+                        raise PublishError(f"{path} answered HTTP {response.status}: {text}")
+            except (aiohttp.ClientError, asyncio.TimeoutError) as error:
+                raise PublishError(f"cannot reach {self.credentials.base_url}: {error!r}") from error
+
+    async def listeners(self) -> dict[str, Any]:
+        """``GET /apps/{id}/channels?info=subscription_count`` of the Pusher server."""
+        session = await self._client()
+        path = f"/apps/{self.credentials.app_id}/channels"
+        query = {"info": "subscription_count"}
+        params = sign_request(self.credentials.key, self.credentials.secret, "GET", path, query)
+        try:
+            async with session.get(self.credentials.base_url + path, params=params) as response:
+                if response.status != 200:
+                    raise PublishError(f"{path} answered HTTP {response.status}")
+                data = await response.json(content_type=None)
+        except (aiohttp.ClientError, asyncio.TimeoutError) as error:
+            raise PublishError(f"cannot reach {self.credentials.base_url}: {error!r}") from error
+        return dict(data.get("channels") or {})
+
+    async def close(self) -> None:
+        if self._own_session and self._session is not None:
+            await self._session.close()
+        self._session = None
+
+
+class HubPublisher:
+    """Publishes in-process into the embedded hub (no HTTP, no signing)."""
+
+    def __init__(self, hub: Any, app_id: str) -> None:
+        self.hub = hub
+        self.app_id = app_id
+        #: Publications the hub refused (a broken limit); they stay in the history.
+        self.failed = 0
+
+    async def publish(self, items: Sequence[Publication]) -> None:
+        failed = 0
+        for item in items:
+            try:
+                if item.user_id is not None:
+                    self.hub.send_to_user(self.app_id, item.user_id, item.event, item.data)
+                else:
+                    self.hub.trigger(self.app_id, list(item.channels), item.event, item.data)
+            except Exception as error:  # noqa: BLE001 - TriggerError (a limit): skip this one only
+                failed += 1
+                log.warning("hub refused %s on %s: %s", item.event, item.channels or item.user_id, error)
+        if failed:
+            self.failed += failed
+
+    async def listeners(self) -> dict[str, Any]:
+        """Occupied channels: subscription count, and user ids for presence channels."""
+        out: dict[str, Any] = {}
+        for name, count in sorted(self.hub.channels(self.app_id).items()):
+            entry: dict[str, Any] = {"subscription_count": count}
+            if name.startswith("presence-"):
+                entry["users"] = self.hub.presence_users(self.app_id, name)
+            out[name] = entry
+        return out
+
+    async def close(self) -> None:
+        return None
+
+
+class PublishQueue:
+    """A bounded, ordered hand-over from request handlers to one publishing task."""
+
+    def __init__(
+        self,
+        publisher: Publisher,
+        *,
+        max_pending: int = 100_000,
+        max_batch: int = 1_000,
+        retries: int = 2,
+        retry_delay: float = 0.5,
+    ) -> None:
+        self.publisher = publisher
+        self.max_pending = max_pending
+        self.max_batch = max_batch
+        self.retries = retries
+        self.retry_delay = retry_delay
+        self._queue: asyncio.Queue[Publication] = asyncio.Queue(maxsize=max_pending)
+        self._task: asyncio.Task[None] | None = None
+        self.published = 0
+        self.dropped = 0
+        self.failed = 0
+
+    def submit(self, items: Sequence[Publication]) -> int:
+        """Enqueue without waiting; returns how many were accepted (the rest are dropped)."""
+        accepted = 0
+        for item in items:
+            try:
+                self._queue.put_nowait(item)
+                accepted += 1
+            except asyncio.QueueFull:
+                self.dropped += 1
+        return accepted
+
+    def start(self) -> None:
+        if self._task is None:
+            self._task = asyncio.get_running_loop().create_task(self._run(), name="authviz-publish")
+
+    async def _run(self) -> None:
+        while True:
+            batch = [await self._queue.get()]
+            while len(batch) < self.max_batch and not self._queue.empty():
+                batch.append(self._queue.get_nowait())
+            try:
+                await self._deliver(batch)
+            finally:
+                for _ in batch:
+                    self._queue.task_done()
+
+    async def _deliver(self, batch: list[Publication]) -> None:
+        for attempt in range(self.retries + 1):
+            try:
+                await self.publisher.publish(batch)
+                self.published += len(batch)
+                return
+            except asyncio.CancelledError:
+                raise
+            except Exception as error:  # noqa: BLE001 - a failed publish must not stop the worker
+                if attempt == self.retries:
+                    self.failed += len(batch)
+                    log.warning("dropped %d publications: %s", len(batch), error)
+                    return
+                await asyncio.sleep(self.retry_delay * (attempt + 1))
+
+    async def drain(self, timeout: float = 30.0) -> None:
+        """Wait until everything submitted so far was published (or dropped)."""
+        await asyncio.wait_for(self._queue.join(), timeout)
+
+    async def stop(self, timeout: float = 5.0) -> None:
+        """Publish what is pending (up to ``timeout``), then stop the worker and the publisher."""
+        if self._task is not None:
+            try:
+                await asyncio.wait_for(self._queue.join(), timeout)
+            except asyncio.TimeoutError:
+                pass
+            self._task.cancel()
+            try:
+                await self._task
+            except asyncio.CancelledError:
+                pass
+            self._task = None
+        await self.publisher.close()
+
+    def stats(self) -> dict[str, int]:
+        return {
+            "pending": self._queue.qsize(),
+            "published": self.published,
+            "dropped": self.dropped,
+            "failed": self.failed,
+        }

@@ -1,0 +1,376 @@
+"""The durable store: SQLite in WAL mode, one writer thread, every batch one transaction.
+
+Invariants:
+
+* A batch is committed (``synchronous=FULL``: the WAL is fsynced at each commit) before
+  :meth:`EventStore.add_batch` returns, so anything the webhook acknowledged survives a crash
+  (``kill -9``, power loss of the process) at any later moment.
+* ``events.log_id`` is UNIQUE and rows are written with ``INSERT OR IGNORE``: a batch retried by
+  Auth0 stores nothing twice, and only rows that are new come back as :class:`StoredEvent`.
+* ``events.seq`` (``INTEGER PRIMARY KEY AUTOINCREMENT``) only grows, never reused after a delete:
+  it is the cursor of ``GET /auth0/events?after=SEQ``.
+* All writes run on one dedicated thread (``writer``); reads on another (``reader``), each with its
+  own connection. The asyncio loop never touches SQLite directly and never blocks on it.
+* Text (chat messages, raw records) is stored exactly as received; escaping is the renderer's job.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, TypeVar
+
+import orjson
+
+__all__ = [
+    "ChatMessage",
+    "EventStore",
+    "NewEvent",
+    "NewReject",
+    "BatchResult",
+    "StoreError",
+    "StoredEvent",
+]
+
+T = TypeVar("T")
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS events (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    log_id TEXT NOT NULL UNIQUE,
+    received_at TEXT NOT NULL,
+    timestamp TEXT,
+    type TEXT,
+    category TEXT,
+    user_id TEXT,
+    event TEXT NOT NULL,      -- the normalised event (AuthEvent.to_dict()) as JSON
+    raw TEXT NOT NULL         -- the record exactly as received, as JSON text
+);
+CREATE INDEX IF NOT EXISTS events_user ON events(user_id);
+CREATE TABLE IF NOT EXISTS quarantine (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    received_at TEXT NOT NULL,
+    position INTEGER,
+    reason TEXT NOT NULL,
+    raw TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS chat_messages (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    created_at TEXT NOT NULL,
+    user_id TEXT NOT NULL,
+    name TEXT,
+    picture TEXT,
+    text TEXT NOT NULL
+);
+"""
+
+
+class StoreError(Exception):
+    """The store could not be opened or written (disk full, corrupt file, closed store)."""
+
+
+@dataclass(frozen=True, slots=True)
+class NewEvent:
+    """One event to store: its id (``log_id``), normalised form and raw record."""
+
+    log_id: str
+    event: dict[str, Any]
+    raw: str
+    timestamp: str | None = None
+    type: str | None = None
+    category: str | None = None
+    user_id: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class NewReject:
+    """One record the parser refused, kept with its reason."""
+
+    position: int | None
+    reason: str
+    raw: str
+
+
+@dataclass(frozen=True, slots=True)
+class StoredEvent:
+    """A stored event as history returns it and ``auth-event`` publishes it.
+
+    ``event`` is ``AuthEvent.to_dict(include_raw=False)``; ``raw`` the record as JSON text.
+    """
+
+    seq: int
+    log_id: str
+    received_at: str
+    event: dict[str, Any]
+    raw: str | None = None
+
+    def to_json_dict(self, *, include_raw: bool = True) -> dict[str, Any]:
+        """``event`` plus ``seq``, ``received_at`` and (when asked) ``raw`` as a JSON value."""
+        out = dict(self.event)
+        out["seq"] = self.seq
+        out["received_at"] = self.received_at
+        if include_raw and self.raw is not None:
+            out["raw"] = orjson.loads(self.raw)
+        return out
+
+    def to_json(self, *, include_raw: bool = True) -> str:
+        """The JSON text of :meth:`to_json_dict`, built without re-parsing ``raw``."""
+        out = dict(self.event)
+        out["seq"] = self.seq
+        out["received_at"] = self.received_at
+        text = orjson.dumps(out).decode()
+        if include_raw and self.raw is not None:
+            text = text[:-1] + ',"raw":' + self.raw + "}"
+        return text
+
+
+@dataclass(slots=True)
+class BatchResult:
+    """What one :meth:`EventStore.add_batch` did; ``stored`` lists only the new rows."""
+
+    stored: list[StoredEvent] = field(default_factory=list)
+    duplicates: int = 0
+    quarantined: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class ChatMessage:
+    """A chat message; ``text`` is raw (never escaped here)."""
+
+    id: int
+    created_at: str
+    user_id: str
+    name: str | None
+    picture: str | None
+    text: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "created_at": self.created_at,
+            "user_id": self.user_id,
+            "name": self.name,
+            "picture": self.picture,
+            "text": self.text,
+        }
+
+
+def utc_now() -> str:
+    """Current UTC time, ISO 8601 with milliseconds and ``Z``."""
+    return datetime.now(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def _connect(path: str, synchronous: str) -> sqlite3.Connection:
+    conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False, timeout=30.0)
+    conn.execute("PRAGMA journal_mode=WAL")
+    conn.execute(f"PRAGMA synchronous={synchronous}")
+    conn.execute("PRAGMA foreign_keys=ON")
+    return conn
+
+
+class EventStore:
+    """SQLite-backed events, quarantine and chat, with async methods that never block the loop.
+
+    ``synchronous`` is ``"FULL"`` by default (each commit fsyncs the WAL); ``"NORMAL"`` is faster
+    but may lose the last commits on power loss (not on a process crash). Use :meth:`open` /
+    :meth:`close` (or ``async with``) around it.
+    """
+
+    def __init__(self, path: str | Path, *, synchronous: str = "FULL") -> None:
+        if synchronous.upper() not in {"FULL", "NORMAL", "EXTRA"}:
+            raise ValueError("synchronous must be FULL, EXTRA or NORMAL")
+        self.path = str(path)
+        self.synchronous = synchronous.upper()
+        self._writer: ThreadPoolExecutor | None = None
+        self._reader: ThreadPoolExecutor | None = None
+        self._write_conn: sqlite3.Connection | None = None
+        self._read_conn: sqlite3.Connection | None = None
+
+    # -- lifecycle ---------------------------------------------------------------------------
+
+    def open_sync(self) -> None:
+        """Create the file and schema (idempotent) and start the two threads."""
+        if self._writer is not None:
+            return
+        if self.path != ":memory:":
+            Path(self.path).parent.mkdir(parents=True, exist_ok=True)
+        try:
+            conn = _connect(self.path, self.synchronous)
+            conn.executescript(SCHEMA)
+        except sqlite3.Error as error:
+            raise StoreError(f"cannot open the event store {self.path!r}: {error}") from error
+        self._write_conn = conn
+        self._read_conn = _connect(self.path, self.synchronous)
+        self._writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="authviz-store-writer")
+        self._reader = ThreadPoolExecutor(max_workers=1, thread_name_prefix="authviz-store-reader")
+
+    async def open(self) -> EventStore:
+        await asyncio.get_running_loop().run_in_executor(None, self.open_sync)
+        return self
+
+    def close_sync(self) -> None:
+        for pool in (self._writer, self._reader):
+            if pool is not None:
+                pool.shutdown(wait=True)
+        for conn in (self._write_conn, self._read_conn):
+            if conn is not None:
+                conn.close()
+        self._writer = self._reader = None
+        self._write_conn = self._read_conn = None
+
+    async def close(self) -> None:
+        await asyncio.get_running_loop().run_in_executor(None, self.close_sync)
+
+    async def __aenter__(self) -> EventStore:
+        return await self.open()
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
+
+    async def _run(self, pool: ThreadPoolExecutor | None, fn: Callable[..., T], *args: Any) -> T:
+        if pool is None:
+            raise StoreError("the event store is closed")
+        return await asyncio.get_running_loop().run_in_executor(pool, fn, *args)
+
+    # -- events --------------------------------------------------------------------------------
+
+    async def add_batch(
+        self, events: Sequence[NewEvent], rejects: Sequence[NewReject] = ()
+    ) -> BatchResult:
+        """Store ``events`` (ignoring known log_ids) and ``rejects`` in ONE committed transaction."""
+        return await self._run(self._writer, self._add_batch_sync, events, rejects)
+
+    def _add_batch_sync(self, events: Sequence[NewEvent], rejects: Sequence[NewReject]) -> BatchResult:
+        conn = self._write_conn
+        assert conn is not None
+        now = utc_now()
+        result = BatchResult()
+        try:
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                for item in events:
+                    cursor = conn.execute(
+                        "INSERT OR IGNORE INTO events"
+                        "(log_id, received_at, timestamp, type, category, user_id, event, raw)"
+                        " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                        (
+                            item.log_id, now, item.timestamp, item.type, item.category,
+                            item.user_id, orjson.dumps(item.event).decode(), item.raw,
+                        ),
+                    )
+                    if cursor.rowcount == 1:
+                        result.stored.append(
+                            StoredEvent(cursor.lastrowid, item.log_id, now, item.event, item.raw)
+                        )
+                    else:
+                        result.duplicates += 1
+                if rejects:
+                    conn.executemany(
+                        "INSERT INTO quarantine(received_at, position, reason, raw) VALUES (?,?,?,?)",
+                        [(now, r.position, r.reason, r.raw) for r in rejects],
+                    )
+                    result.quarantined = len(rejects)
+                conn.execute("COMMIT")
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+        except sqlite3.Error as error:
+            raise StoreError(f"cannot write to the event store: {error}") from error
+        return result
+
+    async def events_after(
+        self, after: int = 0, limit: int = 100, *, include_raw: bool = True
+    ) -> list[StoredEvent]:
+        """Events with ``seq > after`` in ``seq`` order, at most ``limit``."""
+        return await self._run(self._reader, self._events_after_sync, after, limit, include_raw)
+
+    def _events_after_sync(self, after: int, limit: int, include_raw: bool) -> list[StoredEvent]:
+        conn = self._read_conn
+        assert conn is not None
+        rows = conn.execute(
+            "SELECT seq, log_id, received_at, event, raw FROM events WHERE seq > ? ORDER BY seq LIMIT ?",
+            (after, limit),
+        ).fetchall()
+        return [
+            StoredEvent(seq, log_id, received, orjson.loads(event), raw if include_raw else None)
+            for seq, log_id, received, event, raw in rows
+        ]
+
+    async def last_seq(self) -> int:
+        """The highest ``seq`` stored (0 when empty)."""
+        return await self._run(self._reader, self._scalar, "SELECT COALESCE(MAX(seq), 0) FROM events")
+
+    async def counts(self) -> dict[str, int]:
+        """Row counts of every table (for health checks and tests)."""
+        return await self._run(self._reader, self._counts_sync)
+
+    def _scalar(self, sql: str, params: Iterable[Any] = ()) -> Any:
+        assert self._read_conn is not None
+        return self._read_conn.execute(sql, tuple(params)).fetchone()[0]
+
+    def _counts_sync(self) -> dict[str, int]:
+        return {
+            table: self._scalar(f"SELECT COUNT(*) FROM {table}")
+            for table in ("events", "quarantine", "chat_messages")
+        }
+
+    async def quarantine(self, limit: int = 100) -> list[dict[str, Any]]:
+        """The latest quarantined records, newest first."""
+        return await self._run(self._reader, self._quarantine_sync, limit)
+
+    def _quarantine_sync(self, limit: int) -> list[dict[str, Any]]:
+        assert self._read_conn is not None
+        rows = self._read_conn.execute(
+            "SELECT id, received_at, position, reason, raw FROM quarantine ORDER BY id DESC LIMIT ?",
+            (limit,),
+        ).fetchall()
+        keys = ("id", "received_at", "position", "reason", "raw")
+        return [dict(zip(keys, row)) for row in rows]
+
+    # -- chat ----------------------------------------------------------------------------------
+
+    async def add_chat_message(
+        self, user_id: str, name: str | None, picture: str | None, text: str
+    ) -> ChatMessage:
+        """Store one chat message (committed) and return it with its id."""
+        return await self._run(self._writer, self._add_chat_sync, user_id, name, picture, text)
+
+    def _add_chat_sync(self, user_id: str, name: str | None, picture: str | None, text: str) -> ChatMessage:
+        conn = self._write_conn
+        assert conn is not None
+        now = utc_now()
+        try:
+            cursor = conn.execute(
+                "INSERT INTO chat_messages(created_at, user_id, name, picture, text) VALUES (?,?,?,?,?)",
+                (now, user_id, name, picture, text),
+            )
+        except sqlite3.Error as error:
+            raise StoreError(f"cannot write to the event store: {error}") from error
+        return ChatMessage(cursor.lastrowid, now, user_id, name, picture, text)
+
+    async def chat_messages(self, *, after: int = 0, limit: int = 50) -> list[ChatMessage]:
+        """The last ``limit`` messages with ``id > after``, oldest first."""
+        return await self._run(self._reader, self._chat_sync, after, limit)
+
+    def _chat_sync(self, after: int, limit: int) -> list[ChatMessage]:
+        assert self._read_conn is not None
+        rows = self._read_conn.execute(
+            "SELECT id, created_at, user_id, name, picture, text FROM chat_messages"
+            " WHERE id > ? ORDER BY id DESC LIMIT ?",
+            (after, limit),
+        ).fetchall()
+        return [ChatMessage(*row) for row in reversed(rows)]
+
+
+def read_log_ids(path: str | Path) -> set[str]:
+    """Every stored ``log_id`` (opens its own read-only connection; for checks and tests)."""
+    conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+    try:
+        return {row[0] for row in conn.execute("SELECT log_id FROM events")}
+    finally:
+        conn.close()
