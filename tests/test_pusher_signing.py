@@ -422,3 +422,39 @@ def test_verify_request_absurd_timestamp_is_refused_not_crashed() -> None:
     with pytest.raises(SignatureError) as err:
         verify_request(SECRET, "POST", "/apps/3/events", huge, REST_BODY, now=0)
     assert err.value.reason == "expired"
+
+
+_text = st.text(max_size=80)
+_auth_keys = st.sampled_from(["auth_key", "auth_timestamp", "auth_version", "auth_signature", "body_md5", "AUTH_KEY", "x"])
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.dictionaries(st.one_of(_auth_keys, _text), _text, max_size=7), st.binary(max_size=40), _text, _text)
+def test_property_verify_request_never_crashes(params, body, method, path) -> None:
+    try:
+        verify_request(SECRET, method, path, params, body, now=1000)
+    except SignatureError as exc:
+        assert exc.reason in SignatureError.REASONS and str(exc)
+
+
+@settings(max_examples=300, deadline=None)
+@given(_text, _text, st.one_of(_text, st.none(), st.integers()), st.one_of(_text, st.none()))
+def test_property_verifiers_never_crash(socket_id, channel, auth, channel_data) -> None:
+    assert verify_channel_auth(KEY, SECRET, socket_id, channel, auth, channel_data) in (True, False)
+    assert verify_user_auth(KEY, SECRET, socket_id, channel_data or "", auth) in (True, False)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.one_of(_text, socket_ids), st.one_of(_text, channel_names, st.sampled_from(["presence-a", "private-encrypted-a"])),
+       st.one_of(st.none(), _text, st.just('{"user_id":"x"}')), st.one_of(_text, st.dictionaries(_text, _text, max_size=3)))
+def test_property_signers_raise_only_clear_errors(socket_id, channel, channel_data, user_data) -> None:
+    try:
+        response = authorize_channel(KEY, SECRET, socket_id, channel, channel_data=channel_data)
+        assert verify_channel_auth(KEY, SECRET, socket_id, channel, response["auth"], response.get("channel_data"))
+    except AuthvizError as exc:
+        assert str(exc)
+    try:
+        response = authenticate_user(KEY, SECRET, socket_id, user_data)
+        assert verify_user_auth(KEY, SECRET, socket_id, response["user_data"], response["auth"])
+    except AuthvizError as exc:
+        assert str(exc)
