@@ -229,14 +229,19 @@ class TrafficGenerator:
         self._clock = self.start
         self._pending: list[tuple[datetime, int, dict]] = []
         self._seq = 0
+        self._emails: set[str] = set()
         self.users: list[SimUser] = [self._new_user(self._rng) for _ in range(users)]
 
     # ---------------------------------------------------------------- population
     def _new_user(self, rng: random.Random, country: Country | None = None) -> SimUser:
         country = country or rng.choices(self._countries, self._country_weights)[0]
         city = rng.choice(country.cities)
-        first, last = rng.choice(_FIRST), rng.choice(_LAST)
-        email = f"{first}.{last}{rng.randrange(1, 1000)}@{rng.choice(_DOMAINS)}"
+        while True:  # e-mail addresses (the analytics' user key) are unique in the population
+            first, last = rng.choice(_FIRST), rng.choice(_LAST)
+            email = f"{first}.{last}{rng.randrange(1, 1000)}@{rng.choice(_DOMAINS)}"
+            if email not in self._emails:
+                self._emails.add(email)
+                break
         connection = rng.choices(CONNECTIONS, (0.7, 0.2, 0.1))[0]
         if connection.strategy == "auth0":
             user_id = f"auth0|{rng.getrandbits(96):024x}"
