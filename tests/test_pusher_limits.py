@@ -151,6 +151,11 @@ def test_event_name() -> None:
         validate_event_name("")
     with pytest.raises(PusherValidationError, match="not NoneType"):
         validate_event_name(None)
+    for reserved in ("pusher:subscription_succeeded", "pusher_internal:member_added"):
+        with pytest.raises(PusherValidationError, match="reserved") as err:
+            validate_event_name(reserved)
+        assert err.value.limit == "reserved_event_name"
+    assert validate_event_name("pusher-ish:event") and validate_event_name("client-typing")
 
 
 def test_data_size_counts_utf8_bytes() -> None:

@@ -56,6 +56,7 @@ _SOCKET_ID_RE = re.compile(r"\A[0-9]{1,20}\.[0-9]{1,20}\Z")
 # Channel names (and sign-in user ids, which become part of a channel name): A-Z a-z 0-9 _ - = @ , . ;
 _CHANNEL_CHARS_RE = re.compile(r"\A[-A-Za-z0-9_=@,.;]+\Z")
 _CHANNEL_CHARS_MATCH = _CHANNEL_CHARS_RE.match
+_RESERVED_EVENT_PREFIXES = ("pusher:", "pusher_internal:")
 _CONTROL_RE = re.compile(r"[\x00-\x1f\x7f]")
 _PRESENCE_ENCRYPTED_PREFIX = PRESENCE_PREFIX + "encrypted-"
 
@@ -200,10 +201,18 @@ def validate_channel_name(
 
 
 def validate_event_name(name: object, limits: Limits = DEFAULT_LIMITS) -> str:
-    """Check an event name: a non-empty string of at most ``max_event_name`` characters."""
+    """Check an application event name: non-empty, ≤ ``max_event_name`` characters, and not in
+    the protocol's reserved ``pusher:`` / ``pusher_internal:`` namespaces (clients act on those:
+    a published ``pusher_internal:member_added`` would forge presence state)."""
     s = _require_str(name, "event name", "event_name")
     if not s:
         raise PusherValidationError("event name is empty", limit="event_name")
+    if s.startswith(_RESERVED_EVENT_PREFIXES):
+        raise PusherValidationError(
+            f"event name {_show(s)} is reserved: names beginning pusher: or pusher_internal: "
+            "belong to the protocol",
+            limit="reserved_event_name",
+        )
     if len(s) > limits.max_event_name:
         raise PusherValidationError(
             f"event name is {len(s)} characters; the limit is {limits.max_event_name}",
