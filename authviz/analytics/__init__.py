@@ -26,6 +26,7 @@ from authviz.analytics.detections import (
     signup_fraud,
     user_key,
 )
+from authviz.analytics.live import Alert, LiveDetector
 from authviz.analytics.trends import (
     new_vs_returning,
     time_series,
@@ -37,7 +38,7 @@ from authviz.analytics.trends import (
 )
 
 __all__ = [
-    "DETECTIONS", "FINDING_COLUMNS", "SEVERITIES", "breached_password", "brute_force", "credential_stuffing",
+    "Alert", "LiveDetector", "DETECTIONS", "FINDING_COLUMNS", "SEVERITIES", "breached_password", "brute_force", "credential_stuffing",
     "empty_findings", "impossible_travel", "lockout_spike", "mfa_push_fatigue", "new_vs_returning",
     "refresh_token_reuse", "run_detections", "signup_fraud", "time_series", "top", "top_clients",
     "top_connections", "top_countries", "top_ips", "user_key",

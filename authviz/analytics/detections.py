@@ -40,11 +40,18 @@ TENANT_FALLBACK = "(all)"
 
 def empty_findings() -> pd.DataFrame:
     """A findings frame with the right columns and dtypes and no rows."""
+    return _EMPTY.copy()
+
+
+def _empty_findings() -> pd.DataFrame:
     return pd.DataFrame({
         "detection": pd.Series([], dtype=object), "severity": pd.Series([], dtype=object),
         "key": pd.Series([], dtype=object), "start": pd.Series([], dtype=TIMESTAMP_DTYPE),
         "end": pd.Series([], dtype=TIMESTAMP_DTYPE), "count": pd.Series([], dtype="int64"),
         "evidence_ids": pd.Series([], dtype=object), "summary": pd.Series([], dtype=object)})
+
+
+_EMPTY = _empty_findings()
 
 
 def _ns(window: timedelta | str | int) -> int:
@@ -130,7 +137,10 @@ def _plural(n: int, word: str, plural: str | None = None) -> str:
 def _threshold_incidents(frame: pd.DataFrame, mask: pd.Series | np.ndarray, key: Callable[[pd.DataFrame], pd.Series],
                          min_events: int, window: timedelta | str) -> tuple[_Groups, pd.DataFrame, pd.DataFrame]:
     """Incidents where >= ``min_events`` events of one key fall within ``window``."""
-    sub = frame.loc[np.asarray(mask, dtype=bool)]
+    mask = np.asarray(mask, dtype=bool)
+    if mask.sum() < max(int(min_events), 1):  # cheap exit: most batches have none of these types
+        return None, pd.DataFrame(), pd.DataFrame()  # type: ignore[return-value]
+    sub = frame.loc[mask]
     groups = _Groups(sub, key(sub))
     if len(groups) == 0:
         return groups, pd.DataFrame(), pd.DataFrame()
@@ -217,7 +227,10 @@ def credential_stuffing(frame: pd.DataFrame, min_users: int = 10, window: timede
                         success_within: timedelta | str = timedelta(hours=1)) -> pd.DataFrame:
     """Failed logins for >= ``min_users`` distinct users from one IP within ``window`` (``info``);
     with a successful login from that IP during or within ``success_within`` after it: ``high``."""
-    sub = frame.loc[_category(frame, "login_failure")]
+    failures = _category(frame, "login_failure")
+    if failures.sum() < int(min_users):
+        return empty_findings()
+    sub = frame.loc[failures]
     groups = _Groups(sub, _text(sub["ip"]))
     if len(groups) == 0:
         return empty_findings()
@@ -248,6 +261,8 @@ def impossible_travel(frame: pd.DataFrame, min_distance_km: float = 500.0, min_s
     more than ``min_speed_kmh`` (great-circle distance; zero time = infinite speed). Chains of
     such hops (A -> B -> A) share their middle login and form one ``medium`` finding."""
     mask = _category(frame, "login_success") & frame["latitude"].notna().to_numpy() & frame["longitude"].notna().to_numpy()
+    if mask.sum() < 2:
+        return empty_findings()
     sub = frame.loc[mask]
     groups = _Groups(sub, user_key(sub))
     n = len(groups)
