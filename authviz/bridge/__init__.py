@@ -27,7 +27,7 @@ HTTP contracts
 
     ``EVENT`` is ``AuthEvent.to_dict()`` (every column of :data:`authviz.auth0.schema.COLUMNS`,
     ``timestamp`` ISO 8601 ``...Z``, ``event_id`` = Auth0 ``log_id``, ``raw`` = the record as a
-    JSON object) plus ``seq`` (int, strictly increasing, the cursor) and ``received_at``. Events
+    JSON object) plus ``seq`` (int, strictly increasing, gaps possible: the cursor) and ``received_at``. Events
     come in ``seq`` order; ask again with ``after=last_seq`` while ``more`` is true. The live
     ``auth-event`` on ``private-auth0-events`` carries exactly the same object (``raw`` is
     ``null`` with ``"raw_truncated": true`` when the event would exceed Pusher's 10 KB), so a

@@ -240,12 +240,12 @@ class Bridge:
             number = int(value)
         except ValueError:
             raise web.HTTPBadRequest(
-                body=orjson.dumps({"error": f"{name} must be an integer, not {value[:40]!r}"}),
+                text=orjson.dumps({"error": f"{name} must be an integer, not {value[:40]!r}"}).decode(),
                 content_type="application/json",
             ) from None
         if not low <= number <= high:
             raise web.HTTPBadRequest(
-                body=orjson.dumps({"error": f"{name} must be between {low} and {high}"}),
+                text=orjson.dumps({"error": f"{name} must be between {low} and {high}"}).decode(),
                 content_type="application/json",
             )
         return number

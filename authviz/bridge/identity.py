@@ -7,8 +7,9 @@ subject (``sub``). Everything else raises :class:`InvalidToken`; the HTTP layer 
 and never says why (the reason is only for logs and tests).
 
 JWKS cache: keys are fetched once and reused for ``cache_ttl`` seconds; a token with an unknown
-``kid`` triggers one refetch, at most once per ``min_refresh_interval`` seconds (so a flood of
-forged kids cannot turn the server into a JWKS-fetching amplifier).
+``kid`` triggers a refetch (key rotation), at most one such forced refetch per
+``min_refresh_interval`` seconds (so a flood of forged kids cannot turn the server into a
+JWKS-fetching amplifier).
 
 The dev identity (:mod:`authviz.bridge.devidentity`) is verified through exactly this class: its
 JWKS is served by the bridge itself and fetched over HTTP like Auth0's.
@@ -150,6 +151,7 @@ class TokenVerifier:
         self._clock = clock
         self._keys: dict[str, jwt.PyJWK] = {}
         self._fetched_at: float | None = None
+        self._forced_at: float | None = None
         self._lock = asyncio.Lock()
         #: How many times the JWKS was fetched (observability and tests).
         self.fetch_count = 0
@@ -168,12 +170,12 @@ class TokenVerifier:
     async def _refresh(self, *, force: bool) -> None:
         async with self._lock:
             now = self._clock()
-            if self._fetched_at is not None:
-                age = now - self._fetched_at
-                if not force and age < self.cache_ttl:
+            if self._fetched_at is not None and not force and now - self._fetched_at < self.cache_ttl:
+                return
+            if force:
+                if self._forced_at is not None and now - self._forced_at < self.min_refresh_interval:
                     return
-                if force and age < self.min_refresh_interval:
-                    return
+                self._forced_at = now
             url = self.jwks_url
             if url is None:
                 raise JwksError("no issuer is configured")

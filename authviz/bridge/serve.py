@@ -37,7 +37,8 @@ __all__ = ["add_arguments", "build_bridge", "ensure_log_token", "setup"]
 log = logging.getLogger(__name__)
 
 LOG_TOKEN_FILE = "log-token"
-BRIDGE_KEY = "authviz.bridge"
+#: Where the mounted :class:`Bridge` is kept on the application.
+BRIDGE_KEY: web.AppKey[Bridge] = web.AppKey("authviz.bridge", Bridge)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

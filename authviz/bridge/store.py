@@ -8,7 +8,8 @@ Invariants:
 * ``events.log_id`` is UNIQUE and rows are written with ``INSERT OR IGNORE``: a batch retried by
   Auth0 stores nothing twice, and only rows that are new come back as :class:`StoredEvent`.
 * ``events.seq`` (``INTEGER PRIMARY KEY AUTOINCREMENT``) only grows, never reused after a delete:
-  it is the cursor of ``GET /auth0/events?after=SEQ``.
+  it is the cursor of ``GET /auth0/events?after=SEQ``. It may have gaps (an ignored duplicate
+  can consume a number); never treat it as a count.
 * All writes run on one dedicated thread (``writer``); reads on another (``reader``), each with its
   own connection. The asyncio loop never touches SQLite directly and never blocks on it.
 * Text (chat messages, raw records) is stored exactly as received; escaping is the renderer's job.

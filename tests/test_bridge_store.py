@@ -1,0 +1,154 @@
+"""The durable store, the ingest rules and the publishing rules (no network)."""
+
+from __future__ import annotations
+
+import sqlite3
+
+import orjson
+import pytest
+
+from authviz.bridge.ingest import BodyRefused, prepare
+from authviz.bridge.policy import ChannelPolicy
+from authviz.bridge.publications import feed_payload, publications_for, signin_user_id
+from authviz.bridge.store import EventStore, NewReject
+from authviz.topics import (
+    AUTH_EVENT,
+    EVENTS_CHANNEL,
+    FEED_CHANNEL,
+    LOGGED_IN_EVENT,
+    SESSION_EVENT,
+    SIGNED_UP_EVENT,
+    user_channel,
+)
+
+from bridge_support import record
+
+
+def lines(*records: dict) -> bytes:
+    return b"\n".join(orjson.dumps(r) for r in records)
+
+
+async def test_batches_are_idempotent_by_log_id_and_seq_only_grows(tmp_path):
+    async with EventStore(tmp_path / "s.db") as store:
+        first = prepare(lines(record(1), record(2)))
+        result = await store.add_batch(first.events, first.rejects)
+        assert [e.seq for e in result.stored] == [1, 2] and result.duplicates == 0
+        again = await store.add_batch(prepare(lines(record(2), record(3))).events)
+        assert [e.log_id for e in again.stored] == [record(3)["log_id"]]
+        # seq strictly grows (an ignored duplicate may leave a gap: it is a cursor, not a count)
+        third = again.stored[0].seq
+        assert again.duplicates == 1 and third > 2
+        rows = await store.events_after(1, 10)
+        assert [r.seq for r in rows] == [2, third]
+        assert rows[0].to_json_dict()["raw"] == record(2)  # raw kept exactly, as a JSON object
+        assert await store.last_seq() == third
+        assert (await store.counts())["events"] == 3
+
+
+async def test_durability_pragmas_are_wal_and_full(tmp_path):
+    async with EventStore(tmp_path / "s.db"):
+        conn = sqlite3.connect(tmp_path / "s.db")
+        assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+        conn.close()
+    store = EventStore(tmp_path / "s.db")
+    store.open_sync()
+    assert store._write_conn.execute("PRAGMA synchronous").fetchone()[0] == 2  # FULL
+    store.close_sync()
+
+
+async def test_rejects_are_quarantined_with_their_reason_in_the_same_transaction(tmp_path):
+    ingest = prepare(lines(record(1)) + b"\n{not json\n" + orjson.dumps({"hello": 1}))
+    assert len(ingest.events) == 1 and len(ingest.rejects) == 2
+    async with EventStore(tmp_path / "s.db") as store:
+        result = await store.add_batch(ingest.events, ingest.rejects)
+        assert result.quarantined == 2
+        kept = await store.quarantine()
+        assert {q["raw"] for q in kept} == {"{not json", '{"hello":1}'}
+        assert all(q["reason"].startswith("record ") for q in kept)
+
+
+def test_bodies_without_any_event_are_refused():
+    for body in (b"", b"  \n", b"{not json", b'[{"a": 1}]'):
+        with pytest.raises(BodyRefused):
+            prepare(body)
+
+
+async def test_a_failed_transaction_writes_nothing(tmp_path):
+    async with EventStore(tmp_path / "s.db") as store:
+        good = prepare(lines(record(1))).events
+        bad_reject = NewReject(1, "reason", None)  # type: ignore[arg-type]  # NOT NULL raw
+        with pytest.raises(Exception):
+            await store.add_batch(good, [bad_reject])
+        assert (await store.counts())["events"] == 0
+
+
+async def test_chat_text_is_stored_raw(tmp_path):
+    async with EventStore(tmp_path / "s.db") as store:
+        html = '<img src=x onerror="alert(1)"> & </script>'
+        message = await store.add_chat_message("auth0|a", "A", None, html)
+        assert (await store.chat_messages())[0].text == html == message.text
+
+
+async def test_publications_follow_the_tutorial_and_session_rules(tmp_path):
+    async with EventStore(tmp_path / "s.db") as store:
+        records = [record(1, "s"), record(2, "ss"), record(3, "slo"), record(4, "f"),
+                   record(5, "limit_wc"), record(6, "scp", user_id=None)]
+        result = await store.add_batch(prepare(lines(*records)).events)
+    pubs = publications_for(result.stored)
+    by_event: dict[str, list] = {}
+    for p in pubs:
+        by_event.setdefault(p.event, []).append(p)
+    assert len(by_event[AUTH_EVENT]) == 6
+    assert all(p.channels == (EVENTS_CHANNEL,) for p in by_event[AUTH_EVENT])
+    login = orjson.loads(by_event[LOGGED_IN_EVENT][0].data)
+    signup = orjson.loads(by_event[SIGNED_UP_EVENT][0].data)
+    assert by_event[LOGGED_IN_EVENT][0].channels == (FEED_CHANNEL,)
+    assert login["email"] == "ada@example.com" and login["country"] == "France"
+    assert login["app_metadata"] == {"signedUp": True} and signup["app_metadata"] == {}
+    assert login["updated_at"].startswith("2026-11-20T10:00:00")
+    # logout and blocked (with a user) go to the user's channel and to the signed-in user;
+    # the password change without a user_id cannot be addressed and is not sent.
+    sessions = by_event[SESSION_EVENT]
+    kinds = sorted(orjson.loads(p.data)["kind"] for p in sessions if p.channels)
+    assert kinds == ["blocked", "logout"]
+    assert {p.channels for p in sessions if p.channels} == {(user_channel("auth0|user1"),)}
+    assert {p.user_id for p in sessions if p.user_id} == {"auth0=7Cuser1"}
+    first = orjson.loads(by_event[AUTH_EVENT][0].data)
+    assert first["seq"] == 1 and first["event_id"] == record(1)["log_id"]
+
+
+def test_feed_payload_is_none_for_other_events():
+    assert feed_payload({"type": "f", "category": "login_failure"}) is None
+
+
+def test_oversized_events_are_published_without_raw(tmp_path):
+    from authviz.bridge.store import StoredEvent
+
+    big = StoredEvent(7, "x", "2026-01-01T00:00:00.000Z", {"event_id": "x", "type": "f",
+                      "category": "login_failure"}, orjson.dumps({"blob": "a" * 20_000}).decode())
+    (pub,) = publications_for([big])
+    data = orjson.loads(pub.data)
+    assert data["raw"] is None and data["raw_truncated"] is True and data["seq"] == 7
+    assert len(pub.data.encode()) <= 10_000
+
+
+def test_channel_policy():
+    policy = ChannelPolicy()
+    alice = "auth0|alice"
+    assert policy.decide(alice, user_channel(alice))
+    assert not policy.decide(alice, user_channel("auth0|bob"))
+    assert not policy.decide(alice, "private-user-auth0=7Cbob")
+    assert not policy.decide("a", "private-user-=61")  # non-canonical spelling of "a"
+    assert policy.decide(alice, "presence-chat") and policy.decide(alice, "presence-chat-room2")
+    assert policy.decide(alice, EVENTS_CHANNEL)
+    assert not policy.decide(alice, "private-admin")
+    assert not policy.decide(alice, "private-encrypted-auth0-events")
+    assert not policy.decide(alice, "presence-other")
+    assert not policy.decide(alice, "#server-to-user-x")
+    assert not policy.decide("", "presence-chat")
+    assert ChannelPolicy.with_extra(["private-admin"]).decide(alice, "private-admin")
+
+
+def test_signin_ids_are_channel_safe():
+    assert signin_user_id("auth0|abc") == "auth0=7Cabc"
+    assert signin_user_id("google-oauth2|123") == "google-oauth2=7C123"
