@@ -188,8 +188,8 @@ class PusherSettings:
             except ValueError:
                 parsed = None
             if not isinstance(parsed, dict) or not all(isinstance(v, str) for v in parsed.values()):
-                raise ConfigError('PUSHER_AUTH_HEADERS must be a JSON object of strings, '
-                                  'e.g. {"X-Team": "blue"}.')
+                raise ConfigError('PUSHER_AUTH_HEADERS must be a JSON object of strings '
+                                  'such as {"X-Team": "blue"}.')
             headers.update(parsed)
         if "PUSHER_AUTH_TOKEN" in values:
             headers["Authorization"] = f"Bearer {values['PUSHER_AUTH_TOKEN'].strip()}"

@@ -76,7 +76,8 @@ class LiveClient:
     def __init__(self, settings: PusherSettings, *, user: Mapping[str, Any] | None = None,
                  signin: bool = False, authorizer: Authorizer | None = None,
                  backoff: Backoff | None = None, activity_timeout: float = 120.0,
-                 pong_timeout: float = 30.0, name: str = "authviz-live") -> None:
+                 pong_timeout: float = 30.0, connect_timeout: float = 10.0,
+                 name: str = "authviz-live") -> None:
         self.settings = settings
         self.user = dict(user) if user is not None else None
         if self.user is not None and not str(self.user.get("id", "")):
@@ -101,7 +102,7 @@ class LiveClient:
             settings.ws_url, on_channel_event=self._on_channel_event,
             on_connected=self._on_connected, on_disconnected=self._on_disconnected,
             on_fatal=self._on_fatal, backoff=backoff, activity_timeout=activity_timeout,
-            pong_timeout=pong_timeout, name=f"{name}-ws")
+            pong_timeout=pong_timeout, connect_timeout=connect_timeout, name=f"{name}-ws")
         self._connection.bind("pusher:signin_success", self._on_signin_success)
 
     # ------------------------------------------------------------------ lifecycle
@@ -379,6 +380,9 @@ class LiveClient:
         if not isinstance(members, dict):
             members = {}
         members = {str(k): v for k, v in members.items()}
+        # A member without user_info may be missing from "hash" (soketi) but is listed in "ids".
+        for user_id in presence.get("ids") or ():
+            members.setdefault(str(user_id), None)
         with self._lock:
             old = state.members
             state.members = members

@@ -70,6 +70,7 @@ class Connection(pysher.connection.Connection):
                  backoff: Backoff | None = None,
                  activity_timeout: float = 120.0,
                  pong_timeout: float = 30.0,
+                 connect_timeout: float = 10.0,
                  poll_interval: float = 0.5,
                  name: str = "authviz-live-ws") -> None:
         super().__init__(on_channel_event, url, log_level=None, daemon=True, reconnect_interval=0)
@@ -84,6 +85,9 @@ class Connection(pysher.connection.Connection):
         #: our own keep-alive interval; the effective one is min(this, server's activity_timeout)
         self.activity_timeout = float(activity_timeout)
         self.pong_timeout = float(pong_timeout)
+        #: an opened socket must deliver pusher:connection_established within this many seconds
+        self.connect_timeout = float(connect_timeout)
+        self._opened_at: float | None = None
         #: granularity at which a blocked reader notices disconnect() without traffic
         self.poll_interval = poll_interval
         self.effective_activity_timeout = self.activity_timeout
@@ -105,7 +109,8 @@ class Connection(pysher.connection.Connection):
         try:
             self._run()
         finally:
-            self.state = "disconnected"
+            if self.state != "failed":
+                self.state = "disconnected"
 
     def _connect(self) -> None:  # pysher's name for the thread body
         self._run()
@@ -118,7 +123,7 @@ class Connection(pysher.connection.Connection):
             first = False
             self.state = "connecting"
             self.close_code, self.close_reason, self._forced_code = None, "", None
-            self._established_at = None
+            self._established_at = self._opened_at = None
             app = websocket.WebSocketApp(self.url, on_open=self._on_open, on_message=self._on_message,
                                          on_error=self._on_error, on_close=self._on_close)
             with self._socket_lock:
@@ -158,7 +163,7 @@ class Connection(pysher.connection.Connection):
 
     # ------------------------------------------------------------------ websocket callbacks
     def _on_open(self, *args: Any) -> None:
-        self._last_rx = time.monotonic()
+        self._opened_at = self._last_rx = time.monotonic()
         self._ping_sent_at = None
 
     def _on_error(self, *args: Any) -> None:
@@ -267,9 +272,13 @@ class Connection(pysher.connection.Connection):
     # ------------------------------------------------------------------ keep-alive
     def check_alive(self) -> None:
         """Called periodically (task thread): ping after silence, declare death after no answer."""
-        if self.state != "connected":
-            return
         now = time.monotonic()
+        if self.state != "connected":
+            opened = self._opened_at
+            if self.state == "connecting" and opened is not None and now - opened >= self.connect_timeout:
+                self._opened_at = None
+                self._shutdown_socket()
+            return
         sent = self._ping_sent_at
         if sent is not None:
             if now - sent >= self.pong_timeout and self._last_rx <= sent:
@@ -282,7 +291,8 @@ class Connection(pysher.connection.Connection):
     @property
     def check_interval(self) -> float:
         """How often :meth:`check_alive` should run to honour the timeouts closely."""
-        return max(0.05, min(1.0, self.effective_activity_timeout / 4, self.pong_timeout / 4))
+        return max(0.05, min(1.0, self.effective_activity_timeout / 4, self.pong_timeout / 4,
+                             self.connect_timeout / 4))
 
     # ------------------------------------------------------------------ control
     def reconnect(self, reconnect_interval: float | None = None) -> None:
