@@ -6,7 +6,7 @@ Management API ``/api/v2/logs`` entries and EventBridge envelopes. See :mod:`.sc
 DataFrame contract, :mod:`.parse` for per-record parsing and :mod:`.bulk` for the columnar reader.
 """
 
-from authviz.auth0.bulk import LogInputError, read_logs
+from authviz.auth0.bulk import LogInputError, read_log_files, read_logs
 from authviz.auth0.countries import Country, normalize_country, resolve_country
 from authviz.auth0.frame import LogFrame, events_to_frame
 from authviz.auth0.log_types import CATEGORY_BY_CODE, LOG_TYPES, category_for, describe_type
@@ -41,6 +41,7 @@ __all__ = [
     "parse_event",
     "parse_records",
     "parse_timestamp",
+    "read_log_files",
     "read_logs",
     "resolve_country",
 ]

@@ -19,7 +19,7 @@ Invariants:
 from __future__ import annotations
 
 import gzip
-import io
+import re
 import sys
 from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
@@ -36,7 +36,7 @@ from authviz.auth0.frame import LogFrame, events_to_frame
 from authviz.auth0.log_types import category_for, describe_type
 from authviz.auth0.model import AuthEvent, ParseError, Reject
 from authviz.auth0.parse import (
-    CONTENT_FIELDS, TENANT_HOST_PATTERN, Collector, iter_body_records, loads, parse_event,
+    CONTENT_FIELDS, TENANT_HOST_PATTERN, Collector, dumps_text, iter_body_records, loads, parse_event,
 )
 from authviz.auth0.schema import CATEGORIES, COLUMNS, SOURCES, conform, empty_frame
 from authviz.auth0.shapes import kind
@@ -93,15 +93,39 @@ def read_logs(source: str | Path | bytes | bytearray | memoryview | Iterable[Any
     raises :class:`ParseError` at the first rejected record; ``progress`` shows a tqdm bar on
     stderr for large inputs; ``dedup=False`` keeps repeated ``event_id``s as rows.
     """
-    if source_shape is not None and source_shape not in SOURCES:
-        raise ParseError(f"unknown shape {source_shape!r}: expected one of {', '.join(SOURCES)}")
+    _check_shape(source_shape)
+    collector = Collector(strict=strict)
     if isinstance(source, (str, Path)):
-        data = read_input(source)
+        frames = _frames_from_bytes(read_input(source), collector, source_shape, progress)
     elif isinstance(source, (bytes, bytearray, memoryview)):
         data = _maybe_gunzip(bytes(source), "the input bytes")
+        frames = _frames_from_bytes(data, collector, source_shape, progress)
     else:
-        return _read_iterable(source, source_shape=source_shape, strict=strict, dedup=dedup)
-    return read_bytes(data, source_shape=source_shape, strict=strict, progress=progress, dedup=dedup)
+        frames = _frames_from_iterable(source, collector, source_shape)
+    return _finish(frames, collector, dedup=dedup)
+
+
+def read_log_files(paths: Iterable[str | Path], *, source_shape: str | None = None,
+                   strict: bool = False, progress: bool = False, dedup: bool = True) -> LogFrame:
+    """Read several log files as one stream: one frame, deduplicated across all of them.
+
+    Each reject carries the file it came from in ``Reject.input``.
+    """
+    _check_shape(source_shape)
+    collector = Collector(strict=strict)
+    frames: list[pd.DataFrame] = []
+    for path in paths:
+        collector.input = str(path)
+        collector.inputs.append(str(path))
+        for frame in _frames_from_bytes(read_input(path), collector, source_shape, progress):
+            frame.insert(0, "_input", str(path))
+            frames.append(frame)
+    return _finish(frames, collector, dedup=dedup)
+
+
+def _check_shape(source_shape: str | None) -> None:
+    if source_shape is not None and source_shape not in SOURCES:
+        raise ParseError(f"unknown shape {source_shape!r}: expected one of {', '.join(SOURCES)}")
 
 
 def read_input(path: str | Path) -> bytes:
@@ -127,54 +151,49 @@ def _maybe_gunzip(data: bytes, label: str) -> bytes:
         raise LogInputError(f"{label} looks gzip-compressed but cannot be decompressed: {error}") from None
 
 
-def _read_iterable(records: Iterable[Any], *, source_shape: str | None, strict: bool, dedup: bool) -> LogFrame:
+def _frames_from_iterable(records: Iterable[Any], collector: Collector,
+                          source_shape: str | None) -> list[pd.DataFrame]:
     items = list(records)
     if items and all(isinstance(item, (str, bytes, bytearray)) for item in items):
         lines = [item.encode("utf-8") if isinstance(item, str) else bytes(item) for item in items]
-        if any(b"\n" in line for line in lines):
-            lines = [line.replace(b"\r", b"").replace(b"\n", b" ") for line in lines]
-        return read_bytes(b"\n".join(lines), source_shape=source_shape, strict=strict, dedup=dedup,
-                          force_lines=True)
-    collector = Collector(strict=strict)
+        # One item is one record: a newline inside an item must not split it.
+        lines = [line.replace(b"\r", b" ").replace(b"\n", b" ") for line in lines]
+        return list(_read_lines(b"\n".join(lines), collector, source_shape=source_shape, progress=False))
     events: list[AuthEvent] = []
     positions: list[int] = []
     for position, obj in enumerate(items, 1):
         if not isinstance(obj, Mapping):
-            collector.reject(position, _text_of(obj), f"not a JSON object but {kind(obj)}")
+            collector.reject(position, dumps_text(obj), f"not a JSON object but {kind(obj)}")
             continue
         try:
             events.append(parse_event(obj, source=source_shape))
             positions.append(position)
         except ParseError as error:
-            collector.reject(position, _text_of(obj), str(error))
+            collector.reject(position, dumps_text(obj), str(error))
     frame = events_to_frame(events)
     frame.insert(0, "_position", positions)
-    return _finish([frame], collector, dedup=dedup)
+    return [frame]
 
 
-def _text_of(obj: Any) -> str:
-    from authviz.auth0.parse import dumps_text
+def _frames_from_bytes(data: bytes, collector: Collector, source_shape: str | None,
+                       progress: bool) -> list[pd.DataFrame]:
+    if _is_one_document(data):
+        return [_read_document(data, collector, source_shape=source_shape)]
+    return list(_read_lines(data, collector, source_shape=source_shape, progress=progress))
 
-    return dumps_text(obj)
 
-
-def read_bytes(data: bytes, *, source_shape: str | None = None, strict: bool = False,
-               progress: bool = False, dedup: bool = True, force_lines: bool = False) -> LogFrame:
-    """Read the bytes of a log file (see :func:`read_logs`)."""
-    collector = Collector(strict=strict)
-    if not force_lines and _is_one_document(data):
-        return _read_document(data, collector, source_shape=source_shape, dedup=dedup)
-    frames = list(_read_lines(data, collector, source_shape=source_shape, progress=progress))
-    return _finish(frames, collector, dedup=dedup)
+_LEADING_SPACE = re.compile(rb"\s*")
 
 
 def _is_one_document(data: bytes) -> bool:
     """Whether the input is one JSON value (an array, a pretty-printed object) and not JSON lines."""
-    head = data.lstrip()[:1]
+    begin = _LEADING_SPACE.match(data).end()
+    head = data[begin:begin + 1]
     if head not in (b"[", b"{"):
         return False
     if head == b"{":
-        first_line = data.lstrip().split(b"\n", 1)[0]
+        newline = data.find(b"\n", begin)
+        first_line = data[begin:newline if newline >= 0 else len(data)]
         try:
             loads(first_line)
             return False  # the first line is a whole object: JSON lines
@@ -187,7 +206,7 @@ def _is_one_document(data: bytes) -> bool:
     return True
 
 
-def _read_document(data: bytes, collector: Collector, *, source_shape: str | None, dedup: bool) -> LogFrame:
+def _read_document(data: bytes, collector: Collector, *, source_shape: str | None) -> pd.DataFrame:
     events: list[AuthEvent] = []
     positions: list[int] = []
     texts: list[str] = []
@@ -205,7 +224,7 @@ def _read_document(data: bytes, collector: Collector, *, source_shape: str | Non
         collector.reject(position, raw_text, problem)
     frame = events_to_frame(events, texts)
     frame.insert(0, "_position", positions)
-    return _finish([frame], collector, dedup=dedup)
+    return frame
 
 
 # --- JSON lines, columnar -------------------------------------------------------------------
@@ -275,8 +294,10 @@ def _read_block(data: bytes, starts: np.ndarray, ends: np.ndarray, numbers: np.n
     if source_shape in (None, "log_stream", "management_api", "eventbridge") and len(starts):
         table = _columnar(data, int(starts[0]), int(ends[-1]), len(starts))
     if table is not None:
-        yield _table_to_frame(table, data, starts, ends, numbers, collector, source_shape)
-        return
+        frame = _table_to_frame(table, data, starts, ends, numbers, collector, source_shape)
+        if frame is not None:
+            yield frame
+            return
     if len(starts) <= MIN_COLUMNAR_LINES or source_shape in ("rule", "action"):
         yield _per_record(data, starts, ends, numbers, collector, source_shape)
         return
@@ -332,12 +353,22 @@ def _per_record(data: bytes, starts: np.ndarray, ends: np.ndarray, numbers: np.n
     return frame
 
 
-def _field(table: pa.Table, *path: str) -> pa.Array:
-    """A (possibly nested) column of ``table`` as one array; null where any parent is null."""
-    column = table.column(path[0]).combine_chunks()
-    for name in path[1:]:
-        column = pc.struct_field(column, name)
-    return column
+def _flat_columns(table: pa.Table) -> dict[str, pa.Array]:
+    """Every leaf column of ``table`` by dotted path (``data.location_info.city_name``).
+
+    A leaf is null wherever one of its parents is null (``pc.struct_field`` semantics).
+    """
+    columns: dict[str, pa.Array] = {}
+
+    def walk(prefix: str, values: pa.Array) -> None:
+        columns[prefix] = values
+        if pa.types.is_struct(values.type):
+            for index in range(values.type.num_fields):
+                walk(f"{prefix}.{values.type.field(index).name}", pc.struct_field(values, [index]))
+
+    for name in table.column_names:
+        walk(name, table.column(name).combine_chunks())
+    return columns
 
 
 def _nonempty(values: pa.Array) -> pa.Array:
@@ -353,32 +384,44 @@ def _coalesce_nonempty(*arrays: pa.Array) -> pa.Array:
 
 
 def _table_to_frame(table: pa.Table, data: bytes, starts: np.ndarray, ends: np.ndarray,
-                    numbers: np.ndarray, collector: Collector, source_shape: str | None) -> pd.DataFrame:
+                    numbers: np.ndarray, collector: Collector,
+                    source_shape: str | None) -> pd.DataFrame | None:
+    """The rows of one block the columnar pass vouches for, plus the others parsed per record.
+
+    ``None`` when the block's text is not valid UTF-8 (the caller splits it).
+    """
     n = table.num_rows
-    detail_valid = pc.is_valid(_field(table, "detail"))
-    eventbridge = pc.is_valid(_field(table, "detail", "data"))
-    no_detail = pc.invert(detail_valid)
-    log_stream = pc.and_(no_detail, pc.is_valid(_field(table, "data")))
-    flat = pc.and_(pc.and_(no_detail, pc.is_null(_field(table, "data"))),
-                   pc.and_(pc.is_valid(_field(table, "type")), pc.is_valid(_field(table, "date"))))
+    col = _flat_columns(table)
+    none = pa.array(np.zeros(n, dtype=bool))
+    eventbridge = pc.is_valid(col["detail.data"])
+    no_detail = pc.is_null(col["detail"])
+    log_stream = pc.and_(no_detail, pc.is_valid(col["data"]))
+    has_type_and_date = pc.and_(pc.is_valid(col["type"]), pc.is_valid(col["date"]))
+    flat = pc.and_(pc.and_(no_detail, pc.is_null(col["data"])), has_type_and_date)
     if source_shape == "log_stream":
-        eventbridge, flat = pa.array(np.zeros(n, bool)), pa.array(np.zeros(n, bool))
-        log_stream = pc.is_valid(_field(table, "data"))
+        eventbridge, flat, log_stream = none, none, pc.is_valid(col["data"])
     elif source_shape == "eventbridge":
-        log_stream, flat = pa.array(np.zeros(n, bool)), pa.array(np.zeros(n, bool))
+        log_stream, flat = none, none
     elif source_shape == "management_api":
-        eventbridge, log_stream = pa.array(np.zeros(n, bool)), pa.array(np.zeros(n, bool))
-        flat = pc.and_(pc.is_valid(_field(table, "type")), pc.is_valid(_field(table, "date")))
+        eventbridge, log_stream, flat = none, none, has_type_and_date
+    any_eventbridge = eventbridge.true_count > 0
+    any_flat = flat.true_count > 0
+    all_log_stream = log_stream.true_count == n
 
-    def pick(name: str, *, nested: tuple[str, ...] = ()) -> pa.Array:
-        """Field ``name`` of the log entry, whichever shape holds it."""
-        values = _field(table, *nested, name) if nested else _field(table, name)
-        out = pc.if_else(flat, values, pa.nulls(n, values.type))
-        out = pc.if_else(log_stream, _field(table, "data", *nested, name), out)
-        return pc.if_else(eventbridge, _field(table, "detail", "data", *nested, name), out)
+    def pick(name: str) -> pa.Array:
+        """Field ``name`` (dotted) of the log entry, whichever shape holds it."""
+        out = col[f"data.{name}"]
+        if not all_log_stream:
+            out = pc.if_else(log_stream, out, pa.nulls(n, out.type))
+        if any_flat:
+            out = pc.if_else(flat, col[name], out)
+        if any_eventbridge:
+            out = pc.if_else(eventbridge, col[f"detail.data.{name}"], out)
+        return out
 
-    outer_id = pc.if_else(eventbridge, _field(table, "detail", "log_id"),
-                          pc.if_else(log_stream, _field(table, "log_id"), pa.nulls(n, _TEXT)))
+    outer_id = pc.if_else(log_stream, col["log_id"], pa.nulls(n, _TEXT))
+    if any_eventbridge:
+        outer_id = pc.if_else(eventbridge, col["detail.log_id"], outer_id)
     event_id = _coalesce_nonempty(outer_id, pick("log_id"), pick("_id"))
     type_code = pick("type")
     timestamps = parse_timestamp_array(pick("date"))
@@ -391,7 +434,7 @@ def _table_to_frame(table: pa.Table, data: bytes, starts: np.ndarray, ends: np.n
     for name in _TEXT_COLUMNS:
         columns[name] = pick(name)
     for name in ("country_code", "country_code3", "country_name", "city_name", "latitude", "longitude"):
-        columns[name] = pick(name, nested=("location_info",))
+        columns[name] = pick(f"location_info.{name}")
     columns["is_mobile"] = pc.coalesce(pick("is_mobile"), pick("isMobile"))
     columns["tenant"] = _coalesce_nonempty(
         pick("tenant_name"), pick("tenant"),
@@ -400,7 +443,7 @@ def _table_to_frame(table: pa.Table, data: bytes, starts: np.ndarray, ends: np.n
     source = pc.if_else(eventbridge, "eventbridge", pc.if_else(log_stream, "log_stream", "management_api"))
     raw = _line_array(data, starts, ends)
     if raw is None:
-        return _per_record(data, starts, ends, numbers, collector, source_shape)
+        return None
     frame = _columns_to_frame(columns, source, raw, numbers)
     fast = frame[accepted_np]
     slow_index = np.flatnonzero(~accepted_np)
@@ -508,40 +551,43 @@ def _countries(code: pa.Array, code3: pa.Array, name: pa.Array) -> tuple[pa.Arra
 def _finish(frames: list[pd.DataFrame], collector: Collector, *, dedup: bool) -> LogFrame:
     frames = [frame for frame in frames if len(frame)]
     if not frames:
-        return LogFrame(empty_frame(), _sorted(collector.result.rejects), 0)
+        return LogFrame(empty_frame(), _sorted(collector.result.rejects, collector.inputs), 0)
     frame = frames[0] if len(frames) == 1 else pd.concat(frames, ignore_index=True)
     duplicates = 0
     if dedup:
         repeated = frame["event_id"].duplicated(keep="first").to_numpy(dtype=bool, na_value=False)
         if repeated.any():
             frame, duplicates = _drop_repeats(frame, repeated, collector)
-    positions = frame.pop("_position")
-    del positions
+    frame = frame.drop(columns=[name for name in ("_position", "_input") if name in frame.columns])
     frame = conform(frame.reset_index(drop=True))
-    return LogFrame(frame, _sorted(collector.result.rejects), duplicates)
+    return LogFrame(frame, _sorted(collector.result.rejects, collector.inputs), duplicates)
 
 
 def _drop_repeats(frame: pd.DataFrame, repeated: np.ndarray, collector: Collector) -> tuple[pd.DataFrame, int]:
     """Drop rows repeating a kept ``event_id``: retries are counted, conflicts become rejects."""
-    fields = [name for name in CONTENT_FIELDS if name != "country_name"] + ["country_name"]
-    first_rows: dict[str, int] = {}
+    fields = list(CONTENT_FIELDS)
     ids = frame["event_id"].tolist()
+    first_rows: dict[str, int] = {}
     for index in np.flatnonzero(~repeated).tolist():
         first_rows.setdefault(ids[index], index)
+    inputs = frame["_input"].tolist() if "_input" in frame.columns else None
     duplicates = 0
     content = frame[fields]
     for index in np.flatnonzero(repeated).tolist():
         first = first_rows[ids[index]]
-        same = all(_same(content.iat[first, k], content.iat[index, k]) for k in range(len(fields)))
-        if same:
+        if all(_same(content.iat[first, k], content.iat[index, k]) for k in range(len(fields))):
             duplicates += 1
-        else:
-            first_position = int(frame["_position"].iat[first])
-            collector.reject(
-                int(frame["_position"].iat[index]), str(frame["raw"].iat[index]),
-                f"event id {ids[index]!r} was already seen in record {first_position} with different "
-                f"content; record {first_position} was kept",
-            )
+            continue
+        first_position = int(frame["_position"].iat[first])
+        where = f"record {first_position}"
+        if inputs is not None and inputs[first] != inputs[index]:
+            where = f"{inputs[first]} record {first_position}"
+        collector.reject(
+            int(frame["_position"].iat[index]), str(frame["raw"].iat[index]),
+            f"event id {ids[index]!r} was already seen in {where} with different content; "
+            f"{where} was kept",
+            input=inputs[index] if inputs is not None else None,
+        )
     return frame[~repeated], duplicates
 
 
@@ -552,5 +598,7 @@ def _same(a: Any, b: Any) -> bool:
     return bool(a == b)
 
 
-def _sorted(rejects: list[Reject]) -> list[Reject]:
-    return sorted(rejects, key=lambda reject: reject.position)
+def _sorted(rejects: list[Reject], inputs: list[str] | None = None) -> list[Reject]:
+    """Rejects in input order, then by position."""
+    order = {name: index for index, name in enumerate(inputs or [])}
+    return sorted(rejects, key=lambda reject: (order.get(reject.input or "", 0), reject.position))

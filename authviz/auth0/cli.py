@@ -1,5 +1,146 @@
-"""Sub-commands of this package (see authviz.cli for the contract)."""
+"""``authviz logs convert``: Auth0 logs of any shape -> Parquet, CSV or JSON lines.
+
+Exit status: 0 when every record parsed, 1 when some were rejected (they are written next to the
+output as ``OUT.rejects.jsonl`` with their reasons, so nothing is lost), 2 on a usage error.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+import orjson
+import pandas as pd
+
+from authviz.auth0.bulk import LogInputError, read_log_files
+from authviz.auth0.frame import LogFrame
+from authviz.auth0.model import ParseError, Reject
+from authviz.auth0.schema import SOURCES
+from authviz.errors import AuthvizError, UsageError
+
+#: Output formats by file extension.
+FORMATS = {".parquet": "parquet", ".pq": "parquet", ".csv": "csv", ".jsonl": "jsonl", ".ndjson": "jsonl"}
+#: Inputs of at least this many bytes (in total) get a progress bar even when stderr is no TTY.
+PROGRESS_MIN_BYTES = 64 * 1024 * 1024
+#: How many reject reasons the summary prints (all of them are in the rejects file).
+SUMMARY_MAX_REJECTS = 20
 
 
 def add_logs_commands(subparsers) -> None:
-    """Register this package's `authviz logs` commands (none yet)."""
+    """Register ``authviz logs convert``."""
+    parser = subparsers.add_parser(
+        "convert",
+        help="parse Auth0 logs of any shape into .parquet, .csv or .jsonl",
+        description=(
+            "Parse Auth0 logs (Log Streaming JSON lines/array/object, Management API arrays, "
+            "EventBridge envelopes, Rule or Action payloads; optionally gzip) into one table. "
+            "Rejected records are written next to OUT as OUT.rejects.jsonl with their reasons. "
+            "Exit status: 0 all parsed, 1 some rejected, 2 usage error."
+        ),
+    )
+    parser.add_argument("inputs", nargs="+", metavar="INPUT", type=Path, help="log files to read")
+    parser.add_argument("-o", "--output", required=True, type=Path, metavar="OUT",
+                        help="output file; its extension (.parquet, .csv, .jsonl) picks the format")
+    parser.add_argument("--format", choices=sorted(set(FORMATS.values())),
+                        help="output format, when OUT's extension does not say it")
+    parser.add_argument("--shape", choices=SOURCES, help="force the input shape instead of detecting it")
+    parser.add_argument("--strict", action="store_true", help="stop at the first rejected record (exit 1)")
+    parser.add_argument("--keep-duplicates", action="store_true",
+                        help="keep records repeating an event id instead of dropping them")
+    parser.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None,
+                        help="show a progress bar (default: when stderr is a terminal or the input is large)")
+    parser.set_defaults(func=convert_command)
+
+
+def output_format(output: Path, explicit: str | None) -> str:
+    """The output format from ``--format`` or the extension; :class:`UsageError` when unknown."""
+    if explicit:
+        return explicit
+    fmt = FORMATS.get(output.suffix.lower())
+    if fmt is None:
+        raise UsageError(
+            f"cannot tell the output format from {str(output)!r}: name it .parquet, .csv or .jsonl, "
+            "or pass --format"
+        )
+    return fmt
+
+
+def rejects_path(output: Path) -> Path:
+    """Where the rejects of ``output`` go: ``OUT.rejects.jsonl`` beside it."""
+    return output.with_name(output.name + ".rejects.jsonl")
+
+
+def write_frame(frame: pd.DataFrame, output: Path, fmt: str) -> None:
+    """Write the events; ``raw`` stays a JSON string in every format."""
+    if fmt == "parquet":
+        frame.to_parquet(output, engine="pyarrow", index=False)
+    elif fmt == "csv":
+        out = frame.copy()
+        out["timestamp"] = out["timestamp"].dt.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+        out.to_csv(output, index=False)
+    else:
+        out = frame.copy()
+        out["timestamp"] = out["timestamp"].dt.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+        out.to_json(output, orient="records", lines=True, force_ascii=False)
+
+
+def write_rejects(rejects: Sequence[Reject], path: Path) -> None:
+    with path.open("wb") as out:
+        for reject in rejects:
+            out.write(orjson.dumps(reject.to_dict()))
+            out.write(b"\n")
+
+
+def convert_command(args: argparse.Namespace) -> int:
+    fmt = output_format(args.output, args.format)
+    for path in args.inputs:
+        if not path.exists():
+            raise UsageError(f"input file {str(path)!r} does not exist")
+        if path.is_dir():
+            raise UsageError(f"input {str(path)!r} is a directory, not a log file")
+    if not args.output.parent.exists():
+        raise UsageError(f"the output directory {str(args.output.parent)!r} does not exist")
+    progress = args.progress
+    if progress is None:
+        total = sum(path.stat().st_size for path in args.inputs)
+        progress = sys.stderr.isatty() or total >= PROGRESS_MIN_BYTES
+    try:
+        result = read_log_files(args.inputs, source_shape=args.shape, strict=args.strict,
+                                progress=progress, dedup=not args.keep_duplicates)
+    except LogInputError as error:
+        raise UsageError(str(error)) from None
+    except ParseError as error:
+        raise AuthvizError(f"stopped (--strict): {error}") from None
+    try:
+        write_frame(result.frame, args.output, fmt)
+    except OSError as error:
+        raise AuthvizError(f"cannot write {str(args.output)!r}: {error.strerror or error}") from None
+    rejected_to = rejects_path(args.output)
+    if result.rejects:
+        write_rejects(result.rejects, rejected_to)
+    elif rejected_to.exists():
+        rejected_to.unlink()  # a stale file from an earlier run would mislead
+    print(summary(result, args.output, rejected_to, multiple=len(args.inputs) > 1))
+    return 1 if result.rejects else 0
+
+
+def summary(result: LogFrame, output: Path, rejected_to: Path, *, multiple: bool) -> str:
+    """What was written: events per category, duplicates, rejects with their reasons."""
+    frame = result.frame
+    lines = [f"wrote {len(frame):,} events to {output}"]
+    counts = frame["category"].value_counts(sort=True)
+    for category, count in counts.items():
+        if count:
+            lines.append(f"  {category:<18} {count:>10,}")
+    lines.append(f"duplicates dropped: {result.duplicates:,}")
+    lines.append(f"rejected records: {len(result.rejects):,}")
+    for reject in result.rejects[:SUMMARY_MAX_REJECTS]:
+        where = f"{reject.input}: " if multiple and reject.input else ""
+        lines.append(f"  {where}{reject.reason}")
+    if len(result.rejects) > SUMMARY_MAX_REJECTS:
+        lines.append(f"  ... and {len(result.rejects) - SUMMARY_MAX_REJECTS:,} more")
+    if result.rejects:
+        lines.append(f"rejected records with their reasons: {rejected_to}")
+    return "\n".join(lines)

@@ -141,15 +141,19 @@ class Reject:
 
     ``position`` is 1-based (the line number of a JSON lines input, else the index in the batch);
     ``raw`` is the record's original text; ``reason`` is a full sentence starting with
-    ``record <position>:``.
+    ``record <position>:``; ``input`` names the file it came from when several were read.
     """
 
     position: int
     raw: str
     reason: str
+    input: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        return {"position": self.position, "reason": self.reason, "raw": self.raw}
+        out: dict[str, Any] = {"position": self.position, "reason": self.reason, "raw": self.raw}
+        if self.input is not None:
+            out["input"] = self.input
+        return out
 
 
 @dataclass(slots=True)

@@ -174,12 +174,17 @@ class Collector:
     def __init__(self, *, strict: bool = False) -> None:
         self.result = ParseResult()
         self.strict = strict
+        #: The input being read (file name), recorded on each reject; ``None`` for one input.
+        self.input: str | None = None
+        #: Every input read so far, in order.
+        self.inputs: list[str] = []
         self._seen: dict[str, tuple[int, tuple[Any, ...]]] = {}
 
-    def reject(self, position: int, raw: str, message: str) -> None:
-        reject = Reject(position, raw, f"record {position}: {message}")
+    def reject(self, position: int, raw: str, message: str, *, input: str | None = None) -> None:
+        where = input if input is not None else self.input
+        reject = Reject(position, raw, f"record {position}: {message}", where)
         if self.strict:
-            raise ParseError(reject.reason)
+            raise ParseError(f"{where}: {reject.reason}" if where else reject.reason)
         self.result.rejects.append(reject)
 
     def record(self, position: int, obj: Any, raw_text: str | None = None, *,
