@@ -1,0 +1,136 @@
+"""``CountryChart``: where logins come from, as a live stacked bar chart and a choropleth map.
+
+Both are plotly ``FigureWidget``s updated inside ``fig.batch_update()`` (one update message per
+figure per refresh; plotly has no append API, so each refresh resends the top-N arrays only). The
+map's topology comes from the Jupyter server (see :mod:`authviz.widgets.topojson`), so countries draw
+with no internet access.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import Counter, defaultdict
+from collections.abc import Iterable
+from typing import Any
+
+import ipywidgets as W
+import plotly.graph_objects as go
+
+from authviz.widgets.html import esc
+from authviz.widgets.records import CATEGORY_LABELS, to_record
+from authviz.widgets.topojson import topojson_url
+
+#: Default stacks of the bar chart; every other category goes to "Other".
+DEFAULT_STACKS: tuple[str, ...] = ("login_success", "signup", "login_failure")
+STACK_COLOURS = {"login_success": "#2e7d32", "signup": "#1565c0", "login_failure": "#c62828", "other": "#9e9e9e"}
+
+
+class CountryChart(W.VBox):
+    """Events by country: top ``top_n`` countries stacked by category, and a world map of totals.
+
+    ``bar_interval`` / ``map_interval`` are the least seconds between two redraws of each figure
+    (the map redraws less often: it is the heavier update for the browser).
+    """
+
+    topics = frozenset({"auth"})
+
+    def __init__(
+        self,
+        *,
+        top_n: int = 15,
+        stacks: tuple[str, ...] = DEFAULT_STACKS,
+        show_map: bool = True,
+        bar_interval: float = 0.5,
+        map_interval: float = 1.0,
+        height: int = 360,
+    ) -> None:
+        if top_n < 1:
+            raise ValueError(f"top_n must be at least 1, got {top_n}")
+        unknown = [s for s in stacks if s not in CATEGORY_LABELS]
+        if unknown:
+            raise ValueError(f"unknown categories in stacks: {unknown}; choose from {list(CATEGORY_LABELS)}")
+        self.top_n = top_n
+        self.stacks = tuple(stacks) + ("other",) if "other" not in stacks else tuple(stacks)
+        self.bar_interval = bar_interval
+        self.map_interval = map_interval
+        self._lock = threading.RLock()
+        # country display name -> stack -> count; iso3 per name for the map
+        self.by_country: dict[str, Counter[str]] = defaultdict(Counter)
+        self.iso3: dict[str, str] = {}
+        self.total = 0
+        self.unknown_country = 0
+        self._bar_dirty = self._map_dirty = False
+        self._bar_last = self._map_last = float("-inf")
+
+        self.bar = go.FigureWidget(
+            data=[
+                go.Bar(name=CATEGORY_LABELS.get(s, "Other"), x=[], y=[], marker_color=STACK_COLOURS.get(s, "#6a1b9a"))
+                for s in self.stacks
+            ],
+            layout=go.Layout(
+                barmode="stack", height=height, title=f"Events by country (top {top_n})",
+                margin=dict(l=40, r=10, t=40, b=80), legend=dict(orientation="h", y=1.12),
+                xaxis=dict(title=None), yaxis=dict(title="events"),
+            ),
+        )
+        self.map = None
+        children: list[W.Widget] = [self.bar]
+        if show_map:
+            self.map = go.FigureWidget(
+                data=[go.Choropleth(locations=[], z=[], text=[], locationmode="ISO-3", colorscale="Blues",
+                                    colorbar=dict(title="events"), marker_line_color="#ffffff")],
+                layout=go.Layout(
+                    height=height, title="Events on the map", margin=dict(l=0, r=0, t=40, b=0),
+                    geo=dict(showframe=False, showcoastlines=True, showcountries=True,
+                             projection_type="natural earth", resolution=110),
+                ),
+            )
+            self.map._config = {**self.map._config, "topojsonURL": topojson_url()}
+            children.append(self.map)
+        super().__init__(children)
+
+    # -- pump interface ---------------------------------------------------------------------
+    def consume(self, items: Iterable[Any]) -> None:
+        with self._lock:
+            for item in items:
+                record = to_record(item)
+                self.total += 1
+                if not record.country_name:
+                    self.unknown_country += 1
+                    continue
+                stack = record.category if record.category in self.stacks else "other"
+                self.by_country[record.country_name][stack] += 1
+                if record.country_iso3:
+                    self.iso3[record.country_name] = record.country_iso3
+            self._bar_dirty = self._map_dirty = True
+
+    def top(self) -> list[tuple[str, int]]:
+        """The ``top_n`` countries with their totals, largest first (ties by name)."""
+        with self._lock:
+            totals = [(name, sum(c.values())) for name, c in self.by_country.items()]
+        totals.sort(key=lambda t: (-t[1], t[0]))
+        return totals[: self.top_n]
+
+    def refresh(self, now: float) -> bool:
+        sent = False
+        with self._lock:
+            if self._bar_dirty and now - self._bar_last >= self.bar_interval:
+                names = [name for name, _ in self.top()]
+                with self.bar.batch_update():
+                    for trace, stack in zip(self.bar.data, self.stacks):
+                        trace.x = [esc(n) for n in names]  # plotly reads <b>, <a>...: escape
+                        trace.y = [self.by_country[n][stack] for n in names]
+                self._bar_dirty = False
+                self._bar_last = now
+                sent = True
+            if self.map is not None and self._map_dirty and now - self._map_last >= self.map_interval:
+                named = sorted((n, sum(c.values())) for n, c in self.by_country.items() if n in self.iso3)
+                with self.map.batch_update():
+                    trace = self.map.data[0]
+                    trace.locations = [self.iso3[n] for n, _ in named]
+                    trace.z = [total for _, total in named]
+                    trace.text = [esc(n) for n, _ in named]
+                self._map_dirty = False
+                self._map_last = now
+                sent = True
+        return sent

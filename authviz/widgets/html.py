@@ -1,0 +1,41 @@
+"""Small HTML building blocks shared by the widgets. Every user-controlled value goes through
+:func:`esc`; CSS is scoped under one class per widget so notebooks' styles are untouched."""
+
+from __future__ import annotations
+
+import html
+from datetime import datetime
+
+#: Colours per tone, readable on the light and dark JupyterLab themes.
+TONE_CSS = """
+.authviz{font-family:var(--jp-ui-font-family,sans-serif);font-size:13px;line-height:1.45}
+.authviz .av-totals{margin:2px 0 6px 0;color:var(--jp-ui-font-color1,#222)}
+.authviz .av-totals b{font-weight:600}
+.authviz ul.av-rows{list-style:none;margin:0;padding:0;max-height:420px;overflow-y:auto}
+.authviz li.av-row{padding:3px 6px;margin:1px 0;border-left:4px solid #9e9e9e;background:rgba(158,158,158,.08)}
+.authviz li.av-ok{border-left-color:#2e7d32;background:rgba(46,125,50,.08)}
+.authviz li.av-fail{border-left-color:#c62828;background:rgba(198,40,40,.10)}
+.authviz li.av-warn{border-left-color:#ef6c00;background:rgba(239,108,0,.10)}
+.authviz .av-label{font-weight:600}
+.authviz .av-time{color:#757575;margin-left:.5em;font-variant-numeric:tabular-nums}
+.authviz .av-country{color:#1565c0;margin-left:.5em}
+.authviz .av-detail{color:#616161;margin-left:.5em}
+.authviz .av-empty{color:#757575;font-style:italic}
+.authviz .av-error{color:#c62828;font-weight:600}
+.authviz .av-author{font-weight:600}
+.authviz .av-online{color:#2e7d32}
+"""
+
+
+def esc(value: object) -> str:
+    """HTML-escape any value (quotes included): the only way text reaches our HTML."""
+    return html.escape("" if value is None else str(value), quote=True)
+
+
+def fmt_time(value: datetime | None) -> str:
+    """``HH:MM:SS`` in UTC, or ``""``."""
+    return value.strftime("%H:%M:%S") if value is not None else ""
+
+
+def style_block() -> str:
+    return f"<style>{TONE_CSS}</style>"

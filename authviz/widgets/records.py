@@ -1,0 +1,116 @@
+"""Turn whatever a source hands over into the small, plain record the widgets draw.
+
+Widgets accept :class:`authviz.auth0.AuthEvent` objects or mappings with the schema's column names
+(``AuthEvent.to_dict()``, a DataFrame row as a dict, the ``auth-event`` payload). Only the fields a
+widget shows are read; nothing here touches HTML: escaping happens where HTML is built.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from typing import Any
+
+#: How each category reads in the feed (the tutorial's "Sign Up:" / "Log In:" first) and its style.
+CATEGORY_LABELS: dict[str, str] = {
+    "signup": "Sign Up",
+    "login_success": "Log In",
+    "login_failure": "Failed Log In",
+    "signup_failure": "Failed Sign Up",
+    "logout": "Log Out",
+    "logout_failure": "Failed Log Out",
+    "password_change": "Password Changed",
+    "password_reset": "Password Reset",
+    "breached_password": "Breached Password",
+    "blocked": "Blocked",
+    "mfa": "MFA",
+    "token_exchange": "Token Exchange",
+    "silent_auth": "Silent Auth",
+    "management_api": "Management API",
+    "other": "Other",
+}
+
+#: The look of each category: "ok" (green), "fail" (red), "warn" (amber), "info" (grey).
+CATEGORY_TONES: dict[str, str] = {
+    "signup": "ok",
+    "login_success": "ok",
+    "login_failure": "fail",
+    "signup_failure": "fail",
+    "logout_failure": "fail",
+    "breached_password": "warn",
+    "blocked": "warn",
+    "password_change": "warn",
+    "password_reset": "warn",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class FeedRecord:
+    """The fields the widgets show of one event; strings are raw (unescaped) text or ``""``."""
+
+    event_id: str
+    timestamp: datetime | None
+    category: str
+    who: str
+    user_id: str
+    country_name: str
+    country_iso3: str
+    description: str
+    ip: str
+
+
+def _field(event: Any, name: str) -> Any:
+    if isinstance(event, Mapping):
+        return event.get(name)
+    return getattr(event, name, None)
+
+
+def _text(value: Any) -> str:
+    if value is None:
+        return ""
+    try:
+        if value != value:  # NaN / pd.NA compare unequal to themselves
+            return ""
+    except (TypeError, ValueError):  # pd.NA raises on bool()
+        return ""
+    return str(value)
+
+
+def parse_timestamp(value: Any) -> datetime | None:
+    """A tz-aware UTC datetime from a datetime/Timestamp/ISO string/epoch ms; ``None`` if unreadable."""
+    if value is None or value == "":
+        return None
+    if isinstance(value, datetime):
+        return value if value.tzinfo else value.replace(tzinfo=timezone.utc)
+    if isinstance(value, (int, float)):
+        try:
+            return datetime.fromtimestamp(value / 1000.0, tz=timezone.utc)
+        except (OverflowError, OSError, ValueError):
+            return None
+    if isinstance(value, str):
+        try:
+            parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+        except ValueError:
+            return None
+        return parsed if parsed.tzinfo else parsed.replace(tzinfo=timezone.utc)
+    return None
+
+
+def to_record(event: Any) -> FeedRecord:
+    """The :class:`FeedRecord` of an ``AuthEvent`` or schema mapping; unknown categories read ``other``."""
+    category = _text(_field(event, "category")) or "other"
+    if category not in CATEGORY_LABELS:
+        category = "other"
+    who = _text(_field(event, "email")) or _text(_field(event, "user_name")) or _text(_field(event, "user_id"))
+    return FeedRecord(
+        event_id=_text(_field(event, "event_id")),
+        timestamp=parse_timestamp(_field(event, "timestamp")),
+        category=category,
+        who=who,
+        user_id=_text(_field(event, "user_id")),
+        country_name=_text(_field(event, "country_name")),
+        country_iso3=_text(_field(event, "country_iso3")),
+        description=_text(_field(event, "description")),
+        ip=_text(_field(event, "ip")),
+    )

@@ -1,0 +1,222 @@
+"""What each widget shows: feed rows, totals and filter; country chart and map; session events;
+chat. Every user-controlled string must come out as text, never markup."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+
+import pytest
+
+from authviz.widgets import ChatWidget, CountryChart, LiveFeed, SessionEvents, topojson_path, topojson_url
+from authviz.widgets.topojson import URL_ENV
+from widgets_support import event, tags, visible_text
+
+NASTY = [
+    "<script>alert(1)</script>@evil.example",
+    '"><img src=x onerror=alert(1)>',
+    "O'Brien & <b>Sons</b>",
+    "&lt;already escaped&gt;",
+    "\u202eunicode\u00e9\u4e2d",
+]
+
+
+# -- LiveFeed --------------------------------------------------------------------------------
+def test_feed_is_newest_first_like_the_tutorial():
+    feed = LiveFeed()
+    feed.consume([event("signup", n=1, email="ann@example.com", country="Germany"),
+                  event("login_success", n=2, email="bob@example.com", country="France")])
+    feed.refresh(float("inf"))
+    text = visible_text(feed.view.value)
+    assert text.index("Log In: bob@example.com") < text.index("Sign Up: ann@example.com")
+    assert "From France" in text and "From Germany" in text and "10:00:02" in text
+
+
+def test_failures_and_other_categories_have_their_own_look():
+    feed = LiveFeed()
+    feed.consume([event("login_failure", n=1), event("blocked", n=2), event("signup", n=3), event("mfa", n=4)])
+    feed.refresh(float("inf"))
+    html = feed.view.value
+    assert 'class="av-row av-fail av-cat-login_failure"' in html
+    assert 'class="av-row av-warn av-cat-blocked"' in html
+    assert 'class="av-row av-ok av-cat-signup"' in html
+    assert 'class="av-row av-info av-cat-mfa"' in html
+    assert "Failed Log In:" in visible_text(html) and "Wrong email or password." in visible_text(html)
+
+
+def test_feed_renders_at_most_max_rows_but_counts_everything():
+    feed = LiveFeed(max_rows=50)
+    feed.consume([event("login_success", n=i) for i in range(1000)])
+    feed.consume([event("signup", n=i) for i in range(10)])
+    feed.refresh(float("inf"))
+    assert feed.view.value.count('<li class="av-row') == 50
+    assert feed.total == 1010 and feed.counts == {"login_success": 1000, "signup": 10}
+    assert "1,010 events" in visible_text(feed.view.value)
+
+
+def test_category_filter_shows_only_that_category_and_fills_from_its_own_history():
+    feed = LiveFeed(max_rows=20)
+    feed.consume([event("login_failure", n=i) for i in range(5)])
+    feed.consume([event("login_success", n=100 + i) for i in range(500)])  # pushes failures out of "all"
+    feed.refresh(float("inf"))
+    assert "av-cat-login_failure" not in feed.view.value  # newest 20 are all log-ins
+    feed.filter.value = "Failures"  # the observer re-renders at once
+    html = feed.view.value
+    assert html.count('<li class="av-row') == 5 and "av-cat-login_success" not in html
+    feed.filter.value = "All events"
+    assert feed.view.value.count('<li class="av-row') == 20
+
+
+@pytest.mark.parametrize("nasty", NASTY)
+def test_feed_escapes_every_user_controlled_string(nasty):
+    feed = LiveFeed()
+    feed.consume([event("login_failure", email=nasty, country=nasty, description=nasty)])
+    feed.refresh(float("inf"))
+    html = feed.view.value
+    assert set(tags(html)) <= {"div", "style", "b", "ul", "li", "span"}
+    assert nasty in visible_text(html)  # shown as text, exactly
+
+
+def test_unknown_category_and_missing_fields_still_show():
+    feed = LiveFeed()
+    feed.consume([{"category": "not-a-category"}, {}])
+    feed.refresh(float("inf"))
+    assert feed.counts == {"other": 2}
+    assert visible_text(feed.view.value).count("Other: unknown user") == 2
+
+
+def test_feed_sends_nothing_when_nothing_changed():
+    feed = LiveFeed()
+    feed.refresh(float("inf"))
+    assert feed.refresh(float("inf")) is False
+    feed.consume([event()])
+    assert feed.refresh(float("inf")) is True
+
+
+# -- CountryChart ----------------------------------------------------------------------------
+def test_country_chart_top_n_stacked_by_category():
+    chart = CountryChart(top_n=2)
+    chart.consume([event("login_success", country="France", iso3="FRA")] * 3
+                  + [event("signup", country="France", iso3="FRA")]
+                  + [event("login_failure", country="Brazil", iso3="BRA")] * 2
+                  + [event("logout", country="Brazil", iso3="BRA")] * 3
+                  + [event("login_success", country="Chile", iso3="CHL")])
+    chart.refresh(float("inf"))
+    by_name = {trace.name: dict(zip(trace.x, trace.y)) for trace in chart.bar.data}
+    assert list(chart.bar.data[0].x) == ["Brazil", "France"]
+    assert chart.top() == [("Brazil", 5), ("France", 4)]
+    assert by_name["Log In"] == {"Brazil": 0, "France": 3}
+    assert by_name["Sign Up"] == {"Brazil": 0, "France": 1}
+    assert by_name["Failed Log In"] == {"Brazil": 2, "France": 0}
+    assert by_name["Other"] == {"Brazil": 3, "France": 0}
+    world = chart.map.data[0]
+    assert dict(zip(world.locations, world.z)) == {"BRA": 5, "CHL": 1, "FRA": 4}
+    assert world.locationmode == "ISO-3"
+
+
+def test_country_chart_escapes_names_for_plotly_and_counts_unknown():
+    chart = CountryChart()
+    chart.consume([event(country="<b>Atlantis</b>", iso3=""), event(country="", iso3="")])
+    chart.refresh(float("inf"))
+    assert list(chart.bar.data[0].x) == ["&lt;b&gt;Atlantis&lt;/b&gt;"]
+    assert chart.unknown_country == 1 and list(chart.map.data[0].locations) == []
+
+
+def test_map_points_plotly_at_the_local_topology(monkeypatch):
+    monkeypatch.delenv(URL_ENV, raising=False)
+    monkeypatch.setenv("JUPYTERHUB_SERVICE_PREFIX", "/user/ann/")
+    assert topojson_url() == "/user/ann/authviz/static/topojson/"
+    monkeypatch.setenv(URL_ENV, "http://127.0.0.1:9/topo")
+    chart = CountryChart()
+    assert chart.map._config["topojsonURL"] == "http://127.0.0.1:9/topo/"
+
+
+def test_packaged_topology_is_the_documented_file_with_countries_by_iso3():
+    path = topojson_path()
+    provenance = (path.parent / "PROVENANCE.md").read_text()
+    assert hashlib.sha256(path.read_bytes()).hexdigest() in provenance
+    topo = json.loads(path.read_text())
+    assert topo["type"] == "Topology"
+    ids = {g.get("id") for g in topo["objects"]["countries"]["geometries"]}
+    assert {"FRA", "BRA", "USA", "JPN", "AUS"} <= ids
+    assert {"land", "ocean", "coastlines"} <= set(topo["objects"])
+
+
+def test_chart_parameters_are_checked():
+    with pytest.raises(ValueError, match="top_n"):
+        CountryChart(top_n=0)
+    with pytest.raises(ValueError, match="unknown categories"):
+        CountryChart(stacks=("logins",))
+
+
+# -- SessionEvents ---------------------------------------------------------------------------
+def test_session_events_keep_only_logouts_password_changes_and_blocks():
+    view = SessionEvents()
+    view.consume([event("login_success", n=1), event("logout", n=2, email="ann@example.com"),
+                  event("password_change", n=3), event("blocked", n=4, email=NASTY[0]), event("signup", n=5)])
+    view.refresh(float("inf"))
+    text = visible_text(view.view.value)
+    assert view.counts == {"logout": 1, "password_change": 1, "blocked": 1}
+    assert text.index("Blocked: " + NASTY[0]) < text.index("Log Out: ann@example.com")
+    assert "Log In:" not in text and "<script>" not in view.view.value
+
+
+# -- ChatWidget ------------------------------------------------------------------------------
+class FakeBackend:
+    def __init__(self, history=(), fail_send=None, fail_history=None):
+        self._history = list(history)
+        self.fail_send = fail_send
+        self.fail_history = fail_history
+        self.sent: list[str] = []
+
+    def history(self):
+        if self.fail_history:
+            raise self.fail_history
+        return self._history
+
+    def send(self, text):
+        if self.fail_send:
+            raise self.fail_send
+        self.sent.append(text)
+        return {"id": 100 + len(self.sent), "author": "me", "text": text, "created_at": "2026-03-01T10:00:00Z"}
+
+
+def test_chat_loads_history_on_open_and_dedupes_live_messages():
+    history = [{"id": 1, "author": "ann", "text": "hello", "created_at": "2026-03-01T09:00:00Z"}]
+    chat = ChatWidget(FakeBackend(history))
+    chat.consume([history[0], {"id": 2, "author": "bob", "text": "hi ann", "created_at": "2026-03-01T09:01:00Z"}])
+    chat.refresh(float("inf"))
+    text = visible_text(chat.view.value)
+    assert text.count("hello") == 1 and text.index("hello") < text.index("hi ann")
+    assert "ann09:00:00" in text.replace(" ", "")
+
+
+def test_chat_send_clears_the_input_and_errors_show_inside_the_widget():
+    backend = FakeBackend()
+    chat = ChatWidget(backend)
+    chat.input.value = "first"  # Enter in the browser sets value (continuous_update=False)
+    assert backend.sent == ["first"] and chat.input.value == ""
+    assert "first" in visible_text(chat.view.value)
+    backend.fail_send = RuntimeError("the bridge answered 403: not signed in")
+    chat.input.value = "second"
+    assert "Your message was not sent: the bridge answered 403: not signed in" in visible_text(chat.view.value)
+    assert chat.input.value == "second"  # kept so the person can retry
+    backend.fail_send = None
+    chat.send_button.click()
+    assert backend.sent == ["first", "second"] and "not sent" not in visible_text(chat.view.value)
+
+
+def test_chat_history_failure_is_shown_not_raised():
+    chat = ChatWidget(FakeBackend(fail_history=ConnectionError("connection refused")))
+    assert "Could not load the chat history: connection refused" in visible_text(chat.view.value)
+
+
+@pytest.mark.parametrize("nasty", NASTY)
+def test_chat_escapes_authors_texts_and_members(nasty):
+    chat = ChatWidget()
+    chat.consume([{"id": 1, "author": nasty, "text": nasty}, {"members": [nasty, "bob"]}])
+    chat.refresh(float("inf"))
+    html = chat.view.value
+    assert set(tags(html)) <= {"div", "style", "ul", "li", "span", "br"}
+    assert visible_text(html).count(nasty) == 3
+    assert "Online (2)" in visible_text(html)
