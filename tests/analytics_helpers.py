@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+import orjson
 import pandas as pd
 
-from authviz.auth0 import schema
+from authviz.auth0 import read_logs, schema
 from authviz.auth0.log_types import category_for
 
 T0 = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)
@@ -34,25 +35,7 @@ def frame(events: list[dict]) -> pd.DataFrame:
 
 
 def records_to_frame(records: list[dict]) -> pd.DataFrame:
-    """Log-stream records as a schema frame: through the parser when it exists, else a minimal mapping."""
-    try:
-        from authviz.auth0 import parse_records, events_to_frame  # type: ignore[attr-defined]
-    except ImportError:
-        parse_records = None
-    if parse_records is not None:
-        result = parse_records(records)
-        assert not result.rejects, result.rejects[:3]
-        return events_to_frame(result.events)
-    rows = []
-    for record in records:
-        d = record["data"]
-        loc = d.get("location_info") or {}
-        rows.append({"event_id": record["log_id"], "timestamp": d["date"], "type": d["type"],
-                     "category": category_for(d["type"]), "description": d.get("description"),
-                     "user_id": d.get("user_id"), "user_name": d.get("user_name"), "connection": d.get("connection"),
-                     "client_id": d.get("client_id"), "client_name": d.get("client_name"), "ip": d.get("ip"),
-                     "user_agent": d.get("user_agent"), "country_code": loc.get("country_code"),
-                     "country_iso3": loc.get("country_code3"), "country_name": loc.get("country_name"),
-                     "city": loc.get("city_name"), "latitude": loc.get("latitude"), "longitude": loc.get("longitude"),
-                     "is_mobile": d.get("is_mobile"), "tenant": d.get("tenant_name"), "source": "log_stream"})
-    return schema.conform(pd.DataFrame(rows))
+    """Log-stream records as a schema frame, through the real parser (bulk reader on JSON lines)."""
+    result = read_logs(b"\n".join(orjson.dumps(r) for r in records))
+    assert not result.rejects, result.rejects[:3]
+    return result.frame
