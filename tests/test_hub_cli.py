@@ -1,0 +1,135 @@
+"""`authviz serve`: start-up line, clean exit on SIGTERM/SIGINT, config files, plugins."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import signal
+import subprocess
+import sys
+import types
+from urllib.parse import urlsplit
+
+import pusher
+import pytest
+
+from authviz.hub import cli as hub_cli
+from tests.hub_support import RawClient
+
+
+def _start(tmp_path, *args):
+    env = {**os.environ, "AUTHVIZ_STATE_DIR": str(tmp_path / "state"), "PYTHONUNBUFFERED": "1"}
+    proc = subprocess.Popen([sys.executable, "-m", "authviz", "serve", "--port", "0", *args],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            cwd=tmp_path, env=env)
+    line = proc.stdout.readline()
+    if not line.startswith("PUSHER_URL="):
+        proc.kill()
+        raise AssertionError(f"unexpected start-up output {line!r}: {proc.stderr.read()}")
+    return proc, urlsplit(line.strip().split("=", 1)[1])
+
+
+class _Addr:
+    def __init__(self, port):
+        self.ws_url = f"ws://127.0.0.1:{port}"
+
+
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
+def test_serve_prints_pusher_url_serves_and_stops_cleanly(tmp_path, sig):
+    proc, url = _start(tmp_path, "--app-id", "42", "--key", "k42", "--secret", "s42")
+    try:
+        assert (url.username, url.password, url.path) == ("k42", "s42", "/apps/42")
+        c = RawClient(_Addr(url.port), key="k42")
+        c.established()
+        c.subscribe("news")
+        lib = pusher.Pusher(app_id="42", key="k42", secret="s42", host="127.0.0.1",
+                            port=url.port, ssl=False)
+        lib.trigger("news", "flash", "hello")
+        assert c.recv() == {"event": "flash", "channel": "news", "data": "hello"}
+        proc.send_signal(sig)
+        assert proc.wait(timeout=15) == 0
+        assert c.recv()["data"]["code"] == 4100
+        assert c.wait_close() == 4100
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert "Traceback" not in proc.stderr.read()
+
+
+def test_serve_several_apps_from_a_config_file(tmp_path):
+    config = tmp_path / "apps.json"
+    config.write_text(json.dumps({"apps": [
+        {"app_id": "1", "key": "ka", "secret": "sa"},
+        {"app_id": "2", "key": "kb", "secret": "sb", "enable_client_events": False}]}))
+    proc, url = _start(tmp_path, "--config", str(config))
+    try:
+        second = proc.stdout.readline()
+        assert second.startswith("PUSHER_URL=http://kb:sb@")
+        for key in ("ka", "kb"):
+            RawClient(_Addr(url.port), key=key).established()
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=15) == 0
+
+
+@pytest.mark.parametrize("content,message", [
+    ("{", "not valid JSON"),
+    ('{"apps": []}', "must hold"),
+    ('{"apps": [{"app_id": "1", "key": "k", "secret": "s", "colour": 1}]}', "unknown fields"),
+    ('{"apps": [{"app_id": "1", "key": "k"}]}', "secret"),
+])
+def test_bad_config_is_one_sentence_and_exit_1(tmp_path, content, message):
+    config = tmp_path / "apps.json"
+    config.write_text(content)
+    proc = subprocess.run([sys.executable, "-m", "authviz", "serve", "--port", "0",
+                           "--config", str(config)], capture_output=True, text=True,
+                          timeout=30, cwd=tmp_path,
+                          env={**os.environ, "AUTHVIZ_STATE_DIR": str(tmp_path / "s")})
+    assert proc.returncode == 1, proc.stderr
+    assert message in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_bad_port_is_a_usage_error(tmp_path):
+    proc = subprocess.run([sys.executable, "-m", "authviz", "serve", "--port", "70000"],
+                          capture_output=True, text=True, timeout=30, cwd=tmp_path)
+    assert proc.returncode == 2 and "port" in proc.stderr
+
+
+def test_plugins_get_arguments_and_setup_and_missing_ones_are_skipped(monkeypatch):
+    calls = []
+    plugin = types.ModuleType("hub_test_plugin")
+
+    def add_arguments(parser):
+        parser.add_argument("--plugin-flag", default="x")
+
+    async def setup(app, hub, args):
+        calls.append((hub.connection_count(), args.plugin_flag))
+
+        async def hello(request):
+            return __import__("aiohttp").web.Response(text="plugin")
+
+        app.router.add_get("/plugin", hello)
+
+    plugin.add_arguments, plugin.setup = add_arguments, setup
+    monkeypatch.setitem(sys.modules, "hub_test_plugin", plugin)
+    monkeypatch.setattr(hub_cli, "SERVE_PLUGINS", ("hub_test_plugin_missing", "hub_test_plugin"))
+    parser = argparse.ArgumentParser()
+    hub_cli.add_commands(parser.add_subparsers())
+    args = parser.parse_args(["serve", "--port", "0", "--plugin-flag", "y"])
+    seen = {}
+
+    def ready(port):
+        import urllib.request
+
+        seen["body"] = urllib.request.urlopen(f"http://127.0.0.1:{port}/plugin", timeout=5).read()
+        os.kill(os.getpid(), signal.SIGINT)
+
+    async def main():
+        loop = asyncio.get_running_loop()
+        await hub_cli.serve(args, ready=lambda port: loop.run_in_executor(None, ready, port))
+
+    asyncio.run(main())
+    assert calls == [(0, "y")] and seen["body"] == b"plugin"
