@@ -27,6 +27,14 @@ from authviz.live.errors import (
 )
 from authviz.live.events import ControlNotice, LiveEvent
 from authviz.live.policy import Backoff, CloseAction, close_action
+from authviz.live.sources import (
+    Recorder,
+    ReplaySource,
+    SimulatorSource,
+    open_source,
+    parse_source_spec,
+    source_from_env,
+)
 from authviz.live.stream import EventStream, StreamStats
 from authviz.live.subscription import Subscription
 
@@ -46,11 +54,17 @@ __all__ = [
     "LiveError",
     "LiveEvent",
     "PusherSettings",
+    "Recorder",
+    "ReplaySource",
     "SecretAuthorizer",
+    "SimulatorSource",
     "StreamStats",
     "Subscription",
     "SubscriptionClosed",
     "close_action",
+    "open_source",
+    "parse_source_spec",
+    "source_from_env",
     "subscribe",
 ]
 

@@ -1,5 +1,112 @@
-"""Sub-commands of this package (see authviz.cli for the contract)."""
+"""Sub-commands of this package (see authviz.cli for the contract): ``authviz tail``."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any, TextIO
+
+import orjson
+
+from authviz import topics
+from authviz.live.events import LiveEvent
+
+__all__ = ["add_commands", "format_line", "tail"]
+
+#: feed event names -> category (the tutorial Rule payload has no category of its own)
+_FEED_CATEGORIES = {topics.SIGNED_UP_EVENT: "signup", topics.LOGGED_IN_EVENT: "login_success"}
+_CONTROL = dict.fromkeys([*range(0, 32), 127], None)
 
 
 def add_commands(subparsers) -> None:
-    """Register this package's top-level commands (none yet)."""
+    """Register ``authviz tail``."""
+    parser = subparsers.add_parser(
+        "tail", help="print live Auth0 events as they arrive",
+        description="Print Auth0 events as they arrive: one line per event (time, category, user, "
+                    "country) or one JSON object per line with --json (the replay format). Keeps running "
+                    "across server restarts; Ctrl-C stops it. Settings: PUSHER_URL or PUSHER_* variables "
+                    "(or .env); AUTHVIZ_SOURCE picks live, replay:PATH or simulator.")
+    parser.add_argument("--channel", action="append", metavar="NAME",
+                        help=f"channel to follow (repeatable; default {topics.FEED_CHANNEL}; "
+                             f"{topics.EVENTS_CHANNEL} carries every event but needs the secret or an "
+                             "auth endpoint)")
+    parser.add_argument("--event", action="append", metavar="NAME",
+                        help="only events with this name (repeatable; default all)")
+    parser.add_argument("--json", action="store_true", help="one JSON object per line")
+    parser.add_argument("--source", metavar="SPEC",
+                        help="live, replay:PATH or simulator[:SEED] (default: AUTHVIZ_SOURCE, else live)")
+    parser.add_argument("--speed", default=None, metavar="X",
+                        help="replay/simulator speed: 1 real time, 10 ten times, max no waiting")
+    parser.add_argument("--limit", type=int, default=None, metavar="N", help="stop after N events")
+    parser.set_defaults(func=tail)
+
+
+def _clean(value: Any) -> str:
+    """One terminal-safe token: control characters (escape sequences!) removed."""
+    if value is None or value == "":
+        return "-"
+    return str(value).translate(_CONTROL)
+
+
+def format_line(event: LiveEvent) -> str:
+    """``time  category  user  country`` for one event (fields missing -> ``-``)."""
+    auth = event.auth_event
+    data = event.data if isinstance(event.data, dict) else {}
+    if auth is not None:
+        when = auth.timestamp.astimezone(UTC)
+        category = _FEED_CATEGORIES.get(event.name) or auth.category  # the feed's name is authoritative
+        user = auth.email or auth.user_name or auth.user_id
+        country = auth.country_name or auth.country_code
+    else:
+        ts = event.timestamp
+        when = datetime.fromtimestamp(ts if ts is not None else event.received_at, UTC)
+        category = _FEED_CATEGORIES.get(event.name) or data.get("category") or event.name
+        user = data.get("email") or data.get("name") or data.get("user_id")
+        country = data.get("country") or data.get("country_name")
+    stamp = when.strftime("%Y-%m-%dT%H:%M:%S") + "Z"
+    return f"{stamp}  {_clean(category):<16} {_clean(user):<32} {_clean(country)}"
+
+
+def tail(args: argparse.Namespace, out: TextIO | None = None, err: TextIO | None = None) -> int:
+    """Handler of ``authviz tail``: returns 0 on Ctrl-C or after ``--limit`` events."""
+    from authviz.live.sources import source_from_env
+
+    out = out or sys.stdout
+    err = err or sys.stderr
+    channels = args.channel or [topics.FEED_CHANNEL]
+    options: dict[str, Any] = {"channels": channels, "events": args.event}
+    env = None
+    if args.source:
+        import os
+
+        env = {**os.environ, "AUTHVIZ_SOURCE": args.source}
+    if args.speed is not None:
+        options["speed"] = args.speed
+    if args.limit is not None and (args.source or "").startswith("simulator"):
+        options["limit"] = args.limit
+    stream = source_from_env(env, **options)
+    render: Callable[[LiveEvent], str] = (
+        (lambda e: orjson.dumps(e.to_dict(), default=str).decode()) if args.json else format_line)
+    shown_errors = 0
+    count = 0
+    try:
+        while args.limit is None or count < args.limit:
+            event = stream.get(0.5)
+            if stream.error_count > shown_errors:
+                fresh = min(stream.error_count - shown_errors, len(stream.errors))
+                for error in list(stream.errors)[-fresh:]:
+                    print(f"authviz: {error}", file=err, flush=True)
+                shown_errors = stream.error_count
+            if event is None:
+                if stream.finished:
+                    break
+                continue
+            print(render(event), file=out, flush=True)
+            count += 1
+    except KeyboardInterrupt:
+        return 0
+    finally:
+        stream.close()
+    return 0

@@ -112,14 +112,32 @@ def _find_time(data: Any) -> float | None:
     return None
 
 
+_REQUIRED = ("event_id", "timestamp", "type", "category", "source")
+
+
+def _from_event_dict(data: dict):
+    """An AuthEvent from its ``to_dict()`` form (what ``auth-event`` carries); None if incomplete."""
+    import dataclasses
+
+    from authviz.auth0 import AuthEvent, parse_timestamp
+
+    if not all(data.get(name) for name in _REQUIRED):
+        return None
+    values = {f.name: data.get(f.name) for f in dataclasses.fields(AuthEvent)}
+    values["timestamp"] = parse_timestamp(data["timestamp"])
+    values["raw"] = data.get("raw") or {}
+    return AuthEvent(**values)
+
+
 def _to_auth_event(name: str, data: Any):
     if not isinstance(data, dict):
         return None
     from authviz import auth0  # lazy: pandas and the country tables load only when needed
+    from authviz.errors import AuthvizError
 
     try:
-        if name == topics.AUTH_EVENT and hasattr(auth0, "AuthEvent") and hasattr(auth0.AuthEvent, "from_dict"):
-            return auth0.AuthEvent.from_dict(data)
+        if name == topics.AUTH_EVENT:
+            return _from_event_dict(data)
         return auth0.parse_event(data)
-    except Exception:  # not an Auth0 shape: the raw data stays available
+    except (AuthvizError, ValueError, TypeError):  # not an Auth0 shape: the raw data stays available
         return None

@@ -76,6 +76,8 @@ class EventStream:
         #: the most recent errors (non-fatal ones too), newest last
         self.errors: deque[Exception] = deque(maxlen=max_errors)
         self.error: Exception | None = None
+        #: errors seen so far (``errors`` keeps only the most recent)
+        self.error_count = 0
         self._callbacks: dict[str, list[Callable[..., Any]]] = {
             "event": [], "member_added": [], "member_removed": [], "error": [], "subscribed": []}
         self._consumer: threading.Thread | None = None
@@ -94,6 +96,7 @@ class EventStream:
     def _control(self, notice: ControlNotice, fatal: bool = False) -> None:
         if notice.error is not None:
             self.errors.append(notice.error)
+            self.error_count += 1
             if fatal:
                 self.error = notice.error
         self._buffer.put_control(notice)
@@ -232,6 +235,11 @@ class EventStream:
     @property
     def closed(self) -> bool:
         return self._closed
+
+    @property
+    def finished(self) -> bool:
+        """True once nothing more can come: closed, or the producer ended and all was taken."""
+        return self._closed or (self._buffer.closed and not len(self._buffer))
 
     def _stop_producer(self, timeout: float) -> None:
         """Subclasses stop what feeds them."""
