@@ -93,7 +93,7 @@ def tenant_from_hostname(hostname: str | None) -> str | None:
     """``dev-abc`` for ``dev-abc.eu.auth0.com``; ``None`` for custom domains."""
     if not hostname:
         return None
-    match = _TENANT_HOST_RE.match(hostname)
+    match = _TENANT_HOST_RE.fullmatch(hostname)
     return match.group(1) if match else None
 
 
@@ -110,7 +110,7 @@ def _build(fields: Mapping[str, tuple[str, Any]], raw: Mapping[str, Any], record
            shape: str) -> AuthEvent:
     date_label, date_value = fields["date"]
     if date_value is None or date_value == "":
-        raise ParseError(f"{date_label!r} is missing")
+        raise ParseError(f"{date_label!r} is {'missing' if date_value is None else 'empty'}")
     try:
         timestamp = parse_timestamp(date_value)
     except TimestampError as error:
@@ -118,7 +118,7 @@ def _build(fields: Mapping[str, tuple[str, Any]], raw: Mapping[str, Any], record
                          + ("" if "not a timestamp" in str(error) else f" ({error})")) from None
     type_label, type_value = fields["type"]
     if type_value is None or type_value == "":
-        raise ParseError(f"{type_label!r} is missing")
+        raise ParseError(f"{type_label!r} is {'missing' if type_value is None else 'empty'}")
     if not isinstance(type_value, str):
         raise ParseError(f"{type_label!r} should be text, not {kind(type_value)}")
     event_id = _text(fields, "event_id") or derived_id(record)
@@ -171,9 +171,10 @@ class Collector:
     nothing is silently lost. In strict mode the first reject raises :class:`ParseError`.
     """
 
-    def __init__(self, *, strict: bool = False) -> None:
+    def __init__(self, *, strict: bool = False, dedup: bool = True) -> None:
         self.result = ParseResult()
         self.strict = strict
+        self.dedup = dedup
         #: The input being read (file name), recorded on each reject; ``None`` for one input.
         self.input: str | None = None
         #: Every input read so far, in order.
@@ -197,6 +198,9 @@ class Collector:
         self.event(position, event, raw_text)
 
     def event(self, position: int, event: AuthEvent, raw_text: str | None = None) -> None:
+        if not self.dedup:
+            self.result.events.append(event)
+            return
         key = content_key(event)
         first = self._seen.get(event.event_id)
         if first is None:
@@ -244,9 +248,13 @@ def _refuse_constant(name: str) -> Any:
 
 
 def parse_records(records: Iterable[Mapping[str, Any]], *, source: str | None = None,
-                  strict: bool = False) -> ParseResult:
-    """Parse records (already-decoded objects); positions are 1-based indexes in ``records``."""
-    collector = Collector(strict=strict)
+                  strict: bool = False, dedup: bool = True) -> ParseResult:
+    """Parse records (already-decoded objects); positions are 1-based indexes in ``records``.
+
+    Events are deduplicated by ``event_id`` (the first is kept; see :class:`Collector`) unless
+    ``dedup`` is false. ``strict`` raises :class:`ParseError` at the first reject.
+    """
+    collector = Collector(strict=strict, dedup=dedup)
     for position, obj in enumerate(records, 1):
         collector.record(position, obj, source=source)
     return collector.result
@@ -312,12 +320,14 @@ def collection_items(value: Mapping[str, Any]) -> list[Any]:
     return [value]
 
 
-def parse_body(body: bytes | str, *, source: str | None = None, strict: bool = False) -> ParseResult:
+def parse_body(body: bytes | str, *, source: str | None = None, strict: bool = False,
+               dedup: bool = True) -> ParseResult:
     """Parse a webhook body in any Log Streaming content format, or any other shape's JSON.
 
-    Invalid JSON lines become rejects; the other lines still parse.
+    Invalid JSON lines become rejects; the other lines still parse. Positions are line numbers
+    for JSON lines and 1-based indexes for an array. ``dedup``/``strict`` as in :func:`parse_records`.
     """
-    collector = Collector(strict=strict)
+    collector = Collector(strict=strict, dedup=dedup)
     for position, obj, raw_text, problem in iter_body_records(body):
         if problem is not None:
             collector.reject(position, raw_text, problem)

@@ -54,7 +54,7 @@ def parse_timestamp(value: object) -> datetime:
         return _in_range(moment.astimezone(timezone.utc), value)
     if not isinstance(value, str):
         raise TimestampError(f"{value!r} is not a timestamp (expected ISO 8601 text)")
-    match = _TIMESTAMP_RE.match(value)
+    match = _TIMESTAMP_RE.fullmatch(value)
     if match is None:
         raise TimestampError(
             f"{value!r} is not a timestamp (expected ISO 8601 such as 2024-05-01T12:00:00.000Z)"
