@@ -1,5 +1,56 @@
-"""Sub-commands of this package (see authviz.cli for the contract)."""
+"""Sub-commands of this package (see authviz.cli for the contract): ``authviz logs pull``."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+
+from authviz.analytics.pull import MAX_PAGE_SIZE, pull_logs
+from authviz.errors import UsageError
 
 
 def add_logs_commands(subparsers) -> None:
-    """Register this package's `authviz logs` commands (none yet)."""
+    """Register ``authviz logs pull``."""
+    parser = subparsers.add_parser(
+        "pull", help="import a tenant's logs from the Management API into Parquet, resumably",
+        description="Import logs from an Auth0 tenant (GET /api/v2/logs, checkpoint paging) into Parquet files "
+                    "partitioned by day (DIR/date=YYYY-MM-DD/part-*.parquet). Resumes from the last saved log. "
+                    "Secrets may come from the environment: AUTH0_DOMAIN, AUTH0_MANAGEMENT_TOKEN, "
+                    "AUTH0_CLIENT_ID, AUTH0_CLIENT_SECRET (preferred over the command line, which other users can see).")
+    parser.add_argument("--domain", default=os.environ.get("AUTH0_DOMAIN"), help="tenant domain, e.g. acme.eu.auth0.com")
+    parser.add_argument("--token", default=None, help="a Management API token with read:logs")
+    parser.add_argument("--client-id", default=None, help="client id of an application allowed the client-credentials grant")
+    parser.add_argument("--client-secret", default=None, help="its client secret")
+    parser.add_argument("-o", "--output", required=True, metavar="DIR", help="directory for the Parquet files and the checkpoint")
+    parser.add_argument("--from", dest="from_log_id", metavar="LOG_ID", help="start after this log id (default: the saved checkpoint, else the oldest log)")
+    parser.add_argument("--take", type=int, default=MAX_PAGE_SIZE, metavar="N", help=f"logs per request, 1..{MAX_PAGE_SIZE} (default {MAX_PAGE_SIZE})")
+    parser.add_argument("--limit", type=int, default=None, metavar="N", help="stop after N logs in this run")
+    parser.add_argument("--max-wait", type=float, default=60.0, metavar="S", help="longest rate-limit pause to sit out (default 60 s)")
+    parser.add_argument("--flush-every", type=int, default=10_000, metavar="N", help="write Parquet and save the checkpoint every N logs")
+    parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+    parser.add_argument("--base-url", default=None, help=argparse.SUPPRESS)  # tests: http://127.0.0.1:PORT fake of the API
+    parser.set_defaults(func=_pull)
+
+
+def _pull(args: argparse.Namespace) -> int:
+    token = args.token or os.environ.get("AUTH0_MANAGEMENT_TOKEN")
+    client_id = args.client_id or os.environ.get("AUTH0_CLIENT_ID")
+    client_secret = args.client_secret or os.environ.get("AUTH0_CLIENT_SECRET")
+    if not args.domain:
+        raise UsageError("give --domain (or set AUTH0_DOMAIN), e.g. --domain acme.eu.auth0.com")
+    if args.token and (args.client_id or args.client_secret):
+        raise UsageError("give either --token or --client-id/--client-secret, not both")
+    if not token and not (client_id and client_secret):
+        raise UsageError("give --token, or both --client-id and --client-secret (or set AUTH0_MANAGEMENT_TOKEN)")
+    if args.flush_every < 1:
+        raise UsageError("--flush-every must be at least 1")
+    result = asyncio.run(pull_logs(
+        args.domain, args.output, token=None if (client_id and client_secret and not token) else token,
+        client_id=client_id, client_secret=client_secret, base_url=args.base_url, from_log_id=args.from_log_id,
+        page_size=args.take, limit=args.limit, flush_every=args.flush_every, max_wait=args.max_wait,
+        progress=not args.no_progress))
+    state = "caught up" if result.caught_up else "stopped"
+    print(f"pulled {result.pulled} logs in {result.pages} pages into {args.output} ({state}; "
+          f"last log {result.last_log_id or '-'}; {result.retries} retries; {result.rejects} rejected)")
+    return 0

@@ -10,7 +10,7 @@ Quick use::
 
 Stable API (others import it): :class:`TrafficGenerator` (``generate``, ``scenario``, ``attack``,
 ``month``), :data:`SCENARIOS`, :class:`InjectedAttack`, :class:`SimulatedTraffic`,
-:func:`rule_payload`, :func:`action_event`, :func:`month_of_traffic`.
+:func:`rule_payload`, :func:`action_event`, :func:`management_api_entry`, :func:`month_of_traffic`.
 """
 
 from datetime import datetime
@@ -24,6 +24,7 @@ from authviz.simulator.traffic import (
     TrafficGenerator,
     action_event,
     default_attack_plan,
+    management_api_entry,
     rule_payload,
 )
 
@@ -37,5 +38,5 @@ def month_of_traffic(seed: int | str = 0, start: datetime | None = None, days: i
 __all__ = [
     "ATTACK_NETWORKS", "COUNTRIES", "DEFAULT_COUNTRY_MIX", "DEFAULT_EVENT_MIX", "SCENARIOS",
     "InjectedAttack", "SimulatedTraffic", "TrafficGenerator", "action_event", "default_attack_plan",
-    "haversine_km", "month_of_traffic", "rule_payload",
+    "haversine_km", "management_api_entry", "month_of_traffic", "rule_payload",
 ]

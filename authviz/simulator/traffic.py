@@ -624,3 +624,12 @@ def action_event(record: Mapping) -> dict:
                               "longitude": loc.get("longitude"), "timeZone": loc.get("time_zone")}},
         "timestamp": data.get("date"),
     }
+
+
+def management_api_entry(record: Mapping) -> dict:
+    """The same log as ``GET /api/v2/logs`` returns it: flat, with ``_id`` and ``isMobile``."""
+    data = dict(record.get("data", record))
+    entry = {k: v for k, v in data.items() if k != "is_mobile"}
+    entry["_id"] = data.get("log_id")
+    entry["isMobile"] = bool(data.get("is_mobile"))
+    return entry
