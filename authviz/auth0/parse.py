@@ -277,7 +277,7 @@ def iter_body_records(body: bytes | str) -> Iterator[tuple[int, Any, str, str | 
     except ValueError:
         value = _NOT_ONE_DOCUMENT
     if value is not _NOT_ONE_DOCUMENT:
-        yield from _document_records(value)
+        yield from _document_records(value, data)
         return
     for number, line in enumerate(data.split(b"\n"), 1):
         if not line.strip():
@@ -294,13 +294,17 @@ def iter_body_records(body: bytes | str) -> Iterator[tuple[int, Any, str, str | 
 _NOT_ONE_DOCUMENT = object()
 
 
-def _document_records(value: Any) -> Iterator[tuple[int, Any, str, str | None]]:
+def _document_records(value: Any, data: bytes) -> Iterator[tuple[int, Any, str, str | None]]:
     if isinstance(value, list):
         items = value
     elif isinstance(value, Mapping):
         items = collection_items(value)
     else:
         items = [value]
+    if len(items) == 1 and items[0] is value:
+        # The whole body is the record: keep its text as received.
+        yield 1, value, data.decode("utf-8", errors="replace").strip(" \t\r\n\x0b\x0c"), None
+        return
     for position, item in enumerate(items, 1):
         yield position, item, dumps_text(item), None
 

@@ -1,0 +1,197 @@
+"""The bulk reader: schema conformance, inputs, and agreement with the per-record parser."""
+
+import gzip
+import json
+
+import pandas as pd
+import pytest
+from hypothesis import HealthCheck, given, settings, strategies as st
+
+import authviz.auth0.bulk as bulk
+from authviz.auth0 import (
+    ParseError, empty_frame, events_to_frame, parse_body, read_log_files, read_logs,
+)
+from authviz.auth0.schema import COLUMNS
+from auth0_support import FIXTURES, SAMPLES, lines, stream_record
+from test_auth0_parse import ACTION_EVENT, RULE_SIGNUP
+
+
+@pytest.fixture
+def tiny_blocks(monkeypatch):
+    """Make the columnar reader work in tiny blocks so splitting and fallbacks happen on small inputs."""
+    monkeypatch.setattr(bulk, "CHUNK_BYTES", 600)
+    monkeypatch.setattr(bulk, "MIN_COLUMNAR_LINES", 1)
+    monkeypatch.setattr(bulk, "SPLIT_PARTS", 2)
+
+
+def assert_same_as_per_record(body: bytes, *, dedup: bool = True) -> None:
+    """read_logs(body) equals the per-record parser's events, rejects and duplicate count."""
+    got = read_logs(body, dedup=dedup)
+    expected = parse_body(body, dedup=dedup)
+    want = events_to_frame(expected.events)
+    pd.testing.assert_frame_equal(got.frame.drop(columns="raw"), want.drop(columns="raw"))
+    assert [(r.position, r.reason, r.raw) for r in got.rejects] == [
+        (r.position, r.reason, r.raw) for r in expected.rejects]
+    assert got.duplicates == expected.duplicates
+
+
+def assert_schema(frame: pd.DataFrame) -> None:
+    assert list(frame.columns) == list(COLUMNS)
+    for name, dtype in COLUMNS.items():
+        assert frame[name].dtype == dtype, name
+
+
+@pytest.mark.parametrize("name", sorted(SAMPLES))
+def test_samples_agree_with_the_per_record_parser(name):
+    assert_same_as_per_record((FIXTURES / name).read_bytes())
+    assert_schema(read_logs(FIXTURES / name).frame)
+
+
+def test_raw_is_the_original_line_text():
+    records = [stream_record("a", description="<b>é</b>"), stream_record("b")]
+    body = b"  " + lines(*records).replace(b"\n", b"\r\n", 1) + b"\n   \n"
+    frame = read_logs(body).frame
+    assert frame["raw"].tolist() == ["  " + json.dumps(records[0], ensure_ascii=False), json.dumps(records[1])]
+    assert json.loads(frame["raw"][1]) == records[1]
+
+
+def test_paths_gzip_bytes_and_iterables(tmp_path):
+    records = [stream_record(f"id{i}", type=code) for i, code in enumerate(["s", "f", "fsa", "zzz"])]
+    body = lines(*records)
+    plain, packed = tmp_path / "logs.jsonl", tmp_path / "logs.jsonl.gz"
+    plain.write_bytes(body)
+    packed.write_bytes(gzip.compress(body))
+    array = tmp_path / "logs.json"
+    array.write_text(json.dumps(records, indent=2))
+    frames = [read_logs(plain).frame, read_logs(str(packed)).frame, read_logs(array).frame,
+              read_logs(body).frame, read_logs(records).frame,
+              read_logs([json.dumps(r) for r in records]).frame]
+    for frame in frames:
+        assert frame["event_id"].tolist() == ["id0", "id1", "id2", "id3"]
+        assert frame["category"].tolist() == ["login_success", "login_failure", "silent_auth", "other"]
+        assert_schema(frame)
+
+
+def test_missing_file_and_bad_gzip_say_so(tmp_path):
+    with pytest.raises(bulk.LogInputError, match="does not exist"):
+        read_logs(tmp_path / "nope.jsonl")
+    broken = tmp_path / "broken.gz"
+    broken.write_bytes(b"\x1f\x8b" + b"garbage")
+    with pytest.raises(bulk.LogInputError, match="cannot be decompressed"):
+        read_logs(broken)
+
+
+def test_empty_inputs_give_an_empty_schema_frame():
+    for source in (b"", b"\n\n", []):
+        result = read_logs(source)
+        assert len(result.frame) == 0 and not result.rejects
+        assert_schema(result.frame)
+    pd.testing.assert_frame_equal(read_logs(b"").frame, empty_frame())
+
+
+def test_heterogeneous_lines_every_shape(tiny_blocks):
+    records = [
+        stream_record("a"), RULE_SIGNUP, ACTION_EVENT,
+        {"_id": "m", "date": "2024-05-01T00:00:00Z", "type": "slo", "isMobile": False},
+        {"detail": {"log_id": "e", "data": {"date": "2024-05-01T00:00:00Z", "type": "ss"}}},
+        {"NAMED": {"detail": {"log_id": "w", "data": {"date": "2024-05-01T00:00:00Z", "type": "s"}}}},
+    ]
+    body = lines(*records)
+    assert_same_as_per_record(body)
+    frame = read_logs(body).frame
+    assert frame["source"].tolist() == ["log_stream", "rule", "action", "management_api",
+                                        "eventbridge", "eventbridge"]
+
+
+def test_bad_lines_in_a_large_block_are_isolated(tiny_blocks):
+    good = [stream_record(f"id{i}", user_name=f"user{i}@example.com") for i in range(40)]
+    body_lines = [json.dumps(record) for record in good]
+    body_lines[7] = '{"log_id": "id7", "data": {"date": 5, "type": "s"}}'  # wrong type for pyarrow
+    body_lines[20] = "not json at all"
+    body_lines[21] = "null"  # pyarrow must never see a leading null (it crashes on it)
+    body_lines[30] = json.dumps(stream_record("id30", date="31/12/2024"))
+    body_lines[33] = '{"a": 1} {"b": 2}'  # two objects on one line
+    body = ("\n".join(body_lines) + "\n").encode()
+    assert_same_as_per_record(body)
+    result = read_logs(body)
+    assert [reject.position for reject in result.rejects] == [8, 21, 22, 31, 34]
+    assert len(result.frame) == 35
+
+
+def test_invalid_utf8_line_is_rejected_and_the_rest_parse(tiny_blocks):
+    body = lines(stream_record("a")) + b'{"log_id": "b\xff", "data": {}}\n' + lines(stream_record("c"))
+    result = read_logs(body)
+    assert result.frame["event_id"].tolist() == ["a", "c"]
+    (reject,) = result.rejects
+    assert reject.position == 2 and reject.reason.startswith("record 2: not valid UTF-8 text")
+
+
+def test_duplicates_and_conflicts_across_files(tmp_path):
+    first, second = tmp_path / "a.jsonl", tmp_path / "b.jsonl"
+    first.write_bytes(lines(stream_record("x"), stream_record("y")))
+    second.write_bytes(lines(stream_record("x"), stream_record("y", type="f"), stream_record("z")))
+    result = read_log_files([first, second])
+    assert result.frame["event_id"].tolist() == ["x", "y", "z"]
+    assert result.duplicates == 1
+    (reject,) = result.rejects
+    assert reject.input == str(second) and reject.position == 2
+    assert f"already seen in {first} record 2 with different content" in reject.reason
+    assert len(read_log_files([first, second], dedup=False).frame) == 5
+
+
+def test_strict_raises_and_shape_override():
+    with pytest.raises(ParseError, match="record 2: not valid JSON"):
+        read_logs(lines(stream_record("a"), "nope"), strict=True)
+    flat = lines({"date": "2024-05-01T00:00:00Z", "type": "s", "log_id": "f"})
+    assert read_logs(flat, source_shape="management_api").frame["source"].tolist() == ["management_api"]
+    assert "'data' should be an object" in read_logs(flat, source_shape="log_stream").rejects[0].reason
+    with pytest.raises(ParseError, match="unknown shape"):
+        read_logs(flat, source_shape="nope")
+
+
+# --- property: whatever the records, both paths agree ----------------------------------------
+
+_text = st.one_of(st.none(), st.text(max_size=12), st.sampled_from(["", "a@b.c", "<i>x</i>", "ü"]))
+_scalar = st.one_of(_text, st.integers(-5, 5), st.booleans(), st.floats(allow_nan=False, allow_infinity=False))
+_date = st.one_of(
+    st.sampled_from(["2024-05-01T12:00:00.123Z", "2024-05-01 12:00:00.123456789", "2024-05-01T12:00:00+02:00",
+                     "yesterday", "2024-13-01T00:00:00Z", "", "3000-01-01T00:00:00Z"]),
+    st.none(), st.integers(0, 10))
+_location = st.one_of(st.none(), st.text(max_size=3), st.fixed_dictionaries({}, optional={
+    "country_code": st.one_of(_text, st.sampled_from(["US", "de", "XK"])),
+    "country_name": st.one_of(_text, st.sampled_from(["Russia", "Atlantis"])),
+    "latitude": st.one_of(st.none(), st.floats(-90, 90), st.text(max_size=4)),
+    "city_name": _text}))
+_entry = st.fixed_dictionaries({}, optional={
+    "date": _date, "type": st.one_of(st.sampled_from(["s", "f", "fsa", "ss", "gd_send_pn", "zz", ""]), _scalar),
+    "log_id": st.one_of(st.sampled_from(["L1", "L2", "L3", ""]), _scalar),
+    "_id": st.one_of(st.none(), st.sampled_from(["L1", "M9"])),
+    "user_name": _scalar, "user_id": _scalar, "description": _scalar, "ip": _text,
+    "hostname": st.one_of(_text, st.sampled_from(["t1.auth0.com", "t2.eu.auth0.com", "login.acme.com"])),
+    "tenant_name": _text, "is_mobile": st.one_of(st.none(), st.booleans(), st.sampled_from(["true", "x"])),
+    "isMobile": st.one_of(st.none(), st.booleans()), "location_info": _location,
+    "details": st.recursive(_scalar, lambda inner: st.lists(inner, max_size=3)
+                            | st.dictionaries(st.text(max_size=4), inner, max_size=3), max_leaves=6),
+})
+_record = st.one_of(
+    st.builds(lambda entry, log_id: {"log_id": log_id, "data": entry}, _entry, st.sampled_from(["L1", "L2", None])),
+    st.builds(lambda entry: {"detail": {"log_id": "E1", "data": entry}}, _entry),
+    _entry,
+    st.just(RULE_SIGNUP), st.just(ACTION_EVENT),
+)
+_line = st.one_of(_record.map(lambda record: json.dumps(record, ensure_ascii=False)),
+                  st.sampled_from(["null", "[1, 2]", "{bad json", '"text"', "{}", '{"a": 1} {"b": 2}', "   "]))
+
+
+@settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.lists(_line, min_size=1, max_size=12), st.booleans())
+def test_bulk_and_per_record_paths_agree_on_anything(tiny_blocks, body_lines, dedup):
+    body = ("\n".join(body_lines) + "\n").encode("utf-8")
+    if bulk._is_one_document(body):
+        return  # one JSON document: not the JSON-lines path under test
+    assert_same_as_per_record(body, dedup=dedup)
+    result = read_logs(body, dedup=dedup)
+    non_blank = sum(1 for line in body_lines if line.strip())
+    assert len(result.frame) + len(result.rejects) + result.duplicates == non_blank
+    if dedup:
+        assert result.frame["event_id"].is_unique

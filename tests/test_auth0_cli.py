@@ -1,0 +1,114 @@
+"""`authviz logs convert`: formats, summary, rejects file and exit statuses."""
+
+import json
+import subprocess
+import sys
+
+import pandas as pd
+import pytest
+from hypothesis import HealthCheck, given, settings, strategies as st
+
+from authviz.auth0 import read_logs
+from authviz.auth0.cli import rejects_path
+from authviz.auth0.schema import COLUMNS, conform
+from authviz.cli import main
+from auth0_support import FIXTURES, SAMPLES, lines, stream_record
+
+
+def run(*args, cwd):
+    return subprocess.run([sys.executable, "-m", "authviz", *map(str, args)], cwd=cwd,
+                          capture_output=True, text=True, timeout=120)
+
+
+def test_exit_statuses_through_the_real_command(tmp_path):
+    clean = run("logs", "convert", FIXTURES / "elastic_auth0_logstream_webhook.ndjson",
+                FIXTURES / "mgmt_api_user_logs_MG177_sso.json", "-o", tmp_path / "out.parquet", cwd=tmp_path)
+    assert clean.returncode == 0, clean.stderr
+    assert "wrote 72 events" in clean.stdout and "silent_auth" in clean.stdout
+    assert "Traceback" not in clean.stderr
+
+    some_rejected = run("logs", "convert", FIXTURES / "panther_auth0_rule_tests.ndjson",
+                        "-o", tmp_path / "p.csv", cwd=tmp_path)
+    assert some_rejected.returncode == 1
+    assert "duplicates dropped: 13" in some_rejected.stdout and "rejected records: 33" in some_rejected.stdout
+    assert (tmp_path / "p.csv.rejects.jsonl").exists()
+
+    unknown_extension = run("logs", "convert", FIXTURES / "elastic_auth0_logstream_webhook.ndjson",
+                            "-o", tmp_path / "out.xlsx", cwd=tmp_path)
+    assert unknown_extension.returncode == 2
+    assert "cannot tell the output format" in unknown_extension.stderr
+    assert "Traceback" not in unknown_extension.stderr
+
+
+
+def test_usage_errors_and_strict_mode_in_process(tmp_path, capsys):
+    assert main(["logs", "convert", str(tmp_path / "missing.jsonl"), "-o", str(tmp_path / "o.csv")]) == 2
+    assert "does not exist" in capsys.readouterr().err
+    assert main(["logs", "convert", str(FIXTURES / "elastic_auth0_logstream_webhook.ndjson"),
+                 "-o", str(tmp_path / "nodir" / "o.csv")]) == 2
+    assert "output directory" in capsys.readouterr().err
+    assert main(["logs", "convert", str(FIXTURES / "datadog_integrations_extras_auth0_tests.ndjson"),
+                 "--strict", "-o", str(tmp_path / "s.jsonl")]) == 1
+    err = capsys.readouterr().err
+    assert "stopped (--strict)" in err and "record 2:" in err
+    assert not (tmp_path / "s.jsonl").exists()  # strict writes nothing
+
+
+@pytest.mark.parametrize("suffix", [".parquet", ".csv", ".jsonl"])
+def test_every_sample_converts_to_every_format(tmp_path, suffix, capsys):
+    out = tmp_path / f"all{suffix}"
+    inputs = [FIXTURES / name for name in sorted(SAMPLES)]
+    status = main(["logs", "convert", *map(str, inputs), "-o", str(out)])
+    assert status == 1  # the Panther and Datadog samples reuse log_ids with different content
+    text = capsys.readouterr().out
+    assert "rejected records: 39" in text and "panther_auth0_rule_tests.ndjson: record 3:" in text
+    rejects = [json.loads(line) for line in rejects_path(out).read_text().splitlines()]
+    assert len(rejects) == 39 and all(r["reason"] and r["raw"] and r["input"] for r in rejects)
+    if suffix == ".parquet":
+        back = pd.read_parquet(out)
+    elif suffix == ".csv":
+        back = pd.read_csv(out)
+    else:
+        back = pd.read_json(out, lines=True, dtype=False)
+    assert list(back.columns) == list(COLUMNS) and len(back) == 86
+    assert all(isinstance(json.loads(raw), dict) for raw in back["raw"])  # raw stays a JSON string
+
+
+def test_parquet_keeps_the_schema_dtypes(tmp_path):
+    out = tmp_path / "x.parquet"
+    assert main(["logs", "convert", str(FIXTURES / "sumologic_docs_auth0_s_with_location_info.json"),
+                 "-o", str(out)]) == 0
+    back = pd.read_parquet(out)
+    expected = read_logs(FIXTURES / "sumologic_docs_auth0_s_with_location_info.json").frame
+    pd.testing.assert_frame_equal(back, expected)
+    assert not rejects_path(out).exists()
+
+
+def test_format_flag_overrides_the_extension(tmp_path, capsys):
+    source = tmp_path / "in.jsonl"
+    source.write_bytes(lines(stream_record("a")))
+    out = tmp_path / "table.out"
+    assert main(["logs", "convert", str(source), "-o", str(out), "--format", "csv"]) == 0
+    assert pd.read_csv(out)["event_id"].tolist() == ["a"]
+
+
+@settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.lists(st.tuples(st.sampled_from(["a", "b", "c", "d"]), st.sampled_from(["s", "f", "ss", "fsa"]),
+                          st.sampled_from(["US", "Russia", None, "Atlantis"]),
+                          st.sampled_from(["x", "<b>é</b>", None])), max_size=8))
+def test_round_trip_through_convert(tmp_path_factory, records):
+    folder = tmp_path_factory.mktemp("rt")
+    body = lines(*[stream_record(log_id, type=code, user_name=name,
+                                 location_info={"country_name": country}) for log_id, code, country, name in records])
+    source = folder / "in.jsonl"
+    source.write_bytes(body)
+    expected = read_logs(source)
+    out = folder / "out.parquet"
+    status = main(["logs", "convert", str(source), "-o", str(out)])
+    assert status == (1 if expected.rejects else 0)
+    back = conform(pd.read_parquet(out))
+    pd.testing.assert_frame_equal(back, expected.frame)
+    # The raw column alone is enough to rebuild the same events.
+    again = folder / "again.jsonl"
+    again.write_text("\n".join(back["raw"]) + "\n", encoding="utf-8")
+    pd.testing.assert_frame_equal(read_logs(again).frame, expected.frame)
