@@ -62,6 +62,8 @@ def _add_simulate(subparsers: Any) -> None:
                    help="send as fast as the server answers instead of on the wall clock")
     p.add_argument("--start", default=None,
                    help="timestamp of the first event, ISO 8601 (default: now)")
+    p.add_argument("--retries", type=int, default=3,
+                   help="retries of a failed batch, as Auth0 does (default 3)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.set_defaults(func=run_simulate)
 
@@ -88,6 +90,8 @@ def run_simulate(args: argparse.Namespace) -> int:
     token = args.token or _read_token(args.state_dir)
     if not token:
         raise UsageError("give the log-stream token with --token (or AUTHVIZ_LOG_TOKEN).")
+    if args.retries < 0:
+        raise UsageError("--retries must be zero or more.")
     if args.batch_size < 1:
         raise UsageError("--batch-size must be at least 1.")
     start = None
@@ -100,7 +104,7 @@ def run_simulate(args: argparse.Namespace) -> int:
         target=_webhook_url(args.target), token=token, rate=args.rate, duration=args.duration,
         count=args.count, seed=args.seed, scenarios=tuple(args.scenario),
         batch_size=args.batch_size, pace=not args.no_pace, start=start,
-        progress=not args.no_progress,
+        progress=not args.no_progress, retries=args.retries,
     )
     try:
         report = asyncio.run(run_simulation(options))
