@@ -36,7 +36,8 @@ from authviz.auth0.frame import LogFrame, events_to_frame
 from authviz.auth0.log_types import category_for, describe_type
 from authviz.auth0.model import AuthEvent, ParseError, Reject
 from authviz.auth0.parse import (
-    CONTENT_FIELDS, TENANT_HOST_PATTERN, Collector, dumps_text, iter_body_records, loads, parse_event,
+    CONTENT_FIELDS, Collector, dumps_text, iter_body_records, loads, parse_event,
+    tenant_from_hostname,
 )
 from authviz.auth0.schema import CATEGORIES, COLUMNS, SOURCES, conform, empty_frame
 from authviz.auth0.shapes import kind
@@ -72,7 +73,6 @@ LINE_SCHEMA = pa.schema(
     _ENTRY_FIELDS + [("data", _ENTRY), ("detail", pa.struct([("log_id", _TEXT), ("data", _ENTRY)]))]
 )
 _PARSE_OPTIONS = pj.ParseOptions(explicit_schema=LINE_SCHEMA, unexpected_field_behavior="ignore")
-_TENANT_HOST_NAMED = TENANT_HOST_PATTERN.replace("^(", "^(?P<tenant>", 1)
 _STRING_TYPES = {pa.string(): pd.StringDtype(), pa.large_string(): pd.StringDtype()}
 _TEXT_COLUMNS = ("description", "user_id", "user_name", "connection", "client_id", "client_name",
                  "ip", "user_agent", "hostname")
@@ -452,8 +452,7 @@ def _table_to_frame(table: pa.Table, data: bytes, starts: np.ndarray, ends: np.n
         columns[name] = pick(f"location_info.{name}")
     columns["is_mobile"] = pc.coalesce(pick("is_mobile"), pick("isMobile"))
     columns["tenant"] = _coalesce_nonempty(
-        pick("tenant_name"), pick("tenant"),
-        pc.struct_field(pc.extract_regex(pc.fill_null(columns["hostname"], ""), _TENANT_HOST_NAMED), [0]),
+        pick("tenant_name"), pick("tenant"), _mapped_text(columns["hostname"], tenant_from_hostname),
     )
     source = pc.if_else(eventbridge, "eventbridge", pc.if_else(log_stream, "log_stream", "management_api"))
     raw = _line_array(data, starts, ends)
@@ -548,23 +547,30 @@ def _countries(code: pa.Array, code3: pa.Array, name: pa.Array) -> tuple[pa.Arra
     if n == 0 or (code.null_count == n and code3.null_count == n and name.null_count == n):
         empty = pa.nulls(n, _TEXT)
         return empty, empty, empty
-    if any(pc.any(pc.match_substring_regex(values, "[\\x00\\x01]")).as_py() for values in (code, code3, name)):
-        # The separators below would be ambiguous: resolve row by row (never seen in real logs).
-        rows = [resolve_country(*triple) for triple in zip(code.to_pylist(), code3.to_pylist(), name.to_pylist())]
-        return tuple(pa.array([country[index] or None for country in rows], type=_TEXT) for index in range(3))
-    key = pc.binary_join_element_wise(
-        pc.fill_null(code, "\x00"), pc.fill_null(code3, "\x00"), pc.fill_null(name, "\x00"), "\x01"
-    )
-    encoded = pc.dictionary_encode(key)
+    # Combine the three columns' dictionary indices into one integer key per row; resolve each
+    # distinct key once.
+    encoded = [pc.dictionary_encode(values) for values in (code, code3, name)]
+    key = np.zeros(n, dtype=np.int64)
+    for values in encoded:
+        size = len(values.dictionary) + 1
+        indices = np.asarray(values.indices.fill_null(size - 1).to_numpy(zero_copy_only=False), dtype=np.int64)
+        key = key * size + indices
+    distinct, inverse = np.unique(key, return_inverse=True)
+    dictionaries = [values.dictionary.to_pylist() + [None] for values in encoded]
+    sizes = [len(values) for values in dictionaries]
     resolved = []
-    for joined in encoded.dictionary.to_pylist():
-        parts = [None if part == "\x00" else part for part in joined.split("\x01")]
-        resolved.append(resolve_country(*parts))
-    columns = []
+    for combined in distinct.tolist():
+        parts = []
+        for size in reversed(sizes):
+            combined, index = divmod(combined, size)
+            parts.append(index)
+        a, b, c = reversed(parts)
+        resolved.append(resolve_country(dictionaries[0][a], dictionaries[1][b], dictionaries[2][c]))
+    out = []
     for index in range(3):
         values = pa.array([country[index] or None for country in resolved], type=_TEXT)
-        columns.append(pc.take(values, encoded.indices))
-    return columns[0], columns[1], columns[2]
+        out.append(pc.take(values, pa.array(inverse.ravel())))
+    return out[0], out[1], out[2]
 
 
 def _finish(frames: list[pd.DataFrame], collector: Collector, *, dedup: bool) -> LogFrame:
