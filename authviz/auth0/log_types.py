@@ -55,6 +55,8 @@ _CATEGORY_CODES: dict[str, tuple[str, ...]] = {
 CATEGORY_BY_CODE: Mapping[str, str] = MappingProxyType(
     {code: category for category, codes in _CATEGORY_CODES.items() for code in codes}
 )
+if not set(_CATEGORY_CODES) <= set(CATEGORIES):  # an edit here must stay within the schema
+    raise RuntimeError(f"unknown categories: {sorted(set(_CATEGORY_CODES) - set(CATEGORIES))}")
 
 #: Codes seen in real logs but absent from the merged list, with the description Auth0 documents.
 _EXTRA_DESCRIPTIONS: dict[str, str] = {
