@@ -375,3 +375,19 @@ def test_close_all_and_idempotent_disconnect():
     assert [x.code for x in actions if isinstance(x, Close)] == [4100]
     assert hub.disconnect(a) == [] and hub.receive(a, '{"event":"pusher:ping"}', 0) == []
     assert hub.apps["1"].connections == {} and hub.apps["1"].channels == {}
+
+
+def test_remembered_names_do_not_skip_other_checks():
+    state = make_hub(limits=Limits(max_data_bytes=10)).apps["1"]
+    assert state.trigger(["known"], "ev", "ok") == []
+    with pytest.raises(TriggerError) as err:
+        state.trigger(["known"], "ev", "x" * 11)
+    assert err.value.http_status == 413
+    with pytest.raises(TriggerError):
+        state.trigger(["known"], "ev", "é" * 6)  # 12 bytes of UTF-8
+    with pytest.raises(TriggerError):
+        state.trigger(["known", "bad name"], "ev", "ok")
+    with pytest.raises(TriggerError):
+        state.trigger(["known"] * 101, "ev", "ok")
+    with pytest.raises(TriggerError):
+        state.trigger(["known"], "pusher:x", "ok")

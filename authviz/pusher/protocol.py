@@ -83,6 +83,10 @@ __all__ = [
 ACCEPTED_PROTOCOLS = frozenset({5, 6, 7})
 
 
+#: How many validated channel names / event names an app remembers (a cache, not a limit).
+_MAX_KNOWN = 10_000
+
+
 class CloseCode:
     """Websocket close codes of the Pusher protocol (and the ones this server chooses).
 
@@ -320,6 +324,9 @@ class AppState:
         self.users: dict[str, dict[Connection, None]] = {}
         self.cache: dict[str, _CacheEntry] = {}
         self.webhooks = app.webhook_url is not None
+        # names that passed validation once (bounded; see _validated)
+        self._known_channels: dict[str, None] = {}
+        self._known_events: dict[str, None] = {}
 
     # -- publishing -----------------------------------------------------------------------------
 
@@ -338,16 +345,8 @@ class AppState:
         Raises :class:`TriggerError` (nothing is delivered) when a name, the size or the channel
         count breaks a limit. ``#server-to-user-{id}`` reaches every connection signed in as id.
         """
-        limits = self.app.limits
         if validate:
-            try:
-                names = validate_channels(channels, limits)
-                validate_event_name(event, limits)
-                validate_data_size(data, limits)
-            except PusherValidationError as exc:
-                raise TriggerError(str(exc), exc.http_status) from None
-            if event.startswith(("pusher:", "pusher_internal:")):
-                raise TriggerError(f"event name {event!r} is reserved for the protocol")
+            names = self._validated(channels, event, data)
         else:
             names = list(channels)
         excluded = self.connections.get(socket_id) if socket_id else None
@@ -371,6 +370,34 @@ class AppState:
                 conns = tuple(audience)
             out.append(Broadcast(payload, conns))
         return out
+
+    def _validated(self, channels: Iterable[str], event: str, data: str) -> list[str]:
+        """The channel names of a trigger after every check (raises :class:`TriggerError`).
+
+        Names and event names that passed once are remembered (at most ``_MAX_KNOWN`` of each),
+        so the common case costs a few dict lookups instead of regular expressions.
+        """
+        limits = self.app.limits
+        known = self._known_channels
+        try:
+            if (type(channels) is list and 0 < len(channels) <= limits.max_channels_per_trigger
+                    and all(name in known for name in channels)):
+                names = channels if len(channels) == 1 else list(dict.fromkeys(channels))
+            else:
+                names = validate_channels(channels, limits)
+                if len(known) < _MAX_KNOWN:
+                    known.update(dict.fromkeys(names))
+            if event not in self._known_events:
+                validate_event_name(event, limits)
+                if event.startswith(("pusher:", "pusher_internal:")):
+                    raise TriggerError(f"event name {event!r} is reserved for the protocol")
+                if len(self._known_events) < _MAX_KNOWN:
+                    self._known_events[event] = None
+            if not (type(data) is str and data.isascii() and len(data) <= limits.max_data_bytes):
+                validate_data_size(data, limits)
+        except PusherValidationError as exc:
+            raise TriggerError(str(exc), exc.http_status) from None
+        return names
 
     def send_to_user(self, user_id: str, event: str, data: str, now: float = 0.0) -> list[Action]:
         """Deliver ``event`` to every connection signed in as ``user_id``."""
