@@ -1,0 +1,76 @@
+"""The embedded hub with the bridge and a dev identity, in-process on a free loopback port.
+
+Used by notebooks when no Pusher settings are in the environment (and by tests). The bridge is
+mounted the way ``authviz serve --dev-identity`` mounts it, publishing in-process to the hub; its
+store lives in a temporary directory removed by :meth:`LocalHub.stop`. Nothing here prints: the
+hub's thread only runs its event loop.
+"""
+
+from __future__ import annotations
+
+import argparse
+import secrets
+import shutil
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from aiohttp import web
+
+from authviz.bridge import serve as bridge_serve
+from authviz.bridge.publish import HubPublisher
+from authviz.hub.running import DEFAULT_APP_ID, DEFAULT_KEY, DEFAULT_SECRET, RunningHub
+from authviz.hub.server import HubServer
+from authviz.pusher.protocol import App
+
+
+def _bridge_args(state_dir: Path, log_token: str) -> argparse.Namespace:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=0)
+    bridge_serve.add_arguments(parser)
+    # explicit values so nothing is taken from the caller's environment
+    return parser.parse_args(["--state-dir", str(state_dir), "--log-token", log_token, "--dev-identity",
+                              "--store", str(state_dir / "bridge.sqlite3")])
+
+
+class LocalHub(RunningHub):
+    """Hub + bridge + dev identity on ``127.0.0.1:<free port>``; ``log_token`` authorizes the webhook."""
+
+    def __init__(self, **server_options: Any) -> None:
+        super().__init__([App(DEFAULT_APP_ID, DEFAULT_KEY, DEFAULT_SECRET)], **server_options)
+        self.state_dir = Path(tempfile.mkdtemp(prefix="authviz-local-"))
+        self.log_token = secrets.token_urlsafe(24)
+        self.bridge: Any = None
+
+    async def _serve_start(self) -> None:
+        self.server = HubServer(self.apps, **self._server_options)
+        args = _bridge_args(self.state_dir, self.log_token)
+        self.bridge = bridge_serve.build_bridge(
+            args, publisher=HubPublisher(self.server, self.app.app_id), app_key=self.app.key,
+            app_secret=self.app.secret, host=self.host, port=None)
+        self.bridge.install(self.server.app)
+        await self.bridge.start()
+        runner = web.AppRunner(self.server.app, access_log=None, handle_signals=False, shutdown_timeout=2.0)
+        await runner.setup()
+        site = web.TCPSite(runner, self.host, self.port, reuse_address=True)
+        try:
+            await site.start()
+        except BaseException:
+            await runner.cleanup()
+            await self.bridge.stop()
+            raise
+        self._runner = runner
+        if self.port == 0:
+            self.port = runner.addresses[0][1]
+        self.bridge.verifier.set_issuer(self.url + "/")
+
+    async def _serve_stop(self) -> None:
+        await super()._serve_stop()
+        if self.bridge is not None:
+            await self.bridge.stop()
+
+    def stop(self, timeout: float = 10.0) -> None:
+        """Stop the hub and the bridge (store closed), join the thread, remove the temp store."""
+        super().stop(timeout)
+        shutil.rmtree(self.state_dir, ignore_errors=True)
