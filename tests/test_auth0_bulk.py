@@ -89,18 +89,29 @@ def test_empty_inputs_give_an_empty_schema_frame():
     pd.testing.assert_frame_equal(read_logs(b"").frame, empty_frame())
 
 
-def test_heterogeneous_lines_every_shape(tiny_blocks):
+@pytest.mark.parametrize("blocks", ["default", "tiny"])
+def test_heterogeneous_lines_every_shape(blocks, request):
+    if blocks == "tiny":
+        request.getfixturevalue("tiny_blocks")
     records = [
         stream_record("a"), RULE_SIGNUP, ACTION_EVENT,
         {"_id": "m", "date": "2024-05-01T00:00:00Z", "type": "slo", "isMobile": False},
         {"detail": {"log_id": "e", "data": {"date": "2024-05-01T00:00:00Z", "type": "ss"}}},
         {"NAMED": {"detail": {"log_id": "w", "data": {"date": "2024-05-01T00:00:00Z", "type": "s"}}}},
     ]
-    body = lines(*records)
-    assert_same_as_per_record(body)
-    frame = read_logs(body).frame
+    mixed = [{"log_id": "both", "data": {"date": "2024-05-01T00:00:00Z", "type": "s"},
+              "detail": {"log_id": "both-e", "data": {"date": "2024-05-01T00:00:00Z", "type": "f"}}},
+             {"_id": "flat-with-data", "date": "2024-05-01T00:00:00Z", "type": "s", "data": "x", "log_id": "q"}]
+    for first in (stream_record("a"), records[3], records[4]):  # each log shape leads a block once
+        body = lines(first, *records[1:], *mixed, *records)
+        assert_same_as_per_record(body)
+        assert_same_as_per_record(body, dedup=False)
+    frame = read_logs(lines(*records)).frame
     assert frame["source"].tolist() == ["log_stream", "rule", "action", "management_api",
                                         "eventbridge", "eventbridge"]
+    both = read_logs(lines(*mixed))
+    assert both.frame["event_id"].tolist() == ["both-e"]  # an EventBridge envelope wins over `data`
+    assert "'data' should be an object, not text" in both.rejects[0].reason
 
 
 def test_bad_lines_in_a_large_block_are_isolated(tiny_blocks):

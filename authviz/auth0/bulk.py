@@ -40,7 +40,7 @@ from authviz.auth0.parse import (
     tenant_from_hostname,
 )
 from authviz.auth0.schema import CATEGORIES, COLUMNS, SOURCES, conform, empty_frame
-from authviz.auth0.shapes import kind
+from authviz.auth0.shapes import detect_shape, kind
 from authviz.auth0.timestamps import parse_timestamp_array
 from authviz.errors import AuthvizError
 
@@ -72,7 +72,33 @@ _ENTRY = pa.struct(_ENTRY_FIELDS)
 LINE_SCHEMA = pa.schema(
     _ENTRY_FIELDS + [("data", _ENTRY), ("detail", pa.struct([("log_id", _TEXT), ("data", _ENTRY)]))]
 )
-_PARSE_OPTIONS = pj.ParseOptions(explicit_schema=LINE_SCHEMA, unexpected_field_behavior="ignore")
+#: Narrower schemas, one per log shape: pyarrow's cost grows with the number of fields it fills,
+#: so a block is read with the schema of the shape its first line has. Keys that would make the
+#: per-record parser see another shape are typed ``null``: present with a value, they make pyarrow
+#: refuse the block, which then gets split (so a mixed file still ends up right, only slower).
+SHAPE_SCHEMAS: dict[str | None, pa.Schema] = {
+    None: LINE_SCHEMA,
+    "log_stream": pa.schema([("log_id", _TEXT), ("data", _ENTRY), ("detail", pa.null())]),
+    "management_api": pa.schema(_ENTRY_FIELDS + [("data", pa.null()), ("detail", pa.null())]),
+    "eventbridge": pa.schema([("detail", pa.struct([("log_id", _TEXT), ("data", _ENTRY)]))]),
+}
+_PARSE_OPTIONS = {
+    shape: pj.ParseOptions(explicit_schema=schema, unexpected_field_behavior="ignore")
+    for shape, schema in SHAPE_SCHEMAS.items()
+}
+
+
+def _leaf_types(fields: Iterable[pa.Field], prefix: str = "") -> dict[str, pa.DataType]:
+    out: dict[str, pa.DataType] = {}
+    for field in fields:
+        out[prefix + field.name] = field.type
+        if pa.types.is_struct(field.type):
+            out.update(_leaf_types(list(field.type), f"{prefix}{field.name}."))
+    return out
+
+
+#: Every column path of :data:`LINE_SCHEMA` with its type (missing ones are read as all-null).
+_PATH_TYPES = _leaf_types(LINE_SCHEMA)
 _STRING_TYPES = {pa.string(): pd.StringDtype(), pa.large_string(): pd.StringDtype()}
 _TEXT_COLUMNS = ("description", "user_id", "user_name", "connection", "client_id", "client_name",
                  "ip", "user_agent", "hostname")
@@ -307,7 +333,8 @@ def _read_block(data: bytes, starts: np.ndarray, ends: np.ndarray, numbers: np.n
         return
     table = None
     if source_shape in (None, "log_stream", "management_api", "eventbridge"):
-        table = _columnar(data, int(starts[0]), int(ends[-1]), len(starts))
+        shape = _sniff(data, int(starts[0]), int(ends[0]), source_shape)
+        table = _columnar(data, int(starts[0]), int(ends[-1]), len(starts), shape)
     if table is not None:
         frame = _table_to_frame(table, data, starts, ends, numbers, collector, source_shape)
         if frame is not None:
@@ -321,14 +348,26 @@ def _read_block(data: bytes, starts: np.ndarray, ends: np.ndarray, numbers: np.n
             yield from _read_block(data, starts[part], ends[part], numbers[part], collector, source_shape)
 
 
-def _columnar(data: bytes, begin: int, end: int, expected_rows: int) -> pa.Table | None:
+def _sniff(data: bytes, begin: int, end: int, source_shape: str | None) -> str | None:
+    """The shape of the line at ``data[begin:end]`` if it is a log shape (picks the schema)."""
+    if source_shape is not None:
+        return source_shape if source_shape in SHAPE_SCHEMAS else None
+    try:
+        first = loads(data[begin:end])
+    except ValueError:
+        return None
+    shape = detect_shape(first) if isinstance(first, Mapping) else None
+    return shape if shape in SHAPE_SCHEMAS else None
+
+
+def _columnar(data: bytes, begin: int, end: int, expected_rows: int, shape: str | None) -> pa.Table | None:
     """pyarrow's reading of ``data[begin:end]``, or ``None`` if it refuses or misaligns rows."""
     try:
         buffer = pa.py_buffer(data)[begin:end]
         table = pj.read_json(
             pa.BufferReader(buffer),
             read_options=pj.ReadOptions(block_size=BLOCK_BYTES, use_threads=True),
-            parse_options=_PARSE_OPTIONS,
+            parse_options=_PARSE_OPTIONS[shape],
         )
     except (pa.ArrowException, ValueError, UnicodeDecodeError):
         return None
@@ -406,7 +445,9 @@ def _table_to_frame(table: pa.Table, data: bytes, starts: np.ndarray, ends: np.n
     ``None`` when the block's text is not valid UTF-8 (the caller splits it).
     """
     n = table.num_rows
-    col = _flat_columns(table)
+    read = _flat_columns(table)
+    col = {path: read[path] if path in read and read[path].type == kind_ else pa.nulls(n, kind_)
+           for path, kind_ in _PATH_TYPES.items()}
     none = pa.array(np.zeros(n, dtype=bool))
     eventbridge = pc.is_valid(col["detail.data"])
     no_detail = pc.is_null(col["detail"])
