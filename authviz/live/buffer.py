@@ -28,7 +28,13 @@ OVERFLOW_POLICIES: tuple[str, ...] = ("drop_oldest", "drop_newest", "block")
 
 
 class EventBuffer(Generic[T]):
-    """Bounded single-producer/single-consumer buffer; thread-safe for any number of each."""
+    """Bounded buffer for one producer and one consumer (more of either are safe, just slower).
+
+    Hand-over without a lock on the fast path: ``deque.append``/``popleft`` are atomic, and the
+    producer takes the condition's lock only to wake a consumer that announced it is sleeping.
+    No lost wake-up: the producer appends *then* reads ``_sleeping``; the consumer sets
+    ``_sleeping`` under the lock *then* re-checks the deque before waiting.
+    """
 
     def __init__(self, maxsize: int = 10_000, overflow: Overflow = "drop_oldest",
                  max_control: int = 1_000) -> None:
@@ -41,6 +47,8 @@ class EventBuffer(Generic[T]):
         self._items: deque[T] = deque()
         self._control: deque[Any] = deque(maxlen=max_control)
         self._cond = threading.Condition(threading.Lock())
+        self._sleeping = False
+        self._producer_waiting = False
         self._closed = False
         #: items accepted into the buffer
         self.accepted = 0
@@ -58,30 +66,40 @@ class EventBuffer(Generic[T]):
 
     def put(self, item: T) -> bool:
         """Hand ``item`` over; False when it (or, for drop_oldest, an older one) was dropped."""
-        with self._cond:
-            if self._closed:
-                return False
-            items = self._items
-            kept = True
-            if len(items) >= self.maxsize:
-                if self.overflow == "drop_oldest":
+        if self._closed:
+            return False
+        items = self._items
+        kept = True
+        if len(items) >= self.maxsize:
+            if self.overflow == "drop_oldest":
+                try:
                     items.popleft()
                     self.dropped += 1
                     kept = False
-                elif self.overflow == "drop_newest":
-                    self.dropped += 1
-                    return False
-                else:  # block
+                except IndexError:  # the consumer emptied it meanwhile
+                    pass
+            elif self.overflow == "drop_newest":
+                self.dropped += 1
+                return False
+            else:  # block: wait for room (or close)
+                with self._cond:
+                    self._producer_waiting = True
                     while len(items) >= self.maxsize and not self._closed:
-                        self._cond.wait(0.5)
-                    if self._closed:
-                        return False
-            items.append(item)
-            self.accepted += 1
-            if len(items) > self.high_water:
-                self.high_water = len(items)
-            self._cond.notify_all()
-            return kept
+                        self._cond.wait(0.05)
+                    self._producer_waiting = False
+                if self._closed:
+                    return False
+        items.append(item)
+        self.accepted += 1
+        size = len(items)
+        if size > self.high_water:
+            self.high_water = size
+        if self._sleeping:
+            with self._cond:
+                # One wake-up per sleep: later puts of the same burst see False and skip this.
+                self._sleeping = False
+                self._cond.notify_all()
+        return kept
 
     def put_control(self, item: Any) -> None:
         """Hand over a control item (never dropped unless ``max_control`` are pending)."""
@@ -93,25 +111,41 @@ class EventBuffer(Generic[T]):
     def get(self, timeout: float | None = None) -> tuple[str, Any] | None:
         """Next ``("control", item)`` (first) or ``("data", item)``; None on timeout or when closed
         and drained. Control items always come out before waiting data."""
-        deadline = None if timeout is None else time.monotonic() + timeout
-        with self._cond:
-            while True:
-                if self._control:
-                    return "control", self._control.popleft()
-                if self._items:
-                    item = self._items.popleft()
-                    if self.overflow == "block":
+        deadline = None
+        items, control = self._items, self._control
+        while True:
+            if control:
+                try:
+                    return "control", control.popleft()
+                except IndexError:
+                    pass
+            try:
+                item = items.popleft()
+            except IndexError:
+                pass
+            else:
+                if self._producer_waiting:
+                    with self._cond:
                         self._cond.notify_all()
-                    return "data", item
+                return "data", item
+            with self._cond:
+                if items or control:
+                    continue
                 if self._closed:
                     return None
-                if deadline is None:
-                    self._cond.wait()
-                else:
+                if timeout is not None:
+                    if deadline is None:
+                        deadline = time.monotonic() + timeout
                     remaining = deadline - time.monotonic()
                     if remaining <= 0:
                         return None
-                    self._cond.wait(remaining)
+                self._sleeping = True
+                try:
+                    if items or control:
+                        continue
+                    self._cond.wait(None if timeout is None else remaining)
+                finally:
+                    self._sleeping = False
 
     def close(self, discard: bool = False) -> None:
         """Wake every waiter; items already buffered can still be taken unless ``discard``."""

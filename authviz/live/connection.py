@@ -1,13 +1,16 @@
 """pysher's connection thread with its defects fixed.
 
-:class:`Connection` subclasses :class:`pysher.connection.Connection` (the websocket thread around
-websocket-client's ``WebSocketApp``; its ``bind`` table of connection events, ``state`` and
-``socket_id``) and replaces the parts that fail in practice:
+:class:`Connection` subclasses :class:`pysher.connection.Connection` (the websocket thread; its
+``bind`` table of connection events, ``state``, ``socket_id``, ``send_event``) and replaces the
+parts that fail in practice:
 
 ==============================================  ==================================================
 pysher 1.0.8                                     here
 ==============================================  ==================================================
 every message formatted into an INFO log line    no logging or formatting per message; orjson
+``WebSocketApp`` reads each frame with one       websocket-client still does the handshake (TLS,
+``select`` and three ``recv`` calls              proxies) and the sends; frames are read in 256 KB
+                                                 chunks and parsed by :mod:`authviz.live.frames`
 two ``sched`` timers cancelled/re-armed per msg  one timestamp per message; the keep-alive check
                                                  runs on the client's task thread
 fixed 120 s ping, ``activity_timeout`` ignored   ping after min(own, server) seconds of silence,
@@ -41,6 +44,7 @@ import pysher.connection
 import websocket
 
 from authviz.live.errors import ConnectionRejected
+from authviz.live.frames import OP_CLOSE, OP_PING, OP_TEXT, FrameError, FrameReader, parse_close
 from authviz.live.policy import Backoff, CloseAction, close_action, describe_close_code
 
 __all__ = ["Connection"]
@@ -91,6 +95,11 @@ class Connection(pysher.connection.Connection):
         #: granularity at which a blocked reader notices disconnect() without traffic
         self.poll_interval = poll_interval
         self.effective_activity_timeout = self.activity_timeout
+        #: bytes asked of the socket per read (many frames per system call)
+        self.read_size = 256 * 1024
+        #: largest message accepted from the server (Pusher's data limit is 10 KB; soketi 100 KB)
+        self.max_message = 1 << 20
+        self.socket_kwargs = {}
         self.connects = 0
         self.reconnects = 0
         self.bad_messages = 0
@@ -124,17 +133,12 @@ class Connection(pysher.connection.Connection):
             self.state = "connecting"
             self.close_code, self.close_reason, self._forced_code = None, "", None
             self._established_at = self._opened_at = None
-            app = websocket.WebSocketApp(self.url, on_open=self._on_open, on_message=self._on_message,
-                                         on_error=self._on_error, on_close=self._on_close)
-            with self._socket_lock:
-                if self._halt.is_set():
-                    break
-                self.socket = app
             try:
-                # skip_utf8_validation: frames arrive as bytes; orjson validates UTF-8 while parsing.
-                app.run_forever(skip_utf8_validation=True, ping_timeout=self.poll_interval)
+                self._session()
             except Exception as error:  # never let the thread die with a traceback
-                log.debug("websocket loop ended: %r", error)
+                log.debug("websocket session ended: %r", error)
+            finally:
+                self._close_socket()
             lived = time.monotonic() - self._established_at if self._established_at else 0.0
             code = self._forced_code if self._forced_code is not None else self.close_code
             self.socket_id = ""
@@ -161,19 +165,71 @@ class Connection(pysher.connection.Connection):
             if delay and self._halt.wait(delay):
                 break
 
+    def _session(self) -> None:
+        """One connection: websocket-client does the handshake (TLS, proxies) and the sends;
+        frames are read in large chunks and parsed by :class:`~authviz.live.frames.FrameReader`."""
+        ws = websocket.WebSocket(skip_utf8_validation=True, enable_multithread=True)
+        with self._socket_lock:
+            if self._halt.is_set():
+                return
+            self.socket = ws
+        ws.settimeout(self.connect_timeout)
+        ws.connect(self.url, **self.socket_kwargs)
+        raw = ws.sock
+        raw.settimeout(self.poll_interval)
+        self._on_open()
+        reader = FrameReader(self.max_message)
+        recv = raw.recv
+        on_message = self._on_message
+        while not self._halt.is_set():
+            try:
+                chunk = recv(self.read_size)
+            except (TimeoutError, socket.timeout):
+                continue
+            except OSError:
+                return
+            if not chunk:
+                return
+            try:
+                frames = reader.feed(chunk)
+            except FrameError as error:
+                self.close_code, self.close_reason = error.code, str(error)
+                self._send_close(ws, error.code)
+                return
+            for opcode, payload in frames:
+                if opcode == OP_TEXT:
+                    on_message(None, payload)
+                elif opcode == OP_PING:
+                    try:
+                        ws.pong(payload)
+                    except Exception:
+                        return
+                elif opcode == OP_CLOSE:
+                    self.close_code, self.close_reason = parse_close(payload)
+                    self._send_close(ws, self.close_code or 1000)
+                    return
+                # binary and pong frames carry nothing for Pusher
+
+    @staticmethod
+    def _send_close(ws: Any, code: int) -> None:
+        try:
+            ws.send_close(code if 1000 <= code < 5000 else 1000)
+        except Exception:
+            pass
+
+    def _close_socket(self) -> None:
+        with self._socket_lock:
+            ws = self.socket
+        if ws is not None:
+            try:
+                ws.shutdown()
+            except Exception:
+                pass
+
     # ------------------------------------------------------------------ websocket callbacks
     def _on_open(self, *args: Any) -> None:
         self._opened_at = self._last_rx = time.monotonic()
         self._ping_sent_at = None
-
-    def _on_error(self, *args: Any) -> None:
-        self.state = "failed"
-
-    def _on_close(self, ws: Any = None, code: int | None = None, reason: Any = None) -> None:
-        if code is not None:
-            self.close_code = code
-        if reason:
-            self.close_reason = reason.decode("utf-8", "replace") if isinstance(reason, bytes) else str(reason)
 
     def _on_message(self, ws: Any, message: bytes | str) -> None:
         """Hot path: one timestamp, one JSON parse, one call."""
@@ -246,12 +302,11 @@ class Connection(pysher.connection.Connection):
         event: dict[str, Any] = {"event": event_name, "data": data}
         if channel_name:
             event["channel"] = channel_name
-        app = self.socket
-        sock = getattr(app, "sock", None)
-        if sock is None:
+        ws = self.socket
+        if ws is None or not getattr(ws, "connected", False):
             return False
         try:
-            sock.send(orjson.dumps(event).decode())
+            ws.send(orjson.dumps(event).decode())
             return True
         except Exception:
             return False
@@ -306,9 +361,8 @@ class Connection(pysher.connection.Connection):
         self._shutdown_socket()
 
     def _shutdown_socket(self) -> None:
-        app = self.socket
-        sock = getattr(app, "sock", None)
-        raw = getattr(sock, "sock", None)
+        """Make the reader's blocked ``recv`` return at once (the session then ends)."""
+        raw = getattr(self.socket, "sock", None)
         if raw is not None:
             try:
                 raw.shutdown(socket.SHUT_RDWR)
@@ -321,15 +375,10 @@ class Connection(pysher.connection.Connection):
             self._halt.set()
             self.disconnect_called = True
             self.needs_reconnect = False
-            app = self.socket
-        if app is not None:
-            app.keep_running = False
-            sock = getattr(app, "sock", None)
-            if sock is not None:
-                try:
-                    sock.send_close()
-                except Exception:
-                    pass
+            ws = self.socket
+        if ws is not None:
+            if getattr(ws, "connected", False):
+                self._send_close(ws, 1000)
             self._shutdown_socket()
         if self.is_alive() and self is not threading.current_thread():
             self.join(timeout)
