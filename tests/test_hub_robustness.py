@@ -103,6 +103,8 @@ def test_client_that_never_reads_is_dropped_and_others_keep_receiving():
         t0 = time.monotonic()
         for i in range(600):  # ~4.8 MB: far beyond what the slow socket's buffers hold
             h.trigger("firehose", "blob", f"{i}:{payload}")
+            if i % 20 == 19:  # pace the producer to the reading client (same process, one GIL)
+                wait_for(lambda i=i: len(received) >= i - 40, timeout=10)
         reader.join(30)
         assert len(received) == 600, len(received)
         assert [int(m["data"].split(":")[0]) for m in received] == list(range(600))
@@ -128,6 +130,19 @@ def test_dead_connection_closed_4201():
         ok.send("pusher:ping")
         assert ok.recv()["event"] == "pusher:pong"  # still open
         ok.close()
+        # websocket-level pings are answered and count as activity too
+        pinger = RawClient(h)
+        pinger.established()
+        for _ in range(8):  # 2 s, longer than activity_timeout + pong_timeout
+            pinger.ws.ping(b"hi")
+            opcode, data = pinger.ws.recv_data(control_frame=True)
+            while opcode == websocket.ABNF.OPCODE_TEXT:  # a pusher:ping may come first
+                opcode, data = pinger.ws.recv_data(control_frame=True)
+            assert (opcode, data) == (websocket.ABNF.OPCODE_PONG, b"hi")
+            time.sleep(0.25)
+        pinger.send("pusher:ping")
+        assert pinger.recv_event("pusher:pong")
+        pinger.close()
 
 
 @pytest.mark.slow

@@ -169,13 +169,11 @@ class HubServer:
     async def _on_shutdown(self, _app: web.Application) -> None:
         """Close every client with 4100 (reconnect with back-off) and wait for the closes."""
         self._closing = True
-        sockets = [c.sink.ws for s in self.hub.apps.values() for c in s.connections.values()
-                   if c.sink is not None]
         self._apply(self.hub.close_all(CloseCode.OVER_CAPACITY,
                                        "the server is shutting down; reconnect later"))
-        if sockets:
-            await asyncio.wait([asyncio.ensure_future(ws.close(code=CloseCode.OVER_CAPACITY))
-                                for ws in sockets], timeout=self.close_timeout)
+        if self._tasks:  # the close handshakes started by _apply; aiohttp's own shutdown
+            # then drops whoever did not answer in time
+            await asyncio.wait(list(self._tasks), timeout=self.close_timeout)
 
     async def _on_cleanup(self, _app: web.Application) -> None:
         if self._tick_task is not None:
@@ -274,7 +272,8 @@ class HubServer:
                                  "HTTP API on /apps/{app_id}/\n")
 
     async def _websocket(self, request: web.Request) -> web.StreamResponse:
-        ws = web.WebSocketResponse(max_msg_size=self.max_message_bytes, autoping=True,
+        # autoping off: protocol-level pings are answered here so that they count as activity.
+        ws = web.WebSocketResponse(max_msg_size=self.max_message_bytes, autoping=False,
                                    compress=False, timeout=self.close_timeout)
         await ws.prepare(request)
         hub = self.hub
@@ -304,6 +303,11 @@ class HubServer:
                     apply(hub.receive(conn, msg.data, monotonic()))
                 elif kind is WSMsgType.BINARY:
                     apply(hub.receive_binary(conn, monotonic()))
+                elif kind is WSMsgType.PING:
+                    hub.activity(conn, monotonic())
+                    await ws.pong(msg.data)
+                elif kind is WSMsgType.PONG:
+                    hub.activity(conn, monotonic())
                 else:  # CLOSE, CLOSING, CLOSED, ERROR (e.g. message too big: aiohttp sent 1009)
                     break
         finally:

@@ -758,6 +758,11 @@ class Hub:
             return state._client_event(conn, msg, now)
         return [Send(conn, _error(f"unknown event {event[:64]!r}", None))]
 
+    def activity(self, conn: Connection, now: float) -> None:
+        """The peer showed it is alive without a protocol message (a websocket ping/pong)."""
+        conn.last_seen = now
+        conn.ping_sent = None
+
     def receive_binary(self, conn: Connection, now: float) -> list[Action]:
         """A binary frame: the protocol only carries text, so answer with ``pusher:error``."""
         if not conn.open:
