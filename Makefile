@@ -8,7 +8,7 @@ INSTALLED := $(VENV)/.installed
 NODE_DIR := tests/node
 PYTEST_ARGS ?=
 
-.PHONY: help install test node demo bench clean
+.PHONY: help install test node demo bench clean e2e
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -18,6 +18,7 @@ $(INSTALLED): pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --disable-pip-version-check --upgrade pip
 	$(PY) -m pip install --quiet --disable-pip-version-check -e '.[test,notebooks]'
+	$(PY) -m authviz.widgets.serverext
 	@touch $@
 
 install: $(INSTALLED)  ## create .venv and install authviz with its test extras
@@ -34,8 +35,20 @@ node:  ## install the Node test packages
 	  fi; \
 	done
 
+# Notebooks 01-04 run top to bottom in local mode (embedded hub, seeded simulator) and their
+# outputs are compared strictly (nbval); live cells are tagged nbval-ignore-output.
+NBVAL_NOTEBOOKS ?= notebooks/0[1-4]_*.ipynb
+NBVAL_ARGS ?= --nbval --nbval-cell-timeout=60 --nbval-sanitize-with tests/nbval_sanitize.cfg
+
 test: install node  ## run the whole test suite
 	$(PY) -m pytest $(PYTEST_ARGS)
+	AUTHVIZ_NOTEBOOK_MODE=local $(PY) -m pytest $(NBVAL_ARGS) $(NBVAL_NOTEBOOKS)
+
+# JupyterLab headless + Debian's chromium driven by Playwright (no browser download); screenshots
+# go to artifacts/e2e/.
+e2e: install  ## run the notebooks in a real browser (installs Debian's chromium when missing)
+	@command -v chromium >/dev/null 2>&1 || { apt-get update && apt-get install -y chromium; }
+	$(PY) -m pytest tests/e2e $(E2E_ARGS)
 
 bench: install node  ## run the benchmarks (results go to benchmarks/RESULTS.md by hand)
 	@for b in benchmarks/bench_*.py; do echo "== $$b"; $(PY) $$b || exit 1; done

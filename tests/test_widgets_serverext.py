@@ -46,3 +46,9 @@ def test_topology_is_served_under_the_base_url_and_nothing_outside_assets():
     assert status == 200 and body == topojson_path().read_bytes()
     assert json.loads(body)["type"] == "Topology"
     assert escape[0] in (403, 404) and escape2[0] in (403, 404)
+
+
+def test_install_config_enables_the_extension_for_the_environment(tmp_path):
+    path = serverext.install_config(tmp_path)
+    assert path == tmp_path / "etc/jupyter/jupyter_server_config.d/authviz.json"
+    assert json.loads(path.read_text()) == {"ServerApp": {"jpserver_extensions": {"authviz.widgets.serverext": True}}}

@@ -220,3 +220,11 @@ def test_chat_escapes_authors_texts_and_members(nasty):
     assert set(tags(html)) <= {"div", "style", "ul", "li", "span", "br"}
     assert visible_text(html).count(nasty) == 3
     assert "Online (2)" in visible_text(html)
+
+
+def test_chat_orders_messages_by_time_whatever_the_arrival_order():
+    chat = ChatWidget(max_messages=2)
+    chat.consume([{"id": 3, "author": "c", "text": "third", "created_at": "2026-03-01T10:00:03Z"},
+                  {"id": 1, "author": "a", "text": "first", "created_at": "2026-03-01T10:00:01Z"},
+                  {"id": 2, "author": "b", "text": "second", "created_at": "2026-03-01T10:00:02Z"}])
+    assert [text for _, text, _ in chat.messages.values()] == ["second", "third"]

@@ -43,6 +43,12 @@ def message_fields(message: Mapping[str, Any]) -> tuple[str, str, str, Any]:
     return str(ident), str(author), str(text), when
 
 
+def _order_key(item: tuple[str, tuple[str, str, Any]]) -> tuple[Any, ...]:
+    ident, (_author, _text, when) = item
+    stamp = parse_timestamp(when)
+    return (stamp.timestamp() if stamp else float("-inf"), int(ident) if ident.isdigit() else 0, ident)
+
+
 class ChatWidget(W.VBox):
     """Message list (author, time, text), an input with a Send button, and who is online.
 
@@ -128,8 +134,9 @@ class ChatWidget(W.VBox):
                 if ident in self.messages:
                     continue
                 self.messages[ident] = (author, text, when)
-                while len(self.messages) > self.max_messages:
-                    self.messages.popitem(last=False)
+            # history, own answers and the live channel interleave: keep (time, id) order
+            ordered = sorted(self.messages.items(), key=_order_key)[-self.max_messages:]
+            self.messages = OrderedDict(ordered)
             self._dirty = True
 
     def consume(self, items: Iterable[Any]) -> None:

@@ -1,8 +1,9 @@
 """Jupyter server extension serving authviz's static assets (the world topology for plotly maps).
 
-Enable it once per environment (``make install`` does)::
+Enable it once per environment (``make install`` does); this writes
+``{sys.prefix}/etc/jupyter/jupyter_server_config.d/authviz.json``::
 
-    jupyter server extension enable --sys-prefix authviz.widgets.serverext
+    python -m authviz.widgets.serverext
 
 or per launch with ``--ServerApp.jpserver_extensions="{'authviz.widgets.serverext': True}"``.
 The route ``<base_url>authviz/static/(.*)`` serves only files below the packaged assets folder
@@ -11,6 +12,9 @@ The route ``<base_url>authviz/static/(.*)`` serves only files below the packaged
 
 from __future__ import annotations
 
+import json
+import sys
+from pathlib import Path
 from typing import Any
 
 from authviz.widgets.topojson import ASSETS_DIR, STATIC_ROUTE
@@ -29,3 +33,20 @@ def _load_jupyter_server_extension(serverapp: Any) -> None:
     pattern = url_path_join(base_url, STATIC_ROUTE, "(.*)")
     web_app.add_handlers(".*$", [(pattern, StaticFileHandler, {"path": str(ASSETS_DIR)})])
     serverapp.log.info("authviz: serving %s at %s", ASSETS_DIR, url_path_join(base_url, STATIC_ROUTE))
+
+
+CONFIG_NAME = "authviz.json"
+
+
+def install_config(prefix: str | Path = sys.prefix) -> Path:
+    """Enable the extension for every Jupyter server of the environment at ``prefix``."""
+    folder = Path(prefix) / "etc" / "jupyter" / "jupyter_server_config.d"
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / CONFIG_NAME
+    config = {"ServerApp": {"jpserver_extensions": {"authviz.widgets.serverext": True}}}
+    path.write_text(json.dumps(config, indent=2) + "\n")
+    return path
+
+
+if __name__ == "__main__":
+    print(f"authviz: enabled the Jupyter server extension ({install_config()})")
