@@ -11,7 +11,8 @@ Three processes, so the numbers are the client's own:
 
 Reported per run: events sent/received/lost, backlog growth (buffer backlog at the end minus at
 the start of the measured window, and its high-water mark), trigger-to-consumer latency p50/p99
-(time.time() at consumption minus sent_at), and this process's CPU time per second per 1,000 events/s.
+(time.time() at consumption minus sent_at), the client's own share of it (hand-over p99: consumption
+minus arrival on the websocket thread), and this process's CPU time per second per 1,000 events/s.
 ``--baseline`` adds bare pysher (latency taken inside its callback on the websocket thread).
 
     .venv/bin/python benchmarks/bench_live.py [--servers hub soketi] [--rates 1000 5000 10000]
@@ -159,6 +160,7 @@ class Run:
     dropped: int = 0
     backlog_growth: int = 0
     high_water: int = 0
+    handover_p99_ms: float = float("nan")
     p50_ms: float = float("nan")
     p99_ms: float = float("nan")
     max_ms: float = float("nan")
@@ -183,6 +185,7 @@ def run_authviz(server, rate: int, seconds: float, batch: int) -> Run:
     assert sub.wait_subscribed(10), list(sub.errors)
     result = Run(server.name, "authviz", rate, seconds)
     latencies: list[float] = []
+    handovers: list[float] = []
     seen: set[int] = set()
     ctx = mp.get_context("spawn")
     go, q = ctx.Event(), ctx.Queue()
@@ -200,6 +203,7 @@ def run_authviz(server, rate: int, seconds: float, batch: int) -> Run:
         if event is not None:
             data = event.data
             latencies.append(now - data["sent_at"])
+            handovers.append(now - event.received_at)
             seen.add(data["seq"])
             last_event = time.monotonic()
             continue
@@ -224,6 +228,7 @@ def run_authviz(server, rate: int, seconds: float, batch: int) -> Run:
     result.p50_ms = _percentile(latencies, 0.50) * 1000
     result.p99_ms = _percentile(latencies, 0.99) * 1000
     result.max_ms = max(latencies) * 1000 if latencies else float("nan")
+    result.handover_p99_ms = _percentile(handovers, 0.99) * 1000
     cpu = (cpu1 - cpu0) / (wall1 - wall0)
     result.cpu_per_1k = cpu / (result.achieved_rate / 1000)
     return result
@@ -314,9 +319,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--baseline", action="store_true", help="also measure bare pysher")
     parser.add_argument("--batch", type=int, default=BATCH, help=f"events per request (default {BATCH})")
     args = parser.parse_args(argv)
-    print(f"# bench_live: {machine()}; {args.seconds:g} s per run, batches of {args.batch}")
+    print(f"# bench_live: {machine()}; {args.seconds:g} s per run, batches of {args.batch}; "
+          f"load average at start {os.getloadavg()[0]:.1f}")
     header = ("server", "client", "target/s", "achieved/s", "lost", "dropped", "backlog+", "high-water",
-              "p50 ms", "p99 ms", "max ms", "CPU/1k ev/s")
+              "p50 ms", "p99 ms", "max ms", "hand-over p99 ms", "CPU/1k ev/s")
     print("| " + " | ".join(header) + " |")
     print("|" + "---|" * len(header))
     for name in args.servers:
@@ -329,10 +335,12 @@ def main(argv: list[str] | None = None) -> int:
                 for r in runs:
                     print(f"| {r.server} | {r.client} | {r.rate:,} | {r.achieved_rate:,.0f} | {r.lost} | "
                           f"{r.dropped} | {r.backlog_growth} | {r.high_water} | {r.p50_ms:.2f} | "
-                          f"{r.p99_ms:.2f} | {r.max_ms:.1f} | {r.cpu_per_1k * 100:.1f}% of a core |",
+                          f"{r.p99_ms:.2f} | {r.max_ms:.1f} | {r.handover_p99_ms:.2f} | "
+                          f"{r.cpu_per_1k * 100:.1f}% of a core |",
                           flush=True)
         finally:
             server.close()
+    print(f"# load average at end {os.getloadavg()[0]:.1f}")
     print(f"AuthEvent from an auth-event payload (lazy, consumer thread): {auth_event_decode_cost():.1f} µs/event")
     return 0
 

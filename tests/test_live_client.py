@@ -410,3 +410,44 @@ def test_close_really_stops_and_joins_every_thread(backend, clients):
     assert {t.ident for t in threading.enumerate()} <= before
     with pytest.raises(Exception):
         c.subscribe("auth0")
+
+
+def test_wrong_master_key_is_reported_not_crashing(backend, clients):
+    wrong = SecretAuthorizer(KEY, SECRET, bytes(32))  # not the key the server side encrypts with
+    c = client_for(backend.settings(), clients, authorizer=wrong)
+    sub = c.subscribe("private-encrypted-notes", "auth0")
+    assert sub.wait_subscribed(10)
+    backend.trigger("private-encrypted-notes", "note", {"secret": 1})
+    backend.trigger("auth0", "user-loggedIn", {"after": 1})
+    assert next_data(sub).data == {"after": 1}  # the stream goes on
+    assert sub.stats.decrypt_failures == 1
+    assert "could not be decrypted" in str(sub.errors[-1]) and "PUSHER_ENCRYPTION_MASTER_KEY" in str(sub.errors[-1])
+
+
+def test_no_log_record_per_message_even_at_debug(backend, clients, caplog):
+    import logging
+
+    c = client_for(backend.settings(), clients)
+    sub = c.subscribe("auth0")
+    assert sub.wait_subscribed(10)
+    with caplog.at_level(logging.DEBUG):
+        backend.api.trigger_batch([{"channel": "auth0", "name": "e", "data": {"i": i}} for i in range(10)])
+        for _ in range(10):
+            next_data(sub)
+    noisy = [r for r in caplog.records if r.name.startswith(("pysher", "authviz.live", "websocket"))]
+    assert noisy == []
+
+
+def test_auth_endpoint_from_settings_is_used(backend, clients):
+    port = free_port()
+    endpoint = AuthEndpoint(port)
+    try:
+        settings = backend.settings(auth_endpoint=f"http://127.0.0.1:{port}/pusher/auth",
+                                    auth_headers={"Authorization": "Bearer t0ken"}, secret="")
+        c = client_for(settings, clients, user={"id": "eve"}, signin=True)
+        assert isinstance(c.authorizer, EndpointAuthorizer)
+        sub = c.subscribe("presence-chat")
+        assert sub.wait_subscribed(10) and wait_for(c.signed_in.is_set, 5)
+        assert endpoint.requests >= 2
+    finally:
+        endpoint.close()

@@ -9,7 +9,7 @@ pysher 1.0.8                                     here
 ==============================================  ==================================================
 every message formatted into an INFO log line    no logging or formatting per message; orjson
 ``WebSocketApp`` reads each frame with one       websocket-client still does the handshake (TLS,
-``select`` and three ``recv`` calls              proxies) and the sends; frames are read in 256 KB
+``select`` and three ``recv`` calls              proxies) and the sends; frames are read in 64 KB 
                                                  chunks and parsed by :mod:`authviz.live.frames`
 two ``sched`` timers cancelled/re-armed per msg  one timestamp per message; the keep-alive check
                                                  runs on the client's task thread
@@ -96,7 +96,8 @@ class Connection(pysher.connection.Connection):
         self.poll_interval = poll_interval
         self.effective_activity_timeout = self.activity_timeout
         #: bytes asked of the socket per read (many frames per system call)
-        self.read_size = 256 * 1024
+        #: (smaller reads release the GIL to the consumer more often: lower hand-over latency)
+        self.read_size = 64 * 1024
         #: largest message accepted from the server (Pusher's data limit is 10 KB; soketi 100 KB)
         self.max_message = 1 << 20
         self.socket_kwargs = {}
