@@ -15,6 +15,7 @@ from urllib.parse import urlsplit
 import pusher
 import pytest
 
+from authviz.cli import main as authviz_main
 from authviz.hub import cli as hub_cli
 from tests.hub_support import RawClient
 
@@ -81,21 +82,19 @@ def test_serve_several_apps_from_a_config_file(tmp_path):
     ('{"apps": [{"app_id": "1", "key": "k", "secret": "s", "colour": 1}]}', "unknown fields"),
     ('{"apps": [{"app_id": "1", "key": "k"}]}', "secret"),
 ])
-def test_bad_config_is_one_sentence_and_exit_1(tmp_path, content, message):
+def test_bad_config_is_one_sentence_and_exit_1(tmp_path, capsys, content, message):
     config = tmp_path / "apps.json"
     config.write_text(content)
-    proc = subprocess.run([sys.executable, "-m", "authviz", "serve", "--port", "0",
-                           "--config", str(config)], capture_output=True, text=True,
-                          timeout=30, cwd=tmp_path,
-                          env={**os.environ, "AUTHVIZ_STATE_DIR": str(tmp_path / "s")})
-    assert proc.returncode == 1, proc.stderr
-    assert message in proc.stderr and "Traceback" not in proc.stderr
+    assert authviz_main(["serve", "--port", "0", "--config", str(config)]) == 1
+    err = capsys.readouterr().err
+    assert message in err and "Traceback" not in err and err.count("\n") == 1
 
 
-def test_bad_port_is_a_usage_error(tmp_path):
-    proc = subprocess.run([sys.executable, "-m", "authviz", "serve", "--port", "70000"],
-                          capture_output=True, text=True, timeout=30, cwd=tmp_path)
-    assert proc.returncode == 2 and "port" in proc.stderr
+def test_missing_config_and_bad_port(tmp_path, capsys):
+    assert authviz_main(["serve", "--config", str(tmp_path / "none.json")]) == 1
+    assert "cannot read" in capsys.readouterr().err
+    assert authviz_main(["serve", "--port", "70000"]) == 2
+    assert "port" in capsys.readouterr().err
 
 
 def test_plugins_get_arguments_and_setup_and_missing_ones_are_skipped(monkeypatch):

@@ -62,7 +62,7 @@ class PysherClient:
     def close(self):
         # pysher's disconnect() can block forever joining its own thread (a known defect):
         # bound it; the thread is a daemon.
-        self.p.disconnect(timeout=2)
+        self.p.disconnect(timeout=0.5)
 
 
 @pytest.fixture
