@@ -333,11 +333,19 @@ class HubServer:
             raise _ApiError(400, "a query parameter appears more than once")
         if query.get("auth_key") != state.app.key:
             raise _ApiError(401, "auth_key is missing or is not this app's key")
+        params = dict(query)
+        now = time.time()
         try:
-            verify_request(state.app.secret, request.method, request.path, dict(query), body,
-                           now=time.time())
+            verify_request(state.app.secret, request.method, request.path, params, body, now=now)
         except SignatureError as exc:
-            raise _ApiError(401, str(exc)) from None
+            # Clients sign the path either as sent (percent-encoded) or decoded: accept both.
+            raw = request.rel_url.raw_path
+            if exc.reason != "bad_signature" or raw == request.path:
+                raise _ApiError(401, str(exc)) from None
+            try:
+                verify_request(state.app.secret, request.method, raw, params, body, now=now)
+            except SignatureError:
+                raise _ApiError(401, str(exc)) from None
         return body
 
     def _state(self, request: web.Request) -> AppState:
