@@ -9,7 +9,7 @@ import requests
 
 from authviz.hub import App, running_hub
 from authviz.pusher.signing import authorize_channel, sign_request
-from tests.hub_support import RawClient
+from tests.hub_support import RawClient, wait_for
 
 APPS = [App("11", "key-a", "secret-a"), App("22", "key-b", "secret-b")]
 
@@ -108,3 +108,21 @@ def test_repeated_query_parameters_are_refused(hub):
     query = list(sign_request("key-a", "secret-a", "GET", path, {}, b"").items())
     r = requests.get(hub.url + path, params=query + [("auth_key", "key-a")], timeout=5)
     assert r.status_code == 400
+
+
+def test_unreachable_webhook_never_blocks_delivery_and_its_queue_is_bounded():
+    with running_hub("5", "wk", "ws", webhook_url="http://127.0.0.1:9/unreachable",
+                     webhook_options={"max_queue": 5, "backoff": 0.01, "max_attempts": 2,
+                                      "batch_interval": 0.01}) as h:
+        c = RawClient(h, key="wk")
+        c.established()
+        for i in range(20):
+            c.subscribe(f"w{i}")
+            c.send("pusher:unsubscribe", {"channel": f"w{i}"})
+        c.subscribe("live")
+        h.trigger("live", "still", "here")
+        assert c.recv() == {"event": "still", "channel": "live", "data": "here"}
+        sender = h.call(lambda: h.server.webhooks["5"])
+        wait_for(lambda: h.call(lambda: sender.failed + sender.dropped) >= 41, timeout=10)
+        assert h.call(lambda: sender.dropped) > 0 and h.call(lambda: sender.delivered) == 0
+        c.close()
