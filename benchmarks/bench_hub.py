@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import json
 import multiprocessing as mp
 import os
@@ -54,6 +55,7 @@ def hub_main(port_file: str) -> None:
         await runner.setup()
         site = web.TCPSite(runner, "127.0.0.1", 0)
         await site.start()
+        gc.freeze()  # as `authviz serve` does
         Path(port_file).write_text(str(runner.addresses[0][1]))
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
