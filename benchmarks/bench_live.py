@@ -27,7 +27,6 @@ import dataclasses
 import multiprocessing as mp
 import os
 import platform
-import statistics
 import sys
 import threading
 import time
