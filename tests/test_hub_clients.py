@@ -254,3 +254,30 @@ def test_webhooks_signed_batched_and_retried():
     assert names == ["channel_occupied", "channel_vacated"]
     assert all(e["channel"] == "hooked" for b in received for e in b["events"])
     assert failures["left"] == 0
+
+
+def test_shutdown_code_makes_pysher_back_off_instead_of_storming():
+    """On shutdown the hub sends 4100 (reconnect after a back-off). pysher then waits its
+    reconnect interval; with a 42xx code it would retry at once, forever (its defect)."""
+    import socket as socket_module
+
+    h = running_hub(APP_ID, KEY, SECRET)
+    port = h.port
+    client = PysherClient(h, reconnect_interval=3)
+    try:
+        h.stop()
+        listener = socket_module.create_server(("127.0.0.1", port), reuse_port=False)
+        listener.settimeout(0.1)
+        attempts = 0
+        deadline = time.monotonic() + 2.0
+        while time.monotonic() < deadline:
+            try:
+                conn, _ = listener.accept()
+                attempts += 1
+                conn.close()
+            except socket_module.timeout:
+                pass
+        listener.close()
+        assert attempts == 0, f"pysher reconnected {attempts} times within 2 s"
+    finally:
+        client.close()
