@@ -206,3 +206,24 @@ def test_bulk_and_per_record_paths_agree_on_anything(tiny_blocks, body_lines, de
     assert len(result.frame) + len(result.rejects) + result.duplicates == non_blank
     if dedup:
         assert result.frame["event_id"].is_unique
+
+
+@pytest.mark.parametrize("compress", [False, True])
+def test_files_are_streamed_in_chunks_with_line_numbers_kept(tmp_path, monkeypatch, compress):
+    monkeypatch.setattr(bulk, "CHUNK_BYTES", 300)  # several chunks, lines cut across reads
+    records = [stream_record(f"id{i}", description="x" * (i * 40)) for i in range(12)]
+    body_lines = [json.dumps(record) for record in records]
+    body_lines[5] = "broken {"
+    body = ("\r\n".join(body_lines[:6]) + "\n\n  \n" + "\n".join(body_lines[6:])).encode()
+    path = tmp_path / ("logs.jsonl.gz" if compress else "logs.jsonl")
+    path.write_bytes(gzip.compress(body) if compress else body)
+    result = read_logs(path)
+    assert [reject.position for reject in result.rejects] == [6]
+    assert result.frame["event_id"].tolist() == [f"id{i}" for i in range(12) if i != 5]
+    assert result.frame["raw"].tolist() == [line for i, line in enumerate(body_lines) if i != 5]
+    whole = read_logs(body)
+    pd.testing.assert_frame_equal(result.frame, whole.frame)
+    assert result.rejects == whole.rejects
+    empty = tmp_path / "empty.jsonl"
+    empty.write_bytes(b"")
+    assert len(read_logs(empty).frame) == 0

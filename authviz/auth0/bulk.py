@@ -1,19 +1,23 @@
 """The bulk reader: many records -> one schema DataFrame, columnar wherever possible.
 
-JSON lines go through pyarrow's JSON reader with an explicit schema covering the log-entry fields
-of the three log shapes (``{"log_id", "data"}``, flat Management API entries, EventBridge
-``{"detail"}``); every other key is ignored by the reader, so no Python object is built per field.
-Category, description, country and tenant are computed once per distinct value and broadcast;
-timestamps are parsed vectorised. ``raw`` keeps each original line, sliced from the input buffer.
+JSON lines go through pyarrow's JSON reader with an explicit schema holding only the log-entry
+fields the schema needs, for the log shape the block's first line has (``{"log_id", "data"}``,
+flat Management API entries, EventBridge ``{"detail"}``; all three at once when unsure). Every
+other key is skipped by the reader, so no Python object is built per field. Category,
+description, country and tenant are computed once per distinct value and broadcast; timestamps
+are parsed vectorised; ``raw`` is cut from the input buffer line by line in one pass.
 
 Invariants:
 - The per-record parser (:mod:`authviz.auth0.parse`) is the reference. A block of lines the
   columnar reader refuses (invalid JSON, a field of another type, another shape) is split and
   retried until the offending lines are isolated (at most :data:`MIN_COLUMNAR_LINES` lines), which
   then take the per-record path; so does every row the columnar pass cannot fully vouch for
-  (missing id, missing type, a timestamp it cannot read, any Rule/Action record).
+  (missing id, missing type, a timestamp it cannot read, any Rule/Action record). Tests check
+  that both paths give the same frame, rejects and duplicate count.
+- pyarrow never sees a line that is not framed ``{...}`` (it crashes on a leading ``null``).
 - Rows keep the order of the input; positions are 1-based line numbers.
-- Memory: the whole input is held in memory once (decompressed); ``raw`` slices share that buffer.
+- Memory: the whole (decompressed) input is held once, plus one copy of its text for ``raw``,
+  plus one block (:data:`CHUNK_BYTES`) of parsed columns at a time.
 """
 
 from __future__ import annotations
@@ -21,6 +25,7 @@ from __future__ import annotations
 import gzip
 import re
 import sys
+import zlib
 from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
@@ -122,7 +127,7 @@ def read_logs(source: str | Path | bytes | bytearray | memoryview | Iterable[Any
     _check_shape(source_shape)
     collector = Collector(strict=strict)
     if isinstance(source, (str, Path)):
-        frames = _frames_from_bytes(read_input(source), collector, source_shape, progress)
+        frames = _frames_from_path(source, collector, source_shape, progress)
     elif isinstance(source, (bytes, bytearray, memoryview)):
         data = _maybe_gunzip(bytes(source), "the input bytes")
         frames = _frames_from_bytes(data, collector, source_shape, progress)
@@ -143,7 +148,7 @@ def read_log_files(paths: Iterable[str | Path], *, source_shape: str | None = No
     for path in paths:
         collector.input = str(path)
         collector.inputs.append(str(path))
-        for frame in _frames_from_bytes(read_input(path), collector, source_shape, progress):
+        for frame in _frames_from_path(path, collector, source_shape, progress):
             frame.insert(0, "_input", str(path))
             frames.append(frame)
     return _finish(frames, collector, dedup=dedup)
@@ -152,20 +157,6 @@ def read_log_files(paths: Iterable[str | Path], *, source_shape: str | None = No
 def _check_shape(source_shape: str | None) -> None:
     if source_shape is not None and source_shape not in SOURCES:
         raise ParseError(f"unknown shape {source_shape!r}: expected one of {', '.join(SOURCES)}")
-
-
-def read_input(path: str | Path) -> bytes:
-    """The (decompressed) bytes of a log file; :class:`LogInputError` if it cannot be read."""
-    path = Path(path)
-    try:
-        data = path.read_bytes()
-    except FileNotFoundError:
-        raise LogInputError(f"input file {str(path)!r} does not exist") from None
-    except IsADirectoryError:
-        raise LogInputError(f"input {str(path)!r} is a directory, not a log file") from None
-    except OSError as error:
-        raise LogInputError(f"cannot read input file {str(path)!r}: {error.strerror or error}") from None
-    return _maybe_gunzip(data, repr(str(path)))
 
 
 def _maybe_gunzip(data: bytes, label: str) -> bytes:
@@ -199,6 +190,81 @@ def _frames_from_iterable(records: Iterable[Any], collector: Collector,
     frame = events_to_frame(events)
     frame.insert(0, "_position", positions)
     return [frame]
+
+
+def _frames_from_path(path: str | Path, collector: Collector, source_shape: str | None,
+                      progress: bool) -> list[pd.DataFrame]:
+    """Frames of one file. JSON lines are read :data:`CHUNK_BYTES` at a time (the file is never
+    held whole in memory); a JSON array or a single document is read whole."""
+    path = Path(path)
+    try:
+        raw_file = path.open("rb")
+    except FileNotFoundError:
+        raise LogInputError(f"input file {str(path)!r} does not exist") from None
+    except IsADirectoryError:
+        raise LogInputError(f"input {str(path)!r} is a directory, not a log file") from None
+    except OSError as error:
+        raise LogInputError(f"cannot read input file {str(path)!r}: {error.strerror or error}") from None
+    with raw_file:
+        compressed = raw_file.read(2) == b"\x1f\x8b"
+        raw_file.seek(0)
+        stream = gzip.GzipFile(fileobj=raw_file, mode="rb") if compressed else raw_file
+
+        def read(size: int = -1) -> bytes:
+            try:
+                return stream.read(size)
+            except (OSError, EOFError, zlib.error) as error:
+                raise LogInputError(
+                    f"{str(path)!r} looks gzip-compressed but cannot be decompressed: {error}"
+                ) from None
+
+        head = read(CHUNK_BYTES)
+        if _needs_whole_document(head):
+            return _frames_from_bytes(head + read(), collector, source_shape, progress)
+        bar = _progress_bar(path.stat().st_size, enabled=progress)
+        frames: list[pd.DataFrame] = []
+        try:
+            carry, number, position = head, 1, 0
+            while True:
+                more = read(CHUNK_BYTES)
+                block = carry + more
+                at_end = not more
+                cut = len(block) if at_end else block.rfind(b"\n") + 1
+                if cut == 0 and not at_end:  # a line longer than a chunk: keep reading
+                    carry = block
+                    continue
+                piece, carry = block[:cut], block[cut:]
+                if piece:
+                    frames.extend(_read_lines(piece, collector, source_shape=source_shape,
+                                              progress=False, first_number=number))
+                    number += piece.count(b"\n")
+                if bar is not None:
+                    bar.update(raw_file.tell() - position)
+                    position = raw_file.tell()
+                if at_end:
+                    break
+        finally:
+            if bar is not None:
+                bar.close()
+        return frames
+
+
+def _needs_whole_document(head: bytes) -> bool:
+    """Whether a file starting with ``head`` must be read whole (not JSON lines)."""
+    begin = _LEADING_SPACE.match(head).end()
+    opening = head[begin:begin + 1]
+    if opening == b"[":
+        return True
+    if opening != b"{":
+        return False
+    newline = head.find(b"\n", begin)
+    if newline < 0:
+        return True  # one line (or a first line longer than a chunk): decide on the whole
+    try:
+        loads(head[begin:newline])
+        return False
+    except ValueError:
+        return True
 
 
 def _frames_from_bytes(data: bytes, collector: Collector, source_shape: str | None,
@@ -278,10 +344,12 @@ def _line_bounds(data: bytes) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
 
 
 def _read_lines(data: bytes, collector: Collector, *, source_shape: str | None,
-                progress: bool) -> Iterator[pd.DataFrame]:
+                progress: bool, first_number: int = 1) -> Iterator[pd.DataFrame]:
+    """Frames of the JSON lines in ``data``; line numbers start at ``first_number``."""
     starts, ends, numbers = _line_bounds(data)
     if len(starts) == 0:
         return
+    numbers += first_number - 1
     bar = _progress_bar(len(data), enabled=progress)
     try:
         chunk_starts = _chunk_boundaries(starts, ends, CHUNK_BYTES)

@@ -121,7 +121,10 @@ def _build(fields: Mapping[str, tuple[str, Any]], raw: Mapping[str, Any], record
         raise ParseError(f"{type_label!r} is {'missing' if type_value is None else 'empty'}")
     if not isinstance(type_value, str):
         raise ParseError(f"{type_label!r} should be text, not {kind(type_value)}")
-    event_id = _text(fields, "event_id") or derived_id(record)
+    try:
+        event_id = _text(fields, "event_id") or derived_id(record)
+    except ShapeError as error:
+        raise ParseError(str(error)) from None
     country = resolve_country(_text(fields, "country_code"), _text(fields, "country_code3"),
                               _text(fields, "country_name"))
     user_name = _text(fields, "user_name")
@@ -220,11 +223,14 @@ def dumps_text(obj: Any) -> str:
     """JSON text of a record (for ``raw`` of rejects and the DataFrame)."""
     from authviz.auth0.model import thaw
 
-    plain = thaw(obj)
     try:
-        return orjson.dumps(plain, option=orjson.OPT_NON_STR_KEYS, default=str).decode("utf-8")
-    except TypeError:  # integers beyond 64 bits
-        return json.dumps(plain, default=str, ensure_ascii=False)
+        plain = thaw(obj)
+        try:
+            return orjson.dumps(plain, option=orjson.OPT_NON_STR_KEYS, default=str).decode("utf-8")
+        except TypeError:  # integers beyond 64 bits, nesting beyond orjson's limit
+            return json.dumps(plain, default=str, ensure_ascii=False)
+    except RecursionError:
+        return "<a value nested too deeply to write out>"
 
 
 def loads(data: bytes | str) -> Any:

@@ -272,9 +272,12 @@ def derived_id(obj: Any) -> str:
     """A deterministic id for a record that carries none: a hash of its canonical JSON."""
     from authviz.auth0.model import thaw  # local: model imports nothing from here
 
-    plain = thaw(obj)
     try:
-        canonical = orjson.dumps(plain, option=orjson.OPT_SORT_KEYS | orjson.OPT_NON_STR_KEYS, default=str)
-    except TypeError:  # integers beyond 64 bits
-        canonical = json.dumps(plain, sort_keys=True, default=str, ensure_ascii=False).encode("utf-8")
+        plain = thaw(obj)
+        try:
+            canonical = orjson.dumps(plain, option=orjson.OPT_SORT_KEYS | orjson.OPT_NON_STR_KEYS, default=str)
+        except TypeError:  # integers beyond 64 bits, nesting beyond orjson's limit
+            canonical = json.dumps(plain, sort_keys=True, default=str, ensure_ascii=False).encode("utf-8")
+    except RecursionError:
+        raise ShapeError("the record has no id and is nested too deeply to derive one") from None
     return "derived-" + hashlib.sha1(canonical).hexdigest()
