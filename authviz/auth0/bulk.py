@@ -16,8 +16,9 @@ Invariants:
   that both paths give the same frame, rejects and duplicate count.
 - pyarrow never sees a line that is not framed ``{...}`` (it crashes on a leading ``null``).
 - Rows keep the order of the input; positions are 1-based line numbers.
-- Memory: the whole (decompressed) input is held once, plus one copy of its text for ``raw``,
-  plus one block (:data:`CHUNK_BYTES`) of parsed columns at a time.
+- Memory: a JSON-lines file is read :data:`CHUNK_BYTES` at a time, so the peak is about the
+  size of its text (kept once, as ``raw``) plus two chunks; bytes given in memory, JSON arrays
+  and single documents are held whole while they are read.
 """
 
 from __future__ import annotations
