@@ -22,7 +22,7 @@ pytestmark = [
 ]
 
 
-def test_pusher_js_channels_client_events_and_server_to_user():
+def test_pusher_js_channels_client_events_server_to_user_and_watchlist():
     if not (NODE_DIR / "node_modules" / "pusher-js").is_dir():
         pytest.fail("pusher-js is not installed: run `make node` (npm install in "
                     f"{NODE_DIR})")
@@ -42,4 +42,6 @@ def test_pusher_js_channels_client_events_and_server_to_user():
                                      "echoed": 0}
     assert steps["server_to_user"]["data"] == {"hi": "a"}
     assert steps["member_removed"]["id"] == "js-b"
+    assert steps["watchlist_online"]["user_ids"] == ["js-b"]
+    assert steps["watchlist_offline"]["user_ids"] == ["js-b"]
     assert lines[-1] == {"done": True}

@@ -391,3 +391,30 @@ def test_remembered_names_do_not_skip_other_checks():
         state.trigger(["known"] * 101, "ev", "ok")
     with pytest.raises(TriggerError):
         state.trigger(["known"], "pusher:x", "ok")
+
+
+def test_watchlist_online_and_offline_events():
+    hub = make_hub()
+    watcher, b1, b2 = connect(hub), connect(hub), connect(hub)
+    send(hub, b1, "pusher:signin", authenticate_user(KEY, SECRET, b1.socket_id, {"id": "bob"}))
+
+    def watch_events(actions):
+        return [json.loads(m["data"])["events"] for m in frames_to(actions, watcher)
+                if m["event"] == "pusher_internal:watchlist_events"]
+
+    user = authenticate_user(KEY, SECRET, watcher.socket_id,
+                             {"id": "ann", "watchlist": ["bob", "carl"]})
+    assert watch_events(send(hub, watcher, "pusher:signin", user)) == [
+        [{"name": "online", "user_ids": ["bob"]}]]
+    # bob's second connection: already online, nothing; carl signs in: online
+    assert watch_events(send(hub, b2, "pusher:signin",
+                             authenticate_user(KEY, SECRET, b2.socket_id, {"id": "bob"}))) == []
+    carl = connect(hub)
+    assert watch_events(send(hub, carl, "pusher:signin",
+                             authenticate_user(KEY, SECRET, carl.socket_id, {"id": "carl"}))) \
+        == [[{"name": "online", "user_ids": ["carl"]}]]
+    assert watch_events(hub.disconnect(b1)) == []
+    assert watch_events(hub.disconnect(b2)) == [[{"name": "offline", "user_ids": ["bob"]}]]
+    hub.disconnect(watcher)
+    assert hub.apps["1"].watchers == {}
+    assert watch_events(hub.disconnect(carl)) == []

@@ -27,6 +27,9 @@ Invariants:
 * A presence member exists iff at least one connection is subscribed with its user id; it is
   announced (``member_added``) when its first connection joins and removed when the last leaves.
 * A client event is never delivered to the connection that sent it.
+* A signed-in user is online iff ``AppState.users`` has at least one of its connections; the
+  connections watching it (sign-in ``watchlist``) get ``online`` when its first connection signs
+  in and ``offline`` when its last one leaves (``pusher_internal:watchlist_events``).
 
 The server never decrypts ``private-encrypted-*`` payloads: they are relayed as opaque strings.
 """
@@ -241,7 +244,7 @@ class Connection:
     """One websocket connection's protocol state. ``sink`` belongs to the I/O layer."""
 
     __slots__ = (
-        "socket_id", "app", "protocol", "channels", "presence", "user_id", "user",
+        "socket_id", "app", "protocol", "channels", "presence", "user_id", "user", "watchlist",
         "last_seen", "ping_sent", "ce_window", "ce_count", "open", "sink", "__weakref__",
     )
 
@@ -256,6 +259,8 @@ class Connection:
         #: set by a successful pusher:signin
         self.user_id: str | None = None
         self.user: Any = None
+        #: user ids this connection watches (from its sign-in's watchlist)
+        self.watchlist: tuple[str, ...] = ()
         self.last_seen = now
         self.ping_sent: float | None = None
         self.ce_window = 0  # integer second of the current client-event window
@@ -322,6 +327,8 @@ class AppState:
         self.channels: dict[str, Channel] = {}
         #: signed-in user id -> that user's connections (the ``#server-to-user-{id}`` audience)
         self.users: dict[str, dict[Connection, None]] = {}
+        #: user id -> connections whose sign-in watchlist names it (online/offline events)
+        self.watchers: dict[str, dict[Connection, None]] = {}
         self.cache: dict[str, _CacheEntry] = {}
         self.webhooks = app.webhook_url is not None
         # names that passed validation once (bounded; see _validated)
@@ -453,14 +460,40 @@ class AppState:
         out: list[Action] = []
         for name in list(conn.channels):
             out.extend(self._unsubscribe(conn, name))
+        self._unwatch(conn)
         if conn.user_id is not None:
-            conns = self.users.get(conn.user_id)
-            if conns is not None:
-                conns.pop(conn, None)
-                if not conns:
-                    del self.users[conn.user_id]
+            out.extend(self._sign_out(conn))
         self.connections.pop(conn.socket_id, None)
         return out
+
+    def _sign_out(self, conn: Connection) -> list[Action]:
+        """Drop ``conn`` from its user's connections; announce ``offline`` after the last."""
+        user_id = conn.user_id
+        conns = self.users.get(user_id) if user_id is not None else None
+        if conns is None:
+            return []
+        conns.pop(conn, None)
+        if conns:
+            return []
+        del self.users[user_id]
+        return self._watchlist_event("offline", user_id)
+
+    def _watchlist_event(self, name: str, user_id: str) -> list[Action]:
+        watchers = self.watchers.get(user_id)
+        if not watchers:
+            return []
+        payload = _internal("pusher_internal:watchlist_events",
+                            {"events": [{"name": name, "user_ids": [user_id]}]})
+        return [Broadcast(payload, tuple(watchers))]
+
+    def _unwatch(self, conn: Connection) -> None:
+        for watched in conn.watchlist:
+            watchers = self.watchers.get(watched)
+            if watchers is not None:
+                watchers.pop(conn, None)
+                if not watchers:
+                    del self.watchers[watched]
+        conn.watchlist = ()
 
     def _hook(self, out: list[Action], name: str, **fields: Any) -> None:
         if self.webhooks and name in self.app.webhook_events:
@@ -649,16 +682,28 @@ class AppState:
                 return [Send(conn, _error(str(exc), exc.code)),
                         *self._close(conn, exc.code, str(exc)[:120])]
             return self._close(conn, CloseCode.UNAUTHORIZED, str(exc)[:120])
+        out: list[Action] = []
         if conn.user_id is not None and conn.user_id != user.id:
-            old = self.users.get(conn.user_id)
-            if old is not None:
-                old.pop(conn, None)
-                if not old:
-                    del self.users[conn.user_id]
+            out.extend(self._sign_out(conn))
+        self._unwatch(conn)
         conn.user_id = user.id
         conn.user = user
-        self.users.setdefault(user.id, {})[conn] = None
-        return [Send(conn, encode_message("pusher:signin_success", {"user_data": user_data}))]
+        conns = self.users.get(user.id)
+        if conns is None:
+            conns = self.users[user.id] = {}
+            out.extend(self._watchlist_event("online", user.id))
+        conns[conn] = None
+        out.append(Send(conn, encode_message("pusher:signin_success", {"user_data": user_data})))
+        if user.watchlist:
+            conn.watchlist = tuple(dict.fromkeys(user.watchlist))
+            for watched in conn.watchlist:
+                self.watchers.setdefault(watched, {})[conn] = None
+            online = [u for u in conn.watchlist if u in self.users]
+            if online:
+                out.append(Send(conn, _internal("pusher_internal:watchlist_events",
+                                                {"events": [{"name": "online",
+                                                             "user_ids": online}]})))
+        return out
 
 
 class Hub:

@@ -33,7 +33,8 @@ function client(userId) {
     },
     userAuthentication: {
       customHandler: ({ socketId }, cb) => {
-        const userData = JSON.stringify({ id: userId });
+        const userData = JSON.stringify(
+          userId === 'js-a' ? { id: userId, watchlist: ['js-b'] } : { id: userId });
         cb(null, { auth: `${key}:${hmac(`${socketId}::user::${userData}`)}`, user_data: userData });
       },
     },
@@ -96,9 +97,15 @@ async function main() {
   await trigger('#server-to-user-js-a', 'to-user', { hi: 'a' });
   report({ step: 'server_to_user', data: await toUser });
 
+  const online = new Promise((resolve) => a.user.watchlist.bind('online', resolve));
+  b.signin();
+  report({ step: 'watchlist_online', user_ids: (await online).user_ids });
+
   const removed = once(presA, 'pusher:member_removed');
+  const offline = new Promise((resolve) => a.user.watchlist.bind('offline', resolve));
   b.disconnect();
   report({ step: 'member_removed', id: (await removed).id });
+  report({ step: 'watchlist_offline', user_ids: (await offline).user_ids });
   a.disconnect();
   report({ done: true });
   process.exit(0);
