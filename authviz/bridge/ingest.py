@@ -18,12 +18,10 @@ from dataclasses import dataclass
 
 import orjson
 
-from authviz.auth0.model import AuthEvent, ParseResult, thaw
+from authviz.auth0.model import AuthEvent, ParseResult, iso_z, thaw
+from authviz.auth0.schema import COLUMNS
 
-try:
-    from authviz.auth0 import parse_body
-except ImportError:  # until the package re-exports it
-    from authviz.auth0.parse import parse_body
+from authviz.auth0 import parse_body
 
 from .store import NewEvent, NewReject
 
@@ -52,14 +50,33 @@ class Ingest:
     received: int
 
 
+def _plain(value: object) -> object:
+    """orjson ``default``: a read-only view of the raw record -> the plain dict it wraps."""
+    data = getattr(value, "_data", None)  # ReadOnlyMapping keeps the untouched dict there
+    if isinstance(data, dict):
+        return data
+    return thaw(value)
+
+
 def _raw_text(event: AuthEvent) -> str:
-    return orjson.dumps(thaw(event.raw), option=orjson.OPT_NON_STR_KEYS).decode()
+    return orjson.dumps(event.raw, default=_plain, option=orjson.OPT_NON_STR_KEYS).decode()
+
+
+#: The schema columns except ``raw`` (kept apart as text), in order.
+_FIELDS = tuple(name for name in COLUMNS if name != "raw")
+
+
+def _event_dict(event: AuthEvent) -> dict[str, object]:
+    """``event.to_dict(include_raw=False)`` without its per-call dataclass introspection (hot path)."""
+    data = {name: getattr(event, name) for name in _FIELDS}
+    data["timestamp"] = iso_z(event.timestamp)
+    return data
 
 
 def to_row(event: AuthEvent) -> NewEvent:
     raw = _raw_text(event)
     log_id = event.event_id or "sha256:" + hashlib.sha256(raw.encode()).hexdigest()
-    data = event.to_dict(include_raw=False)
+    data = _event_dict(event)
     data["event_id"] = log_id
     return NewEvent(
         log_id=log_id,

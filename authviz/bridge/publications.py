@@ -92,24 +92,12 @@ def _dumps(obj: Any) -> str:
     return orjson.dumps(obj).decode()
 
 
-def _raw_data(raw: Any) -> Mapping[str, Any]:
-    """The log entry inside a raw record (``data`` of a log-stream record), best effort."""
-    if isinstance(raw, (str, bytes)):
-        try:
-            raw = orjson.loads(raw)
-        except orjson.JSONDecodeError:
-            return {}
-    if not isinstance(raw, Mapping):
-        return {}
-    for key in ("detail",):
-        if isinstance(raw.get(key), Mapping):
-            raw = raw[key]
-    data = raw.get("data")
-    return data if isinstance(data, Mapping) else raw
+def feed_payload(event: Mapping[str, Any]) -> dict[str, Any] | None:
+    """The tutorial Rule's payload for a sign-up or log-in event; ``None`` for anything else.
 
-
-def feed_payload(event: Mapping[str, Any], raw: Any = None) -> dict[str, Any] | None:
-    """The tutorial Rule's payload for a sign-up or log-in event; ``None`` for anything else."""
+    Built from the normalised event alone (log entries carry no profile picture: the picture is
+    the e-mail's Gravatar, Auth0's default for database users).
+    """
     type_ = event.get("type")
     if type_ in SIGNUP_TYPES:
         signed_up = False
@@ -117,9 +105,7 @@ def feed_payload(event: Mapping[str, Any], raw: Any = None) -> dict[str, Any] | 
         signed_up = True
     else:
         return None
-    data = _raw_data(raw)
-    details = data.get("details") if isinstance(data.get("details"), Mapping) else {}
-    user_name = event.get("user_name") or data.get("user_name")
+    user_name = event.get("user_name")
     email = event.get("email") or (user_name if isinstance(user_name, str) and "@" in user_name else None)
     payload: dict[str, Any] = {
         "user_id": event.get("user_id"),
@@ -130,13 +116,9 @@ def feed_payload(event: Mapping[str, Any], raw: Any = None) -> dict[str, Any] | 
         "country": event.get("country_name"),
         "app_metadata": {"signedUp": True} if signed_up else {},
     }
-    picture = data.get("picture") or details.get("picture")
-    if not picture and isinstance(email, str) and email:
-        # Auth0's default profile picture for a database user: the e-mail's Gravatar.
+    if isinstance(email, str) and email:
         digest = hashlib.md5(email.strip().lower().encode(), usedforsecurity=False).hexdigest()
-        picture = f"https://s.gravatar.com/avatar/{digest}?s=480&r=pg&d=identicon"
-    if picture:
-        payload["picture"] = picture
+        payload["picture"] = f"https://s.gravatar.com/avatar/{digest}?s=480&r=pg&d=identicon"
     return payload
 
 
@@ -174,7 +156,7 @@ def publications_for(
         if len(data.encode()) <= max_data_bytes:
             out.append(Publication(AUTH_EVENT, data, (EVENTS_CHANNEL,)))
         event = stored.event
-        feed = feed_payload(event, stored.raw)
+        feed = feed_payload(event)
         if feed is not None:
             name = LOGGED_IN_EVENT if feed["app_metadata"] else SIGNED_UP_EVENT
             out.append(Publication(name, _dumps(feed), (FEED_CHANNEL,)))

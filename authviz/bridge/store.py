@@ -12,6 +12,8 @@ Invariants:
   can consume a number); never treat it as a count.
 * All writes run on one dedicated thread (``writer``); reads on another (``reader``), each with its
   own connection. The asyncio loop never touches SQLite directly and never blocks on it.
+* Group commit: webhook batches that arrive while a commit is in progress are written together
+  in the next transaction (one fsync for all), each in its own SAVEPOINT.
 * Text (chat messages, raw records) is stored exactly as received; escaping is the renderer's job.
 """
 
@@ -19,6 +21,7 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
+import threading
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -161,6 +164,15 @@ class ChatMessage:
         }
 
 
+def _resolve(future: asyncio.Future[Any], outcome: Any) -> None:
+    if future.done():  # the caller went away (cancelled)
+        return
+    if isinstance(outcome, BaseException):
+        future.set_exception(outcome)
+    else:
+        future.set_result(outcome)
+
+
 def utc_now() -> str:
     """Current UTC time, ISO 8601 with milliseconds and ``Z``."""
     return datetime.now(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
@@ -188,6 +200,8 @@ class EventStore:
         self.path = str(path)
         self.synchronous = synchronous.upper()
         self._writer: ThreadPoolExecutor | None = None
+        self._pending: list[tuple[list[NewEvent], list[NewReject], asyncio.Future[BatchResult], asyncio.AbstractEventLoop]] = []
+        self._pending_lock = threading.Lock()
         self._reader: ThreadPoolExecutor | None = None
         self._write_conn: sqlite3.Connection | None = None
         self._read_conn: sqlite3.Connection | None = None
@@ -243,45 +257,87 @@ class EventStore:
     async def add_batch(
         self, events: Sequence[NewEvent], rejects: Sequence[NewReject] = ()
     ) -> BatchResult:
-        """Store ``events`` (ignoring known log_ids) and ``rejects`` in ONE committed transaction."""
-        return await self._run(self._writer, self._add_batch_sync, events, rejects)
+        """Store ``events`` (ignoring known log_ids) and ``rejects`` atomically; return once the
+        transaction holding them is committed.
 
-    def _add_batch_sync(self, events: Sequence[NewEvent], rejects: Sequence[NewReject]) -> BatchResult:
+        Group commit: batches that arrive while the writer is busy are committed together, in
+        one transaction (one fsync), each inside its own SAVEPOINT so a failing batch is rolled
+        back alone and only its caller gets the error.
+        """
+        if self._writer is None:
+            raise StoreError("the event store is closed")
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[BatchResult] = loop.create_future()
+        with self._pending_lock:
+            self._pending.append((list(events), list(rejects), future, loop))
+        self._writer.submit(self._flush_pending)
+        return await future
+
+    def _flush_pending(self) -> None:
+        """Writer thread: commit every pending batch in one transaction, then answer each."""
+        with self._pending_lock:
+            items, self._pending = self._pending, []
+        if not items:
+            return  # an earlier flush took them
         conn = self._write_conn
         assert conn is not None
         now = utc_now()
-        result = BatchResult()
+        outcomes: list[BatchResult | BaseException] = []
         try:
             conn.execute("BEGIN IMMEDIATE")
             try:
-                for item in events:
-                    cursor = conn.execute(
-                        "INSERT OR IGNORE INTO events"
-                        "(log_id, received_at, timestamp, type, category, user_id, event, raw)"
-                        " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                        (
-                            item.log_id, now, item.timestamp, item.type, item.category,
-                            item.user_id, orjson.dumps(item.event).decode(), item.raw,
-                        ),
-                    )
-                    if cursor.rowcount == 1:
-                        result.stored.append(
-                            StoredEvent(cursor.lastrowid, item.log_id, now, item.event, item.raw)
-                        )
-                    else:
-                        result.duplicates += 1
-                if rejects:
-                    conn.executemany(
-                        "INSERT INTO quarantine(received_at, position, reason, raw) VALUES (?,?,?,?)",
-                        [(now, r.position, r.reason, r.raw) for r in rejects],
-                    )
-                    result.quarantined = len(rejects)
+                for events, rejects, _future, _loop in items:
+                    conn.execute("SAVEPOINT batch")
+                    try:
+                        outcomes.append(self._write_batch(conn, now, events, rejects))
+                        conn.execute("RELEASE batch")
+                    except sqlite3.Error as error:
+                        conn.execute("ROLLBACK TO batch")
+                        conn.execute("RELEASE batch")
+                        outcomes.append(StoreError(f"cannot write to the event store: {error}"))
                 conn.execute("COMMIT")
             except BaseException:
                 conn.execute("ROLLBACK")
                 raise
-        except sqlite3.Error as error:
-            raise StoreError(f"cannot write to the event store: {error}") from error
+        except BaseException as error:  # the commit itself failed: nobody was stored
+            failure = error if isinstance(error, StoreError) else StoreError(
+                f"cannot write to the event store: {error}")
+            outcomes = [failure] * len(items)
+        for (_events, _rejects, future, loop), outcome in zip(items, outcomes):
+            loop.call_soon_threadsafe(_resolve, future, outcome)
+
+    @staticmethod
+    def _write_batch(
+        conn: sqlite3.Connection, now: str, events: Sequence[NewEvent], rejects: Sequence[NewReject]
+    ) -> BatchResult:
+        result = BatchResult()
+        if events:
+            # Only this thread writes and it holds the lock: new rows take seq > before.
+            before = conn.execute("SELECT COALESCE(MAX(seq), 0) FROM events").fetchone()[0]
+            conn.executemany(
+                "INSERT OR IGNORE INTO events"
+                "(log_id, received_at, timestamp, type, category, user_id, event, raw)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                [
+                    (item.log_id, now, item.timestamp, item.type, item.category,
+                     item.user_id, orjson.dumps(item.event).decode(), item.raw)
+                    for item in events
+                ],
+            )
+            seqs = dict(conn.execute("SELECT log_id, seq FROM events WHERE seq > ?", (before,)).fetchall())
+            for item in events:
+                seq = seqs.pop(item.log_id, None)
+                if seq is None:
+                    result.duplicates += 1
+                else:
+                    result.stored.append(StoredEvent(seq, item.log_id, now, item.event, item.raw))
+            result.stored.sort(key=lambda stored: stored.seq)
+        if rejects:
+            conn.executemany(
+                "INSERT INTO quarantine(received_at, position, reason, raw) VALUES (?,?,?,?)",
+                [(now, r.position, r.reason, r.raw) for r in rejects],
+            )
+            result.quarantined = len(rejects)
         return result
 
     async def events_after(
