@@ -53,7 +53,7 @@ e2e: install  ## run the notebooks in a real browser (installs Debian's chromium
 bench: install node  ## run the benchmarks (results go to benchmarks/RESULTS.md by hand)
 	@for b in benchmarks/bench_*.py; do echo "== $$b"; $(PY) $$b || exit 1; done
 
-demo: install  ## start the embedded hub, the simulator and JupyterLab (completed by later issues)
+demo: install  ## start the hub with the bridge and dev identity, the simulator and JupyterLab (Ctrl-C stops all)
 	$(VENV)/bin/authviz demo
 
 clean:  ## remove the virtualenv and caches

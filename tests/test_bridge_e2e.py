@@ -140,3 +140,19 @@ def test_pusher_url_parsing():
     for bad in ("ftp://k:s@h/apps/1", "http://h/apps/1", "http://k:s@h/app/1", "http://k:s@h/apps/1/x"):
         with pytest.raises(ConfigError):
             PusherCredentials.from_url(bad)
+
+
+def test_no_feed_leaves_the_tutorial_feed_to_the_action(tmp_path):
+    with bridge_hub(tmp_path, "--no-feed") as hub:
+        sub = Subscriber(hub.ws_url)
+        try:
+            sub.subscribe(FEED_CHANNEL)
+            assert post_logs(hub.url, [record(1, "s")])[0] == 200
+            hub.drain()
+            try:
+                got = sub.wait(lambda m: m.get("channel") == FEED_CHANNEL, timeout=0.5)
+                raise AssertionError(f"unexpected {got}")
+            except TimeoutError:
+                pass
+        finally:
+            sub.close()

@@ -110,6 +110,8 @@ class BridgeConfig:
     #: When set, POSTs to the auth and chat endpoints must carry this header (non-empty).
     csrf_header: str | None = None
     policy: ChannelPolicy = field(default_factory=ChannelPolicy)
+    #: Publish the tutorial feed (``user-signedUp``/``user-loggedIn`` on ``auth0``) from the logs.
+    publish_feed: bool = True
     #: ``synchronous`` pragma of the store ("FULL": every commit is fsynced).
     synchronous: str = "FULL"
 
@@ -302,7 +304,8 @@ class Bridge:
         except StoreError as error:
             log.error("%s", error)
             return _error(503, "the event store is unavailable; retry later")
-        self.queue.submit(publications_for(batch.stored, max_data_bytes=self.config.max_data_bytes))
+        self.queue.submit(publications_for(
+            batch.stored, max_data_bytes=self.config.max_data_bytes, feed=self.config.publish_feed))
         return _json(
             {
                 "received": ingest.received,

@@ -142,9 +142,15 @@ def session_payload(stored: Mapping[str, Any]) -> tuple[str, dict[str, Any]] | N
 
 
 def publications_for(
-    stored_events: Iterable[StoredEvent], *, max_data_bytes: int = DEFAULT_MAX_DATA_BYTES
+    stored_events: Iterable[StoredEvent],
+    *,
+    max_data_bytes: int = DEFAULT_MAX_DATA_BYTES,
+    feed: bool = True,
 ) -> list[Publication]:
-    """Every publication for the given newly stored events, in their order."""
+    """Every publication for the given newly stored events, in their order.
+
+    ``feed=False`` leaves out the tutorial feed (when the Auth0 Action publishes it instead).
+    """
     out: list[Publication] = []
     for stored in stored_events:
         data = stored.to_json()
@@ -156,10 +162,10 @@ def publications_for(
         if len(data.encode()) <= max_data_bytes:
             out.append(Publication(AUTH_EVENT, data, (EVENTS_CHANNEL,)))
         event = stored.event
-        feed = feed_payload(event)
-        if feed is not None:
-            name = LOGGED_IN_EVENT if feed["app_metadata"] else SIGNED_UP_EVENT
-            out.append(Publication(name, _dumps(feed), (FEED_CHANNEL,)))
+        payload = feed_payload(event) if feed else None
+        if payload is not None:
+            name = LOGGED_IN_EVENT if payload["app_metadata"] else SIGNED_UP_EVENT
+            out.append(Publication(name, _dumps(payload), (FEED_CHANNEL,)))
         session = session_payload({**event, "seq": stored.seq})
         if session is not None:
             user_id, payload = session

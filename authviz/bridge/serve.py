@@ -72,6 +72,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                        help="require this header on POSTs to the auth and chat endpoints")
     group.add_argument("--max-log-body", type=int, default=5 * 1024 * 1024,
                        help="largest accepted log-stream body in bytes (default 5 MiB; 413 beyond)")
+    group.add_argument("--no-feed", action="store_true",
+                       help="do not publish the tutorial feed (user-signedUp/user-loggedIn on "
+                            "'auth0') from the log stream: the Auth0 Action publishes it")
     group.add_argument("--allow-channel", action="append", default=[],
                        help="an extra private/presence channel any verified user may join (repeatable)")
 
@@ -146,6 +149,7 @@ def build_bridge(
         cors_origins=frozenset(args.cors_origin),
         csrf_header=args.csrf_header,
         policy=ChannelPolicy.with_extra(args.allow_channel),
+        publish_feed=not args.no_feed,
     )
     listeners = getattr(publisher, "listeners", None)
     bridge = Bridge(
