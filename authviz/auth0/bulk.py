@@ -569,10 +569,10 @@ def _table_to_frame(table: pa.Table, data: bytes, starts: np.ndarray, ends: np.n
     if raw is None:
         return None
     frame = _columns_to_frame(columns, source, raw, numbers)
-    fast = frame[accepted_np]
     slow_index = np.flatnonzero(~accepted_np)
     if len(slow_index) == 0:
-        return fast
+        return frame
+    fast = frame[accepted_np]
     slow = _per_record(data, starts[slow_index], ends[slow_index], numbers[slow_index], collector, source_shape)
     return pd.concat([fast, slow], ignore_index=True).sort_values("_position", kind="stable", ignore_index=True)
 
