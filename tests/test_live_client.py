@@ -451,3 +451,15 @@ def test_auth_endpoint_from_settings_is_used(backend, clients):
         assert endpoint.requests >= 2
     finally:
         endpoint.close()
+
+
+def test_a_refused_subscription_is_reported_and_retried_while_the_connection_stays(backend, clients):
+    wrong = SecretAuthorizer(KEY, "not-the-secret", MASTER_KEY)
+    c = client_for(backend.settings(), clients, authorizer=wrong)
+    sub = c.subscribe("private-auth0-events", "auth0")
+    wait_for(lambda: sub.stats.auth_failures >= 2, 10)  # refused, retried, refused again
+    assert all(isinstance(e, AuthorizationError) for e in sub.errors)
+    assert "private-auth0-events" in str(sub.errors[0]) and str(sub.errors[0]).startswith("The server refused")
+    assert c.reconnects == 0 and c.state == "connected" and c.is_subscribed("auth0")
+    backend.trigger("auth0", "user-loggedIn", {"still": "here"})
+    assert next_data(sub).data == {"still": "here"}

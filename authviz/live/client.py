@@ -30,7 +30,7 @@ from authviz.errors import ConfigError, UsageError
 from authviz.live.auth import Authorizer, SecretAuthorizer, authorizer_from_settings
 from authviz.live.buffer import Overflow
 from authviz.live.connection import Connection
-from authviz.live.errors import AuthorizationError, ConnectionRejected, DecryptionFailed
+from authviz.live.errors import AuthorizationError, ConnectionRejected, DecryptionFailed, LiveError
 from authviz.live.events import ControlNotice, LiveEvent
 from authviz.live.policy import Backoff
 from authviz.live.subscription import Subscription
@@ -101,7 +101,7 @@ class LiveClient:
         self._connection = Connection(
             settings.ws_url, on_channel_event=self._on_channel_event,
             on_connected=self._on_connected, on_disconnected=self._on_disconnected,
-            on_fatal=self._on_fatal, backoff=backoff, activity_timeout=activity_timeout,
+            on_fatal=self._on_fatal, on_error=self._on_server_error, backoff=backoff, activity_timeout=activity_timeout,
             pong_timeout=pong_timeout, connect_timeout=connect_timeout, name=f"{name}-ws")
         self._connection.bind("pusher:signin_success", self._on_signin_success)
 
@@ -289,6 +289,25 @@ class LiveClient:
             subs = list(self._subscriptions)
         for sub in subs:
             sub._control(ControlNotice("error", error=error), fatal=True)
+
+    def _on_server_error(self, code: int | None, message: str) -> None:
+        """A ``pusher:error`` without a channel (the connection stays up). When it names a
+        channel still waiting for its subscription, that subscription is retried with fresh auth."""
+        with self._lock:
+            pending = [s for s in self._channels.values()
+                       if not s.internal and not s.subscribed and s.socket_id and s.name in message]
+            subs = list(self._subscriptions)
+        if pending:
+            state = max(pending, key=lambda s: len(s.name))  # the most specific name mentioned
+            self._auth_failed(state, self._connection.socket_id, AuthorizationError(
+                f"The server refused the subscription to {state.name} ({message.rstrip('.')}); "
+                "retrying with back-off.", state.name))
+            return
+        if code is not None and 4100 <= code <= 4299:
+            return  # "reconnect (later)": the close that follows is handled by the connection
+        error = LiveError(f"The server reported an error{f' {code}' if code else ''}: {message.rstrip('.') or 'no message'}.")
+        for sub in subs:
+            sub._control(ControlNotice("error", error=error))
 
     def _on_signin_success(self, data: Any) -> None:
         self.signed_in.set()

@@ -63,7 +63,8 @@ class Connection(pysher.connection.Connection):
     * ``on_channel_event(event, data, channel, message)`` for every event that has a channel;
     * ``on_connected(socket_id)`` after each ``pusher:connection_established``;
     * ``on_disconnected(code, reason)`` after each connection ends;
-    * ``on_fatal(error)`` once, when the server rejected the connection (no reconnect follows).
+    * ``on_fatal(error)`` once, when the server rejected the connection (no reconnect follows);
+    * ``on_error(code, message)`` for each ``pusher:error`` without a channel.
     """
 
     def __init__(self, url: str, *,
@@ -71,6 +72,7 @@ class Connection(pysher.connection.Connection):
                  on_connected: Callable[[str], None] = lambda socket_id: None,
                  on_disconnected: Callable[[int | None, str], None] = lambda code, reason: None,
                  on_fatal: Callable[[ConnectionRejected], None] = lambda error: None,
+                 on_error: Callable[[int | None, str], None] = lambda code, message: None,
                  backoff: Backoff | None = None,
                  activity_timeout: float = 120.0,
                  pong_timeout: float = 30.0,
@@ -85,6 +87,8 @@ class Connection(pysher.connection.Connection):
         self.on_connected = on_connected
         self.on_disconnected = on_disconnected
         self.on_fatal = on_fatal
+        self.on_error = on_error
+        self._last_error: tuple[float, int | None, str] | None = None
         self.backoff = backoff or Backoff()
         #: our own keep-alive interval; the effective one is min(this, server's activity_timeout)
         self.activity_timeout = float(activity_timeout)
@@ -142,6 +146,10 @@ class Connection(pysher.connection.Connection):
                 self._close_socket()
             lived = time.monotonic() - self._established_at if self._established_at else 0.0
             code = self._forced_code if self._forced_code is not None else self.close_code
+            last_error, self._last_error = self._last_error, None
+            if code is None and last_error is not None and time.monotonic() - last_error[0] < 1.0 \
+                    and last_error[1] is not None and close_action(last_error[1]) is CloseAction.STOP:
+                code, self.close_reason = last_error[1], last_error[2]
             self.socket_id = ""
             self.state = "unavailable"
             try:
@@ -153,7 +161,7 @@ class Connection(pysher.connection.Connection):
             if self.fatal_error is None and close_action(code) is CloseAction.STOP:
                 self.fatal_error = ConnectionRejected(
                     f"The server rejected the connection with code {code} "
-                    f"({describe_close_code(code)}); not reconnecting.", code)
+                    f"({self.close_reason or describe_close_code(code)}); not reconnecting.", code)
             if self.fatal_error is not None:
                 self.state = "failed"
                 try:
@@ -283,19 +291,25 @@ class Connection(pysher.connection.Connection):
         self.pong_received = True
 
     def _pusher_error_handler(self, data: Any) -> None:
-        """``pusher:error`` without a channel. Protocol 7 closes the socket for fatal codes; a
-        4000-4099 error here marks the connection as not to be re-established."""
-        code = data.get("code") if isinstance(data, dict) else None
+        """``pusher:error`` without a channel: reported through ``on_error``, never acted on alone.
+
+        Protocol 7 ends connections with close codes; servers also send ``pusher:error`` for
+        refused subscriptions or client events while the connection stays up, so the connection
+        is closed only by the server. A close without a code shortly after a 4000-4099 error
+        counts as that code (see ``_run``).
+        """
+        doc = data if isinstance(data, dict) else {}
+        code = doc.get("code")
         try:
             code = int(code) if code is not None else None
         except (TypeError, ValueError):
             code = None
-        if code is not None and close_action(code) is CloseAction.STOP:
-            message = data.get("message") if isinstance(data, dict) else None
-            self.fatal_error = ConnectionRejected(
-                f"The server rejected the connection with code {code} ({message or describe_close_code(code)}); "
-                "not reconnecting.", code)
-            self._shutdown_socket()
+        message = str(doc.get("message") or "")
+        self._last_error = (time.monotonic(), code, message)
+        try:
+            self.on_error(code, message)
+        except Exception:
+            log.exception("on_error failed")
 
     # ------------------------------------------------------------------ sending
     def send_event(self, event_name: str, data: Any, channel_name: str | None = None) -> bool:

@@ -237,7 +237,7 @@ class SimulatorSource(_ThreadedSource):
             item = LiveEvent(topics.EVENTS_CHANNEL, topics.AUTH_EVENT, data, record, now)
             item._auth_event = event
             self._emit(item)
-            feed = feed_payload(data, record)
+            feed = feed_payload(data)
             if feed is not None:
                 name = topics.LOGGED_IN_EVENT if feed["app_metadata"] else topics.SIGNED_UP_EVENT
                 self._emit(LiveEvent(topics.FEED_CHANNEL, name, feed, feed, now))
