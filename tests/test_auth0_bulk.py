@@ -11,6 +11,7 @@ import authviz.auth0.bulk as bulk
 from authviz.auth0 import (
     ParseError, empty_frame, events_to_frame, parse_body, read_log_files, read_logs,
 )
+from authviz.auth0.parse import is_one_document
 from authviz.auth0.schema import COLUMNS
 from auth0_support import FIXTURES, SAMPLES, lines, stream_record
 from test_auth0_parse import ACTION_EVENT, RULE_SIGNUP
@@ -198,7 +199,7 @@ _line = st.one_of(_record.map(lambda record: json.dumps(record, ensure_ascii=Fal
 @given(st.lists(_line, min_size=1, max_size=12), st.booleans())
 def test_bulk_and_per_record_paths_agree_on_anything(tiny_blocks, body_lines, dedup):
     body = ("\n".join(body_lines) + "\n").encode("utf-8")
-    if bulk._is_one_document(body):
+    if is_one_document(body):
         return  # one JSON document: not the JSON-lines path under test
     assert_same_as_per_record(body, dedup=dedup)
     result = read_logs(body, dedup=dedup)

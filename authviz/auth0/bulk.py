@@ -24,7 +24,6 @@ Invariants:
 from __future__ import annotations
 
 import gzip
-import re
 import sys
 import zlib
 from collections.abc import Iterable, Iterator, Mapping
@@ -42,7 +41,8 @@ from authviz.auth0.frame import LogFrame, events_to_frame
 from authviz.auth0.log_types import category_for, describe_type
 from authviz.auth0.model import AuthEvent, ParseError, Reject
 from authviz.auth0.parse import (
-    CONTENT_FIELDS, Collector, dumps_text, iter_body_records, loads, parse_event,
+    CONTENT_FIELDS, LEADING_SPACE, NOT_ONE_DOCUMENT, Collector, document_records, document_value,
+    dumps_text, loads, parse_event,
     tenant_from_hostname,
 )
 from authviz.auth0.schema import CATEGORIES, COLUMNS, SOURCES, conform, empty_frame
@@ -252,7 +252,7 @@ def _frames_from_path(path: str | Path, collector: Collector, source_shape: str 
 
 def _needs_whole_document(head: bytes) -> bool:
     """Whether a file starting with ``head`` must be read whole (not JSON lines)."""
-    begin = _LEADING_SPACE.match(head).end()
+    begin = LEADING_SPACE.match(head).end()
     opening = head[begin:begin + 1]
     if opening == b"[":
         return True
@@ -263,47 +263,25 @@ def _needs_whole_document(head: bytes) -> bool:
         return True  # one line (or a first line longer than a chunk): decide on the whole
     try:
         loads(head[begin:newline])
-        return False
     except ValueError:
         return True
+    return LEADING_SPACE.match(head, newline).end() == len(head)  # only one line: one document
 
 
 def _frames_from_bytes(data: bytes, collector: Collector, source_shape: str | None,
                        progress: bool) -> list[pd.DataFrame]:
-    if _is_one_document(data):
-        return [_read_document(data, collector, source_shape=source_shape)]
+    value = document_value(data)
+    if value is not NOT_ONE_DOCUMENT:
+        return [_read_document(data, value, collector, source_shape=source_shape)]
     return list(_read_lines(data, collector, source_shape=source_shape, progress=progress))
 
 
-_LEADING_SPACE = re.compile(rb"\s*")
-
-
-def _is_one_document(data: bytes) -> bool:
-    """Whether the input is one JSON value (an array, a pretty-printed object) and not JSON lines."""
-    begin = _LEADING_SPACE.match(data).end()
-    head = data[begin:begin + 1]
-    if head not in (b"[", b"{"):
-        return False
-    if head == b"{":
-        newline = data.find(b"\n", begin)
-        first_line = data[begin:newline if newline >= 0 else len(data)]
-        try:
-            loads(first_line)
-            return False  # the first line is a whole object: JSON lines
-        except ValueError:
-            pass
-    try:
-        loads(data)
-    except ValueError:
-        return False
-    return True
-
-
-def _read_document(data: bytes, collector: Collector, *, source_shape: str | None) -> pd.DataFrame:
+def _read_document(data: bytes, value: Any, collector: Collector, *,
+                   source_shape: str | None) -> pd.DataFrame:
     events: list[AuthEvent] = []
     positions: list[int] = []
     texts: list[str] = []
-    for position, obj, raw_text, problem in iter_body_records(data):
+    for position, obj, raw_text, problem in document_records(value, data):
         if problem is None and not isinstance(obj, Mapping):
             problem = f"not a JSON object but {kind(obj)}"
         if problem is None:

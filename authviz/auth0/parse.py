@@ -278,12 +278,9 @@ def iter_body_records(body: bytes | str) -> Iterator[tuple[int, Any, str, str | 
     data = body.encode("utf-8") if isinstance(body, str) else bytes(body)
     if not data.strip():
         return
-    try:
-        value = loads(data)
-    except ValueError:
-        value = _NOT_ONE_DOCUMENT
-    if value is not _NOT_ONE_DOCUMENT:
-        yield from _document_records(value, data)
+    value = document_value(data)
+    if value is not NOT_ONE_DOCUMENT:
+        yield from document_records(value, data)
         return
     for number, line in enumerate(data.split(b"\n"), 1):
         if not line.strip():
@@ -297,10 +294,48 @@ def iter_body_records(body: bytes | str) -> Iterator[tuple[int, Any, str, str | 
         yield number, obj, text, None
 
 
-_NOT_ONE_DOCUMENT = object()
+LEADING_SPACE = re.compile(rb"\s*")
 
 
-def _document_records(value: Any, data: bytes) -> Iterator[tuple[int, Any, str, str | None]]:
+#: What :func:`document_value` returns for input that is not one JSON document.
+NOT_ONE_DOCUMENT = object()
+
+
+def document_value(data: bytes) -> Any:
+    """The decoded value if ``data`` is one JSON document (an array, a pretty-printed object, an
+    object on one line), else :data:`NOT_ONE_DOCUMENT` (JSON lines, invalid JSON).
+
+    A body whose first line is a whole object is JSON lines when more follows (positions are then
+    line numbers), and that one object otherwise.
+    """
+    begin = LEADING_SPACE.match(data).end()
+    head = data[begin:begin + 1]
+    if head not in (b"[", b"{"):
+        return NOT_ONE_DOCUMENT
+    if head == b"{":
+        newline = data.find(b"\n", begin)
+        end = newline if newline >= 0 else len(data)
+        try:
+            value = loads(data[begin:end])
+        except ValueError:
+            pass
+        else:
+            if LEADING_SPACE.match(data, end).end() == len(data):
+                return value  # the only line
+            return NOT_ONE_DOCUMENT  # the first line is a whole object: JSON lines
+    try:
+        return loads(data)
+    except ValueError:
+        return NOT_ONE_DOCUMENT
+
+
+def is_one_document(data: bytes) -> bool:
+    """Whether ``data`` is read as one JSON document rather than as JSON lines."""
+    return document_value(data) is not NOT_ONE_DOCUMENT
+
+
+def document_records(value: Any, data: bytes) -> Iterator[tuple[int, Any, str, str | None]]:
+    """``(position, object, raw text, None)`` for the records of one decoded document."""
     if isinstance(value, list):
         items = value
     elif isinstance(value, Mapping):
