@@ -108,6 +108,15 @@ async def run_level(url: str, batches: list[bytes], concurrency: int, server_pid
 
     server = psutil.Process(server_pid)
 
+    def cpu() -> float:  # the server and its parse workers
+        total = 0.0
+        for process in [server, *server.children(recursive=True)]:
+            try:
+                total += sum(process.cpu_times()[:2])
+            except psutil.NoSuchProcess:
+                pass
+        return total
+
     total = sum(b.count(b"\n") + 1 for b in batches)
     async with aiohttp.ClientSession() as session:
         async with session.post(url + "/dev/token", data={"user": "bench"}) as r:
@@ -134,12 +143,12 @@ async def run_level(url: str, batches: list[bytes], concurrency: int, server_pid
                 latencies.append(time.perf_counter() - t0)
                 stored += result["stored"]
 
-        cpu_before = sum(server.cpu_times()[:2])
+        cpu_before = cpu()
         wall_start, start = time.time(), time.perf_counter()
         await asyncio.gather(*(poster() for _ in range(concurrency)))
         acked = time.perf_counter()
         received, last_at, why = await asyncio.get_running_loop().run_in_executor(None, parent.recv)
-        server_cpu = sum(server.cpu_times()[:2]) - cpu_before
+        server_cpu = cpu() - cpu_before
         sub.join(10)
     latencies.sort()
     return {
@@ -161,6 +170,7 @@ async def main() -> None:
     parser.add_argument("--events", type=int, default=30_000)
     parser.add_argument("--batch", type=int, default=100)
     parser.add_argument("--concurrency", default="1,4")
+    parser.add_argument("--parse-workers", type=int, default=0)
     args = parser.parse_args()
     levels = [int(c) for c in args.concurrency.split(",")]
     state = Path(tempfile.mkdtemp(prefix="authviz-bench-bridge-"))
@@ -168,7 +178,8 @@ async def main() -> None:
     url = f"http://127.0.0.1:{port}"
     proc = subprocess.Popen(
         [sys.executable, "-m", "authviz", "serve", "--dev-identity", "--port", str(port),
-         "--key", KEY, "--secret", SECRET, "--log-token", TOKEN, "--state-dir", str(state)],
+         "--key", KEY, "--secret", SECRET, "--log-token", TOKEN, "--state-dir", str(state),
+         "--parse-workers", str(args.parse_workers)],
         cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         async with aiohttp.ClientSession() as session:
@@ -184,7 +195,7 @@ async def main() -> None:
     cpu = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
                 if line.startswith("model name")), platform.processor())
     print(f"bench_bridge: {os.cpu_count()} CPUs ({cpu}), Python {platform.python_version()}, "
-          f"SQLite WAL synchronous=FULL, batches of {args.batch}")
+          f"SQLite WAL synchronous=FULL, batches of {args.batch}, parse workers {args.parse_workers}")
     for r in results:
         print(f"  concurrency {r['concurrency']}: {r['events']} events, stored {r['stored_per_s']:,.0f}/s, "
               f"stored+published {r['published_per_s']:,.0f}/s ({r['received']} received, {r['why']}), "

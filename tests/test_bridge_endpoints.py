@@ -275,3 +275,13 @@ def test_without_dev_identity_there_is_no_jwks_and_no_minting(tmp_path):
         assert http("GET", h.url + "/.well-known/jwks.json")[0] == 404
         assert form(h.url, "/dev/token", {"user": "dave"})[0] == 404
         assert form(h.url, "/pusher/auth", {"socket_id": "1.1", "channel_name": CHAT_CHANNEL}, "x.y.z")[0] == 403
+
+
+def test_parse_workers_give_the_same_answers(tmp_path):
+    with bridge_hub(tmp_path, "--parse-workers", "1") as h:
+        status, body = post_logs(h.url, [record(1), record(2)])
+        assert status == 200 and body["stored"] == 2
+        status, body = post_logs(h.url, b"{nope")
+        assert status == 400 and body["reasons"] and "nothing was stored" in body["error"]
+        status, body = post_logs(h.url, [record(2)])
+        assert status == 200 and body["duplicates"] == 1

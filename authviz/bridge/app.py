@@ -49,7 +49,7 @@ from authviz.topics import CHAT_CHANNEL, MESSAGE_ADDED_EVENT
 
 from .devidentity import DEFAULT_AUDIENCE, DevIdentity
 from .identity import Identity, InvalidToken, TokenVerifier, bearer_token
-from .ingest import BodyRefused, prepare
+from .ingest import BodyRefused, prepare, warm_up
 from .policy import ChannelPolicy
 from .publications import DEFAULT_MAX_DATA_BYTES, Publication, publications_for, signin_user_id
 from .publish import PublishQueue
@@ -99,6 +99,9 @@ class BridgeConfig:
     max_form_bytes: int = 16 * 1024
     #: Bodies larger than this are parsed on a worker thread, not on the event loop.
     parse_offload_bytes: int = 256 * 1024
+    #: Processes that parse webhook bodies (0: parse on the event loop). Parsing is most of the
+    #: CPU per event; a worker process lets it run on another core than the loop and SQLite.
+    parse_workers: int = 0
     history_default_limit: int = 100
     history_max_limit: int = 1000
     chat_max_chars: int = 1000
@@ -167,6 +170,7 @@ class Bridge:
         self.dev_identity = dev_identity
         self._listeners = listeners
         self._log_token = config.log_token.encode() if config.log_token else None
+        self._parse_pool: Any = None
 
     # -- lifecycle -----------------------------------------------------------------------------
 
@@ -193,10 +197,21 @@ class Bridge:
     async def start(self) -> None:
         await self.store.open()
         self.queue.start()
+        if self.config.parse_workers > 0:
+            import multiprocessing
+            from concurrent.futures import ProcessPoolExecutor
+
+            # spawn: never fork a process that runs threads and an event loop
+            self._parse_pool = ProcessPoolExecutor(
+                self.config.parse_workers, mp_context=multiprocessing.get_context("spawn"))
+            await asyncio.get_running_loop().run_in_executor(self._parse_pool, warm_up)
 
     async def stop(self) -> None:
         await self.queue.stop()
         await self.store.close()
+        if self._parse_pool is not None:
+            self._parse_pool.shutdown(wait=True, cancel_futures=True)
+            self._parse_pool = None
 
     # -- helpers -------------------------------------------------------------------------------
 
@@ -293,7 +308,9 @@ class Bridge:
             return _error(401, "the Authorization header does not carry the log-stream token")
         body = await _read_limited(request, self.config.max_body_bytes)
         try:
-            if len(body) > self.config.parse_offload_bytes:
+            if self._parse_pool is not None:
+                ingest = await asyncio.get_running_loop().run_in_executor(self._parse_pool, prepare, body)
+            elif len(body) > self.config.parse_offload_bytes:
                 ingest = await asyncio.get_running_loop().run_in_executor(None, prepare, body)
             else:
                 ingest = prepare(body)

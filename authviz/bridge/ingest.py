@@ -35,8 +35,17 @@ class BodyRefused(Exception):
     """The whole body is unusable; ``reasons`` says why (for the 400 response)."""
 
     def __init__(self, message: str, reasons: list[str] | None = None) -> None:
-        super().__init__(message)
+        super().__init__(message, reasons or [])  # both in args: picklable across processes
+        self.message = message
         self.reasons = reasons or []
+
+    def __str__(self) -> str:
+        return self.message
+
+
+def warm_up() -> bool:
+    """Import the parser in a worker process before the first request needs it."""
+    return bool(parse_body)
 
 
 @dataclass(slots=True)

@@ -72,6 +72,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                        help="require this header on POSTs to the auth and chat endpoints")
     group.add_argument("--max-log-body", type=int, default=5 * 1024 * 1024,
                        help="largest accepted log-stream body in bytes (default 5 MiB; 413 beyond)")
+    group.add_argument("--parse-workers", type=int, default=0,
+                       help="processes parsing webhook bodies beside the event loop (default 0: "
+                            "parse on the loop; 1 uses a second core)")
     group.add_argument("--no-feed", action="store_true",
                        help="do not publish the tutorial feed (user-signedUp/user-loggedIn on "
                             "'auth0') from the log stream: the Auth0 Action publishes it")
@@ -150,6 +153,7 @@ def build_bridge(
         csrf_header=args.csrf_header,
         policy=ChannelPolicy.with_extra(args.allow_channel),
         publish_feed=not args.no_feed,
+        parse_workers=max(0, args.parse_workers),
     )
     listeners = getattr(publisher, "listeners", None)
     bridge = Bridge(
