@@ -25,7 +25,6 @@ wait its reconnect interval.
 from __future__ import annotations
 
 import asyncio
-import logging
 import struct
 import time
 from collections.abc import Iterable, Sequence
@@ -58,8 +57,6 @@ from authviz.pusher.signing import SignatureError, verify_request
 from authviz.hub.webhooks import WebhookSender
 
 __all__ = ["HUB_APP_KEY", "HubServer", "text_frame"]
-
-log = logging.getLogger("authviz.hub")
 
 #: ``app[HUB_APP_KEY]`` is the :class:`HubServer` serving a ``web.Application`` (for plugins).
 HUB_APP_KEY: web.AppKey["HubServer"] = web.AppKey("authviz.hub", object)

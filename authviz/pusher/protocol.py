@@ -39,7 +39,7 @@ from __future__ import annotations
 import itertools
 import secrets
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import orjson
@@ -50,7 +50,6 @@ from authviz.pusher.channels import (
     channel_kind,
     is_cache_channel,
     is_client_event,
-    is_server_to_user_channel,
 )
 from authviz.pusher.limits import (
     DEFAULT_LIMITS,
