@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 import pytest
 
 from analytics_helpers import records_to_frame
-from authviz.analytics import new_vs_returning, run_detections, time_series, top_countries
+from authviz.analytics import new_vs_returning, run_detections, score_detections, time_series, top_countries
 from authviz.simulator import SCENARIOS, month_of_traffic
 
 
@@ -38,6 +38,18 @@ def test_month_finds_exactly_the_injected_attacks(seed, per_day):
     for row, attack in pairs:
         assert set(attack.log_ids) <= set(row.evidence_ids), attack.kind
         assert row.severity == attack.severity, (attack.kind, row.summary)
+    table, unexpected = score_detections(findings, month.attacks)
+    assert table["found"].all() and table["evidence_complete"].all() and unexpected.empty
+    assert (table["severity"] == table["expected_severity"]).all()
+
+
+def test_score_detections_reports_misses_and_extras():
+    month = month_of_traffic(seed=5, days=4, events_per_day=300, users=100)
+    findings = run_detections(records_to_frame(month.records))
+    table, unexpected = score_detections(findings.iloc[1:], month.attacks)
+    assert (~table["found"]).sum() == 1 and unexpected.empty
+    table, unexpected = score_detections(findings, month.attacks[1:])
+    assert table["found"].all() and len(unexpected) == 1
 
 
 def test_month_trends_look_like_a_month():
