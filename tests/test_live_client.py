@@ -188,6 +188,7 @@ def test_a_three_second_outage_causes_only_a_few_reconnects(backend, clients):
     assert sub.wait_subscribed(15), list(sub.errors)
     # 0.1 s doubling, jittered: about 5 attempts in 3 s; a storm would be thousands
     assert 1 <= during <= 8, during
+    assert sum("Could not connect" in str(e) for e in sub.errors) == 1  # once per outage
     backend.trigger("private-auth0-events", "auth-event", {"back": 1})
     assert next_data(sub).data == {"back": 1}
 
@@ -463,3 +464,18 @@ def test_a_refused_subscription_is_reported_and_retried_while_the_connection_sta
     assert c.reconnects == 0 and c.state == "connected" and c.is_subscribed("auth0")
     backend.trigger("auth0", "user-loggedIn", {"still": "here"})
     assert next_data(sub).data == {"still": "here"}
+
+
+def test_an_unreachable_server_is_reported_once_per_outage(clients):
+    from authviz.config import PusherSettings
+
+    port = free_port()
+    c = client_for(PusherSettings(key=KEY, host="127.0.0.1", port=port), clients,
+                   backoff=Backoff(initial=0.05, cap=0.1))
+    sub = c.subscribe("auth0")
+    wait_for(lambda: c.reconnects >= 5, 5)
+    assert len(sub.errors) == 1
+    message = str(sub.errors[0])
+    assert c.connection._failure_reported
+    assert message == (f"Could not connect to the Pusher server at 127.0.0.1:{port} (Connection refused); "
+                       "retrying with back-off.")

@@ -55,7 +55,9 @@ def test_tail_follows_across_a_restart_and_exits_0_on_ctrl_c(tmp_path):
         assert json.loads(out.get(timeout=10))["data"] == {"n": 2}
         proc.send_signal(signal.SIGINT)
         assert proc.wait(10) == 0
-        assert proc.stderr.read() == ""
+        errors = proc.stderr.read()
+        assert "Traceback" not in errors
+        assert all(line.startswith("authviz: ") for line in errors.splitlines())
     finally:
         if proc.poll() is None:
             proc.kill()

@@ -101,7 +101,8 @@ class LiveClient:
         self._connection = Connection(
             settings.ws_url, on_channel_event=self._on_channel_event,
             on_connected=self._on_connected, on_disconnected=self._on_disconnected,
-            on_fatal=self._on_fatal, on_error=self._on_server_error, backoff=backoff, activity_timeout=activity_timeout,
+            on_fatal=self._on_fatal, on_error=self._on_server_error,
+            on_connect_failed=self._on_connect_failed, backoff=backoff, activity_timeout=activity_timeout,
             pong_timeout=pong_timeout, connect_timeout=connect_timeout, name=f"{name}-ws")
         self._connection.bind("pusher:signin_success", self._on_signin_success)
 
@@ -289,6 +290,16 @@ class LiveClient:
             subs = list(self._subscriptions)
         for sub in subs:
             sub._control(ControlNotice("error", error=error), fatal=True)
+
+    def _on_connect_failed(self, error: Exception) -> None:
+        reason = getattr(error, "strerror", None) or str(error) or type(error).__name__
+        where = f"{self.settings.host}:{self.settings.port}"
+        failure = LiveError(f"Could not connect to the Pusher server at {where} ({reason}); "
+                            "retrying with back-off.")
+        with self._lock:
+            subs = list(self._subscriptions)
+        for sub in subs:
+            sub._control(ControlNotice("error", error=failure))
 
     def _on_server_error(self, code: int | None, message: str) -> None:
         """A ``pusher:error`` without a channel (the connection stays up). When it names a

@@ -64,7 +64,9 @@ class Connection(pysher.connection.Connection):
     * ``on_connected(socket_id)`` after each ``pusher:connection_established``;
     * ``on_disconnected(code, reason)`` after each connection ends;
     * ``on_fatal(error)`` once, when the server rejected the connection (no reconnect follows);
-    * ``on_error(code, message)`` for each ``pusher:error`` without a channel.
+    * ``on_error(code, message)`` for each ``pusher:error`` without a channel;
+    * ``on_connect_failed(error)`` for the first failed attempt of each outage (at start, or after
+      a connection that worked), not for every retry.
     """
 
     def __init__(self, url: str, *,
@@ -73,6 +75,7 @@ class Connection(pysher.connection.Connection):
                  on_disconnected: Callable[[int | None, str], None] = lambda code, reason: None,
                  on_fatal: Callable[[ConnectionRejected], None] = lambda error: None,
                  on_error: Callable[[int | None, str], None] = lambda code, message: None,
+                 on_connect_failed: Callable[[Exception], None] = lambda error: None,
                  backoff: Backoff | None = None,
                  activity_timeout: float = 120.0,
                  pong_timeout: float = 30.0,
@@ -88,6 +91,8 @@ class Connection(pysher.connection.Connection):
         self.on_disconnected = on_disconnected
         self.on_fatal = on_fatal
         self.on_error = on_error
+        self.on_connect_failed = on_connect_failed
+        self._failure_reported = False
         self._last_error: tuple[float, int | None, str] | None = None
         self.backoff = backoff or Backoff()
         #: our own keep-alive interval; the effective one is min(this, server's activity_timeout)
@@ -138,10 +143,11 @@ class Connection(pysher.connection.Connection):
             self.state = "connecting"
             self.close_code, self.close_reason, self._forced_code = None, "", None
             self._established_at = self._opened_at = None
+            failure: Exception | None = None
             try:
                 self._session()
             except Exception as error:  # never let the thread die with a traceback
-                log.debug("websocket session ended: %r", error)
+                failure = error
             finally:
                 self._close_socket()
             lived = time.monotonic() - self._established_at if self._established_at else 0.0
@@ -169,6 +175,14 @@ class Connection(pysher.connection.Connection):
                 except Exception:
                     log.exception("on_fatal failed")
                 return
+            if self._established_at is not None:
+                self._failure_reported = False
+            elif failure is not None and not self._failure_reported:
+                self._failure_reported = True
+                try:  # the first failed attempt of an outage (later ones would only repeat it)
+                    self.on_connect_failed(failure)
+                except Exception:
+                    log.exception("on_connect_failed failed")
             self.backoff.connection_lived(lived)
             delay = self.backoff.next_delay_for(code)
             if delay and self._halt.wait(delay):
