@@ -341,7 +341,6 @@ def test_auth_endpoint_down_is_reported_and_retried(backend, clients):
     url = f"http://127.0.0.1:{port}/pusher/auth"
     auth = EndpointAuthorizer(url, {"Authorization": "Bearer t0ken"})
     c = client_for(backend.settings(), clients, authorizer=auth, signin=True, user={"id": "eve"})
-    c._tasks  # noqa: B018 - the retries run on the task thread
     sub = c.subscribe("private-auth0-events", "presence-chat", "private-encrypted-x")
     wait_for(lambda: len(sub.errors) >= 2, 5)
     error = sub.errors[0]

@@ -10,7 +10,11 @@ Threads (all joined by :meth:`LiveClient.close`):
 
 Every connection gets a new socket_id, so after every (re)connect every private, presence and
 encrypted channel is authorized afresh, and the user is signed in afresh. State kept per channel is
-in :class:`_Channel`; it is written by the websocket and task threads under ``_lock``.
+in :class:`_Channel`; it is written by the websocket and task threads under ``_lock`` (the hot path
+only reads ``_channels``, a dict lookup that is atomic).
+
+This class takes the place of ``pysher.Pusher``, whose subscribe/auth logic is where pysher's
+re-authorization defect lives; the connection thread is pysher's ``Connection``, subclassed.
 """
 
 from __future__ import annotations
