@@ -128,3 +128,31 @@ def test_buffer_rejects_bad_limits(bad):
 ])
 def test_event_timestamp(data, expected):
     assert LiveEvent("c", "e", data, "", 0.0).timestamp == expected
+
+
+@pytest.mark.parametrize("overflow", ["drop_oldest", "drop_newest", "block"])
+def test_concurrent_hand_over_accounts_for_every_item_in_order(overflow):
+    """A producer racing a consumer: every item is delivered or counted as dropped, in order."""
+    total = 50_000
+    buf = EventBuffer(64, overflow)
+    got: list[int] = []
+
+    def consume():
+        while True:
+            item = buf.get(2)
+            if item is None:
+                return
+            got.append(item[1])
+
+    consumer = threading.Thread(target=consume)
+    consumer.start()
+    for i in range(total):
+        buf.put(i)
+    buf.close()
+    consumer.join(10)
+    assert not consumer.is_alive()
+    assert len(got) + buf.dropped == total
+    assert got == sorted(got) and len(set(got)) == len(got)
+    assert buf.high_water <= 64
+    if overflow == "block":
+        assert buf.dropped == 0 and got == list(range(total))
