@@ -1,7 +1,7 @@
 """Benchmark: every detection over 10,000,000 events (target: all of them in <= 10 s).
 
 The frame is built synthetically with numpy/pyarrow (not through the simulator, which is
-per-record Python): a realistic type mix over 30 days, 1M users, 2M IPs, 50 cities, plus a few
+per-record Python): a realistic type mix over 30 days, 1M users, 2M IPs, 58 cities, plus a few
 hundred injected attack bursts of every kind so each detection has real work. Reports the time of
 each detection, the total of ``run_detections`` and the peak resident memory during detection
 (VmHWM, reset after building the frame).
@@ -55,7 +55,7 @@ def build(n: int, seed: int = 0) -> pd.DataFrame:
     start = np.datetime64("2026-10-01T00:00:00", "ns").astype(np.int64)
     t = np.sort(rng.integers(start, start + 30 * 86400 * 10**9, n))
     users = rng.integers(0, 1_000_000, n)
-    cities = [(c, city) for c in COUNTRIES for city in c.cities]
+    cities = [(c, city) for c in COUNTRIES for city in c.cities]  # 58
     home = (np.arange(1_000_000) * 7919) % len(cities)  # each user lives in one city
     city_codes = home[users]
     ips = users * 2 + rng.integers(0, 2, n)  # two IPs per user

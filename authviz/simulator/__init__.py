@@ -3,10 +3,15 @@
 Quick use::
 
     from authviz.simulator import TrafficGenerator
-    gen = TrafficGenerator(seed=7, events_per_day=2000)
+    gen = TrafficGenerator(seed=7, start=datetime(2026, 11, 1, tzinfo=UTC), events_per_day=2000)
     records = list(gen.generate(n=1000))            # Log Streaming records, in date order
-    attack = gen.scenario("credential-stuffing", at=records[-1]["data"]["date"] ...)
-    month = gen.month(days=30)                      # .records and .attacks (ground truth)
+    attack = gen.scenario("credential-stuffing", at=datetime(2026, 11, 1, 12, tzinfo=UTC))
+    records, truth = gen.attack("brute-force", at=datetime(2026, 11, 1, 13, tzinfo=UTC))
+    month = month_of_traffic(seed=7, days=30)       # .records and .attacks (InjectedAttack list)
+
+Everything is a pure function of the seed and the calls: no clock, no I/O. Records are Auth0 Log
+Streaming records ``{"log_id", "data": {...}}``; use :func:`rule_payload`, :func:`action_event` or
+:func:`management_api_entry` for the other shapes.
 
 Stable API (others import it): :class:`TrafficGenerator` (``generate``, ``scenario``, ``attack``,
 ``month``), :data:`SCENARIOS`, :class:`InjectedAttack`, :class:`SimulatedTraffic`,
