@@ -43,9 +43,12 @@ def window_start(codes: np.ndarray, t: np.ndarray, window: int) -> np.ndarray:
 
 
 def rolling_count(codes: np.ndarray, t: np.ndarray, window: int) -> tuple[np.ndarray, np.ndarray]:
-    """(events in each event's window including itself, window start indices)."""
-    start = window_start(codes, t, window)
-    return np.arange(len(t)) - start + 1, start
+    """(events in each event's window, window start indices). Events at the same instant are all
+    in each other's windows, whatever their order."""
+    comp, _, unit = composite(codes, t, window)
+    start = np.searchsorted(comp, comp - window // unit, side="left")
+    end = np.searchsorted(comp, comp, side="right")
+    return end - start, start
 
 
 def rolling_distinct(codes: np.ndarray, t: np.ndarray, values: np.ndarray, window: int) -> np.ndarray:
