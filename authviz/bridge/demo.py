@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import importlib.util
 import os
+import secrets
 import signal
 import subprocess
 import sys
@@ -179,13 +180,16 @@ def run(options: DemoOptions) -> int:
                      "pip install -e '.[notebooks]'); going on without it.")
             else:
                 options.notebooks.mkdir(parents=True, exist_ok=True)
+                jupyter_token = secrets.token_hex(24)
+                cmd = [sys.executable, "-m", "jupyter", "lab", "--no-browser",
+                       f"--ServerApp.port={options.jupyter_port}", "--ServerApp.port_retries=0",
+                       "--ServerApp.ip=127.0.0.1", f"--ServerApp.root_dir={options.notebooks}",
+                       f"--IdentityProvider.token={jupyter_token}"]
+                if hasattr(os, "geteuid") and os.geteuid() == 0:
+                    cmd.append("--allow-root")  # containers often run as root
                 children.append(("jupyter lab", subprocess.Popen(
-                    [sys.executable, "-m", "jupyter", "lab", "--no-browser",
-                     f"--ServerApp.port={options.jupyter_port}", "--ServerApp.ip=127.0.0.1",
-                     f"--ServerApp.root_dir={options.notebooks}"],
-                    env={**child_env, **env},
-                )))
-                jupyter_url = f"http://127.0.0.1:{options.jupyter_port}/lab (the token is in JupyterLab's log above)"
+                    cmd, env={**child_env, **env}, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)))
+                jupyter_url = f"http://127.0.0.1:{options.jupyter_port}/lab?token={jupyter_token}"
 
         _say("")
         _say("authviz demo is running:")
@@ -203,10 +207,16 @@ def run(options: DemoOptions) -> int:
         _say("Ctrl-C stops everything.")
 
         deadline = None if options.run_for is None else time.monotonic() + options.run_for
+        reported: set[str] = set()
         while deadline is None or time.monotonic() < deadline:
             for name, proc in children:
-                if proc.poll() is not None and name == "authviz serve":
+                if proc.poll() is None or name in reported:
+                    continue
+                if name == "authviz serve":
                     raise AuthvizError(f"authviz serve stopped unexpectedly (exit {proc.returncode}).")
+                reported.add(name)
+                hint = f" (is port {options.jupyter_port} free? use --jupyter-port)" if name == "jupyter lab" else ""
+                _say(f"{name} stopped (exit {proc.returncode}){hint}; the rest keeps running.")
             time.sleep(0.2)
     except KeyboardInterrupt:
         pass
