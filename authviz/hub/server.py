@@ -78,11 +78,13 @@ def text_frame(payload: bytes) -> bytes:
 class _Sink:
     """What the I/O layer keeps on a protocol Connection."""
 
-    __slots__ = ("ws", "transport")
+    __slots__ = ("ws", "transport", "closing")
 
     def __init__(self, ws: web.WebSocketResponse, transport: asyncio.Transport) -> None:
         self.ws = ws
         self.transport = transport
+        #: the server-initiated close handshake, if one was started
+        self.closing: asyncio.Task[Any] | None = None
 
 
 class _ApiError(Exception):
@@ -258,7 +260,10 @@ class HubServer:
         if sink is None or sink.ws.closed:
             return
         message = reason.encode("utf-8")[:120]
+        if sink.closing is not None:
+            return
         task = asyncio.get_running_loop().create_task(sink.ws.close(code=code, message=message))
+        sink.closing = task
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
@@ -309,7 +314,12 @@ class HubServer:
                     break
         finally:
             apply(hub.disconnect(conn))
+            closing = conn.sink.closing
             conn.sink = None
+        if closing is not None and not closing.done():
+            # Returning now would make aiohttp drop the socket, and a client still sending
+            # would get a reset that can discard our close frame: finish the handshake first.
+            await asyncio.wait([closing], timeout=self.close_timeout + 0.5)
         return ws
 
     # -- HTTP API --------------------------------------------------------------------------------
