@@ -74,3 +74,14 @@ def test_streamed_traffic_with_attacks_alerts_once_per_attack():
     for lo in range(0, len(events), 50):
         first_alerts += [a for a in live.feed(events.iloc[lo:lo + 50]) if not a.update]
     assert sorted((a.detection, a.key) for a in first_alerts) == sorted(injected)
+
+
+def test_feed_accepts_parsed_auth_events():
+    from authviz.auth0 import parse_records
+
+    gen = TrafficGenerator(seed=9, start=datetime(2026, 11, 1, tzinfo=UTC))
+    records, truth = gen.attack("mfa-push-fatigue", at=datetime(2026, 11, 1, 3, tzinfo=UTC))
+    events = parse_records(records).events
+    live = LiveDetector()
+    alerts = live.feed(events[:4]) + live.feed(events[4:])
+    assert [(a.detection, a.key, a.update) for a in alerts] == [("mfa_push_fatigue", truth.key, False)]
