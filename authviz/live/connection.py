@@ -80,6 +80,8 @@ class Connection(pysher.connection.Connection):
                  activity_timeout: float = 120.0,
                  pong_timeout: float = 30.0,
                  connect_timeout: float = 10.0,
+                 read_size: int = 64 * 1024,
+                 max_message: int = 1 << 20,
                  poll_interval: float = 0.5,
                  name: str = "authviz-live-ws") -> None:
         super().__init__(on_channel_event, url, log_level=None, daemon=True, reconnect_interval=0)
@@ -106,9 +108,9 @@ class Connection(pysher.connection.Connection):
         self.effective_activity_timeout = self.activity_timeout
         #: bytes asked of the socket per read (many frames per system call)
         #: (smaller reads release the GIL to the consumer more often: lower hand-over latency)
-        self.read_size = 64 * 1024
+        self.read_size = read_size
         #: largest message accepted from the server (Pusher's data limit is 10 KB; soketi 100 KB)
-        self.max_message = 1 << 20
+        self.max_message = max_message
         self.socket_kwargs = {}
         self.connects = 0
         self.reconnects = 0
