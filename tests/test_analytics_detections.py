@@ -224,3 +224,11 @@ def test_summary_durations_read_naturally():
     assert det._duration(pd.Timedelta(seconds=45)) == "45 s"
     assert det._duration(pd.Timedelta(minutes=30)) == "30 min"
     assert det._duration(timedelta(hours=3)) == "3.0 h"
+
+
+def test_user_key_falls_back_to_email_then_user_id():
+    events = [ev("fp", 0, user=None, email="e@example.com"), ev("fp", 0, user="", user_id="auth0|1"),
+              ev("fp", 0, user="n@example.com", user_id="auth0|2"), ev("fp", 0, user=None, ip=None)]
+    assert det.user_key(frame(events)).tolist() == ["e@example.com", "auth0|1", "n@example.com", None]
+    pushes = [ev("gd_send_pn", i, user="", user_id="auth0|77") for i in range(5)]
+    assert det.mfa_push_fatigue(frame(pushes))["key"].tolist() == ["auth0|77"]

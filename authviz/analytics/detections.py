@@ -61,11 +61,6 @@ def _ns(window: timedelta | str | int) -> int:
     return int(pd.Timedelta(window).value)
 
 
-def _text(series: pd.Series) -> pd.Series:
-    """The text column with empty strings as missing (dtype kept: no per-row Python objects)."""
-    return series.mask((series == "").fillna(False))
-
-
 # Keys are computed in pyarrow on the rows of interest only (take, then coalesce, then
 # dictionary-encode): no Python object per event and no copy of the rest of the frame.
 USER_COLUMNS = ("user_name", "email", "user_id")
@@ -127,10 +122,10 @@ def _key_array(frame: pd.DataFrame, positions: np.ndarray, columns: tuple[str, .
         part = pc.if_else(pc.equal(part, ""), pa.scalar(None, pa.large_string()), part)
         if key is None:
             key = part
-        else:  # scatter the newly found values into the rows still missing
-            values = np.asarray(key.to_pylist(), dtype=object)
-            values[todo] = np.asarray(part.to_pylist(), dtype=object)
-            key = pa.array(values, type=pa.large_string(), from_pandas=True)
+        else:  # scatter the newly found values into the rows still missing: one take, no Python per row
+            index = np.arange(len(key), dtype=np.int64)
+            index[todo] = len(key) + np.arange(len(todo), dtype=np.int64)
+            key = pc.take(pa.concat_arrays([key, part]), pa.array(index))
         todo = np.flatnonzero(_missing(key))
         if not len(todo):
             break
