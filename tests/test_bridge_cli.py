@@ -8,7 +8,6 @@ import subprocess
 import sys
 import time
 
-import pytest
 
 from authviz.cli import main
 from authviz.hub import running_hub

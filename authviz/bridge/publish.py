@@ -287,9 +287,10 @@ class PublishQueue:
         await self.publisher.close()
 
     def stats(self) -> dict[str, int]:
+        """Counts since start; ``failed`` includes single publications the hub refused."""
         return {
             "pending": self._queue.qsize(),
             "published": self.published,
             "dropped": self.dropped,
-            "failed": self.failed,
+            "failed": self.failed + int(getattr(self.publisher, "failed", 0)),
         }

@@ -169,7 +169,8 @@ def build_bridge(
 
 
 def _learn_issuer_from_socket(bridge: Bridge, state_dir: Path) -> Any:
-    """For a dev identity on an ephemeral port: take the issuer from the first request's socket.
+    """For a dev identity on an ephemeral port (``--port 0``): take the issuer from the first
+    request's socket, and record it for ``authviz token`` then.
 
     The local socket address (never the Host header) gives the bound port.
     """
