@@ -152,3 +152,63 @@ def test_channel_policy():
 def test_signin_ids_are_channel_safe():
     assert signin_user_id("auth0|abc") == "auth0=7Cabc"
     assert signin_user_id("google-oauth2|123") == "google-oauth2=7C123"
+
+
+class _Recorder:
+    """A publisher that records, fails the first ``failures`` calls, and can be slowed down."""
+
+    def __init__(self, failures: int = 0) -> None:
+        self.batches: list[list] = []
+        self.failures = failures
+        self.gate = None
+
+    async def publish(self, items):
+        if self.gate is not None:
+            await self.gate.wait()
+        if self.failures:
+            self.failures -= 1
+            raise RuntimeError("server down")
+        self.batches.append(list(items))
+
+    async def close(self):
+        return None
+
+
+async def test_publish_queue_keeps_order_retries_and_bounds_memory():
+    import asyncio
+
+    from authviz.bridge.publications import Publication
+    from authviz.bridge.publish import PublishQueue
+
+    items = [Publication("e", str(n), ("c",)) for n in range(10)]
+    recorder = _Recorder(failures=1)
+    queue = PublishQueue(recorder, retries=2, retry_delay=0.01)
+    queue.start()
+    assert queue.submit(items) == 10
+    await queue.drain(5)
+    assert [p.data for batch in recorder.batches for p in batch] == [str(n) for n in range(10)]
+    assert queue.stats() == {"pending": 0, "published": 10, "dropped": 0, "failed": 0}
+    await queue.stop()
+
+    # a full queue drops (and counts) instead of growing without bound
+    slow = _Recorder()
+    slow.gate = asyncio.Event()
+    bounded = PublishQueue(slow, max_pending=3)
+    bounded.start()
+    await asyncio.sleep(0)
+    accepted = bounded.submit(items)
+    assert accepted <= 4 and bounded.stats()["dropped"] == 10 - accepted
+    slow.gate.set()
+    await bounded.drain(5)
+    await bounded.stop()
+
+    # a publisher that keeps failing: counted as failed, the worker goes on
+    broken = _Recorder(failures=100)
+    failing = PublishQueue(broken, retries=1, retry_delay=0.01)
+    failing.start()
+    failing.submit(items[:2])
+    await failing.drain(5)
+    assert failing.stats()["failed"] == 2
+    failing.submit(items[2:3])
+    await failing.drain(5)
+    await failing.stop()
