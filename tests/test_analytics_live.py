@@ -85,3 +85,10 @@ def test_feed_accepts_parsed_auth_events():
     live = LiveDetector()
     alerts = live.feed(events[:4]) + live.feed(events[4:])
     assert [(a.detection, a.key, a.update) for a in alerts] == [("mfa_push_fatigue", truth.key, False)]
+
+
+def test_events_without_ids_are_kept():
+    live = LiveDetector()
+    events = [dict(ev("fp", i), event_id=None) for i in range(5)]
+    alerts = live.feed(events)
+    assert live.buffered == 5 and len(alerts) == 1 and alerts[0].count == 5

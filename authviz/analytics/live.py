@@ -100,7 +100,8 @@ class LiveDetector:
         if new.empty:
             return []
         buffer = pd.concat([self._buffer, new], ignore_index=True) if len(self._buffer) else new.reset_index(drop=True)
-        buffer = buffer.drop_duplicates("event_id", keep="first")
+        repeated = buffer["event_id"].notna().to_numpy(dtype=bool) & buffer.duplicated("event_id", keep="first").to_numpy(dtype=bool)
+        buffer = buffer.loc[~repeated]  # events without an id are never taken for repeats
         buffer = buffer.sort_values("timestamp", kind="stable")
         latest = buffer["timestamp"].max()
         if pd.notna(latest):
@@ -118,19 +119,21 @@ class LiveDetector:
         known = self._incidents.get(ident)
         if known is not None and row.start > known.end + self.incident_gap:
             known = None  # a new incident for the same key
-        ids = set(row.evidence_ids)
+        ids = {i for i in row.evidence_ids if isinstance(i, str)}
         if known is None:
-            self._incidents[ident] = _Incident(row.severity, row.end, len(ids), ids)
-            return self._alert(row, len(ids), update=False)
+            self._incidents[ident] = _Incident(row.severity, row.end, int(row.count), ids)
+            return self._alert(row, int(row.count), update=False)
         known.evidence |= ids
         known.end = max(known.end, row.end)
+        # evidence seen so far: the union of ids (events slide out of the buffer), or this finding's count
+        count = max(len(known.evidence), int(row.count))
         rises = SEVERITIES.index(row.severity) > SEVERITIES.index(known.severity)
-        grew = len(known.evidence) >= 2 * known.alerted_count
+        grew = count >= 2 * known.alerted_count
         if not (rises or grew):
             return None
         known.severity = row.severity if rises else known.severity
-        known.alerted_count = len(known.evidence)
-        return self._alert(row, len(known.evidence), update=True, severity=known.severity)
+        known.alerted_count = count
+        return self._alert(row, count, update=True, severity=known.severity)
 
     @staticmethod
     def _alert(row: Any, count: int, *, update: bool, severity: str | None = None) -> Alert:
