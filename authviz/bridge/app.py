@@ -162,6 +162,8 @@ class Bridge:
         *,
         dev_identity: DevIdentity | None = None,
         listeners: Callable[[], Awaitable[Any]] | None = None,
+        state_dir: Path | None = None,
+        log_token_source: str = "",
     ) -> None:
         self.config = config
         self.store = store
@@ -169,6 +171,10 @@ class Bridge:
         self.verifier = verifier
         self.dev_identity = dev_identity
         self._listeners = listeners
+        #: Where the dev-identity settings are recorded (the state directory).
+        self.state_dir = state_dir
+        #: Where the log-stream token came from, for the start-up message (never the token).
+        self.log_token_source = log_token_source
         self._log_token = config.log_token.encode() if config.log_token else None
         self._parse_pool: Any = None
 

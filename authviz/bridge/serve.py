@@ -163,8 +163,9 @@ def build_bridge(
         verifier,
         dev_identity=dev,
         listeners=listeners,
+        state_dir=state_dir,
+        log_token_source="--log-token/AUTHVIZ_LOG_TOKEN" if args.log_token else str(state_dir / LOG_TOKEN_FILE),
     )
-    bridge.state_dir = state_dir  # type: ignore[attr-defined]
     return bridge
 
 
@@ -193,12 +194,11 @@ def install(app: web.Application, bridge: Bridge) -> None:
     """Add the routes and tie the bridge's start/stop to the application's life cycle."""
     bridge.install(app)
     if bridge.dev_identity is not None and bridge.verifier.issuer is None:
-        app.middlewares.append(_learn_issuer_from_socket(bridge, bridge.state_dir))  # type: ignore[attr-defined]
+        app.middlewares.append(_learn_issuer_from_socket(bridge, bridge.state_dir or DEFAULT_STATE_DIR))
 
     async def on_startup(_app: web.Application) -> None:
         await bridge.start()
-        token_source = "--log-token/AUTHVIZ_LOG_TOKEN" if bridge.config.log_token and not (
-            bridge.state_dir / LOG_TOKEN_FILE).exists() else str(bridge.state_dir / LOG_TOKEN_FILE)
+        token_source = bridge.log_token_source
         print(
             f"authviz bridge: POST /auth0/logs (token: {token_source}), GET /auth0/events, "
             f"/pusher/auth, /chat/messages; store {bridge.config.store_path}"
