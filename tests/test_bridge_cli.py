@@ -56,7 +56,7 @@ def test_simulate_paces_on_the_wall_clock(tmp_path):
         assert main(["simulate", "--target", hub.url + "/auth0/logs", "--token", LOG_TOKEN,
                      "--duration", "1.5", "--rate", "40", "--no-progress"]) == 0
         elapsed = time.monotonic() - started
-        assert 1.0 <= elapsed < 6
+        assert 1.0 <= elapsed < 20  # paced on the wall clock (the upper bound only catches hangs)
         assert 10 < len(history(hub.url)) < 200
 
 
