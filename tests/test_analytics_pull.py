@@ -165,12 +165,24 @@ def test_cli_pulls_and_reports(server, tmp_path):
     done = _cli("--domain", DOMAIN, "--token", "good-token", "--base-url", server.url, "-o", str(tmp_path), "--no-progress")
     assert done.returncode == 0, done.stderr
     assert done.stdout.startswith("pulled 1234 logs in 14 pages") and "caught up" in done.stdout
-    again = _cli("--domain", DOMAIN, "--token", "good-token", "--base-url", server.url, "-o", str(tmp_path), "--no-progress")
-    assert again.stdout.startswith("pulled 0 logs in 1 pages")
     refused = _cli("--domain", DOMAIN, "--token", "forged", "--base-url", server.url, "-o", str(tmp_path / "x"))
     assert refused.returncode == 1 and "Traceback" not in refused.stderr
     assert refused.stderr.startswith("authviz: acme-test.eu.auth0.com refused the token (401")
-    usage = _cli("--domain", DOMAIN, "-o", str(tmp_path))
-    assert usage.returncode == 2 and "give --token" in usage.stderr
-    insecure = _cli("--domain", DOMAIN, "--token", "t", "--base-url", "http://example.com", "-o", str(tmp_path))
-    assert insecure.returncode == 2 and "only on 127.0.0.1" in insecure.stderr
+
+
+def test_cli_in_process_resumes_and_refuses_bad_usage(server, tmp_path, capsys, monkeypatch):
+    from authviz.cli import main
+
+    base = ["logs", "pull", "--domain", DOMAIN, "--base-url", server.url, "-o", str(tmp_path), "--no-progress"]
+    assert main([*base, "--token", "good-token", "--limit", "300"]) == 0
+    assert capsys.readouterr().out.startswith("pulled 300 logs in 3 pages")
+    monkeypatch.setenv("AUTH0_MANAGEMENT_TOKEN", "good-token")  # the secret from the environment
+    assert main(base) == 0
+    assert capsys.readouterr().out.startswith("pulled 934 logs in 11 pages")
+    assert main(base) == 0
+    assert capsys.readouterr().out.startswith("pulled 0 logs in 1 pages")
+    monkeypatch.delenv("AUTH0_MANAGEMENT_TOKEN")
+    assert main(base) == 2 and "give --token" in capsys.readouterr().err
+    assert main([*base, "--token", "t", "--client-id", "i"]) == 2
+    assert main(["logs", "pull", "--domain", DOMAIN, "--token", "t", "--base-url", "http://example.com", "-o", str(tmp_path)]) == 2
+    assert "only on 127.0.0.1" in capsys.readouterr().err
