@@ -301,10 +301,19 @@ def _read_document(data: bytes, value: Any, collector: Collector, *,
 # --- JSON lines, columnar -------------------------------------------------------------------
 
 
+def _newlines(data: bytes) -> Iterator[int]:
+    """Offsets of every ``\n`` (memchr per line: about twice as fast as a NumPy scan of ~1 KB lines)."""
+    find = data.find
+    position = find(b"\n")
+    while position >= 0:
+        yield position
+        position = find(b"\n", position + 1)
+
+
 def _line_bounds(data: bytes) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Start, end (exclusive, without ``\\r``) and 1-based number of every non-blank line."""
     buffer = np.frombuffer(data, dtype=np.uint8)
-    newlines = np.flatnonzero(buffer == 10)
+    newlines = np.fromiter(_newlines(data), dtype=np.int64)
     starts = np.concatenate(([0], newlines + 1)).astype(np.int64)
     ends = np.concatenate((newlines, [len(buffer)])).astype(np.int64)
     numbers = np.arange(1, len(starts) + 1, dtype=np.int64)
