@@ -69,7 +69,8 @@ class CountryChart(W.VBox):
             ],
             layout=go.Layout(
                 barmode="stack", height=height, title=f"Events by country (top {top_n})",
-                margin=dict(l=40, r=10, t=40, b=80), legend=dict(orientation="h", y=1.12),
+                margin=dict(l=40, r=10, t=60, b=80),
+                legend=dict(orientation="h", x=1, xanchor="right", y=1.02, yanchor="bottom"),
                 xaxis=dict(title=None), yaxis=dict(title="events"),
             ),
         )
@@ -81,8 +82,9 @@ class CountryChart(W.VBox):
                                     colorbar=dict(title="events"), marker_line_color="#ffffff")],
                 layout=go.Layout(
                     height=height, title="Events on the map", margin=dict(l=0, r=0, t=40, b=0),
-                    geo=dict(showframe=False, showcoastlines=True, showcountries=True,
-                             projection_type="natural earth", resolution=110),
+                    geo=dict(showframe=False, showcoastlines=True, showcountries=True, resolution=110,
+                             projection=dict(type="natural earth", rotation=dict(lon=0)),
+                             center=dict(lon=0, lat=15), lonaxis=dict(range=[-180, 180])),
                 ),
             )
             self.map._config = {**self.map._config, "topojsonURL": topojson_url()}

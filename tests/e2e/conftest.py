@@ -1,0 +1,201 @@
+"""``make e2e``: JupyterLab headless + Debian's chromium driven by Playwright's Python package.
+
+Session fixtures start, on free loopback ports:
+- the embedded hub with the bridge and a dev identity (``LocalHub``), standing in for ``make demo``;
+- JupyterLab with a token, on a temporary copy of the notebooks, whose kernels get the environment
+  ``make demo`` gives (``PUSHER_URL``, ``PUSHER_AUTH_ENDPOINT``, ``PUSHER_AUTH_TOKEN``,
+  ``AUTHVIZ_BRIDGE_URL``, ``AUTHVIZ_LOG_TOKEN``): the notebooks run in "remote" mode against it;
+- chromium (``/usr/bin/chromium``, never a downloaded browser) that may reach 127.0.0.1 only:
+  every other request is aborted and recorded, so the map must draw offline.
+Screenshots go to ``artifacts/e2e/``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.parse
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+ARTIFACTS = ROOT / "artifacts" / "e2e"
+CHROMIUM = os.environ.get("AUTHVIZ_CHROMIUM", "/usr/bin/chromium")
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update", "--disable-sync",
+                 "--disable-dev-shm-usage"]
+LAB_START_TIMEOUT = 90.0
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="session")
+def artifacts() -> Path:
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    return ARTIFACTS
+
+
+@pytest.fixture(scope="session")
+def hub():
+    from authviz.widgets.local import LocalHub
+
+    hub = LocalHub().start()
+    try:
+        yield hub
+    finally:
+        hub.stop()
+
+
+def _dev_token(hub, user: str) -> str:
+    body = urllib.parse.urlencode({"user": user}).encode()
+    with urllib.request.urlopen(urllib.request.Request(hub.url + "/dev/token", data=body), timeout=10) as r:
+        return json.loads(r.read())["access_token"]
+
+
+def _prepare_copies(root: Path) -> None:
+    """Adapt the copies for a person watching: slower traffic (so updates can be seen arriving), no
+    final ``session.stop()`` (the pages stay live while asserted), and a second chat participant."""
+    import nbformat
+
+    for path in sorted(root.glob("0[1-4]_*.ipynb")):
+        nb = nbformat.read(path, as_version=4)
+        if nb.cells and "session.stop()" in nb.cells[-1].source:
+            nb.cells.pop()
+        for cell in nb.cells:
+            cell.source = cell.source.replace("n=400, rate=80", "n=400, rate=25")
+        nbformat.write(nb, path)
+        if path.name == "03_chat.ipynb":
+            for cell in nb.cells:
+                cell.source = cell.source.replace("CHAT_AS = None", 'CHAT_AS = "bob"')
+            nbformat.write(nb, root / "03_chat_bob.ipynb")
+
+
+@pytest.fixture(scope="session")
+def lab(hub, tmp_path_factory):
+    """JupyterLab on a copy of the notebooks; yields (base_url, token, root_dir)."""
+    if not Path(CHROMIUM).exists():
+        pytest.fail(f"{CHROMIUM} is missing: `make e2e` installs Debian's chromium (apt-get install chromium)")
+    root = tmp_path_factory.mktemp("lab")
+    for nb in sorted((ROOT / "notebooks").glob("0[1-4]_*.ipynb")):
+        shutil.copy(nb, root / nb.name)
+    _prepare_copies(root)
+    port, token = _free_port(), secrets.token_hex(16)
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("PUSHER_", "AUTHVIZ_", "JUPYTER"))}
+    base = hub.url
+    env.update({
+        "PUSHER_URL": hub.pusher_url,
+        "PUSHER_AUTH_ENDPOINT": base + "/pusher/auth",
+        "PUSHER_AUTH_TOKEN": _dev_token(hub, "alice"),
+        "AUTHVIZ_BRIDGE_URL": base,
+        "AUTHVIZ_LOG_TOKEN": hub.log_token,
+        "JUPYTER_CONFIG_DIR": str(root / ".jupyter-config"),
+        "JUPYTER_RUNTIME_DIR": str(root / ".jupyter-runtime"),
+    })
+    cmd = [sys.executable, "-m", "jupyterlab", "--no-browser", "--ServerApp.ip=127.0.0.1",
+           f"--ServerApp.port={port}", "--ServerApp.port_retries=0", "--ServerApp.allow_root=True",
+           f"--IdentityProvider.token={token}", "--LabApp.extension_manager=readonly",
+           f"--ServerApp.root_dir={root}", "--ServerApp.jpserver_extensions={'authviz.widgets.serverext': True}",
+           f"--LabApp.workspaces_dir={root / '.workspaces'}", f"--LabApp.user_settings_dir={root / '.settings'}",
+           "--LabApp.news_url=None", "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate",
+           "--MappingKernelManager.cull_idle_timeout=0"]
+    log = (root / "lab.log").open("w")
+    proc = subprocess.Popen(cmd, env=env, stdout=log, stderr=subprocess.STDOUT, cwd=root, start_new_session=True)
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + LAB_START_TIMEOUT
+    try:
+        while True:
+            try:
+                with urllib.request.urlopen(f"{url}/api/status?token={token}", timeout=2) as r:
+                    if r.status == 200:
+                        break
+            except OSError:
+                pass
+            if proc.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"JupyterLab did not start; its log:\n{(root / 'lab.log').read_text()[-3000:]}")
+            time.sleep(0.5)
+        yield url, token, root
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGTERM)  # its own process group: the server and its kernels
+            try:
+                proc.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait(timeout=10)
+        log.close()
+        shutil.copy(root / "lab.log", ARTIFACTS / "lab.log") if ARTIFACTS.exists() else None
+
+
+@pytest.fixture(scope="session")
+def browser():
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
+        try:
+            yield browser
+        finally:
+            browser.close()
+
+
+class Offline:
+    """Aborts every request that does not go to 127.0.0.1 and remembers it."""
+
+    def __init__(self) -> None:
+        self.blocked: list[str] = []
+        self.local: list[tuple[str, int]] = []
+
+    def route(self, route) -> None:
+        host = urllib.parse.urlsplit(route.request.url).hostname
+        if host in ("127.0.0.1", "localhost") or route.request.url.startswith(("data:", "blob:")):
+            route.continue_()
+        else:
+            self.blocked.append(route.request.url)
+            route.abort()
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    outcome = yield
+    report = outcome.get_result()
+    if report.when == "call":
+        item.call_failed = report.failed
+
+
+@pytest.fixture
+def new_page(request, browser, lab):
+    contexts = []
+
+    def make():
+        context = browser.new_context(viewport={"width": 1400, "height": 1000})
+        offline = Offline()
+        context.route("**/*", offline.route)
+        page = context.new_page()
+        page.offline = offline
+        page.dialogs = []
+        page.on("dialog", lambda d: (page.dialogs.append(d.message), d.dismiss()))
+        page.responses = []
+        page.on("response", lambda r: page.responses.append((r.url, r.status)))
+        contexts.append(context)
+        return page
+
+    yield make
+    for n, context in enumerate(contexts):
+        if getattr(request.node, "call_failed", False):  # what the page showed when it failed
+            for page in context.pages:
+                ARTIFACTS.mkdir(parents=True, exist_ok=True)
+                page.screenshot(path=str(ARTIFACTS / f"FAILED-{request.node.name}-{n}.png"))
+        context.close()

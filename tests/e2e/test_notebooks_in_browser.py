@@ -1,0 +1,151 @@
+"""What a person sees when running notebooks 01-04 in JupyterLab (headless chromium, offline)."""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+import urllib.request
+
+import pytest
+
+pytestmark = pytest.mark.timeout(300)
+
+RUN_TIMEOUT_MS = 90_000
+
+
+def _kernel_ready(lab, name: str) -> bool:
+    url, token, _root = lab
+    with urllib.request.urlopen(f"{url}/api/sessions?token={token}", timeout=5) as r:
+        sessions = json.loads(r.read())
+    return any(s["path"].endswith(name) and s["kernel"]["execution_state"] == "idle"
+               and s["kernel"]["connections"] >= 1 for s in sessions)
+
+
+def _run_all(page) -> None:
+    page.locator(".jp-Notebook").first.click()
+    page.locator(".lm-MenuBar-itemLabel", has_text=re.compile(r"^Run$")).click()
+    page.locator(".lm-Menu-itemLabel", has_text=re.compile(r"^Run All Cells$")).click()
+
+
+def open_and_run(page, lab, name: str) -> None:
+    """Open ``name``, wait until its kernel is connected and idle, then Run All Cells (once more if
+    the first code cell did not start within 20 s: a click during kernel start-up can be lost)."""
+    url, token, _root = lab
+    page.goto(f"{url}/lab/tree/{name}?token={token}", wait_until="domcontentloaded")
+    page.wait_for_selector(".jp-Notebook .jp-Cell", timeout=RUN_TIMEOUT_MS)
+    deadline = time.monotonic() + RUN_TIMEOUT_MS / 1000
+    while not _kernel_ready(lab, name):
+        assert time.monotonic() < deadline, f"the kernel of {name} never became idle"
+        page.wait_for_timeout(500)  # (not time.sleep: route handlers run only inside Playwright calls)
+    page.wait_for_selector('.jp-Notebook-ExecutionIndicator[data-status="idle"]', timeout=RUN_TIMEOUT_MS)
+    first_prompt = page.locator(".jp-CodeCell .jp-InputPrompt").first
+    for attempt in range(2):
+        _run_all(page)
+        try:
+            page.wait_for_function(
+                "(el) => /\\[(\\*|\\d+)\\]/.test(el.textContent)", arg=first_prompt.element_handle(),
+                timeout=20_000)
+            return
+        except Exception:
+            if attempt:
+                raise
+
+
+def number(text: str) -> int:
+    return int(re.sub(r"[^0-9]", "", text) or 0)
+
+
+def shot(page, locator, artifacts, name: str) -> None:
+    locator.scroll_into_view_if_needed()
+    page.screenshot(path=str(artifacts / name))
+
+
+def no_errors(page) -> None:
+    errors = page.locator('.jp-OutputArea-output[data-mime-type="application/vnd.jupyter.stderr"]')
+    texts = [errors.nth(i).inner_text() for i in range(errors.count())]
+    assert not [t for t in texts if "Traceback" in t or "Error" in t], texts
+    assert page.dialogs == [], f"a script ran in the page: {page.dialogs}"
+
+
+def test_live_feed_rows_appear_keep_updating_and_html_stays_text(new_page, lab, artifacts):
+    page = new_page()
+    open_and_run(page, lab, "01_live_feed.ipynb")
+    totals = page.locator(".authviz-feed .av-totals b").first
+    rows = page.locator(".authviz-feed li.av-row")
+    rows.first.wait_for(timeout=RUN_TIMEOUT_MS)
+    first = number(totals.inner_text())
+    shot(page, page.locator(".authviz-feed").first, artifacts, "01_live_feed_early.png")
+    deadline = time.monotonic() + 10
+    while number(totals.inner_text()) <= first and time.monotonic() < deadline:
+        page.wait_for_timeout(250)
+    later = number(totals.inner_text())
+    assert later > first >= 1, "the feed did not keep updating"
+    assert rows.first.inner_text().split(":")[0] in {"Sign Up", "Log In", "Failed Log In", "Log Out", "MFA",
+                                                     "Token Exchange", "Silent Auth", "Failed Sign Up",
+                                                     "Password Reset", "Password Changed", "Other", "Blocked"}
+    page.wait_for_function("() => [...document.querySelectorAll('.authviz-feed .av-totals b')]"
+                           ".some(b => b.textContent.replace(/,/g, '') === '401')", timeout=RUN_TIMEOUT_MS)
+    nasty = page.locator(".authviz-feed .av-who", has_text="<img src=x onerror=alert(1)>@evil.example")
+    assert nasty.count() >= 1, "the escaped user name is not shown as text"
+    assert page.locator(".authviz-feed img").count() == 0
+    assert re.search(r"(Sign Up|Log In): \S+.*From \w+", page.locator(".authviz-feed").first.inner_text())
+    shot(page, nasty.first, artifacts, "01_live_feed.png")
+    no_errors(page)
+
+
+def test_bar_chart_and_map_show_countries_offline(new_page, lab, artifacts):
+    page = new_page()
+    open_and_run(page, lab, "02_logins_by_country.ipynb")
+    ticks = page.locator(".js-plotly-plot .xtick text")
+    page.wait_for_function("() => document.querySelectorAll('.js-plotly-plot .xtick text').length >= 5",
+                           timeout=RUN_TIMEOUT_MS)
+    names = [ticks.nth(i).text_content() for i in range(ticks.count())]
+    assert "United States" in names, names
+    page.wait_for_function("() => document.querySelectorAll('.js-plotly-plot .choroplethlocation').length >= 10",
+                           timeout=RUN_TIMEOUT_MS)
+    # the countries were drawn from the packaged topology served by the Jupyter server, not a CDN
+    topo = [(u, s) for u, s in page.responses if u.endswith("/authviz/static/topojson/world_110m.json")]
+    assert topo and topo[0][1] == 200, page.responses[-20:]
+    assert page.locator(".js-plotly-plot .geo .countries path, .js-plotly-plot .geo .layer.countries path"
+                        ).count() + page.locator(".js-plotly-plot .choroplethlocation").count() >= 10
+    assert not [u for u in page.offline.blocked if "topojson" in u or "plot.ly" in u], page.offline.blocked
+    shot(page, page.locator(".js-plotly-plot").nth(1), artifacts, "02_map.png")
+    shot(page, page.locator(".js-plotly-plot").first, artifacts, "02_bars.png")
+    no_errors(page)
+
+
+def test_two_pages_chat_and_see_each_other_online(new_page, lab, artifacts):
+    alice, bob = new_page(), new_page()
+    open_and_run(alice, lab, "03_chat.ipynb")
+    open_and_run(bob, lab, "03_chat_bob.ipynb")
+    for page, other in ((alice, "Bob"), (bob, "Alice")):
+        page.wait_for_function(
+            "(other) => [...document.querySelectorAll('.authviz-chat .av-totals')].some(d => "
+            "d.textContent.includes('Online (2)') && d.textContent.includes(other))",
+            arg=other, timeout=RUN_TIMEOUT_MS)
+    text = "typed in the browser <i>not italic</i> & still text"
+    box = alice.get_by_placeholder("Say something and press Enter").first
+    box.fill(text)
+    box.press("Enter")
+    seen = bob.locator(".authviz-chat .av-text", has_text=text)
+    seen.first.wait_for(timeout=30_000)
+    assert bob.locator(".authviz-chat i").count() == 0
+    author = seen.first.locator("xpath=..").locator(".av-author").inner_text()
+    assert author == "Alice"
+    shot(bob, seen.first, artifacts, "03_chat_bob.png")
+    shot(alice, alice.locator(".authviz-chat").first, artifacts, "03_chat_alice.png")
+    no_errors(alice)
+    no_errors(bob)
+
+
+def test_session_events_appear(new_page, lab, artifacts):
+    page = new_page()
+    open_and_run(page, lab, "04_session_events.ipynb")
+    rows = page.locator(".authviz-session li.av-row")
+    rows.first.wait_for(timeout=RUN_TIMEOUT_MS)
+    page.wait_for_function("() => document.querySelectorAll('.authviz-session li.av-row').length >= 10",
+                           timeout=RUN_TIMEOUT_MS)
+    assert "Log Out:" in page.locator(".authviz-session").first.inner_text()
+    shot(page, page.locator(".authviz-session").first, artifacts, "04_session_events.png")
+    no_errors(page)
