@@ -234,11 +234,11 @@ def _frames_from_path(path: str | Path, collector: Collector, source_shape: str 
                 if cut == 0 and not at_end:  # a line longer than a chunk: keep reading
                     carry = block
                     continue
-                piece, carry = block[:cut], block[cut:]
-                if piece:
-                    frames.extend(_read_lines(piece, collector, source_shape=source_shape,
-                                              progress=False, first_number=number))
-                    number += piece.count(b"\n")
+                if cut:
+                    frames.extend(_read_lines(block, collector, source_shape=source_shape,
+                                              progress=False, first_number=number, limit=cut))
+                    number += block.count(b"\n", 0, cut)
+                carry = block[cut:]
                 if bar is not None:
                     bar.update(raw_file.tell() - position)
                     position = raw_file.tell()
@@ -301,19 +301,21 @@ def _read_document(data: bytes, value: Any, collector: Collector, *,
 # --- JSON lines, columnar -------------------------------------------------------------------
 
 
-def _newlines(data: bytes) -> Iterator[int]:
-    """Offsets of every ``\n`` (memchr per line: about twice as fast as a NumPy scan of ~1 KB lines)."""
+def _newlines(data: bytes, limit: int) -> Iterator[int]:
+    """Offsets of every ``\n`` before ``limit`` (memchr per line: about twice as fast as a NumPy
+    scan of ~1 KB lines)."""
     find = data.find
-    position = find(b"\n")
+    position = find(b"\n", 0, limit)
     while position >= 0:
         yield position
-        position = find(b"\n", position + 1)
+        position = find(b"\n", position + 1, limit)
 
 
-def _line_bounds(data: bytes) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Start, end (exclusive, without ``\\r``) and 1-based number of every non-blank line."""
-    buffer = np.frombuffer(data, dtype=np.uint8)
-    newlines = np.fromiter(_newlines(data), dtype=np.int64)
+def _line_bounds(data: bytes, limit: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Start, end (exclusive, without ``\\r``) and 1-based number of every non-blank line of
+    ``data[:limit]``."""
+    buffer = np.frombuffer(data, dtype=np.uint8)[:limit]
+    newlines = np.fromiter(_newlines(data, limit), dtype=np.int64)
     starts = np.concatenate(([0], newlines + 1)).astype(np.int64)
     ends = np.concatenate((newlines, [len(buffer)])).astype(np.int64)
     numbers = np.arange(1, len(starts) + 1, dtype=np.int64)
@@ -332,9 +334,9 @@ def _line_bounds(data: bytes) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
 
 
 def _read_lines(data: bytes, collector: Collector, *, source_shape: str | None,
-                progress: bool, first_number: int = 1) -> Iterator[pd.DataFrame]:
-    """Frames of the JSON lines in ``data``; line numbers start at ``first_number``."""
-    starts, ends, numbers = _line_bounds(data)
+                progress: bool, first_number: int = 1, limit: int | None = None) -> Iterator[pd.DataFrame]:
+    """Frames of the JSON lines in ``data[:limit]``; line numbers start at ``first_number``."""
+    starts, ends, numbers = _line_bounds(data, len(data) if limit is None else limit)
     if len(starts) == 0:
         return
     numbers += first_number - 1
