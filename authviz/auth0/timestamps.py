@@ -17,7 +17,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from authviz.errors import AuthvizError
+from authviz.auth0.model import ParseError
 
 #: The accepted textual form (also used, as RE2, by the vectorised path).
 TIMESTAMP_PATTERN = (
@@ -31,7 +31,7 @@ MIN_TIMESTAMP = pd.Timestamp.min.tz_localize("UTC").ceil("us").to_pydatetime()
 MAX_TIMESTAMP = pd.Timestamp.max.tz_localize("UTC").floor("us").to_pydatetime()
 
 
-class TimestampError(AuthvizError, ValueError):
+class TimestampError(ParseError, ValueError):
     """A value is not a timestamp in an accepted form; ``str()`` says which value and why."""
 
 
