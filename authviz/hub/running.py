@@ -164,6 +164,8 @@ class RunningHub:
         loop = self._loop
         if loop is None or not self.running:
             raise AuthvizError("the hub is not running; start it first")
+        if threading.current_thread() is self._thread:  # already on the hub's loop
+            return fn(*args, **kwargs)
 
         async def invoke() -> T:
             return fn(*args, **kwargs)
