@@ -197,12 +197,17 @@ _line = st.one_of(_record.map(lambda record: json.dumps(record, ensure_ascii=Fal
 
 @settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(st.lists(_line, min_size=1, max_size=12), st.booleans())
-def test_bulk_and_per_record_paths_agree_on_anything(tiny_blocks, body_lines, dedup):
+def test_bulk_and_per_record_paths_agree_on_anything(tiny_blocks, tmp_path, body_lines, dedup):
     body = ("\n".join(body_lines) + "\n").encode("utf-8")
     if is_one_document(body):
         return  # one JSON document: not the JSON-lines path under test
     assert_same_as_per_record(body, dedup=dedup)
     result = read_logs(body, dedup=dedup)
+    path = tmp_path / "body.jsonl"  # the same, streamed from a file in 600-byte reads
+    path.write_bytes(body)
+    from_file = read_logs(path, dedup=dedup)
+    pd.testing.assert_frame_equal(from_file.frame, result.frame)
+    assert from_file.rejects == result.rejects and from_file.duplicates == result.duplicates
     non_blank = sum(1 for line in body_lines if line.strip())
     assert len(result.frame) + len(result.rejects) + result.duplicates == non_blank
     if dedup:
