@@ -89,6 +89,12 @@ def test_batch_is_all_or_nothing(hub):
     c.send("pusher:ping")
     assert c.recv()["event"] == "pusher:pong"  # "first" was not delivered
     c.close()
+    r = call(hub, "POST", "/apps/11/batch_events",
+             {"batch": [{"channel": "cache-atomic", "name": "first", "data": "1"},
+                        {"channel": "bad name", "name": "second", "data": "2"}]})
+    assert r.status_code == 400 and r.text.startswith("batch[1]")
+    r = call(hub, "GET", "/apps/11/channels/cache-atomic", params={"info": "cache"})
+    assert "cache" not in r.json()  # nor cached
 
 
 def test_terminate_without_apps_prefix_needs_a_known_key(hub):

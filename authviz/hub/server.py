@@ -459,14 +459,18 @@ class HubServer:
                 items.append((item, *self._event_fields(item, batch=True)))
             except _ApiError as exc:
                 raise _ApiError(exc.status, f"batch[{i}]: {exc}") from None
-        # Every event is checked before any is delivered: a bad batch delivers nothing.
-        now = time.monotonic()
-        actions: list[Any] = []
+        # Every event is checked before any is delivered or cached: a bad batch changes nothing.
+        checked = []
         for i, (_, channels, name, data, socket_id) in enumerate(items):
             try:
-                actions.extend(state.trigger(channels, name, data, socket_id, now))
+                checked.append((state.validate_trigger(channels, name, data), name, data,
+                                socket_id))
             except TriggerError as exc:
                 raise TriggerError(f"batch[{i}]: {exc}", exc.http_status) from None
+        now = time.monotonic()
+        actions: list[Any] = []
+        for names, name, data, socket_id in checked:
+            actions.extend(state.trigger(names, name, data, socket_id, now, validate=False))
         self._apply_coalesced(actions)
         if any(item.get("info") for item, *_ in items):
             return _json({"batch": [

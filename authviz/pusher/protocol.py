@@ -330,7 +330,7 @@ class AppState:
         self.watchers: dict[str, dict[Connection, None]] = {}
         self.cache: dict[str, _CacheEntry] = {}
         self.webhooks = app.webhook_url is not None
-        # names that passed validation once (bounded; see _validated)
+        # names that passed validation once (bounded; see validate_trigger)
         self._known_channels: dict[str, None] = {}
         self._known_events: dict[str, None] = {}
 
@@ -352,7 +352,7 @@ class AppState:
         count breaks a limit. ``#server-to-user-{id}`` reaches every connection signed in as id.
         """
         if validate:
-            names = self._validated(channels, event, data)
+            names = self.validate_trigger(channels, event, data)
         else:
             names = list(channels)
         excluded = self.connections.get(socket_id) if socket_id else None
@@ -377,7 +377,7 @@ class AppState:
             out.append(Broadcast(payload, conns))
         return out
 
-    def _validated(self, channels: Iterable[str], event: str, data: str) -> list[str]:
+    def validate_trigger(self, channels: Iterable[str], event: str, data: str) -> list[str]:
         """The channel names of a trigger after every check (raises :class:`TriggerError`).
 
         Names and event names that passed once are remembered (at most ``_MAX_KNOWN`` of each),
