@@ -165,7 +165,7 @@ def _maybe_gunzip(data: bytes, label: str) -> bytes:
         return data
     try:
         return gzip.decompress(data)
-    except (OSError, EOFError, gzip.BadGzipFile) as error:
+    except (OSError, EOFError, zlib.error) as error:
         raise LogInputError(f"{label} looks gzip-compressed but cannot be decompressed: {error}") from None
 
 
