@@ -130,7 +130,7 @@ def read_logs(source: str | Path | bytes | bytearray | memoryview | Iterable[Any
     if isinstance(source, (str, Path)):
         frames = _frames_from_path(source, collector, source_shape, progress)
     elif isinstance(source, (bytes, bytearray, memoryview)):
-        data = _maybe_gunzip(bytes(source), "the input bytes")
+        data = _maybe_gunzip(bytes(source), "the input")
         frames = _frames_from_bytes(data, collector, source_shape, progress)
     else:
         frames = _frames_from_iterable(source, collector, source_shape)
