@@ -88,3 +88,58 @@ def test_kill_9_during_a_burst_loses_no_acknowledged_record(tmp_path):
         assert status == 200 and json.loads(body)["events"][0]["event_id"] in all_ids
     finally:
         server.stop()
+
+
+def test_events_committed_but_not_published_before_a_crash_are_published_at_restart(tmp_path):
+    """A crash between the commit and the publish: the next start publishes what was missed
+    (at least once), then records its progress so a clean restart publishes nothing again."""
+    import asyncio
+    import subprocess
+    import sys
+
+    from authviz.bridge.ingest import prepare
+    from authviz.bridge.store import EventStore
+    from authviz.hub import running_hub
+
+    from bridge_support import ROOT, Subscriber
+
+    async def committed_not_published() -> None:
+        async with EventStore(tmp_path / "bridge.sqlite3") as store:
+            assert await store.published_seq() == 0  # the marker, as a running bridge keeps it
+            body = "\n".join(json.dumps(record(n, "s", email=f"u{n}@example.com")) for n in range(3))
+            await store.add_batch(prepare(body.encode()).events)  # ... and then the crash
+
+    asyncio.run(committed_not_published())
+
+    def run_bridge(hub) -> None:
+        port = free_port()
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "authviz", "bridge", "--pusher-url", hub.pusher_url, "--port", str(port),
+             "--state-dir", str(tmp_path), "--log-token", LOG_TOKEN],
+            cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        try:
+            for _ in range(200):
+                try:
+                    if http("GET", f"http://127.0.0.1:{port}/auth0/events?limit=1",
+                            headers={"Authorization": LOG_TOKEN}, timeout=1)[0] == 200:
+                        break
+                except OSError:
+                    time.sleep(0.1)
+            time.sleep(0.5)
+        finally:
+            proc.send_signal(2)  # a clean stop records the progress
+            proc.wait(timeout=20)
+
+    with running_hub() as hub:
+        sub = Subscriber(hub.ws_url, key=hub.app.key)
+        try:
+            sub.subscribe("auth0")
+            run_bridge(hub)
+            got = [json.loads(sub.wait(lambda m: m.get("event") == "user-loggedIn", timeout=10)["data"])["email"]
+                   for _ in range(3)]
+            assert got == ["u0@example.com", "u1@example.com", "u2@example.com"]
+            run_bridge(hub)  # nothing left to publish
+            with pytest.raises(TimeoutError):
+                sub.wait(lambda m: m.get("event") == "user-loggedIn", timeout=1)
+        finally:
+            sub.close()

@@ -16,7 +16,9 @@ HTTP contracts
     and nothing is written. Otherwise the good records are committed (fsynced) and the refused
     ones quarantined with their reason, in ONE transaction, *before* the answer
     **200** ``{"received", "stored", "duplicates", "quarantined", "last_seq"}``. Idempotent by
-    ``log_id``: a retried batch stores nothing twice and publishes nothing twice.
+    ``log_id``: a retried batch stores nothing twice and publishes nothing twice. Events stored
+    but not yet published when the process died are published at the next start (at least once;
+    up to ~1 s of events may be published twice: drop repeats by ``seq``).
 
 ``GET /auth0/events?after=SEQ&limit=N`` (history; backfill after a reconnect)
     Authorized by the log-stream token (as above) or ``Authorization: Bearer <JWT>`` of any

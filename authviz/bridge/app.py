@@ -113,6 +113,11 @@ class BridgeConfig:
     #: When set, POSTs to the auth and chat endpoints must carry this header (non-empty).
     csrf_header: str | None = None
     policy: ChannelPolicy = field(default_factory=ChannelPolicy)
+    #: How often the publishing progress is recorded (seconds): after a crash, at most this much
+    #: of already-published events is published again (at least once; clients dedupe by seq).
+    mark_interval: float = 1.0
+    #: At start, at most this many stored-but-unpublished events are published.
+    republish_limit: int = 10_000
     #: Publish the tutorial feed (``user-signedUp``/``user-loggedIn`` on ``auth0``) from the logs.
     publish_feed: bool = True
     #: ``synchronous`` pragma of the store ("FULL": every commit is fsynced).
@@ -177,6 +182,8 @@ class Bridge:
         self.log_token_source = log_token_source
         self._log_token = config.log_token.encode() if config.log_token else None
         self._parse_pool: Any = None
+        self._marker: asyncio.Task[None] | None = None
+        self._marked = 0
 
     # -- lifecycle -----------------------------------------------------------------------------
 
@@ -203,6 +210,8 @@ class Bridge:
     async def start(self) -> None:
         await self.store.open()
         self.queue.start()
+        await self._republish_unpublished()
+        self._marker = asyncio.get_running_loop().create_task(self._mark_published_loop())
         if self.config.parse_workers > 0:
             import multiprocessing
             from concurrent.futures import ProcessPoolExecutor
@@ -213,11 +222,55 @@ class Bridge:
             await asyncio.get_running_loop().run_in_executor(self._parse_pool, warm_up)
 
     async def stop(self) -> None:
+        if self._marker is not None:
+            self._marker.cancel()
+            try:
+                await self._marker
+            except asyncio.CancelledError:
+                pass
+            self._marker = None
         await self.queue.stop()
+        await self._mark_published()
         await self.store.close()
         if self._parse_pool is not None:
             self._parse_pool.shutdown(wait=True, cancel_futures=True)
             self._parse_pool = None
+
+    # -- publishing progress (at least once across crashes) ------------------------------------
+
+    async def _republish_unpublished(self) -> None:
+        """Publish what was stored but not handed to the publisher before the last stop or crash.
+
+        At most ``republish_limit`` events (the latest); older ones stay in the history.
+        """
+        published = await self.store.published_seq()
+        self._marked = published
+        self.queue.handled_seq = max(self.queue.handled_seq, published)
+        last = await self.store.last_seq()
+        after = max(published, last - self.config.republish_limit)
+        while after < last:
+            rows = await self.store.events_after(after, 1000)
+            if not rows:
+                break
+            self.queue.submit(publications_for(
+                rows, max_data_bytes=self.config.max_data_bytes, feed=self.config.publish_feed))
+            after = rows[-1].seq
+        if after > published:
+            log.info("republished events %d..%d stored before the last stop", published + 1, after)
+
+    async def _mark_published(self) -> None:
+        handled = self.queue.handled_seq
+        if handled > self._marked:
+            await self.store.mark_published(handled)
+            self._marked = handled
+
+    async def _mark_published_loop(self) -> None:
+        while True:
+            await asyncio.sleep(self.config.mark_interval)
+            try:
+                await self._mark_published()
+            except StoreError as error:
+                log.warning("%s", error)
 
     # -- helpers -------------------------------------------------------------------------------
 

@@ -76,6 +76,8 @@ class Publication:
     data: str
     channels: tuple[str, ...] = ()
     user_id: str | None = None
+    #: The stored event this publishes (None for chat): lets the queue report progress.
+    seq: int | None = None
 
 
 def signin_user_id(user_id: str) -> str:
@@ -160,16 +162,16 @@ def publications_for(
             slim["raw_truncated"] = True
             data = _dumps(slim)
         if len(data.encode()) <= max_data_bytes:
-            out.append(Publication(AUTH_EVENT, data, (EVENTS_CHANNEL,)))
+            out.append(Publication(AUTH_EVENT, data, (EVENTS_CHANNEL,), seq=stored.seq))
         event = stored.event
         payload = feed_payload(event) if feed else None
         if payload is not None:
             name = LOGGED_IN_EVENT if payload["app_metadata"] else SIGNED_UP_EVENT
-            out.append(Publication(name, _dumps(payload), (FEED_CHANNEL,)))
+            out.append(Publication(name, _dumps(payload), (FEED_CHANNEL,), seq=stored.seq))
         session = session_payload({**event, "seq": stored.seq})
         if session is not None:
             user_id, payload = session
             body = _dumps(payload)
-            out.append(Publication(SESSION_EVENT, body, (user_channel(user_id),)))
-            out.append(Publication(SESSION_EVENT, body, user_id=signin_user_id(user_id)))
+            out.append(Publication(SESSION_EVENT, body, (user_channel(user_id),), seq=stored.seq))
+            out.append(Publication(SESSION_EVENT, body, user_id=signin_user_id(user_id), seq=stored.seq))
     return out

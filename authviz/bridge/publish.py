@@ -8,8 +8,10 @@
 * :class:`PublishQueue` decouples the webhook from publishing: the handler stores, submits, and
   answers; one worker task publishes in order. The queue holds at most ``max_pending``
   publications; beyond that new ones are dropped and counted (they are in the history, which the
-  live client backfills from). Publishing is at most once: an event whose publication failed is
-  not retried forever, the history is the source of truth.
+  live client backfills from). An event whose publication still fails after ``retries`` is not
+  retried forever: the history is the source of truth. Across a crash publishing is at least
+  once: the bridge records the highest handled ``seq`` every second (``meta.published_seq``) and
+  publishes what was stored after it when it starts again (clients drop repeats by ``seq``).
 """
 
 from __future__ import annotations
@@ -225,6 +227,9 @@ class PublishQueue:
         self.published = 0
         self.dropped = 0
         self.failed = 0
+        #: Highest event seq whose publications were handled (delivered, or given up after the
+        #: retries). Submissions are in seq order, so everything below it was handled too.
+        self.handled_seq = 0
 
     def submit(self, items: Sequence[Publication]) -> int:
         """Enqueue without waiting; returns how many were accepted (the rest are dropped)."""
@@ -249,6 +254,9 @@ class PublishQueue:
             try:
                 await self._deliver(batch)
             finally:
+                seqs = [item.seq for item in batch if item.seq is not None]
+                if seqs:
+                    self.handled_seq = max(self.handled_seq, max(seqs))
                 for _ in batch:
                     self._queue.task_done()
 

@@ -63,6 +63,10 @@ CREATE TABLE IF NOT EXISTS quarantine (
     reason TEXT NOT NULL,
     raw TEXT NOT NULL
 );
+CREATE TABLE IF NOT EXISTS meta (
+    key TEXT PRIMARY KEY,
+    value INTEGER NOT NULL    -- published_seq: every event up to it was handed to the publisher
+);
 CREATE TABLE IF NOT EXISTS chat_messages (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
     created_at TEXT NOT NULL,
@@ -357,6 +361,36 @@ class EventStore:
             StoredEvent(seq, log_id, received, orjson.loads(event), raw if include_raw else None)
             for seq, log_id, received, event, raw in rows
         ]
+
+    async def published_seq(self) -> int:
+        """Every event with ``seq`` up to this was published; on a new store, the current last seq.
+
+        (A store created before this marker existed starts from its last seq: nothing old is
+        republished.)
+        """
+        return await self._run(self._writer, self._published_seq_sync)
+
+    def _published_seq_sync(self) -> int:
+        conn = self._write_conn
+        assert conn is not None
+        row = conn.execute("SELECT value FROM meta WHERE key = 'published_seq'").fetchone()
+        if row is not None:
+            return int(row[0])
+        last = conn.execute("SELECT COALESCE(MAX(seq), 0) FROM events").fetchone()[0]
+        conn.execute("INSERT OR IGNORE INTO meta(key, value) VALUES ('published_seq', ?)", (last,))
+        return int(last)
+
+    async def mark_published(self, seq: int) -> None:
+        """Record that every event up to ``seq`` was published (never moves backwards)."""
+        await self._run(self._writer, self._mark_published_sync, seq)
+
+    def _mark_published_sync(self, seq: int) -> None:
+        assert self._write_conn is not None
+        self._write_conn.execute(
+            "INSERT INTO meta(key, value) VALUES ('published_seq', ?)"
+            " ON CONFLICT(key) DO UPDATE SET value = MAX(value, excluded.value)",
+            (seq,),
+        )
 
     async def last_seq(self) -> int:
         """The highest ``seq`` stored (0 when empty)."""
