@@ -34,12 +34,12 @@ class Recorder:
 
 def test_every_item_from_many_threads_is_applied_exactly_once():
     pump = Pump(hz=20)
-    rec = Recorder()
+    rec = Recorder(("t",))
     pump.add(rec)
 
     def produce(base):
         for i in range(2000):
-            pump.submit(base + i)
+            pump.submit(base + i, topic="t")
 
     producers = [threading.Thread(target=produce, args=(k * 10_000,)) for k in range(4)]
     pump.start(mode="thread")
@@ -58,11 +58,14 @@ def test_widgets_receive_only_their_topics():
     pump = Pump()
     auth, chat = Recorder(("auth",)), Recorder(("chat",))
     pump.add(auth, chat)
-    pump.submit("a1")
+    pump.submit(event("signup", n=1))
     pump.submit("c1", topic="chat")
-    pump.submit("a2")
+    pump.submit({"category": "login_success", "email": "b@example.com"})
     assert pump.tick() == 3
-    assert auth.items == ["a1", "a2"] and chat.items == ["c1"]
+    assert chat.items == ["c1"]
+    # auth events reach widgets normalised once, as FeedRecords
+    assert [(r.category, r.who) for r in auth.items] == [("signup", "user1@example.com"),
+                                                         ("login_success", "b@example.com")]
 
 
 def test_buffer_overflow_drops_oldest_and_counts():
@@ -80,14 +83,14 @@ def test_hz_out_of_range_is_refused():
 
 
 def test_asyncio_mode_applies_on_the_loop_thread_never_the_producer():
-    rec = Recorder()
+    rec = Recorder(("t",))
 
     async def main():
         pump = Pump(hz=10)
         pump.add(rec)
         pump.start()  # auto: a loop runs in this thread
         assert pump.mode == "asyncio"
-        producer = threading.Thread(target=lambda: [pump.submit(i) for i in range(500)], name="websocket")
+        producer = threading.Thread(target=lambda: [pump.submit(i, "t") for i in range(500)], name="websocket")
         producer.start()
         producer.join()
         for _ in range(50):

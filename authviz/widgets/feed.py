@@ -7,6 +7,7 @@ costs one comm message however many events arrived.
 
 from __future__ import annotations
 
+import heapq
 import itertools
 import threading
 from collections import Counter, deque
@@ -35,7 +36,7 @@ def row_html(record: FeedRecord) -> str:
         f'<li class="av-row av-{tone} av-cat-{record.category}">',
         f'<span class="av-label">{esc(CATEGORY_LABELS[record.category])}:</span> ',
         f'<span class="av-who">{esc(record.who or "unknown user")}</span>',
-        f'<span class="av-time">{esc(fmt_time(record.timestamp))}</span>',
+        f'<span class="av-time">{esc(fmt_time(record.time))}</span>',
     ]
     if record.country_name:
         parts.append(f'<span class="av-country">From {esc(record.country_name)}</span>')
@@ -61,8 +62,10 @@ class LiveFeed(W.VBox):
         self.min_interval = min_interval
         self._lock = threading.RLock()
         self._seq = itertools.count()
-        # category -> newest-first (seq, row html); bounded per category so a filter still fills.
-        self._rows: dict[str, deque[tuple[int, str]]] = {c: deque(maxlen=max_rows) for c in CATEGORY_LABELS}
+        # category -> newest-first (seq, record); bounded per category so a filter still fills.
+        # Row HTML is built only for the rows drawn, and cached by seq (bounded like the rows).
+        self._rows: dict[str, deque[tuple[int, FeedRecord]]] = {c: deque(maxlen=max_rows) for c in CATEGORY_LABELS}
+        self._html_cache: dict[int, str] = {}
         self.counts: Counter[str] = Counter()
         self.countries: Counter[str] = Counter()
         self.total = 0
@@ -84,7 +87,7 @@ class LiveFeed(W.VBox):
                 self.counts[record.category] += 1
                 if record.country_name:
                     self.countries[record.country_name] += 1
-                self._rows[record.category].appendleft((next(self._seq), row_html(record)))
+                self._rows[record.category].appendleft((next(self._seq), record))
             self._dirty = True
 
     def refresh(self, now: float) -> bool:
@@ -104,8 +107,19 @@ class LiveFeed(W.VBox):
         selected = FILTERS[self.filter.value]
         with self._lock:
             cats = [c for c in CATEGORY_LABELS if selected is None or c in selected]
-            merged = sorted((row for c in cats for row in self._rows[c]), reverse=True)
-        return [html for _, html in merged[: self.max_rows]]
+            merged = heapq.nlargest(self.max_rows, (row for c in cats for row in self._rows[c]),
+                                    key=lambda row: row[0])
+            cache = self._html_cache
+            out = []
+            for seq, record in merged:
+                html = cache.get(seq)
+                if html is None:
+                    html = cache[seq] = row_html(record)
+                out.append(html)
+            if len(cache) > 4 * self.max_rows:  # keep only what is still drawable
+                live = {seq for c in CATEGORY_LABELS for seq, _ in self._rows[c]}
+                self._html_cache = {s: h for s, h in cache.items() if s in live}
+        return out
 
     def _totals_html(self) -> str:
         parts = [f"<b>{self.total:,}</b> events"]

@@ -23,6 +23,10 @@ from collections.abc import Callable, Iterable
 from typing import Any, Protocol
 
 from authviz.widgets.buffer import EventBuffer
+from authviz.widgets.records import to_record
+
+#: Topic of auth events (``AuthEvent``s or schema dicts); the pump turns each into a FeedRecord once.
+AUTH_TOPIC = "auth"
 
 
 class LiveWidget(Protocol):
@@ -105,6 +109,8 @@ class Pump:
                 by_topic: dict[str, list[Any]] = {}
                 for topic, item in items:
                     by_topic.setdefault(topic, []).append(item)
+                if AUTH_TOPIC in by_topic:  # normalise auth events once for every widget
+                    by_topic[AUTH_TOPIC] = [to_record(item) for item in by_topic[AUTH_TOPIC]]
                 for widget in self._widgets:
                     batch = [item for topic in widget.topics for item in by_topic.get(topic, ())]
                     if batch:

@@ -47,10 +47,13 @@ CATEGORY_TONES: dict[str, str] = {
 
 @dataclass(frozen=True, slots=True)
 class FeedRecord:
-    """The fields the widgets show of one event; strings are raw (unescaped) text or ``""``."""
+    """The fields the widgets show of one event; strings are raw (unescaped) text or ``""``.
+
+    ``timestamp`` is kept as received (parsed only when a row is drawn: most rows never are).
+    """
 
     event_id: str
-    timestamp: datetime | None
+    timestamp: Any
     category: str
     who: str
     user_id: str
@@ -59,16 +62,16 @@ class FeedRecord:
     description: str
     ip: str
 
-
-def _field(event: Any, name: str) -> Any:
-    if isinstance(event, Mapping):
-        return event.get(name)
-    return getattr(event, name, None)
+    @property
+    def time(self) -> datetime | None:
+        return parse_timestamp(self.timestamp)
 
 
 def _text(value: Any) -> str:
     if value is None:
         return ""
+    if type(value) is str:
+        return value
     try:
         if value != value:  # NaN / pd.NA compare unequal to themselves
             return ""
@@ -97,20 +100,36 @@ def parse_timestamp(value: Any) -> datetime | None:
     return None
 
 
+_FIELDS = ("event_id", "timestamp", "category", "email", "user_name", "user_id", "country_name",
+           "country_iso3", "description", "ip")
+
+
 def to_record(event: Any) -> FeedRecord:
-    """The :class:`FeedRecord` of an ``AuthEvent`` or schema mapping; unknown categories read ``other``."""
-    category = _text(_field(event, "category")) or "other"
+    """The :class:`FeedRecord` of an ``AuthEvent`` or schema mapping; unknown categories read ``other``.
+
+    Hot path (called once per event by the pump): plain dicts take the fast branch.
+    """
+    if type(event) is FeedRecord:
+        return event
+    if type(event) is dict:
+        get = event.get
+    elif isinstance(event, Mapping):
+        get = event.get
+    else:
+        def get(name: str, _e: Any = event) -> Any:
+            return getattr(_e, name, None)
+    category = _text(get("category")) or "other"
     if category not in CATEGORY_LABELS:
         category = "other"
-    who = _text(_field(event, "email")) or _text(_field(event, "user_name")) or _text(_field(event, "user_id"))
+    who = _text(get("email")) or _text(get("user_name")) or _text(get("user_id"))
     return FeedRecord(
-        event_id=_text(_field(event, "event_id")),
-        timestamp=parse_timestamp(_field(event, "timestamp")),
+        event_id=_text(get("event_id")),
+        timestamp=get("timestamp"),
         category=category,
         who=who,
-        user_id=_text(_field(event, "user_id")),
-        country_name=_text(_field(event, "country_name")),
-        country_iso3=_text(_field(event, "country_iso3")),
-        description=_text(_field(event, "description")),
-        ip=_text(_field(event, "ip")),
+        user_id=_text(get("user_id")),
+        country_name=_text(get("country_name")),
+        country_iso3=_text(get("country_iso3")),
+        description=_text(get("description")),
+        ip=_text(get("ip")),
     )

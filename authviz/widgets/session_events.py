@@ -74,7 +74,7 @@ class SessionEvents(W.VBox):
             rows.append(
                 f'<li class="av-row av-{tone} av-cat-{r.category}"><span class="av-label">'
                 f'{esc(CATEGORY_LABELS[r.category])}:</span> <span class="av-who">{esc(r.who or "unknown user")}'
-                f'</span><span class="av-time">{esc(fmt_time(r.timestamp))}</span>'
+                f'</span><span class="av-time">{esc(fmt_time(r.time))}</span>'
                 + (f'<span class="av-country">From {esc(r.country_name)}</span>' if r.country_name else "")
                 + (f'<span class="av-detail">{esc(r.description)}</span>' if r.description else "")
                 + "</li>"
