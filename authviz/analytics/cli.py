@@ -46,7 +46,7 @@ def _pull(args: argparse.Namespace) -> int:
     if args.flush_every < 1:
         raise UsageError("--flush-every must be at least 1")
     result = asyncio.run(pull_logs(
-        args.domain, args.output, token=None if (client_id and client_secret and not token) else token,
+        args.domain, args.output, token=token,
         client_id=client_id, client_secret=client_secret, base_url=args.base_url, from_log_id=args.from_log_id,
         page_size=args.take, limit=args.limit, flush_every=args.flush_every, max_wait=args.max_wait,
         progress=not args.no_progress))
