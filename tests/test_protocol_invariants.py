@@ -29,7 +29,7 @@ op = st.one_of(
 )
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=200, deadline=None)
 @given(st.lists(op, max_size=40))
 def test_random_operations_keep_invariants(ops):
     hub = Hub([App("1", KEY, SECRET, webhook_url="http://127.0.0.1:1/")])
