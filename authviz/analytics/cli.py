@@ -34,7 +34,8 @@ def add_logs_commands(subparsers) -> None:
 
 
 def _pull(args: argparse.Namespace) -> int:
-    token = args.token or os.environ.get("AUTH0_MANAGEMENT_TOKEN")
+    # explicit options win over the environment: --client-id/--client-secret ignore a token in the environment
+    token = args.token or (None if (args.client_id or args.client_secret) else os.environ.get("AUTH0_MANAGEMENT_TOKEN"))
     client_id = args.client_id or os.environ.get("AUTH0_CLIENT_ID")
     client_secret = args.client_secret or os.environ.get("AUTH0_CLIENT_SECRET")
     if not args.domain:
