@@ -9,7 +9,9 @@ only when its severity rises or its evidence has at least doubled since the last
 ongoing attack produces O(log n) alerts, not one per batch.
 
 Cost: each ``feed`` is O(buffer) (vectorised); with the default ``max_events=50_000`` a feed takes
-tens of milliseconds. Not thread-safe: call it from one thread (the live client's pump).
+tens to a few hundred milliseconds, and the buffer holds only the columns detections read (no
+``raw`` JSON), about 200 bytes per event. Not thread-safe: call it from one thread (the live
+client's pump), batching events rather than feeding them one by one.
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ from typing import Any
 
 import pandas as pd
 
-from authviz.analytics.detections import SEVERITIES, run_detections
+from authviz.analytics.detections import DETECTION_COLUMNS, SEVERITIES, run_detections
 from authviz.auth0 import schema
 
 
@@ -86,7 +88,7 @@ class LiveDetector:
         self.thresholds = {k: dict(v) for k, v in (thresholds or {}).items()}
         self.only = list(only) if only is not None else None
         run_detections(schema.empty_frame(), only=self.only, **self.thresholds)  # validates names early
-        self._buffer = schema.empty_frame()
+        self._buffer = schema.empty_frame()[list(DETECTION_COLUMNS)]  # no raw JSON kept: bounded memory
         self._incidents: dict[tuple[str, str], _Incident] = {}
 
     @property
@@ -96,7 +98,7 @@ class LiveDetector:
 
     def feed(self, events: pd.DataFrame | Iterable[Any]) -> list[Alert]:
         """Add events (any order; duplicates by ``event_id`` are ignored) and return new alerts."""
-        new = _as_frame(events)
+        new = _as_frame(events)[list(DETECTION_COLUMNS)]
         if new.empty:
             return []
         buffer = pd.concat([self._buffer, new], ignore_index=True) if len(self._buffer) else new.reset_index(drop=True)
