@@ -145,8 +145,12 @@ async def serve(args: argparse.Namespace, *, ready: Any = None) -> None:
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, stop.set)
+        # A wildcard address is where the server listens, not where a client connects.
+        shown = {"0.0.0.0": "127.0.0.1", "::": "[::1]", "": "127.0.0.1"}.get(args.host, args.host)
+        if ":" in shown and not shown.startswith("["):
+            shown = f"[{shown}]"
         for app in apps:
-            print(f"PUSHER_URL=http://{app.key}:{app.secret}@{args.host}:{port}/apps/{app.app_id}",
+            print(f"PUSHER_URL=http://{app.key}:{app.secret}@{shown}:{port}/apps/{app.app_id}",
                   flush=True)
         print(f"authviz hub listening on http://{args.host}:{port} (websocket /app/KEY); "
               "Ctrl-C stops it", file=sys.stderr, flush=True)
