@@ -232,3 +232,10 @@ def test_user_key_falls_back_to_email_then_user_id():
     assert det.user_key(frame(events)).tolist() == ["e@example.com", "auth0|1", "n@example.com", None]
     pushes = [ev("gd_send_pn", i, user="", user_id="auth0|77") for i in range(5)]
     assert det.mfa_push_fatigue(frame(pushes))["key"].tolist() == ["auth0|77"]
+
+
+def test_a_frame_not_yet_in_the_schema_is_conformed():
+    raw = pd.DataFrame({"event_id": [f"x{i}" for i in range(5)], "type": ["fp"] * 5, "category": ["login_failure"] * 5,
+                        "timestamp": [f"2026-11-02T09:0{i}:00Z" for i in range(5)], "user_name": ["bob@example.com"] * 5})
+    found = run_detections(raw)
+    assert _names(found) == ["brute_force"] and found.iloc[0]["count"] == 5

@@ -27,7 +27,7 @@ import pyarrow.compute as pc
 
 from authviz.analytics import windows as win
 from authviz.auth0.log_types import category_for
-from authviz.auth0.schema import TIMESTAMP_DTYPE
+from authviz.auth0.schema import COLUMNS, TIMESTAMP_DTYPE, conform
 
 FINDING_COLUMNS: tuple[str, ...] = ("detection", "severity", "key", "start", "end", "count", "evidence_ids", "summary")
 SEVERITIES: tuple[str, ...] = ("info", "low", "medium", "high")
@@ -88,7 +88,10 @@ def prepare(frame: pd.DataFrame) -> pd.DataFrame:
     Why: pyarrow's ``take`` on a multi-chunk column concatenates all chunks first, so every row
     lookup (``iloc``) on a 10M-row frame read from Parquet would copy whole columns. Combining
     once costs one copy of the text columns used; single-chunk columns are shared, not copied.
-    Detections call it themselves; :func:`run_detections` calls it once for all of them."""
+    Detections call it themselves; :func:`run_detections` calls it once for all of them. A frame
+    whose columns are missing or of other dtypes is first brought to the schema with ``conform``."""
+    if any(name not in frame.columns or frame[name].dtype != COLUMNS[name] for name in DETECTION_COLUMNS):
+        frame = conform(frame)
     columns = {}
     for name in DETECTION_COLUMNS:
         if name not in frame.columns:
