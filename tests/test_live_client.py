@@ -270,12 +270,12 @@ def test_a_dropped_connection_recovers(backend, proxy, clients):
 
 
 def test_a_dead_link_is_detected_by_ping_and_pong_timeout(backend, proxy, clients):
-    c = client_for(proxy.settings(backend), clients, activity_timeout=0.4, pong_timeout=0.4,
+    c = client_for(proxy.settings(backend), clients, activity_timeout=0.3, pong_timeout=1.0,
                    connect_timeout=1.0)
     sub = c.subscribe("auth0")
     assert sub.wait_subscribed(10)
-    assert c.connection.effective_activity_timeout == 0.4
-    time.sleep(1.0)  # idle, but pings are answered: no reconnect
+    assert c.connection.effective_activity_timeout == 0.3
+    time.sleep(1.2)  # idle for several activity timeouts, but pings are answered: no reconnect
     assert c.reconnects == 0
     proxy.freeze(True)
     wait_for(lambda: c.reconnects >= 1, 5)
