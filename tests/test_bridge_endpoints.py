@@ -285,3 +285,28 @@ def test_parse_workers_give_the_same_answers(tmp_path):
         assert status == 400 and body["reasons"] and "nothing was stored" in body["error"]
         status, body = post_logs(h.url, [record(2)])
         assert status == 200 and body["duplicates"] == 1
+
+
+
+def test_a_body_arriving_in_pieces_is_read_whole(hub):
+    # The body reaches the server in two TCP segments 100 ms apart: every record must be stored.
+    import socket
+    from urllib.parse import urlsplit
+
+    batch = [record(5000 + i) for i in range(300)]
+    body = json.dumps(batch).encode()
+    assert len(body) < 200_000
+    url = urlsplit(hub.url)
+    head = (f"POST /auth0/logs HTTP/1.1\r\nHost: {url.hostname}\r\nAuthorization: {LOG_TOKEN}\r\n"
+            f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\nConnection: close\r\n\r\n")
+    with socket.create_connection((url.hostname, url.port), timeout=10) as sock:
+        sock.sendall(head.encode() + body[: len(body) // 2])
+        time.sleep(0.1)
+        sock.sendall(body[len(body) // 2:])
+        response = b""
+        while chunk := sock.recv(65536):
+            response += chunk
+    status_line, _, rest = response.partition(b"\r\n")
+    assert b" 200 " in status_line, response[:300]
+    result = json.loads(rest.partition(b"\r\n\r\n")[2])
+    assert result["received"] == 300 and result["stored"] == 300

@@ -149,10 +149,18 @@ async def _read_limited(request: web.Request, limit: int) -> bytes:
     """The body, or HTTPRequestEntityTooLarge when it exceeds ``limit`` bytes."""
     if request.content_length is not None and request.content_length > limit:
         raise web.HTTPRequestEntityTooLarge(max_size=limit, actual_size=request.content_length)
-    body = await request.content.read(limit + 1)
-    if len(body) > limit:
-        raise web.HTTPRequestEntityTooLarge(max_size=limit, actual_size=len(body))
-    return body
+    # StreamReader.read(n) returns whatever is buffered (at most n bytes), not n bytes:
+    # keep reading until EOF, refusing as soon as the body passes the limit.
+    chunks: list[bytes] = []
+    size = 0
+    while True:
+        chunk = await request.content.read(limit + 1 - size)
+        if not chunk:
+            return b"".join(chunks)
+        chunks.append(chunk)
+        size += len(chunk)
+        if size > limit:
+            raise web.HTTPRequestEntityTooLarge(max_size=limit, actual_size=size)
 
 
 class Bridge:
