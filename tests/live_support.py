@@ -205,8 +205,14 @@ class FaultProxy:
     ``accepted``: number of client connections accepted so far.
     """
 
-    def __init__(self, upstream_port: int) -> None:
+    def __init__(self, upstream_port: int, tls_dir: Path | None = None) -> None:
+        """``tls_dir``: serve wss with a fresh self-signed certificate for 127.0.0.1 written there
+        (``ca_file`` is its path, for the client to trust)."""
         self.upstream_port = upstream_port
+        self.ca_file: Path | None = None
+        self._ssl = None
+        if tls_dir is not None:
+            self.ca_file, self._ssl = self_signed_tls(tls_dir)
         self.port = 0
         self.accepted = 0
         self.frozen = False
@@ -219,7 +225,8 @@ class FaultProxy:
         ready.result(10)
 
     def settings(self, backend: _Backend, **overrides: Any) -> PusherSettings:
-        return PusherSettings.from_url(f"http://{KEY}:{SECRET}@127.0.0.1:{self.port}/apps/{APP_ID}",
+        scheme = "https" if self._ssl is not None else "http"
+        return PusherSettings.from_url(f"{scheme}://{KEY}:{SECRET}@127.0.0.1:{self.port}/apps/{APP_ID}",
                                        encryption_master_key=MASTER_KEY, **overrides)
 
     def _main(self, ready: Future[None]) -> None:
@@ -232,7 +239,7 @@ class FaultProxy:
             app.router.add_get("/app/{key}", self._handle)
             self._runner = web.AppRunner(app, access_log=None, handle_signals=False, shutdown_timeout=0.5)
             await self._runner.setup()
-            site = web.TCPSite(self._runner, "127.0.0.1", 0)
+            site = web.TCPSite(self._runner, "127.0.0.1", 0, ssl_context=self._ssl)
             await site.start()
             self.port = self._runner.addresses[0][1]
 
@@ -317,8 +324,44 @@ class FaultProxy:
 
     def close(self) -> None:
         if self._thread.is_alive():
+            try:
+                self.close_all(1001, "proxy closing")
+            except Exception:
+                pass
             self._loop.call_soon_threadsafe(self._loop.stop)
             self._thread.join(10)
+
+
+def self_signed_tls(directory: Path):
+    """A self-signed certificate for 127.0.0.1 (file path) and a server SSLContext using it."""
+    import datetime
+    import ipaddress
+    import ssl
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
+    now = datetime.datetime.now(datetime.timezone.utc)
+    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
+            .serial_number(x509.random_serial_number())
+            .not_valid_before(now - datetime.timedelta(minutes=5))
+            .not_valid_after(now + datetime.timedelta(hours=1))
+            .add_extension(x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
+                           critical=False)
+            .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+            .sign(key, hashes.SHA256()))
+    cert_file = Path(directory) / "cert.pem"
+    key_file = Path(directory) / "key.pem"
+    cert_file.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    key_file.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                           serialization.NoEncryption()))
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.load_cert_chain(cert_file, key_file)
+    return cert_file, context
 
 
 def live_threads() -> list[str]:

@@ -478,3 +478,31 @@ def test_an_unreachable_server_is_reported_once_per_outage(clients):
     assert c.connection._failure_reported
     assert message == (f"Could not connect to the Pusher server at 127.0.0.1:{port} (Connection refused); "
                        "retrying with back-off.")
+
+
+def test_tls_connection_with_large_messages(backend, clients, tmp_path, monkeypatch):
+    """wss through a TLS-terminating proxy: the chunked reader works on an SSL socket, across
+    TLS records (a message larger than one 16 KB record) and verifies the certificate."""
+    proxy = FaultProxy(backend.port, tls_dir=tmp_path)
+    try:
+        monkeypatch.setenv("WEBSOCKET_CLIENT_CA_BUNDLE", str(proxy.ca_file))
+        settings = proxy.settings(backend)
+        assert settings.tls and settings.ws_url.startswith("wss://127.0.0.1:")
+        c = client_for(settings, clients, user={"id": "tls"})
+        sub = c.subscribe("private-auth0-events", "presence-chat")
+        assert sub.wait_subscribed(10), list(sub.errors)
+        big = {"blob": "x" * 9000}
+        backend.api.trigger_batch([{"channel": "private-auth0-events", "name": "e", "data": {"i": i, **big}}
+                                   for i in range(5)])
+        got = [next_data(sub).data for _ in range(5)]
+        assert [d["i"] for d in got] == list(range(5)) and all(d["blob"] == big["blob"] for d in got)
+        proxy.close_all(4200)
+        assert wait_for(lambda: c.reconnects == 1 and sub.wait_subscribed(5), 10)
+        monkeypatch.delenv("WEBSOCKET_CLIENT_CA_BUNDLE")  # an untrusted certificate is refused
+        untrusted = client_for(settings, clients, backoff=Backoff(initial=5.0))
+        sub = untrusted.subscribe("auth0")
+        wait_for(lambda: sub.errors, 10)
+        assert "certificate verify failed" in str(sub.errors[0]).lower(), sub.errors[0]
+        assert not untrusted.is_subscribed("auth0")
+    finally:
+        proxy.close()
