@@ -228,3 +228,20 @@ def test_chat_orders_messages_by_time_whatever_the_arrival_order():
                   {"id": 1, "author": "a", "text": "first", "created_at": "2026-03-01T10:00:01Z"},
                   {"id": 2, "author": "b", "text": "second", "created_at": "2026-03-01T10:00:02Z"}])
     assert [text for _, text, _ in chat.messages.values()] == ["second", "third"]
+
+
+def test_charts_resend_their_final_state_once_after_the_data_goes_quiet():
+    from authviz.widgets.commcount import counting_comms
+
+    with counting_comms() as comms:
+        chart = CountryChart(settle=2.0)
+        chart.consume([event(country="France", iso3="FRA")])
+        comms.reset()
+        assert chart.refresh(100.0) is True          # bars and map drawn
+        drawn = comms.messages
+        assert chart.refresh(101.0) is False         # quiet, not yet due
+        assert chart.refresh(102.5) is True          # the one settle resend: clear, then redraw
+        assert comms.messages == 3 * drawn
+        assert dict(zip(chart.map.data[0].locations, chart.map.data[0].z)) == {"FRA": 1}
+        assert list(chart.bar.data[0].x) == ["France"]
+        assert chart.refresh(105.0) is False and chart.refresh(200.0) is False  # and only one

@@ -43,6 +43,7 @@ class CountryChart(W.VBox):
         bar_interval: float = 0.5,
         map_interval: float = 1.0,
         height: int = 360,
+        settle: float = 2.0,
     ) -> None:
         if top_n < 1:
             raise ValueError(f"top_n must be at least 1, got {top_n}")
@@ -61,6 +62,10 @@ class CountryChart(W.VBox):
         self.unknown_country = 0
         self._bar_dirty = self._map_dirty = False
         self._bar_last = self._map_last = float("-inf")
+        #: seconds after a redraw when the figures' final state is sent once more (see refresh)
+        self.settle = settle
+        self._bar_settle: float | None = None
+        self._map_settle: float | None = None
 
         self.bar = go.FigureWidget(
             data=[
@@ -116,17 +121,37 @@ class CountryChart(W.VBox):
     def refresh(self, now: float) -> bool:
         sent = False
         with self._lock:
+            # Updates that reach the browser while anywidget is still loading plotly's module are
+            # lost (the model has no listener yet), and plotly skips assignments of equal values:
+            # so once the data goes quiet, clear and redraw each figure once (``settle`` s later).
+            bar_resend = map_resend = False
+            if not self._bar_dirty and self._bar_settle is not None and now >= self._bar_settle:
+                self._bar_dirty, self._bar_settle, bar_resend = True, None, True
+                self._bar_last = float("-inf")
+            if (self.map is not None and not self._map_dirty and self._map_settle is not None
+                    and now >= self._map_settle):
+                self._map_dirty, self._map_settle, map_resend = True, None, True
+                self._map_last = float("-inf")
+            settling = now != float("inf")
             if self._bar_dirty and now - self._bar_last >= self.bar_interval:
                 names = [name for name, _ in self.top()]
+                if bar_resend:
+                    with self.bar.batch_update():
+                        for trace in self.bar.data:
+                            trace.x, trace.y = [], []
                 with self.bar.batch_update():
                     for trace, stack in zip(self.bar.data, self.stacks):
                         trace.x = [esc(n) for n in names]  # plotly reads <b>, <a>...: escape
                         trace.y = [self.by_country[n][stack] for n in names]
                 self._bar_dirty = False
                 self._bar_last = now
+                self._bar_settle = now + self.settle if settling and not bar_resend else None
                 sent = True
             if self.map is not None and self._map_dirty and now - self._map_last >= self.map_interval:
                 named = sorted((n, sum(c.values())) for n, c in self.by_country.items() if n in self.iso3)
+                if map_resend:
+                    with self.map.batch_update():
+                        self.map.data[0].locations, self.map.data[0].z = [], []
                 with self.map.batch_update():
                     trace = self.map.data[0]
                     trace.locations = [self.iso3[n] for n, _ in named]
@@ -134,5 +159,6 @@ class CountryChart(W.VBox):
                     trace.text = [esc(n) for n, _ in named]
                 self._map_dirty = False
                 self._map_last = now
+                self._map_settle = now + self.settle if settling and not map_resend else None
                 sent = True
         return sent
