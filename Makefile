@@ -48,7 +48,7 @@ test: install node  ## run the whole test suite
 # go to artifacts/e2e/.
 e2e: install  ## run the notebooks in a real browser (installs Debian's chromium when missing)
 	@command -v chromium >/dev/null 2>&1 || { apt-get update && apt-get install -y chromium; }
-	$(PY) -m pytest tests/e2e $(E2E_ARGS)
+	AUTHVIZ_E2E=1 $(PY) -m pytest tests/e2e $(E2E_ARGS)
 
 bench: install node  ## run the benchmarks (results go to benchmarks/RESULTS.md by hand)
 	@for b in benchmarks/bench_*.py; do echo "== $$b"; $(PY) $$b || exit 1; done
