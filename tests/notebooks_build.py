@@ -191,6 +191,18 @@ the affected user's private channel (`private-user-{id}`), so an application can
         new_code_cell("events = session.session_events()\nevents", metadata=IGNORE),
         new_markdown_cell("## Traffic\n\n600 seeded events (seed 5), 100 per second; only session events show above."),
         new_code_cell("_ = session.simulate(n=600, rate=100, seed=5)\nsession.wait_for_events(600, timeout=40)"),
+        new_markdown_cell("""\
+## A lockout spike
+
+The simulator can inject recognisable attacks. Six accounts blocked within an hour
+(`limit_wc` / `limit_mu`) show up above as **Blocked** rows as soon as the bridge publishes them."""),
+        new_code_cell("""\
+from datetime import datetime, timezone
+from authviz.simulator import TrafficGenerator
+
+spike = TrafficGenerator(seed=5).scenario("lockout-spike", at=datetime(2026, 11, 1, 12, tzinfo=timezone.utc))
+session.post_log_records(spike)
+session.wait_for_events(600 + len(spike), timeout=20)"""),
         new_code_cell("""\
 for category, n in sorted(events.counts.items()):
     print(f"{category:<16} {n:>4}")

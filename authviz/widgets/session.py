@@ -121,6 +121,7 @@ class LiveSession:
         self.received = 0
         self.sim_errors: list[str] = []
         self._tokens: dict[str, str] = {}
+        self._salt = secrets.token_hex(4)
         self._chat_count = 0
         if mode == "local":
             from authviz.widgets.local import LocalHub
@@ -251,13 +252,7 @@ class LiveSession:
             raise ValueError(f"n must be >= 0 and rate > 0, got n={n}, rate={rate}")
         from authviz.simulator import TrafficGenerator
 
-        records = list(TrafficGenerator(seed=seed).generate(n=n))
-        if self.mode == "remote":
-            salt = secrets.token_hex(4)
-            for r in records:
-                r["log_id"] = f"{salt}{r['log_id']}"
-                if isinstance(r.get("data"), dict):
-                    r["data"]["log_id"] = r["log_id"]
+        records = self._unique(list(TrafficGenerator(seed=seed).generate(n=n)))
         url = f"{self.bridge_url}/auth0/logs"
         headers = {"Authorization": self.log_token, "Content-Type": "application/json"}
         per_batch = max(1, min(SIM_BATCH, int(rate / 4) or 1))
@@ -296,10 +291,25 @@ class LiveSession:
         """Wait until ``n`` auth events arrived and the pump applied them to every widget."""
         return self.wait_for(lambda: self.received >= n and len(self.pump.buffer) == 0, timeout=timeout)
 
+    def _unique(self, records: list[dict]) -> list[dict]:
+        """In remote mode, prefix ``log_id``s per session so the bridge's de-duplication does not
+        swallow a re-run of the notebook; local stores are new every session."""
+        if self.mode != "remote":
+            return records
+        out = []
+        for r in records:
+            r = {**r, "log_id": f"{self._salt}{r.get('log_id', '')}"}
+            if isinstance(r.get("data"), dict):
+                r["data"] = {**r["data"], "log_id": r["log_id"]}
+            out.append(r)
+        return out
+
     def post_log_records(self, records: list[Mapping[str, Any]]) -> Any:
-        """POST Log Streaming records to the bridge's webhook now (e.g. a hand-made event)."""
+        """POST Log Streaming records to the bridge's webhook now (e.g. a hand-made event or an
+        attack scenario of the simulator)."""
         if not (self.bridge_url and self.log_token):
             raise ConfigError("Posting records needs AUTHVIZ_BRIDGE_URL and AUTHVIZ_LOG_TOKEN (make demo sets both).")
+        records = self._unique([dict(r) for r in records])
         body = "\n".join(json.dumps(r) for r in records).encode()
         return _http("POST", f"{self.bridge_url}/auth0/logs", body=body,
                      headers={"Authorization": self.log_token, "Content-Type": "application/json"})
