@@ -125,6 +125,8 @@ def _producer_process(port: int, rate: int, seconds: float, batch_size: int, go,
                 due = int(elapsed * rate) - sent
                 while due >= min(batch_size, rate // 100 or 1):
                     count = min(batch_size, due)
+                    if len(in_flight) >= MAX_IN_FLIGHT:  # wait for capacity *before* stamping
+                        _, in_flight = await asyncio.wait(in_flight, return_when=asyncio.FIRST_COMPLETED)
                     now = time.time()
                     batch = []
                     for _ in range(count):
@@ -133,8 +135,6 @@ def _producer_process(port: int, rate: int, seconds: float, batch_size: int, go,
                                       "data": orjson.dumps({**doc, "seq": seq, "sent_at": now}).decode()})
                         seq += 1
                     body = orjson.dumps({"batch": batch})
-                    if len(in_flight) >= MAX_IN_FLIGHT:
-                        _, in_flight = await asyncio.wait(in_flight, return_when=asyncio.FIRST_COMPLETED)
                     task = asyncio.ensure_future(post(body))
                     in_flight.add(task)
                     sent += count
