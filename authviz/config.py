@@ -18,7 +18,13 @@ variable                        meaning
 ``PUSHER_AUTH_TOKEN``           bearer token sent to the auth endpoints
 ``PUSHER_AUTH_HEADERS``         extra headers for the auth endpoints, a JSON object
 ``PUSHER_ENCRYPTION_MASTER_KEY`` base64 of 32 bytes, for ``private-encrypted-`` channels
+``AUTHVIZ_HISTORY_URL``         the bridge's history (``.../auth0/events``) for gap-free backfill
+``AUTHVIZ_HISTORY_TOKEN``       token for it (the log-stream token or a user's JWT)
 ==============================  ==========================================================
+
+Without ``AUTHVIZ_HISTORY_URL`` the history is derived (see :attr:`PusherSettings.history_endpoint`):
+``/auth0/events`` on the auth endpoint's origin, else, when ``AUTHVIZ_HISTORY_TOKEN`` is set, on the
+server itself (``authviz serve`` mounts the bridge on the hub's port).
 
 ``PUSHER_URL`` and the single variables combine: a single variable wins over the URL's part.
 Values in the real environment win over the ``.env`` file (it never overrides them). Every
@@ -104,6 +110,10 @@ class PusherSettings:
     user_auth_endpoint: str | None = None
     auth_headers: Mapping[str, str] = field(default_factory=dict)
     encryption_master_key: bytes | None = None
+    #: the bridge's ``GET /auth0/events`` (None: derived, see :attr:`history_endpoint`)
+    history_url: str | None = None
+    #: bearer token for the history (empty: the auth endpoint's headers are sent)
+    history_token: str = ""
 
     def __post_init__(self) -> None:
         if not self.key:
@@ -112,6 +122,9 @@ class PusherSettings:
             raise ConfigError(f"PUSHER_APP_ID must be numeric, not {self.app_id!r}.")
         if self.cluster and not _CLUSTER.match(self.cluster):
             raise ConfigError(f"PUSHER_CLUSTER must be a cluster name such as 'eu', not {self.cluster!r}.")
+        if self.history_url and urlsplit(self.history_url).scheme not in ("http", "https"):
+            raise ConfigError(f"AUTHVIZ_HISTORY_URL must be an http(s) URL such as "
+                              f"http://127.0.0.1:6001/auth0/events, not {self.history_url!r}.")
         if not self.host:
             if not self.cluster:
                 raise ConfigError("Set PUSHER_HOST (soketi or the embedded hub) or PUSHER_CLUSTER "
@@ -146,6 +159,32 @@ class PusherSettings:
         return f"{'https' if self.tls else 'http'}://{self.http_host}:{self.port}"
 
     @property
+    def history_endpoint(self) -> str | None:
+        """Where the live client backfills ``private-auth0-events`` after a reconnect, or None.
+
+        ``history_url`` when set; else ``/auth0/events`` on the origin of ``auth_endpoint`` (the
+        bridge serves both); else, with a ``history_token`` and a host that is not Pusher Channels,
+        ``/auth0/events`` on :attr:`http_url` (``authviz serve``).
+        """
+        if self.history_url:
+            return self.history_url
+        if self.auth_endpoint:
+            parts = urlsplit(self.auth_endpoint)
+            if parts.scheme in ("http", "https") and parts.netloc:
+                return f"{parts.scheme}://{parts.netloc}/auth0/events"
+        if self.history_token and not self.host.endswith(".pusher.com"):
+            return f"{self.http_url}/auth0/events"
+        return None
+
+    @property
+    def history_headers(self) -> dict[str, str]:
+        """Headers for the history: the auth endpoint's, with ``history_token`` as the bearer."""
+        headers = dict(self.auth_headers)
+        if self.history_token:
+            headers["Authorization"] = f"Bearer {self.history_token}"
+        return headers
+
+    @property
     def can_sign(self) -> bool:
         """True when private/presence channels can be authorized locally (the secret is known)."""
         return bool(self.secret)
@@ -172,7 +211,8 @@ class PusherSettings:
         for name, attr in (("PUSHER_APP_ID", "app_id"), ("PUSHER_KEY", "key"),
                            ("PUSHER_SECRET", "secret"), ("PUSHER_CLUSTER", "cluster"),
                            ("PUSHER_HOST", "host"), ("PUSHER_AUTH_ENDPOINT", "auth_endpoint"),
-                           ("PUSHER_USER_AUTH_ENDPOINT", "user_auth_endpoint")):
+                           ("PUSHER_USER_AUTH_ENDPOINT", "user_auth_endpoint"),
+                           ("AUTHVIZ_HISTORY_URL", "history_url"), ("AUTHVIZ_HISTORY_TOKEN", "history_token")):
             if name in values:
                 fields[attr] = values[name].strip()
         if "PUSHER_PORT" in values:

@@ -16,16 +16,19 @@ from typing import Any
 
 from authviz.config import PusherSettings
 from authviz.live.auth import Authorizer, EndpointAuthorizer, SecretAuthorizer
+from authviz.live.backfill import Backfill
 from authviz.live.buffer import OVERFLOW_POLICIES, EventBuffer
 from authviz.live.client import LiveClient
 from authviz.live.errors import (
     AuthorizationError,
     ConnectionRejected,
     DecryptionFailed,
+    HistoryError,
     LiveError,
     SubscriptionClosed,
 )
 from authviz.live.events import ControlNotice, LiveEvent
+from authviz.live.history import HistoryClient, HistoryPage
 from authviz.live.policy import Backoff, CloseAction, close_action
 from authviz.live.sources import (
     Recorder,
@@ -42,6 +45,7 @@ __all__ = [
     "OVERFLOW_POLICIES",
     "AuthorizationError",
     "Authorizer",
+    "Backfill",
     "Backoff",
     "CloseAction",
     "ConnectionRejected",
@@ -50,6 +54,9 @@ __all__ = [
     "EndpointAuthorizer",
     "EventBuffer",
     "EventStream",
+    "HistoryClient",
+    "HistoryError",
+    "HistoryPage",
     "LiveClient",
     "LiveError",
     "LiveEvent",

@@ -7,6 +7,9 @@ Threads (all joined by :meth:`LiveClient.close`):
 * ``authviz-live-tasks`` (:class:`~authviz.live.tasks.TaskRunner`): authorizations (possibly HTTP),
   their retries with back-off, sign-in and the keep-alive check.
 * one ``authviz-live-consumer`` per subscription that has callbacks (see ``subscription.py``).
+* ``authviz-live-history`` (only with a history URL): the backfill's HTTP requests
+  (:mod:`~authviz.live.backfill`): after every (re)subscription to ``private-auth0-events`` the
+  events missed meanwhile are read from the bridge's history and delivered once, in ``seq`` order.
 
 Every connection gets a new socket_id, so after every (re)connect every private, presence and
 encrypted channel is authorized afresh, and the user is signed in afresh. State kept per channel is
@@ -32,10 +35,12 @@ import orjson
 from authviz.config import PusherSettings
 from authviz.errors import ConfigError, UsageError
 from authviz.live.auth import Authorizer, SecretAuthorizer, authorizer_from_settings
+from authviz.live.backfill import Backfill
 from authviz.live.buffer import Overflow
 from authviz.live.connection import Connection
 from authviz.live.errors import AuthorizationError, ConnectionRejected, DecryptionFailed, LiveError
 from authviz.live.events import ControlNotice, LiveEvent
+from authviz.live.history import HistoryClient
 from authviz.live.policy import Backoff
 from authviz.live.subscription import Subscription
 from authviz.live.tasks import TaskRunner
@@ -75,13 +80,21 @@ class LiveClient:
     ``user`` (``{"id": ..., "user_info": ...}``) is the identity for presence channels
     (with the secret) and for ``pusher:signin`` (``signin=True``). ``authorizer`` defaults to the
     settings' auth endpoint, else the app secret.
+
+    Backfill: with a history URL (``history_url``, else :attr:`PusherSettings.history_endpoint`)
+    and ``history_token`` (else the settings'), events of ``private-auth0-events`` missed while
+    disconnected are read from the bridge after every resubscription and delivered once, in ``seq``
+    order (see :mod:`authviz.live.backfill`); ``history_after`` is where the first subscription
+    starts (None: from now; 0: the whole history). ``backfill=False`` turns it off.
     """
 
     def __init__(self, settings: PusherSettings, *, user: Mapping[str, Any] | None = None,
                  signin: bool = False, authorizer: Authorizer | None = None,
                  backoff: Backoff | None = None, activity_timeout: float = 120.0,
                  pong_timeout: float = 30.0, connect_timeout: float = 10.0,
-                 name: str = "authviz-live") -> None:
+                 name: str = "authviz-live", backfill: bool = True, history_url: str | None = None,
+                 history_token: str | None = None, history_after: int | None = None,
+                 history_backoff: Backoff | None = None) -> None:
         self.settings = settings
         self.user = dict(user) if user is not None else None
         if self.user is not None and not str(self.user.get("id", "")):
@@ -109,6 +122,17 @@ class LiveClient:
             on_connect_failed=self._on_connect_failed, backoff=backoff, activity_timeout=activity_timeout,
             pong_timeout=pong_timeout, connect_timeout=connect_timeout, name=f"{name}-ws")
         self._connection.bind("pusher:signin_success", self._on_signin_success)
+        self.backfill: Backfill | None = None
+        self._history_tasks: TaskRunner | None = None
+        url = history_url or settings.history_endpoint
+        if backfill and url:
+            headers = settings.history_headers
+            if history_token:
+                headers["Authorization"] = f"Bearer {history_token}"
+            self._history_tasks = TaskRunner(name=f"{name}-history")
+            self.backfill = Backfill(HistoryClient(url, headers), self._history_tasks,
+                                     deliver=self._deliver_backfilled, report=self._report_history,
+                                     after=history_after, backoff=history_backoff)
 
     # ------------------------------------------------------------------ lifecycle
     def connect(self) -> "LiveClient":
@@ -119,6 +143,8 @@ class LiveClient:
             if not self._started:
                 self._started = True
                 self._tasks.start()
+                if self._history_tasks is not None:
+                    self._history_tasks.start()
                 self._connection.start()
                 self._tasks.call_later(self._connection.check_interval, self._keepalive)
         return self
@@ -131,6 +157,8 @@ class LiveClient:
         for sub in subs:
             sub._detach_close(timeout)
         ok = self._tasks.stop(timeout)
+        if self._history_tasks is not None:
+            ok = self._history_tasks.stop(timeout) and ok
         ok = self._connection.disconnect(timeout) and ok
         return all(not s._consumer_alive() for s in subs) and ok
 
@@ -359,6 +387,10 @@ class LiveClient:
         else:
             decoded = raw
         item = LiveEvent(channel, event, decoded, raw, time.time(), message.get("user_id"))
+        backfill = self.backfill
+        if backfill is not None and channel == backfill.channel and event == backfill.event:
+            backfill.live(item)  # dedupe, hold during a backfill, deliver (in seq order)
+            return
         for sub in state.subscribers:
             sub._offer(item)
 
@@ -379,6 +411,8 @@ class LiveClient:
             state.auth_backoff.reset()
             for sub in state.subscribers:
                 sub._control(ControlNotice("subscribed", state.name))
+            if self.backfill is not None and state.name == self.backfill.channel:
+                self.backfill.subscribed()
             if state.kind is ChannelKind.PRESENCE:
                 self._replace_members(state, data)
         elif event == "pusher_internal:member_added":
@@ -470,6 +504,18 @@ class LiveClient:
                 return
             state.socket_id = socket_id
         self._connection.send_event("pusher:subscribe", payload)
+
+    def _deliver_backfilled(self, item: LiveEvent) -> None:
+        """Backfill: hand a (live or history) event to the channel's current subscribers."""
+        state = self._channels.get(item.channel)
+        if state is not None:
+            for sub in state.subscribers:
+                sub._offer(item)
+
+    def _report_history(self, error: Exception) -> None:
+        state = self._channels.get(self.backfill.channel) if self.backfill is not None else None
+        for sub in list(state.subscribers) if state is not None else ():
+            sub._control(ControlNotice("error", state.name, error=error))
 
     def _auth_failed(self, state: _Channel, socket_id: str, error: AuthorizationError) -> None:
         self.auth_failures += 1

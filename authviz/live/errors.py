@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from authviz.errors import AuthvizError
 
-__all__ = ["AuthorizationError", "ConnectionRejected", "DecryptionFailed", "LiveError", "SubscriptionClosed"]
+__all__ = ["AuthorizationError", "ConnectionRejected", "DecryptionFailed", "HistoryError", "LiveError", "SubscriptionClosed"]
 
 
 class LiveError(AuthvizError):
@@ -29,6 +29,17 @@ class AuthorizationError(LiveError):
 
 class DecryptionFailed(LiveError):
     """An event on a ``private-encrypted-`` channel could not be decrypted (wrong master key?)."""
+
+
+class HistoryError(LiveError):
+    """The bridge's history could not be read for a backfill (retried with back-off).
+
+    ``status`` is the HTTP status when the server answered, else None.
+    """
+
+    def __init__(self, message: str, status: int | None = None) -> None:
+        super().__init__(message)
+        self.status = status
 
 
 class SubscriptionClosed(LiveError):

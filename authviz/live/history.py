@@ -1,0 +1,117 @@
+"""The bridge's event history over HTTP: ``GET /auth0/events?after=SEQ&limit=N``.
+
+Contract (``authviz.bridge``): ``{"events": [EVENT, ...], "last_seq": int, "more": bool}``, events
+in ``seq`` order, each the very object the live ``auth-event`` carries (``AuthEvent.to_dict()`` plus
+``seq`` and ``received_at``); ask again with ``after=last_seq`` while ``more``.
+
+Blocking I/O (urllib, ``timeout`` per request): call it from a worker thread, never from the
+websocket thread. Every failure is a :class:`HistoryError` with one sentence.
+"""
+
+from __future__ import annotations
+
+import urllib.error
+import urllib.parse
+import urllib.request
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+
+from authviz.live.errors import HistoryError
+
+__all__ = ["HistoryClient", "HistoryPage", "parse_page"]
+
+#: the bridge refuses ``limit`` above this
+MAX_PAGE = 1000
+#: the largest ``after`` the bridge accepts (its seq is a SQLite integer)
+MAX_SEQ = 2**63 - 1
+
+
+@dataclass(frozen=True, slots=True)
+class HistoryPage:
+    """One page of the history: ``events`` (dicts, in seq order), the cursor, and whether more follow."""
+
+    events: list[dict[str, Any]]
+    last_seq: int
+    more: bool
+
+
+def parse_page(body: bytes, url: str) -> HistoryPage:
+    """The page in ``body``; :class:`HistoryError` naming ``url`` when it is not the documented shape."""
+    try:
+        doc = orjson.loads(body)
+    except orjson.JSONDecodeError:
+        doc = None
+    if (not isinstance(doc, dict) or not isinstance(doc.get("events"), list)
+            or not isinstance(doc.get("last_seq"), int) or isinstance(doc.get("last_seq"), bool)
+            or not isinstance(doc.get("more"), bool)
+            or not all(isinstance(e, dict) for e in doc["events"])):
+        raise HistoryError(f"The history {url} answered without the expected "
+                           '{"events": [...], "last_seq", "more"} object.')
+    return HistoryPage(doc["events"], doc["last_seq"], doc["more"])
+
+
+class HistoryClient:
+    """Reads the bridge's history at ``url`` with ``headers`` (``Authorization: Bearer ...``).
+
+    ``page_size`` events per request (1..1000); ``timeout`` seconds per request.
+    """
+
+    def __init__(self, url: str, headers: Mapping[str, str] | None = None, *, page_size: int = 500,
+                 timeout: float = 5.0) -> None:
+        if not 1 <= page_size <= MAX_PAGE:
+            raise ValueError(f"page_size must be between 1 and {MAX_PAGE}")
+        self.url = url
+        self.headers = dict(headers or {})
+        self.page_size = page_size
+        self.timeout = timeout
+        self.requests = 0
+        self._opener = urllib.request.build_opener()
+
+    def __repr__(self) -> str:  # never the token
+        return f"HistoryClient(url={self.url!r}, page_size={self.page_size})"
+
+    def fetch(self, after: int, limit: int | None = None) -> HistoryPage:
+        """Events with ``seq > after`` (at most ``limit``, default ``page_size``)."""
+        query = urllib.parse.urlencode({"after": max(0, int(after)), "limit": limit or self.page_size})
+        sep = "&" if urllib.parse.urlsplit(self.url).query else "?"
+        request = urllib.request.Request(f"{self.url}{sep}{query}", method="GET",
+                                         headers={"Accept": "application/json", **self.headers})
+        self.requests += 1
+        try:
+            with self._opener.open(request, timeout=self.timeout) as response:
+                body = response.read()
+        except urllib.error.HTTPError as error:
+            hint = {401: " (no credentials: set AUTHVIZ_HISTORY_TOKEN)",
+                    403: " (check AUTHVIZ_HISTORY_TOKEN)",
+                    404: " (is it an authviz bridge? set AUTHVIZ_HISTORY_URL)"}.get(error.code, "")
+            raise HistoryError(f"The history {self.url} answered HTTP {error.code}{hint}; "
+                               "retrying with back-off.", status=error.code) from None
+        except (urllib.error.URLError, OSError, TimeoutError) as error:
+            reason = getattr(error, "reason", None) or error
+            raise HistoryError(f"The history {self.url} could not be reached ({reason}); "
+                               "retrying with back-off.") from None
+        return parse_page(body, self.url)
+
+    def head(self) -> int:
+        """The highest seq stored now (0 for an empty history).
+
+        ``after=n`` returns an event iff the highest seq exceeds ``n`` (seqs only grow), so an
+        exponential then binary search finds it with about ``2*log2(head)`` one-event requests.
+        """
+        if not self.fetch(0, 1).events:
+            return 0
+        low, high = 0, 1  # invariant: something above low; (after the loop) nothing above high
+        while self.fetch(high, 1).events:
+            low, high = high, min(MAX_SEQ, high * 2)
+            if low == MAX_SEQ:
+                return MAX_SEQ
+        while high - low > 1:
+            middle = (low + high) // 2
+            if self.fetch(middle, 1).events:
+                low = middle
+            else:
+                high = middle
+        return high

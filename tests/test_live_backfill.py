@@ -1,0 +1,267 @@
+"""Gap-free backfill: the live client against the real hub with the bridge mounted.
+
+Real parts only: the bridge's webhook and SQLite history (``bridge_hub``), the live client over a
+real websocket through :class:`FaultProxy` (which drops or refuses the client's connections), and a
+small real HTTP proxy in front of the history that can hold or fail requests.
+"""
+
+from __future__ import annotations
+
+import http.server
+import threading
+import time
+import urllib.error
+import urllib.request
+
+import pytest
+
+from authviz.config import PusherSettings
+from authviz.live import Backoff, HistoryClient, HistoryError, LiveClient
+from authviz.live.history import parse_page
+from authviz.topics import AUTH_EVENT, EVENTS_CHANNEL
+from bridge_support import APP_ID, KEY, LOG_TOKEN, SECRET, bridge_hub, post_logs, record
+from live_support import FaultProxy, live_threads, wait_for
+
+pytestmark = pytest.mark.timeout(90)
+
+FAST = dict(initial=0.05, cap=0.5, stable_after=1.0)
+
+
+class HistoryGate:
+    """A real HTTP proxy in front of the bridge's history: ``mode`` is forward, hold or fail (503)."""
+
+    def __init__(self, upstream: str) -> None:
+        self.upstream = upstream
+        self.mode = "forward"
+        self.released = threading.Event()
+        self.requests: list[str] = []
+        self.held = threading.Event()  # set once a request waits at the gate
+        gate = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def log_message(self, *args):  # quiet
+                pass
+
+            def do_GET(self):  # noqa: N802
+                gate.requests.append(self.path)
+                if gate.mode == "fail":
+                    self.send_response(503)
+                    self.send_header("Content-Length", "0")
+                    self.end_headers()
+                    return
+                if gate.mode == "hold":
+                    gate.held.set()
+                    gate.released.wait(30)
+                request = urllib.request.Request(gate.upstream + self.path,
+                                                 headers={"Authorization": self.headers.get("Authorization", "")})
+                try:
+                    with urllib.request.urlopen(request, timeout=10) as response:
+                        status, body = response.status, response.read()
+                except urllib.error.HTTPError as error:
+                    status, body = error.code, error.read()
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/auth0/events"
+        self._thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self._thread.start()
+
+    def close(self) -> None:
+        self.released.set()
+        self.server.shutdown()
+        self.server.server_close()
+        self._thread.join(5)
+
+
+@pytest.fixture
+def hub(tmp_path):
+    with bridge_hub(tmp_path) as running:
+        yield running
+
+
+@pytest.fixture
+def proxy(hub):
+    p = FaultProxy(hub.port)
+    yield p
+    p.close()
+
+
+@pytest.fixture
+def clients():
+    made: list[LiveClient] = []
+    yield made
+    for c in made:
+        assert c.close(), "a live client thread did not end"
+    assert wait_for(lambda: not live_threads(), 5), live_threads()
+
+
+def make_client(clients, port: int, history_url: str, **options) -> LiveClient:
+    settings = PusherSettings(key=KEY, secret=SECRET, app_id=APP_ID, host="127.0.0.1", port=port)
+    client = LiveClient(settings, backoff=Backoff(**FAST), history_url=history_url, history_token=LOG_TOKEN,
+                        **options)
+    clients.append(client)
+    return client
+
+
+def post(hub, numbers, prefix: str = "900") -> list[str]:
+    records = [record(n, "s" if n % 3 else "f", user_id=f"auth0|u{n}", prefix=prefix) for n in numbers]
+    status, body = post_logs(hub.url, records)
+    assert status == 200 and body["stored"] == len(records), body
+    return [r["log_id"] for r in records]
+
+
+def collect(sub, count: int, timeout: float = 20.0) -> list[dict]:
+    """Events until ``count`` arrived (or ``timeout``), then 0.5 s more to catch any duplicate."""
+    got: list[dict] = []
+    deadline = time.monotonic() + timeout
+    while len(got) < count and time.monotonic() < deadline:
+        event = sub.get(0.2)
+        if event is not None:
+            got.append(event.data)
+    while (event := sub.get(0.5)) is not None:
+        got.append(event.data)
+    return got
+
+
+def assert_once_in_order(got: list[dict], expected_ids: list[str]) -> None:
+    ids = [e["event_id"] for e in got]
+    assert len(ids) == len(set(ids)), f"{len(ids) - len(set(ids))} duplicates"
+    assert set(ids) == set(expected_ids), f"missing {sorted(set(expected_ids) - set(ids))[:5]}"
+    seqs = [e["seq"] for e in got]
+    assert seqs == sorted(seqs), "not in seq order"
+
+
+def test_events_posted_while_disconnected_arrive_once_and_in_order(hub, proxy, clients):
+    client = make_client(clients, proxy.port, hub.url + "/auth0/events")
+    sub = client.subscribe(EVENTS_CHANNEL, events=[AUTH_EVENT])
+    assert sub.wait_subscribed(10)
+    ids = post(hub, range(1, 6))
+    assert_once_in_order(collect(sub, 5), ids)
+
+    proxy.refuse(True)
+    proxy.drop_all()
+    wait_for(lambda: not client.is_subscribed(EVENTS_CHANNEL), 5)
+    ids += post(hub, range(6, 16))  # nobody is connected: only the history has these
+    hub.drain()
+    proxy.refuse(False)
+    assert sub.wait_subscribed(10)
+    ids += post(hub, range(16, 21))
+
+    got = collect(sub, 15)
+    assert_once_in_order(got, ids[5:])
+    assert client.backfill.backfilled >= 10
+    assert client.reconnects >= 1 and sub.stats.dropped == 0
+    assert not sub.errors
+
+
+def test_continuous_posting_across_repeated_drops_is_exactly_once_in_seq_order(hub, proxy, clients):
+    client = make_client(clients, proxy.port, hub.url + "/auth0/events")
+    sub = client.subscribe(EVENTS_CHANNEL, events=[AUTH_EVENT])
+    assert sub.wait_subscribed(10)
+    posted: list[str] = []
+    done = threading.Event()
+
+    def poster() -> None:
+        for n in range(120):
+            posted.extend(post(hub, [n], prefix="901"))
+            time.sleep(0.01)
+        done.set()
+
+    thread = threading.Thread(target=poster)
+    thread.start()
+    try:
+        for _ in range(3):  # drops overlap posting, resubscription and the backfill itself
+            time.sleep(0.3)
+            proxy.drop_all()
+            wait_for(lambda: client.reconnects > 0 and sub.wait_subscribed(0.01), 10)
+    finally:
+        thread.join(30)
+    assert done.is_set()
+    got = collect(sub, 120)
+    assert_once_in_order(got, posted)
+    assert client.reconnects >= 3
+    assert client.backfill.backfilled > 0  # at least one gap was filled from the history
+
+
+def test_an_event_seen_live_and_in_the_history_is_delivered_once(hub, clients):
+    early = post(hub, [1])  # before the client exists: only history_after=0 brings it
+    gate = HistoryGate(hub.url)
+    try:
+        gate.mode = "hold"
+        client = make_client(clients, hub.port, gate.url, history_after=0)
+        sub = client.subscribe(EVENTS_CHANNEL, events=[AUTH_EVENT])
+        assert sub.wait_subscribed(10)
+        gate.held.wait(10)  # the first backfill waits at the gate...
+        live = post(hub, [2, 3, 4])  # ...while these arrive live (and are held back, for order)
+        hub.drain()
+        assert sub.get(0.5) is None
+        gate.released.set()  # the history now holds 1..4: 2..4 come both ways
+        got = collect(sub, 4)
+        assert [e["event_id"] for e in got] == early + live
+        assert client.backfill.duplicates == 3 and client.backfill.backfilled == 4
+    finally:
+        gate.close()
+
+
+def test_a_failing_history_is_reported_once_live_events_flow_and_the_gap_fills_later(hub, clients):
+    early = post(hub, [1])
+    gate = HistoryGate(hub.url)
+    try:
+        gate.mode = "fail"
+        client = make_client(clients, hub.port, gate.url, history_after=0,
+                             history_backoff=Backoff(initial=0.05, cap=0.2))
+        sub = client.subscribe(EVENTS_CHANNEL, events=[AUTH_EVENT])
+        assert sub.wait_subscribed(10)
+        live = post(hub, [2, 3])
+        first = collect(sub, 2, timeout=10)
+        assert [e["event_id"] for e in first] == live  # live delivery does not wait for the history
+        wait_for(lambda: len(gate.requests) >= 4, 10)  # retried with back-off...
+        errors = [e for e in sub.errors if isinstance(e, HistoryError)]
+        assert len(errors) == 1 and "HTTP 503" in str(errors[0])  # ...reported once
+        gate.mode = "forward"
+        late = collect(sub, 1, timeout=10)
+        assert [e["event_id"] for e in late] == early  # the gap, late but once (2, 3 not again)
+        assert client.connected.is_set() and client.is_subscribed(EVENTS_CHANNEL)
+        assert len([e for e in sub.errors if isinstance(e, HistoryError)]) == 1
+    finally:
+        gate.close()
+
+
+def test_history_client_finds_the_head_and_refuses_bad_pages(hub):
+    history = HistoryClient(hub.url + "/auth0/events", {"Authorization": f"Bearer {LOG_TOKEN}"}, page_size=7)
+    assert history.head() == 0
+    post(hub, range(1, 24))
+    page = history.fetch(0)
+    assert len(page.events) == 7 and page.more and page.last_seq == page.events[-1]["seq"]
+    assert history.head() == 23
+    with pytest.raises(HistoryError, match="HTTP 401"):
+        HistoryClient(hub.url + "/auth0/events").fetch(0)
+    with pytest.raises(HistoryError, match="expected"):
+        parse_page(b'{"events": [1], "last_seq": 1, "more": false}', "http://x/auth0/events")
+    with pytest.raises(HistoryError, match="could not be reached"):
+        HistoryClient("http://127.0.0.1:9/auth0/events", timeout=1).fetch(0)
+
+
+def test_settings_derive_the_history_url():
+    base = dict(key="k", host="127.0.0.1", port=6001)
+    assert PusherSettings(**base).history_endpoint is None
+    s = PusherSettings(**base, auth_endpoint="https://bridge.example:8443/pusher/auth",
+                       auth_headers={"Authorization": "Bearer jwt"})
+    assert s.history_endpoint == "https://bridge.example:8443/auth0/events"
+    assert s.history_headers == {"Authorization": "Bearer jwt"}
+    s = PusherSettings.from_env({"PUSHER_URL": "http://k:s@127.0.0.1:6001/apps/1",
+                                 "AUTHVIZ_HISTORY_TOKEN": "tok"}, dotenv_path=None)
+    assert s.history_endpoint == "http://127.0.0.1:6001/auth0/events"
+    assert s.history_headers == {"Authorization": "Bearer tok"} and "tok" not in repr(s)
+    s = PusherSettings.from_env({"PUSHER_URL": "http://k:s@127.0.0.1:6001/apps/1",
+                                 "AUTHVIZ_HISTORY_URL": "http://127.0.0.1:7000/auth0/events"}, dotenv_path=None)
+    assert s.history_endpoint == "http://127.0.0.1:7000/auth0/events"
+    from authviz.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="AUTHVIZ_HISTORY_URL"):
+        PusherSettings(**base, history_url="ftp://x/auth0/events")
