@@ -60,9 +60,14 @@ def _missing_subcommand(parser: argparse.ArgumentParser) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(argv)
+    """Parse and run one command: exit 2 for a usage error, 1 for any other :class:`AuthvizError`
+    (one sentence on stderr, never a traceback). Ctrl-C is quiet: 130 while the command is still
+    being set up (the sub-command imports are slow), 0 once it runs (``authviz tail``'s contract)."""
+    running = False
     try:
+        parser = build_parser()
+        args = parser.parse_args(argv)
+        running = True
         return int(args.func(args) or 0)
     except UsageError as error:
         print(f"authviz: {error}", file=sys.stderr)
@@ -71,7 +76,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"authviz: {error}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
-        return 0
+        return 0 if running else 130
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -11,9 +11,14 @@ from typing import Any, TextIO
 import orjson
 
 from authviz import topics
+from authviz.live.alerts import format_alert
 from authviz.live.events import LiveEvent
 
-__all__ = ["add_commands", "format_line", "tail"]
+__all__ = ["ALERT_BATCH", "ALERT_INTERVAL", "add_commands", "format_line", "tail"]
+
+#: live alerts: events are fed to the detector at most every ALERT_INTERVAL s or per ALERT_BATCH events
+ALERT_INTERVAL = 0.5
+ALERT_BATCH = 200
 
 #: feed event names -> category (the tutorial Rule payload has no category of its own)
 _FEED_CATEGORIES = {topics.SIGNED_UP_EVENT: "signup", topics.LOGGED_IN_EVENT: "login_success"}
@@ -40,6 +45,10 @@ def add_commands(subparsers) -> None:
     parser.add_argument("--speed", default=None, metavar="X",
                         help="replay/simulator speed: 1 real time, 10 ten times, max no waiting")
     parser.add_argument("--limit", type=int, default=None, metavar="N", help="stop after N events")
+    parser.add_argument("--alerts", action=argparse.BooleanOptionalAction, default=None,
+                        help="run the security detections on the events and print an ALERT line (or "
+                             '{"alert": ...} with --json) per new or growing incident (default: on when '
+                             f"following {topics.EVENTS_CHANNEL})")
     parser.set_defaults(func=tail)
 
 
@@ -89,24 +98,56 @@ def tail(args: argparse.Namespace, out: TextIO | None = None, err: TextIO | None
     stream = source_from_env(env, **options)
     render: Callable[[LiveEvent], str] = (
         (lambda e: orjson.dumps(e.to_dict(), default=str).decode()) if args.json else format_line)
+    alerts = _alert_batcher(args, channels)
+
+    def show_alerts(batch: Callable[[], list]) -> None:
+        nonlocal alerts
+        try:
+            found = batch()
+        except Exception as error:  # a detector bug must not end the feed: report, go on without
+            print(f"authviz: live alerts stopped ({type(error).__name__}: {error}).", file=err, flush=True)
+            alerts = None
+            return
+        for alert in found:
+            line = (orjson.dumps({"alert": alert.to_dict()}, default=str).decode() if args.json
+                    else format_alert(alert))
+            print(line, file=out, flush=True)
+
     shown_errors = 0
     count = 0
     try:
         while args.limit is None or count < args.limit:
-            event = stream.get(0.5)
+            event = stream.get(ALERT_INTERVAL if alerts is not None else 0.5)
             if stream.error_count > shown_errors:
                 fresh = min(stream.error_count - shown_errors, len(stream.errors))
                 for error in list(stream.errors)[-fresh:]:
                     print(f"authviz: {error}", file=err, flush=True)
                 shown_errors = stream.error_count
             if event is None:
+                if alerts is not None:
+                    show_alerts(alerts.poll)
                 if stream.finished:
                     break
                 continue
             print(render(event), file=out, flush=True)
             count += 1
+            if alerts is not None:
+                show_alerts(lambda: alerts.add(event))
+        if alerts is not None:
+            show_alerts(alerts.flush)
     except KeyboardInterrupt:
         return 0
     finally:
         stream.close()
     return 0
+
+
+def _alert_batcher(args: argparse.Namespace, channels: list[str]):
+    """An :class:`~authviz.live.alerts.AlertBatcher` when alerts are on (default: when following
+    the normalised channel), else None."""
+    enabled = args.alerts if getattr(args, "alerts", None) is not None else topics.EVENTS_CHANNEL in channels
+    if not enabled:
+        return None
+    from authviz.live.alerts import AlertBatcher
+
+    return AlertBatcher(interval=ALERT_INTERVAL, max_batch=ALERT_BATCH)
