@@ -265,3 +265,51 @@ def test_settings_derive_the_history_url():
 
     with pytest.raises(ConfigError, match="AUTHVIZ_HISTORY_URL"):
         PusherSettings(**base, history_url="ftp://x/auth0/events")
+
+
+def test_tail_backfills_from_the_settings_across_a_dropped_connection(hub, proxy):
+    """``authviz tail --json`` configured only by the environment (AUTHVIZ_HISTORY_URL/TOKEN)."""
+    import json
+    import os
+    import queue
+    import signal
+    import subprocess
+    import sys
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("PUSHER_", "AUTHVIZ_"))}
+    env.update(PUSHER_URL=f"http://{KEY}:{SECRET}@127.0.0.1:{proxy.port}/apps/{APP_ID}",
+               AUTHVIZ_HISTORY_URL=hub.url + "/auth0/events", AUTHVIZ_HISTORY_TOKEN=LOG_TOKEN)
+    proc = subprocess.Popen([sys.executable, "-m", "authviz", "tail", "--channel", EVENTS_CHANNEL, "--json",
+                             "--no-alerts"], cwd=hub.args.state_dir, env=env, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    lines: queue.Queue = queue.Queue()
+    threading.Thread(target=lambda: [lines.put(line) for line in proc.stdout], daemon=True).start()
+
+    def read(count: int) -> list[dict]:
+        out = [json.loads(lines.get(timeout=20))["data"] for _ in range(count)]
+        try:
+            extra = lines.get(timeout=0.5)
+            raise AssertionError(f"unexpected line {extra}")
+        except queue.Empty:
+            return out
+
+    try:
+        subscribed = lambda: EVENTS_CHANNEL in hub.channels()  # noqa: E731
+        wait_for(subscribed, 20)
+        ids = post(hub, range(1, 4))
+        assert_once_in_order(read(3), ids)
+        proxy.refuse(True)
+        proxy.drop_all()
+        wait_for(lambda: proxy.client_count == 0, 5)
+        missed = post(hub, range(4, 9))
+        hub.drain()
+        assert not subscribed()
+        proxy.refuse(False)
+        assert_once_in_order(read(5), missed)
+        proc.send_signal(signal.SIGINT)
+        assert proc.wait(10) == 0
+        assert "Traceback" not in proc.stderr.read()
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(5)

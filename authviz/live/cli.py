@@ -31,8 +31,11 @@ def add_commands(subparsers) -> None:
         "tail", help="print live Auth0 events as they arrive",
         description="Print Auth0 events as they arrive: one line per event (time, category, user, "
                     "country) or one JSON object per line with --json (the replay format). Keeps running "
-                    "across server restarts; Ctrl-C stops it. Settings: PUSHER_URL or PUSHER_* variables "
-                    "(or .env); AUTHVIZ_SOURCE picks live, replay:PATH or simulator.")
+                    "across server restarts (with AUTHVIZ_HISTORY_URL/AUTHVIZ_HISTORY_TOKEN, or an auth endpoint, "
+                    "the events missed meanwhile are backfilled from the bridge); Ctrl-C stops it. On "
+                    f"{topics.EVENTS_CHANNEL} it prints live security alerts too (--no-alerts). Settings: "
+                    "PUSHER_URL or PUSHER_* variables (or .env); AUTHVIZ_SOURCE picks live, replay:PATH or "
+                    "simulator.")
     parser.add_argument("--channel", action="append", metavar="NAME",
                         help=f"channel to follow (repeatable; default {topics.FEED_CHANNEL}; "
                              f"{topics.EVENTS_CHANNEL} carries every event but needs the secret or an "
