@@ -62,3 +62,10 @@ def test_stop_joins_every_thread_it_started(monkeypatch):
     s.stop()
     left = [t.name for t in threading.enumerate() if t.ident not in before and t.is_alive()]
     assert left == []
+
+
+def test_bridge_options_accept_a_log_token_that_starts_with_a_dash(tmp_path):
+    from authviz.widgets.local import _bridge_args
+
+    args = _bridge_args(tmp_path, "-starts-with-a-dash")
+    assert args.log_token == "-starts-with-a-dash" and args.dev_identity

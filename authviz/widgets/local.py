@@ -30,8 +30,9 @@ def _bridge_args(state_dir: Path, log_token: str) -> argparse.Namespace:
     parser.add_argument("--port", type=int, default=0)
     bridge_serve.add_arguments(parser)
     # explicit values so nothing is taken from the caller's environment
-    return parser.parse_args(["--state-dir", str(state_dir), "--log-token", log_token, "--dev-identity",
-                              "--store", str(state_dir / "bridge.sqlite3")])
+    # "--opt=value": a value starting with "-" must never be read as an option
+    return parser.parse_args([f"--state-dir={state_dir}", f"--log-token={log_token}", "--dev-identity",
+                              f"--store={state_dir / 'bridge.sqlite3'}"])
 
 
 class LocalHub(RunningHub):
@@ -40,7 +41,7 @@ class LocalHub(RunningHub):
     def __init__(self, **server_options: Any) -> None:
         super().__init__([App(DEFAULT_APP_ID, DEFAULT_KEY, DEFAULT_SECRET)], **server_options)
         self.state_dir = Path(tempfile.mkdtemp(prefix="authviz-local-"))
-        self.log_token = secrets.token_urlsafe(24)
+        self.log_token = secrets.token_hex(24)
         self.bridge: Any = None
 
     async def _serve_start(self) -> None:
