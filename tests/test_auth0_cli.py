@@ -44,9 +44,18 @@ def test_exit_statuses_through_the_real_command(tmp_path):
 def test_usage_errors_and_strict_mode_in_process(tmp_path, capsys):
     assert main(["logs", "convert", str(tmp_path / "missing.jsonl"), "-o", str(tmp_path / "o.csv")]) == 2
     assert "does not exist" in capsys.readouterr().err
+    # a missing output directory is created
     assert main(["logs", "convert", str(FIXTURES / "elastic_auth0_logstream_webhook.ndjson"),
-                 "-o", str(tmp_path / "nodir" / "o.csv")]) == 2
+                 "-o", str(tmp_path / "new" / "dir" / "o.csv")]) == 0
+    assert (tmp_path / "new" / "dir" / "o.csv").exists()
+    capsys.readouterr()
+    (tmp_path / "afile").write_text("x")
+    assert main(["logs", "convert", str(FIXTURES / "elastic_auth0_logstream_webhook.ndjson"),
+                 "-o", str(tmp_path / "afile" / "o.csv")]) == 2
     assert "output directory" in capsys.readouterr().err
+    assert main(["logs", "convert", str(FIXTURES / "datadog_integrations_extras_auth0_tests.ndjson"),
+                 "-o", str(tmp_path / "d.csv")]) == 1
+    assert "--keep-duplicates keeps every record" in capsys.readouterr().out
     assert main(["logs", "convert", str(FIXTURES / "datadog_integrations_extras_auth0_tests.ndjson"),
                  "--strict", "-o", str(tmp_path / "s.jsonl")]) == 1
     err = capsys.readouterr().err

@@ -100,8 +100,8 @@ def convert_command(args: argparse.Namespace) -> int:
             raise UsageError(f"input file {str(path)!r} does not exist")
         if path.is_dir():
             raise UsageError(f"input {str(path)!r} is a directory, not a log file")
-    if not args.output.parent.exists():
-        raise UsageError(f"the output directory {str(args.output.parent)!r} does not exist")
+    if args.output.parent.exists() and not args.output.parent.is_dir():
+        raise UsageError(f"the output directory {str(args.output.parent)!r} is a file")
     progress = args.progress
     if progress is None:
         total = sum(path.stat().st_size for path in args.inputs)
@@ -114,6 +114,7 @@ def convert_command(args: argparse.Namespace) -> int:
     except ParseError as error:
         raise AuthvizError(f"stopped (--strict): {error}") from None
     try:
+        args.output.parent.mkdir(parents=True, exist_ok=True)
         write_frame(result.frame, args.output, fmt)
     except OSError as error:
         raise AuthvizError(f"cannot write {str(args.output)!r}: {error.strerror or error}") from None
@@ -143,4 +144,7 @@ def summary(result: LogFrame, output: Path, rejected_to: Path, *, multiple: bool
         lines.append(f"  ... and {len(result.rejects) - SUMMARY_MAX_REJECTS:,} more")
     if result.rejects:
         lines.append(f"rejected records with their reasons: {rejected_to}")
+    if any("with different content" in reject.reason for reject in result.rejects):
+        lines.append("records that reuse an event id with different content were rejected; "
+                     "--keep-duplicates keeps every record")
     return "\n".join(lines)
