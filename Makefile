@@ -47,7 +47,7 @@ test: install node  ## run the whole test suite
 # JupyterLab headless + Debian's chromium driven by Playwright (no browser download); screenshots
 # go to artifacts/e2e/.
 e2e: install  ## run the notebooks in a real browser (installs Debian's chromium when missing)
-	@command -v chromium >/dev/null 2>&1 || { apt-get update && apt-get install -y chromium; }
+	@command -v chromium >/dev/null 2>&1 || { apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y chromium; }
 	AUTHVIZ_E2E=1 $(PY) -m pytest tests/e2e $(E2E_ARGS)
 
 bench: install node  ## run the benchmarks (results go to benchmarks/RESULTS.md by hand)
