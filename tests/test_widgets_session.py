@@ -29,7 +29,7 @@ def test_mode_follows_the_environment():
         LiveSession(mode="cloud")
 
 
-def test_every_simulated_event_reaches_the_widgets_with_the_expected_counts(session):
+def test_every_simulated_event_reaches_the_widgets_with_the_expected_counts(session, capfd):
     feed, chart, events = session.feed(), session.country_chart(), session.session_events()
     assert session.pump.mode == "thread"  # no loop in this thread; in a kernel it is "asyncio"
     session.simulate(n=250, rate=500, seed=3)
@@ -41,6 +41,8 @@ def test_every_simulated_event_reaches_the_widgets_with_the_expected_counts(sess
     assert session.pump.dropped == 0
     text = summary(feed.counts, feed.countries)
     assert text.splitlines()[0] == "events by category:" and "total                   250" in text
+    out, err = capfd.readouterr()
+    assert out == "" and err == "", "something printed from a thread (it would land in a random cell)"
 
 
 def test_two_chat_users_see_each_other_and_their_messages(session):
