@@ -313,3 +313,30 @@ def test_tail_backfills_from_the_settings_across_a_dropped_connection(hub, proxy
         if proc.poll() is None:
             proc.kill()
             proc.wait(5)
+
+
+def test_no_history_at_the_url_is_reported_once_and_backfill_stops(hub, clients):
+    client = make_client(clients, hub.port, hub.url + "/no-such-history", history_after=0)
+    sub = client.subscribe(EVENTS_CHANNEL, events=[AUTH_EVENT])
+    assert sub.wait_subscribed(10)
+    wait_for(lambda: not client.backfill.enabled, 10)
+    ids = post(hub, [1, 2])
+    assert [e["event_id"] for e in collect(sub, 2, timeout=10)] == ids  # live events still flow
+    errors = [e for e in sub.errors if isinstance(e, HistoryError)]
+    assert len(errors) == 1 and "HTTP 404" in str(errors[0]) and "AUTHVIZ_HISTORY_URL" in str(errors[0])
+    assert client.backfill.failures == 1
+
+
+def test_constructor_token_alone_derives_the_url_and_a_bad_url_is_one_sentence(clients):
+    from authviz.errors import ConfigError
+
+    settings = PusherSettings(key=KEY, secret=SECRET, host="127.0.0.1", port=6001)
+    client = LiveClient(settings, history_token="tok")
+    clients.append(client)
+    assert client.backfill is not None and client.backfill.history.url == "http://127.0.0.1:6001/auth0/events"
+    assert client.backfill.history.headers == {"Authorization": "Bearer tok"}
+    without = LiveClient(settings)
+    clients.append(without)
+    assert without.backfill is None
+    with pytest.raises(ConfigError, match="AUTHVIZ_HISTORY_URL must be an http"):
+        LiveClient(settings, history_url="127.0.0.1:6001/auth0/events")

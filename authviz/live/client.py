@@ -23,6 +23,7 @@ re-authorization defect lives; the connection thread is pysher's ``Connection``,
 from __future__ import annotations
 
 import base64
+import dataclasses
 import logging
 import threading
 import time
@@ -124,11 +125,14 @@ class LiveClient:
         self._connection.bind("pusher:signin_success", self._on_signin_success)
         self.backfill: Backfill | None = None
         self._history_tasks: TaskRunner | None = None
-        url = history_url or settings.history_endpoint
+        history_settings = settings
+        if history_url or history_token:
+            history_settings = dataclasses.replace(
+                settings, history_url=history_url or settings.history_url,
+                history_token=history_token or settings.history_token)
+        url = history_settings.history_endpoint
         if backfill and url:
-            headers = settings.history_headers
-            if history_token:
-                headers["Authorization"] = f"Bearer {history_token}"
+            headers = history_settings.history_headers
             self._history_tasks = TaskRunner(name=f"{name}-history")
             self.backfill = Backfill(HistoryClient(url, headers), self._history_tasks,
                                      deliver=self._deliver_backfilled, report=self._report_history,
