@@ -56,6 +56,44 @@ def open_and_run(page, lab, name: str) -> None:
                 raise
 
 
+# Records, in the page, when a watched element changes and how long until the next frame is painted
+# (mutation -> requestAnimationFrame -> task: an estimate of the browser's cost to draw each update).
+RENDER_PROBE = """(selector) => {
+  window.__renders = window.__renders || {};
+  const out = window.__renders[selector] = [];
+  const attach = () => {
+    const el = document.querySelector(selector);
+    if (!el) { setTimeout(attach, 100); return; }
+    new MutationObserver(() => {
+      const t0 = performance.now();
+      requestAnimationFrame(() => setTimeout(() => out.push([t0, performance.now() - t0]), 0));
+    }).observe(el, {subtree: true, childList: true, characterData: true, attributes: true});
+  };
+  attach();
+}"""
+
+
+def render_report(page, selector: str, artifacts, name: str) -> dict:
+    samples = page.evaluate("(s) => (window.__renders || {})[s] || []", selector)
+    # one update = mutations within 50 ms of each other
+    updates, last = [], None
+    for t0, ms in samples:
+        if last is None or t0 - last > 50:
+            updates.append(ms)
+        else:
+            updates[-1] = max(updates[-1], ms)
+        last = t0
+    updates.sort()
+    report = {"selector": selector, "updates": len(updates)}
+    if updates:
+        report.update(p50_ms=round(updates[len(updates) // 2], 1),
+                      p95_ms=round(updates[min(len(updates) - 1, int(0.95 * len(updates)))], 1),
+                      max_ms=round(updates[-1], 1))
+    (artifacts / f"render-{name}.json").write_text(json.dumps(report, indent=2))
+    print(f"render {name}: {report}")
+    return report
+
+
 def number(text: str) -> int:
     return int(re.sub(r"[^0-9]", "", text) or 0)
 
@@ -77,6 +115,7 @@ def test_live_feed_rows_appear_keep_updating_and_html_stays_text(new_page, lab, 
     open_and_run(page, lab, "01_live_feed.ipynb")
     totals = page.locator(".authviz-feed .av-totals b").first
     rows = page.locator(".authviz-feed li.av-row")
+    page.evaluate(RENDER_PROBE, ".authviz-feed")
     rows.first.wait_for(timeout=RUN_TIMEOUT_MS)
     first = number(totals.inner_text())
     shot(page, page.locator(".authviz-feed").first, artifacts, "01_live_feed_early.png")
@@ -95,12 +134,14 @@ def test_live_feed_rows_appear_keep_updating_and_html_stays_text(new_page, lab, 
     assert page.locator(".authviz-feed img").count() == 0
     assert re.search(r"(Sign Up|Log In): \S+.*From \w+", page.locator(".authviz-feed").first.inner_text())
     shot(page, nasty.first, artifacts, "01_live_feed.png")
+    assert render_report(page, ".authviz-feed", artifacts, "feed")["updates"] >= 3
     no_errors(page)
 
 
 def test_bar_chart_and_map_show_countries_offline(new_page, lab, artifacts):
     page = new_page()
     open_and_run(page, lab, "02_logins_by_country.ipynb")
+    page.evaluate(RENDER_PROBE, ".js-plotly-plot")
     ticks = page.locator(".js-plotly-plot .xtick text")
     page.wait_for_function("() => [...document.querySelectorAll('.js-plotly-plot .xtick text')]"
                            ".filter(t => /^[A-Z][a-z]/.test(t.textContent)).length >= 5", timeout=RUN_TIMEOUT_MS)
@@ -114,6 +155,7 @@ def test_bar_chart_and_map_show_countries_offline(new_page, lab, artifacts):
     assert page.locator(".js-plotly-plot .geo .countries path, .js-plotly-plot .geo .layer.countries path"
                         ).count() + page.locator(".js-plotly-plot .choroplethlocation").count() >= 10
     assert not [u for u in page.offline.blocked if "topojson" in u or "plot.ly" in u], page.offline.blocked
+    render_report(page, ".js-plotly-plot", artifacts, "bar-chart")
     shot(page, page.locator(".js-plotly-plot").nth(1), artifacts, "02_map.png")
     shot(page, page.locator(".js-plotly-plot").first, artifacts, "02_bars.png")
     no_errors(page)
