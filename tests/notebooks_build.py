@@ -46,6 +46,7 @@ Run it before closing the notebook."""
 
 STOP = """\
 session.stop()
+print("the pump ran on:", session.pump.mode, "(the kernel's event loop)")
 print("dropped by the pump:", session.pump.dropped)"""
 
 
