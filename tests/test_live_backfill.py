@@ -340,3 +340,20 @@ def test_constructor_token_alone_derives_the_url_and_a_bad_url_is_one_sentence(c
     assert without.backfill is None
     with pytest.raises(ConfigError, match="AUTHVIZ_HISTORY_URL must be an http"):
         LiveClient(settings, history_url="127.0.0.1:6001/auth0/events")
+
+
+def test_a_drop_before_any_event_was_delivered_still_backfills_the_gap(hub, proxy, clients):
+    post(hub, range(1, 4), prefix="902")  # history before the client: not wanted (history_after=None)
+    client = make_client(clients, proxy.port, hub.url + "/auth0/events")
+    sub = client.subscribe(EVENTS_CHANNEL, events=[AUTH_EVENT])
+    assert sub.wait_subscribed(10)
+    wait_for(lambda: client.backfill.pending_from is None and client.backfill.history.requests > 0, 10)
+    proxy.refuse(True)
+    proxy.drop_all()
+    wait_for(lambda: not client.is_subscribed(EVENTS_CHANNEL), 5)
+    missed = post(hub, range(4, 7), prefix="902")
+    hub.drain()
+    proxy.refuse(False)
+    assert sub.wait_subscribed(10)
+    got = collect(sub, 3)
+    assert [e["event_id"] for e in got] == missed

@@ -76,7 +76,8 @@ class Backfill:
         self._scheduled = False  # a run is queued, waiting for its back-off, or running
         self._failing = False  # an error of the current failure streak was reported
         self._start_after = after
-        #: highest seq delivered (None: none yet)
+        #: the stream position: every event up to this seq was delivered, or came before the
+        #: first subscription (None: unknown yet); the next backfill reads after it
         self.last_seq: int | None = None
         #: history is still owed after this seq (None: nothing owed)
         self.pending_from: int | None = None
@@ -145,6 +146,8 @@ class Backfill:
                         generation = self._generation
                         continue
                     self.pending_from = None
+                    if self.last_seq is None or cursor > self.last_seq:
+                        self.last_seq = cursor  # read up to here, even when nothing was delivered
                     self._release_locked()
                     self._scheduled = False
                     self._failing = False
