@@ -35,9 +35,9 @@ node:  ## install the Node test packages
 	  fi; \
 	done
 
-# Notebooks 01-04 run top to bottom in local mode (embedded hub, seeded simulator) and their
+# Notebooks 01-05 run top to bottom in local mode (embedded hub, seeded simulator) and their
 # outputs are compared strictly (nbval); live cells are tagged nbval-ignore-output.
-NBVAL_NOTEBOOKS ?= notebooks/0[1-4]_*.ipynb
+NBVAL_NOTEBOOKS ?= notebooks/0[1-5]_*.ipynb
 NBVAL_ARGS ?= --nbval --nbval-cell-timeout=60 --nbval-sanitize-with tests/nbval_sanitize.cfg
 
 test: install node  ## run the whole test suite
@@ -57,4 +57,4 @@ demo: install  ## start the hub with the bridge and dev identity, the simulator 
 	$(VENV)/bin/authviz demo
 
 clean:  ## remove the virtualenv and caches
-	rm -rf $(VENV) .pytest_cache .hypothesis $(NODE_DIR)/node_modules
+	rm -rf $(VENV) .pytest_cache .hypothesis $(NODE_DIR)/*/node_modules
