@@ -11,6 +11,7 @@ each detection, the total of ``run_detections`` and the peak resident memory dur
 
 from __future__ import annotations
 
+import os
 import platform
 import sys
 import time
@@ -115,10 +116,16 @@ def _timed(fn, *args):
 
 
 def main() -> None:
-    n = int(sys.argv[1]) if len(sys.argv) > 1 else 10_000_000
+    import argparse
+
+    parser = argparse.ArgumentParser(description="All detections over a synthetic event frame: "
+                                     "wall and CPU time per detection, peak memory.")
+    parser.add_argument("events", nargs="?", type=int, default=10_000_000,
+                        help="events in the synthetic frame (default 10,000,000)")
+    n = parser.parse_args().events
     frame, built, _ = _timed(build, n)
     print(f"built {len(frame):,} events in {built:.1f} s; frame {frame.memory_usage(deep=True).sum() / 2**20:,.0f} MiB; RSS peak {_vmhwm_mb():,.0f} MiB")
-    print(f"machine: {platform.machine()}, {_cpu()}, nproc 2 (shared with other work), Python {platform.python_version()}, "
+    print(f"machine: {platform.machine()}, {_cpu()}, nproc {os.cpu_count()}, Python {platform.python_version()}, "
           f"pandas {pd.__version__}, numpy {np.__version__}, pyarrow {pa.__version__}; load average {_load()}")
     _reset_peak()
     base = _vmhwm_mb()
