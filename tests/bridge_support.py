@@ -20,7 +20,6 @@ from pathlib import Path
 from typing import Any
 
 import websocket
-from aiohttp import web
 
 from authviz.bridge import serve as bridge_serve
 from authviz.hub.running import RunningHub
@@ -49,17 +48,11 @@ class BridgeHub(RunningHub):
         self.args = args
         self.bridge: Any = None
 
-    async def _serve_start(self) -> None:
-        self.server = HubServer(self.apps, **self._server_options)
-        self.bridge = await bridge_serve.setup(self.server.app, self.server, self.args)
-        runner = web.AppRunner(self.server.app, access_log=None, handle_signals=False,
-                               shutdown_timeout=2.0)
-        await runner.setup()
-        site = web.TCPSite(runner, self.host, self.port, reuse_address=True)
-        await site.start()
-        self._runner = runner
-        if self.port == 0:
-            self.port = runner.addresses[0][1]
+    async def _mount(self, server: HubServer) -> None:
+        # the bridge's own start/stop ride on the app's startup/cleanup signals
+        self.bridge = await bridge_serve.setup(server.app, server, self.args)
+
+    def _serving(self) -> None:
         if self.bridge is not None and self.bridge.dev_identity is not None:
             self.bridge.verifier.set_issuer(self.url + "/")
 

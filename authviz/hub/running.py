@@ -118,6 +118,7 @@ class RunningHub:
 
     async def _serve_start(self) -> None:
         self.server = HubServer(self.apps, **self._server_options)
+        await self._mount(self.server)
         runner = web.AppRunner(self.server.app, access_log=None, handle_signals=False,
                                shutdown_timeout=2.0)
         await runner.setup()
@@ -126,15 +127,29 @@ class RunningHub:
             await site.start()
         except BaseException:
             await runner.cleanup()
+            await self._unmount()
             raise
         self._runner = runner
         if self.port == 0:
             self.port = runner.addresses[0][1]
+        self._serving()
 
     async def _serve_stop(self) -> None:
         if self._runner is not None:
             await self._runner.cleanup()
             self._runner = None
+        await self._unmount()
+
+    # -- hooks for subclasses that mount more on the same port (the bridge) -------------------
+
+    async def _mount(self, server: HubServer) -> None:
+        """Add routes or state to ``server.app`` before it serves (runs on the hub's loop)."""
+
+    def _serving(self) -> None:
+        """Called once the port is known (``self.url`` is final)."""
+
+    async def _unmount(self) -> None:
+        """Undo :meth:`_mount` after the server stopped (or failed to start)."""
 
     def stop(self, timeout: float = 10.0) -> None:
         """Stop serving (clients get close 4100) and join the thread. Idempotent."""

@@ -15,8 +15,6 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from aiohttp import web
-
 from authviz.bridge import serve as bridge_serve
 from authviz.bridge.publish import HubPublisher
 from authviz.hub.running import DEFAULT_APP_ID, DEFAULT_KEY, DEFAULT_SECRET, RunningHub
@@ -44,30 +42,18 @@ class LocalHub(RunningHub):
         self.log_token = secrets.token_hex(24)
         self.bridge: Any = None
 
-    async def _serve_start(self) -> None:
-        self.server = HubServer(self.apps, **self._server_options)
+    async def _mount(self, server: HubServer) -> None:
         args = _bridge_args(self.state_dir, self.log_token)
         self.bridge = bridge_serve.build_bridge(
-            args, publisher=HubPublisher(self.server, self.app.app_id), app_key=self.app.key,
+            args, publisher=HubPublisher(server, self.app.app_id), app_key=self.app.key,
             app_secret=self.app.secret, host=self.host, port=None)
-        self.bridge.install(self.server.app)
+        self.bridge.install(server.app)
         await self.bridge.start()
-        runner = web.AppRunner(self.server.app, access_log=None, handle_signals=False, shutdown_timeout=2.0)
-        await runner.setup()
-        site = web.TCPSite(runner, self.host, self.port, reuse_address=True)
-        try:
-            await site.start()
-        except BaseException:
-            await runner.cleanup()
-            await self.bridge.stop()
-            raise
-        self._runner = runner
-        if self.port == 0:
-            self.port = runner.addresses[0][1]
+
+    def _serving(self) -> None:
         self.bridge.verifier.set_issuer(self.url + "/")
 
-    async def _serve_stop(self) -> None:
-        await super()._serve_stop()
+    async def _unmount(self) -> None:
         if self.bridge is not None:
             await self.bridge.stop()
 
