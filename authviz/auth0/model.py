@@ -70,6 +70,14 @@ def thaw(value: Any) -> Any:
     return value
 
 
+def unwrap(value: Any) -> Any:
+    """The plain JSON value behind a read-only view, WITHOUT copying: for serialisers only
+    (``orjson.dumps(event.raw, default=unwrap)``); the result must never be modified."""
+    if isinstance(value, ReadOnlyMapping):
+        return value._data
+    return thaw(value)
+
+
 @dataclass(frozen=True, slots=True)
 class AuthEvent:
     """One normalised Auth0 event. One field per column of :data:`authviz.auth0.schema.COLUMNS`.

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 import orjson
 
-from authviz.auth0.model import AuthEvent, ParseResult, iso_z, thaw
+from authviz.auth0.model import AuthEvent, ParseResult, iso_z, unwrap
 from authviz.auth0.schema import COLUMNS
 
 from authviz.auth0 import parse_body
@@ -59,16 +59,8 @@ class Ingest:
     received: int
 
 
-def _plain(value: object) -> object:
-    """orjson ``default``: a read-only view of the raw record -> the plain dict it wraps."""
-    data = getattr(value, "_data", None)  # ReadOnlyMapping keeps the untouched dict there
-    if isinstance(data, dict):
-        return data
-    return thaw(value)
-
-
 def _raw_text(event: AuthEvent) -> str:
-    return orjson.dumps(event.raw, default=_plain, option=orjson.OPT_NON_STR_KEYS).decode()
+    return orjson.dumps(event.raw, default=unwrap, option=orjson.OPT_NON_STR_KEYS).decode()
 
 
 #: The schema columns except ``raw`` (kept apart as text), in order.
