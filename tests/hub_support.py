@@ -91,3 +91,68 @@ class RawClient:
             self.ws.close(timeout=1)
         except Exception:  # noqa: BLE001 - already gone
             pass
+
+
+class WebhookReceiver:
+    """A real aiohttp webhook endpoint on loopback, in its own thread (a context manager).
+
+    Every POST is checked with :func:`authviz.pusher.webhooks.verify_webhook` (a bad signature is
+    answered 401 and counted in ``rejected``); ``events`` is ``[(monotonic time, event), ...]``.
+    """
+
+    def __init__(self, key: str = KEY, secret: str = SECRET) -> None:
+        import asyncio
+        import threading
+
+        self.key, self.secret = key, secret
+        self._events: list[tuple[float, dict[str, Any]]] = []
+        self.rejected = 0
+        self._lock = threading.Lock()
+        self._loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(target=self._loop.run_forever, daemon=True,
+                                        name="test-webhook-receiver")
+        self._runner: Any = None
+        self.url = ""
+
+    async def _hook(self, request: Any) -> Any:
+        from aiohttp import web
+
+        from authviz.pusher.webhooks import verify_webhook
+
+        body = await request.read()
+        if not verify_webhook(self.key, self.secret, dict(request.headers), body):
+            self.rejected += 1
+            return web.Response(status=401)
+        now = time.monotonic()
+        with self._lock:
+            self._events.extend((now, e) for e in json.loads(body)["events"])
+        return web.Response(text="ok")
+
+    def __enter__(self) -> "WebhookReceiver":
+        from aiohttp import web
+
+        app = web.Application()
+        app.router.add_post("/hook", self._hook)
+        self._runner = web.AppRunner(app, access_log=None)
+        self._loop.run_until_complete(self._runner.setup())
+        site = web.TCPSite(self._runner, "127.0.0.1", 0)
+        self._loop.run_until_complete(site.start())
+        self.url = f"http://127.0.0.1:{self._runner.addresses[0][1]}/hook"
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._loop.call_soon_threadsafe(self._loop.stop)
+        self._thread.join(5)
+        self._loop.run_until_complete(self._runner.cleanup())
+        self._loop.close()
+
+    @property
+    def events(self) -> list[tuple[float, dict[str, Any]]]:
+        with self._lock:
+            return list(self._events)
+
+    def names(self, **match: Any) -> list[str]:
+        """Names of the events received so far whose fields equal ``match``."""
+        return [e["name"] for _, e in self.events
+                if all(e.get(k) == v for k, v in match.items())]

@@ -301,7 +301,8 @@ def test_cache_channels_replay_last_event_or_miss_within_ttl():
 
 
 def test_webhooks_occupied_vacated_members_client_events():
-    hub = make_hub(webhook_url="http://127.0.0.1:1/hook")
+    # webhook_debounce=0: presence webhooks at once (the debounce: tests/test_hub_debounce.py)
+    hub = make_hub(webhook_url="http://127.0.0.1:1/hook", webhook_debounce=0)
     a, b = connect(hub), connect(hub)
     hooks = []
 

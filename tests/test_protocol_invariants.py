@@ -32,7 +32,8 @@ op = st.one_of(
 @settings(max_examples=200, deadline=None)
 @given(st.lists(op, max_size=40))
 def test_random_operations_keep_invariants(ops):
-    hub = Hub([App("1", KEY, SECRET, webhook_url="http://127.0.0.1:1/")])
+    # a debounce of 0.5 s with 0.3 s steps: presence webhooks are sometimes held, cancelled, sent
+    hub = Hub([App("1", KEY, SECRET, webhook_url="http://127.0.0.1:1/", webhook_debounce=0.5)])
     state = hub.apps["1"]
     conns = []
     hooks: list[dict] = []
@@ -93,6 +94,17 @@ def test_random_operations_keep_invariants(ops):
             assert user_conns and all(x.open and x.user_id == user for x in user_conns)
         assert {x for x in open_conns if x.user_id} == {x for s in state.users.values() for x in s}
 
+    # once the held presence webhooks are due, everything has been said
+    hooks.extend(a.event for a in hub.tick(now + 1.0) if isinstance(a, Webhook))
+    assert not state.held
+    # member_added/removed alternate per (channel, user) and match the final members
+    for name in CHANNELS:
+        for user in USERS:
+            seq = [h["name"] for h in hooks if h.get("channel") == name
+                   and h.get("user_id") == user and h["name"].startswith("member_")]
+            assert all(a != b for a, b in zip(seq, seq[1:]))
+            present = name in state.channels and user in state.channels[name].members
+            assert (seq[-1] == "member_added") == present if seq else not present
     # occupied/vacated alternate per channel and match the final state
     for name in CHANNELS:
         seq = [h["name"] for h in hooks if h.get("channel") == name

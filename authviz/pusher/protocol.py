@@ -7,7 +7,7 @@ A :class:`Hub` holds the apps it serves (:class:`App` configurations, each with 
 * :meth:`Hub.connect` / :meth:`Hub.receive` / :meth:`Hub.receive_binary` / :meth:`Hub.disconnect`
   for websocket connections (frames are the text of one websocket message),
 * :meth:`AppState.trigger` for events published through the HTTP API or in-process,
-* :meth:`Hub.tick` for time passing (pings, dead connections, cache expiry).
+* :meth:`Hub.tick` for time passing (pings, dead connections, cache expiry, held webhooks).
 
 Its outputs are lists of *actions* for the I/O layer to carry out, in order:
 
@@ -27,6 +27,17 @@ Invariants:
 * A presence member exists iff at least one connection is subscribed with its user id; it is
   announced (``member_added``) when its first connection joins and removed when the last leaves.
 * A client event is never delivered to the connection that sent it.
+* Presence webhooks are debounced (Pusher: "if a user disconnects and then reconnects within
+  3 seconds, neither event will be delivered via webhook"): a presence channel's
+  ``member_removed`` and ``channel_vacated`` webhooks are held for ``App.webhook_debounce``
+  seconds; the same user (or, for ``channel_vacated``, anyone) joining again within that time
+  cancels the held event *and* its ``member_added`` / ``channel_occupied``. Held events are
+  released by :meth:`Hub.tick` (or by the next subscription after their time), in the order
+  they were held; websocket-level ``member_added``/``member_removed`` are never delayed.
+  Per channel the delivered webhooks still alternate occupied/vacated, and per (channel, user)
+  added/removed.
+* ``AppState.cache`` is in write order (a rewritten entry moves to the end) and holds at most
+  ``App.max_cache_channels`` entries: the least recently written one is evicted first.
 * A signed-in user is online iff ``AppState.users`` has at least one of its connections; the
   connections watching it (sign-in ``watchlist``) get ``online`` when its first connection signs
   in and ``offline`` when its last one leaves (``pusher_internal:watchlist_events``).
@@ -37,6 +48,7 @@ The server never decrypts ``private-encrypted-*`` payloads: they are relayed as 
 from __future__ import annotations
 
 import itertools
+import math
 import secrets
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -127,7 +139,13 @@ class App:
     ``max_channels_per_connection`` bounds what one connection can make the server remember
     (a subscribe flood is answered with ``pusher:error`` beyond it).
     ``cache_ttl`` (s, Pusher: 30 min) is how long a cache channel keeps its last event.
+    ``max_cache_channels`` bounds how many cache channels keep a last event: beyond it the least
+    recently written entry is evicted (its channel then answers ``pusher:cache_miss``). Each
+    entry holds one message, so the cache costs at most about ``max_cache_channels`` x
+    (``limits.max_data_bytes`` + envelope): ~100 MB at the defaults in the worst case.
     ``webhook_url`` (None = no webhooks) receives the events named in ``webhook_events``.
+    ``webhook_debounce`` (s, Pusher: 3) delays a presence channel's ``member_removed`` and
+    ``channel_vacated`` webhooks; a return within that time cancels both sides (0 = no delay).
     """
 
     app_id: str
@@ -141,7 +159,9 @@ class App:
     max_connections: int = 0
     max_channels_per_connection: int = 1000
     cache_ttl: float = 1800.0
+    max_cache_channels: int = 10_000
     webhook_url: str | None = None
+    webhook_debounce: float = 3.0
     webhook_events: frozenset[str] = frozenset(
         {"channel_occupied", "channel_vacated", "member_added", "member_removed",
          "client_event", "cache_miss"}
@@ -154,6 +174,14 @@ class App:
                 raise ValueError(f"app {name} must be a non-empty string")
         if self.activity_timeout <= 0 or self.pong_timeout <= 0:
             raise ValueError("activity_timeout and pong_timeout must be positive")
+        if isinstance(self.max_cache_channels, bool) or not isinstance(
+                self.max_cache_channels, int) or self.max_cache_channels < 1:
+            raise ValueError(f"max_cache_channels must be a positive whole number, not "
+                             f"{self.max_cache_channels!r}")
+        if not isinstance(self.webhook_debounce, (int, float)) or isinstance(
+                self.webhook_debounce, bool) or not 0 <= self.webhook_debounce <= 3600:
+            raise ValueError(f"webhook_debounce must be a number of seconds from 0 to 3600, not "
+                             f"{self.webhook_debounce!r}")
 
 
 # --- actions ------------------------------------------------------------------------------------
@@ -328,8 +356,15 @@ class AppState:
         self.users: dict[str, dict[Connection, None]] = {}
         #: user id -> connections whose sign-in watchlist names it (online/offline events)
         self.watchers: dict[str, dict[Connection, None]] = {}
+        #: cache channel -> its last event, in write order (see the module invariants)
         self.cache: dict[str, _CacheEntry] = {}
         self.webhooks = app.webhook_url is not None
+        #: presence webhooks being debounced: (channel, user key | None for channel_vacated)
+        #: -> (due time, webhook name, fields), in the order they were held
+        self.held: dict[tuple[str, str | None], tuple[float, str, dict[str, Any]]] = {}
+        self._debounce = float(app.webhook_debounce) if self.webhooks else 0.0
+        #: the latest time an input carried (for inputs that come without one)
+        self.clock = 0.0
         # names that passed validation once (bounded; see validate_trigger)
         self._known_channels: dict[str, None] = {}
         self._known_events: dict[str, None] = {}
@@ -365,7 +400,11 @@ class AppState:
                 ch = self.channels.get(name)
                 audience = ch.subscribers if ch is not None else None
                 if ch is not None and ch.cache or ch is None and is_cache_channel(name):
-                    self.cache[name] = _CacheEntry(payload, now + self.app.cache_ttl, event, data)
+                    cache = self.cache
+                    cache.pop(name, None)  # a rewrite moves the entry to the end (write order)
+                    cache[name] = _CacheEntry(payload, now + self.app.cache_ttl, event, data)
+                    if len(cache) > self.app.max_cache_channels:
+                        del cache[next(iter(cache))]  # the least recently written
             if not audience:
                 continue
             if excluded is not None and excluded in audience:
@@ -409,12 +448,14 @@ class AppState:
         """Deliver ``event`` to every connection signed in as ``user_id``."""
         return self.trigger([SERVER_TO_USER_PREFIX + user_id], event, data, None, now)
 
-    def terminate_user_connections(self, user_id: str) -> list[Action]:
+    def terminate_user_connections(self, user_id: str, now: float | None = None
+                                   ) -> list[Action]:
         """Close (4009) every connection signed in as ``user_id``."""
+        now = self.clock if now is None else now
         out: list[Action] = []
         for conn in list(self.users.get(user_id, ())):
             out.extend(self._close(conn, CloseCode.UNAUTHORIZED,
-                                   "connections terminated by the app"))
+                                   "connections terminated by the app", now))
         return out
 
     # -- queries (the HTTP API's read side) -----------------------------------------------------
@@ -444,21 +485,21 @@ class AppState:
 
     # -- connection life cycle ------------------------------------------------------------------
 
-    def _close(self, conn: Connection, code: int, reason: str) -> list[Action]:
+    def _close(self, conn: Connection, code: int, reason: str, now: float) -> list[Action]:
         if not conn.open:
             return []
-        out = self._forget(conn)
+        out = self._forget(conn, now)
         out.append(Close(conn, code, reason))
         return out
 
-    def _forget(self, conn: Connection) -> list[Action]:
+    def _forget(self, conn: Connection, now: float) -> list[Action]:
         """Drop ``conn`` from every channel, member list and user list (idempotent)."""
         if not conn.open:
             return []
         conn.open = False
         out: list[Action] = []
         for name in list(conn.channels):
-            out.extend(self._unsubscribe(conn, name))
+            out.extend(self._unsubscribe(conn, name, now))
         self._unwatch(conn)
         if conn.user_id is not None:
             out.extend(self._sign_out(conn))
@@ -498,6 +539,26 @@ class AppState:
         if self.webhooks and name in self.app.webhook_events:
             fields["name"] = name
             out.append(Webhook(self.app.app_id, fields))
+
+    def _hold(self, key: tuple[str, str | None], now: float, name: str, **fields: Any) -> None:
+        """Debounce a presence ``member_removed``/``channel_vacated`` webhook (see the module
+        invariants); :meth:`_flush_held` sends it once ``now + webhook_debounce`` has passed."""
+        self.held[key] = (now + self._debounce, name, fields)
+
+    def _unhold(self, key: tuple[str, str | None]) -> bool:
+        """Cancel a held webhook; True when there was one (its counterpart is then not sent)."""
+        return self.held.pop(key, None) is not None
+
+    def _flush_held(self, now: float, out: list[Action]) -> None:
+        """Send the held webhooks whose time has come, oldest first."""
+        held = self.held
+        while held:
+            key = next(iter(held))
+            due, name, fields = held[key]
+            if due > now:
+                break
+            del held[key]
+            self._hook(out, name, **fields)
 
     # -- subscriptions --------------------------------------------------------------------------
 
@@ -550,9 +611,13 @@ class AppState:
             return [Send(conn, _error(
                 f"{name} has {len(ch.members)} members; the limit is "
                 f"{app.limits.max_presence_members}", CloseCode.OVER_CAPACITY))]
+        held = self.held
+        if held:
+            self._flush_held(now, out)  # what is due goes first; what is left may be cancelled
         if ch is None:
             ch = self.channels[name] = Channel(name)
-            self._hook(out, "channel_occupied", channel=name)
+            if not (held and self._unhold((name, None))):
+                self._hook(out, "channel_occupied", channel=name)
         if member is not None:
             key = member.key
             m = ch.members.get(key)
@@ -563,7 +628,8 @@ class AppState:
                         _internal("pusher_internal:member_added",
                                   {"user_id": key, "user_info": m.user_info}, name),
                         tuple(ch.subscribers)))
-                self._hook(out, "member_added", channel=name, user_id=key)
+                if not (held and self._unhold((name, key))):
+                    self._hook(out, "member_added", channel=name, user_id=key)
             m.count += 1
             conn.presence[name] = key
         ch.subscribers[conn] = None
@@ -591,12 +657,13 @@ class AppState:
             data = {}
         return _internal("pusher_internal:subscription_succeeded", data, ch.name)
 
-    def _unsubscribe(self, conn: Connection, name: str) -> list[Action]:
+    def _unsubscribe(self, conn: Connection, name: str, now: float) -> list[Action]:
         ch = conn.channels.pop(name, None)
         if ch is None:
             return []
         out: list[Action] = []
         ch.subscribers.pop(conn, None)
+        debounce = self._debounce > 0 and ch.kind is ChannelKind.PRESENCE
         key = conn.presence.pop(name, None)
         if key is not None:
             m = ch.members.get(key)
@@ -608,10 +675,16 @@ class AppState:
                         out.append(Broadcast(
                             _internal("pusher_internal:member_removed", {"user_id": key}, name),
                             tuple(ch.subscribers)))
-                    self._hook(out, "member_removed", channel=name, user_id=key)
+                    if debounce:
+                        self._hold((name, key), now, "member_removed", channel=name, user_id=key)
+                    else:
+                        self._hook(out, "member_removed", channel=name, user_id=key)
         if not ch.subscribers:
             del self.channels[name]
-            self._hook(out, "channel_vacated", channel=name)
+            if debounce:
+                self._hold((name, None), now, "channel_vacated", channel=name)
+            else:
+                self._hook(out, "channel_vacated", channel=name)
         return out
 
     # -- client events and sign-in --------------------------------------------------------------
@@ -638,7 +711,7 @@ class AppState:
         if conn.ce_count > app.limits.client_events_per_second:
             return self._close(conn, CloseCode.CLIENT_EVENT_RATE,
                                f"more than {app.limits.client_events_per_second} client events "
-                               "per second")
+                               "per second", now)
         data = msg.get("data")
         try:
             validate_event_name(event, app.limits)
@@ -662,7 +735,7 @@ class AppState:
             self._hook(out, "client_event", **hook)
         return out
 
-    def _signin(self, conn: Connection, data: Any) -> list[Action]:
+    def _signin(self, conn: Connection, data: Any, now: float) -> list[Action]:
         app = self.app
         if not app.enable_user_auth:
             return [Send(conn, _error("user authentication is disabled for this app", None))]
@@ -673,14 +746,14 @@ class AppState:
             app.key, app.secret, conn.socket_id, user_data, auth
         ):
             return self._close(conn, CloseCode.UNAUTHORIZED,
-                               "invalid user authentication signature")
+                               "invalid user authentication signature", now)
         try:
             user = parse_user_data(user_data, app.limits)
         except PusherValidationError as exc:
             if exc.code is not None:
                 return [Send(conn, _error(str(exc), exc.code)),
-                        *self._close(conn, exc.code, str(exc)[:120])]
-            return self._close(conn, CloseCode.UNAUTHORIZED, str(exc)[:120])
+                        *self._close(conn, exc.code, str(exc)[:120], now)]
+            return self._close(conn, CloseCode.UNAUTHORIZED, str(exc)[:120], now)
         out: list[Action] = []
         if conn.user_id is not None and conn.user_id != user.id:
             out.extend(self._sign_out(conn))
@@ -759,6 +832,8 @@ class Hub:
             return None, [_error(reason, CloseCode.OVER_QUOTA)], CloseCode.OVER_QUOTA, reason
         conn = Connection(self._new_socket_id(), state, version, now)
         state.connections[conn.socket_id] = conn
+        if now > state.clock:
+            state.clock = now
         established = _internal("pusher:connection_established",
                                 {"socket_id": conn.socket_id,
                                  "activity_timeout": app.activity_timeout})
@@ -795,9 +870,9 @@ class Hub:
             return state._subscribe(conn, data, now)
         if event == "pusher:unsubscribe":
             name = data.get("channel") if isinstance(data, dict) else None
-            return state._unsubscribe(conn, name) if isinstance(name, str) else []
+            return state._unsubscribe(conn, name, now) if isinstance(name, str) else []
         if event == "pusher:signin":
-            return state._signin(conn, data)
+            return state._signin(conn, data, now)
         if is_client_event(event):
             return state._client_event(conn, msg, now)
         return [Send(conn, _error(f"unknown event {event[:64]!r}", None))]
@@ -814,28 +889,41 @@ class Hub:
         conn.last_seen = now
         return [Send(conn, _error("binary frames are not supported; send JSON text", None))]
 
-    def disconnect(self, conn: Connection, now: float = 0.0) -> list[Action]:
-        """The peer went away (or the I/O layer dropped it). Idempotent."""
-        return conn.app._forget(conn)
+    def disconnect(self, conn: Connection, now: float | None = None) -> list[Action]:
+        """The peer went away (or the I/O layer dropped it) at ``now`` (None: the latest time
+        the app saw, at most one tick old; it starts the presence webhook debounce). Idempotent."""
+        state = conn.app
+        if now is None:
+            now = state.clock
+        elif now > state.clock:
+            state.clock = now
+        return state._forget(conn, now)
 
-    def close(self, conn: Connection, code: int, reason: str) -> list[Action]:
+    def close(self, conn: Connection, code: int, reason: str,
+              now: float | None = None) -> list[Action]:
         """Close ``conn`` from the server side (e.g. a client too slow to read)."""
-        return conn.app._close(conn, code, reason)
+        state = conn.app
+        return state._close(conn, code, reason, state.clock if now is None else now)
 
     def close_all(self, code: int, reason: str) -> list[Action]:
-        """Close every connection of every app (server shutdown)."""
+        """Close every connection of every app (server shutdown). Held webhooks are sent at
+        once: nobody can come back to cancel them."""
         out: list[Action] = []
         for state in self.apps.values():
             for conn in list(state.connections.values()):
                 out.append(Send(conn, _error(reason, code)))
-                out.extend(state._close(conn, code, reason))
+                out.extend(state._close(conn, code, reason, state.clock))
+            state._flush_held(math.inf, out)
         return out
 
     def tick(self, now: float) -> list[Action]:
         """Time passed: ping silent connections, close (4201) those that never answered,
-        forget expired cache entries. Cost: one pass over the connections."""
+        send the held presence webhooks that are due, forget expired cache entries.
+        Cost: one pass over the connections."""
         out: list[Action] = []
         for state in self.apps.values():
+            if now > state.clock:
+                state.clock = now
             app = state.app
             idle_after = now - app.activity_timeout
             dead_after = now - app.pong_timeout
@@ -843,13 +931,18 @@ class Hub:
                 if conn.ping_sent is not None:
                     if conn.ping_sent <= dead_after:
                         out.extend(state._close(conn, CloseCode.PONG_NOT_RECEIVED,
-                                                "pong not received"))
+                                                "pong not received", now))
                 elif conn.last_seen <= idle_after:
                     conn.ping_sent = now
                     out.append(Send(conn, _PING))
-            if state.cache:
-                for name in [n for n, e in state.cache.items() if e.expires <= now]:
-                    del state.cache[name]
+            if state.held:
+                state._flush_held(now, out)
+            cache = state.cache
+            while cache:  # write order = expiry order (one cache_ttl per app)
+                name = next(iter(cache))
+                if cache[name].expires > now:
+                    break
+                del cache[name]
         return out
 
 
