@@ -16,6 +16,7 @@ import gc
 import importlib
 import json
 import signal
+import ssl
 import sys
 from pathlib import Path
 from types import ModuleType
@@ -26,13 +27,15 @@ from aiohttp import web
 from authviz.errors import ConfigError, UsageError
 from authviz.hub.running import DEFAULT_APP_ID, DEFAULT_KEY, DEFAULT_SECRET
 from authviz.hub.server import HubServer
+from authviz.hub.tls import server_ssl_context
 from authviz.pusher.protocol import App
 
 #: Modules that add routes to the served application (the bridge's /auth0, /pusher, /chat).
 SERVE_PLUGINS: tuple[str, ...] = ("authviz.bridge.serve",)
 
 _APP_FIELDS = {"app_id", "key", "secret", "enable_client_events", "enable_user_auth",
-               "activity_timeout", "max_connections", "webhook_url"}
+               "activity_timeout", "max_connections", "webhook_url", "webhook_debounce",
+               "cache_ttl", "max_cache_channels"}
 
 
 def _plugins() -> list[ModuleType]:
@@ -72,6 +75,19 @@ def add_commands(subparsers: Any) -> None:
     parser.add_argument("--webhook-url", default=None,
                         help="POST signed, batched webhooks (channel_occupied, member_added, ...) "
                              "to this URL")
+    parser.add_argument("--webhook-debounce", type=float, default=3.0, metavar="SECONDS",
+                        help="hold a presence channel's member_removed/channel_vacated webhooks "
+                             "this long; a user back within it causes neither webhook "
+                             "(Pusher's behaviour; default 3, 0 = send at once)")
+    parser.add_argument("--max-cache-channels", type=int, default=10_000, metavar="N",
+                        help="cache channels whose last event is kept; beyond it the least "
+                             "recently written is evicted (default 10000)")
+    parser.add_argument("--tls-cert", type=Path, default=None, metavar="FILE",
+                        help="serve wss:// and https:// with this PEM certificate (chain, leaf "
+                             "first); PUSHER_URL is then https://")
+    parser.add_argument("--tls-key", type=Path, default=None, metavar="FILE",
+                        help="the certificate's unencrypted PEM private key (default: inside "
+                             "--tls-cert)")
     parser.add_argument("--activity-timeout", type=int, default=120,
                         help="seconds of silence before a ping (announced to clients; default 120)")
     parser.add_argument("--config", type=Path, default=None,
@@ -89,6 +105,10 @@ def apps_from_args(args: argparse.Namespace) -> list[App]:
               "enable_user_auth": not args.no_user_auth,
               "activity_timeout": args.activity_timeout,
               "webhook_url": args.webhook_url}
+    # absent from namespaces built by older callers: the App defaults then apply
+    for name in ("webhook_debounce", "max_cache_channels"):
+        if getattr(args, name, None) is not None:
+            common[name] = getattr(args, name)
     if args.config is None:
         try:
             return [App(str(args.app_id), args.key, args.secret, **common)]
@@ -121,9 +141,20 @@ def apps_from_args(args: argparse.Namespace) -> list[App]:
     return apps
 
 
+def tls_from_args(args: argparse.Namespace) -> ssl.SSLContext | None:
+    """The server TLS context of ``--tls-cert``/``--tls-key`` (None: plain ws/http)."""
+    cert, key = getattr(args, "tls_cert", None), getattr(args, "tls_key", None)
+    if cert is None:
+        if key is not None:
+            raise UsageError("--tls-key needs --tls-cert (the certificate it belongs to).")
+        return None
+    return server_ssl_context(cert, key)
+
+
 async def serve(args: argparse.Namespace, *, ready: Any = None) -> None:
     """Serve until SIGINT/SIGTERM; clients are closed with 4100 on the way out."""
     apps = apps_from_args(args)
+    ssl_context = tls_from_args(args)
     try:
         hub = HubServer(apps)
     except ValueError as exc:
@@ -134,7 +165,8 @@ async def serve(args: argparse.Namespace, *, ready: Any = None) -> None:
     runner = web.AppRunner(hub.app, access_log=None, handle_signals=False, shutdown_timeout=3.0)
     await runner.setup()
     try:
-        site = web.TCPSite(runner, args.host, args.port, reuse_address=True)
+        site = web.TCPSite(runner, args.host, args.port, reuse_address=True,
+                           ssl_context=ssl_context)
         try:
             await site.start()
         except OSError as exc:
@@ -149,10 +181,11 @@ async def serve(args: argparse.Namespace, *, ready: Any = None) -> None:
         shown = {"0.0.0.0": "127.0.0.1", "::": "[::1]", "": "127.0.0.1"}.get(args.host, args.host)
         if ":" in shown and not shown.startswith("["):
             shown = f"[{shown}]"
+        scheme = "https" if ssl_context is not None else "http"
         for app in apps:
-            print(f"PUSHER_URL=http://{app.key}:{app.secret}@{shown}:{port}/apps/{app.app_id}",
-                  flush=True)
-        print(f"authviz hub listening on http://{args.host}:{port} (websocket /app/KEY); "
+            print(f"PUSHER_URL={scheme}://{app.key}:{app.secret}@{shown}:{port}/apps/"
+                  f"{app.app_id}", flush=True)
+        print(f"authviz hub listening on {scheme}://{args.host}:{port} (websocket /app/KEY); "
               "Ctrl-C stops it", file=sys.stderr, flush=True)
         # Everything allocated so far lives as long as the process: keep it out of the cyclic
         # garbage collector's full passes (shorter pauses while serving).
@@ -169,5 +202,9 @@ def run_serve(args: argparse.Namespace) -> int:
         raise UsageError(f"--port {args.port} is not a port number (0-65535).")
     if args.activity_timeout <= 0:
         raise UsageError("--activity-timeout must be a positive number of seconds.")
+    if not 0 <= args.webhook_debounce <= 3600:
+        raise UsageError("--webhook-debounce must be from 0 to 3600 seconds.")
+    if args.max_cache_channels < 1:
+        raise UsageError("--max-cache-channels must be at least 1.")
     asyncio.run(serve(args))
     return 0

@@ -6,11 +6,17 @@
 
 The thread only runs the event loop; it never prints. ``stop()`` (or leaving the ``with`` block)
 closes every client with 4100, stops the server and joins the thread.
+
+TLS: ``running_hub(tls_cert="cert.pem", tls_key="key.pem")`` serves ``wss://``/``https://`` on
+the same port (``url``, ``ws_url`` and ``pusher_url`` say so); clients must trust the certificate
+(``PUSHER_CA_FILE`` for the live client, ``verify=`` for the ``pusher`` library).
 """
 
 from __future__ import annotations
 
 import asyncio
+import os
+import ssl
 import threading
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import Future
@@ -21,6 +27,7 @@ from aiohttp import web
 from authviz.errors import AuthvizError
 from authviz.pusher.protocol import App
 from authviz.hub.server import HubServer
+from authviz.hub.tls import server_ssl_context
 
 __all__ = ["RunningHub", "running_hub", "DEFAULT_APP_ID", "DEFAULT_KEY", "DEFAULT_SECRET"]
 
@@ -40,14 +47,26 @@ class RunningHub:
 
     ``url`` is the HTTP base (``http://host:port``), ``ws_url`` the websocket base
     (``ws://host:port``), ``pusher_url`` the credentials URL, ``app`` the first app's config,
-    ``server`` the :class:`HubServer` (touch it only through :meth:`call`).
+    ``server`` the :class:`HubServer` (touch it only through :meth:`call`). With ``tls_cert``
+    (and ``tls_key``, PEM files) or a server ``ssl_context`` they are https/wss URLs.
     """
 
     def __init__(self, apps: Sequence[App], host: str = "127.0.0.1", port: int = 0,
-                 start_timeout: float = 10.0, **server_options: Any) -> None:
+                 start_timeout: float = 10.0, *,
+                 tls_cert: str | os.PathLike[str] | None = None,
+                 tls_key: str | os.PathLike[str] | None = None,
+                 ssl_context: ssl.SSLContext | None = None, **server_options: Any) -> None:
         unknown = set(server_options) - _SERVER_OPTIONS
         if unknown:
             raise TypeError(f"unknown hub options: {', '.join(sorted(unknown))}")
+        if tls_cert is not None:
+            if ssl_context is not None:
+                raise TypeError("give tls_cert/tls_key or ssl_context, not both")
+            ssl_context = server_ssl_context(tls_cert, tls_key)
+        elif tls_key is not None:
+            raise TypeError("tls_key needs tls_cert")
+        #: the server's TLS context (None: plain ws/http)
+        self.ssl_context = ssl_context
         self.apps = list(apps)
         self.app = self.apps[0]
         self.host = host
@@ -62,17 +81,22 @@ class RunningHub:
     # -- addresses -------------------------------------------------------------------------------
 
     @property
+    def tls(self) -> bool:
+        return self.ssl_context is not None
+
+    @property
     def url(self) -> str:
-        return f"http://{self.host}:{self.port}"
+        return f"{'https' if self.tls else 'http'}://{self.host}:{self.port}"
 
     @property
     def ws_url(self) -> str:
-        return f"ws://{self.host}:{self.port}"
+        return f"{'wss' if self.tls else 'ws'}://{self.host}:{self.port}"
 
     @property
     def pusher_url(self) -> str:
         a = self.app
-        return f"http://{a.key}:{a.secret}@{self.host}:{self.port}/apps/{a.app_id}"
+        return (f"{'https' if self.tls else 'http'}://{a.key}:{a.secret}@{self.host}:{self.port}"
+                f"/apps/{a.app_id}")
 
     @property
     def running(self) -> bool:
@@ -122,7 +146,8 @@ class RunningHub:
         runner = web.AppRunner(self.server.app, access_log=None, handle_signals=False,
                                shutdown_timeout=2.0)
         await runner.setup()
-        site = web.TCPSite(runner, self.host, self.port, reuse_address=True)
+        site = web.TCPSite(runner, self.host, self.port, reuse_address=True,
+                           ssl_context=self.ssl_context)
         try:
             await site.start()
         except BaseException:
@@ -225,13 +250,16 @@ def running_hub(
     """Start a hub in a background thread; use as a context manager (stops and joins on exit).
 
     ``options`` are :class:`~authviz.pusher.protocol.App` fields (``enable_client_events``,
-    ``activity_timeout``, ``webhook_url``, ``limits``, ...) and :class:`HubServer` options
-    (``send_buffer_bytes``, ``tick_interval``, ...). ``apps`` serves several apps instead.
+    ``activity_timeout``, ``webhook_url``, ``webhook_debounce``, ``max_cache_channels``,
+    ``limits``, ...), :class:`HubServer` options (``send_buffer_bytes``, ``tick_interval``, ...)
+    and TLS (``tls_cert``/``tls_key`` PEM files, or ``ssl_context``). ``apps`` serves several
+    apps instead.
     """
+    tls = {k: options.pop(k) for k in ("tls_cert", "tls_key", "ssl_context") if k in options}
     server_options = {k: v for k, v in options.items() if k in _SERVER_OPTIONS}
     app_options = {k: v for k, v in options.items() if k not in _SERVER_OPTIONS}
     if apps is None:
         apps = [App(str(app_id), key, secret, **app_options)]
     elif app_options:
         raise TypeError("pass App options inside the App objects when giving apps=")
-    return RunningHub(apps, host, port, **server_options).start()
+    return RunningHub(apps, host, port, **tls, **server_options).start()
