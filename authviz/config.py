@@ -13,6 +13,9 @@ variable                        meaning
 ``PUSHER_HOST``                 host of soketi / the embedded hub (instead of a cluster)
 ``PUSHER_PORT``                 port (default 443 with TLS, else 80)
 ``PUSHER_TLS``                  ``true``/``false`` (default true for a cluster, false for a host)
+``PUSHER_CA_FILE``              PEM CA certificate(s) to trust besides the system's (a self-hosted
+                                server with its own CA or a self-signed certificate)
+``SSL_CERT_FILE``               the standard OpenSSL variable: replaces the system's trust store
 ``PUSHER_AUTH_ENDPOINT``        authorize channels by POSTing to this URL instead of the secret
 ``PUSHER_USER_AUTH_ENDPOINT``   user sign-in endpoint (default: ``.../user-auth`` next to it)
 ``PUSHER_AUTH_TOKEN``           bearer token sent to the auth endpoints
@@ -38,6 +41,7 @@ import binascii
 import json
 import os
 import re
+import ssl
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -114,6 +118,10 @@ class PusherSettings:
     history_url: str | None = None
     #: bearer token for the history (empty: the auth endpoint's headers are sent)
     history_token: str = ""
+    #: PEM CA certificate(s) trusted besides the system's (``PUSHER_CA_FILE``)
+    ca_file: str | None = None
+    #: replaces the system's trust store (``SSL_CERT_FILE``, also honoured from ``.env``)
+    ssl_cert_file: str | None = None
 
     def __post_init__(self) -> None:
         if not self.key:
@@ -138,6 +146,25 @@ class PusherSettings:
         if key is not None and len(key) != 32:
             raise ConfigError("PUSHER_ENCRYPTION_MASTER_KEY must be the base64 encoding of exactly 32 bytes.")
         object.__setattr__(self, "auth_headers", dict(self.auth_headers))
+        for name, path in (("PUSHER_CA_FILE", self.ca_file), ("SSL_CERT_FILE", self.ssl_cert_file)):
+            if path and not os.path.isfile(path):
+                raise ConfigError(f"{name} {path}: no such file (give a PEM CA certificate).")
+
+    def client_ssl_context(self) -> ssl.SSLContext:
+        """A verifying TLS client context: the system's trust store (or ``SSL_CERT_FILE``) plus
+        ``PUSHER_CA_FILE``. Verification is never turned off; host names are checked."""
+        try:
+            context = ssl.create_default_context(cafile=self.ssl_cert_file or None)
+        except (OSError, ssl.SSLError) as exc:
+            raise ConfigError(f"SSL_CERT_FILE {self.ssl_cert_file}: no PEM CA certificate could be "
+                              f"loaded ({getattr(exc, 'reason', None) or exc}).") from None
+        if self.ca_file:
+            try:
+                context.load_verify_locations(cafile=self.ca_file)
+            except (OSError, ssl.SSLError) as exc:
+                raise ConfigError(f"PUSHER_CA_FILE {self.ca_file}: no PEM CA certificate could be "
+                                  f"loaded ({getattr(exc, 'reason', None) or exc}).") from None
+        return context
 
     # ------------------------------------------------------------------ derived addresses
     @property
@@ -192,6 +219,7 @@ class PusherSettings:
     def __repr__(self) -> str:  # never print the secret or the token
         return (f"PusherSettings(key={self.key!r}, app_id={self.app_id!r}, host={self.host!r}, "
                 f"port={self.port}, tls={self.tls}, secret={'***' if self.secret else ''!r}, "
+                f"{f'ca_file={self.ca_file!r}, ' if self.ca_file else ''}"
                 f"auth_endpoint={self.auth_endpoint!r})")
 
     # ------------------------------------------------------------------ parsing
@@ -212,7 +240,8 @@ class PusherSettings:
                            ("PUSHER_SECRET", "secret"), ("PUSHER_CLUSTER", "cluster"),
                            ("PUSHER_HOST", "host"), ("PUSHER_AUTH_ENDPOINT", "auth_endpoint"),
                            ("PUSHER_USER_AUTH_ENDPOINT", "user_auth_endpoint"),
-                           ("AUTHVIZ_HISTORY_URL", "history_url"), ("AUTHVIZ_HISTORY_TOKEN", "history_token")):
+                           ("AUTHVIZ_HISTORY_URL", "history_url"), ("AUTHVIZ_HISTORY_TOKEN", "history_token"),
+                           ("PUSHER_CA_FILE", "ca_file"), ("SSL_CERT_FILE", "ssl_cert_file")):
             if name in values:
                 fields[attr] = values[name].strip()
         if "PUSHER_PORT" in values:

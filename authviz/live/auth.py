@@ -14,6 +14,7 @@ the *current* socket_id: an authorization is never reused across connections.
 from __future__ import annotations
 
 import json
+import ssl
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -74,12 +75,15 @@ class EndpointAuthorizer:
     """
 
     def __init__(self, url: str, headers: Mapping[str, str] | None = None,
-                 user_url: str | None = None, timeout: float = 5.0) -> None:
+                 user_url: str | None = None, timeout: float = 5.0,
+                 ssl_context: ssl.SSLContext | None = None) -> None:
         self.url = url
         self.user_url = user_url or urllib.parse.urljoin(url, "user-auth")
         self.headers = dict(headers or {})
         self.timeout = timeout
-        self._opener = urllib.request.build_opener()
+        # ssl_context: whom https endpoints must prove to be (PUSHER_CA_FILE, see config.py)
+        handlers = [urllib.request.HTTPSHandler(context=ssl_context)] if ssl_context else []
+        self._opener = urllib.request.build_opener(*handlers)
 
     def _post(self, url: str, fields: Mapping[str, str], what: str, channel: str | None) -> dict[str, Any]:
         body = urllib.parse.urlencode(fields).encode()
@@ -118,8 +122,11 @@ class EndpointAuthorizer:
 def authorizer_from_settings(settings) -> Authorizer | None:
     """The endpoint when ``auth_endpoint`` is set, else the secret when known, else None."""
     if settings.auth_endpoint:
+        context = None
+        if getattr(settings, "ca_file", None) or getattr(settings, "ssl_cert_file", None):
+            context = settings.client_ssl_context()
         return EndpointAuthorizer(settings.auth_endpoint, settings.auth_headers,
-                                  settings.user_auth_endpoint)
+                                  settings.user_auth_endpoint, ssl_context=context)
     if settings.secret:
         return SecretAuthorizer(settings.key, settings.secret, settings.encryption_master_key)
     return None

@@ -35,7 +35,8 @@ def add_commands(subparsers) -> None:
                     "the events missed meanwhile are backfilled from the bridge); Ctrl-C stops it. On "
                     f"{topics.EVENTS_CHANNEL} it prints live security alerts too (--no-alerts). Settings: "
                     "PUSHER_URL or PUSHER_* variables (or .env); AUTHVIZ_SOURCE picks live, replay:PATH or "
-                    "simulator.")
+                    "simulator. A server with its own TLS certificate (authviz serve --tls-cert): "
+                    "PUSHER_CA_FILE names the CA to trust (or SSL_CERT_FILE); verification stays on.")
     parser.add_argument("--channel", action="append", metavar="NAME",
                         help=f"channel to follow (repeatable; default {topics.FEED_CHANNEL}; "
                              f"{topics.EVENTS_CHANNEL} carries every event but needs the secret or an "

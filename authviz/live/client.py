@@ -25,6 +25,7 @@ from __future__ import annotations
 import base64
 import dataclasses
 import logging
+import ssl
 import threading
 import time
 from collections.abc import Iterable, Mapping
@@ -123,6 +124,10 @@ class LiveClient:
             on_connect_failed=self._on_connect_failed, backoff=backoff, activity_timeout=activity_timeout,
             pong_timeout=pong_timeout, connect_timeout=connect_timeout, name=f"{name}-ws")
         self._connection.bind("pusher:signin_success", self._on_signin_success)
+        if settings.tls and (settings.ca_file or settings.ssl_cert_file):
+            # verifying: the system's trust store (or SSL_CERT_FILE) + PUSHER_CA_FILE; without
+            # them websocket-client's defaults apply (the same store, WEBSOCKET_CLIENT_CA_BUNDLE)
+            self._connection.sslopt = {"context": settings.client_ssl_context()}
         self.backfill: Backfill | None = None
         self._history_tasks: TaskRunner | None = None
         history_settings = settings
@@ -330,8 +335,19 @@ class LiveClient:
     def _on_connect_failed(self, error: Exception) -> None:
         reason = getattr(error, "strerror", None) or str(error) or type(error).__name__
         where = f"{self.settings.host}:{self.settings.port}"
-        failure = LiveError(f"Could not connect to the Pusher server at {where} ({reason}); "
-                            "retrying with back-off.")
+        if isinstance(error, ssl.SSLCertVerificationError):
+            failure = LiveError(
+                f"The Pusher server at {where} presented a TLS certificate this client does not "
+                f"trust ({error.verify_message or error.reason}); set PUSHER_CA_FILE to the CA "
+                "certificate that signed it; retrying with back-off.")
+        elif isinstance(error, ssl.SSLError):
+            failure = LiveError(
+                f"The TLS handshake with the Pusher server at {where} failed "
+                f"({error.reason or type(error).__name__}); check PUSHER_TLS and PUSHER_PORT; "
+                "retrying with back-off.")
+        else:
+            failure = LiveError(f"Could not connect to the Pusher server at {where} ({reason}); "
+                                "retrying with back-off.")
         with self._lock:
             subs = list(self._subscriptions)
         for sub in subs:

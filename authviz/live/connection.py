@@ -112,6 +112,8 @@ class Connection(pysher.connection.Connection):
         #: largest message accepted from the server (Pusher's data limit is 10 KB; soketi 100 KB)
         self.max_message = max_message
         self.socket_kwargs = {}
+        #: websocket-client TLS options, e.g. {"context": ssl_context} (set by the client)
+        self.sslopt: dict[str, Any] = {}
         self.connects = 0
         self.reconnects = 0
         self.bad_messages = 0
@@ -193,7 +195,8 @@ class Connection(pysher.connection.Connection):
     def _session(self) -> None:
         """One connection: websocket-client does the handshake (TLS, proxies) and the sends;
         frames are read in large chunks and parsed by :class:`~authviz.live.frames.FrameReader`."""
-        ws = websocket.WebSocket(skip_utf8_validation=True, enable_multithread=True)
+        ws = websocket.WebSocket(skip_utf8_validation=True, enable_multithread=True,
+                                 sslopt=self.sslopt)
         with self._socket_lock:
             if self._halt.is_set():
                 return
