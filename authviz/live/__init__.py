@@ -20,7 +20,7 @@ from authviz.config import PusherSettings
 from authviz.live.auth import Authorizer, EndpointAuthorizer, SecretAuthorizer
 from authviz.live.backfill import Backfill
 from authviz.live.buffer import OVERFLOW_POLICIES, EventBuffer
-from authviz.live.client import LiveClient
+from authviz.live.client import WATCHLIST_OFFLINE, WATCHLIST_ONLINE, LiveClient
 from authviz.live.errors import (
     AuthorizationError,
     ConnectionRejected,
@@ -70,6 +70,8 @@ __all__ = [
     "StreamStats",
     "Subscription",
     "SubscriptionClosed",
+    "WATCHLIST_OFFLINE",
+    "WATCHLIST_ONLINE",
     "close_action",
     "open_source",
     "parse_source_spec",

@@ -53,7 +53,13 @@ from authviz.pusher.channels import (
     server_to_user_channel,
 )
 
-__all__ = ["LiveClient"]
+__all__ = ["LiveClient", "WATCHLIST_OFFLINE", "WATCHLIST_ONLINE"]
+
+#: Names of the :class:`LiveEvent` s a sign-in ``watchlist`` produces on the user's
+#: ``#server-to-user-{id}`` channel (``data`` = ``{"user_ids": [...]}``). ``pusher:`` names are
+#: reserved for the protocol, so no app event sent to the user can be mistaken for them.
+WATCHLIST_ONLINE = "pusher:watchlist_online"
+WATCHLIST_OFFLINE = "pusher:watchlist_offline"
 
 log = logging.getLogger(__name__)
 
@@ -115,6 +121,8 @@ class LiveClient:
         self.auth_failures = 0
         self.decrypt_failures = 0
         self.fatal_error: ConnectionRejected | None = None
+        #: watched user ids online (sign-in watchlist), as the server last said; empty offline
+        self._online: set[str] = set()
         self._closed = False
         self._started = False
         self._connection = Connection(
@@ -124,6 +132,7 @@ class LiveClient:
             on_connect_failed=self._on_connect_failed, backoff=backoff, activity_timeout=activity_timeout,
             pong_timeout=pong_timeout, connect_timeout=connect_timeout, name=f"{name}-ws")
         self._connection.bind("pusher:signin_success", self._on_signin_success)
+        self._connection.bind("pusher_internal:watchlist_events", self._on_watchlist)
         if settings.tls and (settings.ca_file or settings.ssl_cert_file):
             # verifying: the system's trust store (or SSL_CERT_FILE) + PUSHER_CA_FILE; without
             # them websocket-client's defaults apply (the same store, WEBSOCKET_CLIENT_CA_BUNDLE)
@@ -210,6 +219,15 @@ class LiveClient:
                 return False
             time.sleep(0.01)
         return False
+
+    def online_users(self) -> frozenset[str]:
+        """The users of this client's sign-in ``watchlist`` (``user={"id": ..., "watchlist":
+        [...]}``, ``signin=True``) that are online now, as the server last reported; empty while
+        disconnected. Each change also arrives as a :data:`WATCHLIST_ONLINE` /
+        :data:`WATCHLIST_OFFLINE` event on a subscription to ``#server-to-user-{id}``
+        (after a reconnect the server's list of online users arrives again as an online event)."""
+        with self._lock:
+            return frozenset(self._online)
 
     def members(self, channel: str) -> dict[str, Any]:
         """A copy of a presence channel's members: ``{user_id: user_info}``."""
@@ -318,6 +336,7 @@ class LiveClient:
         self.connected.clear()
         self.signed_in.clear()
         with self._lock:
+            self._online.clear()
             for state in self._channels.values():
                 state.subscribed = False
                 state.socket_id = ""
@@ -381,6 +400,34 @@ class LiveClient:
                     state.subscribed = True
                     for sub in state.subscribers:
                         sub._control(ControlNotice("subscribed", state.name))
+
+    def _on_watchlist(self, data: Any) -> None:
+        """``pusher_internal:watchlist_events`` (websocket thread): track who is online and hand
+        one event per entry to the subscribers of the user's ``#server-to-user-{id}`` channel."""
+        if self.user is None:
+            return
+        entries = _json_object(data).get("events")
+        items = []
+        with self._lock:
+            for entry in entries if isinstance(entries, list) else ():
+                if not isinstance(entry, dict) or entry.get("name") not in ("online", "offline"):
+                    continue
+                ids = entry.get("user_ids")
+                user_ids = [str(u) for u in ids] if isinstance(ids, list) else []
+                if entry["name"] == "online":
+                    self._online.update(user_ids)
+                    name = WATCHLIST_ONLINE
+                else:
+                    self._online.difference_update(user_ids)
+                    name = WATCHLIST_OFFLINE
+                items.append((name, user_ids, entry))
+            state = self._channels.get(server_to_user_channel(str(self.user["id"])))
+            subs = list(state.subscribers) if state is not None else []
+        channel = server_to_user_channel(str(self.user["id"]))
+        for name, user_ids, entry in items:
+            item = LiveEvent(channel, name, {"user_ids": user_ids}, entry, time.time())
+            for sub in subs:
+                sub._offer(item)
 
     def _on_channel_event(self, event: str, data: Any, channel: str, message: dict) -> None:
         """Hot path (websocket thread): decode the payload once and hand it to the subscribers."""
