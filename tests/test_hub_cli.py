@@ -132,3 +132,24 @@ def test_plugins_get_arguments_and_setup_and_missing_ones_are_skipped(monkeypatc
 
     asyncio.run(main())
     assert calls == [(0, "y")] and seen["body"] == b"plugin"
+
+
+def test_debounce_and_cache_flags_and_config_fields(tmp_path, capsys):
+    parser = argparse.ArgumentParser()
+    hub_cli.add_commands(parser.add_subparsers())
+    args = parser.parse_args(["serve", "--webhook-debounce", "0.5", "--max-cache-channels", "7"])
+    (app,) = hub_cli.apps_from_args(args)
+    assert (app.webhook_debounce, app.max_cache_channels) == (0.5, 7)
+    (default,) = hub_cli.apps_from_args(parser.parse_args(["serve"]))
+    assert (default.webhook_debounce, default.max_cache_channels) == (3.0, 10_000)
+    config = tmp_path / "apps.json"
+    config.write_text(json.dumps({"apps": [{"app_id": "1", "key": "k", "secret": "s",
+                                            "webhook_debounce": 0, "cache_ttl": 60,
+                                            "max_cache_channels": 2}]}))
+    (app,) = hub_cli.apps_from_args(parser.parse_args(["serve", "--config", str(config)]))
+    assert (app.webhook_debounce, app.cache_ttl, app.max_cache_channels) == (0, 60, 2)
+    for flags, message in ((["--webhook-debounce", "-1"], "--webhook-debounce"),
+                           (["--max-cache-channels", "0"], "--max-cache-channels")):
+        assert authviz_main(["serve", "--port", "0", *flags]) == 2
+        err = capsys.readouterr().err
+        assert message in err and err.count("\n") == 1
