@@ -2,7 +2,8 @@
 
     .venv/bin/python benchmarks/bench_hub.py [--seconds 10] [--clients 2]
 
-* The hub runs in its **own process** (this file with ``--hub``), so its CPU time can be read from
+* The hub runs in its **own process** (this file with ``--hub``), on the event loop ``authviz
+  serve`` uses (uvloop; ``AUTHVIZ_EVENT_LOOP=asyncio`` for the standard one), so its CPU time can be read from
   ``/proc/<pid>/stat`` (utime + stime) and a slow benchmark client cannot hide the hub's cost.
 * Subscribers are spread over ``--clients`` client processes; each process runs a plain epoll
   loop over raw websocket sockets with a hand-rolled frame parser (the clients must cost less CPU
@@ -62,13 +63,15 @@ def hub_main(port_file: str) -> None:
         await stop.wait()
         await runner.cleanup()
 
+    from authviz.hub.loop import run as run_event_loop  # uvloop, as `authviz serve` runs
+
     if os.environ.get("BENCH_HUB_PROFILE"):
         import cProfile
 
-        cProfile.runctx("asyncio.run(main())", globals(), locals(),
+        cProfile.runctx("run_event_loop(main())", globals(), locals(),
                         os.environ["BENCH_HUB_PROFILE"])
     else:
-        asyncio.run(main())
+        run_event_loop(main())
 
 
 def proc_cpu_seconds(pid: int) -> tuple[float, float]:

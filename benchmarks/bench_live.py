@@ -5,7 +5,7 @@ Three processes, so the numbers are the client's own:
 * a server: the embedded hub (own process) or soketi (Node), both allowing 100-event batches;
 * a producer process publishing signed HTTP ``batch_events`` on loopback at the target rate, each
   event a normalised Auth0 event (``AuthEvent.to_dict()`` without raw, ~700 bytes) stamped with
-  ``sent_at`` (epoch seconds) just before its request is sent;
+  ``sent_at`` (epoch seconds) immediately before its request is signed and sent;
 * this process: ``LiveClient`` subscribed to ``private-auth0-events`` (JSON-decoded on the
   websocket thread, handed over through the bounded buffer), consumed by iterating on the main thread.
 
@@ -22,7 +22,6 @@ minus arrival on the websocket thread), and this process's CPU time per second p
 from __future__ import annotations
 
 import argparse
-import asyncio
 import dataclasses
 import multiprocessing as mp
 import os
@@ -43,7 +42,6 @@ CHANNEL = "private-auth0-events"
 #: events per batch_events request. Pusher's clusters allow 10, but a Python producer cannot send
 #: 1,000 requests/s on this 2-core machine next to the server and the client; --batch changes it.
 BATCH = 100
-MAX_IN_FLIGHT = 8
 
 
 # ------------------------------------------------------------------------------------------ servers
@@ -97,54 +95,54 @@ def _payloads(n: int = 500) -> list[dict]:
     return [parse_event(r).to_dict(include_raw=False) for r in TrafficGenerator(seed=1).generate(n=n)]
 
 
+#: Stand-in for ``sent_at`` while a batch is encoded; replaced by the real stamp (same width) just
+#: before the request is signed and sent. 2100-01-01, so it cannot occur in a payload by accident.
+_STAMP_SENTINEL = b"4102444800.123456"
+
+
 def _producer_process(port: int, rate: int, seconds: float, batch_size: int, go, result_q) -> None:
-    import aiohttp
+    """Signed ``batch_events`` over one keep-alive HTTP/1.1 connection (``http.client``).
+
+    The events of a batch are JSON-encoded first (the application has its events ready); their
+    ``sent_at`` is stamped immediately before the request is signed and sent, so latency runs
+    from the trigger, not from the producer's own encoding. One request at a time: the next
+    batch goes out when the previous one was answered (the hub answers after its fan-out).
+    """
+    import http.client
 
     from authviz.pusher.signing import sign_request
 
     payloads = _payloads()
     path = f"/apps/{APP_ID}/batch_events"
-
-    async def run() -> tuple[int, int, float]:
-        sent = failures = 0
-        seq = 0
-        in_flight: set[asyncio.Task] = set()
-        async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=MAX_IN_FLIGHT)) as session:
-            async def post(body: bytes) -> None:
-                nonlocal failures
-                params = sign_request(KEY, SECRET, "POST", path, body=body)
-                async with session.post(f"http://127.0.0.1:{port}{path}?{urlencode(params)}", data=body,
-                                        headers={"Content-Type": "application/json"}) as response:
-                    await response.read()
-                    if response.status != 200:
-                        failures += 1
-
-            go.wait()
-            start = time.monotonic()
-            while (elapsed := time.monotonic() - start) < seconds:
-                due = int(elapsed * rate) - sent
-                while due >= min(batch_size, rate // 100 or 1):
-                    count = min(batch_size, due)
-                    if len(in_flight) >= MAX_IN_FLIGHT:  # wait for capacity *before* stamping
-                        _, in_flight = await asyncio.wait(in_flight, return_when=asyncio.FIRST_COMPLETED)
-                    now = time.time()
-                    batch = []
-                    for _ in range(count):
-                        doc = payloads[seq % len(payloads)]
-                        batch.append({"channel": CHANNEL, "name": "auth-event",
-                                      "data": orjson.dumps({**doc, "seq": seq, "sent_at": now}).decode()})
-                        seq += 1
-                    body = orjson.dumps({"batch": batch})
-                    task = asyncio.ensure_future(post(body))
-                    in_flight.add(task)
-                    sent += count
-                    due -= count
-                await asyncio.sleep(0.002)
-            if in_flight:
-                await asyncio.wait(in_flight)
-            return sent, failures, time.monotonic() - start
-
-    result_q.put(asyncio.run(run()))
+    sentinel = float(_STAMP_SENTINEL)
+    seq = sent = failures = 0
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+    go.wait()
+    start = time.monotonic()
+    while (elapsed := time.monotonic() - start) < seconds:
+        due = int(elapsed * rate) - sent
+        if due < min(batch_size, rate // 100 or 1):
+            time.sleep(0.001)
+            continue
+        count = min(batch_size, due)
+        batch = []
+        for _ in range(count):
+            doc = payloads[seq % len(payloads)]
+            batch.append({"channel": CHANNEL, "name": "auth-event",
+                          "data": orjson.dumps({**doc, "seq": seq, "sent_at": sentinel}).decode()})
+            seq += 1
+        template = orjson.dumps({"batch": batch})
+        body = template.replace(_STAMP_SENTINEL, f"{time.time():.6f}".encode())
+        params = sign_request(KEY, SECRET, "POST", path, body=body)
+        conn.request("POST", f"{path}?{urlencode(params)}", body=body,
+                     headers={"Content-Type": "application/json"})
+        response = conn.getresponse()
+        response.read()
+        if response.status != 200:
+            failures += 1
+        sent += count
+    conn.close()
+    result_q.put((sent, failures, time.monotonic() - start))
 
 
 # ------------------------------------------------------------------------------------------ consumers
@@ -162,6 +160,10 @@ class Run:
     backlog_growth: int = 0
     high_water: int = 0
     handover_p99_ms: float = float("nan")
+    handover_p50_ms: float = float("nan")
+    #: trigger -> the websocket thread (producer, server, kernel, websocket read)
+    arrival_p50_ms: float = float("nan")
+    arrival_p99_ms: float = float("nan")
     p50_ms: float = float("nan")
     p99_ms: float = float("nan")
     max_ms: float = float("nan")
@@ -188,6 +190,7 @@ def run_authviz(server, rate: int, seconds: float, batch: int) -> Run:
     result = Run(server.name, "authviz", rate, seconds)
     latencies: list[float] = []
     handovers: list[float] = []
+    arrivals: list[float] = []
     seen: set[int] = set()
     ctx = mp.get_context("spawn")
     go, q = ctx.Event(), ctx.Queue()
@@ -206,6 +209,7 @@ def run_authviz(server, rate: int, seconds: float, batch: int) -> Run:
             data = event.data
             latencies.append(now - data["sent_at"])
             handovers.append(now - event.received_at)
+            arrivals.append(event.received_at - data["sent_at"])
             seen.add(data["seq"])
             last_event = time.monotonic()
             continue
@@ -232,6 +236,9 @@ def run_authviz(server, rate: int, seconds: float, batch: int) -> Run:
     result.p99_ms = _percentile(latencies, 0.99) * 1000
     result.max_ms = max(latencies) * 1000 if latencies else float("nan")
     result.handover_p99_ms = _percentile(handovers, 0.99) * 1000
+    result.handover_p50_ms = _percentile(handovers, 0.50) * 1000
+    result.arrival_p50_ms = _percentile(arrivals, 0.50) * 1000
+    result.arrival_p99_ms = _percentile(arrivals, 0.99) * 1000
     cpu = (cpu1 - cpu0) / (wall1 - wall0)
     result.cpu_per_1k = cpu / (result.achieved_rate / 1000)
     return result
@@ -346,6 +353,10 @@ def main(argv: list[str] | None = None) -> int:
                           f"{r.p99_ms:.2f} | {r.max_ms:.1f} | {r.handover_p99_ms:.2f} | "
                           f"{r.cpu_per_1k * 100:.1f}% of a core |",
                           flush=True)
+                    if r.client == "authviz":
+                        print(f"|   | where the time went: trigger -> websocket thread p50 {r.arrival_p50_ms:.2f} / "
+                              f"p99 {r.arrival_p99_ms:.2f} ms; hand-over p50 {r.handover_p50_ms:.2f} / "
+                              f"p99 {r.handover_p99_ms:.2f} ms |", flush=True)
         finally:
             server.close()
     print(f"# load average at end {os.getloadavg()[0]:.1f}")

@@ -25,6 +25,7 @@ from typing import Any
 from aiohttp import web
 
 from authviz.errors import ConfigError, UsageError
+from authviz.hub.loop import run as run_event_loop
 from authviz.hub.running import DEFAULT_APP_ID, DEFAULT_KEY, DEFAULT_SECRET
 from authviz.hub.server import HubServer
 from authviz.hub.tls import server_ssl_context
@@ -206,5 +207,5 @@ def run_serve(args: argparse.Namespace) -> int:
         raise UsageError("--webhook-debounce must be from 0 to 3600 seconds.")
     if args.max_cache_channels < 1:
         raise UsageError("--max-cache-channels must be at least 1.")
-    asyncio.run(serve(args))
+    run_event_loop(serve(args))
     return 0

@@ -26,6 +26,7 @@ from aiohttp import web
 
 from authviz.errors import AuthvizError
 from authviz.pusher.protocol import App
+from authviz.hub.loop import new_event_loop
 from authviz.hub.server import HubServer
 from authviz.hub.tls import server_ssl_context
 
@@ -122,7 +123,7 @@ class RunningHub:
         return self
 
     def _main(self, ready: Future[None]) -> None:
-        loop = asyncio.new_event_loop()
+        loop = new_event_loop()
         self._loop = loop
         try:
             loop.run_until_complete(self._serve_start())

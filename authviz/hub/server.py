@@ -236,6 +236,17 @@ class HubServer:
         if len(actions) <= 1:
             self._apply(actions)
             return
+        first = actions[0]
+        if type(first) is Broadcast:
+            audience = first.conns
+            if all(type(a) is Broadcast and a.conns == audience for a in actions):
+                # The common batch: every event for one audience (one channel). Frames are
+                # joined once, in order, and the same bytes go to each connection.
+                data = b"".join([text_frame(a.payload) for a in actions])
+                write = self._write
+                for conn in audience:
+                    write(conn, data)
+                return
         pending: dict[Connection, list[bytes]] = {}
         rest = []
         for action in actions:
@@ -313,7 +324,7 @@ class HubServer:
                 else:  # CLOSE, CLOSING, CLOSED, ERROR (e.g. message too big: aiohttp sent 1009)
                     break
         finally:
-            apply(hub.disconnect(conn))
+            apply(hub.disconnect(conn, monotonic()))
             closing = conn.sink.closing
             conn.sink = None
         if closing is not None and not closing.done():
