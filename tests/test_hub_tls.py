@@ -165,7 +165,16 @@ def test_serve_with_tls_prints_an_https_url_and_serves_wss(tmp_path, tls):
 
 
 def test_bad_tls_files_are_one_cli_sentence(tmp_path, tls, capsys):
+    from cryptography.hazmat.primitives import serialization
+
+    key = serialization.load_pem_private_key(tls["key"].read_bytes(), None)
+    encrypted = tmp_path / "encrypted-key.pem"  # refused, never a terminal password prompt
+    encrypted.write_bytes(key.private_bytes(serialization.Encoding.PEM,
+                                            serialization.PrivateFormat.PKCS8,
+                                            serialization.BestAvailableEncryption(b"pw")))
     cases = [
+        (["--tls-cert", str(tls["cert"]), "--tls-key", str(encrypted)], 1,
+         "unencrypted private key"),
         (["--tls-cert", str(tmp_path / "nope.pem")], 1, "--tls-cert"),
         (["--tls-cert", str(tls["cert"]), "--tls-key", str(tmp_path / "nope.pem")], 1,
          "--tls-key"),
