@@ -2,7 +2,7 @@
 
 The protocol itself lives in :mod:`authviz.pusher.protocol` (pure, no sockets); this package is the
 aiohttp server around it (:class:`HubServer`), its outgoing webhooks, the in-process runner
-(:func:`running_hub`) and the ``authviz serve`` command.
+(:func:`running_hub`), TLS (:func:`server_ssl_context`) and the ``authviz serve`` command.
 """
 
 from authviz.hub.running import (
@@ -13,6 +13,7 @@ from authviz.hub.running import (
     running_hub,
 )
 from authviz.hub.server import HUB_APP_KEY, HubServer, text_frame
+from authviz.hub.tls import server_ssl_context
 from authviz.hub.webhooks import WebhookSender
 from authviz.pusher.protocol import App, CloseCode, TriggerError
 
@@ -28,5 +29,6 @@ __all__ = [
     "TriggerError",
     "WebhookSender",
     "running_hub",
+    "server_ssl_context",
     "text_frame",
 ]
