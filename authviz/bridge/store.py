@@ -84,7 +84,11 @@ class StoreError(Exception):
 
 @dataclass(frozen=True, slots=True)
 class NewEvent:
-    """One event to store: its id (``log_id``), normalised form and raw record."""
+    """One event to store: its id (``log_id``), normalised form and raw record.
+
+    ``event_json``, when given, is ``orjson.dumps(event)`` (the store writes it as it is and the
+    publisher splices it: an event is encoded once).
+    """
 
     log_id: str
     event: dict[str, Any]
@@ -93,6 +97,7 @@ class NewEvent:
     type: str | None = None
     category: str | None = None
     user_id: str | None = None
+    event_json: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -108,7 +113,8 @@ class NewReject:
 class StoredEvent:
     """A stored event as history returns it and ``auth-event`` publishes it.
 
-    ``event`` is ``AuthEvent.to_dict(include_raw=False)``; ``raw`` the record as JSON text.
+    ``event`` is ``AuthEvent.to_dict(include_raw=False)``; ``raw`` the record as JSON text;
+    ``event_json`` (when known) the JSON text of ``event`` exactly as ``orjson.dumps`` writes it.
     """
 
     seq: int
@@ -116,6 +122,7 @@ class StoredEvent:
     received_at: str
     event: dict[str, Any]
     raw: str | None = None
+    event_json: str | None = None
 
     def to_json_dict(self, *, include_raw: bool = True) -> dict[str, Any]:
         """``event`` plus ``seq``, ``received_at`` and (when asked) ``raw`` as a JSON value."""
@@ -127,11 +134,18 @@ class StoredEvent:
         return out
 
     def to_json(self, *, include_raw: bool = True) -> str:
-        """The JSON text of :meth:`to_json_dict`, built without re-parsing ``raw``."""
-        out = dict(self.event)
-        out["seq"] = self.seq
-        out["received_at"] = self.received_at
-        text = orjson.dumps(out).decode()
+        """The JSON text of :meth:`to_json_dict`, built without re-parsing ``raw`` (nor
+        re-encoding ``event`` when ``event_json`` is known): the same text either way."""
+        if self.event_json is not None and len(self.event_json) > 2:
+            # ``event`` holds no "seq"/"received_at" (schema columns only): appending them
+            # gives exactly what orjson writes for the merged dict.
+            text = (f'{self.event_json[:-1]},"seq":{int(self.seq)},"received_at":'
+                    f'{orjson.dumps(self.received_at).decode()}}}')
+        else:
+            out = dict(self.event)
+            out["seq"] = self.seq
+            out["received_at"] = self.received_at
+            text = orjson.dumps(out).decode()
         if include_raw and self.raw is not None:
             text = text[:-1] + ',"raw":' + self.raw + "}"
         return text
@@ -323,8 +337,9 @@ class EventStore:
                 "(log_id, received_at, timestamp, type, category, user_id, event, raw)"
                 " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                 [
-                    (item.log_id, now, item.timestamp, item.type, item.category,
-                     item.user_id, orjson.dumps(item.event).decode(), item.raw)
+                    (item.log_id, now, item.timestamp, item.type, item.category, item.user_id,
+                     item.event_json if item.event_json is not None
+                     else orjson.dumps(item.event).decode(), item.raw)
                     for item in events
                 ],
             )
@@ -334,7 +349,8 @@ class EventStore:
                 if seq is None:
                     result.duplicates += 1
                 else:
-                    result.stored.append(StoredEvent(seq, item.log_id, now, item.event, item.raw))
+                    result.stored.append(
+                        StoredEvent(seq, item.log_id, now, item.event, item.raw, item.event_json))
             result.stored.sort(key=lambda stored: stored.seq)
         if rejects:
             conn.executemany(

@@ -1,0 +1,216 @@
+"""The fast path from one decoded log record to its normalised event (pure: no I/O).
+
+The webhook's hot path: Auth0 log-stream records (``{"log_id", "data": {...}}``), EventBridge
+envelopes and flat Management API entries whose fields all have the ordinary JSON types. For such
+a record :func:`fast_event` builds the event dict directly (no ``AuthEvent``, no ``(label,
+value)`` field tables, no per-record ``datetime``), with the same helpers and caches as the
+reference parser for categories, descriptions, countries and tenants.
+
+Invariant (checked by property tests against :func:`authviz.auth0.parse_event`): when
+:func:`fast_event` returns a dict, it equals the event dict the reference path gives for the same
+record (:func:`authviz.bridge.ingest.event_dict` of ``parse_event(record)``), key order
+included. When it returns ``None`` (any unusual type, a missing id, date or type, another
+timestamp form, wrappers, Rule/Action payloads...), the caller MUST take the reference path,
+which accepts the record or gives the reason it is refused. The fast path never refuses anything.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime
+from functools import lru_cache
+from math import isfinite
+from typing import Any
+
+from authviz.auth0.countries import resolve_country
+from authviz.auth0.log_types import category_for, describe_type
+from authviz.auth0.parse import tenant_from_hostname
+
+__all__ = ["fast_event", "fast_timestamp"]
+
+#: The one timestamp form taken on the fast path: UTC with ``Z`` and an optional fraction, the
+#: form Auth0 writes (``2026-11-20T10:00:00.123Z``). Other accepted forms take the reference path.
+_ISO_Z = re.compile(r"([0-9]{4})-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(?:\.([0-9]{1,9}))?Z")
+#: Years whose every instant a ``datetime64[ns]`` column holds (the reference refuses values
+#: outside 1677-09-21..2262-04-11; the edge years take the reference path).
+_FIRST_YEAR, _LAST_YEAR = "1678", "2261"
+
+#: How many distinct values the small caches below remember.
+CACHE_SIZE = 4096
+
+_str = str
+_float = float
+_int = int
+_dict = dict
+
+
+def fast_timestamp(value: str) -> str | None:
+    """``iso_z(parse_timestamp(value))`` for ``YYYY-MM-DDTHH:MM:SS[.f{1,9}]Z``, else ``None``.
+
+    The fraction is truncated to microseconds, as the reference does; the date and time are
+    validated by :meth:`datetime.fromisoformat` (month 13, February 30, hour 24 -> ``None``).
+    """
+    match = _ISO_Z.fullmatch(value)
+    if match is None:
+        return None
+    year, fraction = match.groups()
+    if not _FIRST_YEAR <= year <= _LAST_YEAR:
+        return None
+    head = value[:19]
+    try:
+        datetime.fromisoformat(head)
+    except ValueError:
+        return None
+    if fraction is None:
+        return head + ".000000Z"
+    return head + "." + fraction[:6].ljust(6, "0") + "Z"
+
+
+@lru_cache(maxsize=CACHE_SIZE)
+def _tenant_from_hostname(hostname: str | None) -> str | None:
+    return tenant_from_hostname(hostname)
+
+
+@lru_cache(maxsize=CACHE_SIZE)
+def _type_info(type_code: str) -> tuple[str, str]:
+    return category_for(type_code), describe_type(type_code)
+
+
+_TEXT_OR_NULL = frozenset({str, type(None)})
+#: ``resolve_country`` of (code, code3, name) as the three event columns (``None`` for empty).
+_countries: dict[tuple[Any, Any, Any], tuple[str | None, str | None, str | None]] = {}
+
+
+def _country_columns(code: str | None, code3: str | None,
+                     name: str | None) -> tuple[str | None, str | None, str | None]:
+    key = (code, code3, name)
+    columns = _countries.get(key)
+    if columns is None:
+        country = resolve_country(code, code3, name)
+        columns = (country.code or None, country.iso3 or None, country.name or None)
+        if len(_countries) >= CACHE_SIZE:
+            _countries.clear()
+        _countries[key] = columns
+    return columns
+
+
+def _coordinate(value: Any) -> float | None | bool:
+    """A latitude/longitude as the reference reads it; ``False`` means "take the reference path"."""
+    if value is None:
+        return None
+    kind = type(value)
+    if kind is _float or kind is _int:
+        try:
+            number = _float(value)
+        except OverflowError:  # an integer beyond float range (decoded by the json fallback)
+            return False
+        return number if isfinite(number) else False
+    return False  # text, "" and booleans: the reference decides
+
+
+def _entry_event(entry: dict[str, Any], outer_id: Any, source: str) -> dict[str, Any] | None:
+    """The event of a flat log entry (``log_entry_fields`` + ``_build`` of the reference).
+
+    Every ``_first(a, b)`` of the reference (the first value neither missing nor empty text,
+    else the first) is written out inline.
+    """
+    get = entry.get
+    event_id = outer_id
+    if event_id is None or event_id == "":
+        event_id = get("log_id")
+        if event_id is None or event_id == "":
+            event_id = get("_id")
+    if type(event_id) is not _str or not event_id:
+        return None  # missing (the reference derives an id) or not text
+    date = get("date")
+    type_code = get("type")
+    if type(date) is not _str or type(type_code) is not _str or not type_code:
+        return None
+    timestamp = fast_timestamp(date)
+    if timestamp is None:
+        return None
+    location = get("location_info")
+    if location is None:
+        code = code3 = name = city = latitude = longitude = None
+    elif type(location) is _dict:
+        lget = location.get
+        code, code3, name, city = (lget("country_code"), lget("country_code3"),
+                                   lget("country_name"), lget("city_name"))
+        latitude, longitude = lget("latitude"), lget("longitude")
+        if type(latitude) is not _float or type(longitude) is not _float or not (
+                isfinite(latitude) and isfinite(longitude)):
+            latitude, longitude = _coordinate(latitude), _coordinate(longitude)
+            if latitude is False or longitude is False:
+                return None
+    else:
+        return None
+    is_mobile = get("is_mobile")
+    if is_mobile is None or is_mobile == "":
+        other = get("isMobile")
+        if other is not None and other != "":
+            is_mobile = other
+    if is_mobile is not None and is_mobile is not True and is_mobile is not False:
+        return None
+    tenant = get("tenant_name")
+    if tenant is None or tenant == "":
+        other = get("tenant")
+        if other is not None and other != "":
+            tenant = other
+    description, user_id, user_name, connection, client_id, client_name, ip, user_agent, hostname = (
+        get("description"), get("user_id"), get("user_name"), get("connection"), get("client_id"),
+        get("client_name"), get("ip"), get("user_agent"), get("hostname"))
+    if not _TEXT_OR_NULL.issuperset(map(type, (
+            description, user_id, user_name, connection, client_id, client_name, ip, user_agent,
+            hostname, tenant, code, code3, name, city))):
+        return None  # a number or boolean where text belongs: the reference converts or refuses
+    category, default_description = _type_info(type_code)
+    country_code, country_iso3, country_name = _country_columns(code, code3, name)
+    return {
+        "event_id": event_id,
+        "timestamp": timestamp,
+        "type": type_code,
+        "category": category,
+        "description": description if description is not None else default_description,
+        "user_id": user_id,
+        "user_name": user_name,
+        "email": user_name if user_name and "@" in user_name else None,
+        "connection": connection,
+        "client_id": client_id,
+        "client_name": client_name,
+        "ip": ip,
+        "user_agent": user_agent,
+        "country_code": country_code,
+        "country_iso3": country_iso3,
+        "country_name": country_name,
+        "city": city,
+        "latitude": latitude,
+        "longitude": longitude,
+        "is_mobile": is_mobile,
+        "tenant": tenant or _tenant_from_hostname(hostname),
+        "source": source,
+    }
+
+
+def fast_event(obj: Any) -> dict[str, Any] | None:
+    """The normalised event dict of one decoded record, or ``None``: take the reference path.
+
+    The shape tests mirror :func:`authviz.auth0.shapes.detect_shape` (a null counts as missing),
+    restricted to plain dicts, so a record is read here only in the shape the reference sees.
+    """
+    if type(obj) is not _dict:
+        return None
+    detail = obj.get("detail")
+    if detail is not None:  # eventbridge, or a shape the reference must decide
+        if type(detail) is _dict:
+            data = detail.get("data")
+            if type(data) is _dict:
+                return _entry_event(data, detail.get("log_id"), "eventbridge")
+        return None
+    data = obj.get("data")
+    if data is not None:  # log_stream when ``data`` is an object
+        if type(data) is _dict:
+            return _entry_event(data, obj.get("log_id"), "log_stream")
+        return None
+    if "type" in obj and "date" in obj:
+        return _entry_event(obj, None, "management_api")
+    return None
