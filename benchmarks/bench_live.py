@@ -121,8 +121,9 @@ def _producer_process(port: int, rate: int, seconds: float, batch_size: int, go,
     start = time.monotonic()
     while (elapsed := time.monotonic() - start) < seconds:
         due = int(elapsed * rate) - sent
-        if due < min(batch_size, rate // 100 or 1):
-            time.sleep(0.001)
+        threshold = min(batch_size, rate // 100 or 1)
+        if due < threshold:  # sleep until the next batch is due (no busy polling)
+            time.sleep(max(0.0, (sent + threshold) / rate - elapsed))
             continue
         count = min(batch_size, due)
         batch = []

@@ -156,3 +156,71 @@ def test_concurrent_hand_over_accounts_for_every_item_in_order(overflow):
     assert buf.high_water <= 64
     if overflow == "block":
         assert buf.dropped == 0 and got == list(range(total))
+
+
+@pytest.mark.parametrize("overflow", ["drop_oldest", "drop_newest", "block"])
+@pytest.mark.parametrize("sizes", [[3], [2, 2], [5], [1, 4, 2], [3, 3, 3]])
+def test_put_many_is_put_one_by_one(overflow, sizes):
+    """A batch hand-over keeps exactly what single puts keep, with the same counters."""
+    if overflow == "block" and sum(sizes) > 3:
+        sizes = [min(s, 3) for s in sizes][:1]  # block with nobody consuming would wait forever
+    one, many = EventBuffer(3, overflow), EventBuffer(3, overflow)
+    n = 0
+    for size in sizes:
+        items = list(range(n, n + size))
+        n += size
+        for item in items:
+            one.put(item)
+        many.put_many(items)
+    assert (many.accepted, many.dropped, many.high_water) == (one.accepted, one.dropped, one.high_water)
+    drain = lambda buf: [got[1] for got in iter(lambda: buf.get(0), None)]  # noqa: E731
+    assert drain(many) == drain(one)
+
+
+def test_put_many_wakes_a_waiting_consumer_once_with_everything():
+    buf = EventBuffer(100)
+    got: list[int] = []
+    ready = threading.Event()
+
+    def consume():
+        ready.set()
+        while len(got) < 10:
+            item = buf.get(5)
+            if item is None:
+                return
+            got.append(item[1])
+
+    t = threading.Thread(target=consume)
+    t.start()
+    ready.wait(5)
+    time.sleep(0.05)  # the consumer is asleep in get()
+    buf.put_many(list(range(10)))
+    t.join(5)
+    assert got == list(range(10))
+
+
+class _Recorder:
+    def __init__(self) -> None:
+        self.seen: list[tuple] = []
+
+
+def test_connection_hands_over_a_read_in_order_around_connection_messages():
+    """Channel messages of one read go in runs; a connection message in between stays in place."""
+    import orjson
+
+    from authviz.live.connection import Connection
+
+    rec = _Recorder()
+    conn = Connection("ws://127.0.0.1:9/app/k", on_channel_event=lambda *a: rec.seen.append(("one",) + a[:3]),
+                      on_channel_events=lambda msgs: rec.seen.append(
+                          ("run", [(m["event"], m["channel"]) for m in msgs])))
+    conn.bind("pusher:pong", lambda data: rec.seen.append(("pong",)))
+    payloads = [orjson.dumps(m) for m in (
+        {"event": "a", "channel": "x", "data": "1"},
+        {"event": "b", "channel": "y", "data": "2"},
+        {"event": "pusher:pong", "data": "{}"},
+        {"event": "c", "channel": "x", "data": "3"},
+    )] + [b"not json", b'{"no_event": 1}', b"[1, 2]"]
+    conn._on_messages(payloads)
+    assert rec.seen == [("run", [("a", "x"), ("b", "y")]), ("pong",), ("run", [("c", "x")])]
+    assert conn.bad_messages == 3

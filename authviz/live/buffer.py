@@ -101,6 +101,29 @@ class EventBuffer(Generic[T]):
                 self._cond.notify_all()
         return kept
 
+    def put_many(self, items: list[T]) -> None:
+        """:meth:`put` for several items, in order, waking the consumer at most once.
+
+        When they all fit they go in with one ``extend``; otherwise each goes through
+        :meth:`put`, so the overflow policy treats them exactly as one by one.
+        """
+        queued = self._items
+        if self._closed:
+            return
+        if len(queued) + len(items) > self.maxsize:
+            for item in items:
+                self.put(item)
+            return
+        queued.extend(items)
+        self.accepted += len(items)
+        size = len(queued)
+        if size > self.high_water:
+            self.high_water = size
+        if self._sleeping:
+            with self._cond:
+                self._sleeping = False
+                self._cond.notify_all()
+
     def put_control(self, item: Any) -> None:
         """Hand over a control item (never dropped unless ``max_control`` are pending)."""
         with self._cond:

@@ -127,6 +127,7 @@ class LiveClient:
         self._started = False
         self._connection = Connection(
             settings.ws_url, on_channel_event=self._on_channel_event,
+            on_channel_events=self._on_channel_events,
             on_connected=self._on_connected, on_disconnected=self._on_disconnected,
             on_fatal=self._on_fatal, on_error=self._on_server_error,
             on_connect_failed=self._on_connect_failed, backoff=backoff, activity_timeout=activity_timeout,
@@ -429,8 +430,57 @@ class LiveClient:
             for sub in subs:
                 sub._offer(item)
 
+    def _on_channel_events(self, messages: list[dict]) -> None:
+        """Hot path (websocket thread): the channel messages of one read, in order.
+
+        Plain events (not protocol, not encrypted, not the backfilled channel) are decoded and
+        handed to each subscriber of their channel in one piece per run of the same channel;
+        anything else goes through :meth:`_on_channel_event` in its place, after what was
+        gathered before it, so every subscriber sees the server's order.
+        """
+        channels = self._channels
+        backfill = self.backfill
+        special = backfill.channel if backfill is not None else None
+        encrypted = ChannelKind.PRIVATE_ENCRYPTED
+        loads, decode_error = orjson.loads, orjson.JSONDecodeError
+        received_at = time.time()
+        run: list[LiveEvent] = []
+        run_state: _Channel | None = None
+        for message in messages:
+            channel = message["channel"]
+            event = message["event"]
+            state = channels.get(channel)
+            if (state is None or channel == special or state.kind is encrypted
+                    or event.startswith("pusher")):
+                if run:
+                    self._hand_over(run_state, run)
+                    run = []
+                self._on_channel_event(event, message.get("data"), channel, message)
+                continue
+            if state is not run_state:
+                if run:
+                    self._hand_over(run_state, run)
+                    run = []
+                run_state = state
+            raw = message.get("data")
+            if isinstance(raw, (str, bytes)):
+                try:
+                    decoded = loads(raw)
+                except decode_error:
+                    decoded = raw
+            else:
+                decoded = raw
+            run.append(LiveEvent(channel, event, decoded, raw, received_at, message.get("user_id")))
+        if run:
+            self._hand_over(run_state, run)
+
+    @staticmethod
+    def _hand_over(state: _Channel, items: list[LiveEvent]) -> None:
+        for sub in state.subscribers:
+            sub._offer_many(items)
+
     def _on_channel_event(self, event: str, data: Any, channel: str, message: dict) -> None:
-        """Hot path (websocket thread): decode the payload once and hand it to the subscribers."""
+        """One channel message (websocket thread): decode the payload once, hand it over."""
         state = self._channels.get(channel)
         if state is None:
             return

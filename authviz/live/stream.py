@@ -93,6 +93,16 @@ class EventStream:
         self.received += 1
         self._buffer.put(item)
 
+    def _offer_many(self, items: list[LiveEvent]) -> None:
+        """Producer thread: :meth:`_offer` for several items, in order, with one hand-over."""
+        event_filter = self._event_filter
+        if event_filter is not None:
+            items = [item for item in items if item.name in event_filter]
+            if not items:
+                return
+        self.received += len(items)
+        self._buffer.put_many(items)
+
     def _control(self, notice: ControlNotice, fatal: bool = False) -> None:
         if notice.error is not None:
             self.errors.append(notice.error)
