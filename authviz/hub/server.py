@@ -471,17 +471,7 @@ class HubServer:
             except _ApiError as exc:
                 raise _ApiError(exc.status, f"batch[{i}]: {exc}") from None
         # Every event is checked before any is delivered or cached: a bad batch changes nothing.
-        checked = []
-        for i, (_, channels, name, data, socket_id) in enumerate(items):
-            try:
-                checked.append((state.validate_trigger(channels, name, data), name, data,
-                                socket_id))
-            except TriggerError as exc:
-                raise TriggerError(f"batch[{i}]: {exc}", exc.http_status) from None
-        now = time.monotonic()
-        actions: list[Any] = []
-        for names, name, data, socket_id in checked:
-            actions.extend(state.trigger(names, name, data, socket_id, now, validate=False))
+        actions = state.trigger_batch([fields for _, *fields in items], time.monotonic())
         self._apply_coalesced(actions)
         if any(item.get("info") for item, *_ in items):
             return _json({"batch": [
