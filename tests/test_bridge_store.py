@@ -212,3 +212,39 @@ async def test_publish_queue_keeps_order_retries_and_bounds_memory():
     failing.submit(items[2:3])
     await failing.drain(5)
     await failing.stop()
+
+
+async def test_publish_queue_batches_submissions_in_order_within_max_batch():
+    from authviz.bridge.publications import Publication
+    from authviz.bridge.publish import PublishQueue
+
+    recorder = _Recorder()
+    recorder.gate = __import__("asyncio").Event()
+    queue = PublishQueue(recorder, max_batch=4)
+    queue.start()
+    submissions = [[Publication("e", f"{s}.{n}", ("c",), seq=10 * s + n) for n in range(size)]
+                   for s, size in enumerate([3, 5, 2, 9], 1)]
+    for items in submissions:
+        assert queue.submit(items) == len(items)
+    assert queue.stats()["pending"] == 19
+    recorder.gate.set()
+    await queue.drain(5)
+    assert [p.data for batch in recorder.batches for p in batch] == [
+        p.data for items in submissions for p in items]
+    assert all(1 <= len(batch) <= 4 for batch in recorder.batches)
+    assert queue.handled_seq == 48 and queue.stats()["pending"] == 0
+    await queue.stop()
+
+
+async def test_reported_seqs_are_the_stored_ones_with_group_commit_and_duplicates(tmp_path):
+    import asyncio
+
+    async with EventStore(tmp_path / "s.db") as store:
+        bodies = [lines(*(record(n) for n in range(start, start + 7))) for start in (1, 5, 20, 30, 3)]
+        results = await asyncio.gather(*(store.add_batch(prepare(b).events) for b in bodies))
+        reported = {e.log_id: e.seq for r in results for e in r.stored}
+        assert sum(r.duplicates for r in results) == 35 - len(reported)
+        rows = await store.events_after(0, 1000)
+        assert {r.log_id: r.seq for r in rows} == reported
+        for r in results:
+            assert [e.seq for e in r.stored] == sorted(e.seq for e in r.stored)

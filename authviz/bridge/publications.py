@@ -20,8 +20,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 import orjson
 
@@ -68,9 +67,11 @@ SESSION_TYPES: dict[str, str] = {
 SIGNUP_TYPES = frozenset({"ss"})
 
 
-@dataclass(frozen=True, slots=True)
-class Publication:
-    """One event to publish. ``user_id`` set means "send to this user" (channels is empty)."""
+class Publication(NamedTuple):
+    """One event to publish. ``user_id`` set means "send to this user" (channels is empty).
+
+    A named tuple (immutable, and built several times per event on the webhook's hot path).
+    """
 
     event: str
     data: str
@@ -154,24 +155,33 @@ def publications_for(
     ``feed=False`` leaves out the tutorial feed (when the Auth0 Action publishes it instead).
     """
     out: list[Publication] = []
+    append = out.append
     for stored in stored_events:
+        seq = stored.seq
         data = stored.to_json()
-        if len(data) > max_data_bytes // 4 and len(data.encode()) > max_data_bytes:
+        # a code point is at most 4 bytes of UTF-8: only long texts need encoding to be sized
+        if len(data) * 4 > max_data_bytes and len(data.encode()) > max_data_bytes:
             slim = stored.to_json_dict(include_raw=False)
             slim["raw"] = None
             slim["raw_truncated"] = True
             data = _dumps(slim)
-        if len(data.encode()) <= max_data_bytes:
-            out.append(Publication(AUTH_EVENT, data, (EVENTS_CHANNEL,), seq=stored.seq))
+            if len(data.encode()) > max_data_bytes:
+                data = None  # too big even without raw: the history has it
+        if data is not None:
+            append(Publication(AUTH_EVENT, data, (EVENTS_CHANNEL,), seq=seq))
         event = stored.event
-        payload = feed_payload(event) if feed else None
-        if payload is not None:
-            name = LOGGED_IN_EVENT if payload["app_metadata"] else SIGNED_UP_EVENT
-            out.append(Publication(name, _dumps(payload), (FEED_CHANNEL,), seq=stored.seq))
-        session = session_payload({**event, "seq": stored.seq})
-        if session is not None:
-            user_id, payload = session
-            body = _dumps(payload)
-            out.append(Publication(SESSION_EVENT, body, (user_channel(user_id),), seq=stored.seq))
-            out.append(Publication(SESSION_EVENT, body, user_id=signin_user_id(user_id), seq=stored.seq))
+        type_ = event.get("type")
+        category = event.get("category")
+        if feed and (type_ in SIGNUP_TYPES or category == "login_success"):
+            payload = feed_payload(event)
+            if payload is not None:
+                name = LOGGED_IN_EVENT if payload["app_metadata"] else SIGNED_UP_EVENT
+                append(Publication(name, _dumps(payload), (FEED_CHANNEL,), seq=seq))
+        if event.get("user_id") and (type_ in SESSION_TYPES or category in SESSION_CATEGORIES):
+            session = session_payload({**event, "seq": seq})
+            if session is not None:
+                user_id, payload = session
+                body = _dumps(payload)
+                append(Publication(SESSION_EVENT, body, (user_channel(user_id),), seq=seq))
+                append(Publication(SESSION_EVENT, body, user_id=signin_user_id(user_id), seq=seq))
     return out

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -206,7 +207,11 @@ class HubPublisher:
 
 
 class PublishQueue:
-    """A bounded, ordered hand-over from request handlers to one publishing task."""
+    """A bounded, ordered hand-over from request handlers to one publishing task.
+
+    Each :meth:`submit` is queued as one list (a request's publications travel together: no
+    per-publication queue operation); the bound ``max_pending`` still counts publications.
+    """
 
     def __init__(
         self,
@@ -222,7 +227,13 @@ class PublishQueue:
         self.max_batch = max_batch
         self.retries = retries
         self.retry_delay = retry_delay
-        self._queue: asyncio.Queue[Publication] = asyncio.Queue(maxsize=max_pending)
+        #: Submitted lists not yet taken by the worker, oldest first.
+        self._lists: deque[list[Publication]] = deque()
+        #: Publications submitted and not yet handled (queued or being delivered).
+        self._pending = 0
+        self._wakeup = asyncio.Event()
+        self._idle = asyncio.Event()
+        self._idle.set()
         self._task: asyncio.Task[None] | None = None
         self.published = 0
         self.dropped = 0
@@ -233,32 +244,54 @@ class PublishQueue:
 
     def submit(self, items: Sequence[Publication]) -> int:
         """Enqueue without waiting; returns how many were accepted (the rest are dropped)."""
-        accepted = 0
-        for item in items:
-            try:
-                self._queue.put_nowait(item)
-                accepted += 1
-            except asyncio.QueueFull:
-                self.dropped += 1
-        return accepted
+        room = self.max_pending - self._pending
+        if room <= 0 or not items:
+            self.dropped += len(items)
+            return 0
+        accepted = list(items[:room]) if len(items) > room else list(items)
+        self.dropped += len(items) - len(accepted)
+        self._lists.append(accepted)
+        self._pending += len(accepted)
+        self._idle.clear()
+        self._wakeup.set()
+        return len(accepted)
 
     def start(self) -> None:
         if self._task is None:
             self._task = asyncio.get_running_loop().create_task(self._run(), name="authviz-publish")
 
+    def _take(self) -> list[Publication]:
+        """Up to ``max_batch`` queued publications, in order (a list may be split)."""
+        lists = self._lists
+        batch = lists.popleft()
+        while lists and len(batch) < self.max_batch:
+            head = lists[0]
+            room = self.max_batch - len(batch)
+            if len(head) <= room:
+                batch.extend(lists.popleft())
+            else:
+                batch.extend(head[:room])
+                lists[0] = head[room:]
+        if len(batch) > self.max_batch:
+            lists.appendleft(batch[self.max_batch:])
+            del batch[self.max_batch:]
+        return batch
+
     async def _run(self) -> None:
         while True:
-            batch = [await self._queue.get()]
-            while len(batch) < self.max_batch and not self._queue.empty():
-                batch.append(self._queue.get_nowait())
+            while not self._lists:
+                self._wakeup.clear()
+                await self._wakeup.wait()
+            batch = self._take()
             try:
                 await self._deliver(batch)
             finally:
-                seqs = [item.seq for item in batch if item.seq is not None]
-                if seqs:
-                    self.handled_seq = max(self.handled_seq, max(seqs))
-                for _ in batch:
-                    self._queue.task_done()
+                seq = max((item.seq for item in batch if item.seq is not None), default=0)
+                if seq > self.handled_seq:
+                    self.handled_seq = seq
+                self._pending -= len(batch)
+                if self._pending == 0:
+                    self._idle.set()
 
     async def _deliver(self, batch: list[Publication]) -> None:
         for attempt in range(self.retries + 1):
@@ -277,13 +310,13 @@ class PublishQueue:
 
     async def drain(self, timeout: float = 30.0) -> None:
         """Wait until everything submitted so far was published (or dropped)."""
-        await asyncio.wait_for(self._queue.join(), timeout)
+        await asyncio.wait_for(self._idle.wait(), timeout)
 
     async def stop(self, timeout: float = 5.0) -> None:
         """Publish what is pending (up to ``timeout``), then stop the worker and the publisher."""
         if self._task is not None:
             try:
-                await asyncio.wait_for(self._queue.join(), timeout)
+                await asyncio.wait_for(self._idle.wait(), timeout)
             except asyncio.TimeoutError:
                 pass
             self._task.cancel()
@@ -297,7 +330,7 @@ class PublishQueue:
     def stats(self) -> dict[str, int]:
         """Counts since start; ``failed`` includes single publications the hub refused."""
         return {
-            "pending": self._queue.qsize(),
+            "pending": self._pending,
             "published": self.published,
             "dropped": self.dropped,
             "failed": self.failed + int(getattr(self.publisher, "failed", 0)),

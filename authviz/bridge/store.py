@@ -27,7 +27,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, NamedTuple, TypeVar
 
 import orjson
 
@@ -82,12 +82,11 @@ class StoreError(Exception):
     """The store could not be opened or written (disk full, corrupt file, closed store)."""
 
 
-@dataclass(frozen=True, slots=True)
-class NewEvent:
+class NewEvent(NamedTuple):
     """One event to store: its id (``log_id``), normalised form and raw record.
 
     ``event_json``, when given, is ``orjson.dumps(event)`` (the store writes it as it is and the
-    publisher splices it: an event is encoded once).
+    publisher splices it: an event is encoded once). A named tuple: one is built per event.
     """
 
     log_id: str
@@ -109,9 +108,8 @@ class NewReject:
     raw: str
 
 
-@dataclass(frozen=True, slots=True)
-class StoredEvent:
-    """A stored event as history returns it and ``auth-event`` publishes it.
+class StoredEvent(NamedTuple):
+    """A stored event as history returns it and ``auth-event`` publishes it (a named tuple).
 
     ``event`` is ``AuthEvent.to_dict(include_raw=False)``; ``raw`` the record as JSON text;
     ``event_json`` (when known) the JSON text of ``event`` exactly as ``orjson.dumps`` writes it.
@@ -332,6 +330,7 @@ class EventStore:
         if events:
             # Only this thread writes and it holds the lock: new rows take seq > before.
             before = conn.execute("SELECT COALESCE(MAX(seq), 0) FROM events").fetchone()[0]
+            changes = conn.total_changes
             conn.executemany(
                 "INSERT OR IGNORE INTO events"
                 "(log_id, received_at, timestamp, type, category, user_id, event, raw)"
@@ -343,15 +342,26 @@ class EventStore:
                     for item in events
                 ],
             )
-            seqs = dict(conn.execute("SELECT log_id, seq FROM events WHERE seq > ?", (before,)).fetchall())
-            for item in events:
-                seq = seqs.pop(item.log_id, None)
-                if seq is None:
-                    result.duplicates += 1
-                else:
-                    result.stored.append(
-                        StoredEvent(seq, item.log_id, now, item.event, item.raw, item.event_json))
-            result.stored.sort(key=lambda stored: stored.seq)
+            inserted = conn.total_changes - changes
+            if inserted == len(events):
+                # All new (the common case): one writer inserting in list order, so the rows
+                # took consecutive seqs ending at the last rowid (AUTOINCREMENT: max + 1 each).
+                first = conn.execute("SELECT last_insert_rowid()").fetchone()[0] - inserted + 1
+                result.stored = [
+                    StoredEvent(first + i, item.log_id, now, item.event, item.raw, item.event_json)
+                    for i, item in enumerate(events)
+                ]
+            else:  # some were known: find which by their log_id
+                seqs = dict(conn.execute(
+                    "SELECT log_id, seq FROM events WHERE seq > ?", (before,)).fetchall())
+                for item in events:
+                    seq = seqs.pop(item.log_id, None)
+                    if seq is None:
+                        result.duplicates += 1
+                    else:
+                        result.stored.append(StoredEvent(
+                            seq, item.log_id, now, item.event, item.raw, item.event_json))
+                result.stored.sort(key=lambda stored: stored.seq)
         if rejects:
             conn.executemany(
                 "INSERT INTO quarantine(received_at, position, reason, raw) VALUES (?,?,?,?)",
