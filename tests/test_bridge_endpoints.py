@@ -107,6 +107,18 @@ def test_history_pages_by_seq_and_needs_authorization(hub):
     assert http("GET", hub.url + "/auth0/events?after=x", headers={"Authorization": LOG_TOKEN})[0] == 400
 
 
+def test_the_history_head_is_the_newest_stored_event_with_the_same_authorization(hub):
+    post_logs(hub.url, [record(400 + i) for i in range(3)])
+    newest = events(hub)["events"][-1]
+    for token in (LOG_TOKEN, f"Bearer {hub.token('alice')}"):
+        status, body, _ = http("GET", hub.url + "/auth0/events/head", headers={"Authorization": token})
+        assert status == 200 and json.loads(body) == {"last_seq": newest["seq"],
+                                                      "event_id": newest["event_id"]}
+    assert http("GET", hub.url + "/auth0/events/head")[0] == 401
+    assert http("GET", hub.url + "/auth0/events/head", headers={"Authorization": "Bearer nope"})[0] == 403
+    assert http("GET", hub.url + "/auth0/events/head", headers={"Authorization": "wrong"})[0] == 403
+
+
 def test_listeners_report_channels(hub):
     sub = Subscriber(hub.ws_url)
     try:

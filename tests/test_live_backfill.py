@@ -28,11 +28,17 @@ FAST = dict(initial=0.05, cap=0.5, stable_after=1.0)
 
 
 class HistoryGate:
-    """A real HTTP proxy in front of the bridge's history: ``mode`` is forward, hold or fail (503)."""
+    """A real HTTP proxy in front of the bridge's history: ``mode`` is forward, hold or fail (503).
+
+    ``hold`` holds the requests from number ``hold_after`` on (0: all) until ``released``;
+    ``without_head`` answers 404 to ``/head``, as a bridge from before that route does.
+    """
 
     def __init__(self, upstream: str) -> None:
         self.upstream = upstream
         self.mode = "forward"
+        self.hold_after = 0
+        self.without_head = False
         self.released = threading.Event()
         self.requests: list[str] = []
         self.held = threading.Event()  # set once a request waits at the gate
@@ -43,13 +49,19 @@ class HistoryGate:
                 pass
 
             def do_GET(self):  # noqa: N802
+                number = len(gate.requests)
                 gate.requests.append(self.path)
+                if gate.without_head and self.path.split("?")[0].endswith("/head"):
+                    self.send_response(404)
+                    self.send_header("Content-Length", "0")
+                    self.end_headers()
+                    return
                 if gate.mode == "fail":
                     self.send_response(503)
                     self.send_header("Content-Length", "0")
                     self.end_headers()
                     return
-                if gate.mode == "hold":
+                if gate.mode == "hold" and number >= gate.hold_after:
                     gate.held.set()
                     gate.released.wait(30)
                 request = urllib.request.Request(gate.upstream + self.path,
@@ -101,10 +113,10 @@ def clients():
 
 
 def initial_backfill_done(client: LiveClient) -> None:
-    """Wait until the first backfill run (the head search) has finished.
+    """Wait until the first backfill run (the head read, then the history after it) has finished.
 
-    ``pending_from`` is also None before that run starts, and an event stored during the head
-    search counts as "before the client": a drop in that window would lose it by design.
+    ``pending_from`` is also None before that run starts, and an event stored before the head is
+    read counts as "before the client".
     """
     assert wait_for(lambda: client.backfill.last_seq is not None and client.backfill.pending_from is None
                     and not client.backfill._scheduled, 10)
@@ -250,7 +262,9 @@ def test_history_client_finds_the_head_and_refuses_bad_pages(hub):
     post(hub, range(1, 24))
     page = history.fetch(0)
     assert len(page.events) == 7 and page.more and page.last_seq == page.events[-1]["seq"]
-    assert history.head() == 23
+    before = history.requests
+    assert history.head() == 23 and history.requests == before + 1  # one request
+    assert history.head_endpoint is True
     with pytest.raises(HistoryError, match="HTTP 401"):
         HistoryClient(hub.url + "/auth0/events").fetch(0)
     with pytest.raises(HistoryError, match="expected"):
@@ -369,3 +383,53 @@ def test_a_drop_before_any_event_was_delivered_still_backfills_the_gap(hub, prox
     assert sub.wait_subscribed(10)
     got = collect(sub, 3)
     assert [e["event_id"] for e in got] == missed
+
+
+def test_an_event_stored_after_the_head_read_and_missed_live_comes_from_the_history(hub, proxy, clients):
+    """The race of the first subscription, made deterministic with the history gate.
+
+    The client subscribes, then learns the head in ONE request; the gate answers that request and
+    holds the next one. Meanwhile the connection drops and an event is stored: it was never
+    delivered live, and it is after the head, so the history must bring it. (With the former head
+    search, the held request was part of the search, whose answer then included this event:
+    it counted as "before the client" and was lost.)
+    """
+    post(hub, range(1, 6), prefix="903")  # before the client: not wanted
+    gate = HistoryGate(hub.url)
+    try:
+        gate.mode, gate.hold_after = "hold", 1
+        client = make_client(clients, proxy.port, gate.url)
+        sub = client.subscribe(EVENTS_CHANNEL, events=[AUTH_EVENT])
+        assert sub.wait_subscribed(10)
+        assert gate.held.wait(10)  # the head was answered; the next history request waits
+        assert gate.requests[0].startswith("/auth0/events/head") and len(gate.requests) == 2
+        proxy.refuse(True)
+        proxy.drop_all()
+        wait_for(lambda: not client.is_subscribed(EVENTS_CHANNEL), 5)
+        missed = post(hub, [6], prefix="903")  # stored after the head read, nobody connected
+        hub.drain()
+        proxy.refuse(False)
+        assert sub.wait_subscribed(10)
+        gate.released.set()
+        got = collect(sub, 1)
+        assert [e["event_id"] for e in got] == missed
+        assert client.backfill.backfilled == 1 and not sub.errors
+        later = post(hub, [7], prefix="903")  # and live delivery goes on, once
+        assert [e["event_id"] for e in collect(sub, 1)] == later
+    finally:
+        gate.close()
+
+
+def test_an_older_bridge_without_the_head_route_is_searched(hub):
+    post(hub, range(1, 12), prefix="904")
+    gate = HistoryGate(hub.url)
+    try:
+        gate.without_head = True
+        history = HistoryClient(gate.url, {"Authorization": f"Bearer {LOG_TOKEN}"})
+        assert history.head() == 11 and history.head_endpoint is False
+        asked = len(gate.requests)
+        assert history.head() == 11  # searched again, without asking for /head
+        assert not any(path.split("?")[0].endswith("/head") for path in gate.requests[asked:])
+        assert history.requests > 3
+    finally:
+        gate.close()

@@ -35,6 +35,12 @@ HTTP contracts
     ``null`` with ``"raw_truncated": true`` when the event would exceed Pusher's 10 KB), so a
     client drops duplicates by ``seq`` (or ``event_id``) and backfills with ``after=<last seq seen>``.
 
+``GET /auth0/events/head`` (where "now" is in the history)
+    Same authorization. ``{"last_seq": 42, "event_id": "<log_id>"}`` of the newest stored event
+    (``0`` and ``null`` when the history is empty), read once: every event stored after the answer
+    has a larger ``seq``. A live client that starts "from now" subscribes to the live channel
+    first, then asks this once, then reads ``/auth0/events?after=last_seq`` after any drop.
+
 ``GET /auth0/listeners``
     Same authorization. ``{"channels": {name: {"subscription_count", "users"?}}, "publishing":
     {"pending", "published", "dropped", "failed"}}``.

@@ -7,6 +7,7 @@ route                      who may call                            does
 =========================  ======================================  =============================
 POST /auth0/logs           the log-stream token                    store, then publish
 GET  /auth0/events         the log-stream token or a verified JWT  history after a seq
+GET  /auth0/events/head    the log-stream token or a verified JWT  the newest stored seq
 GET  /auth0/listeners      the log-stream token or a verified JWT  channels and their listeners
 GET  /auth0/quarantine     the log-stream token                    latest refused records
 POST /pusher/auth          a verified JWT (Bearer)                 channel authorization
@@ -200,6 +201,7 @@ class Bridge:
         r = app.router
         r.add_post("/auth0/logs", self.post_logs)
         r.add_get("/auth0/events", self.get_events)
+        r.add_get("/auth0/events/head", self.get_events_head)
         r.add_get("/auth0/listeners", self.get_listeners)
         r.add_get("/auth0/quarantine", self.get_quarantine)
         r.add_post("/pusher/auth", self.post_channel_auth)
@@ -208,7 +210,7 @@ class Bridge:
         r.add_get("/pusher/user-auth", self.get_user_auth_jsonp)
         r.add_post("/chat/messages", self.post_chat)
         r.add_get("/chat/messages", self.get_chat)
-        for path in ("/auth0/events", "/auth0/listeners", "/pusher/auth", "/pusher/user-auth", "/chat/messages"):
+        for path in ("/auth0/events", "/auth0/events/head", "/auth0/listeners", "/pusher/auth", "/pusher/user-auth", "/chat/messages"):
             r.add_route("OPTIONS", path, self.preflight)
         if self.dev_identity is not None:
             r.add_get("/.well-known/jwks.json", self.get_jwks)
@@ -414,6 +416,17 @@ class Bridge:
         last = rows[-1].seq if rows else after
         body += b',"last_seq":' + str(last).encode() + b',"more":' + (b"true" if more else b"false") + b"}"
         return web.Response(body=body, content_type="application/json")
+
+    async def get_events_head(self, request: web.Request) -> web.Response:
+        """``{"last_seq", "event_id"}`` of the newest stored event (``0``/``null`` when empty).
+
+        One read of the store: every event stored after it has a larger seq, so a client that
+        subscribed to the live channel before asking misses nothing after this point.
+        """
+        if not await self._history_allowed(request):
+            return _forbidden() if request.headers.get("Authorization") else _error(401, "authorization required")
+        seq, log_id = await self.store.head()
+        return _json({"last_seq": seq, "event_id": log_id})
 
     async def get_listeners(self, request: web.Request) -> web.Response:
         if not await self._history_allowed(request):

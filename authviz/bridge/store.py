@@ -422,6 +422,17 @@ class EventStore:
         """The highest ``seq`` stored (0 when empty)."""
         return await self._run(self._reader, self._scalar, "SELECT COALESCE(MAX(seq), 0) FROM events")
 
+    async def head(self) -> tuple[int, str | None]:
+        """``(seq, log_id)`` of the newest stored event, ``(0, None)`` when empty: one read, so
+        every event committed after it has a larger seq."""
+        return await self._run(self._reader, self._head_sync)
+
+    def _head_sync(self) -> tuple[int, str | None]:
+        assert self._read_conn is not None
+        row = self._read_conn.execute(
+            "SELECT seq, log_id FROM events ORDER BY seq DESC LIMIT 1").fetchone()
+        return (int(row[0]), row[1]) if row is not None else (0, None)
+
     async def counts(self) -> dict[str, int]:
         """Row counts of every table (for health checks and tests)."""
         return await self._run(self._reader, self._counts_sync)

@@ -15,6 +15,14 @@ Threads: :meth:`live` and :meth:`subscribed` run on the websocket thread and onl
 (never I/O); the HTTP requests run on the ``runner`` (a worker thread). Every state change and every
 delivery happens under ``_lock``, so deliveries are serialised.
 
+Where the first subscription starts (``after=None``, "from now"): the channel is subscribed
+FIRST, then the history's head is read in ONE request (``GET /auth0/events/head``, one read of the
+store) and becomes the cursor. Every event stored after that read has a larger ``seq``: it is
+published after the subscription, so it arrives live, or, if the connection drops, from the
+history after the cursor. Events stored before the read are before the client. (A bridge without
+``/head`` is searched in several requests, where an event stored during the search may count as
+before the client; see :meth:`HistoryClient.head`.)
+
 When the history fails, the error is reported once per failure streak, the held live events are
 released at once (live delivery never waits for a failing history) and the fetch is retried with
 back-off from the same cursor; the missing events then arrive late, still once. When more than
@@ -124,7 +132,7 @@ class Backfill:
             cursor = self.pending_from
         try:
             if cursor is None:  # the first subscription, from the head: nothing was missed yet
-                head = self.history.head()
+                head = self.history.head()  # subscribed already: anything after it comes to us
                 with self._lock:
                     if self.pending_from is None:
                         self.pending_from = head

@@ -2,7 +2,9 @@
 
 Contract (``authviz.bridge``): ``{"events": [EVENT, ...], "last_seq": int, "more": bool}``, events
 in ``seq`` order, each the very object the live ``auth-event`` carries (``AuthEvent.to_dict()`` plus
-``seq`` and ``received_at``); ask again with ``after=last_seq`` while ``more``.
+``seq`` and ``received_at``); ask again with ``after=last_seq`` while ``more``. The newest stored
+seq comes from ``GET {url}/head`` (``{"last_seq": int, "event_id": str | null}``), one read of the
+store; a bridge without that route (older, 404) is searched instead (see :meth:`HistoryClient.head`).
 
 Blocking I/O (urllib, ``timeout`` per request): call it from a worker thread, never from the
 websocket thread. Every failure is a :class:`HistoryError` with one sentence.
@@ -21,7 +23,7 @@ import orjson
 
 from authviz.live.errors import HistoryError
 
-__all__ = ["HistoryClient", "HistoryPage", "parse_page"]
+__all__ = ["HistoryClient", "HistoryPage", "head_url", "parse_head", "parse_page"]
 
 #: the bridge refuses ``limit`` above this
 MAX_PAGE = 1000
@@ -53,6 +55,25 @@ def parse_page(body: bytes, url: str) -> HistoryPage:
     return HistoryPage(doc["events"], doc["last_seq"], doc["more"])
 
 
+def parse_head(body: bytes, url: str) -> int:
+    """``last_seq`` of a ``/head`` answer; :class:`HistoryError` naming ``url`` for another shape."""
+    try:
+        doc = orjson.loads(body)
+    except orjson.JSONDecodeError:
+        doc = None
+    seq = doc.get("last_seq") if isinstance(doc, dict) else None
+    if not isinstance(seq, int) or isinstance(seq, bool) or not 0 <= seq <= MAX_SEQ:
+        raise HistoryError(f'The history head {url} answered without the expected {{"last_seq"}} object.')
+    return seq
+
+
+def head_url(url: str) -> str:
+    """The head route of the history at ``url`` (``.../auth0/events`` -> ``.../auth0/events/head``),
+    keeping its query string."""
+    parts = urllib.parse.urlsplit(url)
+    return urllib.parse.urlunsplit(parts._replace(path=parts.path.rstrip("/") + "/head"))
+
+
 class HistoryClient:
     """Reads the bridge's history at ``url`` with ``headers`` (``Authorization: Bearer ...``).
 
@@ -68,6 +89,9 @@ class HistoryClient:
         self.page_size = page_size
         self.timeout = timeout
         self.requests = 0
+        #: whether the bridge answers ``GET {url}/head`` (None: not asked yet; False: an older
+        #: bridge without it, so :meth:`head` searches)
+        self.head_endpoint: bool | None = None
         self._opener = urllib.request.build_opener()
 
     def __repr__(self) -> str:  # never the token
@@ -77,30 +101,51 @@ class HistoryClient:
         """Events with ``seq > after`` (at most ``limit``, default ``page_size``)."""
         query = urllib.parse.urlencode({"after": max(0, int(after)), "limit": limit or self.page_size})
         sep = "&" if urllib.parse.urlsplit(self.url).query else "?"
-        request = urllib.request.Request(f"{self.url}{sep}{query}", method="GET",
+        return parse_page(self._get(f"{self.url}{sep}{query}", self.url), self.url)
+
+    def _get(self, url: str, label: str) -> bytes:
+        request = urllib.request.Request(url, method="GET",
                                          headers={"Accept": "application/json", **self.headers})
         self.requests += 1
         try:
             with self._opener.open(request, timeout=self.timeout) as response:
-                body = response.read()
+                return response.read()
         except urllib.error.HTTPError as error:
             hint = {401: " (no credentials: set AUTHVIZ_HISTORY_TOKEN)",
                     403: " (check AUTHVIZ_HISTORY_TOKEN)",
                     404: " (is it an authviz bridge? set AUTHVIZ_HISTORY_URL)"}.get(error.code, "")
-            raise HistoryError(f"The history {self.url} answered HTTP {error.code}{hint}; "
+            raise HistoryError(f"The history {label} answered HTTP {error.code}{hint}; "
                                "retrying with back-off.", status=error.code) from None
         except (urllib.error.URLError, OSError, TimeoutError) as error:
             reason = getattr(error, "reason", None) or error
-            raise HistoryError(f"The history {self.url} could not be reached ({reason}); "
+            raise HistoryError(f"The history {label} could not be reached ({reason}); "
                                "retrying with back-off.") from None
-        return parse_page(body, self.url)
 
     def head(self) -> int:
-        """The highest seq stored now (0 for an empty history).
+        """The highest seq stored now (0 for an empty history), read in ONE request.
 
-        ``after=n`` returns an event iff the highest seq exceeds ``n`` (seqs only grow), so an
-        exponential then binary search finds it with about ``2*log2(head)`` one-event requests.
+        ``GET {url}/head`` is one read of the store: every event stored after the answer has a
+        larger seq. A bridge without that route (an older one: 404) is searched instead, and
+        remembered as such; the search spans several requests, so an event stored meanwhile
+        may count as before its answer.
         """
+        if self.head_endpoint is not False:
+            url = head_url(self.url)
+            try:
+                seq = parse_head(self._get(url, url), url)
+            except HistoryError as error:
+                if error.status != 404:
+                    raise
+                self.head_endpoint = False
+            else:
+                self.head_endpoint = True
+                return seq
+        return self.search_head()
+
+    def search_head(self) -> int:
+        """:meth:`head` for a bridge without ``/head``: ``after=n`` returns an event iff the highest
+        seq exceeds ``n`` (seqs only grow), so an exponential then binary search finds it with
+        about ``2*log2(head)`` one-event requests (not atomic: the head may move meanwhile)."""
         if not self.fetch(0, 1).events:
             return 0
         low, high = 0, 1  # invariant: something above low; (after the loop) nothing above high
