@@ -144,8 +144,8 @@ def _outcome(prepare_fn, body: bytes):
         ingest = prepare_fn(body)
     except BodyRefused as refused:
         return ("refused", refused.message, refused.reasons)
-    events = [(e.log_id, list(e.event.items()), e.event_json, e.raw, e.timestamp, e.type,
-               e.category, e.user_id) for e in ingest.events]
+    events = [(e.log_id, list(e.event.items()), e.event_json, orjson.loads(e.raw), e.timestamp,
+               e.type, e.category, e.user_id) for e in ingest.events]
     rejects = [(r.position, r.reason, r.raw) for r in ingest.rejects]
     return ("ok", events, rejects, ingest.body_duplicates, ingest.received)
 
@@ -244,3 +244,47 @@ def test_odd_coordinates_take_the_reference_path(field, value):
     obj = record(1)
     obj["data"]["location_info"][field] = value
     assert fast_event(obj) is None
+
+
+@pytest.mark.parametrize("value", [
+    "2026-11-20T10:00:00Z", "2026-11-20T10:00:00.1Z", "2026-11-20T10:00:00.123Z",
+    "2026-11-20T10:00:00.123456789Z", "2026-11-20T10:00:00.1234567890Z", "2026-11-20T10:00:60Z",
+    "2026-11-20T10:00:59.999Z", "2026-11-20T10:60:00Z", "2026-11-20T24:00:00Z", "2024-02-29T00:00:00Z",
+    "2026-02-29T00:00:00Z", "2026-11-20T10:00:0\u0663Z", "2026-11-20T10:00:00.\u0663Z",
+    "\uff12026-11-20T10:00:00Z", "2026-11-20T10:00:00.Z", "2026-11-20T10:00:00,5Z", "2026-11-20 10:00:00Z",
+    "2026-11-20T10:00:00.5z", "2026-11-20T10:00:00+00:00", "1677-09-21T00:12:43.145225Z",
+    "2262-04-11T23:47:16.854775Z", "1678-01-01T00:00:00Z", "2261-12-31T23:59:59.999999Z",
+])
+def test_fast_timestamp_edges(value):
+    try:
+        reference = iso_z(parse_timestamp(value))
+    except TimestampError:
+        reference = None
+    fast = fast_timestamp(value)
+    assert fast is None or fast == reference
+    if value.startswith(("2026-11-20T10:00:00", "2024-02-29", "1678", "2261")) and reference and value.endswith("Z"):
+        assert fast == reference  # the ordinary forms are taken on the fast path
+
+
+def test_a_json_line_is_stored_as_received_and_publishes_the_same_value():
+    from authviz.bridge.publications import publications_for
+    from authviz.bridge.store import StoredEvent
+
+    spaced = b'  {"log_id": "90000000000000000000042",  "data": {"date": "2026-11-20T10:00:00.000Z", ' \
+             b'"type": "s", "user_name": "caf\\u00e9@example.com", "user_id": "auth0|x"}}\r'
+    row, = prepare(spaced + b"\n" + orjson.dumps(record(43))).events[:1]
+    reference, = prepare_reference(spaced + b"\n" + orjson.dumps(record(43))).events[:1]
+    assert row.raw == spaced.decode().strip()  # exactly as received, escapes included
+    assert orjson.loads(row.raw) == orjson.loads(reference.raw) and row.event_json == reference.event_json
+    stored = [StoredEvent(1, r.log_id, "2026-11-20T10:00:00.000Z", r.event, r.raw, r.event_json)
+              for r in (row, reference)]
+    mine, theirs = (publications_for([s]) for s in stored)
+    assert [(p.event, p.channels, p.user_id, p.seq) for p in mine] == [
+        (p.event, p.channels, p.user_id, p.seq) for p in theirs]
+    assert [orjson.loads(p.data) for p in mine] == [orjson.loads(p.data) for p in theirs]
+
+
+def test_a_line_with_an_integer_beyond_64_bits_gives_the_reference_values():
+    obj = record(44)
+    line = orjson.dumps(obj)[:-2] + b', "n": 123456789012345678901234567890}}'
+    assert _outcome(prepare, line) == _outcome(prepare_reference, line)

@@ -8,7 +8,9 @@ Rules:
   per-record reference parser, which is also what gives a refused record its reason. Both give
   the same rows (property-tested against :func:`prepare_reference`).
 * Every row carries its event already serialised (``event_json``): the store writes it and the
-  publisher splices it, so no event is encoded twice.
+  publisher splices it, so no event is encoded twice. A JSON line's record is kept as the text
+  received (``raw``, without the surrounding whitespace); a record of a JSON array, or of a line
+  only the standard library could read, as orjson writes it (the same JSON value either way).
 * An event's store key is its ``event_id`` (Auth0's ``log_id``); an event without one gets
   ``sha256:`` + the hash of its raw record, so a retried body is still idempotent.
 * A body that yields no event at all (empty, not JSON, nothing recognisable) is *refused*
@@ -141,22 +143,35 @@ def _line_text(line: bytes) -> str:
     return line.decode("utf-8", errors="replace").rstrip(" \t\r\n\x0b\x0c")
 
 
-def _body_records(data: bytes) -> Iterator[tuple[int, Any, Any, str | None]]:
-    """``(position, object, raw, problem)`` as :func:`authviz.auth0.parse.iter_body_records`
-    yields them, except that ``raw`` of a JSON line is its bytes (decoded only for a reject)."""
+#: JSON's whitespace around a value (RFC 8259): what is cut from a line kept as the raw text.
+_JSON_SPACE = " \t\r\n"
+
+
+def _body_records(data: bytes) -> Iterator[tuple[int, Any, Any, str | None, bool]]:
+    """``(position, object, raw, problem, verbatim)`` as
+    :func:`authviz.auth0.parse.iter_body_records` yields the first four, except that ``raw`` of a
+    JSON line is its bytes (decoded only when used). ``verbatim``: the line was read by orjson,
+    so its text is exactly one valid JSON value and is kept as the record's raw text (a line the
+    standard library had to read, for integers beyond 64 bits, is stored as orjson writes it)."""
     value = document_value(data)
     if value is not NOT_ONE_DOCUMENT:
-        yield from document_records(value, data)
+        for position, obj, text, problem in document_records(value, data):
+            yield position, obj, text, problem, False
         return
     for number, line in enumerate(data.split(b"\n"), 1):
         if not line.strip():
             continue
         try:
-            obj = loads(line)
-        except ValueError as error:
-            yield number, None, line, f"not valid JSON ({error})"
+            obj = orjson.loads(line)
+        except orjson.JSONDecodeError:
+            try:
+                obj = loads(line)  # orjson again, then the standard library for big integers
+            except ValueError as error:
+                yield number, None, line, f"not valid JSON ({error})", False
+                continue
+            yield number, obj, line, None, False
             continue
-        yield number, obj, line, None
+        yield number, obj, line, None, True
 
 
 def prepare(body: bytes) -> Ingest:
@@ -164,16 +179,17 @@ def prepare(body: bytes) -> Ingest:
 
     Each record takes the fast path (:func:`.fastpath.fast_event`) when it can, else the
     reference parser (:func:`authviz.auth0.parse_event`), which also gives every reject its
-    reason. The result equals :func:`prepare_reference`'s: same events in the same order, same
-    rejects with the same positions, raw texts and reasons, same duplicate count (within the body,
-    a repeated id with the same content is a duplicate, with other content a reject).
+    reason. The result equals :func:`prepare_reference`'s: same events in the same order (the
+    same ``raw`` JSON values; the text of a JSON line as received), same rejects with the same
+    positions, raw texts and reasons, same duplicate count (within the body, a repeated id with
+    the same content is a duplicate, with other content a reject).
     """
     _refuse_empty(body)
     events: list[NewEvent] = []
     rejects: list[NewReject] = []
     duplicates = 0
     seen: dict[str, tuple[int, dict[str, Any]]] = {}
-    for position, obj, raw, problem in _body_records(body):
+    for position, obj, raw, problem, verbatim in _body_records(body):
         if problem is None and type(obj) is not dict and not isinstance(obj, Mapping):
             problem = f"not a JSON object but {kind(obj)}"
         if problem is not None:
@@ -192,7 +208,10 @@ def prepare(body: bytes) -> Ingest:
         first = seen.get(log_id)
         if first is None:
             seen[log_id] = (position, data)
-            events.append(_new_event(log_id, data, raw_json(obj)))
+            # the record as received: a JSON line's own text (orjson read it, so it is one
+            # valid JSON value), else as orjson writes it
+            text = raw.decode().strip(_JSON_SPACE) if verbatim else raw_json(obj)
+            events.append(_new_event(log_id, data, text))
         elif _content(first[1]) == _content(data):
             duplicates += 1
         else:  # the reference's conflict (authviz.auth0.parse.Collector.event), same words
