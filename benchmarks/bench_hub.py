@@ -1,6 +1,7 @@
 """Benchmark of the embedded hub: fan-out throughput, latency, CPU per delivery, idle memory.
 
-    .venv/bin/python benchmarks/bench_hub.py [--seconds 10] [--clients 2]
+    .venv/bin/python benchmarks/bench_hub.py [--seconds 10] [--clients 2] [--server hub|soketi]
+                                             [--only 10x1000,100x300]
 
 * The hub runs in its **own process** (this file with ``--hub``), on the event loop ``authviz
   serve`` uses (uvloop; ``AUTHVIZ_EVENT_LOOP=asyncio`` for the standard one), so its CPU time can be read from
@@ -14,6 +15,9 @@
   carries ``"<seq> <time.monotonic()> <padding>"`` (CLOCK_MONOTONIC is system-wide on Linux, so
   latency is trigger-to-receive across processes). Batches hold up to 10 events and are sent at
   most every 10 ms.
+
+``--server soketi`` measures soketi 1.6.1 (Node; ``make node`` installs it) with the same harness, so
+the two servers can be compared in the same window of this VM, whose speed drifts over time.
 
 Scenarios: the hub's RSS growth for 1000 idle (connected, one subscription each) connections on a
 fresh hub, then 10 subscribers x 1000 events/s, 100 x 300/s, 1000 x 30/s. ``BENCH_HUB_PROFILE=FILE``
@@ -36,7 +40,9 @@ import sys
 import time
 from pathlib import Path
 
-APP_ID, KEY, SECRET = "1", "bench-key", "bench-secret"
+# The same credentials as the test suite's soketi (tests/live_support.py), so --server soketi works.
+APP_ID, KEY, SECRET = "4242", "live-key", "live-secret"
+ROOT = Path(__file__).resolve().parent.parent
 PAYLOAD_PAD = "x" * 300
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 
@@ -231,9 +237,12 @@ def publish(port: int, channel: str, rate: int, seconds: float) -> int:
     batch_size = min(10, max(1, rate // 100))
     interval = batch_size / rate
     path = f"/apps/{APP_ID}/batch_events"
-    sock = socket.create_connection(("127.0.0.1", port), timeout=10)
-    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-    reader = sock.makefile("rb")
+    def connect():
+        sock = socket.create_connection(("127.0.0.1", port), timeout=10)
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        return sock, sock.makefile("rb")
+
+    sock, reader = connect()
     seq = 0
     total = int(rate * seconds)
     start = time.monotonic()
@@ -257,13 +266,20 @@ def publish(port: int, channel: str, rate: int, seconds: float) -> int:
                          "Content-Type: application/json\r\n"
                          f"Content-Length: {len(body)}\r\n\r\n".encode() + body)
             status = reader.readline()
-            length = 0
+            length, close = 0, False
             while (line := reader.readline()) not in (b"\r\n", b""):
-                if line.lower().startswith(b"content-length:"):
+                lower = line.lower()
+                if lower.startswith(b"content-length:"):
                     length = int(line.split(b":")[1])
+                elif lower.startswith(b"connection:") and b"close" in lower:
+                    close = True
             answer = reader.read(length)
             if b" 200 " not in status:
                 raise RuntimeError(f"publisher got {status!r}: {answer!r}")
+            if close:  # soketi answers every request with Connection: close; reconnect now,
+                reader.close()  # outside the timed path (the next stamp is taken after this)
+                sock.close()
+                sock, reader = connect()
     finally:
         reader.close()
         sock.close()
@@ -282,17 +298,51 @@ def percentile(sorted_values: list[float], q: float) -> float:
 SCENARIOS = ((10, 1000), (100, 300), (1000, 30))
 
 
-def run(seconds: float, n_clients: int, scenarios=SCENARIOS) -> dict:
-    port_file = Path(f"/tmp/authviz-bench-hub-{os.getpid()}.port")
-    port_file.unlink(missing_ok=True)
-    hub = subprocess.Popen([sys.executable, __file__, "--hub", str(port_file)])
-    try:
+class _Soketi:
+    """soketi 1.6.1 under Node (installed by `make node`), as the test suite starts it."""
+
+    def __init__(self) -> None:
+        sys.path.insert(0, str(ROOT / "tests"))
+        from live_support import SoketiServer
+
+        self.server = SoketiServer(max_batch=100)
+        self.pid = self.server.process.pid
+        self.port = self.server.port
+
+    def stop(self) -> None:
+        self.server.close()
+
+
+class _Hub:
+    """The embedded hub in its own process (this file with ``--hub``)."""
+
+    def __init__(self) -> None:
+        self.port_file = Path(f"/tmp/authviz-bench-hub-{os.getpid()}.port")
+        self.port_file.unlink(missing_ok=True)
+        self.process = subprocess.Popen([sys.executable, __file__, "--hub", str(self.port_file)])
+        self.pid = self.process.pid
         deadline = time.monotonic() + 30
-        while not port_file.exists() or not port_file.read_text():
-            if time.monotonic() > deadline or hub.poll() is not None:
+        while not self.port_file.exists() or not self.port_file.read_text():
+            if time.monotonic() > deadline or self.process.poll() is not None:
+                self.stop()
                 raise RuntimeError("the hub did not start")
             time.sleep(0.05)
-        port = int(port_file.read_text())
+        self.port = int(self.port_file.read_text())
+
+    def stop(self) -> None:
+        self.process.send_signal(signal.SIGTERM)
+        try:
+            self.process.wait(10)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+        self.port_file.unlink(missing_ok=True)
+
+
+def run(seconds: float, n_clients: int, scenarios=SCENARIOS, server_name: str = "hub") -> dict:
+    server = _Soketi() if server_name == "soketi" else _Hub()
+
+    port = server.port
+    try:
         ctx = mp.get_context("spawn")
         pipes, procs = [], []
         for _ in range(n_clients):
@@ -315,14 +365,14 @@ def run(seconds: float, n_clients: int, scenarios=SCENARIOS) -> dict:
         assert [pipe.recv() for pipe in pipes] == [5] * n_clients
         ask_all("close")
         time.sleep(1.0)
-        rss0 = proc_rss_bytes(hub.pid)
+        rss0 = proc_rss_bytes(server.pid)
         idle = 1000
         shares = [idle // n_clients + (1 if i < idle % n_clients else 0) for i in range(n_clients)]
         for pipe, share in zip(pipes, shares):
             pipe.send(("connect", port, share, "idle-{i}"))
         assert [pipe.recv() for pipe in pipes] == shares
         time.sleep(1.0)
-        rss1 = proc_rss_bytes(hub.pid)
+        rss1 = proc_rss_bytes(server.pid)
         results["idle"] = {"connections": idle, "rss_before_mb": round(rss0 / 2**20, 1),
                            "rss_after_mb": round(rss1 / 2**20, 1),
                            "kb_per_connection": round((rss1 - rss0) / idle / 1024, 1)}
@@ -338,13 +388,13 @@ def run(seconds: float, n_clients: int, scenarios=SCENARIOS) -> dict:
             assert got == shares, f"only {got} of {shares} subscribed"
             time.sleep(0.5)
             ask_all("reset")
-            cpu0, wall0 = proc_cpu_seconds(hub.pid), time.monotonic()
+            cpu0, wall0 = proc_cpu_seconds(server.pid), time.monotonic()
             sent = publish(port, channel, rate, seconds)
             for pipe, share in zip(pipes, shares):
                 pipe.send(("wait", sent * share, 5.0))
             collected = [pipe.recv() for pipe in pipes]
             wall = time.monotonic() - wall0
-            user1, sys1 = proc_cpu_seconds(hub.pid)
+            user1, sys1 = proc_cpu_seconds(server.pid)
             cpu = user1 + sys1 - sum(cpu0)
             received = sum(c[0] for c in collected)
             latencies = sorted(x for c in collected for x in c[1])
@@ -370,12 +420,7 @@ def run(seconds: float, n_clients: int, scenarios=SCENARIOS) -> dict:
             p.join(5)
         return results
     finally:
-        hub.send_signal(signal.SIGTERM)
-        try:
-            hub.wait(10)
-        except subprocess.TimeoutExpired:
-            hub.kill()
-        port_file.unlink(missing_ok=True)
+        server.stop()
 
 
 def machine() -> str:
@@ -396,19 +441,22 @@ def main() -> int:
     parser.add_argument("--seconds", type=float, default=10.0, help="publishing time per scenario")
     parser.add_argument("--clients", type=int, default=2, help="subscriber processes")
     parser.add_argument("--json", type=Path, default=None, help="also write the results here")
+    parser.add_argument("--server", choices=["hub", "soketi"], default="hub",
+                        help="the server measured: the embedded hub, or soketi for comparison")
     parser.add_argument("--only", default=None,
                         help="run only these scenarios, e.g. 10x1000,100x300")
     args = parser.parse_args()
     scenarios = SCENARIOS
     if args.only:
         scenarios = tuple(tuple(int(x) for x in item.split("x")) for item in args.only.split(","))
-    print(f"# bench_hub {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}; {machine()}")
-    results = run(args.seconds, args.clients, scenarios)
+    print(f"# bench_hub --server {args.server} {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}; {machine()}")
+    results = run(args.seconds, args.clients, scenarios, args.server)
+    results["server"] = args.server
     results["machine"] = machine()
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(json.dumps(results, indent=2))
-    print("\n| subscribers x events/s | delivered/s | lost | p50 ms | p99 ms | hub CPU us/delivery "
+    print("\n| subscribers x events/s | delivered/s | lost | p50 ms | p99 ms | server CPU us/delivery "
           "| of which kernel |")
     print("|---|---|---|---|---|---|---|")
     for r in results["scenarios"]:
