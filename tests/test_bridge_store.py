@@ -95,6 +95,11 @@ async def test_publications_follow_the_tutorial_and_session_rules(tmp_path):
                    record(5, "limit_wc"), record(6, "scp", user_id=None)]
         result = await store.add_batch(prepare(lines(*records)).events)
     pubs = publications_for(result.stored)
+    from authviz.bridge.publications import feed_drafts
+
+    # the feed built beforehand (while the store commits) publishes exactly the same
+    assert publications_for(result.stored, feeds=feed_drafts(prepare(lines(*records)).events)) == pubs
+    assert publications_for(result.stored, feeds={}) == pubs
     by_event: dict[str, list] = {}
     for p in pubs:
         by_event.setdefault(p.event, []).append(p)

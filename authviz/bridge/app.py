@@ -52,7 +52,9 @@ from .devidentity import DEFAULT_AUDIENCE, DevIdentity
 from .identity import Identity, InvalidToken, TokenVerifier, bearer_token
 from .ingest import BodyRefused, prepare, warm_up
 from .policy import ChannelPolicy
-from .publications import DEFAULT_MAX_DATA_BYTES, Publication, publications_for, signin_user_id
+from .publications import (
+    DEFAULT_MAX_DATA_BYTES, Publication, feed_drafts, publications_for, signin_user_id,
+)
 from .publish import PublishQueue
 from .store import EventStore, StoreError
 
@@ -386,12 +388,16 @@ class Bridge:
         except BodyRefused as refused:
             return _error(400, str(refused), reasons=refused.reasons)
         try:
-            batch = await self.store.add_batch(ingest.events, ingest.rejects)
+            committed = self.store.submit_batch(ingest.events, ingest.rejects)
+            # while the writer thread inserts and fsyncs: the feed payloads (they need no seq)
+            feeds = feed_drafts(ingest.events) if self.config.publish_feed else None
+            batch = await committed
         except StoreError as error:
             log.error("%s", error)
             return _error(503, "the event store is unavailable; retry later")
         self.queue.submit(publications_for(
-            batch.stored, max_data_bytes=self.config.max_data_bytes, feed=self.config.publish_feed))
+            batch.stored, max_data_bytes=self.config.max_data_bytes, feed=self.config.publish_feed,
+            feeds=feeds))
         return _json(
             {
                 "received": ingest.received,

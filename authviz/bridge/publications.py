@@ -42,7 +42,9 @@ __all__ = [
     "DEFAULT_MAX_DATA_BYTES",
     "Publication",
     "SESSION_CATEGORIES",
+    "feed_drafts",
     "feed_payload",
+    "feed_publication",
     "publications_for",
     "session_payload",
     "signin_user_id",
@@ -151,15 +153,37 @@ def session_payload(stored: Mapping[str, Any]) -> tuple[str, dict[str, Any]] | N
     }
 
 
+def feed_publication(event: Mapping[str, Any]) -> tuple[str, str] | None:
+    """``(event name, data)`` of the tutorial feed publication of an event, or ``None``."""
+    if event.get("type") not in SIGNUP_TYPES and event.get("category") != "login_success":
+        return None
+    payload = feed_payload(event)
+    if payload is None:
+        return None
+    return (LOGGED_IN_EVENT if payload["app_metadata"] else SIGNED_UP_EVENT), _dumps(payload)
+
+
+def feed_drafts(events: Iterable[Any]) -> dict[str, tuple[str, str] | None]:
+    """:func:`feed_publication` of rows not stored yet (``log_id`` -> it): the feed does not
+    depend on the seq, so it can be built while the store commits (see :func:`publications_for`)."""
+    return {row.log_id: feed_publication(row.event) for row in events}
+
+
+_NOT_DRAFTED = object()
+
+
 def publications_for(
     stored_events: Iterable[StoredEvent],
     *,
     max_data_bytes: int = DEFAULT_MAX_DATA_BYTES,
     feed: bool = True,
+    feeds: Mapping[str, tuple[str, str] | None] | None = None,
 ) -> list[Publication]:
     """Every publication for the given newly stored events, in their order.
 
     ``feed=False`` leaves out the tutorial feed (when the Auth0 Action publishes it instead).
+    ``feeds``: the events' feed publications built beforehand by :func:`feed_drafts` (the same
+    result; events missing from it get theirs built here).
     """
     out: list[Publication] = []
     append = out.append
@@ -189,10 +213,10 @@ def publications_for(
         type_ = event.get("type")
         category = event.get("category")
         if feed and (type_ in SIGNUP_TYPES or category == "login_success"):
-            payload = feed_payload(event)
-            if payload is not None:
-                name = LOGGED_IN_EVENT if payload["app_metadata"] else SIGNED_UP_EVENT
-                append(Publication(name, _dumps(payload), (FEED_CHANNEL,), seq=seq))
+            drafted = _NOT_DRAFTED if feeds is None else feeds.get(stored.log_id, _NOT_DRAFTED)
+            publication = feed_publication(event) if drafted is _NOT_DRAFTED else drafted
+            if publication is not None:
+                append(Publication(publication[0], publication[1], (FEED_CHANNEL,), seq=seq))
         if event.get("user_id") and (type_ in SESSION_TYPES or category in SESSION_CATEGORIES):
             session = session_payload({**event, "seq": seq})
             if session is not None:
