@@ -180,12 +180,16 @@ class HubPublisher:
 
     async def publish(self, items: Sequence[Publication]) -> None:
         failed = 0
+        trigger, app_id = self.hub.trigger, self.app_id
         for item in items:
             try:
                 if item.user_id is not None:
-                    self.hub.send_to_user(self.app_id, item.user_id, item.event, item.data)
+                    self.hub.send_to_user(app_id, item.user_id, item.event, item.data)
                 else:
-                    self.hub.trigger(self.app_id, list(item.channels), item.event, item.data)
+                    channels = item.channels
+                    # one channel as a str: the hub then builds no list of its own
+                    trigger(app_id, channels[0] if len(channels) == 1 else list(channels),
+                            item.event, item.data)
             except Exception as error:  # noqa: BLE001 - TriggerError (a limit): skip this one only
                 failed += 1
                 log.warning("hub refused %s on %s: %s", item.event, item.channels or item.user_id, error)
