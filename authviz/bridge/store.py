@@ -392,8 +392,9 @@ class EventStore:
             "SELECT seq, log_id, received_at, event, raw FROM events WHERE seq > ? ORDER BY seq LIMIT ?",
             (after, limit),
         ).fetchall()
-        return [
-            StoredEvent(seq, log_id, received, orjson.loads(event), raw if include_raw else None)
+        return [  # the stored text is orjson's encoding of the event: reused as event_json
+            StoredEvent(seq, log_id, received, orjson.loads(event), raw if include_raw else None,
+                        event)
             for seq, log_id, received, event, raw in rows
         ]
 
