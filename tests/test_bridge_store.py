@@ -253,3 +253,24 @@ async def test_reported_seqs_are_the_stored_ones_with_group_commit_and_duplicate
         assert {r.log_id: r.seq for r in rows} == reported
         for r in results:
             assert [e.seq for e in r.stored] == sorted(e.seq for e in r.stored)
+
+
+async def test_submit_batch_tells_the_seqs_before_the_commit_and_the_outcome_after(tmp_path):
+    import asyncio
+
+    async with EventStore(tmp_path / "s.db") as store:
+        loop = asyncio.get_running_loop()
+        inserted = loop.create_future()
+        committed = store.submit_batch(prepare(lines(record(1), record(2))).events, inserted=inserted)
+        early = await inserted
+        assert [e.seq for e in early.stored] == [1, 2]
+        assert await committed is early
+        # a batch that fails inside its savepoint: both futures get the error, nothing is stored
+        bad = loop.create_future()
+        failing = store.submit_batch(prepare(lines(record(3))).events, [NewReject(1, "r", None)],  # type: ignore[arg-type]
+                                     inserted=bad)
+        with pytest.raises(Exception):
+            await bad
+        with pytest.raises(Exception):
+            await failing
+        assert (await store.counts())["events"] == 2

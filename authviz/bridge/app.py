@@ -387,17 +387,28 @@ class Bridge:
                 ingest = prepare(body)
         except BodyRefused as refused:
             return _error(400, str(refused), reasons=refused.reasons)
+        config = self.config
+        inserted: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
         try:
-            committed = self.store.submit_batch(ingest.events, ingest.rejects)
-            # while the writer thread inserts and fsyncs: the feed payloads (they need no seq)
-            feeds = feed_drafts(ingest.events) if self.config.publish_feed else None
+            committed = self.store.submit_batch(ingest.events, ingest.rejects, inserted=inserted)
+            # While the writer thread inserts: the feed payloads (they need no seq). While it
+            # fsyncs: the publications (the seqs are known). Published only once committed.
+            feeds = feed_drafts(ingest.events) if config.publish_feed else None
+            try:
+                written = await inserted
+            except StoreError:
+                publications = None
+            else:
+                publications = publications_for(written.stored, max_data_bytes=config.max_data_bytes,
+                                                feed=config.publish_feed, feeds=feeds)
             batch = await committed
         except StoreError as error:
             log.error("%s", error)
             return _error(503, "the event store is unavailable; retry later")
-        self.queue.submit(publications_for(
-            batch.stored, max_data_bytes=self.config.max_data_bytes, feed=self.config.publish_feed,
-            feeds=feeds))
+        if publications is None or batch is not written:  # (always the same result object)
+            publications = publications_for(batch.stored, max_data_bytes=config.max_data_bytes,
+                                            feed=config.publish_feed, feeds=feeds)
+        self.queue.submit(publications)
         return _json(
             {
                 "received": ingest.received,

@@ -217,7 +217,9 @@ class EventStore:
         self.path = str(path)
         self.synchronous = synchronous.upper()
         self._writer: ThreadPoolExecutor | None = None
-        self._pending: list[tuple[list[NewEvent], list[NewReject], asyncio.Future[BatchResult], asyncio.AbstractEventLoop]] = []
+        #: (events, rejects, committed future, its loop, inserted future or None) per batch
+        self._pending: list[tuple[list[NewEvent], list[NewReject], asyncio.Future[BatchResult],
+                                  asyncio.AbstractEventLoop, asyncio.Future[BatchResult] | None]] = []
         self._pending_lock = threading.Lock()
         self._reader: ThreadPoolExecutor | None = None
         self._write_conn: sqlite3.Connection | None = None
@@ -284,17 +286,25 @@ class EventStore:
         return await self.submit_batch(events, rejects)
 
     def submit_batch(
-        self, events: Sequence[NewEvent], rejects: Sequence[NewReject] = ()
+        self, events: Sequence[NewEvent], rejects: Sequence[NewReject] = (), *,
+        inserted: asyncio.Future[BatchResult] | None = None,
     ) -> asyncio.Future[BatchResult]:
         """:meth:`add_batch` in two steps: hand the batch to the writer now (call it on the event
         loop) and await the returned future for its :class:`BatchResult`, once committed. The
-        caller may do other work meanwhile, while the writer thread writes and fsyncs."""
+        caller may do other work meanwhile, while the writer thread writes and fsyncs.
+
+        ``inserted`` (a future of the same loop), when given, gets the same result as soon as the
+        rows are written, BEFORE the commit: the seqs are then known, so work that needs them
+        can overlap the fsync. Nothing is durable until the returned future resolves; if the
+        commit fails after ``inserted`` resolved, that result never existed: only ever act on
+        it (publish, answer) after the returned future succeeded.
+        """
         if self._writer is None:
             raise StoreError("the event store is closed")
         loop = asyncio.get_running_loop()
         future: asyncio.Future[BatchResult] = loop.create_future()
         with self._pending_lock:
-            self._pending.append((list(events), list(rejects), future, loop))
+            self._pending.append((list(events), list(rejects), future, loop, inserted))
         self._writer.submit(self._flush_pending)
         return future
 
@@ -311,15 +321,18 @@ class EventStore:
         try:
             conn.execute("BEGIN IMMEDIATE")
             try:
-                for events, rejects, _future, _loop in items:
+                for events, rejects, _future, loop, inserted in items:
                     conn.execute("SAVEPOINT batch")
                     try:
-                        outcomes.append(self._write_batch(conn, now, events, rejects))
+                        outcome: BatchResult | StoreError = self._write_batch(conn, now, events, rejects)
                         conn.execute("RELEASE batch")
                     except sqlite3.Error as error:
                         conn.execute("ROLLBACK TO batch")
                         conn.execute("RELEASE batch")
-                        outcomes.append(StoreError(f"cannot write to the event store: {error}"))
+                        outcome = StoreError(f"cannot write to the event store: {error}")
+                    outcomes.append(outcome)
+                    if inserted is not None:  # written, not yet committed (see submit_batch)
+                        loop.call_soon_threadsafe(_resolve, inserted, outcome)
                 conn.execute("COMMIT")
             except BaseException:
                 conn.execute("ROLLBACK")
@@ -328,7 +341,9 @@ class EventStore:
             failure = error if isinstance(error, StoreError) else StoreError(
                 f"cannot write to the event store: {error}")
             outcomes = [failure] * len(items)
-        for (_events, _rejects, future, loop), outcome in zip(items, outcomes):
+        for (_events, _rejects, future, loop, inserted), outcome in zip(items, outcomes):
+            if inserted is not None:  # (a failed BEGIN: it was never resolved)
+                loop.call_soon_threadsafe(_resolve, inserted, outcome)
             loop.call_soon_threadsafe(_resolve, future, outcome)
 
     @staticmethod
