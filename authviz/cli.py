@@ -37,8 +37,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"authviz {__version__}")
     commands = parser.add_subparsers(title="commands", metavar="COMMAND")
 
-    logs = commands.add_parser("logs", help="convert, pull and inspect Auth0 logs",
-                               description="Convert, pull and inspect Auth0 logs.")
+    logs = commands.add_parser("logs", help="convert Auth0 log files and pull a tenant's logs",
+                               description="Convert Auth0 log files of any shape into a table, and "
+                                           "pull a tenant's logs from the Management API.")
     logs_commands = logs.add_subparsers(title="logs commands", metavar="COMMAND")
     logs.set_defaults(func=lambda args: _missing_subcommand(logs))
     for name in _LOGS_MODULES:

@@ -111,7 +111,29 @@ _TEXT_COLUMNS = ("description", "user_id", "user_name", "connection", "client_id
 
 
 class LogInputError(AuthvizError):
-    """An input cannot be read at all (missing file, unreadable gzip): one sentence saying which."""
+    """An input cannot be read at all (missing file, unreadable gzip, a binary file): one sentence
+    saying which."""
+
+
+#: Leading bytes of formats that are passed by mistake for a log file, and what they are.
+BINARY_SIGNATURES: tuple[tuple[bytes, str], ...] = (
+    (b"PAR1", "a Parquet file"), (b"BZh", "bzip2-compressed"), (b"PK\x03\x04", "a zip archive"),
+    (b"\xfd7zXZ\x00", "xz-compressed"), (b"\x28\xb5\x2f\xfd", "zstd-compressed"),
+    (b"SQLite format 3\x00", "an SQLite database"), (b"\x7fELF", "a program"),
+)
+#: A NUL byte among this many leading (decompressed) bytes marks a binary file: JSON text
+#: never holds one.
+BINARY_SNIFF_BYTES = 8192
+_TEXT_EXPECTED = "give JSON lines, a JSON array or a JSON document in UTF-8, optionally gzip-compressed"
+
+
+def _refuse_binary(head: bytes, label: str) -> None:
+    """Raise :class:`LogInputError` when ``head`` (the first bytes, after gunzip) is not text."""
+    for magic, what in BINARY_SIGNATURES:
+        if head.startswith(magic):
+            raise LogInputError(f"{label} is {what}, not Auth0 logs: {_TEXT_EXPECTED}")
+    if b"\x00" in head[:BINARY_SNIFF_BYTES]:
+        raise LogInputError(f"{label} is a binary file, not Auth0 logs: {_TEXT_EXPECTED}")
 
 
 def read_logs(source: str | Path | bytes | bytearray | memoryview | Iterable[Any], *,
@@ -131,6 +153,7 @@ def read_logs(source: str | Path | bytes | bytearray | memoryview | Iterable[Any
         frames = _frames_from_path(source, collector, source_shape, progress)
     elif isinstance(source, (bytes, bytearray, memoryview)):
         data = _maybe_gunzip(bytes(source), "the input")
+        _refuse_binary(data, "the input")
         frames = _frames_from_bytes(data, collector, source_shape, progress)
     else:
         frames = _frames_from_iterable(source, collector, source_shape)
@@ -220,6 +243,7 @@ def _frames_from_path(path: str | Path, collector: Collector, source_shape: str 
                 ) from None
 
         head = read(CHUNK_BYTES)
+        _refuse_binary(head, repr(str(path)))
         if _needs_whole_document(head):
             return _frames_from_bytes(head + read(), collector, source_shape, progress)
         bar = _progress_bar(path.stat().st_size, enabled=progress)

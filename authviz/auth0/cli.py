@@ -14,7 +14,7 @@ from pathlib import Path
 import orjson
 import pandas as pd
 
-from authviz.auth0.bulk import LogInputError, read_log_files
+from authviz.auth0.bulk import PROGRESS_MIN_BYTES, LogInputError, read_log_files
 from authviz.auth0.frame import LogFrame
 from authviz.auth0.model import ParseError, Reject
 from authviz.auth0.schema import SOURCES
@@ -22,8 +22,6 @@ from authviz.errors import AuthvizError, UsageError
 
 #: Output formats by file extension.
 FORMATS = {".parquet": "parquet", ".pq": "parquet", ".csv": "csv", ".jsonl": "jsonl", ".ndjson": "jsonl"}
-#: Inputs of at least this many bytes (in total) get a progress bar even when stderr is no TTY.
-PROGRESS_MIN_BYTES = 64 * 1024 * 1024
 #: How many reject reasons the summary prints (all of them are in the rejects file).
 SUMMARY_MAX_REJECTS = 20
 
@@ -50,7 +48,9 @@ def add_logs_commands(subparsers) -> None:
     parser.add_argument("--keep-duplicates", action="store_true",
                         help="keep records repeating an event id instead of dropping them")
     parser.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None,
-                        help="show a progress bar (default: when stderr is a terminal or the input is large)")
+                        help=f"show a progress bar on stderr for inputs of {PROGRESS_MIN_BYTES >> 20} MiB "
+                             "or more (default: "
+                             "only when stderr is a terminal, so logs and pipes stay clean)")
     parser.set_defaults(func=convert_command)
 
 
@@ -102,10 +102,10 @@ def convert_command(args: argparse.Namespace) -> int:
             raise UsageError(f"input {str(path)!r} is a directory, not a log file")
     if args.output.parent.exists() and not args.output.parent.is_dir():
         raise UsageError(f"the output directory {str(args.output.parent)!r} is a file")
-    progress = args.progress
-    if progress is None:
-        total = sum(path.stat().st_size for path in args.inputs)
-        progress = sys.stderr.isatty() or total >= PROGRESS_MIN_BYTES
+    progress = sys.stderr.isatty() if args.progress is None else args.progress
+    for path in args.inputs:
+        if path.is_file() and path.stat().st_size == 0:
+            print(f"authviz: note: {str(path)!r} is empty (no records).", file=sys.stderr)
     try:
         result = read_log_files(args.inputs, source_shape=args.shape, strict=args.strict,
                                 progress=progress, dedup=not args.keep_duplicates)

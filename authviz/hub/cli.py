@@ -12,15 +12,18 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import errno
 import gc
 import importlib
 import json
+import os
 import signal
 import ssl
 import sys
 from pathlib import Path
 from types import ModuleType
 from typing import Any
+from urllib.parse import quote
 
 from aiohttp import web
 
@@ -73,7 +76,7 @@ def add_commands(subparsers: Any) -> None:
                         help="refuse client-* events from websocket clients")
     parser.add_argument("--no-user-auth", action="store_true",
                         help="refuse pusher:signin (user authentication)")
-    parser.add_argument("--webhook-url", default=None,
+    parser.add_argument("--webhook-url", default=None, metavar="URL",
                         help="POST signed, batched webhooks (channel_occupied, member_added, ...) "
                              "to this URL")
     parser.add_argument("--webhook-debounce", type=float, default=3.0, metavar="SECONDS",
@@ -89,9 +92,9 @@ def add_commands(subparsers: Any) -> None:
     parser.add_argument("--tls-key", type=Path, default=None, metavar="FILE",
                         help="the certificate's unencrypted PEM private key (default: inside "
                              "--tls-cert)")
-    parser.add_argument("--activity-timeout", type=int, default=120,
+    parser.add_argument("--activity-timeout", type=int, default=120, metavar="SECONDS",
                         help="seconds of silence before a ping (announced to clients; default 120)")
-    parser.add_argument("--config", type=Path, default=None,
+    parser.add_argument("--config", type=Path, default=None, metavar="FILE",
                         help="JSON file with several apps: {\"apps\": [{\"app_id\", \"key\", "
                              "\"secret\", ...}]} (replaces --app-id/--key/--secret)")
     for plugin in _plugins():
@@ -111,6 +114,9 @@ def apps_from_args(args: argparse.Namespace) -> list[App]:
         if getattr(args, name, None) is not None:
             common[name] = getattr(args, name)
     if args.config is None:
+        if not str(args.app_id).isdigit():
+            raise UsageError(f"--app-id must be numeric (clients and the pusher library read it "
+                             f"from PUSHER_URL as a number), not {str(args.app_id)!r}.")
         try:
             return [App(str(args.app_id), args.key, args.secret, **common)]
         except ValueError as exc:
@@ -134,6 +140,9 @@ def apps_from_args(args: argparse.Namespace) -> list[App]:
             raise ConfigError(f"{args.config}: apps[{i}] has unknown fields "
                               f"{', '.join(sorted(unknown))}; known: {', '.join(sorted(_APP_FIELDS))}.")
         fields = {**common, **entry}
+        if not str(fields.get("app_id", "")).isdigit():
+            raise ConfigError(f"{args.config}: apps[{i}]: app_id must be numeric, not "
+                              f"{fields.get('app_id')!r}.")
         try:
             apps.append(App(str(fields.pop("app_id", "")), fields.pop("key", ""),
                             fields.pop("secret", ""), **fields))
@@ -171,8 +180,7 @@ async def serve(args: argparse.Namespace, *, ready: Any = None) -> None:
         try:
             await site.start()
         except OSError as exc:
-            raise ConfigError(f"cannot listen on {args.host}:{args.port}: {exc.strerror or exc}; "
-                              "choose another --port.") from None
+            raise ConfigError(listen_error(args.host, args.port, exc)) from None
         port = runner.addresses[0][1]
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
@@ -184,7 +192,8 @@ async def serve(args: argparse.Namespace, *, ready: Any = None) -> None:
             shown = f"[{shown}]"
         scheme = "https" if ssl_context is not None else "http"
         for app in apps:
-            print(f"PUSHER_URL={scheme}://{app.key}:{app.secret}@{shown}:{port}/apps/"
+            print(f"PUSHER_URL={scheme}://{quote(app.key, safe='')}:{quote(app.secret, safe='')}"
+                  f"@{shown}:{port}/apps/"
                   f"{app.app_id}", flush=True)
         print(f"authviz hub listening on {scheme}://{args.host}:{port} (websocket /app/KEY); "
               "Ctrl-C stops it", file=sys.stderr, flush=True)
@@ -196,6 +205,19 @@ async def serve(args: argparse.Namespace, *, ready: Any = None) -> None:
         await stop.wait()
     finally:
         await runner.cleanup()
+
+
+def listen_error(host: str, port: int, exc: OSError) -> str:
+    """One sentence for a failed listen: the cause without the library's wrapping, and what to
+    change (the port when it is taken, the host when it cannot be bound)."""
+    code = exc.errno
+    if code == errno.EADDRINUSE:
+        return (f"cannot listen on {host}:{port}: the port is already in use (another "
+                f"`authviz serve`?); stop that server or choose another --port.")
+    if code == errno.EACCES:
+        return f"cannot listen on {host}:{port}: permission denied; choose a --port above 1023."
+    reason = os.strerror(code) if code and code > 0 else (exc.strerror or str(exc))
+    return f"cannot listen on {host}:{port}: {reason.lower()}; check --host (an address of this machine)."
 
 
 def run_serve(args: argparse.Namespace) -> int:

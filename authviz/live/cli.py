@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import argparse
+import signal
 import sys
+import threading
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any, TextIO
@@ -82,8 +84,15 @@ def format_line(event: LiveEvent) -> str:
     return f"{stamp}  {_clean(category):<16} {_clean(user):<32} {_clean(country)}"
 
 
+def _interrupt(signum: int, frame: Any) -> None:
+    raise KeyboardInterrupt
+
+
 def tail(args: argparse.Namespace, out: TextIO | None = None, err: TextIO | None = None) -> int:
-    """Handler of ``authviz tail``: returns 0 on Ctrl-C or after ``--limit`` events."""
+    """Handler of ``authviz tail``: returns 0 on Ctrl-C, SIGTERM or after ``--limit`` events.
+
+    On the main thread SIGTERM (``kill``, ``timeout``, a service manager) stops the feed like
+    Ctrl-C: the stream is closed and its threads joined; the previous handler is restored."""
     from authviz.live.sources import source_from_env
 
     out = out or sys.stdout
@@ -119,6 +128,8 @@ def tail(args: argparse.Namespace, out: TextIO | None = None, err: TextIO | None
 
     shown_errors = 0
     count = 0
+    on_main = threading.current_thread() is threading.main_thread()
+    previous_term = signal.signal(signal.SIGTERM, _interrupt) if on_main else None
     try:
         while args.limit is None or count < args.limit:
             event = stream.get(ALERT_INTERVAL if alerts is not None else 0.5)
@@ -142,7 +153,12 @@ def tail(args: argparse.Namespace, out: TextIO | None = None, err: TextIO | None
     except KeyboardInterrupt:
         return 0
     finally:
-        stream.close()
+        try:
+            stream.close()
+        finally:
+            if on_main:
+                signal.signal(signal.SIGTERM, previous_term if previous_term is not None
+                              else signal.SIG_DFL)
     return 0
 
 

@@ -1,0 +1,278 @@
+"""A new user's review: every command's help, and the common mistakes a user makes on the
+command line give one sentence and the right exit status (2 usage, 1 failure), never a traceback.
+
+Each test pins one fix found while following the README from a fresh clone.
+"""
+
+from __future__ import annotations
+
+import argparse
+import errno
+import gzip
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from authviz.auth0 import bulk
+from authviz.auth0 import cli as auth0_cli
+from authviz.auth0.bulk import LogInputError, read_logs
+from authviz.cli import build_parser, main
+from authviz.config import PusherSettings
+from authviz.hub.cli import listen_error
+
+pytestmark = pytest.mark.timeout(60)
+
+FIXTURES = Path("/work/shared/fixtures/auth0")
+LOG_STREAM_SAMPLE = FIXTURES / "elastic_auth0_logstream_webhook.ndjson"
+SAMPLE_LINE = (b'{"log_id": "90020230101000000000000000000000000000000000000000000001", "data": '
+               b'{"date": "2026-01-01T00:00:00.000Z", "type": "s", "user_id": "auth0|1", '
+               b'"ip": "203.0.113.7", "log_id": "90020230101000000000000000000000000000000000000000000001"}}\n')
+
+
+def clean_env(**extra: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("PUSHER_", "AUTHVIZ_", "AUTH0_"))}
+    env.update(PYTHONUNBUFFERED="1", **extra)
+    return env
+
+
+def run_cli(tmp_path: Path, *args: str, timeout: float = 30, **env: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "authviz", *args], cwd=tmp_path, env=clean_env(**env),
+                          capture_output=True, text=True, timeout=timeout)
+
+
+def one_sentence(stderr: str) -> str:
+    """The single ``authviz: ...`` line of a failed command (no traceback, no usage dump)."""
+    assert "Traceback" not in stderr
+    lines = [line for line in stderr.splitlines() if line.strip()]
+    assert len(lines) == 1, stderr
+    assert lines[0].startswith("authviz: ")
+    return lines[0]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+# -- help -----------------------------------------------------------------------------------------
+
+
+def _subparsers(parser: argparse.ArgumentParser):
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            yield from action.choices.items()
+
+
+def _all_commands(parser, prefix=()):
+    for name, sub in _subparsers(parser):
+        yield (*prefix, name), sub
+        yield from _all_commands(sub, (*prefix, name))
+
+
+def test_every_command_and_flag_has_help():
+    commands = list(_all_commands(build_parser()))
+    assert {" ".join(path) for path, _ in commands} >= {
+        "logs", "logs convert", "logs pull", "serve", "tail", "simulate", "token", "demo", "bridge"}
+    for path, parser in commands:
+        assert parser.description, f"authviz {' '.join(path)} has no description"
+        for action in parser._actions:
+            if isinstance(action, (argparse._HelpAction, argparse._SubParsersAction)):
+                continue
+            assert action.help, f"authviz {' '.join(path)} {action.option_strings or action.dest}: no help"
+
+
+def test_logs_help_names_only_commands_that_exist(capsys):
+    with pytest.raises(SystemExit):
+        main(["--help"])
+    top = capsys.readouterr().out
+    logs_line = next(line for line in top.splitlines() if line.strip().startswith("logs "))
+    assert "inspect" not in logs_line  # there is no `authviz logs inspect`
+    logs = dict(_subparsers(build_parser()))["logs"]
+    assert set(dict(_subparsers(logs))) == {"convert", "pull"}
+    assert "inspect" not in (logs.description or "").lower()
+
+
+def test_serve_metavars_say_what_to_give(capsys):
+    with pytest.raises(SystemExit):
+        main(["serve", "--help"])
+    text = capsys.readouterr().out
+    assert "--activity-timeout SECONDS" in text and "--config FILE" in text and "--webhook-url URL" in text
+
+
+# -- serve ----------------------------------------------------------------------------------------
+
+
+def test_serve_refuses_a_non_numeric_app_id(tmp_path):
+    # The PUSHER_URL it would print (/apps/x) is refused by every client (PUSHER_APP_ID numeric).
+    done = run_cli(tmp_path, "serve", "--port", "0", "--no-bridge", "--app-id", "x")
+    assert done.returncode == 2
+    assert "--app-id must be numeric" in one_sentence(done.stderr)
+    assert "PUSHER_URL" not in done.stdout
+
+
+def test_serve_config_file_refuses_a_non_numeric_app_id(tmp_path):
+    config = tmp_path / "apps.json"
+    config.write_text('{"apps": [{"app_id": "abc", "key": "k", "secret": "s"}]}')
+    done = run_cli(tmp_path, "serve", "--port", "0", "--no-bridge", "--config", str(config))
+    assert done.returncode == 1
+    assert "app_id must be numeric" in one_sentence(done.stderr)
+
+
+def test_serve_on_a_port_in_use_says_so_once(tmp_path):
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        done = run_cli(tmp_path, "serve", "--port", str(port), "--no-bridge")
+    assert done.returncode == 1
+    line = one_sentence(done.stderr.replace("authviz hub", ""))
+    assert line == (f"authviz: cannot listen on 127.0.0.1:{port}: the port is already in use "
+                    "(another `authviz serve`?); stop that server or choose another --port.")
+
+
+def test_listen_errors_point_at_the_flag_to_change():
+    not_here = OSError(errno.EADDRNOTAVAIL, "error while attempting to bind on address "
+                                            "('203.0.113.5', 6001): cannot assign requested address")
+    assert listen_error("203.0.113.5", 6001, not_here) == (
+        "cannot listen on 203.0.113.5:6001: cannot assign requested address; "
+        "check --host (an address of this machine).")
+    unknown = socket.gaierror(-2, "Name or service not known")
+    assert listen_error("nosuch.invalid", 6001, unknown).endswith(
+        ": name or service not known; check --host (an address of this machine).")
+
+
+def test_serve_prints_a_pusher_url_clients_can_read_back(tmp_path):
+    proc = subprocess.Popen([sys.executable, "-m", "authviz", "serve", "--port", "0", "--no-bridge",
+                             "--key", "k@y:1", "--secret", "s/e:c@"],
+                            cwd=tmp_path, env=clean_env(), stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    try:
+        line = proc.stdout.readline().strip()
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(15) == 0
+    assert line.startswith("PUSHER_URL=")
+    settings = PusherSettings.from_url(line.split("=", 1)[1])
+    assert (settings.key, settings.secret, settings.app_id) == ("k@y:1", "s/e:c@", "1")
+
+
+# -- logs convert ---------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("content, what", [
+    (b"PAR1\x15\x04\x15\x10\x15\x14L\x15\x02\x15\x00\x12\x00\x00", "is a Parquet file"),
+    (b"BZh91AY&SY\x00\x01", "is bzip2-compressed"),
+    (b"\x7fELF\x02\x01\x01\x00", "is a program"),
+    (b"\x00\x01\x02binary\xff\xfe\n" * 10, "is a binary file"),
+    (gzip.compress(b"\x00\x00\x00\x01 not text"), "is a binary file"),
+])
+def test_convert_refuses_a_binary_file_in_one_sentence(tmp_path, content, what):
+    (tmp_path / "in.jsonl").write_bytes(content)
+    done = run_cli(tmp_path, "logs", "convert", "in.jsonl", "-o", "out.parquet")
+    assert done.returncode == 2
+    line = one_sentence(done.stderr)
+    assert line.startswith(f"authviz: 'in.jsonl' {what}, not Auth0 logs: give JSON lines")
+    assert not (tmp_path / "out.parquet").exists()
+    assert not (tmp_path / "out.parquet.rejects.jsonl").exists()
+
+
+def test_read_logs_refuses_binary_bytes():
+    with pytest.raises(LogInputError, match="the input is a Parquet file"):
+        read_logs(b"PAR1" + bytes(100))
+    with pytest.raises(LogInputError, match="the input is a binary file"):
+        read_logs(gzip.compress(SAMPLE_LINE + b"\x00\x00"))
+
+
+def test_text_with_an_escaped_nul_is_still_read():
+    line = SAMPLE_LINE.replace(b'"auth0|1"', b'"auth0|\\u0000"')
+    assert len(read_logs(line).frame) == 1
+
+
+def test_convert_of_an_empty_file_says_it_is_empty(tmp_path):
+    (tmp_path / "empty.jsonl").write_bytes(b"")
+    done = run_cli(tmp_path, "logs", "convert", "empty.jsonl", "-o", "out.csv")
+    assert done.returncode == 0
+    assert one_sentence(done.stderr) == "authviz: note: 'empty.jsonl' is empty (no records)."
+    assert "wrote 0 events to out.csv" in done.stdout
+
+
+def test_convert_progress_only_on_a_terminal_unless_asked(tmp_path, monkeypatch, capsys):
+    monkeypatch.setattr(bulk, "PROGRESS_MIN_BYTES", 0)  # every input counts as large
+    monkeypatch.setattr(auth0_cli, "PROGRESS_MIN_BYTES", 0)
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "in.jsonl").write_bytes(LOG_STREAM_SAMPLE.read_bytes())
+    assert main(["logs", "convert", "in.jsonl", "-o", "out.parquet"]) == 0  # stderr: not a TTY
+    assert capsys.readouterr().err == ""
+    assert main(["logs", "convert", "in.jsonl", "-o", "out.parquet", "--progress"]) == 0
+    assert "parsing" in capsys.readouterr().err
+
+
+# -- logs pull ------------------------------------------------------------------------------------
+
+
+def test_pull_into_a_file_is_a_usage_error(tmp_path):
+    (tmp_path / "notes.txt").write_text("x")
+    done = run_cli(tmp_path, "logs", "pull", "--domain", "acme.auth0.com", "--token", "t", "-o", "notes.txt")
+    assert done.returncode == 2
+    assert one_sentence(done.stderr) == ("authviz: --output 'notes.txt' is a file; give a directory "
+                                         "for the Parquet files")
+
+
+def test_pull_output_that_cannot_be_created_is_one_sentence(tmp_path):
+    (tmp_path / "notes.txt").write_text("x")
+    # mkdir fails before any request is made: no network is touched
+    done = run_cli(tmp_path, "logs", "pull", "--domain", "acme.auth0.com", "--token", "t",
+                   "-o", "notes.txt/logs")
+    assert done.returncode == 1
+    assert one_sentence(done.stderr) == "authviz: cannot write 'notes.txt/logs': Not a directory"
+
+
+def test_pull_negative_max_wait_is_a_usage_error(tmp_path):
+    done = run_cli(tmp_path, "logs", "pull", "--domain", "acme.auth0.com", "--token", "t", "-o", "out",
+                   "--max-wait", "-1")
+    assert done.returncode == 2
+    assert one_sentence(done.stderr) == "authviz: --max-wait must be 0 or more seconds, not -1"
+    assert not (tmp_path / "out").exists()
+
+
+# -- tail -----------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
+def test_tail_without_a_server_retries_then_exits_0_on_a_signal(tmp_path, sig):
+    url = f"http://k:s@127.0.0.1:{free_port()}/apps/1"  # nothing listens there
+    proc = subprocess.Popen([sys.executable, "-m", "authviz", "tail"], cwd=tmp_path,
+                            env=clean_env(PUSHER_URL=url), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True, preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+    try:
+        status = proc.stderr.readline()  # blocks until the first failed attempt is reported
+        assert "Could not connect" in status and "retrying with back-off" in status
+        time.sleep(0.5)
+        assert proc.poll() is None  # still retrying
+        proc.send_signal(sig)
+        assert proc.wait(15) == 0
+        assert "Traceback" not in proc.stderr.read()
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+
+
+@pytest.mark.parametrize("env, message", [
+    ({"PUSHER_URL": "garbage"}, "PUSHER_URL must look like http://KEY:SECRET@HOST:PORT/apps/APP_ID."),
+    ({"PUSHER_KEY": "k", "PUSHER_HOST": "127.0.0.1", "PUSHER_TLS": "maybe"},
+     "PUSHER_TLS must be true or false, not 'maybe'."),
+    ({"PUSHER_KEY": "k", "PUSHER_HOST": "127.0.0.1", "PUSHER_PORT": "abc"},
+     "PUSHER_PORT must be a port number from 1 to 65535, not 'abc'."),
+])
+def test_tail_with_a_bad_setting_is_one_sentence(tmp_path, env, message):
+    done = run_cli(tmp_path, "tail", **env)
+    assert done.returncode == 1
+    assert one_sentence(done.stderr) == f"authviz: {message}"
