@@ -322,3 +322,26 @@ def test_a_body_arriving_in_pieces_is_read_whole(hub):
     assert b" 200 " in status_line, response[:300]
     result = json.loads(rest.partition(b"\r\n\r\n")[2])
     assert result["received"] == 300 and result["stored"] == 300
+
+
+def test_a_failing_store_answers_503_and_neither_stores_nor_publishes(tmp_path):
+    import sqlite3
+
+    with bridge_hub(tmp_path) as failing:
+        assert post_logs(failing.url, [record(1)])[0] == 200
+        failing.drain()
+        published = failing.bridge.queue.stats()["published"]
+        side = sqlite3.connect(failing.bridge.store.path)
+        side.execute("CREATE TRIGGER refuse BEFORE INSERT ON events BEGIN SELECT RAISE(ABORT, 'disk says no'); END")
+        side.commit()
+        status, body = post_logs(failing.url, [record(2), record(3)])
+        assert status == 503 and "retry later" in body["error"]
+        failing.drain()
+        assert failing.bridge.queue.stats()["published"] == published  # nothing of the failed batch
+        assert _counts(failing)["events"] == 1
+        side.execute("DROP TRIGGER refuse")
+        side.commit()
+        side.close()
+        status, body = post_logs(failing.url, [record(2), record(3)])  # Auth0's retry
+        assert status == 200 and body["stored"] == 2
+        assert _counts(failing)["events"] == 3

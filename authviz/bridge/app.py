@@ -397,17 +397,14 @@ class Bridge:
             try:
                 written = await inserted
             except StoreError:
-                publications = None
-            else:
-                publications = publications_for(written.stored, max_data_bytes=config.max_data_bytes,
-                                                feed=config.publish_feed, feeds=feeds)
-            batch = await committed
+                await committed  # fails the same way (and its outcome is consumed)
+                raise
+            publications = publications_for(written.stored, max_data_bytes=config.max_data_bytes,
+                                            feed=config.publish_feed, feeds=feeds)
+            batch = await committed  # the same result object, now durable
         except StoreError as error:
             log.error("%s", error)
             return _error(503, "the event store is unavailable; retry later")
-        if publications is None or batch is not written:  # (always the same result object)
-            publications = publications_for(batch.stored, max_data_bytes=config.max_data_bytes,
-                                            feed=config.publish_feed, feeds=feeds)
         self.queue.submit(publications)
         return _json(
             {
