@@ -11,7 +11,7 @@ PYTEST_ARGS ?=
 .PHONY: help install test node demo bench clean e2e
 
 help:  ## list the targets
-	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
+	@grep -E '^[a-z0-9-]+:.*##' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
 
 # Reinstalls only when pyproject.toml changed: idempotent and fast otherwise.
 $(INSTALLED): pyproject.toml
