@@ -38,6 +38,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import io
 import json
 import os
 import re
@@ -48,6 +49,7 @@ from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
 from dotenv import dotenv_values
+from dotenv.parser import parse_stream
 
 from authviz.errors import ConfigError
 
@@ -66,13 +68,31 @@ def load_environment(env: Mapping[str, str] | None = None,
                      dotenv_path: str | os.PathLike[str] | None = ".env") -> dict[str, str]:
     """The effective variables: ``.env`` file values overlaid by ``env`` (default ``os.environ``).
 
-    A missing ``.env`` file is not an error; a real environment variable always wins.
+    A missing ``.env`` file is not an error; a real environment variable always wins. A file that
+    is not UTF-8 text or has a line that is not ``NAME=value`` raises :class:`ConfigError` naming
+    the line (python-dotenv would only log a warning and drop the line's setting).
     """
     values: dict[str, str] = {}
     if dotenv_path is not None and Path(dotenv_path).is_file():
-        values.update({k: v for k, v in dotenv_values(dotenv_path).items() if v is not None})
+        values.update({k: v for k, v in _read_dotenv(Path(dotenv_path)).items() if v is not None})
     values.update(os.environ if env is None else env)
     return values
+
+
+def _read_dotenv(path: Path) -> dict[str, str | None]:
+    try:
+        text = path.read_bytes().decode("utf-8")
+    except OSError as error:
+        raise ConfigError(f"cannot read {path}: {error.strerror or error}.") from None
+    except UnicodeDecodeError:
+        raise ConfigError(f"{path} is not UTF-8 text; write it as NAME=value lines.") from None
+    for binding in parse_stream(io.StringIO(text)):
+        if binding.error:
+            raw = binding.original.string
+            line = binding.original.line + len(raw) - len(raw.lstrip("\n"))
+            # the line itself is not shown: it may hold a secret
+            raise ConfigError(f"{path} line {line} is not NAME=value; fix or remove it.")
+    return dotenv_values(stream=io.StringIO(text))
 
 
 def _bool(name: str, value: str) -> bool:

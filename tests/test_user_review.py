@@ -290,3 +290,32 @@ def test_make_help_lists_every_documented_target():
     assert done.returncode == 0
     listed = {line.split("\t", 1)[0] for line in done.stdout.splitlines()}
     assert listed == documented  # e2e was missing: the pattern did not allow digits
+
+
+# -- .env -----------------------------------------------------------------------------------------
+
+
+def test_a_dotenv_file_that_is_not_utf8_is_one_sentence(tmp_path):
+    (tmp_path / ".env").write_bytes(b"\xff\xfePUSHER_KEY=k\n")
+    done = run_cli(tmp_path, "tail")
+    assert done.returncode == 1
+    assert one_sentence(done.stderr) == "authviz: .env is not UTF-8 text; write it as NAME=value lines."
+
+
+def test_a_bad_dotenv_line_is_named_without_echoing_it(tmp_path):
+    (tmp_path / ".env").write_text("# settings\nPUSHER_URL=http://k:s@127.0.0.1:1/apps/1\n\n"
+                                   "PUSHER_SECRET hunter2\n")
+    done = run_cli(tmp_path, "tail")
+    assert done.returncode == 1
+    assert one_sentence(done.stderr) == "authviz: .env line 4 is not NAME=value; fix or remove it."
+    assert "hunter2" not in done.stderr
+
+
+def test_a_good_dotenv_file_is_still_read(tmp_path):
+    from authviz.config import load_environment
+
+    path = tmp_path / ".env"
+    path.write_text('# c\nexport PUSHER_KEY=k\nPUSHER_HOST="127.0.0.1"\nPUSHER_URL=\n\nPUSHER_PORT="60\n01"\n')
+    values = load_environment({"PUSHER_HOST": "real"}, path)
+    assert (values["PUSHER_KEY"], values["PUSHER_HOST"], values["PUSHER_URL"]) == ("k", "real", "")
+    assert values["PUSHER_PORT"] == "60\n01"  # a quoted value may span lines
