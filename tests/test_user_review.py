@@ -319,3 +319,32 @@ def test_a_good_dotenv_file_is_still_read(tmp_path):
     values = load_environment({"PUSHER_HOST": "real"}, path)
     assert (values["PUSHER_KEY"], values["PUSHER_HOST"], values["PUSHER_URL"]) == ("k", "real", "")
     assert values["PUSHER_PORT"] == "60\n01"  # a quoted value may span lines
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--limit", "0"], "argument --limit: must be a whole number of events, at least 1, not '0'"),
+    (["--limit", "-1"], "argument --limit: must be a whole number of events, at least 1, not '-1'"),
+    (["--speed", "abc"], "argument --speed: must be a number (1 real time, 10 ten times faster) or max, "
+                         "not 'abc'"),
+    (["--speed", "-2"], "argument --speed: must be a number (1 real time, 10 ten times faster) or max, "
+                        "not '-2'"),
+])
+def test_tail_flags_out_of_range_name_the_flag(tmp_path, args, message):
+    # --limit 0 used to exit 0 at once, printing nothing; --speed abc blamed AUTHVIZ_REPLAY_SPEED
+    (tmp_path / "rec.jsonl").write_text("")
+    done = run_cli(tmp_path, "tail", "--source", "replay:rec.jsonl", *args, PUSHER_KEY="k",
+                   PUSHER_HOST="127.0.0.1")
+    assert done.returncode == 2
+    assert "Traceback" not in done.stderr
+    assert done.stderr.splitlines()[-1] == f"authviz tail: error: {message}"
+
+
+def test_tail_speed_max_and_limit_still_work(tmp_path):
+    record = ('{"channel": "auth0", "event": "user-loggedIn", "data": {"email": "a@example.com", '
+              '"country": "Canada"}, "timestamp": %d}\n')
+    (tmp_path / "rec.jsonl").write_text("".join(record % (1_700_000_000 + 3600 * i) for i in range(3)))
+    done = run_cli(tmp_path, "tail", "--source", "replay:rec.jsonl", "--speed", "max", "--limit", "2",
+                   PUSHER_KEY="k", PUSHER_HOST="127.0.0.1")
+    assert done.returncode == 0, done.stderr
+    assert [line.split()[1:] for line in done.stdout.splitlines()] == [
+        ["login_success", "a@example.com", "Canada"]] * 2

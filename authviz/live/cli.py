@@ -48,14 +48,40 @@ def add_commands(subparsers) -> None:
     parser.add_argument("--json", action="store_true", help="one JSON object per line")
     parser.add_argument("--source", metavar="SPEC",
                         help="live, replay:PATH or simulator[:SEED] (default: AUTHVIZ_SOURCE, else live)")
-    parser.add_argument("--speed", default=None, metavar="X",
-                        help="replay/simulator speed: 1 real time, 10 ten times, max no waiting")
-    parser.add_argument("--limit", type=int, default=None, metavar="N", help="stop after N events")
+    parser.add_argument("--speed", type=_speed_arg, default=None, metavar="X",
+                        help="replay/simulator speed: 1 real time, 10 ten times, max (or 0) no waiting "
+                             "(default: AUTHVIZ_REPLAY_SPEED, else 1)")
+    parser.add_argument("--limit", type=_positive_int, default=None, metavar="N",
+                        help="stop after N events (default: run until Ctrl-C)")
     parser.add_argument("--alerts", action=argparse.BooleanOptionalAction, default=None,
                         help="run the security detections on the events and print an ALERT line (or "
                              '{"alert": ...} with --json) per new or growing incident (default: on when '
                              f"following {topics.EVENTS_CHANNEL})")
     parser.set_defaults(func=tail)
+
+
+def _speed_arg(value: str) -> str:
+    """``--speed``: a number >= 0 or ``max`` (checked here so the message names the flag)."""
+    if value.strip().lower() in ("max", "inf"):
+        return value
+    try:
+        number = float(value)
+    except ValueError:
+        number = float("nan")
+    if not number >= 0:
+        raise argparse.ArgumentTypeError(f"must be a number (1 real time, 10 ten times faster) or max, "
+                                         f"not {value!r}")
+    return value
+
+
+def _positive_int(value: str) -> int:
+    try:
+        number = int(value)
+    except ValueError:
+        number = 0
+    if number < 1:
+        raise argparse.ArgumentTypeError(f"must be a whole number of events, at least 1, not {value!r}")
+    return number
 
 
 def _clean(value: Any) -> str:
