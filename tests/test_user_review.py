@@ -348,3 +348,38 @@ def test_tail_speed_max_and_limit_still_work(tmp_path):
     assert done.returncode == 0, done.stderr
     assert [line.split()[1:] for line in done.stdout.splitlines()] == [
         ["login_success", "a@example.com", "Canada"]] * 2
+
+
+# -- serve: flags checked before anything starts ---------------------------------------------------
+
+
+@pytest.mark.parametrize("url", ["notaurl", "ftp://example.com/hooks", "http://"])
+def test_serve_refuses_a_webhook_url_that_is_not_http(tmp_path, url):
+    done = run_cli(tmp_path, "serve", "--port", "0", "--no-bridge", "--webhook-url", url)
+    assert done.returncode == 2
+    assert one_sentence(done.stderr) == (
+        f"authviz: --webhook-url must be an http(s) URL such as "
+        f"http://127.0.0.1:8000/pusher/webhooks, not {url!r}.")
+
+
+def test_serve_config_file_refuses_a_webhook_url_that_is_not_http(tmp_path):
+    config = tmp_path / "apps.json"
+    config.write_text('{"apps": [{"app_id": "1", "key": "k", "secret": "s", "webhook_url": "nope"}]}')
+    done = run_cli(tmp_path, "serve", "--port", "0", "--no-bridge", "--config", str(config))
+    assert done.returncode == 1
+    assert "apps[0]: webhook_url must be an http(s) URL, not 'nope'." in one_sentence(done.stderr)
+
+
+@pytest.mark.parametrize("flag, value, where", [
+    ("--state-dir", "notes.txt", "notes.txt/"),          # a file where a directory is needed
+    ("--store", "notes.txt/bridge.sqlite3", "notes.txt"),  # the store's directory cannot be made
+])
+def test_serve_state_that_cannot_be_made_is_one_sentence(tmp_path, flag, value, where):
+    (tmp_path / "notes.txt").write_text("x")
+    args = [flag, value] if flag == "--state-dir" else ["--state-dir", "state", flag, value]
+    done = run_cli(tmp_path, "serve", "--port", "0", *args)
+    assert done.returncode == 1
+    line = one_sentence("\n".join(l for l in done.stderr.splitlines()
+                                  if not l.startswith("authviz bridge:")))
+    assert line.startswith(f"authviz: cannot prepare {where}")
+    assert line.endswith("; check --state-dir and --store.")

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import errno
 import gc
 import importlib
@@ -23,7 +24,7 @@ import sys
 from pathlib import Path
 from types import ModuleType
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit
 
 from aiohttp import web
 
@@ -113,6 +114,9 @@ def apps_from_args(args: argparse.Namespace) -> list[App]:
     for name in ("webhook_debounce", "max_cache_channels"):
         if getattr(args, name, None) is not None:
             common[name] = getattr(args, name)
+    if args.webhook_url is not None and not _is_http_url(args.webhook_url):
+        raise UsageError(f"--webhook-url must be an http(s) URL such as http://127.0.0.1:8000/pusher/"
+                         f"webhooks, not {args.webhook_url!r}.")
     if args.config is None:
         if not str(args.app_id).isdigit():
             raise UsageError(f"--app-id must be numeric (clients and the pusher library read it "
@@ -140,6 +144,9 @@ def apps_from_args(args: argparse.Namespace) -> list[App]:
             raise ConfigError(f"{args.config}: apps[{i}] has unknown fields "
                               f"{', '.join(sorted(unknown))}; known: {', '.join(sorted(_APP_FIELDS))}.")
         fields = {**common, **entry}
+        if fields.get("webhook_url") is not None and not _is_http_url(fields["webhook_url"]):
+            raise ConfigError(f"{args.config}: apps[{i}]: webhook_url must be an http(s) URL, not "
+                              f"{fields['webhook_url']!r}.")
         if not str(fields.get("app_id", "")).isdigit():
             raise ConfigError(f"{args.config}: apps[{i}]: app_id must be numeric, not "
                               f"{fields.get('app_id')!r}.")
@@ -149,6 +156,24 @@ def apps_from_args(args: argparse.Namespace) -> list[App]:
         except (TypeError, ValueError) as exc:
             raise ConfigError(f"{args.config}: apps[{i}]: {exc}.") from None
     return apps
+
+
+def _is_http_url(value: object) -> bool:
+    if not isinstance(value, str):
+        return False
+    try:
+        parts = urlsplit(value)
+        parts.port  # noqa: B018 - raises ValueError for a malformed port
+    except ValueError:
+        return False
+    return parts.scheme in ("http", "https") and bool(parts.hostname)
+
+
+def _state_error(exc: OSError) -> str:
+    """One sentence for a plugin's state files (``--state-dir``, ``--store``) that cannot be made."""
+    where = f" {exc.filename}" if exc.filename else ""
+    return (f"cannot prepare{where}: {(exc.strerror or str(exc)).lower()}; "
+            "check --state-dir and --store.")
 
 
 def tls_from_args(args: argparse.Namespace) -> ssl.SSLContext | None:
@@ -171,9 +196,17 @@ async def serve(args: argparse.Namespace, *, ready: Any = None) -> None:
         raise ConfigError(f"{exc}.") from None
     for plugin in _plugins():
         if hasattr(plugin, "setup"):
-            await plugin.setup(hub.app, hub, args)
+            try:
+                await plugin.setup(hub.app, hub, args)
+            except OSError as exc:
+                raise ConfigError(_state_error(exc)) from None
     runner = web.AppRunner(hub.app, access_log=None, handle_signals=False, shutdown_timeout=3.0)
-    await runner.setup()
+    try:
+        await runner.setup()  # runs the plugins' start-up hooks (the bridge opens its store)
+    except OSError as exc:
+        with contextlib.suppress(Exception):  # the sentence below is what the user needs
+            await runner.cleanup()
+        raise ConfigError(_state_error(exc)) from None
     try:
         site = web.TCPSite(runner, args.host, args.port, reuse_address=True,
                            ssl_context=ssl_context)
