@@ -7,6 +7,7 @@ import json
 import pytest
 
 from authviz.hub import running_hub
+from authviz.pusher.protocol import TriggerError
 from authviz.pusher.signing import authenticate_user, authorize_channel
 from tests.hub_support import APP_ID, KEY, SECRET, RawClient, wait_for
 
@@ -146,3 +147,35 @@ def test_unsubscribe_stops_delivery(client, hub):
     hub.trigger("u-chan", "e", "x")
     a.send("pusher:ping")
     assert a.recv()["event"] == "pusher:pong"
+
+
+def test_trigger_many_skips_only_the_bad_item_and_keeps_order(client, hub):
+    """In-process publishing of several events (the bridge's path): order kept per connection,
+    a user's events reach it, an item over a limit is reported and the others still go out."""
+    a, b = client(), client()
+    for c in (a, b):
+        c.established()
+        c.subscribe("feed")
+    a.send("pusher:signin", authenticate_user(KEY, SECRET, a.socket_id, {"id": "u-7"}))
+    assert a.recv()["event"] == "pusher:signin_success"
+    items = [("feed", "n", '"1"'), ("#server-to-user-u-7", "private", '"p"'),
+             (["feed"], "n", "x" * 20_000), ("feed", "n", '"2"')]
+    errors = hub.call(lambda: hub.server.trigger_many(hub.app.app_id, items))
+    assert [i for i, _ in errors] == [2]
+    assert isinstance(errors[0][1], TriggerError)
+    assert [a.recv()["data"] for _ in range(3)] == ['"1"', '"p"', '"2"']
+    assert [b.recv()["data"] for _ in range(2)] == ['"1"', '"2"']
+
+
+def test_a_flooding_client_always_gets_its_close_code(client):
+    """The close a client's own message causes completes the handshake: the server reads (and
+    drops) what the client still sends before closing the socket, so no reset costs the client
+    its 4301. (Closing from another task made aiohttp close the socket at once: the client
+    then failed in most of these rounds.)"""
+    for _ in range(10):
+        a = client()
+        a.established()
+        a.subscribe("private-chat", authorize_channel(KEY, SECRET, a.socket_id, "private-chat"))
+        for i in range(20):
+            a.send("client-flood", str(i), "private-chat")  # never refused: the server still reads
+        assert a.wait_close() == 4301

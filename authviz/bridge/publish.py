@@ -179,22 +179,21 @@ class HubPublisher:
         self.failed = 0
 
     async def publish(self, items: Sequence[Publication]) -> None:
-        failed = 0
-        trigger, app_id = self.hub.trigger, self.app_id
+        """All of ``items`` in one hub call (one write per subscriber connection); a publication
+        that breaks a limit is skipped and counted, the others go out."""
+        batch = []
         for item in items:
-            try:
-                if item.user_id is not None:
-                    self.hub.send_to_user(app_id, item.user_id, item.event, item.data)
-                else:
-                    channels = item.channels
-                    # one channel as a str: the hub then builds no list of its own
-                    trigger(app_id, channels[0] if len(channels) == 1 else list(channels),
-                            item.event, item.data)
-            except Exception as error:  # noqa: BLE001 - TriggerError (a limit): skip this one only
-                failed += 1
-                log.warning("hub refused %s on %s: %s", item.event, item.channels or item.user_id, error)
-        if failed:
-            self.failed += failed
+            if item.user_id is not None:
+                channels: str | list[str] = server_to_user_channel(item.user_id)
+            else:
+                # one channel as a str: the hub then builds no list of its own
+                channels = item.channels[0] if len(item.channels) == 1 else list(item.channels)
+            batch.append((channels, item.event, item.data))
+        errors = self.hub.trigger_many(self.app_id, batch)
+        for index, error in errors:
+            item = items[index]
+            log.warning("hub refused %s on %s: %s", item.event, item.channels or item.user_id, error)
+        self.failed += len(errors)
 
     async def listeners(self) -> dict[str, Any]:
         """Occupied channels: subscription count, and user ids for presence channels."""

@@ -78,13 +78,16 @@ def text_frame(payload: bytes) -> bytes:
 class _Sink:
     """What the I/O layer keeps on a protocol Connection."""
 
-    __slots__ = ("ws", "transport", "closing")
+    __slots__ = ("ws", "transport", "closing", "close_request")
 
     def __init__(self, ws: web.WebSocketResponse, transport: asyncio.Transport) -> None:
         self.ws = ws
         self.transport = transport
-        #: the server-initiated close handshake, if one was started
+        #: the server-initiated close handshake, if one was started from another task
         self.closing: asyncio.Task[Any] | None = None
+        #: (code, reason) of a close the connection's own message caused: its receive loop
+        #: carries it out (see HubServer._close)
+        self.close_request: tuple[int, bytes] | None = None
 
 
 class _ApiError(Exception):
@@ -128,6 +131,8 @@ class HubServer:
         self.send_buffer_bytes = send_buffer_bytes
         self.tick_interval = tick_interval
         self.close_timeout = close_timeout
+        #: the connection whose message is being applied (see _close)
+        self._receiving: Connection | None = None
         self.webhooks: dict[str, WebhookSender] = {
             s.app.app_id: WebhookSender(s.app, **(webhook_options or {}))
             for s in self.hub.apps.values() if s.app.webhook_url
@@ -271,7 +276,15 @@ class HubServer:
         if sink is None or sink.ws.closed:
             return
         message = reason.encode("utf-8")[:120]
-        if sink.closing is not None:
+        if sink.closing is not None or sink.close_request is not None:
+            return
+        if conn is self._receiving:
+            # Caused by the connection's own message: its receive loop closes after this
+            # message, so aiohttp's close() is not concurrent with receive() and completes the
+            # handshake (reading, and dropping, what the client still sends until its close).
+            # A close from another task makes aiohttp close the socket at once, and a client
+            # still sending then gets a reset that can cost it the close frame.
+            sink.close_request = (code, message)
             return
         task = asyncio.get_running_loop().create_task(sink.ws.close(code=code, message=message))
         sink.closing = task
@@ -308,14 +321,22 @@ class HubServer:
             self._write(conn, text_frame(message))
         apply = self._apply
         monotonic = time.monotonic
+        sink = conn.sink
         try:
             while True:
                 msg = await ws.receive()
                 kind = msg.type
-                if kind is WSMsgType.TEXT:
-                    apply(hub.receive(conn, msg.data, monotonic()))
-                elif kind is WSMsgType.BINARY:
-                    apply(hub.receive_binary(conn, monotonic()))
+                if kind is WSMsgType.TEXT or kind is WSMsgType.BINARY:
+                    self._receiving = conn
+                    try:
+                        apply(hub.receive(conn, msg.data, monotonic()) if kind is WSMsgType.TEXT
+                              else hub.receive_binary(conn, monotonic()))
+                    finally:
+                        self._receiving = None
+                    if sink.close_request is not None:
+                        code, message = sink.close_request
+                        await ws.close(code=code, message=message)
+                        break
                 elif kind is WSMsgType.PING:
                     hub.activity(conn, monotonic())
                     await ws.pong(msg.data)
@@ -581,6 +602,27 @@ class HubServer:
         names = [channels] if isinstance(channels, str) else list(channels)
         self._apply_coalesced(self._app_state(app_id).trigger(
             names, event, data, socket_id, time.monotonic()))
+
+    def trigger_many(self, app_id: str | None,
+                     items: Iterable[tuple[str | Iterable[str], str, str]]) -> list[tuple[int, Exception]]:
+        """Publish ``(channels, event, data)`` items in order, with one write per connection.
+
+        Each item stands alone: one that breaks a limit is skipped and returned as
+        ``(index, TriggerError)``; the others go out. A ``#server-to-user-{id}`` channel reaches
+        that user's connections (as :meth:`send_to_user`).
+        """
+        state = self._app_state(app_id)
+        now = time.monotonic()
+        actions: list[Any] = []
+        errors: list[tuple[int, Exception]] = []
+        for i, (channels, event, data) in enumerate(items):
+            names = [channels] if isinstance(channels, str) else list(channels)
+            try:
+                actions.extend(state.trigger(names, event, data, None, now))
+            except TriggerError as exc:
+                errors.append((i, exc))
+        self._apply_coalesced(actions)
+        return errors
 
     def send_to_user(self, app_id: str | None, user_id: str, event: str, data: str) -> None:
         """Deliver ``event`` to every connection signed in as ``user_id``."""
