@@ -101,14 +101,14 @@ def ensure_log_token(state_dir: Path, given: str | None) -> str:
     return token
 
 
-def _local_url(host: str | None, port: int | None) -> str | None:
+def _local_url(host: str | None, port: int | None, tls: bool = False) -> str | None:
     if not port:
         return None
     if not host or host in ("0.0.0.0", "::", ""):
         host = "127.0.0.1"
     if ":" in host:
         host = f"[{host}]"
-    return f"http://{host}:{port}/"
+    return f"{'https' if tls else 'http'}://{host}:{port}/"
 
 
 def build_bridge(
@@ -128,7 +128,7 @@ def build_bridge(
         if args.auth0_domain:
             raise ConfigError("Use either --dev-identity or --auth0-domain, not both.")
         dev = DevIdentity.load_or_create(state_dir / KEY_FILE)
-        issuer = args.public_url or _local_url(host, port)
+        issuer = args.public_url or _local_url(host, port, tls=bool(getattr(args, "tls_cert", None)))
         audience = args.auth0_audience or DEFAULT_AUDIENCE
     else:
         issuer = args.auth0_domain
@@ -181,7 +181,8 @@ def _learn_issuer_from_socket(bridge: Bridge, state_dir: Path) -> Any:
         if bridge.verifier.issuer is None and request.transport is not None:
             sockname = request.transport.get_extra_info("sockname")
             if sockname:
-                url = _local_url(sockname[0], sockname[1])
+                tls = request.transport.get_extra_info("sslcontext") is not None
+                url = _local_url(sockname[0], sockname[1], tls=tls)
                 if url:
                     bridge.verifier.set_issuer(url)
                     write_dev_settings(state_dir, issuer=url, audience=bridge.verifier.audience)

@@ -149,7 +149,9 @@ class LiveClient:
         if backfill and url:
             headers = history_settings.history_headers
             self._history_tasks = TaskRunner(name=f"{name}-history")
-            self.backfill = Backfill(HistoryClient(url, headers), self._history_tasks,
+            context = (settings.client_ssl_context()
+                       if settings.ca_file or settings.ssl_cert_file else None)
+            self.backfill = Backfill(HistoryClient(url, headers, ssl_context=context), self._history_tasks,
                                      deliver=self._deliver_backfilled, report=self._report_history,
                                      after=history_after, backoff=history_backoff)
 

@@ -12,6 +12,7 @@ websocket thread. Every failure is a :class:`HistoryError` with one sentence.
 
 from __future__ import annotations
 
+import ssl
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -81,7 +82,7 @@ class HistoryClient:
     """
 
     def __init__(self, url: str, headers: Mapping[str, str] | None = None, *, page_size: int = 500,
-                 timeout: float = 5.0) -> None:
+                 timeout: float = 5.0, ssl_context: ssl.SSLContext | None = None) -> None:
         if not 1 <= page_size <= MAX_PAGE:
             raise ValueError(f"page_size must be between 1 and {MAX_PAGE}")
         self.url = url
@@ -92,7 +93,9 @@ class HistoryClient:
         #: whether the bridge answers ``GET {url}/head`` (None: not asked yet; False: an older
         #: bridge without it, so :meth:`head` searches)
         self.head_endpoint: bool | None = None
-        self._opener = urllib.request.build_opener()
+        # https with ssl_context (e.g. trusting PUSHER_CA_FILE), else urllib's verifying default
+        self._opener = (urllib.request.build_opener(urllib.request.HTTPSHandler(context=ssl_context))
+                        if ssl_context is not None else urllib.request.build_opener())
 
     def __repr__(self) -> str:  # never the token
         return f"HistoryClient(url={self.url!r}, page_size={self.page_size})"
