@@ -383,3 +383,15 @@ def test_serve_state_that_cannot_be_made_is_one_sentence(tmp_path, flag, value, 
                                   if not l.startswith("authviz bridge:")))
     assert line.startswith(f"authviz: cannot prepare {where}")
     assert line.endswith("; check --state-dir and --store.")
+
+
+@pytest.mark.parametrize("channel, message", [
+    ("bad channel!", "channel name 'bad channel!' has characters outside A-Z a-z 0-9 _ - = @ , . ;"),
+    ("x" * 200, "channel name is 200 characters; the limit is 164"),
+])
+def test_tail_refuses_an_invalid_channel_name_at_once(tmp_path, channel, message):
+    # it used to subscribe, be refused by the server, and retry forever
+    done = run_cli(tmp_path, "tail", "--channel", channel, PUSHER_KEY="k", PUSHER_HOST="127.0.0.1",
+                   PUSHER_PORT=str(free_port()))
+    assert done.returncode == 2
+    assert done.stderr.splitlines()[-1] == f"authviz tail: error: argument --channel: {message}"

@@ -39,7 +39,7 @@ def add_commands(subparsers) -> None:
                     "PUSHER_URL or PUSHER_* variables (or .env); AUTHVIZ_SOURCE picks live, replay:PATH or "
                     "simulator. A server with its own TLS certificate (authviz serve --tls-cert): "
                     "PUSHER_CA_FILE names the CA to trust (or SSL_CERT_FILE); verification stays on.")
-    parser.add_argument("--channel", action="append", metavar="NAME",
+    parser.add_argument("--channel", action="append", metavar="NAME", type=_channel_arg,
                         help=f"channel to follow (repeatable; default {topics.FEED_CHANNEL}; "
                              f"{topics.EVENTS_CHANNEL} carries every event but needs the secret or an "
                              "auth endpoint)")
@@ -58,6 +58,16 @@ def add_commands(subparsers) -> None:
                              '{"alert": ...} with --json) per new or growing incident (default: on when '
                              f"following {topics.EVENTS_CHANNEL})")
     parser.set_defaults(func=tail)
+
+
+def _channel_arg(value: str) -> str:
+    """``--channel``: a name the server accepts (refused here once instead of retried forever)."""
+    from authviz.pusher.limits import PusherValidationError, validate_channel_name
+
+    try:
+        return validate_channel_name(value)
+    except PusherValidationError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
 
 
 def _speed_arg(value: str) -> str:
