@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
 from collections.abc import Sequence
 
@@ -78,6 +79,19 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 1
     except KeyboardInterrupt:
         return 0 if running else 130
+    except BrokenPipeError:
+        # The reader went away (`authviz tail | head`): it has what it wanted. Point stdout at
+        # /dev/null so the interpreter's final flush does not complain, and stop quietly.
+        _silence_stdout()
+        return 0
+
+
+def _silence_stdout() -> None:
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError):  # no real stdout (embedded, tests)
+        pass
 
 
 if __name__ == "__main__":  # pragma: no cover

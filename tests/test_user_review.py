@@ -395,3 +395,34 @@ def test_tail_refuses_an_invalid_channel_name_at_once(tmp_path, channel, message
                    PUSHER_PORT=str(free_port()))
     assert done.returncode == 2
     assert done.stderr.splitlines()[-1] == f"authviz tail: error: argument --channel: {message}"
+
+
+# -- pipes ----------------------------------------------------------------------------------------
+
+
+def test_tail_into_head_stops_quietly(tmp_path):
+    # `authviz tail | head -2`: the reader goes away; no BrokenPipeError traceback
+    proc = subprocess.Popen([sys.executable, "-m", "authviz", "tail", "--source", "simulator:1",
+                             "--speed", "max"], cwd=tmp_path, env=clean_env(PUSHER_KEY="k", PUSHER_HOST="127.0.0.1"),
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        assert proc.stdout.readline() and proc.stdout.readline()
+        proc.stdout.close()
+        assert proc.wait(20) == 0
+        assert proc.stderr.read() == b""
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+
+
+def test_convert_into_a_closed_pipe_stops_quietly(tmp_path):
+    (tmp_path / "in.jsonl").write_bytes(LOG_STREAM_SAMPLE.read_bytes())
+    read_end, write_end = os.pipe()
+    os.close(read_end)  # nobody reads the summary
+    done = subprocess.run([sys.executable, "-m", "authviz", "logs", "convert", "in.jsonl", "-o", "out.parquet"],
+                          cwd=tmp_path, env=clean_env(), stdout=write_end, stderr=subprocess.PIPE, timeout=60)
+    os.close(write_end)
+    assert done.returncode == 0
+    assert done.stderr == b""
+    assert (tmp_path / "out.parquet").stat().st_size > 0
