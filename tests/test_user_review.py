@@ -426,3 +426,32 @@ def test_convert_into_a_closed_pipe_stops_quietly(tmp_path):
     assert done.returncode == 0
     assert done.stderr == b""
     assert (tmp_path / "out.parquet").stat().st_size > 0
+
+
+# -- Ctrl-C in a batch command is not a success ---------------------------------------------------
+
+
+def _interrupt(*args, **kwargs):
+    raise KeyboardInterrupt
+
+
+def test_convert_stopped_by_ctrl_c_is_not_a_success(tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "in.jsonl").write_bytes(LOG_STREAM_SAMPLE.read_bytes())
+    monkeypatch.setattr(auth0_cli, "read_log_files", _interrupt)
+    assert main(["logs", "convert", "in.jsonl", "-o", "out.parquet"]) == 130
+    assert capsys.readouterr().err == "authviz: interrupted; nothing was written.\n"
+    assert not (tmp_path / "out.parquet").exists()
+
+
+def test_pull_stopped_by_ctrl_c_is_not_a_success(tmp_path, monkeypatch, capsys):
+    from authviz.analytics import cli as analytics_cli
+
+    async def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(analytics_cli, "pull_logs", interrupted)
+    assert main(["logs", "pull", "--domain", "acme.auth0.com", "--token", "t", "-o", "logs"]) == 130
+    assert capsys.readouterr().err == ("authviz: interrupted; what was pulled is saved in 'logs': run "
+                                       "the same command again to resume.\n")

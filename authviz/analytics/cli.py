@@ -5,11 +5,14 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
-
+import sys
 from pathlib import Path
 
 from authviz.analytics.pull import MAX_PAGE_SIZE, pull_logs
 from authviz.errors import AuthvizError, UsageError
+
+#: Exit status of a pull stopped by Ctrl-C (128 + SIGINT, as shells report it).
+INTERRUPTED = 130
 
 
 def add_logs_commands(subparsers) -> None:
@@ -59,6 +62,10 @@ def _pull(args: argparse.Namespace) -> int:
             client_id=client_id, client_secret=client_secret, base_url=args.base_url, from_log_id=args.from_log_id,
             page_size=args.take, limit=args.limit, flush_every=args.flush_every, max_wait=args.max_wait,
             progress=not args.no_progress))
+    except KeyboardInterrupt:  # the pull saved what it had (a finally flushes): not a success
+        print(f"authviz: interrupted; what was pulled is saved in {str(args.output)!r}: run the same "
+              "command again to resume.", file=sys.stderr)
+        return INTERRUPTED
     except OSError as error:  # the output directory: not creatable, not writable, disk full
         name = str(error.filename) if error.filename else str(args.output)
         where = repr(name) if name == str(args.output) else f"{name!r} under {str(args.output)!r}"

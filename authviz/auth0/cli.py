@@ -1,7 +1,8 @@
 """``authviz logs convert``: Auth0 logs of any shape -> Parquet, CSV or JSON lines.
 
 Exit status: 0 when every record parsed, 1 when some were rejected (they are written next to the
-output as ``OUT.rejects.jsonl`` with their reasons, so nothing is lost), 2 on a usage error.
+output as ``OUT.rejects.jsonl`` with their reasons, so nothing is lost), 2 on a usage error, 130
+when stopped by Ctrl-C.
 """
 
 from __future__ import annotations
@@ -22,6 +23,8 @@ from authviz.errors import AuthvizError, UsageError
 
 #: Output formats by file extension.
 FORMATS = {".parquet": "parquet", ".pq": "parquet", ".csv": "csv", ".jsonl": "jsonl", ".ndjson": "jsonl"}
+#: Exit status of a conversion stopped by Ctrl-C (128 + SIGINT, as shells report it).
+INTERRUPTED = 130
 #: How many reject reasons the summary prints (all of them are in the rejects file).
 SUMMARY_MAX_REJECTS = 20
 
@@ -113,11 +116,17 @@ def convert_command(args: argparse.Namespace) -> int:
         raise UsageError(str(error)) from None
     except ParseError as error:
         raise AuthvizError(f"stopped (--strict): {error}") from None
+    except KeyboardInterrupt:  # not a success: a script must not go on with a missing output
+        print("authviz: interrupted; nothing was written.", file=sys.stderr)
+        return INTERRUPTED
     try:
         args.output.parent.mkdir(parents=True, exist_ok=True)
         write_frame(result.frame, args.output, fmt)
     except OSError as error:
         raise AuthvizError(f"cannot write {str(args.output)!r}: {error.strerror or error}") from None
+    except KeyboardInterrupt:
+        print(f"authviz: interrupted; {str(args.output)!r} may be incomplete.", file=sys.stderr)
+        return INTERRUPTED
     rejected_to = rejects_path(args.output)
     if result.rejects:
         write_rejects(result.rejects, rejected_to)
