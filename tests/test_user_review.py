@@ -455,3 +455,48 @@ def test_pull_stopped_by_ctrl_c_is_not_a_success(tmp_path, monkeypatch, capsys):
     assert main(["logs", "pull", "--domain", "acme.auth0.com", "--token", "t", "-o", "logs"]) == 130
     assert capsys.readouterr().err == ("authviz: interrupted; what was pulled is saved in 'logs': run "
                                        "the same command again to resume.\n")
+
+
+# -- the README promises only what exists -------------------------------------------------------
+
+
+def _readme() -> str:
+    return (Path(__file__).resolve().parent.parent / "README.md").read_text(encoding="utf-8")
+
+
+def _command_parsers() -> dict[str, argparse.ArgumentParser]:
+    return {" ".join(path): parser for path, parser in _all_commands(build_parser())}
+
+
+def test_every_flag_in_the_readme_command_table_exists():
+    import re
+
+    parsers = _command_parsers()
+    every_option = {o for parser in parsers.values() for action in parser._actions for o in action.option_strings}
+    rows = [line for line in _readme().splitlines() if line.startswith("| `authviz ")]
+    assert len(rows) >= 8
+    for row in rows:
+        command_cell = row.split("`")[1]  # e.g. authviz serve [--host H] ...
+        words = command_cell.split()[1:]
+        name = next(" ".join(words[:n]) for n in (2, 1) if " ".join(words[:n]) in parsers)
+        options = {o for action in parsers[name]._actions for o in action.option_strings}
+        for flag in set(re.findall(r"(?<![\w-])--[a-z][a-z0-9-]*", command_cell)):
+            assert flag in options, f"README names `authviz {name} {flag}`, which does not exist"
+        # the description may name another command's flag (`token`: "a server started with
+        # --dev-identity"), but never one that no command has
+        description = row.split("|")[2]
+        for flag in set(re.findall(r"(?<![\w-])--[a-z][a-z0-9-]*", description)):
+            assert flag in options or flag in every_option, f"README names {flag}, which no command has"
+
+
+def test_every_setting_in_the_readme_is_read_somewhere():
+    import re
+
+    source = "\n".join(p.read_text(encoding="utf-8")
+                       for p in (Path(__file__).resolve().parent.parent / "authviz").rglob("*.py"))
+    settings = set(re.findall(r"`((?:PUSHER|AUTHVIZ|AUTH0)_[A-Z_]+)`", _readme()))
+    assert {"PUSHER_URL", "PUSHER_TLS", "AUTHVIZ_SOURCE", "AUTHVIZ_HISTORY_URL"} <= settings
+    # PUSHER_USE_TLS is a secret of the Auth0 Action (JavaScript), not of the package
+    action = (Path(__file__).resolve().parent.parent / "auth0" / "actions" / "post-login-pusher.js").read_text()
+    for name in sorted(settings):
+        assert name in source or name in action, f"README documents {name}, which nothing reads"
