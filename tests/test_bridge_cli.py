@@ -116,7 +116,7 @@ def test_standalone_bridge_publishes_through_the_pusher_http_api(tmp_path):
             sub.close()
     result = authviz("bridge", "--port", "0", "--state-dir", str(tmp_path),
                      env={"PATH": "/usr/bin:/bin", "HOME": str(tmp_path)})
-    assert result.returncode == 1 and "--pusher-url" in result.stderr
+    assert result.returncode == 2 and "--pusher-url" in result.stderr  # a missing setting: usage
 
 
 def _port_open(port: int) -> bool:

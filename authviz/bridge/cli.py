@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import errno
 import os
 import signal
 import sys
@@ -16,6 +17,8 @@ from urllib.parse import urlsplit
 from authviz.errors import AuthvizError, ConfigError, UsageError
 
 DEFAULT_SERVER = "http://127.0.0.1:6001"
+#: Longest lifetime ``authviz token --ttl`` mints (a dev token is for a demo or a workshop).
+MAX_TOKEN_TTL = 30 * 24 * 3600
 
 
 def _state_dir_default() -> str:
@@ -49,14 +52,18 @@ def _add_simulate(subparsers: Any) -> None:
     p.add_argument("--token", default=os.environ.get("AUTHVIZ_LOG_TOKEN"),
                    help="the log-stream token (default: env AUTHVIZ_LOG_TOKEN, else "
                         "STATE_DIR/log-token written by authviz serve)")
-    p.add_argument("--state-dir", default=_state_dir_default(), help="where to find log-token")
+    p.add_argument("--state-dir", default=_state_dir_default(), metavar="DIR",
+                   help="where to find log-token (default: .authviz, env AUTHVIZ_STATE_DIR)")
     p.add_argument("--rate", type=float, default=5.0, help="mean events per second (default 5)")
     amount = p.add_mutually_exclusive_group()
-    amount.add_argument("--duration", type=float, help="seconds of traffic (default: until Ctrl-C)")
-    amount.add_argument("--count", type=int, help="number of normal events to send")
+    amount.add_argument("--duration", type=float, metavar="SECONDS",
+                        help="seconds of normal traffic (default: until Ctrl-C)")
+    amount.add_argument("--count", type=int, metavar="N",
+                        help="number of normal events to send (default: until Ctrl-C)")
     p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
-    p.add_argument("--scenario", action="append", default=[], choices=list(SCENARIOS),
-                   help="inject an attack a few seconds in (repeatable)")
+    p.add_argument("--scenario", action="append", default=[], choices=list(SCENARIOS), metavar="NAME",
+                   help="inject an attack a few seconds in (repeatable; it follows its own timeline, "
+                        "up to about 40 minutes for impossible-travel): " + ", ".join(SCENARIOS))
     p.add_argument("--batch-size", type=int, default=100, help="records per POST (default 100)")
     p.add_argument("--no-pace", action="store_true",
                    help="send as fast as the server answers instead of on the wall clock")
@@ -64,7 +71,8 @@ def _add_simulate(subparsers: Any) -> None:
                    help="timestamp of the first event, ISO 8601 (default: now)")
     p.add_argument("--retries", type=int, default=3,
                    help="retries of a failed batch, as Auth0 does (default 3)")
-    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.add_argument("--no-progress", action="store_true",
+                   help="no progress bar (there is none either when stderr is not a terminal)")
     p.set_defaults(func=run_simulate)
 
 
@@ -138,7 +146,8 @@ def _add_token(subparsers: Any) -> None:
     p.add_argument("--issuer", default=None,
                    help="issuer URL (default: the one the server recorded in STATE_DIR)")
     p.add_argument("--audience", default=None, help="audience (default: the server's)")
-    p.add_argument("--ttl", type=int, default=8 * 3600, help="lifetime in seconds (default 8 h)")
+    p.add_argument("--ttl", type=int, default=8 * 3600, metavar="SECONDS",
+                   help=f"lifetime in seconds, 1 to {MAX_TOKEN_TTL} (30 days) (default 8 h)")
     p.add_argument("--state-dir", default=_state_dir_default(), help="state directory (default .authviz)")
     p.set_defaults(func=run_token)
 
@@ -148,6 +157,7 @@ def mint_token(user: str, *, state_dir: str | Path, key_file: str | Path | None 
     """A dev-identity token signed with the local key (see ``authviz token``)."""
     from .devidentity import DEFAULT_AUDIENCE, KEY_FILE, DevIdentity, read_dev_settings
 
+    _check_ttl(ttl)
     settings = read_dev_settings(state_dir) or {}
     issuer = issuer or settings.get("issuer")
     if not issuer:
@@ -166,6 +176,12 @@ def mint_token(user: str, *, state_dir: str | Path, key_file: str | Path | None 
         return identity.mint(user, issuer=issuer, audience=audience or settings.get("audience") or DEFAULT_AUDIENCE, ttl=ttl)
     except ValueError as error:
         raise UsageError(f"{error}.") from None
+
+
+def _check_ttl(ttl: int) -> None:
+    """A token that is already expired (ttl <= 0) or lives for months is a mistake."""
+    if not 1 <= ttl <= MAX_TOKEN_TTL:
+        raise UsageError(f"--ttl must be from 1 to {MAX_TOKEN_TTL} seconds (30 days), not {ttl}.")
 
 
 def _token_from_server(server: str, user: str) -> str:
@@ -191,6 +207,7 @@ def _token_from_server(server: str, user: str) -> str:
 
 
 def run_token(args: argparse.Namespace) -> int:
+    _check_ttl(args.ttl)
     if args.server:
         token = _token_from_server(args.server, args.user)
     else:
@@ -204,18 +221,23 @@ def run_token(args: argparse.Namespace) -> int:
 
 
 def _add_demo(subparsers: Any) -> None:
+    from authviz.simulator import SCENARIOS
+
     p = subparsers.add_parser(
         "demo",
         help="start the hub with the bridge, the simulator and JupyterLab (offline)",
         description="Start `authviz serve --dev-identity` (hub, bridge, dev identity), the "
                     "simulator posting traffic through the real webhook, and JupyterLab on "
-                    "notebooks/, with the environment the notebooks read. Ctrl-C stops them all.",
+                    "notebooks/, with the environment the notebooks read. Ctrl-C (or SIGTERM) "
+                    "stops them all; when one of them stops on its own the demo stops the rest "
+                    "and exits 1.",
     )
     p.add_argument("--port", type=int, default=6001, help="hub and bridge port (default 6001)")
     p.add_argument("--jupyter-port", type=int, default=8888, help="JupyterLab port (default 8888)")
     p.add_argument("--rate", type=float, default=3.0, help="simulated events per second (default 3)")
-    p.add_argument("--seed", type=int, default=0, help="simulator seed")
-    p.add_argument("--scenario", action="append", default=[], help="attack scenario to inject (repeatable)")
+    p.add_argument("--seed", type=int, default=0, metavar="N", help="simulator seed (default 0)")
+    p.add_argument("--scenario", action="append", default=[], choices=list(SCENARIOS), metavar="NAME",
+                   help="attack scenario to inject a few seconds in (repeatable): " + ", ".join(SCENARIOS))
     p.add_argument("--user", default="alice", help="demo user whose token the notebooks get (default alice)")
     p.add_argument("--state-dir", default=_state_dir_default(), help="state directory (default .authviz)")
     p.add_argument("--notebooks", default="notebooks", help="notebook directory (default notebooks/)")
@@ -223,8 +245,8 @@ def _add_demo(subparsers: Any) -> None:
     p.add_argument("--no-simulator", action="store_true", help="do not start the simulator")
     p.add_argument("--no-install", action="store_true",
                    help="never try to install the notebooks extra when JupyterLab is missing")
-    p.add_argument("--for", dest="run_for", type=float, default=None,
-                   help="stop everything after this many seconds (default: until Ctrl-C)")
+    p.add_argument("--for", dest="run_for", type=float, default=None, metavar="SECONDS",
+                   help="stop everything after this many seconds (default: until Ctrl-C or SIGTERM)")
     p.set_defaults(func=run_demo)
 
 
@@ -256,17 +278,23 @@ def _add_bridge(subparsers: Any) -> None:
                    help="http(s)://KEY:SECRET@HOST[:PORT]/apps/APP_ID (env PUSHER_URL)")
     p.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
     p.add_argument("--port", type=int, default=6002, help="port (default 6002)")
-    serve.add_arguments(p)
+    serve.add_arguments(p, standalone=True)
     p.set_defaults(func=run_bridge)
 
 
 def run_bridge(args: argparse.Namespace) -> int:
     from aiohttp import web
 
+    from authviz.hub.cli import listen_error
+
     from .serve import standalone_app
 
     if not 0 <= args.port <= 65535:
         raise UsageError(f"--port {args.port} is not a port number (0-65535).")
+    if not args.pusher_url:
+        # a missing setting is a usage error, as for `authviz logs pull` without --domain
+        raise UsageError("give --pusher-url (or set PUSHER_URL) as "
+                         "http(s)://KEY:SECRET@HOST[:PORT]/apps/APP_ID.")
 
     async def main() -> None:
         app, _bridge = standalone_app(args)
@@ -277,7 +305,10 @@ def run_bridge(args: argparse.Namespace) -> int:
             try:
                 await site.start()
             except OSError as error:
-                raise ConfigError(f"cannot listen on {args.host}:{args.port}: {error.strerror or error}; choose another --port.") from None
+                if error.errno == errno.EADDRINUSE:
+                    raise ConfigError(f"cannot listen on {args.host}:{args.port}: the port is already in "
+                                      "use; stop what uses it or choose another --port.") from None
+                raise ConfigError(listen_error(args.host, args.port, error)) from None
             stop = asyncio.Event()
             loop = asyncio.get_running_loop()
             for sig in (signal.SIGINT, signal.SIGTERM):

@@ -1,4 +1,4 @@
-"""``authviz demo``: the whole system on one machine, offline, stopped by one Ctrl-C.
+"""``authviz demo``: the whole system on one machine, offline, stopped by one Ctrl-C (or SIGTERM).
 
 Children (each started by this process and stopped by its own pid, never by name):
 
@@ -12,6 +12,10 @@ The notebooks find the hub through the environment given to JupyterLab (and prin
 ``PUSHER_PORT``, ``PUSHER_TLS``, ``PUSHER_AUTH_ENDPOINT``, ``PUSHER_USER_AUTH_ENDPOINT``,
 ``PUSHER_AUTH_TOKEN`` (a dev token for the demo user), ``AUTHVIZ_BRIDGE_URL``,
 ``AUTHVIZ_LOG_TOKEN``.
+
+Invariants: every child is stopped (SIGTERM, then SIGKILL after ``stop_timeout``) whatever ends the
+demo: Ctrl-C, SIGTERM (``kill``, ``make`` stopped, a service manager), ``--for``, or a child that
+stopped on its own (the demo then stops the rest and fails with one sentence, exit 1).
 """
 
 from __future__ import annotations
@@ -22,13 +26,14 @@ import secrets
 import signal
 import subprocess
 import sys
+import threading
 import time
 import urllib.error
 import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
-from authviz.errors import AuthvizError
+from authviz.errors import AuthvizError, UsageError
 
 from .serve import ensure_log_token
 
@@ -52,6 +57,23 @@ class DemoOptions:
     install: bool = True
     run_for: float | None = None
     start_timeout: float = 30.0
+    #: how long each child may take to stop after SIGTERM before it is killed (seconds)
+    stop_timeout: float = 10.0
+
+    def validate(self) -> None:
+        """Raise :class:`UsageError` for options no child could run with (checked before any starts)."""
+        from authviz.simulator import SCENARIOS
+
+        for name in self.scenarios:
+            if name not in SCENARIOS:
+                raise UsageError(f"--scenario {name!r} is not a scenario; choose from {', '.join(SCENARIOS)}.")
+        for flag, port in (("--port", self.port), ("--jupyter-port", self.jupyter_port)):
+            if not 1 <= port <= 65535:
+                raise UsageError(f"{flag} {port} is not a port number (1-65535).")
+        if not self.rate > 0:
+            raise UsageError(f"--rate must be a positive number of events per second, not {self.rate:g}.")
+        if self.run_for is not None and not self.run_for > 0:
+            raise UsageError(f"--for must be a positive number of seconds, not {self.run_for:g}.")
 
 
 def demo_environment(port: int, log_token: str, user_token: str) -> dict[str, str]:
@@ -128,11 +150,12 @@ def _install_notebooks_extra() -> bool:
 
 
 def _stop(children: list[tuple[str, subprocess.Popen[bytes]]], timeout: float = 10.0) -> None:
-    """SIGINT each child (newest first), wait, then SIGKILL what is left. Only our own pids."""
+    """SIGTERM each child (newest first), wait up to ``timeout`` s, then SIGKILL what is left.
+    Only our own children, by pid."""
     for _name, proc in reversed(children):
         if proc.poll() is None:
             try:
-                proc.send_signal(signal.SIGINT)
+                proc.terminate()
             except ProcessLookupError:
                 pass
     deadline = time.monotonic() + timeout
@@ -145,8 +168,39 @@ def _stop(children: list[tuple[str, subprocess.Popen[bytes]]], timeout: float = 
             proc.wait(timeout=5)
 
 
+def _exit_status(code: int) -> str:
+    """``exit 1``, or ``killed by SIGKILL`` for a negative Popen return code."""
+    if code < 0:
+        try:
+            return f"killed by {signal.Signals(-code).name}"
+        except ValueError:
+            return f"killed by signal {-code}"
+    return f"exit {code}"
+
+
+class _Terminated(Exception):
+    """SIGTERM arrived: stop the children and exit 0 like Ctrl-C."""
+
+
+def _on_sigterm(signum: int, frame: object) -> None:
+    raise _Terminated
+
+
 def run(options: DemoOptions) -> int:
-    """Start everything, print where it is, wait for Ctrl-C (or ``run_for``), stop everything."""
+    """Start everything, print where it is, wait for Ctrl-C, SIGTERM (or ``run_for``), stop
+    everything. Returns 0; raises :class:`AuthvizError` when a child stopped on its own (the
+    others are stopped first)."""
+    options.validate()
+    on_main = threading.current_thread() is threading.main_thread()
+    previous = signal.signal(signal.SIGTERM, _on_sigterm) if on_main else None
+    try:
+        return _run(options)
+    finally:
+        if on_main:
+            signal.signal(signal.SIGTERM, previous if previous is not None else signal.SIG_DFL)
+
+
+def _run(options: DemoOptions) -> int:
     from .cli import mint_token
 
     authviz = [sys.executable, "-m", "authviz"]
@@ -188,7 +242,8 @@ def run(options: DemoOptions) -> int:
                 if hasattr(os, "geteuid") and os.geteuid() == 0:
                     cmd.append("--allow-root")  # containers often run as root
                 children.append(("jupyter lab", subprocess.Popen(
-                    cmd, env={**child_env, **env}, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)))
+                    cmd, env={**child_env, **env}, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                    stderr=subprocess.DEVNULL)))
                 jupyter_url = f"http://127.0.0.1:{options.jupyter_port}/lab?token={jupyter_token}"
 
         _say("")
@@ -207,20 +262,34 @@ def run(options: DemoOptions) -> int:
         _say("Ctrl-C stops everything.")
 
         deadline = None if options.run_for is None else time.monotonic() + options.run_for
-        reported: set[str] = set()
         while deadline is None or time.monotonic() < deadline:
             for name, proc in children:
-                if proc.poll() is None or name in reported:
-                    continue
-                if name == "authviz serve":
-                    raise AuthvizError(f"authviz serve stopped unexpectedly (exit {proc.returncode}).")
-                reported.add(name)
-                hint = f" (is port {options.jupyter_port} free? use --jupyter-port)" if name == "jupyter lab" else ""
-                _say(f"{name} stopped (exit {proc.returncode}){hint}; the rest keeps running.")
+                if proc.poll() is not None:
+                    # every child runs until the demo stops it: one that stopped is a failure
+                    hint = (f"; is port {options.jupyter_port} free? (use --jupyter-port)"
+                            if name == "jupyter lab" and proc.returncode else "")
+                    raise AuthvizError(f"{name} stopped unexpectedly ({_exit_status(proc.returncode)})"
+                                       f"{hint}; the demo stopped the rest.")
             time.sleep(0.2)
-    except KeyboardInterrupt:
+    except (KeyboardInterrupt, _Terminated):
         pass
     finally:
-        _say("stopping the demo...")
-        _stop(children)
+        # a second Ctrl-C or SIGTERM must not cut the clean-up short (the kill timeout bounds it)
+        ignored = _ignore_stop_signals()
+        try:
+            _say("stopping the demo...")
+            _stop(children, options.stop_timeout)
+        finally:
+            _restore(ignored)
     return 0
+
+
+def _ignore_stop_signals() -> dict[int, object]:
+    if threading.current_thread() is not threading.main_thread():
+        return {}
+    return {sig: signal.signal(sig, signal.SIG_IGN) for sig in (signal.SIGINT, signal.SIGTERM)}
+
+
+def _restore(handlers: dict[int, object]) -> None:
+    for sig, handler in handlers.items():
+        signal.signal(sig, handler if handler is not None else signal.SIG_DFL)  # type: ignore[arg-type]

@@ -41,12 +41,57 @@ LOG_TOKEN_FILE = "log-token"
 BRIDGE_KEY: web.AppKey[Bridge] = web.AppKey("authviz.bridge", Bridge)
 
 
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    """The bridge's options (all prefixed so they cannot clash with the hub's)."""
+#: Bounds of ``--max-log-body`` (bytes): one Auth0 record needs about a kilobyte.
+MIN_LOG_BODY, MAX_LOG_BODY = 1024, 1024 * 1024 * 1024
+#: Most ``--parse-workers`` (processes); more than the cores only adds contention.
+MAX_PARSE_WORKERS = 64
+
+
+def _log_body_arg(value: str) -> int:
+    try:
+        number = int(value)
+    except ValueError:
+        number = -1
+    if not MIN_LOG_BODY <= number <= MAX_LOG_BODY:
+        raise argparse.ArgumentTypeError(
+            f"must be a number of bytes from {MIN_LOG_BODY} to {MAX_LOG_BODY} (1 GiB), not {value!r}")
+    return number
+
+
+def _parse_workers_arg(value: str) -> int:
+    try:
+        number = int(value)
+    except ValueError:
+        number = -1
+    if not 0 <= number <= MAX_PARSE_WORKERS:
+        raise argparse.ArgumentTypeError(
+            f"must be a number of processes from 0 to {MAX_PARSE_WORKERS}, not {value!r}")
+    return number
+
+
+def _public_url_arg(value: str) -> str:
+    from urllib.parse import urlsplit
+
+    try:
+        parts = urlsplit(value)
+        parts.port  # noqa: B018 - raises ValueError for a port that is not a number
+    except ValueError:
+        parts = None
+    if parts is None or parts.scheme not in ("http", "https") or not parts.hostname \
+            or parts.query or parts.fragment:
+        raise argparse.ArgumentTypeError(
+            f"must be an http(s) URL such as https://authviz.example.com/, not {value!r}")
+    return value
+
+
+def add_arguments(parser: argparse.ArgumentParser, *, standalone: bool = False) -> None:
+    """The bridge's options (all prefixed so they cannot clash with the hub's). ``standalone``:
+    for ``authviz bridge`` (no ``--no-bridge``: there is nothing else to serve)."""
     env = os.environ.get
     group = parser.add_argument_group("bridge (Auth0 log stream, auth endpoints, chat)")
-    group.add_argument("--no-bridge", action="store_true",
-                       help="do not mount the bridge routes (/auth0/*, /pusher/*, /chat/*)")
+    if not standalone:
+        group.add_argument("--no-bridge", action="store_true",
+                           help="do not mount the bridge routes (/auth0/*, /pusher/*, /chat/*)")
     group.add_argument("--state-dir", default=env("AUTHVIZ_STATE_DIR", str(DEFAULT_STATE_DIR)),
                        help="directory of the store, the log-stream token and the dev key "
                             "(default: .authviz, env AUTHVIZ_STATE_DIR)")
@@ -62,7 +107,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--dev-identity", action="store_true",
                        help="act as an offline token issuer: serve /.well-known/jwks.json and mint "
                             "demo tokens (authviz token); never in production")
-    group.add_argument("--public-url", default=env("AUTHVIZ_PUBLIC_URL"),
+    group.add_argument("--public-url", default=env("AUTHVIZ_PUBLIC_URL"), type=_public_url_arg, metavar="URL",
                        help="this server's URL as clients see it (the dev-identity issuer); "
                             "default http://HOST:PORT/")
     group.add_argument("--cors-origin", action="append", default=[],
@@ -70,9 +115,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                             "(repeatable; default: none)")
     group.add_argument("--csrf-header", default=None,
                        help="require this header on POSTs to the auth and chat endpoints")
-    group.add_argument("--max-log-body", type=int, default=5 * 1024 * 1024,
+    group.add_argument("--max-log-body", type=_log_body_arg, default=5 * 1024 * 1024, metavar="BYTES",
                        help="largest accepted log-stream body in bytes (default 5 MiB; 413 beyond)")
-    group.add_argument("--parse-workers", type=int, default=0,
+    group.add_argument("--parse-workers", type=_parse_workers_arg, default=0, metavar="N",
                        help="processes parsing webhook bodies beside the event loop (default 0: "
                             "parse on the loop; 1 uses a second core)")
     group.add_argument("--no-feed", action="store_true",

@@ -62,6 +62,12 @@ def _date(record: dict) -> datetime:
 
 def simulated_records(options: SimulateOptions, start: datetime) -> Iterator[dict]:
     """Normal traffic merged with the requested scenarios, in date order."""
+    return _planned_records(options, start)[0]
+
+
+def _planned_records(options: SimulateOptions, start: datetime) -> tuple[Iterator[dict], dict[str, float]]:
+    """:func:`simulated_records` and, per requested scenario, how many seconds after ``start``
+    its last record is (the attacks follow their own timeline, whatever ``count`` and ``rate``)."""
     from authviz.simulator import SCENARIOS, TrafficGenerator
 
     for name in options.scenarios:
@@ -77,13 +83,66 @@ def simulated_records(options: SimulateOptions, start: datetime) -> Iterator[dic
         normal = generator.generate()
     at = start + timedelta(seconds=options.scenario_delay)
     attacks: list[dict] = []
+    ends: dict[str, float] = {}
     for name in options.scenarios:
-        attacks.extend(generator.scenario(name, at=at))
+        records = generator.scenario(name, at=at)
+        attacks.extend(records)
+        end = max((_date(r) - start).total_seconds() for r in records)
+        ends[name] = max(end, ends.get(name, 0.0))
     attacks.sort(key=_date)
     merged = heapq.merge(normal, attacks, key=_date)
     if options.count is not None:
-        return itertools.islice(merged, options.count + len(attacks))
-    return iter(merged)
+        return itertools.islice(merged, options.count + len(attacks)), ends
+    return iter(merged), ends
+
+
+def _span(seconds: float) -> str:
+    """``1.5 s``, ``2 min 16 s``, ``1 h 5 min``: a duration for a person."""
+    if seconds < 60:
+        return f"{seconds:.1f} s" if seconds < 10 else f"{seconds:.0f} s"
+    minutes, secs = divmod(round(seconds), 60)
+    if minutes < 60:
+        return f"{minutes} min {secs} s" if secs else f"{minutes} min"
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours} h {minutes} min" if minutes else f"{hours} h"
+
+
+def run_length_notice(options: SimulateOptions, ends: dict[str, float]) -> str | None:
+    """One line saying how long a paced run with scenarios takes, when the attacks make it longer
+    than the normal traffic asked for (``--count N --rate R`` is about N/R seconds), and why."""
+    if not options.pace or not ends:
+        return None
+    if options.count is not None:
+        normal = options.count / options.rate
+    elif options.duration is not None:
+        normal = float(options.duration)
+    else:
+        normal = None
+    name, end = max(ends.items(), key=lambda item: item[1])
+    if normal is not None and end <= normal:
+        return None
+    why = f"the {name} scenario follows its own timeline, its last record is due {_span(end)} after the start"
+    if normal is None:
+        return f"authviz simulate: {why}."
+    return (f"authviz simulate: this run takes about {_span(end)} (the normal traffic alone would take "
+            f"about {_span(normal)}): {why}; --no-pace posts everything at once.")
+
+
+def _reason(status: int, text: str) -> str:
+    """The server's reason from an error body: a JSON ``error``/``message``, else the text without
+    aiohttp's ``"404: "`` prefix, on one line, at most 200 characters."""
+    try:
+        doc = orjson.loads(text)
+    except orjson.JSONDecodeError:
+        doc = None
+    if isinstance(doc, dict) and isinstance(doc.get("error") or doc.get("message"), str):
+        text = doc.get("error") or doc.get("message")
+    text = " ".join(text.split())
+    prefix = f"{status}:"
+    if text.startswith(prefix):
+        text = text[len(prefix):].strip()
+    text = text.rstrip(".")
+    return (text[:200] or "no reason given")
 
 
 class _Poster:
@@ -116,9 +175,15 @@ class _Poster:
                             f"{self.options.target} refused the token (HTTP 401); pass the log-stream "
                             "token the server was started with (--token)."
                         )
-                    if response.status in (400, 404, 405, 413):
+                    if response.status == 404:
                         raise AuthvizError(
-                            f"{self.options.target} answered HTTP {response.status}: {text[:200]}"
+                            f"{self.options.target} answered HTTP 404 (not found): no log-stream webhook "
+                            "there; give the server's base URL or its /auth0/logs URL (--target)."
+                        )
+                    if response.status in (400, 405, 413):
+                        raise AuthvizError(
+                            f"{self.options.target} refused the batch with HTTP {response.status} "
+                            f"({_reason(response.status, text)})."
                         )
                     last_error = f"HTTP {response.status}"
             except aiohttp.ClientConnectionError as error:
@@ -138,13 +203,18 @@ async def run_simulation(options: SimulateOptions) -> SimulateReport:
     if options.count is not None and options.count < 0:
         raise UsageError("--count must be zero or more.")
     start = options.start or datetime.now(timezone.utc)
-    records = simulated_records(options, start)
+    records, ends = _planned_records(options, start)
+    notice = run_length_notice(options, ends)
+    if notice:
+        print(notice, file=sys.stderr, flush=True)
     wall_start = time.monotonic()
     progress = None
     if options.progress:
         from tqdm import tqdm
 
-        progress = tqdm(total=None if options.scenarios else options.count, unit="event", file=sys.stderr, desc="simulate")
+        # disable=None: no bar when stderr is not a terminal (a pipe, a log file, CI)
+        progress = tqdm(total=None if options.scenarios else options.count, unit="event", file=sys.stderr,
+                        desc="simulate", disable=None)
     timeout = aiohttp.ClientTimeout(total=options.timeout)
     try:
         async with aiohttp.ClientSession(timeout=timeout) as session:

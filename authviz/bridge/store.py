@@ -31,6 +31,8 @@ from typing import Any, NamedTuple, TypeVar
 
 import orjson
 
+from authviz.errors import AuthvizError
+
 __all__ = [
     "ChatMessage",
     "EventStore",
@@ -79,8 +81,11 @@ CREATE TABLE IF NOT EXISTS chat_messages (
 """
 
 
-class StoreError(Exception):
-    """The store could not be opened or written (disk full, corrupt file, closed store)."""
+class StoreError(AuthvizError):
+    """The store could not be opened or written (disk full, corrupt file, closed store).
+
+    An :class:`~authviz.errors.AuthvizError`: ``str()`` is one sentence, so ``authviz serve
+    --store DIR`` fails with it (exit 1) instead of a traceback."""
 
 
 class NewEvent(NamedTuple):
@@ -232,12 +237,21 @@ class EventStore:
         if self._writer is not None:
             return
         if self.path != ":memory:":
-            Path(self.path).parent.mkdir(parents=True, exist_ok=True)
+            where = Path(self.path)
+            if where.is_dir():
+                raise StoreError(f"the event store {self.path!r} is a directory; give the path of "
+                                 "an SQLite file (--store), e.g. .authviz/bridge.sqlite3.")
+            where.parent.mkdir(parents=True, exist_ok=True)  # OSError: the caller names the flag
+        conn = None
         try:
             conn = _connect(self.path, self.synchronous)
             conn.executescript(SCHEMA)
         except sqlite3.Error as error:
-            raise StoreError(f"cannot open the event store {self.path!r}: {error}") from error
+            if conn is not None:
+                conn.close()
+            hint = ("; it is not an authviz event store: move it away or give another --store"
+                    if isinstance(error, sqlite3.DatabaseError) and "not a database" in str(error) else "")
+            raise StoreError(f"cannot open the event store {self.path!r} ({error}){hint}.") from error
         self._write_conn = conn
         self._read_conn = _connect(self.path, self.synchronous)
         self._writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="authviz-store-writer")

@@ -16,7 +16,7 @@ from authviz import topics
 from authviz.live.alerts import format_alert
 from authviz.live.events import LiveEvent
 
-__all__ = ["ALERT_BATCH", "ALERT_INTERVAL", "add_commands", "format_line", "tail"]
+__all__ = ["ALERT_BATCH", "ALERT_INTERVAL", "ConnectionStatus", "add_commands", "format_line", "tail"]
 
 #: live alerts: events are fed to the detector at most every ALERT_INTERVAL s or per ALERT_BATCH events
 ALERT_INTERVAL = 0.5
@@ -124,6 +124,42 @@ def _interrupt(signum: int, frame: Any) -> None:
     raise KeyboardInterrupt
 
 
+class ConnectionStatus:
+    """One status line on ``err`` (stderr, never the events' stdout) when a live feed loses its
+    connection and one when it is back. Polled from the consumer loop (the websocket thread never
+    prints). The client's count of established connections tells an outage that fell between two
+    polls, or before the first one. Sources without a client (replay, simulator) print nothing."""
+
+    def __init__(self, stream: Any, err: TextIO) -> None:
+        self.client = getattr(stream, "client", None)
+        self.err = err
+        self._seen = 0  # connections established at the last poll
+        self._down_after: int | None = None  # while an outage is announced: connections before it
+
+    def _where(self) -> str:
+        settings = getattr(self.client, "settings", None)
+        host, port = getattr(settings, "host", None), getattr(settings, "port", None)
+        return f" at {host}:{port}" if host else ""
+
+    def _say(self, message: str) -> None:
+        print(f"authviz: {message}", file=self.err, flush=True)
+
+    def poll(self) -> None:
+        client = self.client
+        if client is None:
+            return
+        count = getattr(client, "connections", 0)
+        up = client.connected.is_set()
+        if count and self._down_after is None and (not up or 1 <= self._seen < count):
+            # down now, or a new connection replaced the one seen last time
+            self._down_after = count if not up else count - 1
+            self._say(f"lost the connection to the Pusher server{self._where()}; reconnecting with back-off.")
+        if up and self._down_after is not None and count > self._down_after:
+            self._down_after = None
+            self._say(f"reconnected to the Pusher server{self._where()}.")
+        self._seen = count
+
+
 def tail(args: argparse.Namespace, out: TextIO | None = None, err: TextIO | None = None) -> int:
     """Handler of ``authviz tail``: returns 0 on Ctrl-C, SIGTERM or after ``--limit`` events.
 
@@ -163,12 +199,14 @@ def tail(args: argparse.Namespace, out: TextIO | None = None, err: TextIO | None
             print(line, file=out, flush=True)
 
     shown_errors = 0
+    status = ConnectionStatus(stream, err)
     count = 0
     on_main = threading.current_thread() is threading.main_thread()
     previous_term = signal.signal(signal.SIGTERM, _interrupt) if on_main else None
     try:
         while args.limit is None or count < args.limit:
             event = stream.get(ALERT_INTERVAL if alerts is not None else 0.5)
+            status.poll()
             if stream.error_count > shown_errors:
                 fresh = min(stream.error_count - shown_errors, len(stream.errors))
                 for error in list(stream.errors)[-fresh:]:

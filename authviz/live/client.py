@@ -120,6 +120,8 @@ class LiveClient:
         self.connected = threading.Event()
         self.auth_failures = 0
         self.decrypt_failures = 0
+        #: connections established so far (each pusher:connection_established; only grows)
+        self.connections = 0
         self.fatal_error: ConnectionRejected | None = None
         #: watched user ids online (sign-in watchlist), as the server last said; empty offline
         self._online: set[str] = set()
@@ -323,6 +325,7 @@ class LiveClient:
 
     # ------------------------------------------------------------------ connection callbacks (ws thread)
     def _on_connected(self, socket_id: str) -> None:
+        self.connections += 1
         self.connected.set()
         self.signed_in.clear()
         with self._lock:

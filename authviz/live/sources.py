@@ -118,8 +118,12 @@ class ReplaySource(_ThreadedSource):
                  channels: Iterable[str] | None = None, events: Iterable[str] | None = None,
                  maxsize: int = 10_000, overflow: Overflow = "block", loop: bool = False) -> None:
         self.path = Path(path)
+        if self.path.is_dir():
+            raise ConfigError(f"The replay file {self.path} is a directory; give a JSON-lines file "
+                              "(what `authviz tail --json` writes), e.g. replay:events.jsonl.")
         if not self.path.is_file():
             raise ConfigError(f"The replay file {self.path} does not exist.")
+        _refuse_binary_replay(self.path)
         super().__init__(channels=channels, events=events, maxsize=maxsize, overflow=overflow)
         self.speed = _speed(speed)
         self.loop = loop
@@ -173,6 +177,29 @@ class ReplaySource(_ThreadedSource):
                 self._emit(item)
             if not self.loop or self._halt.is_set():
                 return
+
+
+#: gzip's leading bytes: a compressed recording is refused with its name (replay reads text lines)
+_GZIP_MAGIC = b"\x1f\x8b"
+
+
+def _refuse_binary_replay(path: Path) -> None:
+    """One sentence for a file that is not text (Parquet, a database, gzip, ...), instead of one
+    "is not JSON" error per line. Uses the signatures of ``authviz logs convert``."""
+    from authviz.auth0.bulk import BINARY_SIGNATURES, BINARY_SNIFF_BYTES
+
+    try:
+        with path.open("rb") as handle:
+            head = handle.read(BINARY_SNIFF_BYTES)
+    except OSError as error:
+        raise ConfigError(f"The replay file {path} cannot be read ({error.strerror or error}).") from None
+    what = next((label for magic, label in ((_GZIP_MAGIC, "gzip-compressed"), *BINARY_SIGNATURES)
+                 if head.startswith(magic)), None)
+    if what is None and b"\x00" in head:
+        what = "a binary file"
+    if what is not None:
+        raise ConfigError(f"The replay file {path} is {what}, not JSON lines; give the JSON lines "
+                          "`authviz tail --json` writes (or Auth0 records, one per line).")
 
 
 def _auth_record_event(doc: Mapping[str, Any]) -> LiveEvent | None:
