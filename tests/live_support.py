@@ -31,6 +31,7 @@ from pathlib import Path
 from typing import Any
 
 import pusher
+import pytest
 
 from authviz.config import PusherSettings
 
@@ -372,3 +373,15 @@ def live_threads() -> list[str]:
     test modules, which pysher itself leaves running for up to its 120 s ping interval.
     """
     return [t.name for t in threading.enumerate() if t.name.startswith("authviz-live")]
+
+
+@pytest.fixture
+def clients():
+    """Live clients made by a test (append them); closed, and their threads checked, afterwards.
+
+    Test modules use it with ``from live_support import clients``."""
+    made: list = []
+    yield made
+    for c in made:
+        assert c.close(), "a live client thread did not end"
+    assert wait_for(lambda: not live_threads(), 5), live_threads()

@@ -20,7 +20,7 @@ from authviz.live import Backoff, HistoryClient, HistoryError, LiveClient
 from authviz.live.history import parse_page
 from authviz.topics import AUTH_EVENT, EVENTS_CHANNEL
 from bridge_support import APP_ID, KEY, LOG_TOKEN, SECRET, bridge_hub, post_logs, record
-from live_support import FaultProxy, live_threads, wait_for
+from live_support import FaultProxy, clients, wait_for  # noqa: F401 - clients: fixture
 
 pytestmark = pytest.mark.timeout(90)
 
@@ -102,14 +102,6 @@ def proxy(hub):
     yield p
     p.close()
 
-
-@pytest.fixture
-def clients():
-    made: list[LiveClient] = []
-    yield made
-    for c in made:
-        assert c.close(), "a live client thread did not end"
-    assert wait_for(lambda: not live_threads(), 5), live_threads()
 
 
 def initial_backfill_done(client: LiveClient) -> None:

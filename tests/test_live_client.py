@@ -29,6 +29,7 @@ from live_support import (
     MASTER_KEY,
     SECRET,
     FaultProxy,
+    clients,  # noqa: F401 - fixture
     free_port,
     live_threads,
     make_backend,
@@ -58,15 +59,6 @@ def proxy(backend):
     yield p
     p.close()
 
-
-@pytest.fixture
-def clients():
-    """Clients made by a test; closed (and their threads checked) afterwards."""
-    made: list[LiveClient] = []
-    yield made
-    for c in made:
-        assert c.close(), "a live client thread did not end"
-    assert wait_for(lambda: not live_threads(), 5), live_threads()
 
 
 class RecordingAuthorizer(SecretAuthorizer):

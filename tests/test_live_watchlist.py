@@ -15,7 +15,7 @@ from authviz.config import PusherSettings
 from authviz.hub import running_hub
 from authviz.live import WATCHLIST_OFFLINE, WATCHLIST_ONLINE, Backoff, LiveClient
 from authviz.pusher.channels import server_to_user_channel
-from live_support import APP_ID, KEY, SECRET, live_threads, wait_for
+from live_support import APP_ID, KEY, SECRET, clients, wait_for  # noqa: F401 - clients: fixture
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -27,14 +27,6 @@ def settings():
     with running_hub(APP_ID, KEY, SECRET) as h:
         yield PusherSettings.from_url(h.pusher_url)
 
-
-@pytest.fixture
-def clients():
-    made: list[LiveClient] = []
-    yield made
-    for c in made:
-        assert c.close(), "a live client thread did not end"
-    assert wait_for(lambda: not live_threads(), 5), live_threads()
 
 
 def signed_in(settings, clients, user, **kw) -> LiveClient:

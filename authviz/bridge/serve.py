@@ -23,6 +23,7 @@ from typing import Any
 
 from aiohttp import web
 
+from authviz.argtypes import whole_number
 from authviz.errors import ConfigError
 
 from .app import Bridge, BridgeConfig
@@ -47,26 +48,8 @@ MIN_LOG_BODY, MAX_LOG_BODY = 1024, 1024 * 1024 * 1024
 MAX_PARSE_WORKERS = 64
 
 
-def _log_body_arg(value: str) -> int:
-    try:
-        number = int(value)
-    except ValueError:
-        number = -1
-    if not MIN_LOG_BODY <= number <= MAX_LOG_BODY:
-        raise argparse.ArgumentTypeError(
-            f"must be a number of bytes from {MIN_LOG_BODY} to {MAX_LOG_BODY} (1 GiB), not {value!r}")
-    return number
-
-
-def _parse_workers_arg(value: str) -> int:
-    try:
-        number = int(value)
-    except ValueError:
-        number = -1
-    if not 0 <= number <= MAX_PARSE_WORKERS:
-        raise argparse.ArgumentTypeError(
-            f"must be a number of processes from 0 to {MAX_PARSE_WORKERS}, not {value!r}")
-    return number
+_log_body_arg = whole_number(MIN_LOG_BODY, MAX_LOG_BODY, unit="bytes", note=" (1 GiB)")
+_parse_workers_arg = whole_number(0, MAX_PARSE_WORKERS, unit="processes")
 
 
 def _public_url_arg(value: str) -> str:

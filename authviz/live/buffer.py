@@ -90,15 +90,7 @@ class EventBuffer(Generic[T]):
                 if self._closed:
                     return False
         items.append(item)
-        self.accepted += 1
-        size = len(items)
-        if size > self.high_water:
-            self.high_water = size
-        if self._sleeping:
-            with self._cond:
-                # One wake-up per sleep: later puts of the same burst see False and skip this.
-                self._sleeping = False
-                self._cond.notify_all()
+        self._added(1)
         return kept
 
     def put_many(self, items: list[T]) -> None:
@@ -115,12 +107,17 @@ class EventBuffer(Generic[T]):
                 self.put(item)
             return
         queued.extend(items)
-        self.accepted += len(items)
-        size = len(queued)
+        self._added(len(items))
+
+    def _added(self, count: int) -> None:
+        """Account for ``count`` items just queued and wake a sleeping consumer."""
+        self.accepted += count
+        size = len(self._items)
         if size > self.high_water:
             self.high_water = size
         if self._sleeping:
             with self._cond:
+                # One wake-up per sleep: later puts of the same burst see False and skip this.
                 self._sleeping = False
                 self._cond.notify_all()
 

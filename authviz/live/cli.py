@@ -13,6 +13,7 @@ from typing import Any, TextIO
 import orjson
 
 from authviz import topics
+from authviz.argtypes import whole_number
 from authviz.live.alerts import format_alert
 from authviz.live.events import LiveEvent
 
@@ -84,14 +85,7 @@ def _speed_arg(value: str) -> str:
     return value
 
 
-def _positive_int(value: str) -> int:
-    try:
-        number = int(value)
-    except ValueError:
-        number = 0
-    if number < 1:
-        raise argparse.ArgumentTypeError(f"must be a whole number of events, at least 1, not {value!r}")
-    return number
+_positive_int = whole_number(1, unit="events")
 
 
 def _clean(value: Any) -> str:

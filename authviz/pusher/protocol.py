@@ -422,39 +422,17 @@ class AppState:
         """Publish ``(channels, event, data, socket_id)`` items in order, all or nothing.
 
         Every item is validated before any is delivered or cached (a :class:`TriggerError`
-        names the item as ``batch[i]``). The common item (one channel, nobody excluded, not a
-        cache or server-to-user channel) takes a shorter path than :meth:`trigger` that gives
-        the same actions: the envelope's prefix and the audience are built once per channel.
+        names the item as ``batch[i]``); then each goes out as :meth:`trigger` sends it.
         """
         checked: list[tuple[list[str], str, str, str | None]] = []
-        validate = self.validate_trigger
         for i, (channels, event, data, socket_id) in enumerate(events):
             try:
-                checked.append((validate(channels, event, data), event, data, socket_id))
+                checked.append((self.validate_trigger(channels, event, data), event, data, socket_id))
             except TriggerError as exc:
                 raise TriggerError(f"batch[{i}]: {exc}", exc.http_status) from None
         out: list[Action] = []
-        known: dict[tuple[str, str], tuple[bytes, tuple[Connection, ...]] | None] = {}
-        dumps = orjson.dumps
         for names, event, data, socket_id in checked:
-            if len(names) != 1 or socket_id:
-                out.extend(self.trigger(names, event, data, socket_id, now, validate=False))
-                continue
-            name = names[0]
-            plain = known.get((name, event), False)
-            if plain is False:
-                ch = self.channels.get(name)
-                if (name.startswith(SERVER_TO_USER_PREFIX) or ch is not None and ch.cache
-                        or ch is None and is_cache_channel(name)):
-                    plain = None  # these keep state or have another audience: the full path
-                else:
-                    prefix = dumps({"event": event, "channel": name})[:-1] + b',"data":'
-                    plain = (prefix, tuple(ch.subscribers) if ch is not None else ())
-                known[(name, event)] = plain
-            if plain is None:
-                out.extend(self.trigger(names, event, data, None, now, validate=False))
-            elif plain[1]:
-                out.append(Broadcast(plain[0] + dumps(data) + b"}", plain[1]))
+            out.extend(self.trigger(names, event, data, socket_id, now, validate=False))
         return out
 
     def validate_trigger(self, channels: Iterable[str], event: str, data: str) -> list[str]:
