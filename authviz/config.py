@@ -53,7 +53,7 @@ from dotenv.parser import parse_stream
 
 from authviz.errors import ConfigError
 
-__all__ = ["PusherSettings", "load_environment"]
+__all__ = ["BridgeSettings", "PusherSettings", "load_environment"]
 
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off"}
@@ -323,3 +323,65 @@ def _parse_url(url: str) -> dict[str, object]:
         fields["cluster"] = cluster.group(1)
         fields["host"] = f"ws-{cluster.group(1)}.pusher.com"
     return fields
+
+
+#: Default state directory of the bridge (store, log-stream token, dev identity key).
+DEFAULT_STATE_DIR = Path(".authviz")
+#: Default largest log-stream body (bytes).
+DEFAULT_MAX_LOG_BODY = 5 * 1024 * 1024
+
+
+@dataclass(frozen=True)
+class BridgeSettings:
+    """How the bridge runs (typed; the command line and :meth:`from_env` build it).
+
+    Variables read by :meth:`from_env`: ``AUTHVIZ_STATE_DIR``, ``AUTHVIZ_BRIDGE_STORE``,
+    ``AUTHVIZ_LOG_TOKEN``, ``AUTH0_ISSUER`` (or ``AUTH0_DOMAIN``), ``AUTH0_AUDIENCE``,
+    ``AUTHVIZ_PUBLIC_URL``.
+    """
+
+    #: Directory of the store, the log-stream token and the dev identity's key.
+    state_dir: Path = DEFAULT_STATE_DIR
+    #: SQLite file of the event history (None: ``state_dir/bridge.sqlite3``).
+    store: Path | None = None
+    #: The token Auth0 sends in Authorization (None: generated once into ``state_dir/log-token``).
+    log_token: str | None = None
+    #: Auth0 tenant domain or issuer URL that signs user tokens.
+    auth0_domain: str | None = None
+    #: API audience user tokens must carry.
+    auth0_audience: str | None = None
+    #: Act as an offline token issuer (JWKS + minted demo tokens); never in production.
+    dev_identity: bool = False
+    #: This server's URL as clients see it (the dev identity's issuer).
+    public_url: str | None = None
+    #: Origins allowed to call the auth, chat and history endpoints.
+    cors_origins: tuple[str, ...] = ()
+    #: A header required on POSTs to the auth and chat endpoints.
+    csrf_header: str | None = None
+    #: Largest accepted log-stream body in bytes.
+    max_log_body: int = DEFAULT_MAX_LOG_BODY
+    #: Processes parsing webhook bodies beside the event loop (0: on the loop).
+    parse_workers: int = 0
+    #: Publish the tutorial feed (user-signedUp/user-loggedIn on 'auth0') from the log stream.
+    publish_feed: bool = True
+    #: Extra private/presence channels any verified user may join.
+    allowed_channels: tuple[str, ...] = ()
+
+    @property
+    def store_path(self) -> Path:
+        return self.store if self.store is not None else self.state_dir / "bridge.sqlite3"
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None,
+                 dotenv_path: str | os.PathLike[str] | None = ".env") -> BridgeSettings:
+        """The settings the environment (and ``.env``) gives; everything else at its default."""
+        values = load_environment(env, dotenv_path)
+        store = values.get("AUTHVIZ_BRIDGE_STORE")
+        return cls(
+            state_dir=Path(values.get("AUTHVIZ_STATE_DIR") or DEFAULT_STATE_DIR),
+            store=Path(store) if store else None,
+            log_token=values.get("AUTHVIZ_LOG_TOKEN") or None,
+            auth0_domain=values.get("AUTH0_ISSUER") or values.get("AUTH0_DOMAIN") or None,
+            auth0_audience=values.get("AUTH0_AUDIENCE") or None,
+            public_url=values.get("AUTHVIZ_PUBLIC_URL") or None,
+        )

@@ -20,11 +20,11 @@ from pathlib import Path
 import pytest
 
 from authviz.auth0 import bulk
-from authviz.auth0 import cli as auth0_cli
+from authviz.cli import logs_convert as auth0_cli
 from authviz.auth0.bulk import LogInputError, read_logs
 from authviz.cli import build_parser, main
 from authviz.config import PusherSettings
-from authviz.hub.cli import listen_error
+from authviz.cli.serve import listen_error
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -445,7 +445,7 @@ def test_convert_stopped_by_ctrl_c_is_not_a_success(tmp_path, monkeypatch, capsy
 
 
 def test_pull_stopped_by_ctrl_c_is_not_a_success(tmp_path, monkeypatch, capsys):
-    from authviz.analytics import cli as analytics_cli
+    from authviz.cli import logs_pull as analytics_cli
 
     async def interrupted(*args, **kwargs):
         raise KeyboardInterrupt

@@ -66,8 +66,8 @@ def test_stop_joins_every_thread_it_started(monkeypatch):
     assert left == []
 
 
-def test_bridge_options_accept_a_log_token_that_starts_with_a_dash(tmp_path):
-    from authviz.widgets.local import _bridge_args
+def test_bridge_settings_accept_a_log_token_that_starts_with_a_dash(tmp_path):
+    from authviz.widgets.local import _bridge_settings
 
-    args = _bridge_args(tmp_path, "-starts-with-a-dash")
-    assert args.log_token == "-starts-with-a-dash" and args.dev_identity
+    settings = _bridge_settings(tmp_path, "-starts-with-a-dash")
+    assert settings.log_token == "-starts-with-a-dash" and settings.dev_identity

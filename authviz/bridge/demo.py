@@ -201,7 +201,7 @@ def run(options: DemoOptions) -> int:
 
 
 def _run(options: DemoOptions) -> int:
-    from .cli import mint_token
+    from .devidentity import mint_token
 
     authviz = [sys.executable, "-m", "authviz"]
     state = str(options.state_dir)

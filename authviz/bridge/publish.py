@@ -27,7 +27,7 @@ from urllib.parse import unquote, urlsplit
 import aiohttp
 import orjson
 
-from authviz.errors import ConfigError
+from authviz.errors import AuthvizError, ConfigError
 from authviz.pusher import server_to_user_channel, sign_request
 
 from .publications import Publication
@@ -44,7 +44,7 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 
-class PublishError(Exception):
+class PublishError(AuthvizError):
     """A publication could not be delivered to the Pusher server."""
 
 

@@ -13,7 +13,7 @@ from typing import Any, TextIO
 import orjson
 
 from authviz import topics
-from authviz.argtypes import whole_number
+from authviz.cli.argtypes import whole_number
 from authviz.live.alerts import format_alert
 from authviz.live.events import LiveEvent
 
