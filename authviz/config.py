@@ -53,7 +53,14 @@ from dotenv.parser import parse_stream
 
 from authviz.errors import ConfigError
 
-__all__ = ["BridgeSettings", "PusherSettings", "load_environment"]
+__all__ = [
+    "BridgeSettings",
+    "NotebookSettings",
+    "PusherSettings",
+    "event_loop_choice",
+    "load_environment",
+    "process_environment",
+]
 
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off"}
@@ -384,4 +391,64 @@ class BridgeSettings:
             auth0_domain=values.get("AUTH0_ISSUER") or values.get("AUTH0_DOMAIN") or None,
             auth0_audience=values.get("AUTH0_AUDIENCE") or None,
             public_url=values.get("AUTHVIZ_PUBLIC_URL") or None,
+        )
+
+
+def process_environment(**overrides: str) -> dict[str, str]:
+    """A copy of this process's environment with ``overrides``: the environment of a child
+    process (the demo's server and simulator, a replay source)."""
+    return {**os.environ, **overrides}
+
+
+#: Variable choosing the event loop: ``uvloop`` (default when installed) or ``asyncio``.
+EVENT_LOOP_ENV = "AUTHVIZ_EVENT_LOOP"
+
+
+def event_loop_choice(env: Mapping[str, str] | None = None,
+                      dotenv_path: str | os.PathLike[str] | None = ".env") -> str:
+    """``"asyncio"`` when ``AUTHVIZ_EVENT_LOOP`` says so, else ``"uvloop"`` (used when installed)."""
+    value = load_environment(env, dotenv_path).get(EVENT_LOOP_ENV, "uvloop")
+    return "asyncio" if value.strip().lower() == "asyncio" else "uvloop"
+
+
+#: Variable forcing the notebooks' mode: ``local`` runs the embedded hub even when Pusher
+#: settings are given.
+NOTEBOOK_MODE_ENV = "AUTHVIZ_NOTEBOOK_MODE"
+#: Variable naming the folder URL of the world map's TopoJSON files.
+TOPOJSON_URL_ENV = "AUTHVIZ_TOPOJSON_URL"
+#: Variables giving the Jupyter server's base URL, first found wins.
+JUPYTER_BASE_URL_ENVS = ("AUTHVIZ_JUPYTER_BASE_URL", "JUPYTERHUB_SERVICE_PREFIX")
+
+
+@dataclass(frozen=True)
+class NotebookSettings:
+    """What the notebooks' live session and widgets read from the environment (and ``.env``)."""
+
+    #: Pusher settings are given (``PUSHER_URL`` or ``PUSHER_KEY``) and the mode is not forced
+    #: to local (``AUTHVIZ_NOTEBOOK_MODE=local``): connect to them instead of an embedded hub.
+    remote: bool = False
+    #: The bridge's base URL (``AUTHVIZ_BRIDGE_URL``), remote mode.
+    bridge_url: str | None = None
+    #: The log-stream token (``AUTHVIZ_LOG_TOKEN``), remote mode.
+    log_token: str | None = None
+    #: A user's bearer token for the auth endpoints (``PUSHER_AUTH_TOKEN``), remote mode.
+    auth_token: str | None = None
+    #: ``AUTHVIZ_TOPOJSON_URL``: where the map's TopoJSON files are served.
+    topojson_url: str | None = None
+    #: The Jupyter server's base URL (``AUTHVIZ_JUPYTER_BASE_URL`` / ``JUPYTERHUB_SERVICE_PREFIX``).
+    jupyter_base_url: str | None = None
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None,
+                 dotenv_path: str | os.PathLike[str] | None = ".env") -> NotebookSettings:
+        values = load_environment(env, dotenv_path)
+        forced_local = values.get(NOTEBOOK_MODE_ENV, "").strip().lower() == "local"
+        given = bool(values.get("PUSHER_URL") or values.get("PUSHER_KEY"))
+        return cls(
+            remote=given and not forced_local,
+            bridge_url=values.get("AUTHVIZ_BRIDGE_URL", "").rstrip("/") or None,
+            log_token=values.get("AUTHVIZ_LOG_TOKEN") or None,
+            auth_token=values.get("PUSHER_AUTH_TOKEN", "").strip() or None,
+            topojson_url=values.get(TOPOJSON_URL_ENV) or None,
+            jupyter_base_url=next((values[n] for n in JUPYTER_BASE_URL_ENVS if values.get(n)), None),
         )

@@ -379,8 +379,8 @@ def test_serve_state_that_cannot_be_made_is_one_sentence(tmp_path, flag, value, 
     args = [flag, value] if flag == "--state-dir" else ["--state-dir", "state", flag, value]
     done = run_cli(tmp_path, "serve", "--port", "0", *args)
     assert done.returncode == 1
-    line = one_sentence("\n".join(l for l in done.stderr.splitlines()
-                                  if not l.startswith("authviz bridge:")))
+    line = one_sentence("\n".join(text for text in done.stderr.splitlines()
+                                  if not text.startswith("authviz bridge:")))
     assert line.startswith(f"authviz: cannot prepare {where}")
     assert line.endswith("; check --state-dir and --store.")
 

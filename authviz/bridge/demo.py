@@ -33,6 +33,7 @@ import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
+from authviz.config import process_environment
 from authviz.errors import AuthvizError, UsageError
 
 from .serve import ensure_log_token
@@ -59,6 +60,8 @@ class DemoOptions:
     start_timeout: float = 30.0
     #: how long each child may take to stop after SIGTERM before it is killed (seconds)
     stop_timeout: float = 10.0
+    #: the log-stream token (None: the one kept in the state directory, made once)
+    log_token: str | None = None
 
     def validate(self) -> None:
         """Raise :class:`UsageError` for options no child could run with (checked before any starts)."""
@@ -205,10 +208,10 @@ def _run(options: DemoOptions) -> int:
 
     authviz = [sys.executable, "-m", "authviz"]
     state = str(options.state_dir)
-    log_token = ensure_log_token(options.state_dir, os.environ.get("AUTHVIZ_LOG_TOKEN"))
+    log_token = ensure_log_token(options.state_dir, options.log_token)
     base = f"http://127.0.0.1:{options.port}"
     children: list[tuple[str, subprocess.Popen[bytes]]] = []
-    child_env = {**os.environ, "AUTHVIZ_LOG_TOKEN": log_token, "PYTHONUNBUFFERED": "1"}
+    child_env = process_environment(AUTHVIZ_LOG_TOKEN=log_token, PYTHONUNBUFFERED="1")
     try:
         serve = subprocess.Popen(
             [*authviz, "serve", "--dev-identity", "--port", str(options.port), "--state-dir", state,

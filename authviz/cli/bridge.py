@@ -7,7 +7,6 @@ import argparse
 import asyncio
 import errno
 import os
-import signal
 import sys
 from datetime import datetime
 from pathlib import Path
@@ -234,12 +233,14 @@ def _add_demo(subparsers: Any) -> None:
 
 def run_demo(args: argparse.Namespace) -> int:
     from authviz.bridge.demo import DemoOptions, run
+    from authviz.config import load_environment
 
     return run(DemoOptions(
         port=args.port, jupyter_port=args.jupyter_port, rate=args.rate, seed=args.seed,
         scenarios=tuple(args.scenario), user=args.user, state_dir=Path(args.state_dir),
         notebooks=Path(args.notebooks), jupyter=not args.no_jupyter,
         simulator=not args.no_simulator, install=not args.no_install, run_for=args.run_for,
+        log_token=load_environment().get("AUTHVIZ_LOG_TOKEN") or None,
     ))
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import functools
 import signal
 import sys
 import threading
@@ -215,7 +216,7 @@ def tail(args: argparse.Namespace, out: TextIO | None = None, err: TextIO | None
             print(render(event), file=out, flush=True)
             count += 1
             if alerts is not None:
-                show_alerts(lambda: alerts.add(event))
+                show_alerts(functools.partial(alerts.add, event))
         if alerts is not None:
             show_alerts(alerts.flush)
     except KeyboardInterrupt:
