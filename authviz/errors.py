@@ -12,6 +12,7 @@ instead of a traceback. Library code speaks in library words (``take must be ...
     │   ├── ListenError                  a server cannot listen on its address (authviz.errors)
     │   └── StateError                   state files cannot be made or opened (authviz.errors)
     ├── UsageError                       called wrongly; exit status 2 (authviz.errors)
+    │   ├── SettingError                 a value given to the library is not allowed (authviz.errors)
     │   └── ReplayError                  a replay file cannot be read (live.sources)
     ├── PusherValidationError, ValueError  a channel/event name or payload breaks Pusher's limits (pusher.limits)
     ├── EncryptionError, ValueError      end-to-end encryption (pusher.encryption)
@@ -40,8 +41,36 @@ instead of a traceback. Library code speaks in library words (``take must be ...
 """
 
 
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+
 class AuthvizError(Exception):
-    """Base class: ``str(error)`` is a complete, user-facing sentence."""
+    """Base class: ``str(error)`` is a complete, user-facing sentence.
+
+    When the sentence names settings (a function's parameters, in the library's words), they are
+    listed in :attr:`settings` (see :meth:`naming`) so that the command line can say the same
+    sentence with its flags in their place (:meth:`worded`).
+    """
+
+    #: The settings the sentence names, word for word.
+    settings: tuple[str, ...] = ()
+
+    def naming(self, *settings: str) -> AuthvizError:
+        """This error, recorded as naming ``settings`` (``raise ConfigError(...).naming("key")``)."""
+        self.settings = settings
+        return self
+
+    def worded(self, name_of: Mapping[str, str]) -> str:
+        """The sentence with each named setting said as ``name_of`` says (others unchanged)."""
+        import re
+
+        text = str(self)
+        for setting in self.settings:
+            if setting in name_of:
+                text = re.sub(rf"(?<![\w-]){re.escape(setting)}(?![\w-])", name_of[setting], text)
+        return text
 
 
 class ConfigError(AuthvizError):
@@ -50,6 +79,16 @@ class ConfigError(AuthvizError):
 
 class UsageError(AuthvizError):
     """A command was called wrongly (exit status 2)."""
+
+
+class SettingError(UsageError):
+    """A value given to the library is not allowed. The sentence speaks in the library's words and
+    names the settings (parameters) at fault (``page_size must be between 1 and 100``); the command
+    line says it with its flags (``--take must be between 1 and 100``)."""
+
+    def __init__(self, sentence: str, *settings: str) -> None:
+        super().__init__(sentence)
+        self.settings = settings
 
 
 class ListenError(ConfigError):

@@ -90,7 +90,8 @@ def build_bridge(
     dev = None
     if settings.dev_identity:
         if settings.auth0_domain:
-            raise ConfigError("Use either a dev identity or an Auth0 domain as the token issuer, not both.")
+            raise ConfigError("Use either dev_identity or auth0_domain, not both.").naming(
+                "dev_identity", "auth0_domain")
         dev = DevIdentity.load_or_create(state_dir / KEY_FILE)
         issuer = settings.public_url or _local_url(host, port, tls=tls)
         audience = settings.auth0_audience or DEFAULT_AUDIENCE
@@ -98,7 +99,8 @@ def build_bridge(
         issuer = settings.auth0_domain
         audience = settings.auth0_audience or ""
         if issuer and not audience:
-            raise ConfigError("An Auth0 audience (AUTH0_AUDIENCE) is required with an Auth0 domain.")
+            raise ConfigError("auth0_audience (AUTH0_AUDIENCE) is required with auth0_domain.").naming(
+                "auth0_audience", "auth0_domain")
     try:
         verifier = TokenVerifier(normalise_issuer(issuer) if issuer else None, audience)
     except ValueError as error:

@@ -59,6 +59,20 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+#: Library settings whose flag is not ``--`` + the setting with dashes.
+_FLAG_OF_SETTING = {"page_size": "--take", "run_for": "--for", "from_log_id": "--from"}
+
+
+def flag_of(setting: str) -> str:
+    """The command-line flag of a library setting (``max_wait`` -> ``--max-wait``)."""
+    return _FLAG_OF_SETTING.get(setting, "--" + setting.replace("_", "-"))
+
+
+def in_flags(error: AuthvizError) -> str:
+    """The error's sentence with the settings it names said as the flags that set them."""
+    return error.worded({setting: flag_of(setting) for setting in error.settings})
+
+
 def _missing_subcommand(parser: argparse.ArgumentParser) -> int:
     parser.print_help(sys.stderr)
     return 2
@@ -75,10 +89,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         running = True
         return int(args.func(args) or 0)
     except UsageError as error:
-        print(f"authviz: {error}", file=sys.stderr)
+        print(f"authviz: {in_flags(error)}", file=sys.stderr)
         return 2
     except AuthvizError as error:
-        print(f"authviz: {error}", file=sys.stderr)
+        print(f"authviz: {in_flags(error)}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         return 0 if running else 130

@@ -144,7 +144,7 @@ class LiveSession:
             if token:
                 return token
             raise ConfigError("PUSHER_AUTH_TOKEN is not set: give a user token, or a demo user name "
-                              "(chat(user='bob')) when the bridge runs with --dev-identity.")
+                              "(chat(user='bob')) when the bridge runs with a dev identity.")
         user = user or self.default_user or "analyst"
         if user not in self._tokens:
             if not self.bridge_url:
