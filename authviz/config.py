@@ -59,7 +59,9 @@ __all__ = [
     "PusherSettings",
     "event_loop_choice",
     "load_environment",
+    "parse_pusher_url",
     "process_environment",
+    "url_host",
 ]
 
 _TRUE = {"1", "true", "yes", "on"}
@@ -199,7 +201,7 @@ class PusherSettings:
         """The websocket URL (protocol 7) of this app."""
         scheme = "wss" if self.tls else "ws"
         from authviz import __version__
-        return (f"{scheme}://{self.host}:{self.port}/app/{self.key}"
+        return (f"{scheme}://{url_host(self.host)}:{self.port}/app/{self.key}"
                 f"?protocol={PROTOCOL_VERSION}&client=authviz-python&version={__version__}")
 
     @property
@@ -210,7 +212,7 @@ class PusherSettings:
     @property
     def http_url(self) -> str:
         """Base URL of the HTTP API (``.../apps/{app_id}`` is appended by callers)."""
-        return f"{'https' if self.tls else 'http'}://{self.http_host}:{self.port}"
+        return f"{'https' if self.tls else 'http'}://{url_host(self.http_host)}:{self.port}"
 
     @property
     def history_endpoint(self) -> str | None:
@@ -300,6 +302,18 @@ class PusherSettings:
         if not fields.get("key"):
             raise ConfigError("PUSHER_KEY is not set: give the app key (or PUSHER_URL).")
         return cls(**fields)  # type: ignore[arg-type]
+
+
+def url_host(host: str) -> str:
+    """``host`` as written in a URL: an IPv6 address in brackets (``[::1]``), anything else as is."""
+    return f"[{host}]" if ":" in host and not host.startswith("[") else host
+
+
+def parse_pusher_url(url: str) -> dict[str, object]:
+    """Fields of a ``PUSHER_URL`` (``key``, ``secret``, ``app_id``, ``tls``, ``host`` bare, without
+    brackets; ``port`` and ``cluster`` when given); every malformed part is reported by name. The
+    one parser of the URL form: :class:`PusherSettings` and the bridge's publisher use it."""
+    return _parse_url(url)
 
 
 def _parse_url(url: str) -> dict[str, object]:
