@@ -6,7 +6,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import errno
-import os
 import sys
 from datetime import datetime
 from pathlib import Path
@@ -14,6 +13,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from authviz.cli.argtypes import check_port
+from authviz.config import load_environment
 from authviz.errors import AuthvizError, ConfigError, UsageError
 
 DEFAULT_SERVER = "http://127.0.0.1:6001"
@@ -22,7 +22,7 @@ MAX_TOKEN_TTL = 30 * 24 * 3600  # the same bound as authviz.bridge.devidentity.M
 
 
 def _state_dir_default() -> str:
-    return os.environ.get("AUTHVIZ_STATE_DIR", ".authviz")
+    return load_environment().get("AUTHVIZ_STATE_DIR", ".authviz")
 
 
 def add_commands(subparsers: Any) -> None:
@@ -46,10 +46,10 @@ def _add_simulate(subparsers: Any) -> None:
                     "sign-ups, log-ins, failures, optional attacks) and POST it in JSON lines "
                     "batches to the bridge's /auth0/logs, paced on the wall clock.",
     )
-    p.add_argument("--target", default=os.environ.get("AUTHVIZ_BRIDGE_URL", DEFAULT_SERVER),
+    p.add_argument("--target", default=load_environment().get("AUTHVIZ_BRIDGE_URL", DEFAULT_SERVER),
                    help="webhook URL, or the server's base URL (default: "
                         f"{DEFAULT_SERVER}/auth0/logs)")
-    p.add_argument("--token", default=os.environ.get("AUTHVIZ_LOG_TOKEN"),
+    p.add_argument("--token", default=load_environment().get("AUTHVIZ_LOG_TOKEN"),
                    help="the log-stream token (default: env AUTHVIZ_LOG_TOKEN, else "
                         "STATE_DIR/log-token written by authviz serve)")
     p.add_argument("--state-dir", default=_state_dir_default(), metavar="DIR",
@@ -233,7 +233,6 @@ def _add_demo(subparsers: Any) -> None:
 
 def run_demo(args: argparse.Namespace) -> int:
     from authviz.bridge.demo import DemoOptions, run
-    from authviz.config import load_environment
 
     return run(DemoOptions(
         port=args.port, jupyter_port=args.jupyter_port, rate=args.rate, seed=args.seed,
@@ -270,7 +269,6 @@ def run_bridge(args: argparse.Namespace) -> int:
     from authviz.bridge.serve import standalone_app
     from authviz.cli.bridge_options import bridge_settings
     from authviz.cli.serve import listen_error
-    from authviz.config import load_environment
     from authviz.errors import ListenError, StateError
 
     check_port(args.port)

@@ -13,6 +13,7 @@ from typing import Any, TextIO
 
 import orjson
 
+from authviz.config import load_environment
 from authviz import topics
 from authviz.cli.argtypes import whole_number
 from authviz.live.alerts import format_alert
@@ -168,9 +169,8 @@ def tail(args: argparse.Namespace, out: TextIO | None = None, err: TextIO | None
     options: dict[str, Any] = {"channels": channels, "events": args.event}
     env = None
     if args.source:
-        import os
 
-        env = {**os.environ, "AUTHVIZ_SOURCE": args.source}
+        env = {**load_environment(), "AUTHVIZ_SOURCE": args.source}
     if args.speed is not None:
         options["speed"] = args.speed
     if args.limit is not None and (args.source or "").startswith("simulator"):
