@@ -28,7 +28,7 @@ from authviz.cli.serve import listen_error
 
 pytestmark = pytest.mark.timeout(60)
 
-FIXTURES = Path("/work/shared/fixtures/auth0")
+FIXTURES = Path(__file__).resolve().parent / "fixtures" / "auth0"  # copies of the shared samples (see its README)
 LOG_STREAM_SAMPLE = FIXTURES / "elastic_auth0_logstream_webhook.ndjson"
 SAMPLE_LINE = (b'{"log_id": "90020230101000000000000000000000000000000000000000000001", "data": '
                b'{"date": "2026-01-01T00:00:00.000Z", "type": "s", "user_id": "auth0|1", '
