@@ -1,6 +1,6 @@
-"""A user review of the bridge's commands (demo, simulate, token, bridge, serve's bridge flags) and of
-``authviz tail``'s live and replay sources: each test pins one fix, with real processes, real HTTP
-and websockets on loopback."""
+"""The bridge's commands (demo, simulate, token, bridge, serve's bridge flags) and ``authviz tail``'s
+live and replay sources as a user runs them: signals stop every child, bad input is one sentence,
+status lines go to stderr; real processes, real HTTP and websockets on loopback."""
 
 from __future__ import annotations
 
