@@ -37,7 +37,8 @@ instead of a traceback. Library code speaks in library words (``take must be ...
     │   └── JwksError                    the issuer's keys cannot be fetched
     ├── StoreError                       the event store (bridge.store)
     ├── BridgeError                      the bridge's HTTP API answered an error (widgets.session)
-    └── PullError                        the Management API (analytics.pull)
+    ├── ManagementApiError               the Management API refused or failed (auth0.management)
+    └── PullError                        an import of logs stopped (analytics.pull)
 """
 
 
