@@ -28,7 +28,7 @@ import logging
 import ssl
 import threading
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -242,8 +242,12 @@ class LiveClient:
 
     # ------------------------------------------------------------------ subscribe
     def subscribe(self, *channels: str, events: Iterable[str] | None = None, maxsize: int = 10_000,
-                  overflow: Overflow = "drop_oldest") -> Subscription:
+                  overflow: Overflow = "drop_oldest", sink: Callable[[LiveEvent], Any] | None = None) -> Subscription:
         """A buffered :class:`Subscription` to one or more channels (optionally only ``events``).
+
+        ``sink``: hand each event to this callable on the websocket thread instead of buffering
+        it, for a consumer that has its own bounded queue (the notebook pump). It must only hand
+        over (never block, never touch widgets); its errors are counted, never raised there.
 
         ``#server-to-user-{id}`` (see :func:`server_to_user_channel`) receives events sent to the
         signed-in user. Connects the client if needed.
@@ -252,7 +256,7 @@ class LiveClient:
             raise UsageError("subscribe() needs at least one channel name.")
         for name in channels:
             self._check_can_subscribe(name)
-        sub = Subscription(self, channels, events=events, maxsize=maxsize, overflow=overflow)
+        sub = Subscription(self, channels, events=events, maxsize=maxsize, overflow=overflow, sink=sink)
         new: list[_Channel] = []
         with self._lock:
             if self._closed:

@@ -67,8 +67,13 @@ class EventStream:
     lag_from_payload = True
 
     def __init__(self, *, events: Iterable[str] | None = None, maxsize: int = 10_000,
-                 overflow: Overflow = "drop_oldest", max_errors: int = 100) -> None:
+                 overflow: Overflow = "drop_oldest", max_errors: int = 100,
+                 sink: Callable[[LiveEvent], Any] | None = None) -> None:
         self._event_filter = frozenset(events) if events is not None else None
+        #: when set, events go to this callable on the producer's thread instead of the buffer
+        #: (which then carries control notices only): a consumer with its own bounded queue
+        #: (the notebook pump) gets them with no second queue and no thread in between
+        self._sink = sink
         self._buffer: EventBuffer[LiveEvent] = EventBuffer(maxsize, overflow)
         self.received = 0
         self.delivered = 0
@@ -93,6 +98,9 @@ class EventStream:
         if self._event_filter is not None and item.name not in self._event_filter:
             return
         self.received += 1
+        if self._sink is not None:
+            self._hand_to_sink(item)
+            return
         self._buffer.put(item)
 
     def offer_many(self, items: list[LiveEvent]) -> None:
@@ -103,7 +111,19 @@ class EventStream:
             if not items:
                 return
         self.received += len(items)
+        if self._sink is not None:
+            for item in items:
+                self._hand_to_sink(item)
+            return
         self._buffer.put_many(items)
+
+    def _hand_to_sink(self, item: LiveEvent) -> None:
+        try:
+            self._sink(item)  # type: ignore[misc]
+        except Exception as error:  # a producer thread never dies of its consumer's error
+            self.callback_errors += 1
+            self.errors.append(error)
+            self.error_count += 1
 
     def notify(self, notice: ControlNotice, fatal: bool = False) -> None:
         """Producer thread: hand over a control notice (never dropped); ``fatal`` ends the stream."""

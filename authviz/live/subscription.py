@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any, Protocol
 
 from authviz.live.buffer import Overflow
+from authviz.live.events import LiveEvent
 from authviz.live.stream import EventStream
 
 __all__ = ["ChannelHost", "Subscription"]
@@ -39,8 +40,9 @@ class Subscription(EventStream):
     """
 
     def __init__(self, client: ChannelHost, channels: Iterable[str], *, events: Iterable[str] | None = None,
-                 maxsize: int = 10_000, overflow: Overflow = "drop_oldest", owns_client: bool = False) -> None:
-        super().__init__(events=events, maxsize=maxsize, overflow=overflow)
+                 maxsize: int = 10_000, overflow: Overflow = "drop_oldest", owns_client: bool = False,
+                 sink: Callable[[LiveEvent], Any] | None = None) -> None:
+        super().__init__(events=events, maxsize=maxsize, overflow=overflow, sink=sink)
         self.client = client
         self.channels: tuple[str, ...] = tuple(channels)
         self.owns_client = owns_client

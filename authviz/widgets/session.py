@@ -15,7 +15,8 @@ Where events come from:
   (``PUSHER_AUTH_ENDPOINT`` + ``PUSHER_AUTH_TOKEN`` or the secret); ``AUTHVIZ_BRIDGE_URL`` names
   the bridge for chat and simulated traffic (``AUTHVIZ_LOG_TOKEN``).
 
-Threads: the live client's threads and the simulator's poster only call :meth:`Pump.submit`;
+Threads: the live client's websocket thread hands events straight to :meth:`Pump.submit` (one
+bounded queue, one drop counter); the simulator's poster only posts;
 the pump (an asyncio task on the kernel's loop) is the only writer to widgets; nothing prints.
 """
 
@@ -173,14 +174,14 @@ class LiveSession:
             self.settings, connect_timeout=self.connect_timeout)
         if client not in self._clients:
             self._clients.append(client)
-        sub = client.subscribe(EVENTS_CHANNEL, events=[AUTH_EVENT])
         pump = self.pump
 
-        def hand_over(ev: Any) -> None:  # the subscription's consumer thread: hand over only
+        def hand_over(ev: Any) -> None:  # the websocket thread: hand over only, into the pump's queue
             pump.submit(ev.data if isinstance(ev.data, Mapping) else ev.auth_event)
             self.received += 1  # after submit: received >= n implies n items are in the pump
 
-        sub.on_event(hand_over)
+        # one bounded queue (the pump's) and one drop counter between the socket and the widgets
+        sub = client.subscribe(EVENTS_CHANNEL, events=[AUTH_EVENT], sink=hand_over)
         if not sub.wait_subscribed(timeout=self.connect_timeout):
             raise ConfigError(f"Could not subscribe to {EVENTS_CHANNEL} within {self.connect_timeout:g} s "
                               f"at {self.settings.host}:{self.settings.port}; is the hub running?")
@@ -215,8 +216,10 @@ class LiveSession:
         widget.topics = frozenset({topic})
         self.pump.add(widget)
         client = self._client(token)
-        sub = client.subscribe(CHAT_CHANNEL)
         pump = self.pump
+        # messages straight into the pump's queue; member changes (control notices) on callbacks
+        sub = client.subscribe(CHAT_CHANNEL, events=[MESSAGE_ADDED_EVENT],
+                               sink=lambda ev: pump.submit(ev.data, topic))
 
         def members_changed(*_args: Any) -> None:
             members = client.members(CHAT_CHANNEL)
@@ -224,7 +227,6 @@ class LiveSession:
                      for uid, info in members.items()]
             pump.submit({"members": names}, topic)
 
-        sub.on_event(lambda ev: pump.submit(ev.data, topic) if ev.name == MESSAGE_ADDED_EVENT else None)
         sub.on_subscribed(members_changed)
         sub.on_member_added(members_changed)
         sub.on_member_removed(members_changed)
