@@ -36,7 +36,7 @@ instead of a traceback. Library code speaks in library words (``take must be ...
     ├── InvalidToken                     a user token does not verify (bridge.identity)
     │   └── JwksError                    the issuer's keys cannot be fetched
     ├── StoreError                       the event store (bridge.store)
-    ├── BridgeError                      the bridge's HTTP API answered an error (widgets.session)
+    ├── BridgeError                      the bridge's HTTP API refused or could not be reached (bridgeclient)
     ├── ManagementApiError               the Management API refused or failed (auth0.management)
     └── PullError                        an import of logs stopped (analytics.pull)
 """

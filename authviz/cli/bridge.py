@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+from authviz.bridgeclient import BridgeClient, BridgeError, logs_url
 from authviz.cli.argtypes import check_port
 from authviz.config import load_environment
 from authviz.errors import AuthvizError, ConfigError, UsageError
@@ -80,9 +81,7 @@ def _webhook_url(target: str) -> str:
     parts = urlsplit(target)
     if parts.scheme not in ("http", "https") or not parts.netloc:
         raise UsageError(f"--target {target!r} is not an http(s) URL.")
-    if parts.path in ("", "/"):
-        return target.rstrip("/") + "/auth0/logs"
-    return target
+    return logs_url(target)
 
 
 def _read_token(state_dir: str) -> str | None:
@@ -159,25 +158,14 @@ def _check_ttl(ttl: int) -> None:
 
 
 def _token_from_server(server: str, user: str) -> str:
-    import urllib.error
-    import urllib.parse
-    import urllib.request
-
-    import orjson
-
-    url = server.rstrip("/") + "/dev/token"
-    body = urllib.parse.urlencode({"user": user}).encode()
-    request = urllib.request.Request(url, data=body, method="POST",
-                                     headers={"Content-Type": "application/x-www-form-urlencoded"})
     try:
-        with urllib.request.urlopen(request, timeout=10) as response:
-            return orjson.loads(response.read())["access_token"]
-    except urllib.error.HTTPError as error:
-        if error.code == 404:
+        return BridgeClient(server).dev_token(user)
+    except BridgeError as error:
+        if error.status == 404:
             raise AuthvizError(f"{server} has no dev identity; start it with `authviz serve --dev-identity`.") from None
-        raise AuthvizError(f"{url} answered HTTP {error.code}: {error.read()[:200].decode(errors='replace')}") from None
-    except (urllib.error.URLError, OSError) as error:
-        raise AuthvizError(f"cannot reach {server} ({getattr(error, 'reason', error)}); is `authviz serve` running?") from None
+        if error.status is None:
+            raise AuthvizError(f"cannot reach {server} ({error.reason}); is `authviz serve` running?") from None
+        raise
 
 
 def run_token(args: argparse.Namespace) -> int:

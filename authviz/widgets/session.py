@@ -22,19 +22,16 @@ the pump (an asyncio task on the kernel's loop) is the only writer to widgets; n
 
 from __future__ import annotations
 
-import json
 import secrets
 import threading
 import time
-import urllib.error
-import urllib.parse
-import urllib.request
 from collections import Counter
 from collections.abc import Mapping
 from typing import Any
 
+from authviz.bridgeclient import BridgeClient, BridgeError
 from authviz.config import NOTEBOOK_MODE_ENV, NotebookSettings, PusherSettings
-from authviz.errors import AuthvizError, ConfigError
+from authviz.errors import ConfigError
 from authviz.live import EndpointAuthorizer, LiveClient
 from authviz.topics import AUTH_EVENT, CHAT_CHANNEL, EVENTS_CHANNEL, MESSAGE_ADDED_EVENT
 from authviz.widgets.chat import ChatWidget
@@ -50,45 +47,19 @@ MODE_ENV = NOTEBOOK_MODE_ENV
 SIM_BATCH = 25
 
 
-class BridgeError(AuthvizError):
-    """The bridge refused or could not be reached; the message says which and why."""
-
-
-def _http(method: str, url: str, *, body: bytes | None = None, headers: Mapping[str, str] | None = None,
-          timeout: float = 10.0) -> Any:
-    request = urllib.request.Request(url, data=body, method=method, headers=dict(headers or {}))
-    try:
-        with urllib.request.urlopen(request, timeout=timeout) as response:
-            payload = response.read()
-    except urllib.error.HTTPError as error:
-        try:
-            reason = json.loads(error.read() or b"{}").get("error") or error.reason
-        except ValueError:
-            reason = error.reason
-        raise BridgeError(f"the bridge answered {error.code} to {method} {urllib.parse.urlsplit(url).path}: {reason}") \
-            from None
-    except (urllib.error.URLError, OSError, TimeoutError) as error:
-        raise BridgeError(f"the bridge at {url} could not be reached ({getattr(error, 'reason', error)})") from None
-    return json.loads(payload) if payload else None
-
-
 class BridgeChat:
     """:class:`~authviz.widgets.ChatBackend` over the bridge's ``/chat/messages`` with a bearer token."""
 
     def __init__(self, bridge_url: str, token: str, *, history_limit: int = 100, timeout: float = 10.0) -> None:
         self.bridge_url = bridge_url.rstrip("/")
-        self._headers = {"Authorization": f"Bearer {token}"}
         self.history_limit = history_limit
-        self.timeout = timeout
+        self._bridge = BridgeClient(self.bridge_url, bearer=token, timeout=timeout)
 
     def history(self) -> list[Mapping[str, Any]]:
-        doc = _http("GET", f"{self.bridge_url}/chat/messages?limit={self.history_limit}",
-                    headers=self._headers, timeout=self.timeout)
-        return list(doc.get("messages", [])) if isinstance(doc, dict) else []
+        return self._bridge.chat_messages(self.history_limit)
 
     def send(self, text: str) -> Mapping[str, Any] | None:
-        return _http("POST", f"{self.bridge_url}/chat/messages", body=json.dumps({"text": text}).encode(),
-                     headers={**self._headers, "Content-Type": "application/json"}, timeout=self.timeout)
+        return self._bridge.send_chat(text)
 
 
 def settings_in_environment(env: Mapping[str, str] | None = None) -> bool:
@@ -150,10 +121,7 @@ class LiveSession:
         if user not in self._tokens:
             if not self.bridge_url:
                 raise ConfigError("AUTHVIZ_BRIDGE_URL is not set: the bridge mints and checks chat tokens.")
-            body = urllib.parse.urlencode({"user": user}).encode()
-            doc = _http("POST", f"{self.bridge_url}/dev/token", body=body,
-                        headers={"Content-Type": "application/x-www-form-urlencoded"})
-            self._tokens[user] = doc["access_token"]
+            self._tokens[user] = BridgeClient(self.bridge_url).dev_token(user)
         return self._tokens[user]
 
     def _client(self, token: str | None) -> LiveClient:
@@ -252,8 +220,7 @@ class LiveSession:
         from authviz.simulator import TrafficGenerator
 
         records = self._unique(list(TrafficGenerator(seed=seed).generate(n=n)))
-        url = f"{self.bridge_url}/auth0/logs"
-        headers = {"Authorization": self.log_token, "Content-Type": "application/json"}
+        bridge = BridgeClient(self.bridge_url)
         per_batch = max(1, min(SIM_BATCH, int(rate / 4) or 1))
 
         def post_all() -> None:
@@ -266,9 +233,8 @@ class LiveSession:
                 if delay > 0 and self._stop.wait(delay):
                     return
                 batch = records[i:i + per_batch]
-                body = "\n".join(json.dumps(r) for r in batch).encode()
                 try:
-                    _http("POST", url, body=body, headers=headers)
+                    bridge.post_logs(batch, self.log_token)
                     self.simulated += len(batch)
                 except BridgeError as error:
                     self.sim_errors.append(str(error))
@@ -309,9 +275,7 @@ class LiveSession:
         if not (self.bridge_url and self.log_token):
             raise ConfigError("Posting records needs AUTHVIZ_BRIDGE_URL and AUTHVIZ_LOG_TOKEN (make demo sets both).")
         records = self._unique([dict(r) for r in records])
-        body = "\n".join(json.dumps(r) for r in records).encode()
-        return _http("POST", f"{self.bridge_url}/auth0/logs", body=body,
-                     headers={"Authorization": self.log_token, "Content-Type": "application/json"})
+        return BridgeClient(self.bridge_url).post_logs(records, self.log_token)
 
     def stop(self) -> None:
         """Stop the simulator, close every client (joining their threads), the pump and the hub."""
