@@ -208,10 +208,10 @@ def test_connection_hands_over_a_read_in_order_around_connection_messages():
     """Channel messages of one read go in runs; a connection message in between stays in place."""
     import orjson
 
-    from authviz.live.connection import Connection
+    from authviz.live.transport import Transport
 
     rec = _Recorder()
-    conn = Connection("ws://127.0.0.1:9/app/k", on_channel_event=lambda *a: rec.seen.append(("one",) + a[:3]),
+    conn = Transport("ws://127.0.0.1:9/app/k", on_channel_event=lambda *a: rec.seen.append(("one",) + a[:3]),
                       on_channel_events=lambda msgs: rec.seen.append(
                           ("run", [(m["event"], m["channel"]) for m in msgs])))
     conn.bind("pusher:pong", lambda data: rec.seen.append(("pong",)))

@@ -28,7 +28,7 @@ from authviz.live.errors import (
 )
 from authviz.live.events import ControlNotice, LiveEvent
 from authviz.live.history import HistoryClient, HistoryPage
-from authviz.live.policy import Backoff, CloseAction, close_action
+from authviz.live.reconnect import Backoff, CloseAction, close_action
 from authviz.live.sources import (
     Recorder,
     ReplaySource,

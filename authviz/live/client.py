@@ -2,7 +2,7 @@
 
 Threads (all joined by :meth:`LiveClient.close`):
 
-* ``authviz-live-ws`` (:class:`~authviz.live.connection.Connection`): reads the socket, decodes
+* ``authviz-live-ws`` (:class:`~authviz.live.transport.Transport`): reads the socket, decodes
   each message and hands it to the subscriptions' buffers. Never blocks on anything else.
 * ``authviz-live-tasks`` (:class:`~authviz.live.tasks.TaskRunner`): authorizations (possibly HTTP),
   their retries with back-off, sign-in and the keep-alive check.
@@ -39,11 +39,11 @@ from authviz.errors import ConfigError, UsageError
 from authviz.live.auth import Authorizer, SecretAuthorizer, authorizer_from_settings
 from authviz.live.backfill import Backfill
 from authviz.live.buffer import Overflow
-from authviz.live.connection import Connection
+from authviz.live.transport import Transport
 from authviz.live.errors import AuthorizationError, ConnectionRejected, DecryptionFailed, LiveError
 from authviz.live.events import ControlNotice, LiveEvent
 from authviz.live.history import HistoryClient
-from authviz.live.policy import Backoff
+from authviz.live.reconnect import Backoff
 from authviz.live.subscription import Subscription
 from authviz.live.tasks import TaskRunner
 from authviz.pusher.channels import (
@@ -127,7 +127,7 @@ class LiveClient:
         self._online: set[str] = set()
         self._closed = False
         self._started = False
-        self._connection = Connection(
+        self._connection = Transport(
             settings.ws_url, on_channel_event=self._on_channel_event,
             on_channel_events=self._on_channel_events,
             on_connected=self._on_connected, on_disconnected=self._on_disconnected,
@@ -205,7 +205,7 @@ class LiveClient:
         return self._connection.reconnects
 
     @property
-    def connection(self) -> Connection:
+    def connection(self) -> Transport:
         return self._connection
 
     def is_subscribed(self, channel: str) -> bool:
