@@ -313,8 +313,8 @@ def test_tail_replay_of_a_directory_says_it_is_a_directory(tmp_path):
     done = run_cli(tmp_path, "tail", "--source", "replay:recordings")
     assert done.returncode == 1
     assert one_sentence(done.stderr) == (
-        "authviz: The replay file recordings is a directory; give a JSON-lines file (what `authviz tail "
-        "--json` writes), e.g. replay:events.jsonl.")
+        "authviz: The replay file recordings is a directory; give a JSON-lines file (a recording, as a "
+        "Recorder writes it), e.g. replay:events.jsonl.")
 
 
 @pytest.mark.parametrize("content, what", [
@@ -329,7 +329,7 @@ def test_tail_replay_of_a_binary_file_is_one_sentence(tmp_path, content, what):
     assert done.stdout == ""
     assert one_sentence(done.stderr) == (
         f"authviz: The replay file events.jsonl is {what}, not JSON lines; give the JSON lines "
-        "`authviz tail --json` writes (or Auth0 records, one per line).")
+        "of a recording, as a Recorder writes them (or Auth0 records, one per line).")
 
 
 # -- tail: live connection status and authorization back-off ----------------------------------------

@@ -120,7 +120,7 @@ class ReplaySource(_ThreadedSource):
         self.path = Path(path)
         if self.path.is_dir():
             raise ConfigError(f"The replay file {self.path} is a directory; give a JSON-lines file "
-                              "(what `authviz tail --json` writes), e.g. replay:events.jsonl.")
+                              "(a recording, as a Recorder writes it), e.g. replay:events.jsonl.")
         if not self.path.is_file():
             raise ConfigError(f"The replay file {self.path} does not exist.")
         _refuse_binary_replay(self.path)
@@ -199,7 +199,7 @@ def _refuse_binary_replay(path: Path) -> None:
         what = "a binary file"
     if what is not None:
         raise ConfigError(f"The replay file {path} is {what}, not JSON lines; give the JSON lines "
-                          "`authviz tail --json` writes (or Auth0 records, one per line).")
+                          "of a recording, as a Recorder writes them (or Auth0 records, one per line).")
 
 
 def _auth_record_event(doc: Mapping[str, Any]) -> LiveEvent | None:
