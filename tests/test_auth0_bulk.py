@@ -257,14 +257,15 @@ LENIENT_LINES = [
 @pytest.mark.parametrize("engine", bulk.ENGINES)
 def test_lenient_json_and_odd_types_agree_with_the_per_record_parser(tmp_path, monkeypatch, engine):
     monkeypatch.setattr(bulk, "_Misaligned", type("Never", (Exception,), {}))  # no silent fallback here
-    body = ("\n".join(LENIENT_LINES + [json.dumps(stream_record("ok"))]) + "\n").encode()
+    body = "\ufeff" + "\n".join(LENIENT_LINES + [json.dumps(stream_record("ok")), "\ufeff" + json.dumps(stream_record("bom"))])
+    body = (body + "\n").encode()
     path = tmp_path / "lenient.jsonl"
     path.write_bytes(body)
     got = read_logs(path, engine=engine)
     expected = parse_body(body)
     pd.testing.assert_frame_equal(got.frame.drop(columns="raw"), events_to_frame(expected.events).drop(columns="raw"))
     assert [(r.position, r.reason) for r in got.rejects] == [(r.position, r.reason) for r in expected.rejects]
-    assert {r.position for r in got.rejects} >= {1, 2, 3, 4}  # NaN, Infinity, trailing commas: not JSON
+    assert {r.position for r in got.rejects} >= {1, 2, 3, 4, 13}  # BOM, NaN, Infinity, trailing commas: not JSON
 
 
 def test_lines_duckdb_splits_otherwise_are_read_again_with_pyarrow(tmp_path):

@@ -385,10 +385,11 @@ def _duckdb_read(path: Path, compressed: bool) -> pa.Table | None:
 
 
 #: Byte strings whose presence in a line means DuckDB's reader (more lenient than orjson: NaN,
-#: Infinity, a comma before a closing bracket) may have accepted what the per-record parser
-#: rejects: such lines go per record. Not covered (documented): a repeated key (DuckDB keeps the
-#: first value, orjson the last) and numbers beyond the double range.
-_LENIENT_MARKS = (b"NaN", b"Infinity", b",}", b",]")
+#: Infinity, a comma before a closing bracket, a leading byte-order mark) may have accepted what
+#: the per-record parser rejects: such lines go per record (a false alarm only costs speed). Not
+#: covered: a comma and spaces before a closing bracket, a repeated key (DuckDB keeps the first
+#: value, orjson the last) and numbers beyond the double range.
+_LENIENT_MARKS = (b"NaN", b"Infinity", b",}", b",]", b"\xef\xbb\xbf")
 
 
 def _lines_from_file(head: bytes, read, table: pa.Table, collector: Collector, source_shape: str | None,
