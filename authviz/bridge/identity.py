@@ -35,6 +35,7 @@ __all__ = [
     "bearer_token",
     "jwks_url_for",
     "normalise_issuer",
+    "permissions_of",
 ]
 
 #: The only signature algorithm accepted. Never HS*, never ``none``.
@@ -59,7 +60,14 @@ class Identity:
     name: str | None = None
     picture: str | None = None
     email: str | None = None
+    #: What the token grants: the ``permissions`` claim (Auth0 RBAC) and the ``scope`` claim's
+    #: space-separated words, together.
+    permissions: frozenset[str] = frozenset()
     claims: Mapping[str, Any] = field(default_factory=dict, repr=False, compare=False)
+
+    def has_permission(self, permission: str) -> bool:
+        """True when the verified token grants ``permission`` (exact, case-sensitive match)."""
+        return bool(permission) and permission in self.permissions
 
     def user_info(self) -> dict[str, Any]:
         """Presence ``user_info``: name and picture when the token carries them."""
@@ -69,6 +77,19 @@ class Identity:
         if self.picture:
             info["picture"] = self.picture
         return info
+
+
+def permissions_of(claims: Mapping[str, Any]) -> frozenset[str]:
+    """The permissions a token's verified claims grant: Auth0 RBAC's ``permissions`` (a list of
+    strings) and OAuth's ``scope`` (one space-separated string). Anything else grants nothing."""
+    granted: set[str] = set()
+    listed = claims.get("permissions")
+    if isinstance(listed, (list, tuple)):
+        granted.update(p for p in listed if isinstance(p, str) and p)
+    scope = claims.get("scope")
+    if isinstance(scope, str):
+        granted.update(scope.split())
+    return frozenset(granted)
 
 
 def normalise_issuer(issuer_or_domain: str) -> str:
@@ -245,5 +266,6 @@ class TokenVerifier:
             name=text("name") or text("nickname") or text("email"),
             picture=text("picture"),
             email=text("email"),
+            permissions=permissions_of(claims),
             claims=claims,
         )

@@ -14,9 +14,9 @@ absent one is generated once and kept in ``{state_dir}/log-token``), ``AUTH0_DOM
 from __future__ import annotations
 
 import argparse
+import ipaddress
 import logging
 import os
-import secrets
 import sys
 from pathlib import Path
 from typing import Any
@@ -32,6 +32,8 @@ from .identity import TokenVerifier, normalise_issuer
 from .policy import ChannelPolicy
 from .publish import HttpPublisher, HubPublisher, PublishQueue, PusherCredentials
 from .store import EventStore
+from authviz.statefiles import private_dir, read_or_create_secret
+from authviz.topics import READ_EVENTS_PERMISSION
 
 __all__ = ["add_arguments", "build_bridge", "ensure_log_token", "setup"]
 
@@ -103,30 +105,38 @@ def add_arguments(parser: argparse.ArgumentParser, *, standalone: bool = False) 
     group.add_argument("--parse-workers", type=_parse_workers_arg, default=0, metavar="N",
                        help="processes parsing webhook bodies beside the event loop (default 0: "
                             "parse on the loop; 1 uses a second core)")
-    group.add_argument("--no-feed", action="store_true",
-                       help="do not publish the tutorial feed (user-signedUp/user-loggedIn on "
-                            "'auth0') from the log stream: the Auth0 Action publishes it")
+    group.add_argument("--public-feed", action="store_true",
+                       help="publish the tutorial feed (user-signedUp/user-loggedIn with emails, "
+                            "names and countries) on the PUBLIC channel 'auth0', readable by anyone "
+                            "who can connect (default: off; make demo turns it on)")
+    group.add_argument("--events-permission", default=env("AUTHVIZ_EVENTS_PERMISSION") or READ_EVENTS_PERMISSION,
+                       metavar="PERMISSION",
+                       help="permission a user token needs (in its permissions or scope claim) to "
+                            "read /auth0/events, /auth0/listeners and private-auth0-events "
+                            f"(default {READ_EVENTS_PERMISSION}, env AUTHVIZ_EVENTS_PERMISSION)")
+    group.add_argument("--dev-token-behind-proxy", action="store_true",
+                       help="let POST /dev/token answer requests carrying X-Forwarded-For/"
+                            "Forwarded headers (default: refused: a proxy makes everyone loopback)")
     group.add_argument("--allow-channel", action="append", default=[],
                        help="an extra private/presence channel any verified user may join (repeatable)")
 
 
 def ensure_log_token(state_dir: Path, given: str | None) -> str:
-    """``given``, or the token kept in ``state_dir/log-token`` (created once, mode 0600)."""
+    """``given``, or the token kept in ``state_dir/log-token`` (created once, mode 0600, never
+    through a symlink; a looser mode is tightened with a notice)."""
     if given:
         return given
-    path = state_dir / LOG_TOKEN_FILE
+    return read_or_create_secret(state_dir / LOG_TOKEN_FILE)
+
+
+def _loopback_host(host: str | None) -> bool:
+    """True when ``host`` (a listen address or name) is loopback only."""
+    if host in ("localhost",):
+        return True
     try:
-        token = path.read_text().strip()
-        if token:
-            return token
-    except FileNotFoundError:
-        pass
-    state_dir.mkdir(parents=True, exist_ok=True)
-    token = secrets.token_urlsafe(32)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w") as handle:
-        handle.write(token + "\n")
-    return token
+        return ipaddress.ip_address(host or "").is_loopback
+    except ValueError:
+        return False
 
 
 def _local_url(host: str | None, port: int | None, tls: bool = False) -> str | None:
@@ -149,7 +159,7 @@ def build_bridge(
     port: int | None,
 ) -> Bridge:
     """A :class:`Bridge` from parsed options (see :func:`add_arguments`)."""
-    state_dir = Path(args.state_dir)
+    state_dir = private_dir(args.state_dir)
     store_path = Path(args.bridge_store) if args.bridge_store else state_dir / "bridge.sqlite3"
     dev = None
     if args.dev_identity:
@@ -179,8 +189,10 @@ def build_bridge(
         max_body_bytes=args.max_log_body,
         cors_origins=frozenset(args.cors_origin),
         csrf_header=args.csrf_header,
-        policy=ChannelPolicy.with_extra(args.allow_channel),
-        publish_feed=not args.no_feed,
+        policy=ChannelPolicy.with_extra(args.allow_channel,
+                                        events_permission=args.events_permission),
+        publish_feed=args.public_feed,
+        dev_token_behind_proxy=args.dev_token_behind_proxy,
         parse_workers=max(0, args.parse_workers),
     )
     listeners = getattr(publisher, "listeners", None)
@@ -194,6 +206,7 @@ def build_bridge(
         state_dir=state_dir,
         log_token_source="--log-token/AUTHVIZ_LOG_TOKEN" if args.log_token else str(state_dir / LOG_TOKEN_FILE),
     )
+    bridge.listen_host = host
     return bridge
 
 
@@ -231,9 +244,15 @@ def install(app: web.Application, bridge: Bridge) -> None:
         print(
             f"authviz bridge: POST /auth0/logs (token: {token_source}), GET /auth0/events, "
             f"/pusher/auth, /chat/messages; store {bridge.config.store_path}"
-            + ("; dev identity ON (/.well-known/jwks.json)" if bridge.dev_identity else ""),
+            + ("; dev identity ON (/.well-known/jwks.json)" if bridge.dev_identity else "")
+            + (f"; history and private-auth0-events need the permission "
+               f"{bridge.config.policy.events_permission}"),
             file=sys.stderr, flush=True,
         )
+        if bridge.config.publish_feed and not _loopback_host(bridge.listen_host):
+            print(f"authviz bridge: WARNING: --public-feed on {bridge.listen_host or 'all addresses'}"
+                  ": anyone who can connect sees every log-in's email, name and country on the "
+                  "public channel 'auth0'.", file=sys.stderr, flush=True)
 
     async def on_cleanup(_app: web.Application) -> None:
         await bridge.stop()

@@ -8,8 +8,8 @@ aiohttp server around it (:class:`HubServer`), its outgoing webhooks, the in-pro
 from authviz.hub.running import (
     DEFAULT_APP_ID,
     DEFAULT_KEY,
-    DEFAULT_SECRET,
     RunningHub,
+    random_secret,
     running_hub,
 )
 from authviz.hub.server import HUB_APP_KEY, HubServer, text_frame
@@ -22,12 +22,12 @@ __all__ = [
     "CloseCode",
     "DEFAULT_APP_ID",
     "DEFAULT_KEY",
-    "DEFAULT_SECRET",
     "HUB_APP_KEY",
     "HubServer",
     "RunningHub",
     "TriggerError",
     "WebhookSender",
+    "random_secret",
     "running_hub",
     "server_ssl_context",
     "text_frame",

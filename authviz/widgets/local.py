@@ -17,7 +17,7 @@ from typing import Any
 
 from authviz.bridge import serve as bridge_serve
 from authviz.bridge.publish import HubPublisher
-from authviz.hub.running import DEFAULT_APP_ID, DEFAULT_KEY, DEFAULT_SECRET, RunningHub
+from authviz.hub.running import DEFAULT_APP_ID, DEFAULT_KEY, RunningHub, random_secret
 from authviz.hub.server import HubServer
 from authviz.pusher.protocol import App
 
@@ -29,7 +29,9 @@ def _bridge_args(state_dir: Path, log_token: str) -> argparse.Namespace:
     bridge_serve.add_arguments(parser)
     # explicit values so nothing is taken from the caller's environment
     # "--opt=value": a value starting with "-" must never be read as an option
+    # --public-feed: the notebooks read the tutorial feed; this hub listens on loopback only
     return parser.parse_args([f"--state-dir={state_dir}", f"--log-token={log_token}", "--dev-identity",
+                              "--public-feed",
                               f"--store={state_dir / 'bridge.sqlite3'}"])
 
 
@@ -37,7 +39,7 @@ class LocalHub(RunningHub):
     """Hub + bridge + dev identity on ``127.0.0.1:<free port>``; ``log_token`` authorizes the webhook."""
 
     def __init__(self, **server_options: Any) -> None:
-        super().__init__([App(DEFAULT_APP_ID, DEFAULT_KEY, DEFAULT_SECRET)], **server_options)
+        super().__init__([App(DEFAULT_APP_ID, DEFAULT_KEY, random_secret())], **server_options)
         self.state_dir = Path(tempfile.mkdtemp(prefix="authviz-local-"))
         self.log_token = secrets.token_hex(24)
         self.bridge: Any = None
