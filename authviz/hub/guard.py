@@ -28,13 +28,19 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import resource
 from collections import Counter
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
+import aiohttp
 from aiohttp import web
+from aiohttp.web_protocol import RequestHandler
+from http import HTTPStatus
+
+log = logging.getLogger(__name__)
 
 __all__ = ["ConnectionGuard", "GuardedSite", "ServerLimits", "default_max_connections",
            "guard_middleware"]
@@ -189,12 +195,45 @@ class ConnectionGuard:
             return
         self.timed_out += 1
         transport = conn.transport
-        if conn.received and isinstance(transport, asyncio.WriteTransport) \
-                and not transport.is_closing():
-            transport.write(b"HTTP/1.1 408 Request Timeout\r\nConnection: close\r\n"
+        if conn.received and not transport.is_closing():
+            transport.write(  # type: ignore[attr-defined] - a write transport (asyncio or uvloop)
+b"HTTP/1.1 408 Request Timeout\r\nConnection: close\r\n"
                             b"Content-Type: text/plain\r\nContent-Length: 38\r\n\r\n"
                             b"the request headers took too long\r\n\r\n")
         transport.close()
+
+
+class _QuietRequestHandler(RequestHandler):
+    """aiohttp's protocol, answering a malformed request without a word of the request: the
+    default echoes up to ~100 bytes of an over-long header (a bearer token) in the 400 and logs it
+    with a traceback at ERROR. A client that went away mid-request is logged at DEBUG."""
+
+    __slots__ = ()
+
+    def handle_error(self, request: Any, status: int = 500, exc: BaseException | None = None,
+                     message: str | None = None) -> web.StreamResponse:
+        quiet = status < 500 or isinstance(exc, (ConnectionError, aiohttp.ClientError,
+                                                 asyncio.CancelledError))
+        if not quiet:
+            return super().handle_error(request, status, exc, message)
+        log.debug("refused a request from %s: HTTP %d (%s)", request.remote, status,
+                  type(exc).__name__ if exc is not None else "no detail")
+        if request.writer is not None and request.writer.output_size > 0:
+            raise ConnectionError("the response had started; the connection is closed")
+        if status >= 500:
+            status = 400
+        response = web.Response(status=status, text=f"{status} {HTTPStatus(status).phrase}\n",
+                                headers={"Server": "authviz"})
+        response.force_close()
+        return response
+
+
+def _request_handler(server: web.Server) -> asyncio.Protocol:
+    """What ``server()`` makes (aiohttp's ``Server.__call__``), as a :class:`_QuietRequestHandler`."""
+    try:
+        return _QuietRequestHandler(server, loop=server._loop, **server._kwargs)
+    except (AttributeError, TypeError):  # another aiohttp layout: its own handler, unchanged
+        return server()
 
 
 class _GuardedProtocol(asyncio.Protocol):
@@ -254,7 +293,7 @@ class GuardedSite(web.TCPSite):
         assert server is not None
         guard = self.guard
         self._server = await loop.create_server(
-            lambda: _GuardedProtocol(server(), guard),
+            lambda: _GuardedProtocol(_request_handler(server), guard),
             self._host, self._port, ssl=self._ssl_context, backlog=self._backlog,
             reuse_address=self._reuse_address, reuse_port=self._reuse_port,
         )
