@@ -17,6 +17,7 @@ a file's contents.
 
 from __future__ import annotations
 
+import errno
 import logging
 import os
 import secrets
@@ -40,7 +41,8 @@ class StateFileError(AuthvizError):
 
 
 def private_dir(path: str | os.PathLike[str]) -> Path:
-    """Create ``path`` (and missing parents) at mode 0700, or tighten an existing directory."""
+    """Create ``path`` (and missing parents) at mode 0700, or tighten an existing directory.
+    A symlink is refused (:class:`StateFileError`); a file there raises NotADirectoryError."""
     path = Path(path)
     try:
         info = os.lstat(path)
@@ -55,7 +57,7 @@ def private_dir(path: str | os.PathLike[str]) -> Path:
         raise StateFileError(f"the state directory {path} is a symbolic link; refusing to use it "
                              "(make it a real directory).")
     if not stat.S_ISDIR(info.st_mode):
-        raise StateFileError(f"the state directory {path} exists and is not a directory.")
+        raise NotADirectoryError(errno.ENOTDIR, os.strerror(errno.ENOTDIR), str(path))
     if stat.S_IMODE(info.st_mode) & 0o077:
         os.chmod(path, DIR_MODE)
         log.warning("%s was mode %03o; tightened to 0700 (it holds logs, tokens and keys)",

@@ -32,7 +32,7 @@ from typing import Any, NamedTuple, TypeVar
 
 import orjson
 
-from authviz.statefiles import DIR_MODE, private_file, tighten_sqlite_files
+from authviz.statefiles import DIR_MODE, StateFileError, private_file, tighten_sqlite_files
 from authviz.errors import AuthvizError
 
 __all__ = [
@@ -247,8 +247,13 @@ class EventStore:
             if not where.parent.exists():  # OSError: the caller names the flag
                 where.parent.mkdir(parents=True, exist_ok=True)
                 os.chmod(where.parent, DIR_MODE)
-            # Private before SQLite opens it: its -wal/-shm files take the database's mode.
-            private_file(where)
+            # Private before SQLite opens it: its -wal/-shm files take the database's mode. An
+            # existing file is tightened only once it proved to be a store (below).
+            if not os.path.lexists(where):
+                private_file(where)
+            elif os.path.islink(where):
+                raise StateFileError(f"the event store {self.path} is a symbolic link; refusing "
+                                     "to follow it (give the real path with --store).")
         conn = None
         try:
             conn = _connect(self.path, self.synchronous)
