@@ -148,6 +148,10 @@ def _error(status: int, message: str, **extra: Any) -> web.Response:
     return _json({"error": message, **extra}, status=status)
 
 
+class _Misconfigured(Exception):
+    """The server's own settings make a request impossible: answered 501 with one sentence."""
+
+
 def _forbidden() -> web.Response:
     return web.Response(status=403)
 
@@ -493,6 +497,10 @@ class Bridge:
         if not decision:
             log.debug("channel %s refused for %s: %s", channel, identity.user_id, decision.reason)
             return None
+        if channel.startswith("private-encrypted-"):
+            # never allowed by ChannelPolicy; a hand-built policy gets a sentence, not a 500
+            raise _Misconfigured(f"{channel} is an encrypted channel, which this bridge cannot "
+                                 "authorize (it holds no encryption master key)")
         channel_data = None
         if is_presence_channel(channel):
             channel_data = presence_channel_data(identity.user_id, identity.user_info() or None)
@@ -538,6 +546,9 @@ class Bridge:
             response = self._sign_channel(identity, form.get("socket_id", ""), form.get("channel_name", ""))
         except PusherValidationError as error:
             return _error(400, str(error))
+        except _Misconfigured as error:
+            log.warning("%s", error)
+            return _error(501, str(error))
         return _forbidden() if response is None else _json(response)
 
     async def post_user_auth(self, request: web.Request) -> web.Response:
@@ -574,6 +585,9 @@ class Bridge:
             response = sign(identity)
         except PusherValidationError as error:
             return _error(400, str(error))
+        except _Misconfigured as error:
+            log.warning("%s", error)
+            return _error(501, str(error))
         if response is None:
             return self._jsonp(callback, None, status=403)
         return self._jsonp(callback, response)

@@ -9,7 +9,9 @@ and never says why (the reason is only for logs and tests).
 JWKS cache: keys are fetched once and reused for ``cache_ttl`` seconds; a token with an unknown
 ``kid`` triggers a refetch (key rotation), at most one such forced refetch per
 ``min_refresh_interval`` seconds (so a flood of forged kids cannot turn the server into a
-JWKS-fetching amplifier).
+JWKS-fetching amplifier). A failed fetch is remembered for ``failure_ttl`` seconds (no fetch per
+request while the issuer is down), and never drops the keys fetched before it: tokens signed by
+them keep verifying until the issuer answers again.
 
 The dev identity (:mod:`authviz.bridge.devidentity`) is verified through exactly this class: its
 JWKS is served by the bridge itself and fetched over HTTP like Auth0's.
@@ -159,6 +161,7 @@ class TokenVerifier:
         fetch: JwksFetcher | None = None,
         cache_ttl: float = 600.0,
         min_refresh_interval: float = 30.0,
+        failure_ttl: float = 30.0,
         leeway: float = 30.0,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
@@ -168,19 +171,23 @@ class TokenVerifier:
         self._fetch = fetch or _fetch_with_aiohttp
         self.cache_ttl = cache_ttl
         self.min_refresh_interval = min_refresh_interval
+        self.failure_ttl = failure_ttl
+        self._failed_at: float | None = None
+        self._failure: JwksError | None = None
         self.leeway = leeway
         self._clock = clock
         self._keys: dict[str, jwt.PyJWK] = {}
         self._fetched_at: float | None = None
         self._forced_at: float | None = None
         self._lock = asyncio.Lock()
-        #: How many times the JWKS was fetched (observability and tests).
+        #: How many times the JWKS was fetched or tried (observability and tests).
         self.fetch_count = 0
 
     def set_issuer(self, issuer: str) -> None:
         self.issuer = normalise_issuer(issuer)
         self._keys.clear()
         self._fetched_at = None
+        self._failed_at = self._failure = None
 
     @property
     def jwks_url(self) -> str | None:
@@ -193,6 +200,12 @@ class TokenVerifier:
             now = self._clock()
             if self._fetched_at is not None and not force and now - self._fetched_at < self.cache_ttl:
                 return
+            if self._failed_at is not None and now - self._failed_at < self.failure_ttl:
+                # the issuer failed moments ago: no new fetch; the last good keys stay in use
+                if self._keys:
+                    return
+                assert self._failure is not None
+                raise self._failure
             if force:
                 if self._forced_at is not None and now - self._forced_at < self.min_refresh_interval:
                     return
@@ -200,8 +213,17 @@ class TokenVerifier:
             url = self.jwks_url
             if url is None:
                 raise JwksError("no issuer is configured")
-            data = await self._fetch(url)
             self.fetch_count += 1
+            try:
+                data = await self._fetch(url)
+            except JwksError as error:
+                # Remembered for failure_ttl (a down issuer is not asked once per request);
+                # keys that were valid stay valid until the issuer answers again.
+                self._failed_at, self._failure = now, error
+                if self._keys:
+                    return
+                raise
+            self._failed_at = self._failure = None
             keys: dict[str, jwt.PyJWK] = {}
             for jwk in data.get("keys") or ():
                 if not isinstance(jwk, Mapping) or not isinstance(jwk.get("kid"), str):

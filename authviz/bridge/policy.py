@@ -27,6 +27,8 @@ from authviz.topics import CHAT_CHANNEL, READ_EVENTS_PERMISSION, EVENTS_CHANNEL,
 
 __all__ = ["ChannelPolicy", "Decision"]
 
+ENCRYPTED_PREFIX = "private-encrypted-"
+
 
 @dataclass(frozen=True, slots=True)
 class Decision:
@@ -49,9 +51,18 @@ class ChannelPolicy:
     #: The permission that reads the event feed and its history (Auth0 RBAC permission name).
     events_permission: str = READ_EVENTS_PERMISSION
 
+    def __post_init__(self) -> None:
+        encrypted = sorted(c for c in self.extra_channels if c.startswith(ENCRYPTED_PREFIX))
+        if encrypted:
+            raise ValueError(
+                f"{encrypted[0]} is an encrypted channel: its authorization needs the encryption "
+                "master key, which the bridge does not hold; open a private- or presence- "
+                "channel instead")
+
     @classmethod
     def with_extra(cls, channels: Iterable[str], *,
                    events_permission: str = READ_EVENTS_PERMISSION) -> ChannelPolicy:
+        """The default rules plus ``channels``; ValueError (one sentence) for an encrypted one."""
         return cls(extra_channels=frozenset(channels), events_permission=events_permission)
 
     def may_read_events(self, permissions: Iterable[str]) -> bool:

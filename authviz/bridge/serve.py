@@ -179,6 +179,10 @@ def build_bridge(
         raise ConfigError(f"The Auth0 issuer is invalid: {error}.") from error
     if dev is not None and verifier.issuer:
         write_dev_settings(state_dir, issuer=verifier.issuer, audience=audience)
+    try:
+        policy = ChannelPolicy.with_extra(args.allow_channel, events_permission=args.events_permission)
+    except ValueError as error:
+        raise ConfigError(f"--allow-channel {error}.") from None
     config = BridgeConfig(
         store_path=store_path,
         log_token=ensure_log_token(state_dir, args.log_token),
@@ -189,8 +193,7 @@ def build_bridge(
         max_body_bytes=args.max_log_body,
         cors_origins=frozenset(args.cors_origin),
         csrf_header=args.csrf_header,
-        policy=ChannelPolicy.with_extra(args.allow_channel,
-                                        events_permission=args.events_permission),
+        policy=policy,
         publish_feed=args.public_feed,
         dev_token_behind_proxy=args.dev_token_behind_proxy,
         parse_workers=max(0, args.parse_workers),
