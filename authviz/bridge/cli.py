@@ -294,6 +294,7 @@ def run_bridge(args: argparse.Namespace) -> int:
     from aiohttp import web
 
     from authviz.hub.cli import listen_error
+    from authviz.hub.guard import GUARD_KEY, GuardedSite
 
     from .serve import standalone_app
 
@@ -309,7 +310,8 @@ def run_bridge(args: argparse.Namespace) -> int:
         runner = web.AppRunner(app, access_log=None, handle_signals=False)
         await runner.setup()
         try:
-            site = web.TCPSite(runner, args.host, args.port, reuse_address=True)
+            site = GuardedSite(runner, args.host, args.port, reuse_address=True,
+                               guard=app[GUARD_KEY])
             try:
                 await site.start()
             except OSError as error:

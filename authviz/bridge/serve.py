@@ -32,6 +32,7 @@ from .identity import TokenVerifier, normalise_issuer
 from .policy import ChannelPolicy
 from .publish import HttpPublisher, HubPublisher, PublishQueue, PusherCredentials
 from .store import EventStore
+from authviz.hub.guard import ConnectionGuard, ServerLimits, guarded_application
 from authviz.statefiles import private_dir, read_or_create_secret
 from authviz.topics import READ_EVENTS_PERMISSION
 
@@ -288,7 +289,8 @@ def standalone_app(args: argparse.Namespace) -> tuple[web.Application, Bridge]:
     if not args.pusher_url:
         raise ConfigError("Give --pusher-url (or PUSHER_URL) as http(s)://KEY:SECRET@HOST[:PORT]/apps/APP_ID.")
     credentials = PusherCredentials.from_url(args.pusher_url)
-    app = web.Application()
+    # timeouts, connection caps and no version banner, as on `authviz serve` (default limits)
+    app = guarded_application(ConnectionGuard(ServerLimits()))
     bridge = build_bridge(
         args,
         publisher=HttpPublisher(credentials),

@@ -42,8 +42,8 @@ from http import HTTPStatus
 
 log = logging.getLogger(__name__)
 
-__all__ = ["ConnectionGuard", "GuardedSite", "ServerLimits", "default_max_connections",
-           "guard_middleware"]
+__all__ = ["GUARD_KEY", "ConnectionGuard", "GuardedSite", "ServerLimits",
+           "default_max_connections", "guard_middleware", "guarded_application"]
 
 OVER_CAPACITY_CODE = 4100
 OVER_CAPACITY_REASON = "over capacity"
@@ -351,3 +351,21 @@ async def _over_capacity(request: web.Request, websocket: bool) -> web.StreamRes
                             headers={"Retry-After": "1"})
     response.force_close()
     return response
+
+
+#: The :class:`ConnectionGuard` of an application made by :func:`guarded_application`.
+GUARD_KEY: web.AppKey[ConnectionGuard] = web.AppKey("authviz.guard", ConnectionGuard)
+
+
+async def _no_version_banner(_request: web.Request, response: web.StreamResponse) -> None:
+    """``Server: authviz``: no library or Python versions for scanners to match."""
+    response.headers["Server"] = "authviz"
+
+
+def guarded_application(guard: ConnectionGuard, **kwargs: Any) -> web.Application:
+    """A ``web.Application`` answering what ``guard`` decides (serve it with :class:`GuardedSite`
+    and ``guard=app[GUARD_KEY]``), without a version banner. ``kwargs``: ``web.Application``'s."""
+    app = web.Application(middlewares=[guard_middleware(guard)], **kwargs)
+    app.on_response_prepare.append(_no_version_banner)
+    app[GUARD_KEY] = guard
+    return app

@@ -33,7 +33,7 @@ from typing import Any
 import orjson
 from aiohttp import WSMsgType, web
 
-from authviz.hub.guard import ConnectionGuard, ServerLimits, guard_middleware
+from authviz.hub.guard import ConnectionGuard, ServerLimits, guarded_application
 from authviz.pusher.channels import is_presence_channel
 from authviz.pusher.limits import (
     PusherValidationError,
@@ -102,11 +102,6 @@ def _json(value: Any, status: int = 200) -> web.Response:
                         content_type="application/json")
 
 
-async def _no_version_banner(_request: web.Request, response: web.StreamResponse) -> None:
-    """``Server: authviz``: no library or Python versions for scanners to match."""
-    response.headers["Server"] = "authviz"
-
-
 class HubServer:
     """An aiohttp application serving a :class:`Hub`.
 
@@ -153,9 +148,7 @@ class HubServer:
         self._closing = False
         #: timeouts and connection caps; serve with GuardedSite(runner, ..., guard=self.guard)
         self.guard = ConnectionGuard(limits)
-        app = web.Application(client_max_size=max_request_bytes,
-                              middlewares=[guard_middleware(self.guard)])
-        app.on_response_prepare.append(_no_version_banner)
+        app = guarded_application(self.guard, client_max_size=max_request_bytes)
         app[HUB_APP_KEY] = self
         r = app.router
         r.add_get("/", self._index)
