@@ -253,3 +253,13 @@ def test_nothing_personal_on_the_public_channel_without_public_feed(tmp_path):
     with bridge_hub(tmp_path / "b", "--public-feed") as public:
         message = _feed_messages(public)
         assert message is not None and "ada@example.com" in json.dumps(message)
+
+
+def test_public_feed_beyond_loopback_warns(tmp_path, capfd):
+    # the bridge is told it listens on a routable address (the hub itself binds loopback here)
+    with bridge_hub(tmp_path / "w", "--public-feed", "--host", "192.0.2.10"):
+        pass
+    assert "WARNING: --public-feed" in capfd.readouterr().err
+    with bridge_hub(tmp_path / "q", "--public-feed"):
+        pass
+    assert "WARNING" not in capfd.readouterr().err

@@ -158,3 +158,24 @@ def test_no_version_banner_and_no_header_echo(hub):
     assert answer.split(b" ", 2)[1].startswith(b"4"), answer[:100]
     assert b"s3cr3t" not in answer and b"eyJhbGci" not in answer
     assert b"aiohttp" not in answer.lower() and b"python/" not in answer.lower()
+
+
+@pytest.mark.parametrize("flags", [["--header-timeout", "0"], ["--body-timeout", "-1"],
+                                   ["--max-connections", "-5"],
+                                   ["--max-connections-per-address", "-1"],
+                                   ["--client-events", "news-"]])
+def test_serve_refuses_bad_limits_with_one_sentence(flags, capsys):
+    from authviz.cli import main
+
+    with pytest.raises(SystemExit) if flags[0] == "--client-events" else _nothing():
+        assert main(["serve", "--port", "0", "--no-bridge", *flags]) == 2
+    err = capsys.readouterr().err
+    assert flags[0] in err and "Traceback" not in err
+
+
+class _nothing:
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        return False
