@@ -16,8 +16,9 @@ Promises (each tested in ``tests/test_security_guard.py``):
   from one IP address are served. One more is answered cleanly and closed: HTTP ``503`` (with
   ``Retry-After``), or, for a websocket upgrade, the handshake completes and the socket is closed
   with ``4100`` "over capacity" (Pusher clients reconnect with back-off). At most
-  ``max_refusing`` such answers are in flight; beyond that an over-cap connection is dropped at
-  once, so a flood cannot exhaust file descriptors through the refusals themselves.
+  ``max_refusing`` such answers are in flight (each waits at most 5 s for its request); beyond
+  that an over-cap connection is dropped at once, so a flood cannot exhaust file descriptors
+  through the refusals themselves.
 * Connections under the caps are never slowed by those above them: the guard does O(1) work per
   connection and per request.
 
@@ -46,6 +47,8 @@ __all__ = ["GUARD_KEY", "ConnectionGuard", "GuardedSite", "ServerLimits",
            "default_max_connections", "guard_middleware", "guarded_application"]
 
 OVER_CAPACITY_CODE = 4100
+#: Seconds an over-capacity connection may take to send the request it will be refused.
+REFUSAL_TIMEOUT = 5.0
 OVER_CAPACITY_REASON = "over capacity"
 #: File descriptors kept free for the store, logs, webhooks and the listening sockets.
 _RESERVED_FDS = 64
@@ -147,7 +150,9 @@ class ConnectionGuard:
             self.refusing += 1
         conn = _Conn(transport, address, admitted)
         self._conns[id(transport)] = conn
-        self._arm(conn, self.limits.header_timeout)
+        # a refused connection gets at most REFUSAL_TIMEOUT to send the request it is refused
+        self._arm(conn, self.limits.header_timeout if admitted
+                  else min(self.limits.header_timeout, REFUSAL_TIMEOUT))
         return conn
 
     def closed(self, conn: _Conn) -> None:
