@@ -25,6 +25,9 @@ from aiohttp import web
 
 from authviz.argtypes import whole_number
 from authviz.errors import ConfigError
+from authviz.hub.guard import ConnectionGuard, ServerLimits, guarded_application
+from authviz.statefiles import private_dir, read_or_create_secret
+from authviz.topics import READ_EVENTS_PERMISSION
 
 from .app import Bridge, BridgeConfig
 from .devidentity import DEFAULT_AUDIENCE, DEFAULT_STATE_DIR, KEY_FILE, DevIdentity, write_dev_settings
@@ -32,9 +35,6 @@ from .identity import TokenVerifier, normalise_issuer
 from .policy import ChannelPolicy
 from .publish import HttpPublisher, HubPublisher, PublishQueue, PusherCredentials
 from .store import EventStore
-from authviz.hub.guard import ConnectionGuard, ServerLimits, guarded_application
-from authviz.statefiles import private_dir, read_or_create_secret
-from authviz.topics import READ_EVENTS_PERMISSION
 
 __all__ = ["add_arguments", "build_bridge", "ensure_log_token", "setup"]
 

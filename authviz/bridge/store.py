@@ -32,8 +32,8 @@ from typing import Any, NamedTuple, TypeVar
 
 import orjson
 
-from authviz.statefiles import DIR_MODE, StateFileError, private_file, tighten_sqlite_files
 from authviz.errors import AuthvizError
+from authviz.statefiles import DIR_MODE, StateFileError, private_file, tighten_sqlite_files
 
 __all__ = [
     "ChatMessage",

@@ -21,8 +21,8 @@ import urllib.request
 from collections.abc import Mapping
 from typing import Any, Protocol
 
-from authviz.live import redirects
 from authviz.errors import AuthvizError
+from authviz.live import redirects
 from authviz.live.errors import AuthorizationError
 from authviz.pusher.channels import ChannelKind, channel_kind
 

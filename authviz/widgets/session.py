@@ -33,11 +33,12 @@ from collections import Counter
 from collections.abc import Mapping
 from typing import Any
 
-from authviz.topics import READ_EVENTS_PERMISSION
 from authviz.config import PusherSettings
 from authviz.errors import AuthvizError, ConfigError
 from authviz.live import EndpointAuthorizer, LiveClient
-from authviz.topics import AUTH_EVENT, CHAT_CHANNEL, EVENTS_CHANNEL, MESSAGE_ADDED_EVENT
+from authviz.topics import (
+    AUTH_EVENT, CHAT_CHANNEL, EVENTS_CHANNEL, MESSAGE_ADDED_EVENT, READ_EVENTS_PERMISSION,
+)
 from authviz.widgets.chat import ChatWidget
 from authviz.widgets.countries import CountryChart
 from authviz.widgets.feed import LiveFeed
