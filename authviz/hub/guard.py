@@ -34,17 +34,17 @@ import resource
 from collections import Counter
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from http import HTTPStatus
 from typing import Any
 
 import aiohttp
 from aiohttp import web
 from aiohttp.web_protocol import RequestHandler
-from http import HTTPStatus
-
-log = logging.getLogger(__name__)
 
 __all__ = ["GUARD_KEY", "ConnectionGuard", "GuardedSite", "ServerLimits",
            "default_max_connections", "guard_middleware", "guarded_application"]
+
+log = logging.getLogger(__name__)
 
 OVER_CAPACITY_CODE = 4100
 #: Seconds an over-capacity connection may take to send the request it will be refused.
