@@ -12,6 +12,7 @@ from authviz.hub.running import (
     random_secret,
     running_hub,
 )
+from authviz.hub.guard import ServerLimits
 from authviz.hub.server import HUB_APP_KEY, HubServer, text_frame
 from authviz.hub.tls import server_ssl_context
 from authviz.hub.webhooks import WebhookSender
@@ -25,6 +26,7 @@ __all__ = [
     "HUB_APP_KEY",
     "HubServer",
     "RunningHub",
+    "ServerLimits",
     "TriggerError",
     "WebhookSender",
     "random_secret",
