@@ -256,10 +256,17 @@ def test_nothing_personal_on_the_public_channel_without_public_feed(tmp_path):
 
 
 def test_public_feed_beyond_loopback_warns(tmp_path, capfd):
-    # the bridge is told it listens on a routable address (the hub itself binds loopback here)
-    with bridge_hub(tmp_path / "w", "--public-feed", "--host", "192.0.2.10"):
+    from authviz.bridge import serve as bridge_serve
+    from bridge_support import BridgeHub, bridge_args
+
+    class RoutableHub(BridgeHub):
+        # the bridge is told it listens on a routable address (the hub itself binds loopback)
+        async def _mount(self, server):
+            self.bridge = bridge_serve.mount(server.app, server, self.args, host="192.0.2.10")
+
+    with RoutableHub(bridge_args(tmp_path / "w", "--public-feed")):
         pass
-    assert "WARNING: --public-feed" in capfd.readouterr().err
+    assert "WARNING: the public feed is on" in capfd.readouterr().err
     with bridge_hub(tmp_path / "q", "--public-feed"):
         pass
     assert "WARNING" not in capfd.readouterr().err

@@ -5,7 +5,6 @@ and version banner: test_security_guard.py.)"""
 
 from __future__ import annotations
 
-import asyncio
 import json
 import logging
 import socket
@@ -23,7 +22,7 @@ from authviz.live.errors import AuthorizationError, HistoryError
 from authviz.live.history import HistoryClient
 from authviz.live.redirects import same_origin
 
-from bridge_support import LOG_TOKEN, Subscriber, bridge_hub, form, http, post_logs, record
+from bridge_support import LOG_TOKEN, Subscriber, bridge_hub, form, post_logs, record
 
 AUDIENCE = "https://api.example/"
 
