@@ -154,7 +154,7 @@ def apps_from_args(args: argparse.Namespace) -> list[App]:
         except OSError as exc:
             raise ConfigError(f"cannot prepare {exc.filename or _state_dir(args)}: "
                               f"{(exc.strerror or str(exc)).lower()}; check --state-dir and "
-                              "--secret-file.") from None
+                              "--store.") from None
         try:
             return [App(str(args.app_id), args.key, secret, **common)]
         except ValueError as exc:
