@@ -25,7 +25,7 @@ import ssl
 import urllib.error
 import urllib.parse
 import urllib.request
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -227,8 +227,8 @@ class BridgeClient:
             reason = str(getattr(error, "reason", None) or error)
             raise BridgeError(f"the bridge at {url} could not be reached ({reason})", None, reason) from None
 
-    def post_form(self, path: str, fields: Mapping[str, str]) -> Answer:
-        """``POST`` of a form (``application/x-www-form-urlencoded``)."""
+    def post_form(self, path: str, fields: Mapping[str, str] | Sequence[tuple[str, str]]) -> Answer:
+        """``POST`` of a form (``application/x-www-form-urlencoded``; pairs may repeat a name)."""
         return self.request("POST", path, body=urllib.parse.urlencode(fields).encode(),
                             headers={"Content-Type": "application/x-www-form-urlencoded"})
 
@@ -236,9 +236,11 @@ class BridgeClient:
         return self.request("POST", path, body=orjson.dumps(document), headers={"Content-Type": "application/json"})
 
     # -- the bridge's routes -----------------------------------------------------------------
-    def dev_token(self, user: str) -> str:
-        """A token for ``user`` from the dev identity (``POST /dev/token``; loopback only)."""
-        doc = self.post_form("/dev/token", {"user": user}).json()
+    def dev_token(self, user: str, permissions: Iterable[str] = ()) -> str:
+        """A token for ``user`` (granted ``permissions``) from the dev identity (``POST /dev/token``;
+        loopback only)."""
+        fields = [("user", user), *(("permission", permission) for permission in permissions)]
+        doc = self.post_form("/dev/token", fields).json()
         token = doc.get("access_token") if isinstance(doc, dict) else None
         if not isinstance(token, str) or not token:
             raise BridgeError(f"{self.url('/dev/token')} answered without an access_token", 200)

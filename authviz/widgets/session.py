@@ -33,7 +33,9 @@ from authviz.bridgeclient import BridgeClient, BridgeError
 from authviz.config import NOTEBOOK_MODE_ENV, NotebookSettings, PusherSettings
 from authviz.errors import ConfigError
 from authviz.live import EndpointAuthorizer, LiveClient
-from authviz.topics import AUTH_EVENT, CHAT_CHANNEL, EVENTS_CHANNEL, MESSAGE_ADDED_EVENT
+from authviz.topics import (
+    AUTH_EVENT, CHAT_CHANNEL, EVENTS_CHANNEL, MESSAGE_ADDED_EVENT, READ_EVENTS_PERMISSION,
+)
 from authviz.widgets.chat import ChatWidget
 from authviz.widgets.countries import CountryChart
 from authviz.widgets.feed import LiveFeed
@@ -121,7 +123,9 @@ class LiveSession:
         if user not in self._tokens:
             if not self.bridge_url:
                 raise ConfigError("AUTHVIZ_BRIDGE_URL is not set: the bridge mints and checks chat tokens.")
-            self._tokens[user] = BridgeClient(self.bridge_url).dev_token(user)
+            # the notebook's own user reads the event feed and its history
+            permissions = [READ_EVENTS_PERMISSION] if user == (self.default_user or "analyst") else []
+            self._tokens[user] = BridgeClient(self.bridge_url).dev_token(user, permissions)
         return self._tokens[user]
 
     def _client(self, token: str | None) -> LiveClient:
