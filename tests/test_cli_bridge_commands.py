@@ -288,8 +288,8 @@ def test_bridge_port_in_use_says_it_once(tmp_path):
                        PUSHER_URL="http://k:s@127.0.0.1:1/apps/1")
     assert done.returncode == 1, done.stderr
     line = one_sentence(done.stderr, ignore=("authviz bridge:",))
-    assert line == (f"authviz: cannot listen on 127.0.0.1:{port}: the port is already in use; stop what "
-                    "uses it or choose another --port.")
+    assert line == (f"authviz: cannot listen on 127.0.0.1:{port}: the port is already in use "
+                    "(another `authviz serve`?); stop that server or choose another --port.")
 
 
 @pytest.mark.parametrize("command", ["serve", "bridge"])

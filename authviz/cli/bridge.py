@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import errno
 import sys
 from datetime import datetime
 from pathlib import Path
@@ -16,7 +15,7 @@ from urllib.parse import urlsplit
 from authviz.bridgeclient import BridgeClient, BridgeError, logs_url
 from authviz.cli.argtypes import check_port
 from authviz.config import load_environment
-from authviz.errors import AuthvizError, ConfigError, UsageError
+from authviz.errors import AuthvizError, UsageError
 
 DEFAULT_SERVER = "http://127.0.0.1:6001"
 #: Longest lifetime ``authviz token --ttl`` mints (a dev token is for a demo or a workshop).
@@ -262,7 +261,7 @@ def run_bridge(args: argparse.Namespace) -> int:
     from authviz import stack
     from authviz.bridge.serve import standalone_app
     from authviz.cli.bridge_options import bridge_settings
-    from authviz.cli.serve import listen_error
+    from authviz.cli.serve import serving_error
     from authviz.errors import ListenError, StateError
 
     check_port(args.port)
@@ -281,13 +280,8 @@ def run_bridge(args: argparse.Namespace) -> int:
         app, _bridge = standalone_app(settings, pusher_url, host=args.host, port=args.port)
         try:
             await stack.serve(app, host=args.host, port=args.port, ready=listening)
-        except StateError as error:
-            raise ConfigError(f"{str(error).rstrip('.')}; check --state-dir and --store.") from None
-        except ListenError as error:
-            if error.cause.errno == errno.EADDRINUSE:
-                raise ConfigError(f"cannot listen on {args.host}:{args.port}: the port is already in "
-                                  "use; stop what uses it or choose another --port.") from None
-            raise ConfigError(listen_error(args.host, args.port, error.cause)) from None
+        except (ListenError, StateError) as error:
+            raise serving_error(error) from None
 
     asyncio.run(main())
     return 0

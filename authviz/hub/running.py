@@ -14,6 +14,7 @@ the same port (``url``, ``ws_url`` and ``pusher_url`` say so); clients must trus
 
 from __future__ import annotations
 
+import asyncio
 import os
 import secrets
 import ssl
@@ -101,6 +102,11 @@ class RunningHub:
         a = self.app
         return (f"{'https' if self.tls else 'http'}://{a.key}:{a.secret}@{self.host}:{self.port}"
                 f"/apps/{a.app_id}")
+
+    @property
+    def loop(self) -> asyncio.AbstractEventLoop | None:
+        """The hub's event loop while it runs (for ``asyncio.run_coroutine_threadsafe``)."""
+        return self._serving_thread.loop if self._serving_thread is not None else None
 
     @property
     def running(self) -> bool:
