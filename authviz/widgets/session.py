@@ -1,10 +1,13 @@
-"""``LiveSession``: the running pieces behind a notebook's widgets, started and stopped in one line.
+"""``LiveSession``: the running pieces behind a notebook's widgets, live until you say stop.
 
     session = live_session()          # embedded hub + bridge in-process, unless settings are set
     feed = session.feed()             # a LiveFeed fed by the private auth-event channel
     session.simulate(n=400, seed=7)   # seeded traffic through the real log-stream webhook
-    ...
-    session.stop()                    # last cell: stops threads, clients, the hub
+
+Nothing stops by itself: every widget the session makes carries a status line (live, events per
+second, last event N s ago; reconnecting; stopped) with a Stop button, and :meth:`LiveSession.stop`
+stops everything. Kernel shutdown or restart stops every session of the kernel (``atexit``), so a
+notebook needs no ``session.stop()`` cell and nothing leaks when nbval or CI end the kernel.
 
 Where events come from:
 
@@ -21,6 +24,7 @@ the pump (an asyncio task on the kernel's loop) is the only writer to widgets; n
 
 from __future__ import annotations
 
+import atexit
 import json
 import os
 import secrets
@@ -29,7 +33,9 @@ import time
 import urllib.error
 import urllib.parse
 import urllib.request
+import weakref
 from collections import Counter
+from datetime import datetime, timezone
 from collections.abc import Mapping
 from typing import Any
 
@@ -43,6 +49,7 @@ from authviz.widgets.feed import LiveFeed
 from authviz.widgets.pump import Pump
 from authviz.widgets.records import CATEGORY_LABELS, to_record
 from authviz.widgets.session_events import SessionEvents
+from authviz.widgets.status import StatusLine
 
 MODE_ENV = "AUTHVIZ_NOTEBOOK_MODE"
 #: Largest webhook batch the simulator posts (the bridge accepts far more; small batches keep the
@@ -91,6 +98,22 @@ class BridgeChat:
                      headers={**self._headers, "Content-Type": "application/json"}, timeout=self.timeout)
 
 
+def _token_subject(token: str) -> str | None:
+    """The ``sub`` of our own bearer token, read without verifying it: used only to draw this
+    person's chat messages apart, never to decide anything (the bridge verifies every request)."""
+    try:
+        import jwt
+
+        sub = jwt.decode(token, options={"verify_signature": False}).get("sub")
+    except Exception:
+        return None
+    return str(sub) if sub else None
+
+
+def _record_time(record: Mapping[str, Any]) -> datetime:
+    return datetime.fromisoformat(str(record["data"]["date"]).replace("Z", "+00:00"))
+
+
 def settings_in_environment(env: Mapping[str, str] | None = None) -> bool:
     """Whether Pusher settings are given (``PUSHER_URL`` or ``PUSHER_KEY``) and not overridden to local."""
     env = os.environ if env is None else env
@@ -99,10 +122,47 @@ def settings_in_environment(env: Mapping[str, str] | None = None) -> bool:
     return bool(env.get("PUSHER_URL") or env.get("PUSHER_KEY"))
 
 
-class LiveSession:
-    """The pump, the live clients and (in local mode) the embedded hub of one notebook."""
+#: Every session not yet stopped in this process; stopped at interpreter exit (kernel shutdown or
+#: restart) so no thread, client, hub or temporary store outlives the kernel.
+_RUNNING: "weakref.WeakSet[LiveSession]" = weakref.WeakSet()
 
-    def __init__(self, *, hz: float = 4.0, mode: str | None = None, connect_timeout: float = 15.0) -> None:
+
+def _stop_all_sessions() -> None:
+    for session in list(_RUNNING):
+        try:
+            session.stop(final_refresh=False)
+        except Exception:  # at exit: never let one session keep the others running
+            pass
+
+
+# Sessions must stop while thread pools still take work (the bridge's store flushes through one):
+# threading's exit hooks run before concurrent.futures shuts its pools (registered earlier, run
+# later: last in, first out), plain atexit hooks only after. atexit stays as the fallback.
+import concurrent.futures.thread  # noqa: E402,F401  (its pools' exit hook must be registered first)
+
+_register_early = getattr(threading, "_register_atexit", None)
+if _register_early is not None:
+    _register_early(_stop_all_sessions)
+atexit.register(_stop_all_sessions)
+
+
+#: Messages of chat history loaded when a chat widget opens (the rest stay in the bridge's store).
+CHAT_HISTORY = 20
+
+
+class LiveSession:
+    """The pump, the live clients and (in local mode) the embedded hub of one notebook.
+
+    Live until :meth:`stop` (or a Stop button, or the kernel's end). ``history`` is how many recent
+    chat messages a chat widget loads when it opens.
+    """
+
+    def __init__(self, *, hz: float = 4.0, mode: str | None = None, connect_timeout: float = 15.0,
+                 history: int = CHAT_HISTORY) -> None:
+        if history < 0:
+            raise ValueError(f"history must be 0 or more messages, got {history}")
+        self.history = history
+        self.stopped = False
         if mode is None:
             mode = "remote" if settings_in_environment() else "local"
         if mode not in ("local", "remote"):
@@ -114,6 +174,7 @@ class LiveSession:
         self._clients: list[LiveClient] = []
         self._subs: list[Any] = []
         self._events_sub: Any = None
+        self._events_client: LiveClient | None = None
         self._sim_threads: list[threading.Thread] = []
         self._stop = threading.Event()
         self.simulated = 0
@@ -137,6 +198,47 @@ class LiveSession:
             self.log_token = os.environ.get("AUTHVIZ_LOG_TOKEN") or None
             self.default_user = None
         self.pump.start()
+        _RUNNING.add(self)
+
+    def __repr__(self) -> str:
+        return f"<LiveSession {self.describe()}>"
+
+    def describe(self) -> str:
+        """One sentence: where the events come from and whether the session is live."""
+        if self.mode == "local":
+            where = "the embedded hub and bridge in this kernel (local mode, nothing else posts to it)"
+        else:
+            where = f"the hub at {self.settings.host}:{self.settings.port} (remote mode)"
+        return f"{'Stopped' if self.stopped else 'Live'}: events come from {where}."
+
+    # -- state --------------------------------------------------------------------------------
+    def state(self) -> str:
+        """``starting``, ``live``, ``reconnecting``, ``failed`` or ``stopped``: the auth-event
+        connection's state as a person reads it."""
+        if self.stopped:
+            return "stopped"
+        client = self._events_client
+        if client is None:
+            return "starting"
+        if client.fatal_error is not None or client.state == "failed":
+            return "failed"
+        if client.state == "connected":
+            return "live"
+        return "reconnecting" if client.connections else "starting"
+
+    def status_line(self) -> StatusLine:
+        """A new :class:`StatusLine` of this session (its Stop button stops the session)."""
+        line = StatusLine(self.state, on_stop=self.stop)
+        self.pump.add(line)
+        return line
+
+    def _with_status(self, widget: Any) -> Any:
+        """Put a status line under the widget's title (every session widget is a VBox)."""
+        line = self.status_line()
+        children = list(widget.children)
+        widget.children = (children[:1] + [line] + children[1:]) if children else [line]
+        widget.status = line
+        return widget
 
     # -- identity ---------------------------------------------------------------------------
     def token(self, user: str | None = None) -> str:
@@ -176,6 +278,7 @@ class LiveSession:
             self.settings, connect_timeout=self.connect_timeout)
         if client not in self._clients:
             self._clients.append(client)
+        self._events_client = client
         sub = client.subscribe(EVENTS_CHANNEL, events=[AUTH_EVENT])
         pump = self.pump
 
@@ -201,20 +304,28 @@ class LiveSession:
         return self.attach(SessionEvents(**options))
 
     def attach(self, widget: Any) -> Any:
-        """Register an auth-event widget with the pump and make sure the stream is subscribed."""
+        """Register an auth-event widget with the pump, give it a status line with a Stop button,
+        and make sure the stream is subscribed."""
+        self._check_live()
         self._ensure_events()
         self.pump.add(widget)
-        return widget
+        return self._with_status(widget)
+
+    def _check_live(self) -> None:
+        if self.stopped:
+            raise ConfigError("This session is stopped; start a new one with live_session().")
 
     # -- chat -------------------------------------------------------------------------------
     def chat(self, user: str | None = None, **options: Any) -> ChatWidget:
         """A :class:`ChatWidget` on the presence chat as ``user`` (dev identity) or the token's user."""
         if not self.bridge_url:
             raise ConfigError("AUTHVIZ_BRIDGE_URL is not set: the chat needs the bridge.")
+        self._check_live()
         token = self.token(user)
         self._chat_count += 1
         topic = f"chat:{self._chat_count}"
-        widget = ChatWidget(BridgeChat(self.bridge_url, token), **options)
+        options.setdefault("me", _token_subject(token))
+        widget = ChatWidget(BridgeChat(self.bridge_url, token, history_limit=self.history), **options)
         widget.topics = frozenset({topic})
         self.pump.add(widget)
         client = self._client(token)
@@ -236,6 +347,7 @@ class LiveSession:
             widget._show_error(f"Could not join the chat within {self.connect_timeout:g} s; "
                                "check the token and that the bridge is running.")
         members_changed()
+        self._with_status(widget)
         return widget
 
     # -- simulated traffic through the real webhook -----------------------------------------
@@ -252,7 +364,12 @@ class LiveSession:
             raise ValueError(f"n must be >= 0 and rate > 0, got n={n}, rate={rate}")
         from authviz.simulator import TrafficGenerator
 
-        records = self._unique(list(TrafficGenerator(seed=seed).generate(n=n)))
+        # Real time: the records are stamped from now on at ``rate`` per second and posted when
+        # their time comes, so the feed's times are the wall clock's. Without the day/night cycle
+        # the seeded choices (who, what, where) do not depend on the start: same counts every run.
+        begin = datetime.now(timezone.utc)
+        generator = TrafficGenerator(seed=seed, start=begin, rate_per_s=rate, diurnal=False)
+        records = self._unique(list(generator.generate(n=n)))
         url = f"{self.bridge_url}/auth0/logs"
         headers = {"Authorization": self.log_token, "Content-Type": "application/json"}
         per_batch = max(1, min(SIM_BATCH, int(rate / 4) or 1))
@@ -262,7 +379,8 @@ class LiveSession:
             for i in range(0, len(records), per_batch):
                 if self._stop.is_set():
                     return
-                due = start + i / rate
+                last = records[min(i + per_batch, len(records)) - 1]  # posted once all of it happened
+                due = start + (_record_time(last) - begin).total_seconds()
                 delay = due - time.monotonic()
                 if delay > 0 and self._stop.wait(delay):
                     return
@@ -314,8 +432,15 @@ class LiveSession:
         return _http("POST", f"{self.bridge_url}/auth0/logs", body=body,
                      headers={"Authorization": self.log_token, "Content-Type": "application/json"})
 
-    def stop(self) -> None:
-        """Stop the simulator, close every client (joining their threads), the pump and the hub."""
+    def stop(self, *, final_refresh: bool = True) -> None:
+        """Stop the simulator, close every client (joining their threads), the pump and the hub.
+
+        Idempotent. ``final_refresh`` draws the widgets once more (their status lines then read
+        "stopped"); at kernel exit there is nobody to draw for."""
+        if self.stopped:
+            return
+        self.stopped = True
+        _RUNNING.discard(self)
         self._stop.set()
         for thread in self._sim_threads:
             thread.join(timeout=10)
@@ -326,7 +451,10 @@ class LiveSession:
                 pass
         for client in self._clients:
             client.close()
-        self.pump.stop()
+        try:
+            self.pump.stop(final_tick=final_refresh)
+        except RuntimeError:  # the kernel's event loop is already closed (interpreter exit)
+            pass
         if self.hub is not None:
             self.hub.stop()
             self.hub = None
@@ -356,14 +484,14 @@ def summary(counts: Mapping[str, int], countries: Mapping[str, int], *, top: int
     return "\n".join(lines)
 
 
-def expected_counts(n: int, seed: int = 7) -> tuple[Counter[str], Counter[str]]:
-    """What the seeded simulator sends: counts by category and by country name, parsed offline."""
+def expected_counts(n: int, seed: int = 7, rate: float = 50.0) -> tuple[Counter[str], Counter[str]]:
+    """What :meth:`LiveSession.simulate` sends: counts by category and by country name, parsed offline."""
     from authviz.auth0.parse import parse_event
     from authviz.simulator import TrafficGenerator
 
     categories: Counter[str] = Counter()
     countries: Counter[str] = Counter()
-    for record in TrafficGenerator(seed=seed).generate(n=n):
+    for record in TrafficGenerator(seed=seed, rate_per_s=rate, diurnal=False).generate(n=n):
         r = to_record(parse_event(record))
         categories[r.category] += 1
         if r.country_name:
