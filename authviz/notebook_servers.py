@@ -1,0 +1,171 @@
+"""The Jupyter servers the demo and ``authviz dashboard`` start: JupyterLab and the Voilà dashboard.
+
+- :func:`working_copy` makes the notebooks people open and save: a copy of the shipped notebooks in
+  the state directory (made when missing, kept across runs, reset on request), so saving never
+  changes a tracked file.
+- :func:`port_owner` says in a few words what already answers on a port (another demo's hub, a
+  Jupyter server...), so a second demo refuses at once instead of sharing someone else's server.
+- :class:`NotebookServer` starts one server (JupyterLab, or a Jupyter server with only Voilà and the
+  authviz static route: the dashboard), keeps its log in the state directory, and reports ready
+  only when the server answers; a failure carries the tail of its log.
+
+Nothing here reads the environment: callers pass the variables the kernels get.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from authviz.errors import AuthvizError
+
+__all__ = ["DASHBOARD", "NotebookServer", "log_tail", "port_owner", "working_copy"]
+
+#: The dashboard notebook, served by Voilà.
+DASHBOARD = "00_dashboard.ipynb"
+#: Files of the shipped notebooks folder that belong in the working copy.
+SHIPPED = ("*.ipynb", "README.md")
+
+
+def working_copy(source: Path, dest: Path, *, reset: bool = False) -> list[str]:
+    """Copy the shipped notebooks from ``source`` into ``dest``; returns the names copied.
+
+    A notebook already in ``dest`` is kept (people's edits survive restarts) unless ``reset``, which
+    replaces every shipped file with the shipped version (other files in ``dest`` are left alone).
+    """
+    if not source.is_dir():
+        raise AuthvizError(f"the notebooks folder {source} does not exist.")
+    dest.mkdir(parents=True, exist_ok=True)
+    copied = []
+    for pattern in SHIPPED:
+        for path in sorted(source.glob(pattern)):
+            target = dest / path.name
+            if reset or not target.exists():
+                shutil.copyfile(path, target)
+                copied.append(path.name)
+    return copied
+
+
+def port_owner(port: int, host: str = "127.0.0.1", timeout: float = 1.0) -> str | None:
+    """``None`` when nothing listens on ``host:port``, else a few words naming what answers there."""
+    try:
+        with socket.create_connection((host, port), timeout=timeout):
+            pass
+    except OSError:
+        return None
+    try:
+        with urllib.request.urlopen(f"http://{host}:{port}/", timeout=timeout) as response:
+            server = response.headers.get("Server", "")
+            body = response.read(300).decode("utf-8", "replace")
+    except urllib.error.HTTPError as error:
+        server, body = error.headers.get("Server", ""), ""
+    except (OSError, ValueError):
+        return "a program that does not speak HTTP"
+    if body.startswith("authviz hub"):
+        return "an authviz hub (another demo or `authviz serve`)"
+    if "jupyter" in body.lower() or "voila" in body.lower() or "TornadoServer" in server:
+        return "a Jupyter server (another demo's JupyterLab or dashboard?)"
+    return f"a web server{f' ({server})' if server else ''}"
+
+
+def log_tail(path: Path, lines: int = 15) -> str:
+    """The last ``lines`` lines of a log file ("" when it is missing)."""
+    try:
+        text = path.read_text(errors="replace")
+    except OSError:
+        return ""
+    return "\n".join(text.rstrip().splitlines()[-lines:])
+
+
+def _quiet_lab_options() -> list[str]:
+    """No news pop-up, no update check, no extension manager calls: nothing beyond loopback."""
+    return ["--LabApp.news_url=None", "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate",
+            "--LabApp.extension_manager=readonly"]
+
+
+@dataclass
+class NotebookServer:
+    """One Jupyter server child: ``kind`` is ``"lab"`` (JupyterLab) or ``"dashboard"`` (Voilà)."""
+
+    kind: str
+    root: Path
+    port: int
+    log_path: Path
+    token: str = field(default_factory=lambda: secrets.token_hex(24))
+    proc: subprocess.Popen[bytes] | None = None
+
+    @property
+    def name(self) -> str:
+        return "JupyterLab" if self.kind == "lab" else "the dashboard"
+
+    @property
+    def base(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def url(self) -> str:
+        """What a person opens (with the token)."""
+        path = "/lab" if self.kind == "lab" else f"/voila/render/{DASHBOARD}"
+        return f"{self.base}{path}?token={self.token}"
+
+    def command(self) -> list[str]:
+        common = [f"--ServerApp.port={self.port}", "--ServerApp.port_retries=0", "--ServerApp.ip=127.0.0.1",
+                  f"--ServerApp.root_dir={self.root}", f"--IdentityProvider.token={self.token}",
+                  "--ServerApp.open_browser=False"]
+        if hasattr(os, "geteuid") and os.geteuid() == 0:
+            common.append("--ServerApp.allow_root=True")  # containers often run as root
+        if self.kind == "lab":
+            return [sys.executable, "-m", "jupyterlab", *common, *_quiet_lab_options()]
+        if self.kind == "dashboard":
+            # a plain Jupyter server with only Voilà and authviz's static route (the offline map):
+            # no JupyterLab, no terminals; a kernel per page, culled an hour after its page went away
+            extensions = {"voila": True, "authviz.widgets.serverext": True, "jupyterlab": False,
+                          "jupyter_lsp": False, "jupyter_server_terminals": False, "notebook_shim": False}
+            return [sys.executable, "-m", "jupyter_server", *common,
+                    f"--ServerApp.jpserver_extensions={json.dumps(extensions)}",
+                    f"--ServerApp.default_url=/voila/render/{DASHBOARD}",
+                    "--VoilaConfiguration.show_tracebacks=False",
+                    "--MappingKernelManager.cull_idle_timeout=3600",
+                    "--MappingKernelManager.cull_interval=300"]
+        raise ValueError(f"kind must be 'lab' or 'dashboard', not {self.kind!r}")
+
+    def start(self, env: dict[str, str]) -> NotebookServer:
+        """Start the server; its output goes to :attr:`log_path` (kept in the state directory)."""
+        self.log_path.parent.mkdir(parents=True, exist_ok=True)
+        with open(self.log_path, "wb") as log:
+            self.proc = subprocess.Popen(self.command(), env=env, stdin=subprocess.DEVNULL, stdout=log,
+                                         stderr=subprocess.STDOUT, cwd=self.root)
+        return self
+
+    def ready(self) -> bool:
+        try:
+            with urllib.request.urlopen(f"{self.base}/api/status?token={self.token}", timeout=2) as response:
+                return response.status == 200
+        except (OSError, ValueError):
+            return False
+
+    def failure(self, what: str) -> AuthvizError:
+        tail = log_tail(self.log_path)
+        shown = f"\nthe last lines of its log ({self.log_path}):\n{tail}" if tail else f" (log: {self.log_path})"
+        return AuthvizError(f"{self.name} {what}{shown}")
+
+    def wait_ready(self, timeout: float = 90.0) -> None:
+        """Return when the server answers; raise with the tail of its log if it stops or times out."""
+        assert self.proc is not None, "start() first"
+        deadline = time.monotonic() + timeout
+        while not self.ready():
+            if self.proc.poll() is not None:
+                raise self.failure(f"stopped at start (exit {self.proc.returncode})")
+            if time.monotonic() > deadline:
+                raise self.failure(f"did not answer on {self.base} within {timeout:g} s")
+            time.sleep(0.25)
