@@ -1,4 +1,4 @@
-"""Writes notebooks 01-04 from the cell lists below (run it, then execute them; see README).
+"""Writes notebooks 00-04 from the cell lists below (run it, then execute them; see README).
 
     .venv/bin/python tests/notebooks_build.py            # write the .ipynb files (no outputs)
     .venv/bin/python tests/notebooks_build.py --execute  # and execute them in place (local mode)
@@ -207,7 +207,20 @@ for category, n in sorted(events.counts.items()):
     ])
 
 
+def dashboard():
+    return nb([
+        new_code_cell("""\
+# The one-page live dashboard: `authviz dashboard` and `make demo` serve this notebook with Voila,
+# which shows the widgets only. How the live notebooks work: README.md in this folder.
+from authviz.widgets import live_session
+
+session = live_session()
+session.dashboard()""", metadata=IGNORE),
+    ])
+
+
 BUILDERS = {
+    "00_dashboard.ipynb": dashboard,
     "01_live_feed.ipynb": live_feed,
     "02_logins_by_country.ipynb": countries,
     "03_chat.ipynb": chat,

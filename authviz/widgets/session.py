@@ -25,6 +25,7 @@ the pump (an asyncio task on the kernel's loop) is the only writer to widgets; n
 from __future__ import annotations
 
 import atexit
+import itertools
 import json
 import os
 import secrets
@@ -35,8 +36,8 @@ import urllib.parse
 import urllib.request
 import weakref
 from collections import Counter
-from datetime import datetime, timezone
 from collections.abc import Mapping
+from datetime import datetime, timezone
 from typing import Any
 
 from authviz.config import PusherSettings
@@ -108,6 +109,17 @@ def _token_subject(token: str) -> str | None:
     except Exception:
         return None
     return str(sub) if sub else None
+
+
+#: Height of the dashboard's charts (pixels), to fit its grid rows.
+ROW_HEIGHT = 290
+
+
+
+
+def _duration(span: Any) -> str:
+    seconds = span.total_seconds()
+    return f"{seconds:.0f} s" if seconds < 120 else f"{seconds / 60:.0f} min"
 
 
 def _record_time(record: Mapping[str, Any]) -> datetime:
@@ -232,6 +244,14 @@ class LiveSession:
         self.pump.add(line)
         return line
 
+    def _drop_status(self, widget: Any) -> None:
+        status = getattr(widget, "status", None)
+        if status is not None:
+            widget.children = tuple(c for c in widget.children if c is not status)
+            self.pump.remove(status)
+            status.close()
+            widget.status = None
+
     def _with_status(self, widget: Any) -> Any:
         """Put a status line under the widget's title (every session widget is a VBox)."""
         line = self.status_line()
@@ -303,6 +323,58 @@ class LiveSession:
     def session_events(self, **options: Any) -> SessionEvents:
         return self.attach(SessionEvents(**options))
 
+    def alerts(self, detector: Any = None, **options: Any) -> Any:
+        """An :class:`~authviz.widgets.alerts.AlertsPanel`: the live detections over this stream."""
+        from authviz.widgets.alerts import AlertsPanel
+
+        return self.attach(AlertsPanel(detector, **options))
+
+    def launch_attack(self, name: str, *, seed: int | None = None) -> str:
+        """Post one attack scenario of the simulator (``authviz.simulator.SCENARIOS``) through the
+        bridge's webhook now; returns one sentence saying what was sent.
+
+        The attack's records end now (they are stamped over the minutes before), so the detections
+        see a complete attack at once and its rows read as recent, simulated events.
+        """
+        from datetime import timedelta
+
+        from authviz.simulator import SCENARIOS, TrafficGenerator
+
+        if name not in SCENARIOS:
+            raise ConfigError(f"{name!r} is not a scenario; choose from {', '.join(SCENARIOS)}.")
+        generator = TrafficGenerator(seed=secrets.randbelow(2**31) if seed is None else seed)
+        probe = generator.scenario(name, at=datetime(2000, 1, 1, tzinfo=timezone.utc))
+        span = max(_record_time(r) for r in probe) - min(_record_time(r) for r in probe)
+        at = datetime.now(timezone.utc) - span - timedelta(seconds=1)
+        records = generator.scenario(name, at=at)
+        self.post_log_records(records)
+        return f"Launched {name}: {len(records)} events over {_duration(span)}, ending now."
+
+    def dashboard(self, *, background_rate: float | None = 3.0, **options: Any) -> Any:
+        """The one-page :class:`~authviz.widgets.dashboard.Dashboard`: feed, log-ins by country (bars
+        and map), alerts, session events, the status line and the attack control.
+
+        In local mode nothing else posts, so ``background_rate`` events per second of ordinary
+        simulated traffic keep it alive (``None``: none)."""
+        from authviz.simulator import SCENARIOS
+        from authviz.widgets.dashboard import Dashboard
+
+        feed = self.attach(LiveFeed(max_rows=100, title="Live feed"))
+        chart = self.attach(CountryChart(top_n=10, height=ROW_HEIGHT))
+        alerts = self.alerts()
+        events = self.attach(SessionEvents(max_rows=50))
+        status = self.status_line()
+        for widget in (feed, chart, alerts, events):  # one status line for the whole page
+            self._drop_status(widget)
+        board = Dashboard(feed=feed, bars=chart.bar, map_=chart.map, alerts=alerts,
+                          session_events=events, status=status, scenarios=SCENARIOS,
+                          launch=self.launch_attack, **options)
+        board.feed, board.chart, board.alerts, board.session_events = feed, chart, alerts, events
+        board.status = status
+        if self.mode == "local" and background_rate:
+            self.simulate(n=None, rate=background_rate, seed=secrets.randbelow(2**31))
+        return board
+
     def attach(self, widget: Any) -> Any:
         """Register an auth-event widget with the pump, give it a status line with a Stop button,
         and make sure the stream is subscribed."""
@@ -351,40 +423,42 @@ class LiveSession:
         return widget
 
     # -- simulated traffic through the real webhook -----------------------------------------
-    def simulate(self, n: int = 400, *, rate: float = 50.0, seed: int = 7, wait: bool = False) -> threading.Thread:
-        """Post ``n`` seeded simulator records to the bridge's ``/auth0/logs`` at ``rate`` per second
-        from a background thread (which never prints; errors land in :attr:`sim_errors`).
+    def simulate(self, n: int | None = 400, *, rate: float = 50.0, seed: int = 7,
+                 wait: bool = False) -> threading.Thread:
+        """Post ``n`` seeded simulator records (``None``: until the session stops) to the bridge's
+        ``/auth0/logs`` at ``rate`` per second from a background thread (which never prints; errors
+        land in :attr:`sim_errors`).
 
-        In remote mode the records' ``log_id``s get a per-session prefix so a re-run is not
-        swallowed by the bridge's de-duplication.
+        The records carry the real time they are posted (the simulator starts at now, at ``rate``),
+        and each is posted once its time has come. In remote mode their ``log_id``s get a
+        per-session prefix so a re-run is not swallowed by the bridge's de-duplication.
         """
         if not (self.bridge_url and self.log_token):
             raise ConfigError("Simulated traffic needs AUTHVIZ_BRIDGE_URL and AUTHVIZ_LOG_TOKEN (make demo sets both).")
-        if n < 0 or rate <= 0:
+        if (n is not None and n < 0) or rate <= 0:
             raise ValueError(f"n must be >= 0 and rate > 0, got n={n}, rate={rate}")
+        self._check_live()
         from authviz.simulator import TrafficGenerator
 
-        # Real time: the records are stamped from now on at ``rate`` per second and posted when
-        # their time comes, so the feed's times are the wall clock's. Without the day/night cycle
-        # the seeded choices (who, what, where) do not depend on the start: same counts every run.
+        # Without the day/night cycle the seeded choices (who, what, where) do not depend on the
+        # start time: the same counts every run, whatever the clock says.
         begin = datetime.now(timezone.utc)
-        generator = TrafficGenerator(seed=seed, start=begin, rate_per_s=rate, diurnal=False)
-        records = self._unique(list(generator.generate(n=n)))
+        records = TrafficGenerator(seed=seed, start=begin, rate_per_s=rate, diurnal=False).generate(n=n)
         url = f"{self.bridge_url}/auth0/logs"
         headers = {"Authorization": self.log_token, "Content-Type": "application/json"}
         per_batch = max(1, min(SIM_BATCH, int(rate / 4) or 1))
 
         def post_all() -> None:
             start = time.monotonic()
-            for i in range(0, len(records), per_batch):
-                if self._stop.is_set():
+            while not self._stop.is_set():
+                batch = self._unique(list(itertools.islice(records, per_batch)))
+                if not batch:
                     return
-                last = records[min(i + per_batch, len(records)) - 1]  # posted once all of it happened
-                due = start + (_record_time(last) - begin).total_seconds()
+                # posted once all of the batch has happened
+                due = start + (_record_time(batch[-1]) - begin).total_seconds()
                 delay = due - time.monotonic()
                 if delay > 0 and self._stop.wait(delay):
                     return
-                batch = records[i:i + per_batch]
                 body = "\n".join(json.dumps(r) for r in batch).encode()
                 try:
                     _http("POST", url, body=body, headers=headers)
