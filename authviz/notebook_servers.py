@@ -125,23 +125,38 @@ class NotebookServer:
         if hasattr(os, "geteuid") and os.geteuid() == 0:
             common.append("--ServerApp.allow_root=True")  # containers often run as root
         if self.kind == "lab":
-            return [sys.executable, "-m", "jupyterlab", *common, *_quiet_lab_options()]
+            return [sys.executable, "-m", "jupyterlab", *common, *_quiet_lab_options(),
+                    f"--LabApp.user_settings_dir={self.settings_dir}",
+                    f"--LabApp.workspaces_dir={self.settings_dir.parent / 'lab-workspaces'}"]
         if self.kind == "dashboard":
             # a plain Jupyter server with only Voilà and authviz's static route (the offline map):
             # no JupyterLab, no terminals; a kernel per page, culled an hour after its page went away
             extensions = {"voila": True, "authviz.widgets.serverext": True, "jupyterlab": False,
                           "jupyter_lsp": False, "jupyter_server_terminals": False, "notebook_shim": False}
             return [sys.executable, "-m", "jupyter_server", *common,
-                    f"--ServerApp.jpserver_extensions={json.dumps(extensions)}",
+                    f"--ServerApp.jpserver_extensions={extensions!r}",
                     f"--ServerApp.default_url=/voila/render/{DASHBOARD}",
                     "--VoilaConfiguration.show_tracebacks=False",
                     "--MappingKernelManager.cull_idle_timeout=3600",
                     "--MappingKernelManager.cull_interval=300"]
         raise ValueError(f"kind must be 'lab' or 'dashboard', not {self.kind!r}")
 
+    @property
+    def settings_dir(self) -> Path:
+        """JupyterLab's settings, kept beside the log (the news and update pop-ups answered "no")."""
+        return self.log_path.parent / "lab-settings"
+
+    def _write_quiet_settings(self) -> None:
+        path = self.settings_dir / "@jupyterlab" / "apputils-extension" / "notification.jupyterlab-settings"
+        if not path.exists():
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(json.dumps({"fetchNews": "false", "checkForUpdates": False}, indent=2) + "\n")
+
     def start(self, env: dict[str, str]) -> NotebookServer:
         """Start the server; its output goes to :attr:`log_path` (kept in the state directory)."""
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
+        if self.kind == "lab":
+            self._write_quiet_settings()
         with open(self.log_path, "wb") as log:
             self.proc = subprocess.Popen(self.command(), env=env, stdin=subprocess.DEVNULL, stdout=log,
                                          stderr=subprocess.STDOUT, cwd=self.root)

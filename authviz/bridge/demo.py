@@ -4,8 +4,15 @@ Children (each started by this process and stopped by its own pid, never by name
 
 1. ``authviz serve --dev-identity`` (hub + bridge + dev identity) on ``port``;
 2. ``authviz simulate`` posting through the real webhook;
-3. ``jupyter lab`` on ``notebooks/`` (installs the ``notebooks`` extra first when JupyterLab is
-   missing, unless ``--no-install``; when that fails, e.g. offline, the demo goes on without it).
+3. JupyterLab and the Voilà dashboard (``00_dashboard.ipynb``) on a working copy of the notebooks
+   in ``STATE_DIR/notebooks`` (made from ``notebooks/`` when missing, kept across runs, replaced by
+   ``reset_notebooks``), so saving never changes a tracked file (installs the ``notebooks`` extra
+   first when JupyterLab is missing, unless ``--no-install``; when that fails, e.g. offline, the
+   demo goes on without them). Their logs are kept in ``STATE_DIR/jupyterlab.log`` and
+   ``STATE_DIR/dashboard.log``; their URLs are printed once they answer.
+
+Every port is checked before anything starts: one in use stops the demo at once with one sentence
+naming what answers there (another demo's hub, a Jupyter server...).
 
 The notebooks find the hub through the environment given to JupyterLab (and printed):
 ``PUSHER_URL``, ``PUSHER_APP_ID``, ``PUSHER_KEY``, ``PUSHER_SECRET``, ``PUSHER_HOST``,
@@ -22,7 +29,6 @@ from __future__ import annotations
 
 import importlib.util
 import os
-import secrets
 import signal
 import subprocess
 import sys
@@ -34,6 +40,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from authviz.errors import AuthvizError, UsageError
+from authviz.notebook_servers import DASHBOARD, NotebookServer, working_copy
 
 from .serve import ensure_log_token
 
@@ -46,6 +53,7 @@ APP_ID, KEY, SECRET = "1", "authviz-key", "authviz-secret"
 class DemoOptions:
     port: int = 6001
     jupyter_port: int = 8888
+    dashboard_port: int = 8866
     rate: float = 3.0
     seed: int = 0
     scenarios: tuple[str, ...] = ()
@@ -53,6 +61,9 @@ class DemoOptions:
     state_dir: Path = Path(".authviz")
     notebooks: Path = Path("notebooks")
     jupyter: bool = True
+    dashboard: bool = True
+    #: replace the working copy's notebooks with the shipped ones (edits there are lost)
+    reset_notebooks: bool = False
     simulator: bool = True
     install: bool = True
     run_for: float | None = None
@@ -67,9 +78,14 @@ class DemoOptions:
         for name in self.scenarios:
             if name not in SCENARIOS:
                 raise UsageError(f"--scenario {name!r} is not a scenario; choose from {', '.join(SCENARIOS)}.")
-        for flag, port in (("--port", self.port), ("--jupyter-port", self.jupyter_port)):
+        ports = (("--port", self.port), ("--jupyter-port", self.jupyter_port),
+                 ("--dashboard-port", self.dashboard_port))
+        for flag, port in ports:
             if not 1 <= port <= 65535:
                 raise UsageError(f"{flag} {port} is not a port number (1-65535).")
+        used = [port for _flag, port in ports]
+        if len(set(used)) != len(used):
+            raise UsageError(f"the hub, JupyterLab and the dashboard need three different ports, not {used}.")
         if not self.rate > 0:
             raise UsageError(f"--rate must be a positive number of events per second, not {self.rate:g}.")
         if self.run_for is not None and not self.run_for > 0:
@@ -129,6 +145,27 @@ def _wait_ready(url: str, token: str, proc: subprocess.Popen[bytes], timeout: fl
             pass
         time.sleep(0.2)
     raise AuthvizError(f"authviz serve did not answer on {url} within {timeout:g} s.")
+
+
+def check_ports_free(options: DemoOptions) -> None:
+    """Raise :class:`AuthvizError` (one sentence) when a port the demo needs already answers."""
+    from authviz.notebook_servers import port_owner
+
+    wanted = [("--port", options.port, "the hub")]
+    if options.jupyter:
+        wanted.append(("--jupyter-port", options.jupyter_port, "JupyterLab"))
+        if options.dashboard:
+            wanted.append(("--dashboard-port", options.dashboard_port, "the dashboard"))
+    for flag, port, what in wanted:
+        owner = port_owner(port)
+        if owner is not None:
+            raise AuthvizError(f"port {port} (for {what}) is in use by {owner}; stop it, or start the "
+                               f"demo on another port with {flag}.")
+
+
+def notebooks_copy(options: DemoOptions) -> Path:
+    """The working copy of the notebooks the demo serves (``STATE_DIR/notebooks``)."""
+    return options.state_dir / "notebooks"
 
 
 def _has_jupyterlab() -> bool:
@@ -191,6 +228,7 @@ def run(options: DemoOptions) -> int:
     everything. Returns 0; raises :class:`AuthvizError` when a child stopped on its own (the
     others are stopped first)."""
     options.validate()
+    check_ports_free(options)
     on_main = threading.current_thread() is threading.main_thread()
     previous = signal.signal(signal.SIGTERM, _on_sigterm) if on_main else None
     try:
@@ -227,32 +265,39 @@ def _run(options: DemoOptions) -> int:
                 cmd += ["--scenario", name]
             children.append(("authviz simulate", subprocess.Popen(cmd, env=child_env)))
 
-        jupyter_url = None
+        servers: list[NotebookServer] = []
         if options.jupyter:
             if not _has_jupyterlab() and not (options.install and _install_notebooks_extra()):
                 _say("JupyterLab is not available (install the notebooks extra: "
                      "pip install -e '.[notebooks]'); going on without it.")
             else:
-                options.notebooks.mkdir(parents=True, exist_ok=True)
-                jupyter_token = secrets.token_hex(24)
-                cmd = [sys.executable, "-m", "jupyter", "lab", "--no-browser",
-                       f"--ServerApp.port={options.jupyter_port}", "--ServerApp.port_retries=0",
-                       "--ServerApp.ip=127.0.0.1", f"--ServerApp.root_dir={options.notebooks}",
-                       f"--IdentityProvider.token={jupyter_token}"]
-                if hasattr(os, "geteuid") and os.geteuid() == 0:
-                    cmd.append("--allow-root")  # containers often run as root
-                children.append(("jupyter lab", subprocess.Popen(
-                    cmd, env={**child_env, **env}, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                    stderr=subprocess.DEVNULL)))
-                jupyter_url = f"http://127.0.0.1:{options.jupyter_port}/lab?token={jupyter_token}"
+                workdir = notebooks_copy(options)
+                copied = working_copy(options.notebooks, workdir, reset=options.reset_notebooks)
+                if copied:
+                    _say(f"copied {len(copied)} notebooks into {workdir} (your working copy; "
+                         "saving there changes no tracked file)")
+                kernel_env = {**child_env, **env}
+                servers.append(NotebookServer("lab", workdir, options.jupyter_port,
+                                              options.state_dir / "jupyterlab.log"))
+                if options.dashboard and (workdir / DASHBOARD).exists():
+                    servers.append(NotebookServer("dashboard", workdir, options.dashboard_port,
+                                                  options.state_dir / "dashboard.log"))
+                for server in servers:
+                    server.start(kernel_env)
+                    children.append((server.name, server.proc))
+                for server in servers:
+                    server.wait_ready(options.start_timeout * 3)
 
         _say("")
         _say("authviz demo is running:")
         _say(f"  hub + bridge   {base}  (websocket {base.replace('http', 'ws')}/app/{KEY})")
         _say(f"  log stream     POST {base}/auth0/logs  (token in {options.state_dir}/log-token)")
         _say(f"  history        GET  {base}/auth0/events?after=0&limit=100")
-        if jupyter_url:
-            _say(f"  JupyterLab     {jupyter_url}")
+        for server in servers:
+            _say(f"  {'JupyterLab' if server.kind == 'lab' else 'dashboard':<14} {server.url}")
+        if servers:
+            _say(f"  notebooks      {notebooks_copy(options)}  (reset: --reset-notebooks; "
+                 f"logs: {options.state_dir}/jupyterlab.log, dashboard.log)")
         env_file = _write_env_file(options.state_dir, env)
         _say("environment for notebooks and scripts (secrets only in the file):")
         for name, value in env.items():
@@ -266,10 +311,12 @@ def _run(options: DemoOptions) -> int:
             for name, proc in children:
                 if proc.poll() is not None:
                     # every child runs until the demo stops it: one that stopped is a failure
-                    hint = (f"; is port {options.jupyter_port} free? (use --jupyter-port)"
-                            if name == "jupyter lab" and proc.returncode else "")
-                    raise AuthvizError(f"{name} stopped unexpectedly ({_exit_status(proc.returncode)})"
-                                       f"{hint}; the demo stopped the rest.")
+                    server = next((s for s in servers if s.proc is proc), None)
+                    if server is not None:
+                        raise server.failure(f"stopped unexpectedly ({_exit_status(proc.returncode)}); "
+                                             "the demo stopped the rest.")
+                    raise AuthvizError(f"{name} stopped unexpectedly ({_exit_status(proc.returncode)}); "
+                                       "the demo stopped the rest.")
             time.sleep(0.2)
     except (KeyboardInterrupt, _Terminated):
         pass
