@@ -53,8 +53,10 @@ e2e: install  ## run the notebooks in a real browser (installs Debian's chromium
 bench: install node  ## run the benchmarks (results go to benchmarks/RESULTS.md by hand)
 	@for b in benchmarks/bench_*.py; do echo "== $$b"; $(PY) $$b || exit 1; done
 
-demo: install  ## start the hub with the bridge and dev identity, the simulator and JupyterLab (Ctrl-C stops all)
-	$(VENV)/bin/authviz demo
+# Options pass through: make demo ARGS="--scenario credential-stuffing --rate 10"
+ARGS ?=
+demo: install  ## start the hub + bridge, the simulator, JupyterLab and the dashboard (Ctrl-C stops all; ARGS="...")
+	$(VENV)/bin/authviz demo $(ARGS)
 
 clean:  ## remove the virtualenv and caches
 	rm -rf $(VENV) .pytest_cache .hypothesis $(NODE_DIR)/*/node_modules

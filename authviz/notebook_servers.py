@@ -29,7 +29,7 @@ from pathlib import Path
 
 from authviz.errors import AuthvizError
 
-__all__ = ["DASHBOARD", "NotebookServer", "log_tail", "port_owner", "working_copy"]
+__all__ = ["DASHBOARD", "NotebookServer", "log_tail", "port_owner", "run_dashboard", "stop_server", "working_copy"]
 
 #: The dashboard notebook, served by Voilà.
 DASHBOARD = "00_dashboard.ipynb"
@@ -184,3 +184,47 @@ class NotebookServer:
             if time.monotonic() > deadline:
                 raise self.failure(f"did not answer on {self.base} within {timeout:g} s")
             time.sleep(0.25)
+
+
+def stop_server(server: NotebookServer, timeout: float = 10.0) -> None:
+    """SIGTERM the server (our own child, by pid), SIGKILL after ``timeout`` s."""
+    proc = server.proc
+    if proc is None or proc.poll() is not None:
+        return
+    proc.terminate()
+    try:
+        proc.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait(timeout=5)
+
+
+def run_dashboard(*, notebooks: Path, state_dir: Path, port: int, env: dict[str, str], reset: bool = False,
+                  start_timeout: float = 90.0, say=print) -> int:
+    """Serve only the dashboard (``authviz dashboard``) until Ctrl-C; returns 0.
+
+    ``env`` is what its kernels get (Pusher settings for remote mode; without them each page runs
+    the embedded hub with simulated traffic). Raises :class:`AuthvizError` (one sentence, plus the
+    log's tail when the server fails) when the port is taken or the server stops.
+    """
+    owner = port_owner(port)
+    if owner is not None:
+        raise AuthvizError(f"port {port} (for the dashboard) is in use by {owner}; stop it, or choose "
+                           "another port with --port.")
+    workdir = state_dir / "notebooks"
+    working_copy(notebooks, workdir, reset=reset)
+    if not (workdir / DASHBOARD).exists():
+        raise AuthvizError(f"{workdir / DASHBOARD} is missing; reset the working copy with --reset-notebooks.")
+    server = NotebookServer("dashboard", workdir, port, state_dir / "dashboard.log")
+    try:
+        server.start(dict(env))
+        server.wait_ready(start_timeout)
+        say(f"authviz dashboard: {server.url}")
+        say(f"  notebooks {workdir}, log {server.log_path}; Ctrl-C stops it.")
+        assert server.proc is not None
+        code = server.proc.wait()
+        raise server.failure(f"stopped unexpectedly (exit {code})")
+    except KeyboardInterrupt:
+        return 0
+    finally:
+        stop_server(server)
