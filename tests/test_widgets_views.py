@@ -314,3 +314,56 @@ def test_a_saved_notebook_shows_a_placeholder_not_a_repr(make):
     text = widget._repr_mimebundle_()["text/plain"]
     assert text.startswith("(") and "when the cell runs" in text
     assert "children" not in text and "HTML(" not in text
+
+
+# -- the dashboard's HTML/SVG country views, the alerts panel ------------------------------------
+def test_country_board_draws_bars_and_a_log_scale_map_without_javascript():
+    from authviz.widgets.worldmap import CountryBoard, country_paths, log_share
+
+    board = CountryBoard(top_n=2)
+    board.consume([event("login_success", country="France", iso3="FRA")] * 100
+                  + [event("signup", country="<b>Brazil</b>", iso3="BRA")] * 1
+                  + [event("logout", country="Chile", iso3="CHL")] * 50)
+    board.refresh(float("inf"))
+    assert board.top() == [("France", 100), ("<b>Brazil</b>", 1)] and board.ignored == 50
+    assert "&lt;b&gt;Brazil&lt;/b&gt;" in board.bars.value and "<b>Brazil" not in board.bars.value
+    assert "<script" not in board.bars.value + board.map.value
+    assert len(country_paths()) > 150 and "ATA" not in country_paths()
+    assert 'data-iso3="FRA" data-count="100"' in board.map.value
+    assert 'data-iso3="BRA" data-count="1"' in board.map.value and "Chile" not in board.map.value
+    # one event is still visibly coloured beside a hundred
+    assert log_share(1, 100) == pytest.approx(0.15) and log_share(100, 100) == 1.0 and log_share(0, 100) == 0
+    assert board.refresh(1.0) is False  # nothing new
+
+
+def test_alerts_panel_shows_evidence_and_what_to_do_and_updates_in_place():
+    from authviz.widgets.alerts import AlertsPanel
+
+    class Alert:
+        def __init__(self, count, update=False):
+            self.detection, self.severity, self.key = "credential_stuffing", "high", "203.0.113.7"
+            self.start = datetime(2026, 12, 3, 14, 0, tzinfo=timezone.utc)
+            self.end = datetime(2026, 12, 3, 14, 2, tzinfo=timezone.utc)
+            self.count, self.update = count, update
+            self.evidence_ids = tuple(f"id{i}<x>" for i in range(count))
+            self.summary = f"credential stuffing from 203.0.113.7: {count} users"
+
+    class Detector:
+        def __init__(self):
+            self.fed = []
+
+        def feed(self, events):
+            self.fed.append(list(events))
+            return [Alert(14)] if len(self.fed) == 1 else [Alert(28, update=True)]
+
+    detector = Detector()
+    panel = AlertsPanel(detector, interval=2.0)
+    assert "No alerts" in panel.view.value
+    panel.consume([{"event_id": "a"}, {"event_id": "b"}])
+    assert panel.refresh(10.0) and detector.fed == [[{"event_id": "a"}, {"event_id": "b"}]]
+    text = visible_text(panel.view.value)
+    assert "HIGH" in text and "What to do:" in text and "and 9 more" in text and "id0<x>" in text
+    panel.consume([{"event_id": "c"}])
+    assert panel.refresh(11.0) is False and len(detector.fed) == 1  # at most every 2 s
+    assert panel.refresh(12.5) and len(panel.alerts) == 1 and "(updated)" in panel.view.value
+    assert "28 events" in visible_text(panel.view.value)

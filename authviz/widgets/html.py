@@ -27,6 +27,16 @@ TONE_CSS = """
 .authviz li.av-mine{border-left-color:#1565c0;background:rgba(21,101,192,.10);margin-left:15%}
 .authviz li.av-mine .av-author{color:#1565c0}
 .authviz .av-online{color:#2e7d32}
+.authviz .av-chart-title{font-weight:600;margin:2px 0 4px 0}
+.authviz .av-legend{margin-bottom:4px;color:#616161}
+.authviz .av-key{display:inline-block;width:10px;height:10px;margin:0 3px 0 8px;vertical-align:middle}
+.authviz .av-bar-row{display:flex;align-items:center;margin:2px 0}
+.authviz .av-bar-name{width:120px;flex:none;overflow:hidden;text-overflow:ellipsis;white-space:nowrap}
+.authviz .av-bar-track{flex:1;display:flex;height:14px;background:rgba(158,158,158,.12)}
+.authviz .av-seg{display:block;height:100%;transition:width .4s}
+.authviz .av-bar-total{width:48px;flex:none;text-align:right;font-variant-numeric:tabular-nums}
+.authviz .av-todo{color:#1b5e20}
+.authviz .av-evidence{color:#616161;font-size:11px;word-break:break-all}
 """
 
 

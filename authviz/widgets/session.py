@@ -111,10 +111,6 @@ def _token_subject(token: str) -> str | None:
     return str(sub) if sub else None
 
 
-#: Height of the dashboard's charts (pixels), to fit its grid rows.
-ROW_HEIGHT = 290
-
-
 
 
 def _duration(span: Any) -> str:
@@ -359,14 +355,16 @@ class LiveSession:
         from authviz.simulator import SCENARIOS
         from authviz.widgets.dashboard import Dashboard
 
+        from authviz.widgets.worldmap import CountryBoard
+
         feed = self.attach(LiveFeed(max_rows=100, title="Live feed"))
-        chart = self.attach(CountryChart(top_n=10, height=ROW_HEIGHT))
+        chart = self.attach(CountryBoard(top_n=10))
         alerts = self.alerts()
         events = self.attach(SessionEvents(max_rows=50))
         status = self.status_line()
         for widget in (feed, chart, alerts, events):  # one status line for the whole page
             self._drop_status(widget)
-        board = Dashboard(feed=feed, bars=chart.bar, map_=chart.map, alerts=alerts,
+        board = Dashboard(feed=feed, bars=chart.bars, map_=chart.map, alerts=alerts,
                           session_events=events, status=status, scenarios=SCENARIOS,
                           launch=self.launch_attack, **options)
         board.feed, board.chart, board.alerts, board.session_events = feed, chart, alerts, events
