@@ -33,6 +33,9 @@ __all__ = ["DASHBOARD", "NotebookServer", "log_tail", "port_owner", "run_dashboa
 
 #: The dashboard notebook, served by Voilà.
 DASHBOARD = "00_dashboard.ipynb"
+#: authviz's static assets (the Voila template, the world topology); not imported from
+#: authviz.widgets, which would load ipywidgets into the demo's process
+ASSETS_DIR = Path(__file__).resolve().parent / "widgets" / "assets"
 #: Files of the shipped notebooks folder that belong in the working copy.
 SHIPPED = ("*.ipynb", "README.md")
 
@@ -136,6 +139,9 @@ class NotebookServer:
             return [sys.executable, "-m", "jupyter_server", *common,
                     f"--ServerApp.jpserver_extensions={extensions!r}",
                     f"--ServerApp.default_url=/voila/render/{DASHBOARD}",
+                    # offline: our template (no CDN stylesheets), no MathJax from a CDN
+                    "--VoilaConfiguration.template=authviz",
+                    "--ServerApp.tornado_settings={'mathjax_url': '/authviz/static/no-mathjax.js'}",
                     "--VoilaConfiguration.show_tracebacks=False",
                     "--MappingKernelManager.cull_idle_timeout=3600",
                     "--MappingKernelManager.cull_interval=300"]
@@ -154,6 +160,8 @@ class NotebookServer:
 
     def start(self, env: dict[str, str]) -> NotebookServer:
         """Start the server; its output goes to :attr:`log_path` (kept in the state directory)."""
+        if self.kind == "dashboard":  # where Voila finds the authviz template
+            env = {**env, "JUPYTER_PATH": os.pathsep.join(p for p in (str(ASSETS_DIR), env.get("JUPYTER_PATH", "")) if p)}
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
         if self.kind == "lab":
             self._write_quiet_settings()

@@ -20,7 +20,7 @@ import ipywidgets as W
 from authviz.widgets.html import esc
 
 #: Height of one grid row, in pixels: two rows and the header fit a 1366x768 screen in a browser.
-ROW_PX = 300
+ROW_PX = 330
 
 DASHBOARD_CSS = """
 <style>
@@ -57,6 +57,7 @@ class Dashboard(W.VBox):
                         layout=W.Layout(align_items="center", width="100%"))
 
         def cell(widget: W.Widget, area: str) -> W.Box:
+            widget.layout.width = "100%"
             box = W.Box([widget], layout=W.Layout(grid_area=area, overflow="auto", height="100%"))
             box.add_class("av-cell")
             return box

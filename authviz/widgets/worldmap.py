@@ -174,8 +174,8 @@ class CountryBoard(W.VBox):
         self.ignored = 0
         self._bars_dirty = self._map_dirty = False
         self._bars_last = self._map_last = float("-inf")
-        self.bars = W.HTML(value=bars_html([], stacks=self.stacks))
-        self.map = W.HTML(value=map_html({}))
+        self.bars = W.HTML(value=bars_html([], stacks=self.stacks), layout=W.Layout(width="100%"))
+        self.map = W.HTML(value=map_html({}), layout=W.Layout(width="100%"))
         super().__init__([self.bars, self.map])
 
     def consume(self, items: Iterable[Any]) -> None:
