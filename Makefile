@@ -17,7 +17,8 @@ help:  ## list the targets
 $(INSTALLED): pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --disable-pip-version-check --upgrade pip
-	$(PY) -m pip install --quiet --disable-pip-version-check -e '.[test,notebooks]'
+	@# (setuptools' "Editable installation" banner is a warning for packagers, not for this install)
+	PYTHONWARNINGS="ignore:Editable installation" $(PY) -m pip install --quiet --disable-pip-version-check -e '.[test,notebooks]'
 	$(PY) -m authviz.widgets.serverext
 	@touch $@
 

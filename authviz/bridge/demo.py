@@ -285,20 +285,18 @@ def _run(options: DemoOptions) -> int:
                 for server in servers:
                     server.start(kernel_env)
                     children.append((server.name, server.proc))
-                for server in servers:
-                    server.wait_ready(options.start_timeout * 3)
 
         _say("")
         _say("authviz demo is running:")
         _say(f"  hub + bridge   {base}  (websocket {base.replace('http', 'ws')}/app/{KEY})")
         _say(f"  log stream     POST {base}/auth0/logs  (token in {options.state_dir}/log-token)")
         _say(f"  history        GET  {base}/auth0/events?after=0&limit=100")
-        for server in servers:
-            _say(f"  {'JupyterLab' if server.kind == 'lab' else 'dashboard':<14} {server.url}")
         if servers:
             _say(f"  notebooks      {notebooks_copy(options)}  (reset: --reset-notebooks; "
                  f"logs: {options.state_dir}/jupyterlab.log, dashboard.log)")
         env_file = _write_env_file(options.state_dir, env)
+        # each URL is printed once its server answers (the dashboard usually first)
+        _announce_when_ready(servers, options.start_timeout * 3)
         _say("environment for notebooks and scripts (secrets only in the file):")
         for name, value in env.items():
             shown = "(see file)" if name in SECRET_VARIABLES else value
@@ -329,6 +327,22 @@ def _run(options: DemoOptions) -> int:
         finally:
             _restore(ignored)
     return 0
+
+
+def _announce_when_ready(servers: list[NotebookServer], timeout: float) -> None:
+    """Print each server's URL as soon as it answers; raise (with its log's tail) if one fails."""
+    waiting = list(servers)
+    deadline = time.monotonic() + timeout
+    while waiting:
+        for server in list(waiting):
+            if server.ready():
+                _say(f"  {'JupyterLab' if server.kind == 'lab' else 'dashboard':<14} {server.url}")
+                waiting.remove(server)
+            elif server.proc is not None and server.proc.poll() is not None:
+                raise server.failure(f"stopped at start (exit {server.proc.returncode})")
+            elif time.monotonic() > deadline:
+                raise server.failure(f"did not answer on {server.base} within {timeout:g} s")
+        time.sleep(0.2)
 
 
 def _ignore_stop_signals() -> dict[int, object]:

@@ -165,6 +165,10 @@ def lab(hub, tmp_path_factory):
     for nb in sorted((ROOT / "notebooks").glob("0[0-4]_*.ipynb")):
         shutil.copy(nb, root / nb.name)
     _prepare_copies(root)
+    # JupyterLab's settings as the demo writes them: no news pop-up, no update check
+    from authviz.notebook_servers import NotebookServer
+
+    NotebookServer("lab", root, 0, root / "lab.log")._write_quiet_settings()  # -> root/lab-settings
     port, token = _free_port(), secrets.token_hex(16)
     env = {k: v for k, v in os.environ.items() if not k.startswith(("PUSHER_", "AUTHVIZ_", "JUPYTER"))}
     base = hub.url
@@ -181,7 +185,7 @@ def lab(hub, tmp_path_factory):
            f"--ServerApp.port={port}", "--ServerApp.port_retries=0", "--ServerApp.allow_root=True",
            f"--IdentityProvider.token={token}", "--LabApp.extension_manager=readonly",
            f"--ServerApp.root_dir={root}", "--ServerApp.jpserver_extensions={'authviz.widgets.serverext': True}",
-           f"--LabApp.workspaces_dir={root / '.workspaces'}", f"--LabApp.user_settings_dir={root / '.settings'}",
+           f"--LabApp.workspaces_dir={root / '.workspaces'}", f"--LabApp.user_settings_dir={root / 'lab-settings'}",
            "--LabApp.news_url=None", "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate",
            "--MappingKernelManager.cull_idle_timeout=0"]
     log = (root / "lab.log").open("w")
