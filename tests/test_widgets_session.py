@@ -154,3 +154,22 @@ def test_interpreter_exit_stops_every_session_cleanly(tmp_path):
     state_dir = Path(done.stdout.strip().splitlines()[-1])
     assert not state_dir.exists(), "the local hub's temporary store outlived the interpreter"
     assert "Traceback" not in done.stderr and "Exception" not in done.stderr, done.stderr[-2000:]
+
+
+def test_state_of_a_killed_kernel_is_swept_by_the_next_local_hub(tmp_path):
+    import subprocess
+    import sys
+
+    from authviz.widgets.local import OWNER_FILE, STATE_PREFIX, sweep_stale_state
+
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True,
+                          text=True, check=True)
+    stale, alive, foreign = tmp_path / f"{STATE_PREFIX}a", tmp_path / f"{STATE_PREFIX}b", tmp_path / f"{STATE_PREFIX}c"
+    for folder in (stale, alive, foreign):
+        folder.mkdir()
+    (stale / OWNER_FILE).write_text(dead.stdout)
+    import os
+
+    (alive / OWNER_FILE).write_text(f"{os.getpid()}\n")
+    assert sweep_stale_state(tmp_path) == [stale]
+    assert not stale.exists() and alive.exists() and foreign.exists()  # no owner file: not ours to judge
