@@ -101,15 +101,12 @@ def countries():
         new_markdown_cell("""\
 # Log-ins by country
 
-Where do log-ins, sign-ups and failed log-ins come from? A live bar chart of the top countries, the
-bars growing as events arrive, and a world map on a logarithmic scale, so a country with three
-log-ins shows beside one with three thousand (hover for the count). Other kinds of events stay out of
-the way. Both are plotly `FigureWidget`s redrawn at most twice (bars) and once (map) a second,
-whatever the event rate.
-
-The map draws its countries with **no internet access**: the world topology ships inside authviz and
-is served by the Jupyter server (`authviz.widgets.serverext`, enabled by `make install`) instead of
-plotly's CDN."""),
+Where do log-ins, sign-ups and failed log-ins come from? Live bars of the top countries, growing as
+events arrive, and a world map on a logarithmic scale, so a country with three log-ins shows beside
+one with three thousand (hover for the count). Other kinds of events stay out of the way. Both are
+plain HTML and SVG redrawn at most twice (bars) and every two seconds (map), whatever the event
+rate, and draw with **no internet access**: the world's shapes ship inside authviz.
+(`session.plotly_country_chart()` gives the same counts as zoomable plotly figures.)"""),
         new_markdown_cell(SOURCE_MD),
         new_code_cell(START),
         new_code_cell("chart = session.country_chart(top_n=12)\nchart", metadata=IGNORE),
@@ -124,9 +121,7 @@ for name, total in chart.top():
                       if chart.by_country[name][s])
     print(f"{name:<16} {total:>4}  ({parts})")"""),
         new_code_cell("""\
-chart.refresh(float("inf"))
-print(len(chart.map.data[0].locations), "countries on the map")
-print("topology from", chart.map._config["topojsonURL"])"""),
+print(len(chart.mapped()), "countries on the map")"""),
         new_markdown_cell(END_MD),
     ])
 

@@ -313,7 +313,17 @@ class LiveSession:
         """A :class:`LiveFeed` attached to the pump and fed the live auth events."""
         return self.attach(LiveFeed(**options))
 
-    def country_chart(self, **options: Any) -> CountryChart:
+    def country_chart(self, **options: Any) -> Any:
+        """Log-ins, sign-ups and failed log-ins by country: live bars and a log-scale world map
+        (:class:`~authviz.widgets.worldmap.CountryBoard`, plain HTML and SVG: it draws from its
+        first update in JupyterLab and Voila alike, offline)."""
+        from authviz.widgets.worldmap import CountryBoard
+
+        return self.attach(CountryBoard(**options))
+
+    def plotly_country_chart(self, **options: Any) -> CountryChart:
+        """The same counts as plotly ``FigureWidget``s (zoomable; heavier, and their updates can be
+        lost while plotly's bundle loads)."""
         return self.attach(CountryChart(**options))
 
     def session_events(self, **options: Any) -> SessionEvents:

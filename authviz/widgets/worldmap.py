@@ -171,6 +171,8 @@ class CountryBoard(W.VBox):
         self._lock = threading.RLock()
         self.by_country: dict[str, Counter[str]] = defaultdict(Counter)
         self.iso3: dict[str, str] = {}
+        #: events consumed, and those not drawn (other categories, or no country)
+        self.total = 0
         self.ignored = 0
         self._bars_dirty = self._map_dirty = False
         self._bars_last = self._map_last = float("-inf")
@@ -182,6 +184,7 @@ class CountryBoard(W.VBox):
         with self._lock:
             for item in items:
                 record = to_record(item)
+                self.total += 1
                 if record.category not in self.stacks or not record.country_name:
                     self.ignored += 1
                     continue
@@ -196,6 +199,11 @@ class CountryBoard(W.VBox):
         totals.sort(key=lambda t: (-t[1], t[0]))
         return totals[: self.top_n]
 
+    def mapped(self) -> dict[str, tuple[str, int]]:
+        """ISO-3 code -> (country name, count) of the countries coloured on the map."""
+        with self._lock:
+            return {self.iso3[n]: (n, sum(c.values())) for n, c in self.by_country.items() if n in self.iso3}
+
     def refresh(self, now: float) -> bool:
         sent = False
         with self._lock:
@@ -205,8 +213,7 @@ class CountryBoard(W.VBox):
                 self._bars_dirty, sent = False, True
                 self._bars_last = now if now != float("inf") else self._bars_last
             if self._map_dirty and now - self._map_last >= self.map_interval:
-                totals = {self.iso3[n]: (n, sum(c.values())) for n, c in self.by_country.items() if n in self.iso3}
-                self.map.value = map_html(totals)
+                self.map.value = map_html(self.mapped())
                 self._map_dirty, sent = False, True
                 self._map_last = now if now != float("inf") else self._map_last
         return sent

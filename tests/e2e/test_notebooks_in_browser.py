@@ -174,33 +174,38 @@ def _rate(page) -> float:
     return float(match.group(1)) if match else 0.0
 
 
-def test_bar_chart_and_map_show_countries_offline(new_page, lab, traffic, artifacts):
+def test_bars_grow_as_events_arrive_and_the_map_shows_countries_offline(new_page, lab, traffic, artifacts):
     page = new_page()
     open_and_run(page, lab, "02_logins_by_country.ipynb")
-    page.evaluate(RENDER_PROBE, ".js-plotly-plot")
-    ticks = page.locator(".js-plotly-plot .xtick text")
-    page.wait_for_function("() => [...document.querySelectorAll('.js-plotly-plot .xtick text')]"
-                           ".filter(t => /^[A-Z][a-z]/.test(t.textContent)).length >= 5", timeout=RUN_TIMEOUT_MS)
-    names = [ticks.nth(i).text_content() for i in range(ticks.count())]
-    assert "United States" in names and len([n for n in names if n[:1].isalpha()]) >= 5, names
-    page.wait_for_function("() => document.querySelectorAll('.js-plotly-plot .choroplethlocation').length >= 10",
-                           timeout=RUN_TIMEOUT_MS)
-    # the countries were drawn from the packaged topology served by the Jupyter server, not a CDN
-    topo = [(u, s) for u, s in page.responses if u.endswith("/authviz/static/topojson/world_110m.json")]
-    assert topo and topo[0][1] == 200, page.responses[-20:]
-    assert page.locator(".js-plotly-plot .geo .countries path, .js-plotly-plot .geo .layer.countries path"
-                        ).count() + page.locator(".js-plotly-plot .choroplethlocation").count() >= 10
-    assert not [u for u in page.offline.blocked if "topojson" in u or "plot.ly" in u], page.offline.blocked
-    legend = page.evaluate("() => [...document.querySelectorAll('.js-plotly-plot .legendtext')]"
-                           ".map(t => t.textContent)")
-    assert "Other" not in legend and {"Log In", "Sign Up", "Failed Log In"} <= set(legend), legend
-    render_report(page, ".js-plotly-plot", artifacts, "bar-chart")
+    page.evaluate(RENDER_PROBE, ".authviz-bars")
+    bars = page.locator(".authviz-bars .av-bar-row")
+    bars.first.wait_for(timeout=RUN_TIMEOUT_MS)
+    # the bars grow while the traffic flows (not all at once at the end)
+    totals = lambda: sum(number(t) for t in page.locator(".authviz-bars .av-bar-total").all_inner_texts())  # noqa: E731
+    seen = {totals()}
+    deadline = time.monotonic() + 20
+    while len(seen) < 4 and time.monotonic() < deadline:
+        page.wait_for_timeout(300)
+        seen.add(totals())
+    assert len(seen) >= 4, f"the bars did not grow step by step: {sorted(seen)}"
+    names = page.locator(".authviz-bars .av-bar-name").all_inner_texts()
+    assert "United States" in names and len(names) >= 5, names
+    legend = page.locator(".authviz-bars .av-legend").inner_text()
+    assert "Other" not in legend and all(k in legend for k in ("Log In", "Sign Up", "Failed Log In")), legend
+    page.wait_for_function("() => [...document.querySelectorAll('.authviz-map .av-country-shape')]"
+                           ".filter(p => p.dataset.count > 0).length >= 10", timeout=RUN_TIMEOUT_MS)
+    # small countries are visible: every country with events is coloured apart from the land's grey
+    fills = page.evaluate("() => [...document.querySelectorAll('.authviz-map .av-country-shape')]"
+                          ".filter(p => p.dataset.count > 0).map(p => p.getAttribute('fill'))")
+    assert fills and "#e8e8e8" not in fills
+    assert page.offline.blocked == [], page.offline.blocked
+    render_report(page, ".authviz-bars", artifacts, "bars")
     run_finished(page)
     # still live after Run All: ten seconds later the status line counts only events that came since
     page.wait_for_timeout(11_000)
     assert status_text(page).startswith("● live") and _rate(page) > 0, status_text(page)
-    shot(page, page.locator(".js-plotly-plot").nth(1), artifacts, "02_map.png")
-    shot(page, page.locator(".js-plotly-plot").first, artifacts, "02_bars.png")
+    shot(page, page.locator(".authviz-map").first, artifacts, "02_map.png")
+    shot(page, page.locator(".authviz-bars").first, artifacts, "02_bars.png")
     no_errors(page)
 
 
@@ -262,7 +267,10 @@ def test_dashboard_shows_rows_bars_map_and_an_alert_after_a_launched_attack(new_
     assert status_text(page, ".authviz-dashboard").startswith("● live")
     shot(page, page.locator(".authviz-dashboard"), artifacts, "00_dashboard_live.png")
     # a workshop launches an attack from the page; the live detections fire within 30 s
-    page.locator(".authviz-dashboard select").first.select_option("credential-stuffing")
+    from authviz.simulator import SCENARIOS
+
+    label = f"credential-stuffing: {SCENARIOS['credential-stuffing']}"
+    page.locator(".authviz-dashboard select").first.select_option(label=label)
     launched = time.monotonic()
     page.get_by_role("button", name="Launch").click()
     page.locator(".authviz-launch-result", has_text="Launched credential-stuffing").wait_for(timeout=20_000)
