@@ -173,3 +173,16 @@ def test_state_of_a_killed_kernel_is_swept_by_the_next_local_hub(tmp_path):
     (alive / OWNER_FILE).write_text(f"{os.getpid()}\n")
     assert sweep_stale_state(tmp_path) == [stale]
     assert not stale.exists() and alive.exists() and foreign.exists()  # no owner file: not ours to judge
+
+
+def test_dashboard_shows_an_alert_after_a_launched_attack(session):
+    board = session.dashboard(background_rate=20)
+    assert board.status in session.pump.widgets and board.feed.status is None  # one status line for the page
+    assert session.wait_for(lambda: board.feed.total >= 5, timeout=20), session.sim_errors
+    said = board.launch("credential-stuffing")
+    assert said.startswith("Launched credential-stuffing: ") and said.endswith("ending now.")
+    assert "Launched credential-stuffing" in board.launch_result.value
+    assert session.wait_for(lambda: any(d == "credential_stuffing" for d, _k in board.alerts.alerts), timeout=30)
+    assert "What to do:" in board.alerts.view.value
+    assert "Could not launch" in board.launch("no-such-attack") and "is not a scenario" in board.launch_result.value
+    assert board.chart.top() and board.chart.mapped()
