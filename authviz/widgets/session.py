@@ -252,7 +252,8 @@ class LiveSession:
         """Put a status line under the widget's title (every session widget is a VBox)."""
         line = self.status_line()
         children = list(widget.children)
-        widget.children = (children[:1] + [line] + children[1:]) if children else [line]
+        at = getattr(widget, "status_index", 1)  # under the title; widgets without one say 0
+        widget.children = children[:at] + [line] + children[at:]
         widget.status = line
         return widget
 

@@ -124,7 +124,7 @@ def map_html(totals: Mapping[str, tuple[str, int]], *, title: str = "Log-ins, si
                           for v in decades)
     return (f'<div class="authviz authviz-map">{style_block()}<div class="av-chart-title">{esc(title)} '
             f'<span class="av-detail">(log scale: {legend or "no events yet"})</span></div>'
-            f'<svg viewBox="0 0 360 142" width="100%" preserveAspectRatio="xMidYMid meet" '
+            f'<svg viewBox="0 0 360 142" width="100%" style="max-width:900px" preserveAspectRatio="xMidYMid meet" '
             f'stroke="#ffffff" stroke-width="0.25">{"".join(shapes)}</svg></div>')
 
 
@@ -156,6 +156,8 @@ class CountryBoard(W.VBox):
     """
 
     topics = frozenset({"auth"})
+    #: a session puts its status line first (the bars carry their own title)
+    status_index = 0
 
     def __repr__(self) -> str:
         return "(the live bars and map of log-ins by country appear here when the cell runs)"
