@@ -218,11 +218,12 @@ def run_dashboard(*, notebooks: Path, state_dir: Path, port: int, env: dict[str,
     owner = port_owner(port)
     if owner is not None:
         raise AuthvizError(f"port {port} (for the dashboard) is in use by {owner}; stop it, or choose "
-                           "another port with --port.")
+                           "another port.").naming("port")
     workdir = state_dir / "notebooks"
     working_copy(notebooks, workdir, reset=reset)
     if not (workdir / DASHBOARD).exists():
-        raise AuthvizError(f"{workdir / DASHBOARD} is missing; reset the working copy with --reset-notebooks.")
+        raise AuthvizError(f"{workdir / DASHBOARD} is missing; reset the working copy (reset_notebooks).").naming(
+            "reset_notebooks")
     server = NotebookServer("dashboard", workdir, port, state_dir / "dashboard.log")
     try:
         server.start(dict(env))

@@ -39,7 +39,8 @@ import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
-from authviz.errors import AuthvizError, UsageError
+from authviz.config import process_environment
+from authviz.errors import AuthvizError, SettingError
 from authviz.notebook_servers import DASHBOARD, NotebookServer, working_copy
 
 from .serve import ensure_log_token
@@ -70,26 +71,29 @@ class DemoOptions:
     start_timeout: float = 30.0
     #: how long each child may take to stop after SIGTERM before it is killed (seconds)
     stop_timeout: float = 10.0
+    #: the log-stream token (None: the one kept in the state directory, made once)
+    log_token: str | None = None
 
     def validate(self) -> None:
-        """Raise :class:`UsageError` for options no child could run with (checked before any starts)."""
+        """Raise :class:`SettingError` for options no child could run with (checked before any starts)."""
         from authviz.simulator import SCENARIOS
 
         for name in self.scenarios:
             if name not in SCENARIOS:
-                raise UsageError(f"--scenario {name!r} is not a scenario; choose from {', '.join(SCENARIOS)}.")
-        ports = (("--port", self.port), ("--jupyter-port", self.jupyter_port),
-                 ("--dashboard-port", self.dashboard_port))
-        for flag, port in ports:
+                raise SettingError(f"scenario {name!r} is not a scenario; choose from {', '.join(SCENARIOS)}.",
+                                   "scenario")
+        ports = (("port", self.port), ("jupyter_port", self.jupyter_port), ("dashboard_port", self.dashboard_port))
+        for setting, port in ports:
             if not 1 <= port <= 65535:
-                raise UsageError(f"{flag} {port} is not a port number (1-65535).")
-        used = [port for _flag, port in ports]
+                raise SettingError(f"{setting} {port} is not a port number (1-65535).", setting)
+        used = [port for _setting, port in ports]
         if len(set(used)) != len(used):
-            raise UsageError(f"the hub, JupyterLab and the dashboard need three different ports, not {used}.")
+            raise SettingError(f"the hub, JupyterLab and the dashboard need three different ports, not {used}.",
+                               "port")
         if not self.rate > 0:
-            raise UsageError(f"--rate must be a positive number of events per second, not {self.rate:g}.")
+            raise SettingError(f"rate must be a positive number of events per second, not {self.rate:g}.", "rate")
         if self.run_for is not None and not self.run_for > 0:
-            raise UsageError(f"--for must be a positive number of seconds, not {self.run_for:g}.")
+            raise SettingError(f"run_for must be a positive number of seconds, not {self.run_for:g}.", "run_for")
 
 
 def demo_environment(port: int, log_token: str, user_token: str) -> dict[str, str]:
@@ -134,8 +138,8 @@ def _wait_ready(url: str, token: str, proc: subprocess.Popen[bytes], timeout: fl
         if proc.poll() is not None:
             raise AuthvizError(
                 f"authviz serve stopped at start (exit {proc.returncode}); is port "
-                f"{url.rsplit(':', 1)[-1].split('/')[0]} free? (use --port)"
-            )
+                f"{url.rsplit(':', 1)[-1].split('/')[0]} free? (choose another port)"
+            ).naming("port")
         request = urllib.request.Request(url + "/auth0/events?limit=1", headers={"Authorization": token})
         try:
             with urllib.request.urlopen(request, timeout=1.0) as response:
@@ -151,16 +155,16 @@ def check_ports_free(options: DemoOptions) -> None:
     """Raise :class:`AuthvizError` (one sentence) when a port the demo needs already answers."""
     from authviz.notebook_servers import port_owner
 
-    wanted = [("--port", options.port, "the hub")]
+    wanted = [("port", options.port, "the hub")]
     if options.jupyter:
-        wanted.append(("--jupyter-port", options.jupyter_port, "JupyterLab"))
+        wanted.append(("jupyter_port", options.jupyter_port, "JupyterLab"))
         if options.dashboard:
-            wanted.append(("--dashboard-port", options.dashboard_port, "the dashboard"))
-    for flag, port, what in wanted:
+            wanted.append(("dashboard_port", options.dashboard_port, "the dashboard"))
+    for setting, port, what in wanted:
         owner = port_owner(port)
         if owner is not None:
-            raise AuthvizError(f"port {port} (for {what}) is in use by {owner}; stop it, or start the "
-                               f"demo on another port with {flag}.")
+            raise AuthvizError(f"port {port} (for {what}) is in use by {owner}; stop it, or choose "
+                               f"another {setting}.").naming(setting)
 
 
 def notebooks_copy(options: DemoOptions) -> Path:
@@ -239,14 +243,14 @@ def run(options: DemoOptions) -> int:
 
 
 def _run(options: DemoOptions) -> int:
-    from .cli import mint_token
+    from .devidentity import mint_token
 
     authviz = [sys.executable, "-m", "authviz"]
     state = str(options.state_dir)
-    log_token = ensure_log_token(options.state_dir, os.environ.get("AUTHVIZ_LOG_TOKEN"))
+    log_token = ensure_log_token(options.state_dir, options.log_token)
     base = f"http://127.0.0.1:{options.port}"
     children: list[tuple[str, subprocess.Popen[bytes]]] = []
-    child_env = {**os.environ, "AUTHVIZ_LOG_TOKEN": log_token, "PYTHONUNBUFFERED": "1"}
+    child_env = process_environment(AUTHVIZ_LOG_TOKEN=log_token, PYTHONUNBUFFERED="1")
     try:
         serve = subprocess.Popen(
             [*authviz, "serve", "--dev-identity", "--port", str(options.port), "--state-dir", state,
@@ -292,7 +296,7 @@ def _run(options: DemoOptions) -> int:
         _say(f"  log stream     POST {base}/auth0/logs  (token in {options.state_dir}/log-token)")
         _say(f"  history        GET  {base}/auth0/events?after=0&limit=100")
         if servers:
-            _say(f"  notebooks      {notebooks_copy(options)}  (reset: --reset-notebooks; "
+            _say(f"  notebooks      {notebooks_copy(options)}  (your copy, kept; delete it to start again; "
                  f"logs: {options.state_dir}/jupyterlab.log, dashboard.log)")
         env_file = _write_env_file(options.state_dir, env)
         # each URL is printed once its server answers (the dashboard usually first)

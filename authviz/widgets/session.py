@@ -27,7 +27,6 @@ from __future__ import annotations
 import atexit
 import itertools
 import json
-import os
 import secrets
 import threading
 import time
@@ -40,7 +39,7 @@ from collections.abc import Mapping
 from datetime import datetime, timezone
 from typing import Any
 
-from authviz.config import PusherSettings
+from authviz.config import NOTEBOOK_MODE_ENV, NotebookSettings, PusherSettings
 from authviz.errors import AuthvizError, ConfigError
 from authviz.live import EndpointAuthorizer, LiveClient
 from authviz.topics import AUTH_EVENT, CHAT_CHANNEL, EVENTS_CHANNEL, MESSAGE_ADDED_EVENT
@@ -52,7 +51,7 @@ from authviz.widgets.records import CATEGORY_LABELS, to_record
 from authviz.widgets.session_events import SessionEvents
 from authviz.widgets.status import StatusLine
 
-MODE_ENV = "AUTHVIZ_NOTEBOOK_MODE"
+MODE_ENV = NOTEBOOK_MODE_ENV
 #: Largest webhook batch the simulator posts (the bridge accepts far more; small batches keep the
 #: feed smooth).
 SIM_BATCH = 25
@@ -124,10 +123,7 @@ def _record_time(record: Mapping[str, Any]) -> datetime:
 
 def settings_in_environment(env: Mapping[str, str] | None = None) -> bool:
     """Whether Pusher settings are given (``PUSHER_URL`` or ``PUSHER_KEY``) and not overridden to local."""
-    env = os.environ if env is None else env
-    if env.get(MODE_ENV, "").strip().lower() == "local":
-        return False
-    return bool(env.get("PUSHER_URL") or env.get("PUSHER_KEY"))
+    return NotebookSettings.from_env(env, dotenv_path=".env" if env is None else None).remote
 
 
 #: Every session not yet stopped in this process; stopped at interpreter exit (kernel shutdown or
@@ -202,8 +198,9 @@ class LiveSession:
             self.settings = PusherSettings.from_url(self.hub.pusher_url)
         else:
             self.settings = PusherSettings.from_env()
-            self.bridge_url = os.environ.get("AUTHVIZ_BRIDGE_URL", "").rstrip("/") or None
-            self.log_token = os.environ.get("AUTHVIZ_LOG_TOKEN") or None
+            notebook = NotebookSettings.from_env()
+            self.bridge_url = notebook.bridge_url
+            self.log_token = notebook.log_token
             self.default_user = None
         self.pump.start()
         _RUNNING.add(self)
@@ -262,11 +259,11 @@ class LiveSession:
         """A bearer token: for ``user`` from the dev identity (``POST /dev/token``, loopback only),
         else ``PUSHER_AUTH_TOKEN`` (remote) or one for the local default user."""
         if user is None and self.mode == "remote":
-            token = os.environ.get("PUSHER_AUTH_TOKEN", "").strip()
+            token = NotebookSettings.from_env().auth_token
             if token:
                 return token
             raise ConfigError("PUSHER_AUTH_TOKEN is not set: give a user token, or a demo user name "
-                              "(chat(user='bob')) when the bridge runs with --dev-identity.")
+                              "(chat(user='bob')) when the bridge runs with a dev identity.")
         user = user or self.default_user or "analyst"
         if user not in self._tokens:
             if not self.bridge_url:
