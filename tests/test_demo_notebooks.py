@@ -11,7 +11,7 @@ import time
 import pytest
 
 from authviz.bridge.demo import DemoOptions, check_ports_free
-from authviz.errors import AuthvizError, UsageError
+from authviz.errors import AuthvizError, SettingError
 from authviz.notebook_servers import NotebookServer, log_tail, port_owner, working_copy
 
 
@@ -52,7 +52,8 @@ def test_port_owner_names_what_answers():
             check_ports_free(options)
         message = str(error.value)
         assert message == (f"port {hub.port} (for the hub) is in use by an authviz hub (another demo or "
-                           f"`authviz serve`); stop it, or start the demo on another port with --port.")
+                           f"`authviz serve`); stop it, or choose another port.")
+        assert error.value.settings == ("port",)  # the command line says --port
     finally:
         hub.stop()
 
@@ -73,7 +74,7 @@ def test_port_owner_of_another_web_server_and_a_silent_listener():
 
 
 def test_demo_options_need_three_different_ports():
-    with pytest.raises(UsageError, match="three different ports"):
+    with pytest.raises(SettingError, match="three different ports"):
         DemoOptions(port=7000, jupyter_port=7001, dashboard_port=7001).validate()
 
 

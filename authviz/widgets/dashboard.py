@@ -13,7 +13,6 @@ real webhook (see :meth:`LiveSession.launch_attack`), so a room can watch a dete
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from typing import Any
 
 import ipywidgets as W
 
