@@ -108,3 +108,17 @@ def test_dashboard_server_serves_voila_and_the_offline_map_only(tmp_path):
     lab._write_quiet_settings()
     assert '"fetchNews": "false"' in (tmp_path / "lab-settings" / "@jupyterlab" / "apputils-extension"
                                       / "notification.jupyterlab-settings").read_text()
+
+
+def test_tail_without_settings_says_where_the_demo_keeps_them(tmp_path, monkeypatch, capsys):
+    from authviz.cli import main
+
+    for name in list(__import__("os").environ):
+        if name.startswith(("PUSHER_", "AUTHVIZ_")):
+            monkeypatch.delenv(name)
+    monkeypatch.chdir(tmp_path)  # no .env here
+    assert main(["tail"]) == 1
+    said = capsys.readouterr().err.strip()
+    assert said.startswith("authviz: PUSHER_KEY is not set")
+    assert "set -a; . .authviz/demo.env; set +a" in said and "--source simulator" in said
+    assert len(said.splitlines()) == 1
