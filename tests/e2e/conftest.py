@@ -41,7 +41,7 @@ LAB_START_TIMEOUT = 90.0
 
 # Only `make e2e` (which sets AUTHVIZ_E2E=1) runs the browser tests; `make test` does not collect them.
 if os.environ.get("AUTHVIZ_E2E") != "1":
-    collect_ignore = ["test_notebooks_in_browser.py"]
+    collect_ignore = ["test_notebooks_in_browser.py", "test_demo_in_browser.py"]
 
 
 def _free_port() -> int:
