@@ -243,7 +243,8 @@ def run(options: DemoOptions) -> int:
 
 
 def _run(options: DemoOptions) -> int:
-    from .devidentity import mint_token
+    from .devidentity import DEFAULT_AUDIENCE, KEY_FILE, DevIdentity, read_dev_settings
+    from .identity import normalise_issuer
 
     authviz = [sys.executable, "-m", "authviz"]
     state = str(options.state_dir)
@@ -252,22 +253,19 @@ def _run(options: DemoOptions) -> int:
     children: list[tuple[str, subprocess.Popen[bytes]]] = []
     child_env = process_environment(AUTHVIZ_LOG_TOKEN=log_token, PYTHONUNBUFFERED="1")
     try:
+        # The notebooks' token is minted before the server answers (same key file and issuer as
+        # `authviz serve --dev-identity` on this port), so JupyterLab and the dashboard start
+        # alongside the server: they are the slow part of a start.
+        identity = DevIdentity.load_or_create(options.state_dir / KEY_FILE)
+        issuer = normalise_issuer(f"{base}/")
+        user_token = identity.mint(options.user, issuer=issuer, audience=DEFAULT_AUDIENCE)
+        env = demo_environment(options.port, log_token, user_token)
         serve = subprocess.Popen(
             [*authviz, "serve", "--dev-identity", "--port", str(options.port), "--state-dir", state,
              "--app-id", APP_ID, "--key", KEY, "--secret", SECRET],
             env=child_env, stdout=subprocess.DEVNULL,
         )
         children.append(("authviz serve", serve))
-        _wait_ready(base, log_token, serve, options.start_timeout)
-        user_token = mint_token(options.user, state_dir=options.state_dir)
-        env = demo_environment(options.port, log_token, user_token)
-
-        if options.simulator:
-            cmd = [*authviz, "simulate", "--target", base + "/auth0/logs", "--rate", str(options.rate),
-                   "--seed", str(options.seed), "--no-progress"]
-            for name in options.scenarios:
-                cmd += ["--scenario", name]
-            children.append(("authviz simulate", subprocess.Popen(cmd, env=child_env)))
 
         servers: list[NotebookServer] = []
         if options.jupyter:
@@ -281,14 +279,26 @@ def _run(options: DemoOptions) -> int:
                     _say(f"copied {len(copied)} notebooks into {workdir} (your working copy; "
                          "saving there changes no tracked file)")
                 kernel_env = {**child_env, **env}
-                servers.append(NotebookServer("lab", workdir, options.jupyter_port,
-                                              options.state_dir / "jupyterlab.log"))
                 if options.dashboard and (workdir / DASHBOARD).exists():
                     servers.append(NotebookServer("dashboard", workdir, options.dashboard_port,
                                                   options.state_dir / "dashboard.log"))
+                servers.append(NotebookServer("lab", workdir, options.jupyter_port,
+                                              options.state_dir / "jupyterlab.log"))
                 for server in servers:
                     server.start(kernel_env)
                     children.append((server.name, server.proc))
+
+        _wait_ready(base, log_token, serve, options.start_timeout)
+        if (read_dev_settings(options.state_dir) or {}).get("issuer") != issuer:
+            raise AuthvizError(f"the demo's server records another issuer than {issuer}; the notebooks' "
+                               "token would be refused.")
+
+        if options.simulator:
+            cmd = [*authviz, "simulate", "--target", base + "/auth0/logs", "--rate", str(options.rate),
+                   "--seed", str(options.seed), "--no-progress"]
+            for name in options.scenarios:
+                cmd += ["--scenario", name]
+            children.append(("authviz simulate", subprocess.Popen(cmd, env=child_env)))
 
         _say("")
         _say("authviz demo is running:")

@@ -73,7 +73,7 @@ def alert_html(alert: Any) -> str:
 class AlertsPanel(W.VBox):
     """Newest-first alerts of a :class:`~authviz.analytics.LiveDetector` fed the live events.
 
-    ``detector`` defaults to ``authviz.LiveDetector()``; ``interval`` is the least time between two
+    ``detector`` defaults to ``authviz.LiveDetector()`` (made when the first events arrive); ``interval`` is the least time between two
     detector runs (seconds); ``max_alerts`` bounds the incidents kept and drawn.
     """
 
@@ -84,10 +84,7 @@ class AlertsPanel(W.VBox):
 
     def __init__(self, detector: Any = None, *, interval: float = 2.0, max_alerts: int = 50,
                  title: str = "Alerts") -> None:
-        if detector is None:
-            from authviz.analytics import LiveDetector  # pandas: loaded only when alerts are shown
-
-            detector = LiveDetector()
+        #: made on the first run when not given (pandas and the rules load then, after the page drew)
         self.detector = detector
         self.interval = interval
         self.max_alerts = max_alerts
@@ -126,6 +123,10 @@ class AlertsPanel(W.VBox):
         if not batch:
             return 0
         try:
+            if self.detector is None:
+                from authviz.analytics import LiveDetector
+
+                self.detector = LiveDetector()
             found = list(self.detector.feed(batch))
         except Exception as exc:  # shown in the panel, never a traceback from the pump
             self.errors += 1
