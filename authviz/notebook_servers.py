@@ -217,8 +217,8 @@ def run_dashboard(*, notebooks: Path, state_dir: Path, port: int, env: dict[str,
     """
     owner = port_owner(port)
     if owner is not None:
-        raise AuthvizError(f"port {port} (for the dashboard) is in use by {owner}; stop it, or choose "
-                           "another port.").naming("port")
+        raise AuthvizError(f"The dashboard cannot listen on 127.0.0.1:{port}: it is in use by {owner}; "
+                           "stop that, or choose another port.").naming("port")
     workdir = state_dir / "notebooks"
     working_copy(notebooks, workdir, reset=reset)
     if not (workdir / DASHBOARD).exists():

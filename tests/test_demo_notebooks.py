@@ -51,8 +51,8 @@ def test_port_owner_names_what_answers():
         with pytest.raises(AuthvizError) as error:
             check_ports_free(options)
         message = str(error.value)
-        assert message == (f"port {hub.port} (for the hub) is in use by an authviz hub (another demo or "
-                           f"`authviz serve`); stop it, or choose another port.")
+        assert message == (f"The hub cannot listen on 127.0.0.1:{hub.port}: it is in use by an authviz hub "
+                           f"(another demo or `authviz serve`); stop that, or choose another port.")
         assert error.value.settings == ("port",)  # the command line says --port
     finally:
         hub.stop()

@@ -85,7 +85,7 @@ class DemoOptions:
         ports = (("port", self.port), ("jupyter_port", self.jupyter_port), ("dashboard_port", self.dashboard_port))
         for setting, port in ports:
             if not 1 <= port <= 65535:
-                raise SettingError(f"{setting} {port} is not a port number (1-65535).", setting)
+                raise SettingError(f"{setting} must be from 1 to 65535, not {port}.", setting)
         used = [port for _setting, port in ports]
         if len(set(used)) != len(used):
             raise SettingError(f"the hub, JupyterLab and the dashboard need three different ports, not {used}.",
@@ -155,7 +155,7 @@ def check_ports_free(options: DemoOptions) -> None:
     """Raise :class:`AuthvizError` (one sentence) when a port the demo needs already answers."""
     from authviz.notebook_servers import port_owner
 
-    wanted = [("port", options.port, "the hub")]
+    wanted = [("port", options.port, "The hub")]
     if options.jupyter:
         wanted.append(("jupyter_port", options.jupyter_port, "JupyterLab"))
         if options.dashboard:
@@ -163,8 +163,8 @@ def check_ports_free(options: DemoOptions) -> None:
     for setting, port, what in wanted:
         owner = port_owner(port)
         if owner is not None:
-            raise AuthvizError(f"port {port} (for {what}) is in use by {owner}; stop it, or choose "
-                               f"another {setting}.").naming(setting)
+            raise AuthvizError(f"{what} cannot listen on 127.0.0.1:{port}: it is in use by {owner}; stop "
+                               f"that, or choose another {setting}.").naming(setting)
 
 
 def notebooks_copy(options: DemoOptions) -> Path:

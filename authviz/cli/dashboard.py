@@ -36,7 +36,7 @@ def run_dashboard(args: argparse.Namespace) -> int:
     from authviz.notebook_servers import run_dashboard as serve
 
     if not 1 <= args.port <= 65535:
-        raise SettingError(f"port {args.port} is not a port number (1-65535).", "port")
+        raise SettingError(f"port must be from 1 to 65535, not {args.port}.", "port")
     return serve(notebooks=Path(args.notebooks), state_dir=Path(args.state_dir), port=args.port,
                  env=process_environment(**load_environment()), reset=args.reset_notebooks,
                  say=lambda text: print(text, file=sys.stderr, flush=True))

@@ -40,8 +40,9 @@ def test_demo_dashboard_live_saving_leaves_git_clean_and_a_second_demo_is_refuse
         second = subprocess.run(demo_command(*ports, state), cwd=ROOT, capture_output=True, text=True, timeout=60)
         assert second.returncode == 1 and time.monotonic() - t0 < 20
         said = second.stderr.strip()
-        assert said.startswith(f"authviz: --port {ports[0]} (for the hub) is in use by an authviz hub"), said
-        assert said.endswith("stop it, or choose another --port."), said
+        assert said.startswith(f"authviz: The hub cannot listen on 127.0.0.1:{ports[0]}: it is in use by an "
+                               "authviz hub"), said
+        assert said.endswith("stop that, or choose another --port."), said
         assert len(said.splitlines()) == 1 and "Traceback" not in said
 
         # open a notebook of the working copy in JupyterLab and save it
