@@ -243,7 +243,7 @@ def run(options: DemoOptions) -> int:
 
 
 def _run(options: DemoOptions) -> int:
-    from .devidentity import DEFAULT_AUDIENCE, KEY_FILE, DevIdentity, read_dev_settings
+    from .devidentity import DEFAULT_AUDIENCE, KEY_FILE, DevIdentity, mint_token, read_dev_settings
     from .identity import normalise_issuer
 
     authviz = [sys.executable, "-m", "authviz"]
@@ -256,9 +256,10 @@ def _run(options: DemoOptions) -> int:
         # The notebooks' token is minted before the server answers (same key file and issuer as
         # `authviz serve --dev-identity` on this port), so JupyterLab and the dashboard start
         # alongside the server: they are the slow part of a start.
-        identity = DevIdentity.load_or_create(options.state_dir / KEY_FILE)
+        DevIdentity.load_or_create(options.state_dir / KEY_FILE)  # the key the server will load
         issuer = normalise_issuer(f"{base}/")
-        user_token = identity.mint(options.user, issuer=issuer, audience=DEFAULT_AUDIENCE)
+        user_token = mint_token(options.user, state_dir=options.state_dir, issuer=issuer,
+                                audience=DEFAULT_AUDIENCE)
         env = demo_environment(options.port, log_token, user_token)
         serve = subprocess.Popen(
             [*authviz, "serve", "--dev-identity", "--port", str(options.port), "--state-dir", state,
