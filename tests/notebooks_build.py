@@ -188,14 +188,11 @@ the affected user's private channel (`private-user-{id}`), so an application can
 The simulator can inject recognisable attacks. Six accounts blocked within an hour
 (`limit_wc` / `limit_mu`) show up above as **Blocked** rows as soon as the bridge publishes them."""),
         new_code_cell("""\
-from datetime import datetime, timezone
-from authviz.simulator import TrafficGenerator
+print(session.launch_attack("lockout-spike", seed=5))  # six blocks over the last minutes, ending now
+session.wait_for_events(606, timeout=20)"""),
+        new_code_cell("""\
 from authviz.widgets import CATEGORY_LABELS
 
-spike = TrafficGenerator(seed=5).scenario("lockout-spike", at=datetime.now(timezone.utc))
-session.post_log_records(spike)
-session.wait_for_events(600 + len(spike), timeout=20)"""),
-        new_code_cell("""\
 for category, n in sorted(events.counts.items()):
     print(f"{CATEGORY_LABELS[category]:<18} {n:>4}")"""),
         new_markdown_cell(END_MD),

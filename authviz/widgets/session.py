@@ -36,7 +36,7 @@ import urllib.request
 import weakref
 from collections import Counter
 from collections.abc import Mapping
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from authviz.config import NOTEBOOK_MODE_ENV, NotebookSettings, PusherSettings
@@ -340,17 +340,20 @@ class LiveSession:
         The attack's records end now (they are stamped over the minutes before), so the detections
         see a complete attack at once and its rows read as recent, simulated events.
         """
-        from datetime import timedelta
-
         from authviz.simulator import SCENARIOS, TrafficGenerator
 
         if name not in SCENARIOS:
             raise ConfigError(f"{name!r} is not a scenario; choose from {', '.join(SCENARIOS)}.")
         generator = TrafficGenerator(seed=secrets.randbelow(2**31) if seed is None else seed)
-        probe = generator.scenario(name, at=datetime(2000, 1, 1, tzinfo=timezone.utc))
-        span = max(_record_time(r) for r in probe) - min(_record_time(r) for r in probe)
-        at = datetime.now(timezone.utc) - span - timedelta(seconds=1)
-        records = generator.scenario(name, at=at)
+        # made at a fixed reference time (same records for the same seed), then moved so that the
+        # last one happened a second ago: never an event from the future
+        records = generator.scenario(name, at=datetime(2000, 1, 1, tzinfo=timezone.utc))
+        first, last = min(map(_record_time, records)), max(map(_record_time, records))
+        span = last - first
+        shift = datetime.now(timezone.utc) - timedelta(seconds=1) - last
+        for record in records:
+            moved = (_record_time(record) + shift).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+            record["data"]["date"] = moved
         self.post_log_records(records)
         return f"Launched {name}: {len(records)} events over {_duration(span)}, ending now."
 
