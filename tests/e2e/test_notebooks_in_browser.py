@@ -124,7 +124,15 @@ def number(text: str) -> int:
 
 
 def shot(page, locator, artifacts, name: str) -> None:
-    locator.scroll_into_view_if_needed()
+    # live views replace their HTML on every redraw: an element can detach while being scrolled to
+    for attempt in range(5):
+        try:
+            locator.scroll_into_view_if_needed(timeout=5_000)
+            break
+        except Exception:
+            if attempt == 4:
+                raise
+            page.wait_for_timeout(200)
     page.screenshot(path=str(artifacts / name))
 
 
