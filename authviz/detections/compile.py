@@ -478,3 +478,41 @@ def _text_expr(field: Field, dialect: Dialect) -> str:
     if field.is_list:
         raise RuleError("a correlation cannot group by or count an array field ({})")
     return dialect.json_scalar("data", field.path)  # type: ignore[arg-type]
+
+
+def findings_query(rule: Rule, settings: TenantSettings | None, dialect: Dialect, table: str = "events") -> str:
+    """SQL with one row per finding of ``rule``: rule_id, title, level, group (JSON text), count, first, last, event_ids."""
+    meta = f"{dialect.literal(rule.id)} AS rule_id, {dialect.literal(rule.title)} AS title, {dialect.literal(rule.level)} AS level"
+    if rule.correlation is not None:
+        names = rule.correlation.group_by
+        if not names:
+            group = "'{}'" if dialect.name == "spark" else "'{}'::JSON"
+        elif dialect.name == "spark":
+            group = "to_json(map(" + ", ".join(f"{dialect.literal(n)}, g{i}" for i, n in enumerate(names)) + "))"
+        else:
+            group = "json_object(" + ", ".join(f"{dialect.literal(n)}, g{i}" for i, n in enumerate(names)) + ")"
+        inner = correlation_query(rule, settings, dialect, table)
+        return (f"SELECT {meta}, {group} AS {dialect.column('group')}, event_count AS count, first, last, event_ids "
+                f"FROM ({inner}) AS c")
+    if rule.sql is not None:
+        if dialect.name != "duckdb":
+            raise RuleError(f"rule {rule.id} is written in DuckDB SQL and has no {dialect.name} form")
+        return f"SELECT {meta}, \"group\", count, first, last, event_ids FROM ({rule.sql.format(events=table)}) AS s"
+    inner = event_query(rule, settings, dialect, table)
+    empty = "'{}'" if dialect.name == "spark" else "'{}'::JSON"
+    return (f"SELECT {meta}, {empty} AS {dialect.column('group')}, 1 AS count, timestamp AS first, "
+            f"timestamp AS last, {'array(event_id)' if dialect.name == 'spark' else '[event_id]'} AS event_ids "
+            f"FROM ({inner}) AS e")
+
+
+def spark_sql(rules, settings: TenantSettings | None = None, table: str = "auth0_events") -> dict[str, str]:
+    """Spark SQL for each runnable rule (id -> query over ``table``: schema columns plus ``data`` as JSON text).
+
+    Rules whose placeholders are unset, and DuckDB-only SQL rules, are left out.
+    """
+    exported: dict[str, str] = {}
+    for rule in rules:
+        if rule.missing(settings) or rule.sql is not None:
+            continue
+        exported[rule.id] = findings_query(rule, settings, SPARK, table)
+    return exported
