@@ -72,17 +72,23 @@ class DetectionEngine:
 
     # ---- events ----------------------------------------------------------------------------
     def add_frame(self, frame: pd.DataFrame) -> int:
-        """Append a schema DataFrame (from ``read_logs``) to the stored events; returns its rows."""
+        """Append a schema DataFrame (from ``read_logs``) to the stored events; returns the rows added
+        (an ``event_id`` already stored is not added again)."""
         if not self._stored:
-            self.con.execute("CREATE TABLE stored_events AS SELECT * FROM frame LIMIT 0")
+            self.con.execute("CREATE TABLE stored_events AS SELECT * FROM frame LIMIT 0").fetchall()
             self._stored = True
             self._sources.append("SELECT * FROM stored_events")
         self.con.register("_incoming", frame)
         try:
-            self.con.execute("INSERT INTO stored_events BY NAME SELECT * FROM _incoming")
+            before = self.con.execute("SELECT count(*) FROM stored_events").fetchall()[0][0]
+            # an event repeated across inputs is stored once (the first seen)
+            self.con.execute("INSERT INTO stored_events BY NAME SELECT * FROM _incoming "
+                             "WHERE event_id IS NULL OR event_id NOT IN (SELECT event_id FROM stored_events "
+                             "WHERE event_id IS NOT NULL)").fetchall()
+            after = self.con.execute("SELECT count(*) FROM stored_events").fetchall()[0][0]
         finally:
             self.con.unregister("_incoming")
-        return len(frame)
+        return after - before
 
     def add_parquet(self, path: str | Path) -> None:
         """Read a Parquet file or a ``logs pull``/``logs convert`` archive directory in place."""
@@ -120,7 +126,7 @@ class DetectionEngine:
         self.con.execute(f"CREATE OR REPLACE VIEW events AS {filtered}")
 
     def count_events(self) -> int:
-        return self.con.execute("SELECT count(*) FROM events").fetchone()[0]
+        return self.con.execute("SELECT count(*) FROM events").fetchall()[0][0]
 
     # ---- rules -----------------------------------------------------------------------------
     def _create_findings(self) -> None:
@@ -144,7 +150,7 @@ class DetectionEngine:
                 continue
             try:
                 before = self._count_findings()
-                self.con.execute(self.insert_sql(rule, settings))
+                self.con.execute(self.insert_sql(rule, settings)).fetchall()
                 report.findings += self._count_findings() - before
                 report.ran.append(rule)
             except (RuleError, duckdb.Error) as error:
@@ -158,7 +164,7 @@ class DetectionEngine:
         return f"INSERT INTO findings {findings_query(rule, settings, DUCKDB)}"
 
     def _count_findings(self) -> int:
-        return self.con.execute("SELECT count(*) FROM findings").fetchone()[0]
+        return self.con.execute("SELECT count(*) FROM findings").fetchall()[0][0]
 
     # ---- results ---------------------------------------------------------------------------
     def findings(self) -> pd.DataFrame:
