@@ -110,9 +110,18 @@ class DetectionEngine:
         parts = []
         for source in self._sources:
             names = {row[0] for row in self.con.execute(f"DESCRIBE {source}").fetchall()}
-            data = "CAST(data AS JSON)" if "data" in names else (_DATA_FROM_RAW if "raw" in names else "NULL::JSON")
-            columns = [f'"{c}"' if c in names else f'NULL AS "{c}"' for c in COLUMNS if c not in ("raw",)]
-            columns.append('"raw"' if "raw" in names else "NULL AS raw")
+            # ``raw`` and ``source`` say where ``data`` is; an input with only ``data`` gets a Log
+            # Streaming ``raw`` around it.
+            if "raw" in names:
+                data, raw, shape = _DATA_FROM_RAW, "CAST(raw AS VARCHAR) AS raw", None
+            elif "data" in names:
+                data = "CAST(data AS JSON)"
+                raw, shape = "CAST(json_object('data', CAST(data AS JSON)) AS VARCHAR) AS raw", "'log_stream' AS source"
+            else:
+                data, raw, shape = "NULL::JSON", "NULL::VARCHAR AS raw", None
+            columns = [f'"{c}"' if c in names else f'NULL AS "{c}"' for c in COLUMNS if c not in ("raw", "source")]
+            columns.append(shape or ('CAST(source AS VARCHAR) AS source' if "source" in names else "NULL AS source"))
+            columns.append(raw)
             timestamp = "CAST(timestamp AS TIMESTAMPTZ) AS timestamp"
             columns = [timestamp if c == '"timestamp"' else c for c in columns]
             parts.append(f"SELECT {', '.join(columns)}, {data} AS data FROM ({source})")
