@@ -134,6 +134,17 @@ class DetectionEngine:
         filtered = f"SELECT * FROM ({body})" + (" WHERE " + " AND ".join(where) if where else "")
         self.con.execute(f"CREATE OR REPLACE VIEW events AS {filtered}")
 
+    def define_events_empty(self) -> None:
+        """An empty ``events`` view with every column rules may read (to check that rules compile)."""
+        from authviz.auth0.schema import empty_frame
+
+        frame = empty_frame()
+        self.con.register("_empty_schema", frame)
+        self.con.execute("CREATE OR REPLACE TABLE _schema_events AS SELECT * FROM _empty_schema").fetchall()
+        self.con.unregister("_empty_schema")
+        self._sources = ["SELECT * FROM _schema_events"]
+        self.define_events()
+
     def count_events(self) -> int:
         return self.con.execute("SELECT count(*) FROM events").fetchall()[0][0]
 
