@@ -15,7 +15,9 @@ from authviz.detections import (
     load_rule_text,
     load_rules,
     load_settings,
+    matches,
     packaged_rules,
+    rule_tree,
 )
 from tests.detection_cases import ev, sapi
 
@@ -33,7 +35,13 @@ def findings(rule_text: str, records: list[dict], settings: TenantSettings | Non
 
 def fired(rule_text: str, records: list[dict], settings=None) -> set[str]:
     found = findings(rule_text, records, settings)
-    return set().union(*map(set, found["event_ids"])) if len(found) else set()
+    by_sql = set().union(*map(set, found["event_ids"])) if len(found) else set()
+    # the live side's Python matcher agrees with the SQL on every event rule
+    (loaded,) = load_rule_text(rule_text, "test.yml").rules
+    tree = rule_tree(loaded, settings)
+    events = read_logs(records).frame.to_dict("records")
+    assert {e["event_id"] for e in events if matches(tree, e)} == by_sql
+    return by_sql
 
 
 def rule(detection: str, extra: str = "") -> str:
