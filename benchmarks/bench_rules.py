@@ -59,7 +59,7 @@ RAW_SQL = '''
                || '}},"response":{"statusCode":200,"body":{"enabled":' || CASE WHEN h % 2 = 0 THEN 'true' ELSE 'false' END
                || ',"shields":["admin_notification","block"]}}}'
              ELSE '{"prompts":[]}' END
-          || '}}' AS raw,
+          || '}}' AS raw
 '''
 
 
@@ -76,13 +76,21 @@ def generate(events: int, folder: Path) -> float:
     con.execute("SET enable_progress_bar = false")
     con.execute(f"SET temp_directory = '{OUT / 'tmp'}'")
     step_ms = DAYS * 86_400_000 // events
+    per_day = -(-events // DAYS)
     started = time.perf_counter()
-    con.execute(f"""
+    # one COPY per day, streaming into DIR/date=YYYY-MM-DD/part-0.parquet (the `logs pull` layout)
+    for day in range(DAYS):
+        low, high = day * per_day, min(events, (day + 1) * per_day)
+        if low >= high:
+            break
+        date = f"2026-10-{day + 1:02d}"
+        (folder / f"date={date}").mkdir(parents=True, exist_ok=True)
+        con.execute(f"""
     COPY (
       WITH base AS (
         SELECT i, hash(i) % 1000 AS h, hash(i * 7 + 1) % 200000 AS u, hash(i * 13 + 5) % 60000 AS n,
                TIMESTAMPTZ '2026-10-01 00:00:00+00' + to_milliseconds(CAST(i * {step_ms} AS BIGINT)) AS ts
-        FROM range({events}) r(i)
+        FROM range({low}, {high}) r(i)
       ), typed AS (
         SELECT *, {_case(0)} AS type, {_case(1)} AS category, {_case(2)} AS description FROM base
       ), rows AS (
@@ -101,9 +109,8 @@ def generate(events: int, folder: Path) -> float:
       )
       SELECT * EXCLUDE (h),
         {RAW_SQL}
-        strftime(timestamp AT TIME ZONE 'UTC', '%Y-%m-%d') AS date
       FROM rows
-    ) TO '{folder}' (FORMAT parquet, PARTITION_BY (date), COMPRESSION zstd, ROW_GROUP_SIZE 122880)
+    ) TO '{folder}/date={date}/part-0.parquet' (FORMAT parquet, COMPRESSION zstd, ROW_GROUP_SIZE 122880)
     """)
     seconds = time.perf_counter() - started
     marker.write_text(str(events))
