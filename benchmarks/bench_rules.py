@@ -6,7 +6,9 @@
 
 The archive is generated with DuckDB (no JSON files): the schema columns plus ``raw``, a Log Streaming
 record whose ``data`` carries ``details`` for Management API (``sapi``) events, one directory per
-day (``date=YYYY-MM-DD/``), under ``benchmarks/out/`` (git-ignored), reused when present. Each run
+day (``date=YYYY-MM-DD/``), under ``benchmarks/out/`` (git-ignored), reused when present. 100M
+events are ten consecutive 30-day copies of the 10M archive (ids suffixed, times shifted), each
+day file rewritten by DuckDB: same mix, 300 days. Each run
 is a fresh process; it reports the rules' wall time (events read in place from Parquet, findings
 written to DuckDB) and its peak RSS.
 """
@@ -26,6 +28,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent
 OUT = ROOT / "out"
 DAYS = 30
+#: Larger archives are whole copies of this one, shifted in time (see _replicate).
+BASE = 10_000_000
 SETTINGS = {"your-tenant-url": "acme.eu.auth0.com", "your-tenant-domain": "acme.eu.auth0.com",
             "global_client_id": "DASHBOARD", "trusted-client_id-1": "trusted-a", "trusted-client_id-2": "trusted-b",
             "api_explorer_client_id": "API-EXPLORER"}
@@ -69,6 +73,11 @@ def generate(events: int, folder: Path) -> float:
     marker = folder / ".complete"
     if marker.exists() and marker.read_text() == str(events):
         return 0.0
+    base = OUT / f"archive-{BASE}"
+    if events > BASE and events % BASE == 0:
+        if not ((base / ".complete").exists() and (base / ".complete").read_text() == str(BASE)):
+            generate(BASE, base)
+        return _replicate(base, events // BASE, folder)
     shutil.rmtree(folder, ignore_errors=True)
     folder.parent.mkdir(parents=True, exist_ok=True)
     con = duckdb.connect()
@@ -116,6 +125,33 @@ def generate(events: int, folder: Path) -> float:
     marker.write_text(str(events))
     shutil.rmtree(OUT / "tmp", ignore_errors=True)
     return seconds
+
+
+def _replicate(base: Path, copies: int, folder: Path) -> float:
+    """``copies`` consecutive periods of the ``base`` archive: copy k has ids suffixed ``-k`` and
+    times shifted by k x 30 days (each day file rewritten by DuckDB into its new day directory)."""
+    import duckdb
+
+    shutil.rmtree(folder, ignore_errors=True)
+    folder.mkdir(parents=True)
+    con = duckdb.connect()
+    con.execute("SET memory_limit = '2GB'")
+    con.execute("SET enable_progress_bar = false")
+    started = time.perf_counter()
+    for k in range(copies):
+        for day_dir in sorted(base.glob("date=*")):
+            day = day_dir.name.split("=", 1)[1]
+            new_day = con.execute(f"SELECT strftime(DATE '{day}' + INTERVAL {k * DAYS} DAY, '%Y-%m-%d')").fetchall()[0][0]
+            (folder / f"date={new_day}").mkdir(exist_ok=True)
+            suffix = f"-{k}" if k else ""
+            con.execute(f"""
+            COPY (SELECT * REPLACE (event_id || '{suffix}' AS event_id,
+                                    timestamp + INTERVAL {k * DAYS} DAY AS timestamp)
+                  FROM read_parquet('{day_dir}/*.parquet'))
+            TO '{folder}/date={new_day}/part-0.parquet' (FORMAT parquet, COMPRESSION zstd, ROW_GROUP_SIZE 122880)
+            """)
+    (folder / ".complete").write_text(str(copies * BASE))
+    return time.perf_counter() - started
 
 
 def run(folder: Path, memory_limit: str | None) -> dict:
