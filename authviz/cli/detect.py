@@ -1,4 +1,8 @@
-"""Sub-commands of this package (see authviz.cli for the contract): ``authviz detect`` and ``authviz rules``."""
+"""``authviz detect`` and ``authviz rules list|check``: Sigma rules over log files and archives.
+
+Exit status: ``detect`` 0 when it ran (findings or not), 2 on a usage error (a missing input, a bad
+time, an unreadable settings file or rule path); ``rules check`` 1 when a rule file is not usable.
+"""
 
 from __future__ import annotations
 
