@@ -134,7 +134,7 @@ def detect_command(args: argparse.Namespace) -> int:
         out.flush()
     finally:
         engine.close()
-    for rule, message in report.failed:
+    for _rule, message in report.failed:
         _say(f"authviz: {message}")
     if summary.rejects:
         _say(f"authviz: {summary.rejects} record(s) could not be read as Auth0 logs and were skipped "

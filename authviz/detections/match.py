@@ -78,7 +78,7 @@ def _eval(node: Node, view: _EventView) -> bool | None:
             return True
         return None if any(r is None for r in results) else False
     if isinstance(node, Not):
-        return not (_eval(node.item, view) is True)
+        return _eval(node.item, view) is not True
     if isinstance(node, Const):
         return node.value
     return _test(node, view)
