@@ -18,6 +18,7 @@ import logging
 import os
 import secrets
 import sys
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -261,17 +262,29 @@ async def setup(app: web.Application, hub: Any, args: argparse.Namespace) -> Bri
     return bridge
 
 
+def pusher_targets(urls: Sequence[str]) -> list[PusherCredentials]:
+    """The nodes of one cluster from their Pusher URLs: the same app (id, key, secret) on each."""
+    targets = [PusherCredentials.from_url(url) for url in urls]
+    first = targets[0]
+    for other in targets[1:]:
+        if (other.app_id, other.key, other.secret) != (first.app_id, first.key, first.secret):
+            raise ConfigError("Every Pusher URL must name the same app (app id, key and secret): "
+                              "they are nodes of one cluster.")
+    return targets
+
+
 def standalone_app(args: argparse.Namespace) -> tuple[web.Application, Bridge]:
     """The bridge alone, publishing to ``args.pusher_url`` through the Pusher HTTP API."""
-    if not args.pusher_url:
+    urls = [args.pusher_url] if isinstance(args.pusher_url, str) else list(args.pusher_url or ())
+    if not urls:
         raise ConfigError("Give --pusher-url (or PUSHER_URL) as http(s)://KEY:SECRET@HOST[:PORT]/apps/APP_ID.")
-    credentials = PusherCredentials.from_url(args.pusher_url)
+    targets = pusher_targets(urls)
     app = web.Application()
     bridge = build_bridge(
         args,
-        publisher=HttpPublisher(credentials),
-        app_key=credentials.key,
-        app_secret=credentials.secret,
+        publisher=HttpPublisher(targets, max_concurrency=getattr(args, "publish_concurrency", 8)),
+        app_key=targets[0].key,
+        app_secret=targets[0].secret,
         host=args.host,
         port=args.port,
     )
