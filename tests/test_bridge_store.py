@@ -267,7 +267,9 @@ async def test_beyond_memory_the_queue_reads_the_events_back_from_the_store():
     slow.gate.set()
     await queue.drain(5)
     events = [int(p.data) for batch in slow.batches for p in batch if p.event == "e"]
-    assert events == list(range(1, 41))
+    # each once; two batches are in flight at a time, so a retried one may follow its successor
+    # (clients restore seq order: authviz.live.backfill)
+    assert sorted(events) == list(range(1, 41))
     assert [p.data for batch in slow.batches for p in batch if p.event == "chat"] == ["hello"]
     assert queue.handled_seq == 40 and reads and queue.reloaded >= 35
     # caught up: new submissions come from memory again

@@ -465,20 +465,38 @@ class PublishQueue:
     # -- the worker ------------------------------------------------------------------------------
 
     async def _run(self) -> None:
-        while True:
-            if self._lists:
-                batch = self._take()
-                try:
-                    await self._deliver(batch)
-                finally:
-                    self._pending -= len(batch)
-                self._handled(max((item.seq for item in batch if item.seq is not None), default=0))
-                self._mark_idle()
-            elif self._store_after is not None:
-                await self._from_store()
-            else:
-                self._wakeup.clear()
-                await self._wakeup.wait()
+        # Two batches overlap: the next one is sent while the previous one's last requests are
+        # in flight (no round trip lost between batches). A batch is finished (handled_seq,
+        # pending) only after the one before it, so handled_seq never passes an unsent event.
+        loop = asyncio.get_running_loop()
+        previous: tuple[asyncio.Task[None], list[Publication]] | None = None
+        try:
+            while True:
+                if self._lists:
+                    batch = self._take()
+                    task = loop.create_task(self._deliver(batch))
+                    if previous is not None:
+                        await self._finish(*previous)
+                    previous = (task, batch)
+                elif previous is not None:
+                    await self._finish(*previous)
+                    previous = None
+                elif self._store_after is not None:
+                    await self._from_store()
+                else:
+                    self._wakeup.clear()
+                    await self._wakeup.wait()
+        finally:
+            if previous is not None:
+                previous[0].cancel()
+
+    async def _finish(self, task: asyncio.Task[None], batch: list[Publication]) -> None:
+        try:
+            await task
+        finally:
+            self._pending -= len(batch)
+        self._handled(max((item.seq for item in batch if item.seq is not None), default=0))
+        self._mark_idle()
 
     async def _from_store(self) -> None:
         """One page of events read back from the store; back to memory once caught up."""

@@ -55,13 +55,16 @@ from typing import Any
 from authviz import topics
 from authviz.live.errors import HistoryError
 from authviz.live.events import LiveEvent
-from authviz.live.history import HistoryClient
+from authviz.live.history import HistoryClient, HistoryPage
 from authviz.live.policy import Backoff
 from authviz.live.tasks import TaskRunner
 
 __all__ = ["Backfill"]
 
 log = logging.getLogger(__name__)
+
+#: events per history request when filling a gap (the bridge allows up to 1000)
+FILL_PAGE = 500
 
 
 class Backfill:
@@ -107,6 +110,8 @@ class Backfill:
         self._head_timer = False  # the periodic head check is scheduled
         #: the head seen at the previous periodic check: anything up to it should have arrived
         self._probe: int | None = None
+        #: the scheduled run reads only up to this seq (a gap); None: up to the history's head
+        self._fill_until: int | None = None
         self._holding = False
         self._generation = 0  # subscriptions seen; a run that ends on an older one goes again
         self._scheduled = False  # a run is queued, waiting for its back-off, or running
@@ -164,6 +169,7 @@ class Backfill:
             if not self.enabled:
                 return
             self._generation += 1
+            self._fill_until = None  # after a (re)subscription: everything up to the head
             if self.pending_from is None:
                 self.pending_from = self.last_seq if self.last_seq is not None else self._start_after
             self._holding = not self._failing  # a failing history must not stall the live events
@@ -187,7 +193,13 @@ class Backfill:
                         self.pending_from = head
                     cursor = self.pending_from
             while True:
-                page = self.history.fetch(cursor)
+                with self._lock:
+                    until = self._fill_until
+                if until is not None and cursor >= until:
+                    page = HistoryPage([], cursor, False)  # the gap is read (or never existed)
+                else:
+                    page = self.history.fetch(cursor, None if until is None else
+                                              max(1, min(FILL_PAGE, until - cursor)))
                 with self._lock:
                     for doc in page.events:
                         if self._seen(doc):
@@ -197,12 +209,13 @@ class Backfill:
                         self._deliver_locked(LiveEvent(self.channel, self.event, doc, doc, time.time()))
                     cursor = max(cursor, page.last_seq)
                     self.pending_from = cursor
-                    if page.more:
+                    if page.more and (self._fill_until is None or cursor < self._fill_until):
                         continue
                     if self._generation != generation:  # resubscribed meanwhile: read up to now
                         generation = self._generation
                         continue
                     self.pending_from = None
+                    self._fill_until = None
                     if self.last_seq is None or cursor > self.last_seq:
                         self.last_seq = cursor  # read up to here, even when nothing was delivered
                     self._release_locked()
@@ -253,7 +266,7 @@ class Backfill:
                 self._release_locked(force=True)
                 return
             self.gap_fills += 1
-            self._owe_gap_locked(hold=True)
+            self._owe_gap_locked(hold=True, until=self._held[0][0] - 1 if self._held else None)
 
     def _check_head(self) -> None:
         """Every ``head_interval``: backfill what was stored by the previous check and has not
@@ -274,7 +287,7 @@ class Backfill:
                 if (probe is not None and self.last_seq is not None and probe > self.last_seq
                         and not self._scheduled):
                     self.gap_fills += 1
-                    self._owe_gap_locked(hold=True)
+                    self._owe_gap_locked(hold=True, until=probe)
             if self.head_interval is not None and not self._head_timer:
                 self._head_timer = True
                 self._runner.call_later(self.head_interval, self._check_head)
@@ -309,10 +322,15 @@ class Backfill:
             self._gap_timer = True
             self._runner.call_later(self.reorder_delay, self._check_gap)
 
-    def _owe_gap_locked(self, hold: bool = False) -> None:
-        """Schedule a backfill from the stream position (``hold``: live events wait for it)."""
+    def _owe_gap_locked(self, hold: bool = False, until: int | None = None) -> None:
+        """Schedule a backfill from the stream position up to ``until`` (None: the head);
+        ``hold``: live events wait for it."""
         if not self.enabled:
             return
+        if not self._scheduled:
+            self._fill_until = until
+        elif until is None or (self._fill_until is not None and until > self._fill_until):
+            self._fill_until = until  # widen a scheduled fill, never narrow it
         if self.pending_from is None:
             self.pending_from = self.last_seq if self.last_seq is not None else self._start_after
         if hold and not self._failing:
