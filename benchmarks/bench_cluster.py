@@ -64,6 +64,7 @@ def tail_process(port: int, key: str, secret: str, app_id: str, history_url: str
     while (client.backfill.last_seq is None or client.backfill._scheduled) and time.monotonic() < deadline:
         time.sleep(0.05)
     conn.send("ready")
+    cpu_start = time.process_time()
     seqs: list[int] = []
     lags: list[float] = []
     last_at = 0.0
@@ -93,6 +94,7 @@ def tail_process(port: int, key: str, secret: str, app_id: str, history_url: str
         "lag_max": lags[-1] if lags else float("nan"),
         "reordered": client.backfill.reordered, "backfilled": client.backfill.backfilled,
         "gap_fills": client.backfill.gap_fills,
+        "tail_cpu": time.process_time() - cpu_start,
     })
     client.close()
 
@@ -122,16 +124,28 @@ def bridge_process(state_dir: str, urls: list[str], concurrency: int, conn) -> N
     asyncio.run(main())
 
 
-async def post_all(url: str, batches: list[bytes], posters: int) -> tuple[float, float]:
-    """(wall start, seconds until every batch was acknowledged)."""
+async def post_all(url: str, batches: list[bytes], posters: int, rate: float) -> tuple[float, float]:
+    """(wall start, seconds until every batch was acknowledged); ``rate`` > 0: batches are
+    started on a schedule of ``rate`` events/s (an offered load), else as fast as acknowledged."""
     queue: asyncio.Queue[bytes] = asyncio.Queue()
     for b in batches:
         queue.put_nowait(b)
     async with aiohttp.ClientSession() as session:
 
+        per_batch = (batches[0].count(b"\n") + 1) if batches else 1
+        t_start = time.perf_counter()
+        sent = 0
+
         async def poster() -> None:
+            nonlocal sent
             while not queue.empty():
                 body = queue.get_nowait()
+                if rate > 0:
+                    due = t_start + sent * per_batch / rate
+                    sent += 1
+                    delay = due - time.perf_counter()
+                    if delay > 0:
+                        await asyncio.sleep(delay)
                 async with session.post(url + "/auth0/logs", data=body, headers={"Authorization": TOKEN}) as r:
                     assert r.status == 200, await r.text()
                     await r.read()
@@ -141,7 +155,8 @@ async def post_all(url: str, batches: list[bytes], posters: int) -> tuple[float,
         return start, time.perf_counter() - t0
 
 
-def measure(url: str, tail_args: tuple, batches: list[bytes], posters: int) -> dict:
+def measure(url: str, tail_args: tuple, batches: list[bytes], posters: int, rate: float,
+            pids: dict[str, int]) -> dict:
     total = sum(b.count(b"\n") + 1 for b in batches)
     parent, child = mp.Pipe()
     tail = mp.Process(target=tail_process, args=(*tail_args, total, child))
@@ -149,8 +164,14 @@ def measure(url: str, tail_args: tuple, batches: list[bytes], posters: int) -> d
     ready = parent.recv()
     if ready != "ready":
         raise SystemExit(f"the tail did not start: {ready}")
-    start, acked = asyncio.run(post_all(url, batches, posters))
+    before = {name: cpu_seconds(pid) for name, pid in pids.items()}
+    poster_cpu = time.process_time()
+    start, acked = asyncio.run(post_all(url, batches, posters, rate))
+    poster_cpu = time.process_time() - poster_cpu
     result = parent.recv()
+    result["cpu"] = {name: cpu_seconds(pid) - before[name] for name, pid in pids.items()}
+    result["cpu"]["tail"] = result.pop("tail_cpu")
+    result["cpu"]["poster"] = poster_cpu
     tail.join(10)
     result["events"] = total
     result["acked_s"] = acked
@@ -158,7 +179,7 @@ def measure(url: str, tail_args: tuple, batches: list[bytes], posters: int) -> d
     return result
 
 
-def run_hub(batches: list[bytes], posters: int) -> dict:
+def run_hub(batches: list[bytes], posters: int, rate: float) -> dict:
     from live_support import free_port
 
     key, secret, app_id = "bench-key", "bench-secret", "1"
@@ -171,7 +192,8 @@ def run_hub(batches: list[bytes], posters: int) -> dict:
     url = f"http://127.0.0.1:{port}"
     try:
         wait_up(url, proc)
-        return measure(url, (port, key, secret, app_id, url + "/auth0/events"), batches, posters)
+        return measure(url, (port, key, secret, app_id, url + "/auth0/events"), batches, posters, rate,
+                       {"serve": proc.pid})
     finally:
         proc.send_signal(2)
         proc.wait(20)
@@ -205,7 +227,8 @@ def cpu_seconds(pid: int) -> float:
         return 0.0
 
 
-def run_cluster(nodes: list, batches: list[bytes], posters: int, concurrency: int, redis=None) -> dict:
+def run_cluster(nodes: list, batches: list[bytes], posters: int, concurrency: int, rate: float,
+                redis=None) -> dict:
     from live_support import APP_ID, KEY, SECRET
 
     a, b = nodes
@@ -217,13 +240,10 @@ def run_cluster(nodes: list, batches: list[bytes], posters: int, concurrency: in
         port = parent.recv()
         url = f"http://127.0.0.1:{port}"
         wait_up(url)
-        pids = {"node A": a.process.pid, "node B": b.process.pid, "bridge": bridge.pid}
+        pids = {"bridge": bridge.pid, "node A": a.process.pid, "node B": b.process.pid}
         if redis is not None:
             pids["redis"] = redis.process.pid
-        before = {name: cpu_seconds(pid) for name, pid in pids.items()}
-        result = measure(url, (b.port, KEY, SECRET, APP_ID, url + "/auth0/events"), batches, posters)
-        result["cpu"] = {name: cpu_seconds(pid) - before[name] for name, pid in pids.items()}
-        return result
+        return measure(url, (b.port, KEY, SECRET, APP_ID, url + "/auth0/events"), batches, posters, rate, pids)
     finally:
         parent.send("stop")
         bridge.join(20)
@@ -246,6 +266,8 @@ def main() -> None:
     parser.add_argument("--posters", type=int, default=4, help="webhook requests in flight")
     parser.add_argument("--concurrency", default="1,8", help="bridge publishing concurrency levels")
     parser.add_argument("--rounds", type=int, default=2)
+    parser.add_argument("--rate", type=float, default=0.0,
+                        help="offered load in events/s (0: post as fast as the bridge acknowledges)")
     args = parser.parse_args()
     mp.set_start_method("spawn")
     from cluster_support import RedisServer
@@ -263,14 +285,16 @@ def main() -> None:
                 seed += 1
                 batches = make_batches(args.events, args.batch, seed)  # fresh log_ids every run
                 if what == "hub":
-                    name, r = f"embedded hub (round {round_})", run_hub(batches, args.posters)
+                    name, r = f"embedded hub (round {round_})", run_hub(batches, args.posters, args.rate)
                 else:
                     name = f"cluster, concurrency {what} (round {round_})"
-                    r = run_cluster(nodes, batches, args.posters, int(what), redis)
+                    r = run_cluster(nodes, batches, args.posters, int(what), args.rate, redis)
                 print(line(name, r), flush=True)
-                if "cpu" in r:
-                    print("    CPU seconds: " + ", ".join(f"{k} {v:.1f}" for k, v in r["cpu"].items()), flush=True)
-                results.append((name, r))
+                total = sum(r["cpu"].values())
+                n = r["events"]
+                parts = ", ".join(f"{k} {1e6 * v / n:,.0f}" for k, v in r["cpu"].items())
+                print(f"    CPU: {1e6 * total / n:,.0f} us per event in all ({parts}): at most "
+                      f"{2 * n / total:,.0f} events/s if 2 idle cores did nothing else", flush=True)
     finally:
         for node in nodes:
             node.close()
@@ -279,7 +303,7 @@ def main() -> None:
                 if ln.startswith("model name")), platform.processor())
     print(f"bench_cluster {started:%Y-%m-%d %H:%M %Z}: {os.cpu_count()} CPUs ({cpu}), Python "
           f"{platform.python_version()}, soketi 1.6.1 x2 + Redis, batches of {args.batch} records, "
-          f"{args.posters} posters; load average now {os.getloadavg()[0]:.1f} (machine shared)")
+          f"{args.posters} posters, offered {args.rate or 'max'} events/s; load average now {os.getloadavg()[0]:.1f} (machine shared)")
 
 
 if __name__ == "__main__":

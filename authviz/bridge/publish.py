@@ -196,6 +196,9 @@ class HttpPublisher:
         try:
             async with session.post(target.base_url + path, params=params, data=body,
                                     headers={"Content-Type": "application/json"}) as response:
+                # read the answer even on success: an unread body makes aiohttp close the
+                # connection instead of keeping it alive (a new TCP connection per request)
+                await response.read()
                 if response.status != 200:
                     text = (await response.text())[:200]
                     message = f"{target.base_url}{path} answered HTTP {response.status}: {text}"
