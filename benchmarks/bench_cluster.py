@@ -39,6 +39,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tests"))
 
 TOKEN = "bench-log-token"
+#: the tail's reorder_delay (set from --reorder-delay)
+REORDER = [1.0]
 
 
 def make_batches(n: int, batch: int, seed: int) -> list[bytes]:
@@ -48,14 +50,15 @@ def make_batches(n: int, batch: int, seed: int) -> list[bytes]:
     return [b"\n".join(orjson.dumps(r) for r in records[i:i + batch]) for i in range(0, n, batch)]
 
 
-def tail_process(port: int, key: str, secret: str, app_id: str, history_url: str, total: int, conn) -> None:
+def tail_process(port: int, key: str, secret: str, app_id: str, history_url: str, reorder_delay: float,
+                 total: int, conn) -> None:
     """The live client in its own process: every auth-event's seq and lag, then a summary."""
     from authviz.config import PusherSettings
     from authviz.live import LiveClient
     from authviz.topics import AUTH_EVENT, EVENTS_CHANNEL
 
     settings = PusherSettings(key=key, secret=secret, app_id=app_id, host="127.0.0.1", port=port)
-    client = LiveClient(settings, history_url=history_url, history_token=TOKEN)
+    client = LiveClient(settings, history_url=history_url, history_token=TOKEN, reorder_delay=reorder_delay)
     sub = client.subscribe(EVENTS_CHANNEL, events=[AUTH_EVENT], maxsize=200_000)
     if not sub.wait_subscribed(30):
         conn.send({"error": "not subscribed"})
@@ -192,7 +195,7 @@ def run_hub(batches: list[bytes], posters: int, rate: float) -> dict:
     url = f"http://127.0.0.1:{port}"
     try:
         wait_up(url, proc)
-        return measure(url, (port, key, secret, app_id, url + "/auth0/events"), batches, posters, rate,
+        return measure(url, (port, key, secret, app_id, url + "/auth0/events", REORDER[0]), batches, posters, rate,
                        {"serve": proc.pid})
     finally:
         proc.send_signal(2)
@@ -243,7 +246,8 @@ def run_cluster(nodes: list, batches: list[bytes], posters: int, concurrency: in
         pids = {"bridge": bridge.pid, "node A": a.process.pid, "node B": b.process.pid}
         if redis is not None:
             pids["redis"] = redis.process.pid
-        return measure(url, (b.port, KEY, SECRET, APP_ID, url + "/auth0/events"), batches, posters, rate, pids)
+        return measure(url, (b.port, KEY, SECRET, APP_ID, url + "/auth0/events", REORDER[0]), batches, posters,
+                       rate, pids)
     finally:
         parent.send("stop")
         bridge.join(20)
@@ -268,7 +272,9 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--rate", type=float, default=0.0,
                         help="offered load in events/s (0: post as fast as the bridge acknowledges)")
+    parser.add_argument("--reorder-delay", type=float, default=1.0, help="the tail's reorder_delay (s)")
     args = parser.parse_args()
+    REORDER[0] = args.reorder_delay
     mp.set_start_method("spawn")
     from cluster_support import RedisServer
     from live_support import SoketiServer

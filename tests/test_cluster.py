@@ -9,6 +9,7 @@ client once and in ``seq`` order, whichever node dies.
 
 from __future__ import annotations
 
+import json
 import threading
 import time
 
@@ -17,7 +18,7 @@ import pytest
 from authviz.config import PusherSettings
 from authviz.live import Backoff, LiveClient
 from authviz.topics import AUTH_EVENT, EVENTS_CHANNEL
-from bridge_support import post_logs, record
+from bridge_support import http, post_logs, record
 from cluster_support import LOG_TOKEN, BridgeThread, RedisServer, redis_missing_reason
 from live_support import APP_ID, KEY, SECRET, SoketiServer, clients, node_missing_reason, wait_for  # noqa: F401
 
@@ -177,8 +178,12 @@ def test_the_publishing_node_killed_mid_stream_loses_nothing(nodes, bridge_facto
     a.kill()
     poster.wait_posted(250)
     assert wait_for(lambda: bridge.status()["failing_since"] is not None, 10)
-    status = bridge.status()
-    assert status["behind"] > 0 and status["behind_since"] is not None and status["last_error"]
+    # what an operator sees: how far behind publishing is, since when, and why
+    code, body, _ = http("GET", bridge.url + "/auth0/listeners", headers={"Authorization": LOG_TOKEN})
+    status = json.loads(body)["publishing"]
+    assert code == 502  # the channel list cannot be read from a dead node
+    assert status["behind"] > 0 and status["behind_since"] and status["failing_since"]
+    assert str(a.port) in status["last_error"] and SECRET not in body.decode()
     time.sleep(1.0)
     a.start()
     posted = poster.join()

@@ -130,6 +130,19 @@ def test_events_stored_but_never_published_are_backfilled_without_a_reconnect(ru
     assert delivered == list(range(1, 12))
 
 
+def test_a_stream_that_moves_but_lags_is_not_read_twice(runner):
+    """The bridge is behind (not stalled): the events arrive live, the history is not read for them."""
+    history = MemoryHistory()
+    backfill, delivered, _ = make(runner, history, reorder_delay=5.0, head_interval=0.1)
+    fetches = history.fetches
+    docs = history.store(*range(1, 201))  # stored at once, published slowly
+    for doc in docs:
+        live(backfill, doc)
+        time.sleep(0.005)
+    assert delivered == list(range(1, 201))
+    assert history.heads >= 5 and history.fetches == fetches and backfill.backfilled == 0
+
+
 def test_a_quiet_stream_costs_one_head_request_per_interval(runner):
     history = MemoryHistory()
     backfill, delivered, _ = make(runner, history, head_interval=0.1)

@@ -188,7 +188,7 @@ def build_bridge(
     bridge = Bridge(
         config,
         EventStore(store_path, synchronous=config.synchronous),
-        PublishQueue(publisher),
+        PublishQueue(publisher, backoff_cap=float(getattr(args, "publish_retry_max", 30.0))),
         verifier,
         dev_identity=dev,
         listeners=listeners,

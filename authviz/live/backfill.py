@@ -15,9 +15,11 @@ the subscriptions of that channel and keeps three promises:
   (an event that was stored but never arrived: too large to publish, or lost). While a backfill
   runs, live events wait in the same window and are delivered after the history;
 * **missed without a broken connection**: every ``head_interval`` seconds the history's head is
-  read; when events stored at the previous check have still not arrived (the bridge could not
-  publish them: its node died, or it was behind), they are backfilled, so a client whose own
-  connection never broke still sees every event (late, once, in order).
+  read; when nothing arrived since the previous check and events stored by then are still
+  missing (the bridge could not publish them, or its node died after accepting them), they are
+  backfilled, so a client whose own connection never broke still sees every event (late, once,
+  in order). A stream that moves but lags is left to arrive live. Holes in a moving stream are
+  the reorder window's to fill.
 
 Threads: :meth:`live` and :meth:`subscribed` run on the websocket thread and only take ``_lock``
 (never I/O); the HTTP requests run on the ``runner`` (a worker thread). Every state change and every
@@ -110,6 +112,8 @@ class Backfill:
         self._head_timer = False  # the periodic head check is scheduled
         #: the head seen at the previous periodic check: anything up to it should have arrived
         self._probe: int | None = None
+        #: ``last_seq`` at the previous periodic check (a stream that did not move is stalled)
+        self._probe_last: int | None = None
         #: the scheduled run reads only up to this seq (a gap); None: up to the history's head
         self._fill_until: int | None = None
         self._holding = False
@@ -269,8 +273,9 @@ class Backfill:
             self._owe_gap_locked(hold=True, until=self._held[0][0] - 1 if self._held else None)
 
     def _check_head(self) -> None:
-        """Every ``head_interval``: backfill what was stored by the previous check and has not
-        arrived since (the connection may never have broken: the publisher could not publish)."""
+        """Every ``head_interval``: when the stream stalled (nothing arrived since the previous
+        check), backfill what was stored by the previous check (the connection may never have
+        broken: the publisher could not publish, or its node died after accepting events)."""
         with self._lock:
             self._head_timer = False
             if not self.enabled:
@@ -284,8 +289,13 @@ class Backfill:
         with self._lock:
             if head is not None:
                 probe, self._probe = self._probe, head
+                before, self._probe_last = self._probe_last, self.last_seq
+                # stalled: nothing arrived since the previous check although the history had
+                # more (a stream that moves but lags is left alone: the events are on their
+                # way, and reading them twice would only load the bridge further)
+                stalled = before is not None and self.last_seq == before
                 if (probe is not None and self.last_seq is not None and probe > self.last_seq
-                        and not self._scheduled):
+                        and stalled and not self._scheduled):
                     self.gap_fills += 1
                     self._owe_gap_locked(hold=True, until=probe)
             if self.head_interval is not None and not self._head_timer:
