@@ -124,7 +124,7 @@ def bridge_process(state_dir: str, urls: list[str], concurrency: int, conn) -> N
         await loop.run_in_executor(None, conn.recv)  # until told to stop
         await runner.cleanup()
 
-    asyncio.run(main())
+    asyncio.run(main())  # the loop `authviz bridge` runs on
 
 
 async def post_all(url: str, batches: list[bytes], posters: int, rate: float) -> tuple[float, float]:
