@@ -102,8 +102,11 @@ def tail_process(port: int, key: str, secret: str, app_id: str, history_url: str
     client.close()
 
 
-def bridge_process(state_dir: str, urls: list[str], concurrency: int, conn) -> None:
-    """``authviz bridge`` (standalone_app) publishing with ``concurrency`` requests in flight."""
+def bridge_process(state_dir: str, urls: list[str], concurrency: int, conn, before: str | None = None) -> None:
+    """``authviz bridge`` (standalone_app) publishing with ``concurrency`` requests in flight;
+    ``before``: a directory holding an older ``authviz`` package to run instead (one URL)."""
+    if before:
+        sys.path.insert(0, before)
     from aiohttp import web
 
     from cluster_support import bridge_namespace
@@ -114,6 +117,8 @@ def bridge_process(state_dir: str, urls: list[str], concurrency: int, conn) -> N
         args = bridge_namespace(Path(state_dir), urls)
         args.log_token = TOKEN
         args.publish_concurrency = concurrency
+        if before:
+            args.pusher_url = urls[0]
         app, _ = serve.standalone_app(args)
         runner = web.AppRunner(app, access_log=None, handle_signals=False)
         await runner.setup()
@@ -231,13 +236,13 @@ def cpu_seconds(pid: int) -> float:
 
 
 def run_cluster(nodes: list, batches: list[bytes], posters: int, concurrency: int, rate: float,
-                redis=None) -> dict:
+                redis=None, before: str | None = None) -> dict:
     from live_support import APP_ID, KEY, SECRET
 
     a, b = nodes
     state = tempfile.mkdtemp(prefix="authviz-bench-cluster-")
     parent, child = mp.Pipe()
-    bridge = mp.Process(target=bridge_process, args=(state, [a.pusher_url], concurrency, child))
+    bridge = mp.Process(target=bridge_process, args=(state, [a.pusher_url], concurrency, child, before))
     bridge.start()
     try:
         port = parent.recv()
@@ -272,6 +277,8 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--rate", type=float, default=0.0,
                         help="offered load in events/s (0: post as fast as the bridge acknowledges)")
+    parser.add_argument("--before", metavar="DIR",
+                        help="also run the bridge of an older checkout (DIR holds its authviz package)")
     parser.add_argument("--reorder-delay", type=float, default=1.0, help="the tail's reorder_delay (s)")
     args = parser.parse_args()
     REORDER[0] = args.reorder_delay
@@ -287,10 +294,13 @@ def main() -> None:
     try:
         seed = 5000
         for round_ in range(1, args.rounds + 1):
-            for what in ["hub", *levels]:
+            for what in ["hub", *(["before"] if args.before else []), *levels]:
                 seed += 1
                 batches = make_batches(args.events, args.batch, seed)  # fresh log_ids every run
-                if what == "hub":
+                if what == "before":
+                    name = f"cluster, code before (round {round_})"
+                    r = run_cluster(nodes, batches, args.posters, 1, args.rate, redis, args.before)
+                elif what == "hub":
                     name, r = f"embedded hub (round {round_})", run_hub(batches, args.posters, args.rate)
                 else:
                     name = f"cluster, concurrency {what} (round {round_})"
