@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import dataclasses
 import multiprocessing as mp
 import os
 import platform
@@ -109,17 +110,23 @@ def bridge_process(state_dir: str, urls: list[str], concurrency: int, conn, befo
         sys.path.insert(0, before)
     from aiohttp import web
 
-    from cluster_support import bridge_namespace
-
     from authviz.bridge import serve
 
     async def main() -> None:
-        args = bridge_namespace(Path(state_dir), urls)
-        args.log_token = TOKEN
-        args.publish_concurrency = concurrency
-        if before:
+        if before:  # the code of 10f0c68: its standalone_app took the parsed options, one URL
+            parser = argparse.ArgumentParser()
+            parser.add_argument("--host", default="127.0.0.1")
+            parser.add_argument("--port", type=int, default=0)
+            serve.add_arguments(parser, standalone=True)
+            args = parser.parse_args(["--state-dir", state_dir, "--log-token", TOKEN])
             args.pusher_url = urls[0]
-        app, _ = serve.standalone_app(args)
+            app, _ = serve.standalone_app(args)
+        else:
+            from cluster_support import bridge_settings_for
+
+            settings = bridge_settings_for(Path(state_dir), publish_concurrency=concurrency)
+            settings = dataclasses.replace(settings, log_token=TOKEN)
+            app, _ = serve.standalone_app(settings, urls, host="127.0.0.1", port=0)
         runner = web.AppRunner(app, access_log=None, handle_signals=False)
         await runner.setup()
         site = web.TCPSite(runner, "127.0.0.1", 0)
@@ -289,7 +296,6 @@ def main() -> None:
     levels = [int(c) for c in args.concurrency.split(",")]
     redis = RedisServer()
     nodes = [SoketiServer(redis_port=redis.port, redis_prefix="bench"), SoketiServer(redis_port=redis.port, redis_prefix="bench")]
-    results: list[tuple[str, dict]] = []
     started = datetime.now().astimezone()
     try:
         seed = 5000

@@ -13,7 +13,6 @@ Every wait is bounded; every port is a free one.
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import shutil
 import socket
@@ -28,7 +27,8 @@ from typing import Any
 from aiohttp import web
 
 from authviz.bridge import serve as bridge_serve
-from live_support import APP_ID, KEY, SECRET, free_port
+from authviz.config import BridgeSettings
+from live_support import free_port
 
 LOG_TOKEN = "cluster-log-token-for-tests"
 
@@ -74,24 +74,18 @@ class RedisServer:
         self._dir.cleanup()
 
 
-def bridge_namespace(state_dir: Path, pusher_urls: Sequence[str], *extra: str) -> argparse.Namespace:
-    """The options ``authviz bridge`` parses, with several ``--pusher-url`` targets."""
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--host", default="127.0.0.1")
-    parser.add_argument("--port", type=int, default=0)
-    bridge_serve.add_arguments(parser, standalone=True)
-    args = parser.parse_args(["--state-dir", str(state_dir), "--log-token", LOG_TOKEN, *extra])
-    args.pusher_url = list(pusher_urls)
-    return args
+def bridge_settings_for(state_dir: Path, **fields: Any) -> BridgeSettings:
+    """The settings ``authviz bridge --state-dir DIR --log-token T`` makes (no environment)."""
+    return BridgeSettings(state_dir=state_dir, log_token=LOG_TOKEN, **fields)
 
 
 class BridgeThread:
     """The standalone bridge on a free port in a background thread (start/stop repeatable)."""
 
-    def __init__(self, state_dir: Path, pusher_urls: Sequence[str], **attributes: Any) -> None:
+    def __init__(self, state_dir: Path, pusher_urls: Sequence[str], **fields: Any) -> None:
         self.state_dir = state_dir
         self.pusher_urls = list(pusher_urls)
-        self.attributes = attributes
+        self.fields = fields  # BridgeSettings fields
         self.port = 0
         self.bridge: Any = None
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -111,10 +105,9 @@ class BridgeThread:
         failure: list[BaseException] = []
 
         async def main() -> None:
-            args = bridge_namespace(self.state_dir, self.pusher_urls)
-            for name, value in self.attributes.items():
-                setattr(args, name, value)
-            app, self.bridge = bridge_serve.standalone_app(args)
+            settings = bridge_settings_for(self.state_dir, **self.fields)
+            app, self.bridge = bridge_serve.standalone_app(settings, self.pusher_urls, host="127.0.0.1",
+                                                           port=self.port)
             runner = web.AppRunner(app, access_log=None, handle_signals=False)
             await runner.setup()
             try:
@@ -164,3 +157,4 @@ class BridgeThread:
         self._loop.call_soon_threadsafe(self._stop.set)
         self._thread.join(timeout)
         self._thread = None
+
