@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import time
 from collections import deque
 from collections.abc import Awaitable, Callable, Sequence
@@ -195,7 +196,7 @@ class HttpPublisher:
                         raise PublishRefused(message, len(entries))
                     raise PublishError(message)
         except (aiohttp.ClientError, asyncio.TimeoutError, OSError) as error:
-            raise PublishError(f"cannot reach {target.base_url}: {error!r}") from error
+            raise PublishError(f"cannot reach {target.base_url} ({_reason(error)})") from error
 
     async def _send(self, session: aiohttp.ClientSession, entries: list[dict[str, Any]]) -> int:
         """One request, failing over through the targets; returns entries refused as malformed.
@@ -263,7 +264,7 @@ class HttpPublisher:
                     data = await response.json(content_type=None)
                 return dict(data.get("channels") or {})
             except (aiohttp.ClientError, asyncio.TimeoutError, OSError) as error:
-                last = PublishError(f"cannot reach {target.base_url}: {error!r}")
+                last = PublishError(f"cannot reach {target.base_url} ({_reason(error)})")
             except PublishError as error:
                 last = error
         assert last is not None
@@ -595,6 +596,16 @@ class PublishQueue:
         if isinstance(target, str):
             out["target"] = target
         return out
+
+
+def _reason(error: BaseException) -> str:
+    """A short phrase for a transport failure (no object reprs in logs and health reports)."""
+    if isinstance(error, asyncio.TimeoutError):
+        return "no answer in time"
+    if isinstance(error, aiohttp.ClientConnectorError):
+        os_error = error.os_error
+        return os.strerror(os_error.errno).lower() if os_error.errno else str(os_error)
+    return str(error) or type(error).__name__
 
 
 def _iso(epoch: float | None) -> str | None:
