@@ -50,6 +50,12 @@ _EXPORTS: dict[str, str] = {
          "new_vs_returning", "pull_logs"),
         "authviz.analytics",
     ),
+    # detections as code (Sigma on DuckDB / Spark)
+    **dict.fromkeys(
+        ("Rule", "RuleSet", "TenantSettings", "DetectionEngine", "detect", "load_rules", "load_settings",
+         "packaged_rules", "spark_sql"),
+        "authviz.detections",
+    ),
     # notebook widgets
     **dict.fromkeys(
         ("live_session", "LiveFeed", "CountryChart", "ChatWidget", "SessionEvents", "Pump"),

@@ -205,3 +205,13 @@ def test_catalog_attacks_go_through_the_real_webhook(tmp_path):
             cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
     assert "posted 32 records" in done.stderr and "32 stored, 0 duplicates, 0 quarantined" in done.stderr
+
+
+def test_records_of_a_scenario_own_their_json():
+    # A caller editing one record it was given must not change the next run's records.
+    start = datetime(2026, 11, 2, tzinfo=UTC)
+    first = TrafficGenerator(seed=3).scenario("attack-protection-off", start)
+    for record in first:
+        record["data"]["details"]["response"]["body"]["enabled"] = True
+    again = TrafficGenerator(seed=3).scenario("attack-protection-off", start)
+    assert all(r["data"]["details"]["response"]["body"].get("enabled") is not True for r in again)
