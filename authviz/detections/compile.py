@@ -451,6 +451,23 @@ class SparkDialect(Dialect):
                 f"{MAX_EVENT_IDS})")
 
 
+class SharedScanDialect(DuckDBDialect):
+    """DuckDB over the engine's shared projection: each JSON path read from its own column.
+
+    ``paths`` maps a ``data`` path to the column that holds exactly what
+    :meth:`DuckDBDialect._extract` computes for it (extracted once per event for all rules), so
+    a rule renders to the same values whether it reads the events or the projection.
+    """
+
+    def __init__(self, paths: dict[tuple[str | None, ...], str]) -> None:
+        self.paths = dict(paths)
+
+    def _extract(self, base: str, path: tuple[str | None, ...]) -> str:
+        if base == "data" and path in self.paths:
+            return '"' + self.paths[path] + '"'
+        return super()._extract(base, path)
+
+
 DUCKDB = DuckDBDialect()
 SPARK = SparkDialect()
 #: The DuckDB scalar function that runs a Python regular expression (registered by the engine).
@@ -460,6 +477,50 @@ PY_REGEX_FUNCTION = "authviz_regexp"
 def re2_compatible(pattern: str) -> bool:
     """True unless ``pattern`` uses what RE2 (DuckDB's regex engine) lacks: look-around, back-references, atomic groups."""
     return not re.search(r"\(\?<?[=!]|\(\?>|\\[1-9]|\\k<", pattern)
+
+
+# ---- what rules read ---------------------------------------------------------------------------
+
+@dataclass(slots=True)
+class Reads:
+    """What a set of Sigma rules reads: schema ``columns``, JSON ``paths`` in ``data``, the whole record (``keyword``)."""
+
+    columns: set[str]
+    paths: set[tuple[str | None, ...]]
+    keyword: bool = False
+
+    def add_field(self, field: Field | None) -> None:
+        if field is None:
+            self.keyword = True
+        elif field.column is not None:
+            self.columns.update(DERIVED_FIELDS[field.column][0] if field.column in DERIVED_FIELDS else (field.column,))
+        else:
+            self.paths.add(field.path)
+
+    def add_node(self, node: Node) -> None:
+        if isinstance(node, (And, Or)):
+            for item in node.items:
+                self.add_node(item)
+        elif isinstance(node, Not):
+            self.add_node(node.item)
+        elif isinstance(node, Test):
+            self.add_field(node.field)
+
+
+def rule_reads(rules, settings: TenantSettings | None) -> Reads:
+    """Every column and JSON path the Sigma ``rules`` read (``event_id`` and ``timestamp`` always).
+
+    Raises :class:`RuleError` for a rule that does not compile (the caller leaves it out)."""
+    reads = Reads({"event_id", "timestamp"}, set())
+    for rule in rules:
+        if rule.correlation is not None:
+            for name in (*rule.correlation.group_by, *([rule.correlation.field] if rule.correlation.field else [])):
+                reads.add_field(parse_field(name))
+            for counted in rule.correlation.rules:
+                reads.add_node(rule_tree(counted, settings))
+        elif rule.detection is not None:
+            reads.add_node(rule_tree(rule, settings))
+    return reads
 
 
 # ---- whole queries -----------------------------------------------------------------------------

@@ -21,12 +21,23 @@ import duckdb
 import pandas as pd
 
 from authviz.auth0.schema import COLUMNS
-from authviz.detections.compile import DUCKDB, PY_REGEX_FUNCTION, findings_query
+from authviz.detections.compile import (
+    DUCKDB,
+    PY_REGEX_FUNCTION,
+    Dialect,
+    Reads,
+    SharedScanDialect,
+    findings_query,
+    rule_reads,
+)
 from authviz.detections.load import RuleError
 from authviz.detections.model import Rule, TenantSettings
 
 #: Columns of a finding, in order (``group`` is a mapping of group-by field to value).
 FINDING_COLUMNS: tuple[str, ...] = ("rule_id", "title", "level", "group", "count", "first", "last", "event_ids")
+
+#: The shared projection every Sigma rule of a run reads (see DetectionEngine._share).
+SHARED_TABLE = "_rule_events"
 
 _DATA_FROM_RAW = ("CASE WHEN source = 'log_stream' THEN json_extract(raw, '$.data') "
                   "WHEN source = 'eventbridge' THEN json_extract(raw, '$.detail.data') "
@@ -164,25 +175,81 @@ class DetectionEngine:
         if "events" not in {r[0] for r in self.con.execute("SELECT view_name FROM duckdb_views()").fetchall()}:
             self.define_events()
         report = RunReport()
-        for rule in rules:
-            missing = rule.missing(settings)
-            if missing:
-                report.needs_configuration.append((rule, missing))
-                continue
-            try:
-                before = self._count_findings()
-                self.con.execute(self.insert_sql(rule, settings)).fetchall()
-                report.findings += self._count_findings() - before
-                report.ran.append(rule)
-            except (RuleError, duckdb.Error) as error:
-                report.failed.append((rule, _sentence(rule, error)))
-            if progress is not None:
-                progress(rule)
+        rules = list(rules)
+        runnable = [rule for rule in rules if not rule.missing(settings)]
+        shared = self._share(runnable, settings)
+        try:
+            for rule in rules:
+                missing = rule.missing(settings)
+                if missing:
+                    report.needs_configuration.append((rule, missing))
+                    continue
+                table, dialect = shared[:2] if rule in shared[2] else ("events", DUCKDB)
+                try:
+                    before = self._count_findings()
+                    self.con.execute(self.insert_sql(rule, settings, dialect=dialect, table=table)).fetchall()
+                    report.findings += self._count_findings() - before
+                    report.ran.append(rule)
+                except (RuleError, duckdb.Error) as error:
+                    report.failed.append((rule, _sentence(rule, error)))
+                if progress is not None:
+                    progress(rule)
+        finally:
+            self.con.execute(f"DROP TABLE IF EXISTS {SHARED_TABLE}")
         return report
 
-    def insert_sql(self, rule: Rule, settings: TenantSettings | None) -> str:
-        """The ``INSERT INTO findings`` statement that runs ``rule``."""
-        return f"INSERT INTO findings {findings_query(rule, settings, DUCKDB)}"
+    def _share(self, rules: list[Rule], settings: TenantSettings | None) -> tuple[str, Dialect, set[Rule]]:
+        """One scan of ``events`` for every Sigma rule in ``rules``: table ``SHARED_TABLE`` holds the
+        columns they read and each JSON path they name, extracted once per event (every scalar path in
+        one parse of the record), so no rule parses JSON again. Rules that do not compile, SQL rules,
+        and every rule when the scan itself fails (a record DuckDB cannot read) run on ``events``."""
+        reads = Reads({"event_id", "timestamp"}, set())
+        shared: set[Rule] = set()
+        for rule in rules:
+            if rule.sql is not None:
+                continue
+            try:
+                one = rule_reads([rule], settings)
+            except RuleError:  # reported with one sentence when the rule runs alone
+                continue
+            reads.columns |= one.columns
+            reads.paths |= one.paths
+            reads.keyword |= one.keyword
+            shared.add(rule)
+        if not shared:
+            return "events", DUCKDB, set()
+        scalars = sorted((p for p in reads.paths if None not in p), key=str)
+        lists = sorted((p for p in reads.paths if None in p), key=str)
+        names = {path: f"_j{i}" for i, path in enumerate(scalars + lists)}
+        columns = [f'"{c}"' for c in sorted(reads.columns) if c in COLUMNS]
+        inner = list(columns)
+        outer = list(columns)
+        if scalars:
+            by_shape = [(f"source = '{shape}'", prefix) for shape, prefix in
+                        (("log_stream", ("data",)), ("eventbridge", ("detail", "data")))]
+            def many(prefix: tuple[str, ...]) -> str:
+                paths = ", ".join(DUCKDB.literal(DUCKDB._path((*prefix, *p))) for p in scalars)
+                return f"json_extract_string(raw, [{paths}])"
+            inner.append("CASE " + " ".join(f"WHEN {when} THEN {many(prefix)}" for when, prefix in by_shape)
+                         + f" ELSE {many(())} END AS _scalars")
+            outer += [f"_scalars[{i + 1}] AS {names[p]}" for i, p in enumerate(scalars)]
+        for path in lists:
+            inner.append(f"{DUCKDB._extract('data', path)} AS {names[path]}")
+            outer.append(names[path])
+        if reads.keyword:
+            inner.append("data")
+            outer.append("data")
+        try:
+            self.con.execute(f"CREATE OR REPLACE TEMP TABLE {SHARED_TABLE} AS SELECT {', '.join(outer)} "
+                             f"FROM (SELECT {', '.join(inner)} FROM events)").fetchall()
+        except duckdb.Error:
+            return "events", DUCKDB, set()
+        return SHARED_TABLE, SharedScanDialect(names), shared
+
+    def insert_sql(self, rule: Rule, settings: TenantSettings | None, *, dialect: Dialect = DUCKDB,
+                   table: str = "events") -> str:
+        """The ``INSERT INTO findings`` statement that runs ``rule`` over ``table``."""
+        return f"INSERT INTO findings {findings_query(rule, settings, dialect, table)}"
 
     def _count_findings(self) -> int:
         return self.con.execute("SELECT count(*) FROM findings").fetchall()[0][0]
