@@ -23,6 +23,7 @@ from __future__ import annotations
 import ipaddress
 import re
 from dataclasses import dataclass
+from dataclasses import field as dataclass_field
 from itertools import product
 from typing import Any
 
@@ -488,6 +489,8 @@ class Reads:
     columns: set[str]
     paths: set[tuple[str | None, ...]]
     keyword: bool = False
+    #: column-only conditions, one per rule counted (see :func:`guard`); ``None`` in it: no guard
+    guards: list[Node | None] = dataclass_field(default_factory=list)
 
     def add_field(self, field: Field | None) -> None:
         if field is None:
@@ -507,6 +510,35 @@ class Reads:
             self.add_field(node.field)
 
 
+def guard(node: Node) -> Node | None:
+    """A condition on schema columns only that every event matching ``node`` satisfies, whatever
+    its JSON values (``None``: no such condition is known, i.e. TRUE).
+
+    Invariant: ``node`` true implies ``guard(node)`` true, so an event failing the guard matches
+    whatever its JSON fields hold, missing or not: a rule gives the same result on it with every
+    JSON path read as NULL. A ``Not`` has no guard (its inner test may be false for a missing field).
+    """
+    if isinstance(node, Test):
+        if node.field is not None and node.field.column is not None and node.field.column not in DERIVED_FIELDS:
+            return node
+        return None
+    if isinstance(node, Const):
+        return node
+    if isinstance(node, And):
+        known = [g for g in (guard(item) for item in node.items) if g is not None]
+        return And(tuple(known)) if known else None
+    if isinstance(node, Or):
+        known = [guard(item) for item in node.items]
+        return None if any(g is None for g in known) or not known else Or(tuple(known))  # type: ignore[arg-type]
+    return None
+
+
+def add_columns(node: Node, columns: set[str]) -> None:
+    """Add to ``columns`` every schema column ``node`` reads."""
+    reads = Reads(columns, set())
+    reads.add_node(node)
+
+
 def rule_reads(rules, settings: TenantSettings | None) -> Reads:
     """Every column and JSON path the Sigma ``rules`` read (``event_id`` and ``timestamp`` always).
 
@@ -517,9 +549,13 @@ def rule_reads(rules, settings: TenantSettings | None) -> Reads:
             for name in (*rule.correlation.group_by, *([rule.correlation.field] if rule.correlation.field else [])):
                 reads.add_field(parse_field(name))
             for counted in rule.correlation.rules:
-                reads.add_node(rule_tree(counted, settings))
+                tree = rule_tree(counted, settings)
+                reads.add_node(tree)
+                reads.guards.append(guard(tree))
         elif rule.detection is not None:
-            reads.add_node(rule_tree(rule, settings))
+            tree = rule_tree(rule, settings)
+            reads.add_node(tree)
+            reads.guards.append(guard(tree))
     return reads
 
 

@@ -25,8 +25,11 @@ from authviz.detections.compile import (
     DUCKDB,
     PY_REGEX_FUNCTION,
     Dialect,
+    Node,
+    Or,
     Reads,
     SharedScanDialect,
+    add_columns,
     findings_query,
     rule_reads,
 )
@@ -204,6 +207,7 @@ class DetectionEngine:
         one parse of the record), so no rule parses JSON again. Rules that do not compile, SQL rules,
         and every rule when the scan itself fails (a record DuckDB cannot read) run on ``events``."""
         reads = Reads({"event_id", "timestamp"}, set())
+        json_guards: list[Node | None] = []  # of the rules that read JSON
         shared: set[Rule] = set()
         for rule in rules:
             if rule.sql is not None:
@@ -215,9 +219,24 @@ class DetectionEngine:
             reads.columns |= one.columns
             reads.paths |= one.paths
             reads.keyword |= one.keyword
+            reads.guards += one.guards
+            if one.paths or one.keyword:
+                json_guards += one.guards
             shared.add(rule)
         if not shared:
             return "events", DUCKDB, set()
+        # An event no rule's guard admits matches no rule (whatever its JSON): it is left out, and
+        # JSON is parsed only for events that a JSON-reading rule's guard admits.
+        keep = _any_of(reads.guards)
+        json_gate = _any_of(json_guards)
+        for guarded in (reads.guards, json_guards):
+            for node in guarded:
+                if node is not None:
+                    add_columns(node, reads.columns)
+
+        def gated(expr: str) -> str:
+            return expr if json_gate is None else f"CASE WHEN {json_gate} THEN {expr} END"
+
         scalars = sorted((p for p in reads.paths if None not in p), key=str)
         lists = sorted((p for p in reads.paths if None in p), key=str)
         names = {path: f"_j{i}" for i, path in enumerate(scalars + lists)}
@@ -230,18 +249,18 @@ class DetectionEngine:
             def many(prefix: tuple[str, ...]) -> str:
                 paths = ", ".join(DUCKDB.literal(DUCKDB._path((*prefix, *p))) for p in scalars)
                 return f"json_extract_string(raw, [{paths}])"
-            inner.append("CASE " + " ".join(f"WHEN {when} THEN {many(prefix)}" for when, prefix in by_shape)
-                         + f" ELSE {many(())} END AS _scalars")
+            inner.append(gated("CASE " + " ".join(f"WHEN {when} THEN {many(prefix)}" for when, prefix in by_shape)
+                               + f" ELSE {many(())} END") + " AS _scalars")
             outer += [f"_scalars[{i + 1}] AS {names[p]}" for i, p in enumerate(scalars)]
         for path in lists:
-            inner.append(f"{DUCKDB._extract('data', path)} AS {names[path]}")
+            inner.append(f"{gated(DUCKDB._extract('data', path))} AS {names[path]}")
             outer.append(names[path])
         if reads.keyword:
-            inner.append("data")
+            inner.append(f"{gated('data')} AS data")
             outer.append("data")
         try:
             self.con.execute(f"CREATE OR REPLACE TEMP TABLE {SHARED_TABLE} AS SELECT {', '.join(outer)} "
-                             f"FROM (SELECT {', '.join(inner)} FROM events)").fetchall()
+                             f"FROM (SELECT {', '.join(inner)} FROM events{'' if keep is None else ' WHERE ' + keep})").fetchall()
         except duckdb.Error:
             return "events", DUCKDB, set()
         return SHARED_TABLE, SharedScanDialect(names), shared
@@ -296,6 +315,13 @@ def detect(events: pd.DataFrame | str | Path, rules: Iterable[Rule] | None = Non
         engine.define_events(since=since, until=until)
         engine.run(rules, settings)
         return engine.findings()
+
+
+def _any_of(guards: list) -> str | None:
+    """SQL true when any of ``guards`` is (``None``: one of them is unknown, i.e. always true)."""
+    if any(g is None for g in guards):
+        return None
+    return "coalesce(" + DUCKDB.render(Or(tuple(guards))) + ", FALSE)" if guards else "FALSE"
 
 
 def _hand_over(frame: pd.DataFrame) -> pd.DataFrame:
