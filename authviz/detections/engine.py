@@ -169,8 +169,12 @@ class DetectionEngine:
                          "\"group\" JSON, count BIGINT, first TIMESTAMPTZ, last TIMESTAMPTZ, event_ids VARCHAR[])")
 
     def run(self, rules: Iterable[Rule], settings: TenantSettings | None = None, *,
-            progress: Callable[[Rule], None] | None = None) -> RunReport:
+            progress: Callable[[Rule], None] | None = None, shared_scan: bool = True) -> RunReport:
         """Run ``rules`` over ``events`` (call :meth:`define_events` first), appending to ``findings``.
+
+        With ``shared_scan`` (the default) the Sigma rules read one projection of the events made
+        in a single scan (:meth:`_share`); without it each rule scans ``events`` itself. Both give
+        the same findings.
 
         A rule whose placeholders ``settings`` leaves unset is reported, never run; a rule that
         cannot be compiled or fails in DuckDB is reported with one sentence and the others run.
@@ -180,7 +184,7 @@ class DetectionEngine:
         report = RunReport()
         rules = list(rules)
         runnable = [rule for rule in rules if not rule.missing(settings)]
-        shared = self._share(runnable, settings)
+        shared = self._share(runnable, settings) if shared_scan else ("events", DUCKDB, set())
         try:
             for rule in rules:
                 missing = rule.missing(settings)
