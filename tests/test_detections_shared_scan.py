@@ -40,17 +40,19 @@ def test_shared_scan_finds_what_each_rule_finds_alone(source):
     pd.testing.assert_frame_equal(shared, alone)
 
 
-def test_a_guard_reads_only_columns_and_is_implied_by_its_condition():
+def test_a_guard_reads_only_columns_and_the_record_text():
     typed = Check(Field("type"), "text", ("sapi",))
-    json = Check(Field(None, ("details", "enabled")), "bool", False)
-    assert guard(And((typed, json))) == And((typed,))
-    # `or` with a JSON-only branch, `not`, a keyword: no column condition is implied
-    assert guard(Or((typed, json))) is None
+    missing = Check(Field(None, ("details", "enabled")), "null")  # true on a missing key: no guard
+    assert guard(And((typed, missing))) == And((typed,))
+    # `or` with an unguarded branch, `not`, a keyword: no condition is implied
+    assert guard(Or((typed, missing))) is None
     assert guard(Not(typed)) is None
     assert guard(Check(None, "text", ("x",))) is None
-    assert guard(Or((typed, And((Check(Field("ip"), "text", ("1.2.3.4",)), json))))) == Or((typed, And((Check(Field("ip"), "text", ("1.2.3.4",)),))))
     assert guard(Const(False)) == Const(False)
-    assert "data" not in DUCKDB.render(guard(And((typed, json))))
+    # a JSON string that must be present: its text in the record's text, or an escape
+    sql = DUCKDB.render(guard(Check(Field(None, ("hostname",)), "text", ("Acme.example",))))
+    assert sql == """(("raw" ILIKE '%Acme.example%' ESCAPE '\\') OR contains("raw", '\\'))"""
+    assert "json" not in DUCKDB.render(guard(And((typed, Check(Field(None, ("hostname",)), "text", ("a.example",))))))
 
 
 def test_rule_reads_names_every_json_path_and_column():

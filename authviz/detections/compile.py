@@ -311,6 +311,10 @@ class Dialect:
             pattern = "".join("%" if p is _STAR else "_" if p is _ONE else _like_escape(p if cased else p.lower())
                               for p in parts)
             return f"({subject} LIKE {self.literal(pattern)} ESCAPE {self.literal(chr(92))})"
+        if kind == "contains":  # guards only (see guard): ``value`` anywhere in the text, exactly
+            return f"contains({expr}, {self.literal(value)})"
+        if kind == "folded":  # guards only: ASCII ``value`` anywhere, folded as lower() folds
+            return f"({expr} ILIKE {self.literal('%' + _like_escape(value) + '%')} ESCAPE {self.literal(chr(92))})"
         if kind == "bool":
             return f"(lower({expr}) = {self.literal('true' if value else 'false')})"
         if kind == "number":
@@ -521,6 +525,8 @@ def guard(node: Node) -> Node | None:
     if isinstance(node, Test):
         if node.field is not None and node.field.column is not None and node.field.column not in DERIVED_FIELDS:
             return node
+        if node.field is not None and node.kind in _PRESENT:
+            return _text_guard(node)
         return None
     if isinstance(node, Const):
         return node
@@ -531,6 +537,33 @@ def guard(node: Node) -> Node | None:
         known = [guard(item) for item in node.items]
         return None if any(g is None for g in known) or not known else Or(tuple(known))  # type: ignore[arg-type]
     return None
+
+
+#: The record's text (the ``raw`` column of the events view) and a text in it written with an escape.
+_RAW = Field("raw")
+_ESCAPED = Test(_RAW, "contains", "\\")
+
+
+#: Tests that can have a guard on the record's text (see _text_guard).
+_PRESENT = frozenset({"text", "cased"})
+
+
+def _text_guard(test: Test) -> Node | None:
+    """For a test on a JSON field that needs a string value: the record's text holds
+    the value's longest literal piece (case folded as the test folds it), or holds a backslash
+    (text written with escapes, whose decoded form need not appear as written). Without escapes a
+    JSON string appears literally in the record, so the guard is implied by the test.
+    (Each guard reads the whole record's text, so only tests with a value to look for get one.)"""
+    if test.field is None or test.field.column is not None:
+        return None
+    if test.kind in ("text", "cased"):
+        longest = max((part for part in test.value if isinstance(part, str)), key=len, default="")
+        if len(longest) < 3 or (test.kind == "text" and not longest.isascii()):
+            return None
+        found: Node = Test(_RAW, "folded" if test.kind == "text" else "contains", longest)
+    else:
+        return None
+    return Or((found, _ESCAPED))
 
 
 def add_columns(node: Node, columns: set[str]) -> None:

@@ -29,7 +29,6 @@ from authviz.detections.compile import (
     Or,
     Reads,
     SharedScanDialect,
-    add_columns,
     findings_query,
     rule_reads,
 )
@@ -233,10 +232,6 @@ class DetectionEngine:
         # JSON is parsed only for events that a JSON-reading rule's guard admits.
         keep = _any_of(reads.guards)
         json_gate = _any_of(json_guards)
-        for guarded in (reads.guards, json_guards):
-            for node in guarded:
-                if node is not None:
-                    add_columns(node, reads.columns)
 
         def gated(expr: str) -> str:
             return expr if json_gate is None else f"CASE WHEN {json_gate} THEN {expr} END"
@@ -325,7 +320,9 @@ def _any_of(guards: list) -> str | None:
     """SQL true when any of ``guards`` is (``None``: one of them is unknown, i.e. always true)."""
     if any(g is None for g in guards):
         return None
-    return "coalesce(" + DUCKDB.render(Or(tuple(guards))) + ", FALSE)" if guards else "FALSE"
+    # bare, not wrapped in a function: DuckDB short-circuits AND/OR only where it selects rows
+    # (WHERE, CASE WHEN), and there a NULL is not true, as FALSE.
+    return DUCKDB.render(Or(tuple(guards))) if guards else "FALSE"
 
 
 def _hand_over(frame: pd.DataFrame) -> pd.DataFrame:
