@@ -1,7 +1,8 @@
 """Benchmark: every packaged rule (built-in + Auth0 catalog) over a day-partitioned Parquet archive.
 
-    python benchmarks/bench_rules.py                    # 10M events, then 100M with a 2 GB DuckDB limit
-    python benchmarks/bench_rules.py --events 10000000  # one size
+    python benchmarks/bench_rules.py                    # 1M, then 10M events (a few minutes)
+    python benchmarks/bench_rules.py --events 100000000 # 100M, with a 2 GB DuckDB limit (long)
+    python benchmarks/bench_rules.py --events 1000000 --per-rule-scan   # each rule scanning alone
     python benchmarks/bench_rules.py --compare 1000000  # built-in rules on DuckDB vs run_detections (pandas)
 
 The archive is generated with DuckDB (no JSON files): the schema columns plus ``raw``, a Log Streaming
@@ -153,7 +154,7 @@ def _replicate(base: Path, copies: int, folder: Path) -> float:
     return time.perf_counter() - started
 
 
-def run(folder: Path, memory_limit: str | None) -> dict:
+def run(folder: Path, memory_limit: str | None, shared_scan: bool = True) -> dict:
     """One measurement, in this (fresh) process."""
     sys.path.insert(0, str(ROOT.parent))
     from authviz.detections import DetectionEngine, TenantSettings, packaged_rules
@@ -172,7 +173,7 @@ def run(folder: Path, memory_limit: str | None) -> dict:
             per_rule[rule.title[:60]] = round(now - last[0], 3)
             last[0] = now
 
-        report = engine.run(rules.rules, settings, progress=tick)
+        report = engine.run(rules.rules, settings, progress=tick, shared_scan=shared_scan)
         seconds = time.perf_counter() - started
         findings = report.findings
         failed = [message for _, message in report.failed]
@@ -213,26 +214,30 @@ def compare(events: int) -> dict:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--events", type=int, action="append", help="archive size(s) (default 10M and 100M)")
+    parser.add_argument("--events", type=int, action="append", help="archive size(s) (default 1M and 10M; "
+                        "100M is --events 100000000)")
     parser.add_argument("--memory-limit", default=None, help="DuckDB memory limit (default: none for 10M, 2GB for 100M)")
     parser.add_argument("--compare", type=int, metavar="N", help="compare built-in rules with run_detections on N events")
+    parser.add_argument("--per-rule-scan", action="store_true",
+                        help="each rule scans the events itself (the engine before the shared scan)")
     parser.add_argument("--child", metavar="DIR", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
-        print(json.dumps(run(Path(args.child), args.memory_limit)))
+        print(json.dumps(run(Path(args.child), args.memory_limit, shared_scan=not args.per_rule_scan)))
         return 0
     if args.compare:
         print(json.dumps(compare(args.compare), indent=2))
         return 0
-    for events in args.events or [10_000_000, 100_000_000]:
+    for events in args.events or [1_000_000, 10_000_000]:
         folder = OUT / f"archive-{events}"
         made = generate(events, folder)
         size = sum(p.stat().st_size for p in folder.rglob("*.parquet")) / 2**30
         limit = args.memory_limit or ("2GB" if events >= 100_000_000 else None)
-        command = [sys.executable, __file__, "--child", str(folder)] + (["--memory-limit", limit] if limit else [])
+        command = ([sys.executable, __file__, "--child", str(folder)] + (["--memory-limit", limit] if limit else [])
+                   + (["--per-rule-scan"] if args.per_rule_scan else []))
         result = json.loads(subprocess.run(command, check=True, capture_output=True, text=True).stdout)
         print(json.dumps({"events": events, "generated_s": round(made, 1), "archive_gib": round(size, 2),
-                          "memory_limit": limit, **result}, indent=2), flush=True)
+                          "memory_limit": limit, "shared_scan": not args.per_rule_scan, **result}, indent=2), flush=True)
     return 0
 
 
