@@ -168,12 +168,14 @@ class DetectionEngine:
                          "\"group\" JSON, count BIGINT, first TIMESTAMPTZ, last TIMESTAMPTZ, event_ids VARCHAR[])")
 
     def run(self, rules: Iterable[Rule], settings: TenantSettings | None = None, *,
-            progress: Callable[[Rule], None] | None = None, shared_scan: bool = True) -> RunReport:
+            progress: Callable[[Rule], None] | None = None, shared_scan: bool = False) -> RunReport:
         """Run ``rules`` over ``events`` (call :meth:`define_events` first), appending to ``findings``.
 
-        With ``shared_scan`` (the default) the Sigma rules read one projection of the events made
-        in a single scan (:meth:`_share`); without it each rule scans ``events`` itself. Both give
-        the same findings.
+        With ``shared_scan`` the Sigma rules read one projection of the events made in a single
+        scan (:meth:`_share`, a temporary table); by default each rule scans ``events`` itself.
+        Both give the same findings. The shared scan was measured 2-3x faster on 1M events, but
+        slower and with twice the memory on 10M (the table is held uncompressed): hence opt-in
+        (benchmarks/RESULTS.md, "detection rules on DuckDB, second half").
 
         A rule whose placeholders ``settings`` leaves unset is reported, never run; a rule that
         cannot be compiled or fails in DuckDB is reported with one sentence and the others run.
