@@ -173,8 +173,8 @@ class DetectionEngine:
 
         With ``shared_scan`` the Sigma rules read one projection of the events made in a single
         scan (:meth:`_share`, a temporary table); by default each rule scans ``events`` itself.
-        Both give the same findings. The shared scan was measured 2-3x faster on 1M events, but
-        slower and with twice the memory on 10M (the table is held uncompressed): hence opt-in
+        Both give the same findings. The shared scan was measured no faster on 1M events and
+        slower, with twice the memory, on 10M (the table is held uncompressed): hence opt-in
         (benchmarks/RESULTS.md, "detection rules on DuckDB, second half").
 
         A rule whose placeholders ``settings`` leaves unset is reported, never run; a rule that
