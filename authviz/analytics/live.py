@@ -40,6 +40,12 @@ class Alert:
     evidence_ids: tuple[str, ...]
     summary: str
     update: bool = False
+    #: the rule's id (a Sigma ``id`` for rules; the detection name for built-ins without one)
+    rule_id: str = ""
+    #: the rule's title, for people
+    title: str = ""
+    #: what to do about it (the rule's prevention / response text)
+    what_to_do: str = ""
 
     @property
     def message(self) -> str:
@@ -49,7 +55,8 @@ class Alert:
         return {"detection": self.detection, "severity": self.severity, "key": self.key,
                 "start": pd.Timestamp(self.start).isoformat(), "end": pd.Timestamp(self.end).isoformat(),
                 "count": self.count, "evidence_ids": list(self.evidence_ids), "summary": self.summary,
-                "update": self.update, "message": self.message}
+                "update": self.update, "message": self.message, "rule_id": self.rule_id or self.detection,
+                "title": self.title, "what_to_do": self.what_to_do}
 
 
 @dataclass
