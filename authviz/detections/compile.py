@@ -1,0 +1,480 @@
+"""Sigma detections compiled to SQL: a small, engine-neutral form, rendered for DuckDB or Spark.
+
+The Auth0 processing pipeline, in one place:
+
+- a field ``data.a.b`` is the path ``a.b`` in the raw Auth0 log record (``data`` column, JSON);
+  ``data.type``, ``data.ip``, ``data.user_id``, ... (the one-to-one log-entry keys) read the
+  normalised column of the same name instead, which is the same value and much faster to scan;
+  a field that is a schema column (``country_code``, ``tenant``) reads that column;
+- a segment ending in ``{}`` (``shields{}``) means "any element of this array";
+- a value matches a JSON scalar of the same text whatever its JSON type, as Splunk (for which the
+  catalog was written) compares: ``false`` and ``'false'`` both match a JSON ``false`` and a
+  string ``"false"``; numbers compare as numbers; ``null`` matches a missing key or a JSON null;
+- strings compare case-insensitively with ``*``/``?`` wildcards (Sigma), ``|cased`` exactly;
+  ``|re`` is a case-sensitive search (flags ``i``, ``m``, ``s`` honoured); ``|cidr`` is IPv4;
+- ``{placeholder}`` text is replaced by the tenant's values (several values: any of them).
+
+Invariant: both dialects render the same :class:`Node` tree, so DuckDB and Spark find the same
+events.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from dataclasses import dataclass
+from itertools import product
+from typing import Any
+
+from sigma.conditions import (
+    ConditionAND,
+    ConditionFieldEqualsValueExpression,
+    ConditionNOT,
+    ConditionOR,
+    ConditionValueExpression,
+)
+from sigma.types import (
+    SigmaBool,
+    SigmaCasedString,
+    SigmaCIDRExpression,
+    SigmaCompareExpression,
+    SigmaExists,
+    SigmaNull,
+    SigmaNumber,
+    SigmaRegularExpression,
+    SigmaRegularExpressionFlag,
+    SigmaString,
+    SpecialChars,
+)
+
+from authviz.auth0.schema import COLUMNS
+from authviz.detections.load import PLACEHOLDER, RuleError
+from authviz.detections.model import Rule, TenantSettings
+
+#: ``data.<key>`` read from the normalised column of the same name (log-entry keys kept 1:1).
+DATA_COLUMNS = frozenset({"type", "description", "user_id", "user_name", "connection", "client_id",
+                          "client_name", "ip", "user_agent"})
+#: How many event ids a correlation finding lists at most (the count is exact).
+MAX_EVENT_IDS = 1000
+
+
+# ---- the engine-neutral form -------------------------------------------------------------------
+
+@dataclass(frozen=True, slots=True)
+class Field:
+    """Where a value is read: a schema ``column``, or a JSON ``path`` in ``data`` (``None`` segment: any element)."""
+
+    column: str | None
+    path: tuple[str | None, ...] = ()
+
+    @property
+    def is_list(self) -> bool:
+        return None in self.path
+
+
+@dataclass(frozen=True, slots=True)
+class Test:
+    """``field`` (``None``: the whole record's text) tested with ``kind`` against ``value``."""
+
+    field: Field | None
+    kind: str  # text | cased | number | bool | null | exists | re | cidr | compare
+    value: Any = None
+
+
+@dataclass(frozen=True, slots=True)
+class And:
+    items: tuple["Node", ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Or:
+    items: tuple["Node", ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Not:
+    item: "Node"
+
+
+@dataclass(frozen=True, slots=True)
+class Const:
+    value: bool
+
+
+Node = And | Or | Not | Test | Const
+
+
+def parse_field(name: str) -> Field:
+    """``data.details.shields{}`` -> a JSON path in ``data``; ``ip`` or ``data.ip`` -> the column."""
+    if name in COLUMNS and name != "raw":
+        return Field(name)
+    rest = name[5:] if name.startswith("data.") else name
+    if rest in DATA_COLUMNS:
+        return Field(rest)
+    if rest in ("", "data"):
+        raise RuleError(f"field {name!r} names no key")
+    path: list[str | None] = []
+    for segment in rest.split("."):
+        is_array = segment.endswith("{}")
+        key = segment[:-2] if is_array else segment
+        if not key:
+            raise RuleError(f"field {name!r} has an empty segment")
+        path.append(key)
+        if is_array:
+            path.append(None)
+    return Field(None, tuple(path))
+
+
+def rule_tree(rule: Rule, settings: TenantSettings | None = None) -> Node:
+    """The condition of Sigma event ``rule`` with its placeholders filled from ``settings``."""
+    if rule.detection is None:
+        raise RuleError(f"rule {rule.id} has no Sigma detection")
+    missing = rule.missing(settings)
+    if missing:
+        raise RuleError(f"rule {rule.id} needs configuration: " + ", ".join("{" + m + "}" for m in missing))
+    values = settings.placeholders if settings is not None else {}
+    trees = [_node(condition.parse(), values) for condition in rule.detection.detection.parsed_condition]
+    return trees[0] if len(trees) == 1 else Or(tuple(trees))
+
+
+def _node(item: Any, values: dict[str, tuple[str, ...]]) -> Node:
+    if isinstance(item, ConditionAND):
+        return And(tuple(_node(arg, values) for arg in item.args))
+    if isinstance(item, ConditionOR):
+        return Or(tuple(_node(arg, values) for arg in item.args))
+    if isinstance(item, ConditionNOT):
+        return Not(_node(item.args[0], values))
+    if isinstance(item, ConditionFieldEqualsValueExpression):
+        return _test(parse_field(item.field), item.value, values)
+    if isinstance(item, ConditionValueExpression):
+        return _test(None, item.value, values)
+    raise RuleError(f"condition element {type(item).__name__} is not supported")
+
+
+def _test(field: Field | None, value: Any, values: dict[str, tuple[str, ...]]) -> Node:
+    if isinstance(value, SigmaRegularExpression):
+        flags = "".join(sorted(SigmaRegularExpression.sigma_to_re_flag[f] for f in value.flags))
+        return Test(field, "re", (str(value.regexp), flags))
+    if isinstance(value, SigmaString):
+        kind = "cased" if isinstance(value, SigmaCasedString) else "text"
+        variants = [Test(field, kind, parts) for parts in _filled(value, values)]
+        return variants[0] if len(variants) == 1 else Or(tuple(variants))
+    if isinstance(value, SigmaBool):
+        return Test(field, "bool", bool(value.boolean))
+    if isinstance(value, SigmaNumber):
+        return Test(field, "number", float(value.number))
+    if isinstance(value, SigmaNull):
+        return Test(field, "null")
+    if isinstance(value, SigmaExists):
+        return Test(field, "exists", bool(value.exists))
+    if isinstance(value, SigmaCIDRExpression):
+        network = ipaddress.ip_network(value.cidr, strict=False)
+        if network.version != 4:
+            raise RuleError(f"cidr {value.cidr!r}: only IPv4 ranges are supported")
+        return Test(field, "cidr", (int(network.network_address), int(network.broadcast_address)))
+    if isinstance(value, SigmaCompareExpression):
+        return Test(field, "compare", (value.op.name.lower(), float(value.number.number)))
+    raise RuleError(f"value {value!r} ({type(value).__name__}) is not supported")
+
+
+def _filled(value: SigmaString, values: dict[str, tuple[str, ...]]) -> list[tuple[Any, ...]]:
+    """The parts of ``value`` (text and wildcards), once per combination of placeholder values."""
+    parts: list[list[Any]] = []  # each part: its alternatives
+    for part in value.s:
+        if isinstance(part, str):
+            pieces = PLACEHOLDER.split(part)  # text, name, text, name, ...
+            for index, piece in enumerate(pieces):
+                if index % 2 == 0:
+                    if piece:
+                        parts.append([piece])
+                else:
+                    parts.append(list(values[piece]))
+        elif part is SpecialChars.WILDCARD_MULTI:
+            parts.append(["*"])  # marker objects below
+            parts[-1] = [_STAR]
+        elif part is SpecialChars.WILDCARD_SINGLE:
+            parts.append([_ONE])
+        else:
+            raise RuleError(f"value {str(value)!r} uses an unsupported placeholder")
+    return [tuple(combo) for combo in product(*parts)] if parts else [()]
+
+
+class _Wildcard:
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+    def __repr__(self) -> str:
+        return self.name
+
+
+_STAR = _Wildcard("*")
+_ONE = _Wildcard("?")
+
+
+# ---- rendering ---------------------------------------------------------------------------------
+
+class Dialect:
+    """How one SQL engine spells JSON access, lists, regexes and time. Subclasses fill the gaps."""
+
+    name = "sql"
+    lambda_var = "_x"
+
+    def literal(self, text: str) -> str:
+        return "'" + text.replace("'", "''") + "'"
+
+    def number(self, value: float) -> str:
+        return repr(int(value)) if float(value).is_integer() else repr(value)
+
+    def column(self, name: str) -> str:
+        return '"' + name + '"' if self.name == "duckdb" else "`" + name + "`"
+
+    # JSON: implemented by subclasses
+    def json_scalar(self, base: str, path: tuple[str, ...]) -> str:
+        raise NotImplementedError
+
+    def json_list(self, base: str, path: tuple[str | None, ...]) -> str:
+        raise NotImplementedError
+
+    def any_of(self, items: str, predicate) -> str:
+        raise NotImplementedError
+
+    def empty(self, items: str) -> str:
+        raise NotImplementedError
+
+    def regex(self, expr: str, pattern: str, flags: str) -> str:
+        raise NotImplementedError
+
+    def to_double(self, expr: str) -> str:
+        return f"TRY_CAST({expr} AS DOUBLE)"
+
+    def ipv4(self, expr: str) -> str:
+        raise NotImplementedError
+
+    def epoch(self, expr: str) -> str:
+        raise NotImplementedError
+
+    def id_list(self, ids: str, order: str) -> str:
+        raise NotImplementedError
+
+    # shared rendering
+    def render(self, node: Node, data: str = "data") -> str:
+        if isinstance(node, And):
+            return "(" + " AND ".join(self.render(item, data) for item in node.items) + ")" if node.items else "TRUE"
+        if isinstance(node, Or):
+            return "(" + " OR ".join(self.render(item, data) for item in node.items) + ")" if node.items else "FALSE"
+        if isinstance(node, Not):
+            # Sigma's `not` is true when the inner test is false or unknown (a missing field).
+            return f"(NOT coalesce({self.render(node.item, data)}, FALSE))"
+        if isinstance(node, Const):
+            return "TRUE" if node.value else "FALSE"
+        return self._test(node, data)
+
+    def _test(self, test: Test, data: str) -> str:
+        if test.field is None:
+            return self._predicate(test, f"CAST({data} AS VARCHAR)" if self.name == "duckdb" else f"CAST({data} AS STRING)", keyword=True)
+        field = test.field
+        if field.column is not None:
+            expr = self.column(field.column)
+            if field.column == "timestamp":
+                expr = f"CAST({expr} AS VARCHAR)" if self.name == "duckdb" else f"CAST({expr} AS STRING)"
+            return self._predicate(test, expr)
+        if not field.is_list:
+            return self._predicate(test, self.json_scalar(data, field.path))  # type: ignore[arg-type]
+        items = self.json_list(data, field.path)
+        if test.kind == "null" or (test.kind == "exists" and not test.value):
+            return f"({self.empty(items)})"
+        if test.kind == "exists":
+            return f"(NOT {self.empty(items)})"
+        return self.any_of(items, lambda var: self._predicate(test, var))
+
+    def _predicate(self, test: Test, expr: str, keyword: bool = False) -> str:
+        kind, value = test.kind, test.value
+        if kind in ("text", "cased"):
+            parts = value
+            if keyword:  # a keyword matches anywhere in the record
+                parts = (_STAR, *parts, _STAR)
+            cased = kind == "cased"
+            subject = expr if cased else f"lower({expr})"
+            if not any(isinstance(p, _Wildcard) for p in parts):
+                text = "".join(parts)
+                return f"({subject} = {self.literal(text if cased else text.lower())})"
+            pattern = "".join("%" if p is _STAR else "_" if p is _ONE else _like_escape(p if cased else p.lower())
+                              for p in parts)
+            return f"({subject} LIKE {self.literal(pattern)} ESCAPE {self.literal(chr(92))})"
+        if kind == "bool":
+            return f"(lower({expr}) = {self.literal('true' if value else 'false')})"
+        if kind == "number":
+            return f"({self.to_double(expr)} = {self.number(value)})"
+        if kind == "compare":
+            op, number = value
+            symbol = {"lt": "<", "lte": "<=", "gt": ">", "gte": ">=", "neq": "<>"}[op]
+            return f"({self.to_double(expr)} {symbol} {self.number(number)})"
+        if kind == "null":
+            return f"({expr} IS NULL)"
+        if kind == "exists":
+            return f"({expr} IS {'NOT ' if value else ''}NULL)"
+        if kind == "re":
+            pattern, flags = value
+            return self.regex(expr, pattern, flags)
+        if kind == "cidr":
+            low, high = value
+            return f"({self.ipv4(expr)} BETWEEN {low} AND {high})"
+        raise RuleError(f"test {kind!r} is not supported")
+
+
+def _like_escape(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+class DuckDBDialect(Dialect):
+    """DuckDB: ``json_extract_string`` with ``$."key"`` paths, list lambdas, RE2 (Python ``re`` when RE2 cannot)."""
+
+    name = "duckdb"
+
+    def _path(self, path: tuple[str | None, ...]) -> str:
+        return "$" + "".join("[*]" if key is None else '."' + key.replace('"', '\\"') + '"' for key in path)
+
+    def json_scalar(self, base: str, path: tuple[str, ...]) -> str:
+        return f"json_extract_string({base}, {self.literal(self._path(path))})"
+
+    def json_list(self, base: str, path: tuple[str | None, ...]) -> str:
+        return f"json_extract_string({base}, {self.literal(self._path(path))})"
+
+    def any_of(self, items: str, predicate) -> str:
+        var = self.lambda_var
+        return f"(coalesce(len(list_filter({items}, lambda {var}: {predicate(var)})), 0) > 0)"
+
+    def empty(self, items: str) -> str:
+        return f"coalesce(len({items}), 0) = 0"
+
+    def regex(self, expr: str, pattern: str, flags: str) -> str:
+        full = (f"(?{flags})" if flags else "") + pattern
+        if re2_compatible(full):
+            return f"regexp_matches({expr}, {self.literal(full)})"
+        return f"coalesce({PY_REGEX_FUNCTION}({expr}, {self.literal(full)}), FALSE)"
+
+    def to_double(self, expr: str) -> str:
+        return f"TRY_CAST({expr} AS DOUBLE)"
+
+    def ipv4(self, expr: str) -> str:
+        parts = [f"TRY_CAST(split_part({expr}, '.', {i}) AS BIGINT)" for i in range(1, 5)]
+        return (f"(CASE WHEN regexp_full_match({expr}, '\\d{{1,3}}(\\.\\d{{1,3}}){{3}}') THEN "
+                f"{parts[0]} * 16777216 + {parts[1]} * 65536 + {parts[2]} * 256 + {parts[3]} END)")
+
+    def epoch(self, expr: str) -> str:
+        return f"epoch({expr})"
+
+    def id_list(self, ids: str, order: str) -> str:
+        return f"list({ids} ORDER BY {order}, {ids})[1:{MAX_EVENT_IDS}]"
+
+
+class SparkDialect(Dialect):
+    """Spark SQL: ``get_json_object`` with ``$['key']`` paths, ``from_json`` arrays, Java regexes."""
+
+    name = "spark"
+
+    def literal(self, text: str) -> str:
+        return "'" + text.replace("\\", "\\\\").replace("'", "\\'") + "'"
+
+    @staticmethod
+    def _path(keys: tuple[str, ...]) -> str:
+        return "$" + "".join("['" + key.replace("'", "\\'") + "']" for key in keys)
+
+    def json_scalar(self, base: str, path: tuple[str, ...]) -> str:
+        return f"get_json_object({base}, {self.literal(self._path(path))})"
+
+    def json_list(self, base: str, path: tuple[str | None, ...]) -> str:
+        # split at the first "any element": the array, then each element's remaining path.
+        cut = path.index(None)
+        head, tail = path[:cut], path[cut + 1:]
+        array = f"from_json({self.json_scalar(base, head) if head else base}, 'array<string>')"
+        if not tail:
+            return array
+        var = f"_e{len(path)}"
+        if None in tail:
+            return f"flatten(transform({array}, {var} -> {self.json_list(var, tail)}))"
+        return f"transform({array}, {var} -> {self.json_scalar(var, tail)})"  # type: ignore[arg-type]
+
+    def any_of(self, items: str, predicate) -> str:
+        var = self.lambda_var
+        return f"coalesce(exists({items}, {var} -> {predicate(var)}), FALSE)"
+
+    def empty(self, items: str) -> str:
+        return f"coalesce(size({items}), 0) <= 0"
+
+    def regex(self, expr: str, pattern: str, flags: str) -> str:
+        full = (f"(?{flags})" if flags else "") + pattern
+        return f"({expr} RLIKE {self.literal(full)})"
+
+    def ipv4(self, expr: str) -> str:
+        parts = [f"TRY_CAST(split({expr}, '\\\\.')[{i}] AS BIGINT)" for i in range(4)]
+        return (f"(CASE WHEN {expr} RLIKE '^\\\\d{{1,3}}(\\\\.\\\\d{{1,3}}){{3}}$' THEN "
+                f"{parts[0]} * 16777216 + {parts[1]} * 65536 + {parts[2]} * 256 + {parts[3]} END)")
+
+    def epoch(self, expr: str) -> str:
+        return f"unix_timestamp({expr})"
+
+    def id_list(self, ids: str, order: str) -> str:
+        return (f"slice(transform(array_sort(collect_list(struct({order} AS o, {ids} AS i))), s -> s.i), 1, "
+                f"{MAX_EVENT_IDS})")
+
+
+DUCKDB = DuckDBDialect()
+SPARK = SparkDialect()
+#: The DuckDB scalar function that runs a Python regular expression (registered by the engine).
+PY_REGEX_FUNCTION = "authviz_regexp"
+
+
+def re2_compatible(pattern: str) -> bool:
+    """True unless ``pattern`` uses what RE2 (DuckDB's regex engine) lacks: look-around, back-references, atomic groups."""
+    return not re.search(r"\(\?<?[=!]|\(\?>|\\[1-9]|\\k<", pattern)
+
+
+# ---- whole queries -----------------------------------------------------------------------------
+
+def event_query(rule: Rule, settings: TenantSettings | None, dialect: Dialect, table: str = "events") -> str:
+    """SQL selecting ``event_id, timestamp`` of the events that match Sigma event ``rule``."""
+    condition = dialect.render(rule_tree(rule, settings))
+    return f"SELECT event_id, timestamp FROM {table} WHERE {condition}"
+
+
+def correlation_query(rule: Rule, settings: TenantSettings | None, dialect: Dialect, table: str = "events") -> str:
+    """SQL with one row per (group, window) that satisfies correlation ``rule``.
+
+    Columns: ``g0..gN`` (group-by values, as text), ``n`` (the measure), ``first``, ``last``,
+    ``event_count``, ``event_ids``.
+    """
+    spec = rule.correlation
+    if spec is None:
+        raise RuleError(f"rule {rule.id} is not a correlation")
+    groups = [_text_expr(parse_field(name), dialect) for name in spec.group_by]
+    value = _text_expr(parse_field(spec.field), dialect) if spec.field else "NULL"
+    selects = []
+    for index, counted in enumerate(spec.rules):
+        condition = dialect.render(rule_tree(counted, settings))
+        columns = ", ".join([f"{g} AS g{i}" for i, g in enumerate(groups)] + [f"{value} AS v", f"{index} AS k"])
+        selects.append(f"SELECT event_id, timestamp, {columns} FROM {table} WHERE {condition}")
+    group_columns = [f"g{i}" for i in range(len(groups))]
+    measure = {"event_count": "count(*)", "value_count": "count(DISTINCT v)", "temporal": "count(DISTINCT k)"}[spec.type]
+    symbol = {"gt": ">", "gte": ">=", "lt": "<", "lte": "<=", "eq": "=", "neq": "<>"}[spec.op]
+    threshold = dialect.number(spec.threshold)
+    if spec.type == "temporal" and spec.op == "gte" and spec.threshold <= 1:
+        threshold = str(len(spec.rules))  # Sigma's temporal default: all rules matched
+    span = int(spec.timespan.total_seconds())
+    bucket = f"floor({dialect.epoch('timestamp')} / {span})"
+    keys = ", ".join(group_columns + ["bucket"])
+    return (
+        "WITH matched AS (" + " UNION ALL ".join(selects) + "), "
+        f"windowed AS (SELECT *, {bucket} AS bucket FROM matched) "
+        f"SELECT {', '.join(group_columns + ['bucket'])}, {measure} AS n, count(*) AS event_count, "
+        f"min(timestamp) AS first, max(timestamp) AS last, {dialect.id_list('event_id', 'timestamp')} AS event_ids "
+        f"FROM windowed GROUP BY {keys} HAVING {measure} {symbol} {threshold}"
+    )
+
+
+def _text_expr(field: Field, dialect: Dialect) -> str:
+    if field.column is not None:
+        return f"CAST({dialect.column(field.column)} AS {'VARCHAR' if dialect.name == 'duckdb' else 'STRING'})"
+    if field.is_list:
+        raise RuleError("a correlation cannot group by or count an array field ({})")
+    return dialect.json_scalar("data", field.path)  # type: ignore[arg-type]

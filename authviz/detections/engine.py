@@ -1,0 +1,257 @@
+"""Running rules on DuckDB: events from DataFrames, log files, tables or a Parquet archive.
+
+The events relation (view ``events``) has the schema columns of :mod:`authviz.auth0.schema` and
+``data``, the Auth0 log record as JSON (taken from a ``data`` column when the input has one,
+otherwise from ``raw`` by shape: ``raw.data`` for Log Streaming records, ``raw.detail.data`` for
+EventBridge, the record itself for Management API entries). Findings are written into the DuckDB
+table ``findings`` as each rule runs, so neither events nor findings need to fit in memory;
+:meth:`DetectionEngine.findings` hands them over as pandas.
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+
+import duckdb
+import pandas as pd
+
+from authviz.auth0.schema import COLUMNS
+from authviz.detections.compile import DUCKDB, PY_REGEX_FUNCTION, correlation_query, event_query
+from authviz.detections.load import RuleError
+from authviz.detections.model import Rule, TenantSettings
+
+#: Columns of a finding, in order (``group`` is a mapping of group-by field to value).
+FINDING_COLUMNS: tuple[str, ...] = ("rule_id", "title", "level", "group", "count", "first", "last", "event_ids")
+
+_DATA_FROM_RAW = ("CASE WHEN source = 'log_stream' THEN json_extract(raw, '$.data') "
+                  "WHEN source = 'eventbridge' THEN json_extract(raw, '$.detail.data') "
+                  "ELSE CAST(raw AS JSON) END")
+
+
+@dataclass(slots=True)
+class RunReport:
+    """What a run did: rules run, rules skipped for configuration, rules that failed (one sentence each)."""
+
+    ran: list[Rule] = field(default_factory=list)
+    needs_configuration: list[tuple[Rule, tuple[str, ...]]] = field(default_factory=list)
+    failed: list[tuple[Rule, str]] = field(default_factory=list)
+    findings: int = 0
+
+
+@functools.lru_cache(maxsize=256)
+def _compiled(pattern: str) -> re.Pattern[str]:
+    return re.compile(pattern)
+
+
+def _py_regexp(text: str, pattern: str) -> bool:
+    return _compiled(pattern).search(text) is not None
+
+
+class DetectionEngine:
+    """A DuckDB database holding events and findings. ``memory_limit`` like ``"2GB"``."""
+
+    def __init__(self, database: str = ":memory:", *, memory_limit: str | None = None,
+                 threads: int | None = None, temp_directory: str | None = None) -> None:
+        self.con = duckdb.connect(database)
+        if memory_limit:
+            self.con.execute(f"SET memory_limit = '{_setting(memory_limit)}'")
+        if threads:
+            self.con.execute(f"SET threads = {int(threads)}")
+        if temp_directory:
+            self.con.execute(f"SET temp_directory = '{_setting(temp_directory)}'")
+        text, boolean = duckdb.sqltype("VARCHAR"), duckdb.sqltype("BOOLEAN")
+        self.con.create_function(PY_REGEX_FUNCTION, _py_regexp, [text, text], boolean)
+        self._sources: list[str] = []
+        self._stored = False
+        self._create_findings()
+
+    # ---- events ----------------------------------------------------------------------------
+    def add_frame(self, frame: pd.DataFrame) -> int:
+        """Append a schema DataFrame (from ``read_logs``) to the stored events; returns its rows."""
+        if not self._stored:
+            self.con.execute("CREATE TABLE stored_events AS SELECT * FROM frame LIMIT 0")
+            self._stored = True
+            self._sources.append("SELECT * FROM stored_events")
+        self.con.register("_incoming", frame)
+        try:
+            self.con.execute("INSERT INTO stored_events BY NAME SELECT * FROM _incoming")
+        finally:
+            self.con.unregister("_incoming")
+        return len(frame)
+
+    def add_parquet(self, path: str | Path) -> None:
+        """Read a Parquet file or a ``logs pull``/``logs convert`` archive directory in place."""
+        path = Path(path)
+        pattern = str(path / "**" / "*.parquet") if path.is_dir() else str(path)
+        if path.is_dir() and not any(path.rglob("*.parquet")):
+            raise RuleError(f"{str(path)!r} holds no .parquet files")
+        self._sources.append(f"SELECT * FROM read_parquet({_quote(pattern)}, hive_partitioning = true, "
+                             "union_by_name = true)")
+
+    def add_table(self, name: str) -> None:
+        """Use an existing table or view of this database (schema columns, ``raw`` or ``data``)."""
+        self._sources.append(f"SELECT * FROM {_identifier(name)}")
+
+    def define_events(self, *, since: datetime | None = None, until: datetime | None = None) -> None:
+        """(Re)create the view ``events`` over every source, limited to ``since <= timestamp < until``."""
+        if not self._sources:
+            raise RuleError("no events were given")
+        parts = []
+        for source in self._sources:
+            names = {row[0] for row in self.con.execute(f"DESCRIBE {source}").fetchall()}
+            data = "CAST(data AS JSON)" if "data" in names else (_DATA_FROM_RAW if "raw" in names else "NULL::JSON")
+            columns = [f'"{c}"' if c in names else f'NULL AS "{c}"' for c in COLUMNS if c not in ("raw",)]
+            columns.append('"raw"' if "raw" in names else "NULL AS raw")
+            timestamp = "CAST(timestamp AS TIMESTAMPTZ) AS timestamp"
+            columns = [timestamp if c == '"timestamp"' else c for c in columns]
+            parts.append(f"SELECT {', '.join(columns)}, {data} AS data FROM ({source})")
+        where = []
+        if since is not None:
+            where.append(f"timestamp >= {_quote(since.isoformat())}::TIMESTAMPTZ")
+        if until is not None:
+            where.append(f"timestamp < {_quote(until.isoformat())}::TIMESTAMPTZ")
+        body = " UNION ALL ".join(parts)
+        filtered = f"SELECT * FROM ({body})" + (" WHERE " + " AND ".join(where) if where else "")
+        self.con.execute(f"CREATE OR REPLACE VIEW events AS {filtered}")
+
+    def count_events(self) -> int:
+        return self.con.execute("SELECT count(*) FROM events").fetchone()[0]
+
+    # ---- rules -----------------------------------------------------------------------------
+    def _create_findings(self) -> None:
+        self.con.execute("CREATE OR REPLACE TABLE findings (rule_id VARCHAR, title VARCHAR, level VARCHAR, "
+                         "\"group\" JSON, count BIGINT, first TIMESTAMPTZ, last TIMESTAMPTZ, event_ids VARCHAR[])")
+
+    def run(self, rules: Iterable[Rule], settings: TenantSettings | None = None, *,
+            progress: Callable[[Rule], None] | None = None) -> RunReport:
+        """Run ``rules`` over ``events`` (call :meth:`define_events` first), appending to ``findings``.
+
+        A rule whose placeholders ``settings`` leaves unset is reported, never run; a rule that
+        cannot be compiled or fails in DuckDB is reported with one sentence and the others run.
+        """
+        if "events" not in {r[0] for r in self.con.execute("SELECT view_name FROM duckdb_views()").fetchall()}:
+            self.define_events()
+        report = RunReport()
+        for rule in rules:
+            missing = rule.missing(settings)
+            if missing:
+                report.needs_configuration.append((rule, missing))
+                continue
+            try:
+                before = self._count_findings()
+                self.con.execute(self.insert_sql(rule, settings))
+                report.findings += self._count_findings() - before
+                report.ran.append(rule)
+            except (RuleError, duckdb.Error) as error:
+                report.failed.append((rule, _sentence(rule, error)))
+            if progress is not None:
+                progress(rule)
+        return report
+
+    def insert_sql(self, rule: Rule, settings: TenantSettings | None) -> str:
+        """The ``INSERT INTO findings`` statement that runs ``rule``."""
+        meta = f"{_quote(rule.id)}, {_quote(rule.title)}, {_quote(rule.level)}"
+        if rule.correlation is not None:
+            spec = rule.correlation
+            group = ("json_object(" + ", ".join(f"{_quote(name)}, g{i}" for i, name in enumerate(spec.group_by)) + ")"
+                     if spec.group_by else "'{}'::JSON")
+            inner = correlation_query(rule, settings, DUCKDB)
+            return (f"INSERT INTO findings SELECT {meta}, {group}, event_count, first, last, event_ids "
+                    f"FROM ({inner})")
+        if rule.sql is not None:
+            return f"INSERT INTO findings SELECT {meta}, \"group\", count, first, last, event_ids FROM ({rule.sql})"
+        inner = event_query(rule, settings, DUCKDB)
+        return (f"INSERT INTO findings SELECT {meta}, '{{}}'::JSON, 1, timestamp, timestamp, [event_id] "
+                f"FROM ({inner})")
+
+    def _count_findings(self) -> int:
+        return self.con.execute("SELECT count(*) FROM findings").fetchone()[0]
+
+    # ---- results ---------------------------------------------------------------------------
+    def findings(self) -> pd.DataFrame:
+        """Every finding so far, ordered by first event, as pandas (``group`` a dict, ``event_ids`` a list)."""
+        frame = self.con.execute(f"SELECT {', '.join(_q(c) for c in FINDING_COLUMNS)} FROM findings "
+                                 "ORDER BY first, rule_id").df()
+        return _hand_over(frame)
+
+    def iter_findings(self, batch: int = 10_000) -> Iterator[dict]:
+        """The findings one at a time, ``batch`` rows in memory at most."""
+        cursor = self.con.cursor()
+        cursor.execute(f"SELECT {', '.join(_q(c) for c in FINDING_COLUMNS)} FROM findings ORDER BY first, rule_id")
+        while rows := cursor.fetchmany(batch):
+            for row in rows:
+                record = dict(zip(FINDING_COLUMNS, row))
+                record["group"] = _group(record["group"])
+                yield record
+
+    def close(self) -> None:
+        self.con.close()
+
+    def __enter__(self) -> "DetectionEngine":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def detect(events: pd.DataFrame | str | Path, rules: Iterable[Rule] | None = None, *,
+           settings: TenantSettings | None = None, since: datetime | None = None,
+           until: datetime | None = None) -> pd.DataFrame:
+    """Findings of ``rules`` (default: every packaged rule) over a schema DataFrame or Parquet path."""
+    from authviz.detections.load import packaged_rules
+
+    rules = list(rules) if rules is not None else packaged_rules().rules
+    with DetectionEngine() as engine:
+        if isinstance(events, pd.DataFrame):
+            engine.add_frame(events)
+        else:
+            engine.add_parquet(events)
+        engine.define_events(since=since, until=until)
+        engine.run(rules, settings)
+        return engine.findings()
+
+
+def _hand_over(frame: pd.DataFrame) -> pd.DataFrame:
+    frame["group"] = [_group(g) for g in frame["group"]]
+    frame["event_ids"] = [list(ids) if ids is not None else [] for ids in frame["event_ids"]]
+    for column in ("first", "last"):
+        frame[column] = pd.to_datetime(frame[column], utc=True)
+    return frame
+
+
+def _group(value: object) -> dict:
+    import json
+
+    if value is None:
+        return {}
+    return json.loads(value) if isinstance(value, str) else dict(value)
+
+
+def _sentence(rule: Rule, error: Exception) -> str:
+    text = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+    return f"rule {rule.id} ({rule.source}) could not run: {text}"
+
+
+def _quote(text: str) -> str:
+    return "'" + str(text).replace("'", "''") + "'"
+
+
+def _q(name: str) -> str:
+    return '"' + name + '"'
+
+
+def _identifier(name: str) -> str:
+    if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_.]*", name):
+        raise RuleError(f"{name!r} is not a table name")
+    return name
+
+
+def _setting(value: str) -> str:
+    if not re.fullmatch(r"[A-Za-z0-9_./ -]+", value):
+        raise RuleError(f"{value!r} is not a valid DuckDB setting value")
+    return value
