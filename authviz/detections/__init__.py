@@ -23,7 +23,20 @@ Running them on history::
 place, with a memory limit); :func:`spark_sql` exports the same rules as Spark SQL.
 """
 
-from authviz.detections.compile import DUCKDB, SPARK, And, Const, Field, Not, Or, Test, parse_field, rule_tree
+from authviz.detections.compile import (
+    DUCKDB,
+    SPARK,
+    And,
+    Const,
+    Field,
+    Not,
+    Or,
+    Test,
+    findings_query,
+    parse_field,
+    rule_tree,
+    spark_sql,
+)
 from authviz.detections.engine import FINDING_COLUMNS, DetectionEngine, RunReport, detect
 from authviz.detections.load import (
     PLACEHOLDER,
@@ -39,6 +52,6 @@ from authviz.detections.model import LEVELS, Correlation, Rule, RuleProblem, Rul
 __all__ = [
     "DUCKDB", "FINDING_COLUMNS", "LEVELS", "PLACEHOLDER", "SPARK", "And", "Const", "Correlation", "DetectionEngine",
     "Field", "Not", "Or", "Rule", "RuleError", "RuleProblem", "RuleSet", "RunReport", "TenantSettings", "Test",
-    "detect", "load_rule_file", "load_rule_text", "load_rules", "load_settings", "packaged_rules", "parse_field",
-    "rule_tree",
+    "detect", "findings_query", "load_rule_file", "load_rule_text", "load_rules", "load_settings", "packaged_rules", "parse_field",
+    "rule_tree", "spark_sql",
 ]

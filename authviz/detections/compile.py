@@ -54,6 +54,13 @@ from authviz.detections.model import Rule, TenantSettings
 #: ``data.<key>`` read from the normalised column of the same name (log-entry keys kept 1:1).
 DATA_COLUMNS = frozenset({"type", "description", "user_id", "user_name", "connection", "client_id",
                           "client_name", "ip", "user_agent"})
+#: authviz's own keys, computed from schema columns (first non-empty of the columns listed;
+#: ``tenant_key`` falls back to ``(all)``): what the built-in detections group by.
+DERIVED_FIELDS: dict[str, tuple[tuple[str, ...], str | None]] = {
+    "user_key": (("user_name", "email", "user_id"), None),
+    "user_or_ip": (("user_name", "email", "user_id", "ip"), None),
+    "tenant_key": (("tenant",), "(all)"),
+}
 #: How many event ids a correlation finding lists at most (the count is exact).
 MAX_EVENT_IDS = 1000
 
@@ -106,7 +113,7 @@ Node = And | Or | Not | Test | Const
 
 def parse_field(name: str) -> Field:
     """``data.details.shields{}`` -> a JSON path in ``data``; ``ip`` or ``data.ip`` -> the column."""
-    if name in COLUMNS and name != "raw":
+    if name in COLUMNS and name != "raw" or name in DERIVED_FIELDS:
         return Field(name)
     rest = name[5:] if name.startswith("data.") else name
     if rest in DATA_COLUMNS:
@@ -226,6 +233,10 @@ class Dialect:
         return repr(int(value)) if float(value).is_integer() else repr(value)
 
     def column(self, name: str) -> str:
+        if name in DERIVED_FIELDS:
+            columns, fallback = DERIVED_FIELDS[name]
+            items = [f"nullif({self.column(c)}, '')" for c in columns] + ([self.literal(fallback)] if fallback else [])
+            return f"coalesce({', '.join(items)})"
         return '"' + name + '"' if self.name == "duckdb" else "`" + name + "`"
 
     # JSON: implemented by subclasses
@@ -364,6 +375,12 @@ class DuckDBDialect(Dialect):
     def epoch(self, expr: str) -> str:
         return f"epoch({expr})"
 
+    def epoch_ms(self, expr: str) -> str:
+        return f"epoch_ms({expr})"
+
+    def distinct_in_window(self, expr: str, window: str) -> str:
+        return f"count(DISTINCT {expr}) {window}"
+
     def id_list(self, ids: str, order: str) -> str:
         return f"list({ids} ORDER BY {order}, {ids})[1:{MAX_EVENT_IDS}]"
 
@@ -414,6 +431,12 @@ class SparkDialect(Dialect):
     def epoch(self, expr: str) -> str:
         return f"unix_timestamp({expr})"
 
+    def epoch_ms(self, expr: str) -> str:
+        return f"unix_millis({expr})"
+
+    def distinct_in_window(self, expr: str, window: str) -> str:
+        return f"size(collect_set({expr}) {window})"
+
     def id_list(self, ids: str, order: str) -> str:
         return (f"slice(transform(array_sort(collect_list(struct({order} AS o, {ids} AS i))), s -> s.i), 1, "
                 f"{MAX_EVENT_IDS})")
@@ -439,37 +462,75 @@ def event_query(rule: Rule, settings: TenantSettings | None, dialect: Dialect, t
 
 
 def correlation_query(rule: Rule, settings: TenantSettings | None, dialect: Dialect, table: str = "events") -> str:
-    """SQL with one row per (group, window) that satisfies correlation ``rule``.
+    """SQL with one row per incident of correlation ``rule``.
 
-    Columns: ``g0..gN`` (group-by values, as text), ``n`` (the measure), ``first``, ``last``,
-    ``event_count``, ``event_ids``.
+    Columns: ``g0..gN`` (group-by values, as text), ``event_count``, ``first``, ``last``, ``event_ids``.
+    Events whose group-by values are missing are not counted (as Splunk's ``stats ... by``).
+
+    ``gt``/``gte`` (a measure that only grows with more events) use sliding windows, as
+    :mod:`authviz.analytics.windows` does: an event triggers when the measure over the events of its
+    group in ``[t - timespan, t]`` satisfies the condition; the events in any triggering window form
+    incidents, merged while consecutive events are at most ``timespan`` apart. Other operators
+    (``lt``, ``lte``, ``eq``, ``neq``: "at most N in the period") use fixed windows of ``timespan``
+    aligned on the Unix epoch, as the catalog's Splunk queries (``bin _time span=...``) do.
     """
     spec = rule.correlation
     if spec is None:
         raise RuleError(f"rule {rule.id} is not a correlation")
     groups = [_text_expr(parse_field(name), dialect) for name in spec.group_by]
     value = _text_expr(parse_field(spec.field), dialect) if spec.field else "NULL"
+    if spec.type == "temporal":
+        value = "k"
     selects = []
     for index, counted in enumerate(spec.rules):
         condition = dialect.render(rule_tree(counted, settings))
-        columns = ", ".join([f"{g} AS g{i}" for i, g in enumerate(groups)] + [f"{value} AS v", f"{index} AS k"])
-        selects.append(f"SELECT event_id, timestamp, {columns} FROM {table} WHERE {condition}")
+        present = [f"({g}) IS NOT NULL" for g in groups]
+        where = " AND ".join([condition, *present])
+        columns = ", ".join([f"{g} AS g{i}" for i, g in enumerate(groups)]
+                            + [f"CAST({value if spec.type != 'temporal' else index} AS {_string(dialect)}) AS v",
+                               f"{index} AS k"])
+        selects.append(f"SELECT event_id, timestamp, {columns} FROM {table} WHERE {where}")
+    matched = " UNION ALL ".join(selects)
     group_columns = [f"g{i}" for i in range(len(groups))]
-    measure = {"event_count": "count(*)", "value_count": "count(DISTINCT v)", "temporal": "count(DISTINCT k)"}[spec.type]
     symbol = {"gt": ">", "gte": ">=", "lt": "<", "lte": "<=", "eq": "=", "neq": "<>"}[spec.op]
     threshold = dialect.number(spec.threshold)
     if spec.type == "temporal" and spec.op == "gte" and spec.threshold <= 1:
         threshold = str(len(spec.rules))  # Sigma's temporal default: all rules matched
     span = int(spec.timespan.total_seconds())
-    bucket = f"floor({dialect.epoch('timestamp')} / {span})"
-    keys = ", ".join(group_columns + ["bucket"])
+    ids = dialect.id_list("event_id", "timestamp")
+    if spec.op not in ("gt", "gte"):
+        measure = "count(*)" if spec.type == "event_count" else "count(DISTINCT v)"
+        bucket = f"floor({dialect.epoch('timestamp')} / {span})"
+        keys = ", ".join(group_columns + ["bucket"])
+        return (
+            f"WITH matched AS ({matched}), windowed AS (SELECT *, {bucket} AS bucket FROM matched) "
+            f"SELECT {', '.join(group_columns + ['bucket'])}, count(*) AS event_count, "
+            f"min(timestamp) AS first, max(timestamp) AS last, {ids} AS event_ids "
+            f"FROM windowed GROUP BY {keys} HAVING {measure} {symbol} {threshold}"
+        )
+    span_ms = span * 1000
+    partition = "PARTITION BY " + ", ".join(group_columns) if group_columns else ""
+    back = f"OVER ({partition} ORDER BY t RANGE BETWEEN {span_ms} PRECEDING AND CURRENT ROW)"
+    ahead = f"OVER ({partition} ORDER BY t RANGE BETWEEN CURRENT ROW AND {span_ms} FOLLOWING)"
+    order = f"OVER ({partition} ORDER BY t, event_id)"
+    running = f"OVER ({partition} ORDER BY t, event_id ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW)"
+    measure = f"count(*) {back}" if spec.type == "event_count" else dialect.distinct_in_window("v", back)
+    select_groups = ", ".join(group_columns) + ", " if group_columns else ""
     return (
-        "WITH matched AS (" + " UNION ALL ".join(selects) + "), "
-        f"windowed AS (SELECT *, {bucket} AS bucket FROM matched) "
-        f"SELECT {', '.join(group_columns + ['bucket'])}, {measure} AS n, count(*) AS event_count, "
-        f"min(timestamp) AS first, max(timestamp) AS last, {dialect.id_list('event_id', 'timestamp')} AS event_ids "
-        f"FROM windowed GROUP BY {keys} HAVING {measure} {symbol} {threshold}"
+        f"WITH matched AS ({matched}), "
+        f"timed AS (SELECT *, {dialect.epoch_ms('timestamp')} AS t FROM matched), "
+        f"measured AS (SELECT *, CASE WHEN {measure} {symbol} {threshold} THEN 1 ELSE 0 END AS hit FROM timed), "
+        f"covered AS (SELECT *, max(hit) {ahead} AS cov FROM measured), "
+        f"marked AS (SELECT *, CASE WHEN cov = 1 AND (lag(cov) {order} IS NULL OR lag(cov) {order} = 0 "
+        f"OR t - lag(t) {order} > {span_ms}) THEN 1 ELSE 0 END AS opens FROM covered), "
+        f"numbered AS (SELECT *, sum(opens) {running} AS incident FROM marked) "
+        f"SELECT {select_groups}incident, count(*) AS event_count, min(timestamp) AS first, max(timestamp) AS last, "
+        f"{ids} AS event_ids FROM numbered WHERE cov = 1 GROUP BY {select_groups}incident"
     )
+
+
+def _string(dialect: Dialect) -> str:
+    return "VARCHAR" if dialect.name == "duckdb" else "STRING"
 
 
 def _text_expr(field: Field, dialect: Dialect) -> str:
@@ -478,3 +539,41 @@ def _text_expr(field: Field, dialect: Dialect) -> str:
     if field.is_list:
         raise RuleError("a correlation cannot group by or count an array field ({})")
     return dialect.json_scalar("data", field.path)  # type: ignore[arg-type]
+
+
+def findings_query(rule: Rule, settings: TenantSettings | None, dialect: Dialect, table: str = "events") -> str:
+    """SQL with one row per finding of ``rule``: rule_id, title, level, group (JSON text), count, first, last, event_ids."""
+    meta = f"{dialect.literal(rule.id)} AS rule_id, {dialect.literal(rule.title)} AS title, {dialect.literal(rule.level)} AS level"
+    if rule.correlation is not None:
+        names = rule.correlation.group_by
+        if not names:
+            group = "'{}'" if dialect.name == "spark" else "'{}'::JSON"
+        elif dialect.name == "spark":
+            group = "to_json(map(" + ", ".join(f"{dialect.literal(n)}, g{i}" for i, n in enumerate(names)) + "))"
+        else:
+            group = "json_object(" + ", ".join(f"{dialect.literal(n)}, g{i}" for i, n in enumerate(names)) + ")"
+        inner = correlation_query(rule, settings, dialect, table)
+        return (f"SELECT {meta}, {group} AS {dialect.column('group')}, event_count AS count, first, last, event_ids "
+                f"FROM ({inner}) AS c")
+    if rule.sql is not None:
+        if dialect.name != "duckdb":
+            raise RuleError(f"rule {rule.id} is written in DuckDB SQL and has no {dialect.name} form")
+        return f"SELECT {meta}, \"group\", count, first, last, event_ids FROM ({rule.sql.format(events=table)}) AS s"
+    inner = event_query(rule, settings, dialect, table)
+    empty = "'{}'" if dialect.name == "spark" else "'{}'::JSON"
+    return (f"SELECT {meta}, {empty} AS {dialect.column('group')}, 1 AS count, timestamp AS first, "
+            f"timestamp AS last, {'array(event_id)' if dialect.name == 'spark' else '[event_id]'} AS event_ids "
+            f"FROM ({inner}) AS e")
+
+
+def spark_sql(rules, settings: TenantSettings | None = None, table: str = "auth0_events") -> dict[str, str]:
+    """Spark SQL for each runnable rule (id -> query over ``table``: schema columns plus ``data`` as JSON text).
+
+    Rules whose placeholders are unset, and DuckDB-only SQL rules, are left out.
+    """
+    exported: dict[str, str] = {}
+    for rule in rules:
+        if rule.missing(settings) or rule.sql is not None:
+            continue
+        exported[rule.id] = findings_query(rule, settings, SPARK, table)
+    return exported

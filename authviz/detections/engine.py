@@ -21,7 +21,7 @@ import duckdb
 import pandas as pd
 
 from authviz.auth0.schema import COLUMNS
-from authviz.detections.compile import DUCKDB, PY_REGEX_FUNCTION, correlation_query, event_query
+from authviz.detections.compile import DUCKDB, PY_REGEX_FUNCTION, findings_query
 from authviz.detections.load import RuleError
 from authviz.detections.model import Rule, TenantSettings
 
@@ -155,19 +155,7 @@ class DetectionEngine:
 
     def insert_sql(self, rule: Rule, settings: TenantSettings | None) -> str:
         """The ``INSERT INTO findings`` statement that runs ``rule``."""
-        meta = f"{_quote(rule.id)}, {_quote(rule.title)}, {_quote(rule.level)}"
-        if rule.correlation is not None:
-            spec = rule.correlation
-            group = ("json_object(" + ", ".join(f"{_quote(name)}, g{i}" for i, name in enumerate(spec.group_by)) + ")"
-                     if spec.group_by else "'{}'::JSON")
-            inner = correlation_query(rule, settings, DUCKDB)
-            return (f"INSERT INTO findings SELECT {meta}, {group}, event_count, first, last, event_ids "
-                    f"FROM ({inner})")
-        if rule.sql is not None:
-            return f"INSERT INTO findings SELECT {meta}, \"group\", count, first, last, event_ids FROM ({rule.sql})"
-        inner = event_query(rule, settings, DUCKDB)
-        return (f"INSERT INTO findings SELECT {meta}, '{{}}'::JSON, 1, timestamp, timestamp, [event_id] "
-                f"FROM ({inner})")
+        return f"INSERT INTO findings {findings_query(rule, settings, DUCKDB)}"
 
     def _count_findings(self) -> int:
         return self.con.execute("SELECT count(*) FROM findings").fetchone()[0]
