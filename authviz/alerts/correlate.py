@@ -1,31 +1,31 @@
-"""Incremental Sigma correlations: per-group state over tumbling windows, no I/O, no clock.
+"""Incremental Sigma correlations: per-group state, no I/O, no clock.
 
-The batch engine counts a correlation in fixed (tumbling) windows of ``timespan`` aligned on the
-Unix epoch (see :class:`authviz.detections.model.Correlation`); this module keeps the same counts
-one event at a time, so the live stream fires exactly where a batch run over the same events
-would find something. Invariants:
+Counts the way the batch engine does (:func:`authviz.detections.compile.correlation_query`), one
+event at a time, so the live stream fires where a batch run over the same events finds something:
 
-- State exists only for (group, window) pairs that saw a matching event, and a window's state is
-  dropped once the watermark (the newest event time seen, minus ``lateness``) has passed its end;
-  at most ``max_groups`` windows are open per correlation (least recently touched dropped first,
-  counted in :attr:`CorrelationState.evicted`). So memory is bounded whatever the traffic.
-- ``value_count`` keeps at most ``max_values`` distinct values per window (enough to decide any
-  threshold up to that many; the count saturates there and says so).
-- Monotone conditions (``gt``, ``gte``) are decided as soon as they hold: an event that makes the
-  count cross the threshold returns a :class:`Crossing` at once. Others (``lt``, ``lte``, ``eq``,
-  ``neq``) can only be decided when the window is complete and are returned by :meth:`advance`.
-- An event later than its window's close (older than the watermark allows) is counted as
-  ``late`` and otherwise ignored: a closed window is never reopened.
+- ``gt``/``gte`` (a measure that only grows): **sliding** windows. An event triggers when the
+  measure over its group's events in ``[t - timespan, t]`` satisfies the condition;
+  :meth:`CorrelationState.add` returns a :class:`Crossing` for it at once, with the window's
+  events as evidence.
+- ``lt``/``lte``/``eq``/``neq`` ("at most N in the period"): **fixed** windows of ``timespan``
+  aligned on the Unix epoch; decided when the window is complete, by :meth:`advance`.
+- Events whose group-by values are missing are not counted (the caller skips them).
+
+Invariants (bounded memory): a group keeps only events newer than the newest event seen minus
+``timespan + lateness`` (at most ``max_per_group`` of them, oldest dropped first); at most
+``max_groups`` groups are kept (least recently touched dropped first, counted in ``evicted``).
+An event older than that horizon is counted in ``late`` and otherwise ignored.
 """
 
 from __future__ import annotations
 
+import bisect
 from collections import OrderedDict
 from collections.abc import Hashable
 from dataclasses import dataclass, field
 from typing import Any
 
-__all__ = ["CorrelationState", "Crossing", "WindowState"]
+__all__ = ["CorrelationState", "Crossing"]
 
 _MONOTONE = ("gt", "gte")
 
@@ -36,115 +36,113 @@ def _holds(op: str, measure: float, threshold: float) -> bool:
 
 
 @dataclass
-class WindowState:
-    """One group's counts in one window."""
+class _Group:
+    """One group's recent matching events, sorted by time: (t_ns, event_id, value)."""
 
-    start_ns: int
-    first_ns: int
-    last_ns: int
-    events: int = 0
-    values: set[Hashable] = field(default_factory=set)
-    rules_seen: set[str] = field(default_factory=set)
-    evidence: list[str] = field(default_factory=list)
-    fired: bool = False
+    events: list[tuple[int, str, Hashable]] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
 class Crossing:
-    """A correlation that holds for ``group`` in the window starting at ``window_start_ns``."""
+    """The correlation holds for ``group``: ``measure`` over ``events`` (t_ns, event_id), from
+    ``first_ns`` to ``last_ns``."""
 
     group: tuple
-    window_start_ns: int
     measure: int
-    state: WindowState
+    first_ns: int
+    last_ns: int
+    event_ids: tuple[str, ...]
 
 
 class CorrelationState:
     """The live state of one correlation (duck-typed :class:`~authviz.detections.model.Correlation`:
-    ``type``, ``timespan``, ``op``, ``threshold``, ``rules``).
+    ``type``, ``timespan``, ``op``, ``threshold``, ``rules``)."""
 
-    ``max_evidence`` event ids are kept per window for the alert (the count is exact beyond it).
-    """
-
-    def __init__(self, correlation: Any, *, max_groups: int = 100_000, max_values: int = 10_000,
-                 max_evidence: int = 100, lateness_ns: int = 0) -> None:
+    def __init__(self, correlation: Any, *, max_groups: int = 100_000, max_per_group: int = 10_000,
+                 lateness_ns: int = 0) -> None:
         self.type = correlation.type
         self.op = correlation.op
         self.threshold = float(correlation.threshold)
+        if self.type == "temporal" and self.op == "gte" and self.threshold <= 1:
+            self.threshold = float(len(correlation.rules))  # Sigma's default: every rule matched
         self.span_ns = int(correlation.timespan.total_seconds() * 1e9)
         if self.span_ns <= 0:
             raise ValueError("a correlation's timespan must be positive")
-        self.needed_rules = len(getattr(correlation, "rules", ()) or ())
+        self.sliding = self.op in _MONOTONE
         self.max_groups = int(max_groups)
-        self.max_values = int(max_values)
-        self.max_evidence = int(max_evidence)
+        self.max_per_group = int(max_per_group)
         self.lateness_ns = int(lateness_ns)
-        self._windows: OrderedDict[tuple[tuple, int], WindowState] = OrderedDict()
+        self._groups: OrderedDict[Any, _Group] = OrderedDict()
         self.watermark_ns: int | None = None
-        #: events too late for their window; windows dropped because ``max_groups`` were open
+        #: events older than the horizon; groups dropped because ``max_groups`` were kept
         self.late = 0
         self.evicted = 0
 
     def __len__(self) -> int:
-        return len(self._windows)
+        return len(self._groups)
 
-    def measure(self, state: WindowState) -> int:
+    def _measure(self, events: list[tuple[int, str, Hashable]]) -> int:
         if self.type == "event_count":
-            return state.events
-        if self.type == "value_count":
-            return len(state.values)
-        return len(state.rules_seen)  # temporal: how many of the rules matched
+            return len(events)
+        return len({value for _, _, value in events if value is not None})
 
-    def add(self, group: tuple, t_ns: int, event_id: str | None, *, value: Hashable | None = None,
-            rule_id: str | None = None) -> Crossing | None:
-        """Count one matching event; a :class:`Crossing` when a monotone condition now holds (or
-        still holds and the measure grew: the caller decides whether that is news)."""
-        start = t_ns - t_ns % self.span_ns
-        if self.watermark_ns is not None and start + self.span_ns <= self.watermark_ns - self.lateness_ns:
+    def add(self, group: tuple, t_ns: int, event_id: str, value: Hashable | None = None) -> Crossing | None:
+        """Count one matching event (``value``: the counted field for ``value_count``, the counted
+        rule for ``temporal``). A :class:`Crossing` when the event triggers (sliding windows)."""
+        if self.watermark_ns is not None and t_ns < self.watermark_ns - self.span_ns - self.lateness_ns:
             self.late += 1
             return None
-        key = (group, start)
-        state = self._windows.get(key)
-        if state is None:
-            state = WindowState(start, t_ns, t_ns)
-            self._windows[key] = state
-            while len(self._windows) > self.max_groups:
-                self._windows.popitem(last=False)
-                self.evicted += 1
-        else:
-            self._windows.move_to_end(key)
-        before = self.measure(state)
-        state.events += 1
-        state.first_ns = min(state.first_ns, t_ns)
-        state.last_ns = max(state.last_ns, t_ns)
-        if self.type == "value_count" and value is not None and len(state.values) < self.max_values:
-            state.values.add(value)
-        if self.type == "temporal" and rule_id is not None:
-            state.rules_seen.add(rule_id)
-        if event_id is not None and len(state.evidence) < self.max_evidence:
-            state.evidence.append(event_id)
         if self.watermark_ns is None or t_ns > self.watermark_ns:
             self.watermark_ns = t_ns
-        after = self.measure(state)
-        if self.op in _MONOTONE and after > before and _holds(self.op, after, self._threshold()):
-            state.fired = True
-            return Crossing(group, start, after, state)
-        return None
-
-    def _threshold(self) -> float:
-        if self.type == "temporal" and self.threshold <= 0:
-            return float(self.needed_rules)
-        return self.threshold
+        key = group if self.sliding else (group, t_ns - t_ns % self.span_ns)
+        state = self._groups.get(key)
+        if state is None:
+            state = self._groups[key] = _Group()
+            while len(self._groups) > self.max_groups:
+                self._groups.popitem(last=False)
+                self.evicted += 1
+        else:
+            self._groups.move_to_end(key)
+        events = state.events
+        entry = (t_ns, event_id, value)
+        if not events or entry >= events[-1]:
+            events.append(entry)
+        else:
+            bisect.insort(events, entry)
+        if self.sliding:
+            horizon = self.watermark_ns - self.span_ns - self.lateness_ns
+            cut = bisect.bisect_left(events, (horizon,))
+            if cut:
+                del events[:cut]
+        if len(events) > self.max_per_group:
+            del events[:len(events) - self.max_per_group]
+        if not self.sliding:
+            return None
+        lo = bisect.bisect_left(events, (t_ns - self.span_ns,))
+        hi = bisect.bisect_right(events, (t_ns, "\U0010ffff"))
+        window = events[lo:hi]
+        measure = self._measure(window)
+        if not _holds(self.op, measure, self.threshold):
+            return None
+        return Crossing(group, measure, window[0][0], window[-1][0], tuple(e for _, e, _ in window))
 
     def advance(self, now_ns: int) -> list[Crossing]:
-        """Close the windows that end before ``now_ns - lateness`` (event time); the non-monotone
-        conditions that hold for them."""
+        """Close the fixed windows that ended before ``now_ns - lateness`` and drop sliding state
+        older than the horizon; the fixed-window conditions that hold."""
         if self.watermark_ns is None or now_ns > self.watermark_ns:
             self.watermark_ns = now_ns
-        limit = self.watermark_ns - self.lateness_ns
         out = []
-        for key in [k for k, s in self._windows.items() if s.start_ns + self.span_ns <= limit]:
-            state = self._windows.pop(key)
-            if self.op not in _MONOTONE and _holds(self.op, self.measure(state), self._threshold()):
-                out.append(Crossing(key[0], state.start_ns, self.measure(state), state))
+        if self.sliding:
+            horizon = self.watermark_ns - self.span_ns - self.lateness_ns
+            for key in [k for k, g in self._groups.items() if not g.events or g.events[-1][0] < horizon]:
+                del self._groups[key]
+            return out
+        limit = self.watermark_ns - self.lateness_ns
+        for key in [k for k in self._groups if k[1] + self.span_ns <= limit]:
+            events = self._groups.pop(key).events
+            measure = self._measure(events)
+            if events and _holds(self.op, measure, self.threshold):
+                out.append(Crossing(key[0], measure, events[0][0], events[-1][0], tuple(e for _, e, _ in events)))
         return out
+
+
