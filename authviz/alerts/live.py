@@ -126,8 +126,9 @@ def _batch_table(events: Sequence[Any]) -> pa.Table:
         values = column(name)
         if name == "timestamp":
             stamps = [None if v is None else pd.Timestamp(v) for v in values]
-            arrays[name] = pa.array([None if v is None else (v.tz_localize(UTC) if v.tzinfo is None else v).value
-                                     for v in stamps], type=pa.int64()).cast(pa.timestamp("ns", tz="UTC"))
+            # microseconds, as the batch engine's TIMESTAMPTZ (its SQL rules use epoch_ms on it)
+            arrays[name] = pa.array([None if v is None else (v.tz_localize(UTC) if v.tzinfo is None else v).value // 1000
+                                     for v in stamps], type=pa.int64()).cast(pa.timestamp("us", tz="UTC"))
         elif name in ("latitude", "longitude"):
             arrays[name] = pa.array([None if v is None or v != v else float(v) for v in values], type=pa.float64())
         elif name == "is_mobile":
@@ -336,7 +337,8 @@ class LiveDetector:
         matched = cursor.fetchall()
         if self._sql_rules:
             self._keep_recent()
-        latest = pc.max(table.column("timestamp")).value
+        latest = pc.max(table.column("timestamp").cast(pa.int64())).as_py()  # µs
+        latest = None if latest is None else latest * 1000
         alerts: list[Alert] = []
         if matched:
             alerts += self._evaluate({name: [row[i] for row in matched] for i, name in enumerate(names)})
