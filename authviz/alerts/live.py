@@ -160,6 +160,11 @@ def _rows(events: pd.DataFrame | Iterable[Any]) -> list[Any]:
     return out
 
 
+#: how a counted field reads in a summary ("14 users")
+_FIELD_WORDS = {"user_key": "users", "user_or_ip": "users or IPs", "ip": "IPs", "data.ip": "IPs",
+                "user_agent": "user agents", "data.user_agent": "user agents", "country_code": "countries",
+                "user_id": "users", "data.user_id": "users", "user_name": "users", "data.user_name": "users"}
+
 #: event ids remembered per incident to count evidence exactly
 _MAX_IDS = 10_000
 
@@ -448,9 +453,12 @@ class LiveDetector:
         known.start_ns = min(known.start_ns, crossing.first_ns)
         known.end_ns = max(known.end_ns, crossing.last_ns)
         self._take(known, crossing.event_ids)
-        what = {"event_count": "events", "value_count": f"distinct {spec.field}",
-                "temporal": f"of {len(spec.rules)} rules"}[spec.type]
-        measure = f"{known.count} events" if spec.type == "event_count" else f"{crossing.measure} {what}, {known.count} events"
+        if spec.type == "event_count":
+            measure = f"{known.count} events"
+        elif spec.type == "value_count":
+            measure = f"{crossing.measure} {_FIELD_WORDS.get(spec.field or '', 'distinct ' + str(spec.field))}, {known.count} events"
+        else:
+            measure = f"{crossing.measure} of {len(spec.rules)} rules, {known.count} events"
         return self._maybe_alert(rule, crossing.group, known, measure)
 
     def _maybe_alert(self, rule: Rule, group: tuple, incident: _Incident, measure: str) -> Alert | None:
