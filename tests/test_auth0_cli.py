@@ -121,3 +121,32 @@ def test_round_trip_through_convert(tmp_path_factory, records):
     again = folder / "again.jsonl"
     again.write_text("\n".join(back["raw"]) + "\n", encoding="utf-8")
     pd.testing.assert_frame_equal(read_logs(again).frame, expected.frame)
+
+
+@pytest.mark.parametrize("text", ["hello, this is not JSON\nsecond line\n", "user,type\nalice,s\n",
+                                  "<html><body>login page</body></html>\n"])
+def test_a_file_that_is_not_json_is_said_so_and_nothing_is_written(tmp_path, text):
+    # #12 item 9: this said "wrote 1 events" and wrote an empty CSV.
+    source = tmp_path / "notes.txt"
+    source.write_text(text)
+    output = tmp_path / "out.csv"
+    done = run("logs", "convert", source, "-o", output, cwd=tmp_path)
+    assert done.returncode == 1, done.stderr
+    assert f"{str(source)!r} is not JSON" in done.stderr and "nothing was written" in done.stderr
+    assert "Traceback" not in done.stderr and "wrote" not in done.stdout
+    assert not output.exists()
+    rejects = [json.loads(line) for line in rejects_path(output).read_text().splitlines()]
+    assert [r["position"] for r in rejects] == list(range(1, text.count("\n") + 1))  # nothing disappears
+    assert all("not valid JSON" in r["reason"] for r in rejects)
+
+
+def test_json_without_a_single_auth0_event_writes_nothing_and_keeps_an_older_output(tmp_path):
+    source = tmp_path / "other.jsonl"
+    source.write_text('{"hello": "world"}\n[1, 2]\n')
+    output = tmp_path / "out.parquet"
+    output.write_bytes(b"an earlier result")
+    done = run("logs", "convert", source, "-o", output, cwd=tmp_path)
+    assert done.returncode == 1
+    assert f"no Auth0 events in {str(source)!r}: all 2 records were rejected" in done.stderr
+    assert output.read_bytes() == b"an earlier result"
+    assert len(rejects_path(output).read_text().splitlines()) == 2

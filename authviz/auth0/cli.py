@@ -119,6 +119,15 @@ def convert_command(args: argparse.Namespace) -> int:
     except KeyboardInterrupt:  # not a success: a script must not go on with a missing output
         print("authviz: interrupted; nothing was written.", file=sys.stderr)
         return INTERRUPTED
+    rejected_to = rejects_path(args.output)
+    empty = nothing_read(result, args.inputs)
+    if empty is not None:  # nothing to write: an older output stays as it was
+        args.output.parent.mkdir(parents=True, exist_ok=True)
+        write_rejects(result.rejects, rejected_to)
+        shown = "".join(f"\n  {reject.reason}" for reject in result.rejects[:SUMMARY_MAX_REJECTS])
+        print(f"authviz: {empty}; nothing was written.{shown}\nrejected records with their reasons: {rejected_to}",
+              file=sys.stderr)
+        return 1
     try:
         args.output.parent.mkdir(parents=True, exist_ok=True)
         write_frame(result.frame, args.output, fmt)
@@ -127,13 +136,28 @@ def convert_command(args: argparse.Namespace) -> int:
     except KeyboardInterrupt:
         print(f"authviz: interrupted; {str(args.output)!r} may be incomplete.", file=sys.stderr)
         return INTERRUPTED
-    rejected_to = rejects_path(args.output)
     if result.rejects:
         write_rejects(result.rejects, rejected_to)
     elif rejected_to.exists():
         rejected_to.unlink()  # a stale file from an earlier run would mislead
     print(summary(result, args.output, rejected_to, multiple=len(args.inputs) > 1))
     return 1 if result.rejects else 0
+
+
+#: Reasons (after ``record N: ``) that mean a record is not JSON text at all.
+NOT_JSON_REASONS = ("not valid JSON", "not valid UTF-8")
+
+
+def nothing_read(result: LogFrame, inputs: Sequence[Path]) -> str | None:
+    """The sentence to say when records were read but not one is an event (``None`` otherwise)."""
+    if len(result.frame) or not result.rejects:
+        return None
+    label = repr(str(inputs[0])) if len(inputs) == 1 else f"the {len(inputs)} inputs"
+    if all(reject.reason.split(": ", 1)[-1].startswith(NOT_JSON_REASONS) for reject in result.rejects):
+        verb = "is" if len(inputs) == 1 else "are"
+        return f"{label} {verb} not JSON (Auth0 logs are JSON lines, a JSON array or a JSON document)"
+    count = len(result.rejects)
+    return f"no Auth0 events in {label}: {'the only record was' if count == 1 else f'all {count:,} records were'} rejected"
 
 
 def summary(result: LogFrame, output: Path, rejected_to: Path, *, multiple: bool) -> str:

@@ -63,7 +63,7 @@ def _add_simulate(subparsers: Any) -> None:
     p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     p.add_argument("--scenario", action="append", default=[], choices=list(SCENARIOS), metavar="NAME",
                    help="inject an attack a few seconds in (repeatable; it follows its own timeline, "
-                        "up to about 40 minutes for impossible-travel): " + ", ".join(SCENARIOS))
+                        "up to about 50 minutes for disposable-signups): " + ", ".join(SCENARIOS))
     p.add_argument("--batch-size", type=int, default=100, help="records per POST (default 100)")
     p.add_argument("--no-pace", action="store_true",
                    help="send as fast as the server answers instead of on the wall clock")

@@ -23,6 +23,7 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
+from authviz.simulator import catalog
 from authviz.simulator.geo import (
     ATTACK_NETWORKS,
     COUNTRIES,
@@ -142,9 +143,12 @@ class InjectedAttack:
     """Ground truth for one injected attack.
 
     ``kind`` is the scenario name (``"brute-force"``...), ``detection`` the name
-    :func:`authviz.analytics.run_detections` reports for it, ``key`` the value it groups by
-    (a user name, an IP, or the tenant for tenant-wide detections), ``start``/``end`` the first and
-    last injected record times, ``log_ids`` every injected record.
+    :func:`authviz.analytics.run_detections` reports for it (``""`` for the catalog's attacks the
+    built-in detections do not cover), ``key`` the value it groups by (a user name, an IP, a user id,
+    or the tenant for tenant-wide detections), ``start``/``end`` the first and last injected record
+    times, ``log_ids`` every injected record, ``severity`` what the built-in detection reports (the
+    catalog rule's level when there is none), ``rule_ids`` the Sigma ids of Auth0's catalog rules
+    whose detection matches the injected records (see :mod:`authviz.simulator.catalog`).
     """
 
     kind: str
@@ -154,6 +158,7 @@ class InjectedAttack:
     end: datetime
     log_ids: tuple[str, ...]
     severity: str = ""
+    rule_ids: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -231,6 +236,14 @@ class TrafficGenerator:
         self._seq = 0
         self._emails: set[str] = set()
         self.users: list[SimUser] = [self._new_user(self._rng) for _ in range(users)]
+        # Tenant members (Dashboard admins, all owners), from their own stream: adding them changes no
+        # record of the normal traffic.
+        admins = random.Random(f"authviz-admins:{seed}")
+        self.admins: list[dict[str, str]] = []
+        for first in admins.sample(_FIRST, 3):
+            last = admins.choice(_LAST)
+            self.admins.append({"email": f"{first}.{last}@{_DOMAINS[0]}", "name": f"{first.capitalize()} {last.capitalize()}",
+                                "user_id": f"google-oauth2|{admins.getrandbits(70) % 10**21:021d}"})
 
     # ---------------------------------------------------------------- population
     def _new_user(self, rng: random.Random, country: Country | None = None) -> SimUser:
@@ -275,6 +288,18 @@ class TrafficGenerator:
             "country_code": country.code, "country_code3": country.code3, "country_name": country.name,
             "city_name": city.name, "latitude": city.latitude, "longitude": city.longitude,
             "time_zone": city.time_zone, "continent_code": country.continent})
+        return {"log_id": log_id, "data": data}
+
+    def _admin_record(self, rng: random.Random, t: datetime, description: str, admin: Mapping[str, str], *,
+                      ip: str, user_agent: str, jti: str, method: str, path: str, body: object, status: int,
+                      response: object) -> dict:
+        """A Management API log record (``sapi``) for a change a tenant member made in the Dashboard."""
+        log_id = "900" + t.strftime("%Y%m%d%H%M%S") + f"{t.microsecond // 1000:03d}{rng.getrandbits(120) % 10**36:036d}"
+        data = {"date": _iso(t), "type": "sapi", "description": description, "log_id": log_id,
+                "tenant_name": self.tenant, "client_id": catalog.DASHBOARD_CLIENT_ID, "client_name": "",
+                "ip": ip, "user_agent": user_agent, "user_id": admin["user_id"], "hostname": self.hostname,
+                "details": catalog.management_details(admin=admin, jti=jti, ip=ip, user_agent=user_agent, method=method,
+                                                      path=path, body=body, status=status, response=response)}
         return {"log_id": log_id, "data": data}
 
     def _user_record(self, rng: random.Random, t: datetime, type_: str, description: str, user: SimUser,
@@ -323,7 +348,7 @@ class TrafficGenerator:
             user.last_login = t
             out = [(t, self._user_record(rng, t, "s", "Successful login", user))]
             if user.mfa and rng.random() < 0.3:
-                out.insert(0, (t, self._user_record(rng, t, "gd_send_pn", "Push notification for MFA sent successfully sent.", user)))
+                out.insert(0, (t, self._user_record(rng, t, "gd_send_pn", catalog.PUSH_SENT, user)))
             return out
         if type_ == "fp":
             return [(t, self._user_record(rng, t, "fp", "Wrong email or password.", user))]
@@ -341,7 +366,7 @@ class TrafficGenerator:
             "seacft": "Authorization Code for Access Token", "sertft": "Refresh Token for Access Token",
             "ssa": "Successful silent authentication", "fsa": "Login required", "slo": "User successfully logged out",
             "scp": "Password changed", "scpr": "Change password request", "fcp": "Password change failed: invalid ticket",
-            "gd_send_pn": "Push notification for MFA sent successfully sent.",
+            "gd_send_pn": catalog.PUSH_SENT,
             "ferrt": "Unsuccessful Refresh Token exchange, invalid refresh token",
             "limit_wc": f"User ({user.email}) attempted 10 consecutive logins unsuccessfully. Brute force protection is enabled for this connection, further attempts are blocked from this IP address for this user.",
         }
@@ -397,21 +422,23 @@ class TrafficGenerator:
             raise ValueError(f"unknown scenario {name!r}; known: {', '.join(SCENARIOS)}")
         at = _ms(at if at.tzinfo else at.replace(tzinfo=UTC))
         rng = random.Random(f"authviz-scenario:{self.seed}:{name}:{at.isoformat()}:{sorted(options.items())}")
-        records, detection, key, severity = getattr(self, "_scn_" + name.replace("-", "_"))(rng, at, **options)
+        records, detection, key, severity, *rules = getattr(self, "_scn_" + name.replace("-", "_"))(rng, at, **options)
         times = [datetime.fromisoformat(r["data"]["date"].replace("Z", "+00:00")) for r in records]
         return records, InjectedAttack(name, detection, key, min(times), max(times),
-                                       tuple(r["log_id"] for r in records), severity)
+                                       tuple(r["log_id"] for r in records), severity, tuple(rules[0]) if rules else ())
 
-    def month(self, days: int = 30, attacks: list[tuple[str, timedelta]] | None = None) -> SimulatedTraffic:
+    def month(self, days: int = 30, attacks: list[tuple[str, timedelta]] | None = None,
+              catalog: bool = False) -> SimulatedTraffic:
         """``days`` of normal traffic from the current clock with attacks mixed in.
 
-        ``attacks`` is a list of (scenario name, offset from the start); by default every scenario
-        of :data:`SCENARIOS` once (brute force and credential stuffing also once without a success),
-        spread over the period at seeded hours.
+        ``attacks`` is a list of (scenario name, offset from the start[, options]); by default every
+        built-in scenario once (brute force and credential stuffing also once without a success),
+        spread over the period at seeded hours, and with ``catalog`` also every catalog attack
+        (see :func:`default_attack_plan`).
         """
         origin = self._clock
         if attacks is None:
-            attacks = default_attack_plan(self.seed, days)
+            attacks = default_attack_plan(self.seed, days, catalog=catalog)
         normal = list(self.generate(duration=timedelta(days=days)))
         injected: list[InjectedAttack] = []
         extra: list[dict] = []
@@ -440,7 +467,7 @@ class TrafficGenerator:
             t = _ms(t + timedelta(seconds=rng.uniform(5, 25)))
         if success:
             out.append(self._user_record(rng, t, "s", "Successful login", victim, ip=ip, where=victim.home, user_agent=_ATTACK_UA))
-        return out, "brute_force", victim.email, "medium" if success else "info"
+        return out, "brute_force", victim.email, "medium" if success else "info", catalog.rule_ids("credential_stuffing_signals")
 
     def _scn_credential_stuffing(self, rng: random.Random, at: datetime, users: int = 14, successes: int = 1):
         ip = self._attacker_ip(rng)
@@ -460,7 +487,7 @@ class TrafficGenerator:
             # the compromised account is one whose home the attacker's IP appears in: no travel signal
             out.append(self._user_record(rng, t, "s", "Successful login", user, ip=ip, where=user.home if user is known[0] else where, user_agent=_ATTACK_UA))
             t = _ms(t + timedelta(seconds=rng.uniform(3, 15)))
-        return out, "credential_stuffing", ip, "high" if successes else "info"
+        return out, "credential_stuffing", ip, "high" if successes else "info", catalog.rule_ids("credential_stuffing_signals")
 
     def _scn_impossible_travel(self, rng: random.Random, at: datetime, minutes: float = 40.0):
         victim = self._victim(rng, database=False)
@@ -503,22 +530,101 @@ class TrafficGenerator:
                                     user_name=name, ip=rng.choice(ips), where=(country, country.cities[0]),
                                     client=CLIENTS[0], connection=_DB, user_agent=_ATTACK_UA))
             t = _ms(t + timedelta(seconds=rng.uniform(20, 70)))
-        return out, "signup_fraud", self.tenant, "medium"
+        return out, "signup_fraud", self.tenant, "medium", catalog.rule_ids("risk_of_signup_fraud_by_volume")
 
     def _scn_mfa_push_fatigue(self, rng: random.Random, at: datetime, pushes: int = 8):
         victim, ip = self._victim(rng), self._attacker_ip(rng)
         out, t = [], at
         for _ in range(int(pushes)):
-            out.append(self._user_record(rng, t, "gd_send_pn", "Push notification for MFA sent successfully sent.", victim,
+            out.append(self._user_record(rng, t, "gd_send_pn", catalog.PUSH_SENT, victim,
                                          ip=ip, where=victim.home, user_agent=_ATTACK_UA))
             t = _ms(t + timedelta(seconds=rng.uniform(40, 120)))
-        return out, "mfa_push_fatigue", victim.email, "high"
+        return out, "mfa_push_fatigue", victim.email, "high", catalog.rule_ids("risk_for_mfa_push_fatigue")
 
     def _scn_refresh_token_reuse(self, rng: random.Random, at: datetime):
         victim, ip = self._victim(rng), self._attacker_ip(rng)
-        record = self._user_record(rng, at, "ferrt", "Unsuccessful Refresh Token exchange, reused refresh token detected",
+        record = self._user_record(rng, at, "ferrt", catalog.REFRESH_TOKEN_REUSED,
                                    victim, connection=False, ip=ip, where=victim.home, user_agent=_ATTACK_UA)
-        return [record], "refresh_token_reuse", victim.email, "high"
+        return [record], "refresh_token_reuse", victim.email, "high", catalog.rule_ids("refresh_token_reuse")
+
+    # ------------------------------------------------ the catalog's attacks (authviz.simulator.catalog)
+    def _scn_sms_bombing(self, rng: random.Random, at: datetime, messages: int = 15, minutes: float = 40.0):
+        victim, ip = self._victim(rng), self._attacker_ip(rng)
+        out, step = [], float(minutes) * 60.0 / max(int(messages) - 1, 1)
+        for i in range(int(messages)):
+            t = _ms(at + timedelta(seconds=i * step + (rng.uniform(0, step / 3) if i else 0.0)))
+            out.append(self._user_record(rng, t, "gd_send_sms", catalog.SMS_SENT, victim, connection=False,
+                                         ip=ip, where=victim.home, user_agent=_ATTACK_UA))
+        return out, "", victim.user_id, "medium", catalog.rule_ids("sms_bombarding")
+
+    def _scn_disposable_signups(self, rng: random.Random, at: datetime, accounts: int = 10, minutes: float = 50.0):
+        ips = [self._attacker_ip(rng) for _ in range(2)]
+        country = COUNTRY_BY_CODE["US"]
+        out, step = [], float(minutes) * 60.0 / max(int(accounts) - 1, 1)
+        for i in range(int(accounts)):
+            t = _ms(at + timedelta(seconds=i * step + (rng.uniform(0, step / 3) if i else 0.0)))
+            name = f"{rng.choice(_FIRST)}{rng.randrange(10**5):05d}@{rng.choice(catalog.DISPOSABLE_DOMAINS)}"
+            out.append(self._record(rng, t, "ss", "", user_id=f"auth0|{rng.getrandbits(96):024x}", user_name=name,
+                                    ip=rng.choice(ips), where=(country, country.cities[0]), client=CLIENTS[0],
+                                    connection=_DB, user_agent=_ATTACK_UA))
+        return (out, "", self.tenant, "medium",
+                catalog.rule_ids("risk_of_signup_fraud_by_disposable_domains", "risk_of_signup_fraud_by_volume"))
+
+    def _scn_attack_protection_off(self, rng: random.Random, at: datetime,
+                                   features: tuple[str, ...] | list[str] | str = tuple(catalog.ATTACK_PROTECTION)):
+        features = (features,) if isinstance(features, str) else tuple(features)
+        unknown = sorted(set(features) - set(catalog.ATTACK_PROTECTION))
+        if unknown or not features:
+            raise ValueError(f"unknown attack-protection features {unknown}; known: {', '.join(catalog.ATTACK_PROTECTION)}")
+        admin, ip, agent = rng.choice(self.admins), self._attacker_ip(rng), rng.choice(_DESKTOP_UA)
+        jti = f"{rng.getrandbits(128):032x}"
+        out, t, rules = [], at, []
+        for feature in features:
+            description, path, settings = catalog.ATTACK_PROTECTION[feature]
+            body = {k: v for k, v in settings.items() if k in ("enabled", "policy", "passwordless_policy", "password_reset_policy")}
+            out.append(self._admin_record(rng, t, description, admin, ip=ip, user_agent=agent, jti=jti, method="patch",
+                                          path=path, body=body, status=200, response=settings))
+            rules += catalog.ATTACK_PROTECTION_RULES[feature]
+            t = _ms(t + timedelta(seconds=rng.uniform(20, 90)))
+        return out, "", self.tenant, "medium", catalog.rule_ids(*rules)
+
+    def _scn_mfa_disabled(self, rng: random.Random, at: datetime,
+                          changes: tuple[str, ...] | list[str] | str = tuple(catalog.MFA_CHANGES)):
+        changes = (changes,) if isinstance(changes, str) else tuple(changes)
+        unknown = sorted(set(changes) - set(catalog.MFA_CHANGES))
+        if unknown or not changes:
+            raise ValueError(f"unknown MFA changes {unknown}; known: {', '.join(catalog.MFA_CHANGES)}")
+        admin, ip, agent = rng.choice(self.admins), self._attacker_ip(rng), rng.choice(_DESKTOP_UA)
+        jti = f"{rng.getrandbits(128):032x}"
+        out, t, rules = [], at, []
+        for change in changes:
+            description, method, path, body, response, names = catalog.MFA_CHANGES[change]
+            out.append(self._admin_record(rng, t, description, admin, ip=ip, user_agent=agent, jti=jti, method=method,
+                                          path=path, body=body, status=200, response=response))
+            rules += names
+            t = _ms(t + timedelta(seconds=rng.uniform(20, 90)))
+        return out, "", self.tenant, "medium", catalog.rule_ids(*rules)
+
+    def _scn_tenant_takeover(self, rng: random.Random, at: datetime, deletions: int = 2):
+        if not 1 <= int(deletions) < len(self.admins):
+            raise ValueError(f"deletions must be between 1 and {len(self.admins) - 1}")
+        insider, *others = rng.sample(self.admins, len(self.admins))
+        ip, agent = self._attacker_ip(rng), rng.choice(_DESKTOP_UA)
+        jti = f"{rng.getrandbits(128):032x}"
+        invited = f"{rng.choice(_FIRST)}.{rng.choice(_LAST)}{rng.randrange(100)}@{rng.choice(catalog.PERSONAL_DOMAINS)}"
+        expires = _iso(at + timedelta(days=3))
+        invitation = f"inv_{rng.getrandbits(80):020x}"[:20]
+        out = [self._admin_record(rng, at, "Create tenant invitations for a given client", insider, ip=ip, user_agent=agent,
+                                  jti=jti, method="post", path="/api/v2/tenants/invitations",
+                                  body={"owners": [invited], "roles": ["owner"]}, status=201,
+                                  response=[{"email": invited, "expires_at": expires, "invitation_id": invitation}])]
+        t = at
+        for member in others[:int(deletions)]:
+            t = _ms(t + timedelta(seconds=rng.uniform(60, 240)))
+            out.append(self._admin_record(rng, t, "Delete tenant member", insider, ip=ip, user_agent=agent, jti=jti,
+                                          method="delete", path=f"/api/v2/tenants/members/{member['user_id']}",
+                                          body={"roles": ["owner"]}, status=204, response={}))
+        return out, "", self.tenant, "medium", catalog.rule_ids("risk_of_tenant_takeover")
 
 
 #: Scenario name -> what it injects.
@@ -531,16 +637,37 @@ SCENARIOS: dict[str, str] = {
     "signup-fraud": "30 sign-ups and failed sign-ups within half an hour from three IPs",
     "mfa-push-fatigue": "eight MFA push notifications to one user within a quarter of an hour",
     "refresh-token-reuse": "a refresh-token exchange rejected because the token was reused",
+    "sms-bombing": "fifteen MFA text messages (gd_send_sms) to one user within 40 minutes",
+    "disposable-signups": "ten sign-ups with disposable e-mail domains (mailinator.com...) within an hour",
+    "attack-protection-off": "an admin turns off brute-force, breached-password, suspicious-IP and bot protection",
+    "mfa-disabled": "an admin turns off MFA factors, adaptive-MFA risk assessment and the MFA policy",
+    "tenant-takeover": "an admin invites a personal address as owner, then deletes two owners within minutes",
 }
 
+#: The scenarios :func:`authviz.analytics.run_detections` has a built-in detection for; the others
+#: (catalog attacks) are found by Auth0's catalog rules (``InjectedAttack.rule_ids``).
+BUILTIN_SCENARIOS: tuple[str, ...] = (
+    "brute-force", "credential-stuffing", "impossible-travel", "breached-password", "lockout-spike",
+    "signup-fraud", "mfa-push-fatigue", "refresh-token-reuse",
+)
+CATALOG_SCENARIOS: tuple[str, ...] = tuple(name for name in SCENARIOS if name not in BUILTIN_SCENARIOS)
 
-def default_attack_plan(seed: int | str, days: int = 30) -> list[tuple[str, timedelta, dict]]:
-    """Every scenario once (plus failed variants of brute force / stuffing), spread over ``days``."""
+
+def default_attack_plan(seed: int | str, days: int = 30, catalog: bool = False) -> list[tuple[str, timedelta, dict]]:
+    """Every built-in scenario once (plus failed variants of brute force / stuffing), spread over
+    ``days``; with ``catalog``, also every catalog attack (:data:`CATALOG_SCENARIOS`) once, placed
+    between them. The built-in part is the same with or without ``catalog``."""
     rng = random.Random(f"authviz-plan:{seed}")
-    plan: list[tuple[str, dict]] = [(name, {}) for name in SCENARIOS]
+    plan: list[tuple[str, dict]] = [(name, {}) for name in BUILTIN_SCENARIOS]
     plan += [("brute-force", {"success": False}), ("credential-stuffing", {"successes": 0})]
     step = max(days - 2, 1) / len(plan)
-    return [(name, timedelta(days=1 + i * step, hours=rng.uniform(0, 20)), opts) for i, (name, opts) in enumerate(plan)]
+    out = [(name, timedelta(days=1 + i * step, hours=rng.uniform(0, 20)), opts) for i, (name, opts) in enumerate(plan)]
+    if catalog:
+        rng = random.Random(f"authviz-plan-catalog:{seed}")
+        step = max(days - 2, 1) / len(CATALOG_SCENARIOS)
+        out += [(name, timedelta(days=1 + (i + 0.5) * step, hours=rng.uniform(0, 20)), {})
+                for i, name in enumerate(CATALOG_SCENARIOS)]
+    return out
 
 
 def _plausible_ip(rng: random.Random, country: Country) -> str:
