@@ -63,7 +63,7 @@ from authviz.detections import (
 from authviz.detections.compile import PY_REGEX_FUNCTION, _text_expr
 from authviz.detections.engine import _DATA_FROM_RAW, _py_regexp
 
-__all__ = ["LiveDetector", "HUNTING_RULES", "VOLUME_RULES", "live_rules", "SEVERITY_OF_LEVEL"]
+__all__ = ["LiveDetector", "HUNTING_RULES", "LIVE_FORM_OF", "VOLUME_RULES", "live_rules", "SEVERITY_OF_LEVEL"]
 
 #: Sigma level -> alert severity (the words the feeds and the dashboard colour).
 SEVERITY_OF_LEVEL = {"informational": "info", "low": "low", "medium": "medium", "high": "high", "critical": "critical"}
@@ -83,6 +83,24 @@ HUNTING_RULES: dict[str, str] = {
     "6ef35d2c-ae8f-4b42-91b8-67915c7e41ff": "fires on every new account (at most 1 event type per user over 30 days)",
     "e604e40e-9db6-449d-854d-2b5323644fd7": "fires on two failed logins from one IP in an hour, ordinary at any "
                                             "tenant with traffic",
+    # selections whose aggregation is in the catalog's Splunk query: live alerts use that
+    # aggregation, written as a correlation in authviz/alerts/rules/ (LIVE_FORM_OF says which)
+    "e675f02e-716c-11f0-8602-723487b9527c": "selects every MFA push notification; the built-in MFA push fatigue "
+                                            "rule counts them per user",
+    "74a1ddea-7172-11f0-ace0-723487b9527c": "selects every MFA text message; live alerts count them per user "
+                                            "(sms_bombing)",
+    "25b35d32-716b-11f0-a54e-723487b9527c": "selects every SMS enrollment; live alerts count users per phone "
+                                            "number (shared_phone_enrollment)",
+    "bad8fcc0-716e-11f0-b852-723487b9527c": "selects every Guardian enrollment; live alerts count users per device "
+                                            "(shared_guardian_enrollment)",
+}
+
+#: catalog rule id -> the live rule (its ``name``) that alerts on what the catalog rule's query aggregates
+LIVE_FORM_OF: dict[str, str] = {
+    "e675f02e-716c-11f0-8602-723487b9527c": "mfa_push_fatigue",
+    "74a1ddea-7172-11f0-ace0-723487b9527c": "sms_bombing",
+    "25b35d32-716b-11f0-a54e-723487b9527c": "shared_phone_enrollment",
+    "bad8fcc0-716e-11f0-b852-723487b9527c": "shared_guardian_enrollment",
 }
 
 
