@@ -120,6 +120,8 @@ class CorrelationState:
             return None
         lo = bisect.bisect_left(events, (t_ns - self.span_ns,))
         hi = bisect.bisect_right(events, (t_ns, "\U0010ffff"))
+        if not _holds(self.op, hi - lo, self.threshold):
+            return None  # distinct values never outnumber events: no need to count them
         window = events[lo:hi]
         measure = self._measure(window)
         if not _holds(self.op, measure, self.threshold):

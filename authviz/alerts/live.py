@@ -11,7 +11,9 @@ correlations, SQL rules) and evaluates it incrementally:
 - Correlations keep their counts per group and tumbling window in
   :class:`~authviz.alerts.correlate.CorrelationState` (the batch engine's windows: aligned on the
   epoch), so a correlation fires on the event that makes it hold, not at the end of its window.
-- SQL rules (what Sigma cannot say) run over a bounded DuckDB table of recent events.
+- SQL rules (what Sigma cannot say) run over a bounded DuckDB table of recent events (schema
+  columns, no raw record), at most every ``sql_interval`` seconds: their alerts may come up to
+  that much later than the event that completes them.
 - Findings become :class:`~authviz.alerts.model.Alert` objects per incident: an incident is a
   (rule, group) whose evidence keeps coming within ``incident_gap``. It alerts once when it
   starts, then again (``update=True``) only when its evidence has at least doubled since the last
@@ -33,7 +35,8 @@ Not thread-safe: feed it from one thread (``authviz tail``'s loop, a notebook's 
 from __future__ import annotations
 
 from collections import OrderedDict
-from collections.abc import Iterable, Mapping, Sequence
+import time
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -61,7 +64,7 @@ from authviz.detections import (
     rule_tree,
 )
 from authviz.detections.compile import PY_REGEX_FUNCTION, _text_expr
-from authviz.detections.engine import _DATA_FROM_RAW, _py_regexp
+from authviz.detections.engine import _py_regexp
 
 __all__ = ["LiveDetector", "HUNTING_RULES", "LIVE_FORM_OF", "VOLUME_RULES", "live_rules", "SEVERITY_OF_LEVEL"]
 
@@ -143,21 +146,44 @@ def _batch_table(events: Sequence[Any]) -> pa.Table:
     for name in COLUMNS:
         values = column(name)
         if name == "timestamp":
-            stamps = [None if v is None else pd.Timestamp(v) for v in values]
             # microseconds, as the batch engine's TIMESTAMPTZ (its SQL rules use epoch_ms on it)
-            arrays[name] = pa.array([None if v is None else (v.tz_localize(UTC) if v.tzinfo is None else v).value // 1000
-                                     for v in stamps], type=pa.int64()).cast(pa.timestamp("us", tz="UTC"))
+            if not all(isinstance(v, datetime) and v.tzinfo is not None for v in values):
+                values = [None if v is None or v is pd.NaT else pd.Timestamp(v) for v in values]
+                values = [v if v is None or v.tzinfo is not None else v.tz_localize(UTC) for v in values]
+            arrays[name] = pa.array(values, type=pa.timestamp("us", tz="UTC"))
         elif name in ("latitude", "longitude"):
             arrays[name] = pa.array([None if v is None or v != v else float(v) for v in values], type=pa.float64())
         elif name == "is_mobile":
             arrays[name] = pa.array([None if v is None or v is pd.NA else bool(v) for v in values], type=pa.bool_())
         elif name == "raw":
-            arrays[name] = pa.array([v if v is None or isinstance(v, str) else _json_text(v) for v in values],
-                                    type=pa.string())
+            # the Auth0 record as JSON text, taken from the raw record by shape exactly as the batch
+            # engine's ``data`` column (authviz.detections.engine._DATA_FROM_RAW); raw itself is not kept
+            sources = column("source")
+            arrays["data"] = pa.array([_data_text(v, str(src) if src is not None else None)
+                                       for v, src in zip(values, sources)], type=pa.string())
         else:
             arrays[name] = pa.array([v if v is None or isinstance(v, str) else (None if v is pd.NA else str(v))
                                      for v in values], type=pa.string())
     return pa.table(arrays)
+
+
+def _data_text(raw: Any, source: str | None) -> str | None:
+    """``data`` for one event: ``raw.data`` for Log Streaming, ``raw.detail.data`` for EventBridge,
+    the record itself otherwise (the batch engine's rule, on the parsed object: no JSON re-parse)."""
+    if raw is None:
+        return None
+    if isinstance(raw, str):
+        try:
+            raw = orjson.loads(raw)
+        except orjson.JSONDecodeError:
+            return None
+    plain = unwrap(raw) if not isinstance(raw, dict) else raw
+    if source == "log_stream":
+        plain = plain.get("data") if isinstance(plain, Mapping) else None
+    elif source == "eventbridge":
+        detail = plain.get("detail") if isinstance(plain, Mapping) else None
+        plain = detail.get("data") if isinstance(detail, Mapping) else None
+    return None if plain is None else _json_text(plain)
 
 
 def _json_text(value: Any) -> str:
@@ -236,7 +262,8 @@ class LiveDetector:
                  only: Iterable[str] | None = None, incident_gap: timedelta = timedelta(hours=1),
                  lateness: timedelta = timedelta(minutes=5), horizon: timedelta = timedelta(hours=24),
                  max_events: int = 50_000, max_groups: int = 100_000, max_evidence: int = 100,
-                 max_seen: int = 200_000, threads: int = 1) -> None:
+                 max_seen: int = 200_000, threads: int = 1, sql_interval: float = 1.0,
+                 clock: Callable[[], float] = time.monotonic) -> None:
         if max_events < 1 or max_groups < 1 or max_evidence < 1:
             raise ValueError("max_events, max_groups and max_evidence must be >= 1")
         chosen = list(rules) if rules is not None else live_rules(settings)
@@ -269,6 +296,11 @@ class LiveDetector:
         self._plans: list[_Plan] = []
         self._sql_rules: list[Rule] = []
         self._recent_ready = False
+        #: SQL rules (whole-history queries) run at most every ``sql_interval`` seconds of ``clock``
+        self.sql_interval = float(sql_interval)
+        self._clock = clock
+        self._sql_last = float("-inf")
+        self._sql_pending: set[str] = set()
         self.watermark_ns: int | None = None
         #: events fed, duplicates ignored, batches evaluated
         self.fed = 0
@@ -281,7 +313,7 @@ class LiveDetector:
         # The batch lives in one table that is emptied and refilled (so the query is planned
         # once, as a prepared statement); ``data`` is extracted from ``raw`` once per event.
         self.con.register("_arrow", _batch_table([]))
-        self.con.execute(f"CREATE TABLE batch_events AS SELECT *, {_DATA_FROM_RAW} AS data FROM _arrow LIMIT 0")
+        self.con.execute("CREATE TABLE batch_events AS SELECT * REPLACE (CAST(data AS JSON) AS data) FROM _arrow LIMIT 0")
         self.con.unregister("_arrow")
         matches: list[str] = []  # "<condition> AS <name>": computed for every event
         extras: list[str] = []  # group-by and value expressions: computed for matching events only
@@ -328,11 +360,11 @@ class LiveDetector:
         # Management API events parses no JSON of a login), then one row per matching event.
         hits = " UNION ALL ".join(f"SELECT rowid AS i, {n} AS c FROM batch_events WHERE {e.rsplit(' AS ', 1)[0]}"
                                   for e, n in zip(matches, range(len(names)))) or "SELECT NULL AS i, NULL AS c WHERE FALSE"
-        self._match_names = names
-        flags = ", ".join(f"bool_or(c = {n}) AS {name}" for n, name in enumerate(names))
-        self._query = (f"WITH hits AS ({hits}), per AS (SELECT i{', ' + flags if flags else ''} FROM hits GROUP BY i) "
-                       f"SELECT {', '.join(['event_id', 'epoch_ns(timestamp) AS t', f'{_KEY_EXPR} AS k', *names, *extras])} "
-                       "FROM batch_events b JOIN per ON b.rowid = per.i")
+        #: match column number -> (plan, counted rule index)
+        self._column_of = [(plan, k) for plan in self._plans for k in range(len(plan.match_columns))]
+        self._query = (f"WITH hits AS ({hits}) "
+                       f"SELECT {', '.join(['c', 'event_id', 'epoch_ns(timestamp) AS t', f'{_KEY_EXPR} AS k', *extras])} "
+                       "FROM hits JOIN batch_events b ON b.rowid = hits.i ORDER BY t, i, c")
         self.con.execute(f"PREPARE live_matches AS {self._query}")
 
     @property
@@ -352,7 +384,7 @@ class LiveDetector:
         self.con.register("_arrow", table)
         try:
             self.con.execute("DELETE FROM batch_events")
-            self.con.execute(f"INSERT INTO batch_events SELECT *, {_DATA_FROM_RAW} AS data FROM _arrow")
+            self.con.execute("INSERT INTO batch_events SELECT * FROM _arrow")
         finally:
             self.con.unregister("_arrow")
         cursor = self.con.execute("EXECUTE live_matches")
@@ -364,7 +396,7 @@ class LiveDetector:
         latest = None if latest is None else latest * 1000
         alerts: list[Alert] = []
         if matched:
-            alerts += self._evaluate({name: [row[i] for row in matched] for i, name in enumerate(names)})
+            alerts += self._evaluate(matched, names)
         if latest is not None:
             latest = int(latest)
             self.watermark_ns = latest if self.watermark_ns is None else max(self.watermark_ns, latest)
@@ -375,7 +407,11 @@ class LiveDetector:
                         if alert is not None:
                             alerts.append(alert)
             if self._sql_rules:
-                alerts += self._run_sql_rules(table)
+                self._sql_pending.update(table.column("event_id").to_pylist())
+                if self._clock() - self._sql_last >= self.sql_interval:
+                    alerts += self._run_sql_rules(self._sql_pending)
+                    self._sql_pending = set()
+                    self._sql_last = self._clock()
             self._expire()
         return alerts
 
@@ -393,33 +429,27 @@ class LiveDetector:
             out.append(row)
         return out
 
-    def _evaluate(self, columns: dict[str, list[Any]]) -> list[Alert]:
-        order = sorted(range(len(columns["t"])), key=lambda i: (columns["t"][i] is None, columns["t"][i] or 0))
+    def _evaluate(self, rows: list[tuple], names: list[str]) -> list[Alert]:
+        """One row per (event, matching rule), in event-time order."""
+        at = {name: i for i, name in enumerate(names)}
         alerts = []
-        for i in order:
-            t = columns["t"][i]
+        for row in rows:
+            t = row[2]
             if t is None:
                 continue
-            event_id = columns["event_id"][i]
-            for plan in self._plans:
-                matched = [k for k, c in enumerate(plan.match_columns) if columns[c][i]]
-                if not matched:
-                    continue
-                if plan.state is None:
-                    alert = self._on_event(plan.rule, (columns["k"][i],), t, event_id)
-                    if alert is not None:
-                        alerts.append(alert)
-                    continue
-                group = tuple(columns[c][i] for c in plan.group_columns)
+            plan, k = self._column_of[row[0]]
+            event_id = row[1]
+            if plan.state is None:
+                alert = self._on_event(plan.rule, (row[3],), t, event_id)
+            else:
+                group = tuple(row[at[c]] for c in plan.group_columns)
                 if any(v is None for v in group):
                     continue  # not counted, as in the batch engine
-                for k in matched:
-                    value = k if plan.state.type == "temporal" else (columns[plan.value_column][i] if plan.value_column else None)
-                    crossing = plan.state.add(group, t, event_id, value)
-                    if crossing is not None:
-                        alert = self._on_crossing(plan, crossing)
-                        if alert is not None:
-                            alerts.append(alert)
+                value = k if plan.state.type == "temporal" else (row[at[plan.value_column]] if plan.value_column else None)
+                crossing = plan.state.add(group, t, event_id, value)
+                alert = self._on_crossing(plan, crossing) if crossing is not None else None
+            if alert is not None:
+                alerts.append(alert)
         return alerts
 
     # ------------------------------------------------------------------ incidents
@@ -511,18 +541,18 @@ class LiveDetector:
     # ------------------------------------------------------------------ SQL rules
     def _keep_recent(self) -> None:
         if not self._recent_ready:
-            self.con.execute("CREATE TABLE recent AS SELECT * FROM batch_events LIMIT 0")
+            # schema columns only (no raw record, no data): bounded memory; SQL rules read columns
+            self.con.execute("CREATE TABLE recent AS SELECT * EXCLUDE (data) FROM batch_events LIMIT 0")
             self.con.execute("CREATE OR REPLACE VIEW events AS SELECT * FROM recent")
             self._recent_ready = True
-        self.con.execute("INSERT INTO recent SELECT * FROM batch_events")
+        self.con.execute("INSERT INTO recent SELECT * EXCLUDE (data) FROM batch_events")
 
-    def _run_sql_rules(self, table: pa.Table) -> list[Alert]:
+    def _run_sql_rules(self, fresh: set[str]) -> list[Alert]:
         newest = self.watermark_ns
         self.con.execute(f"DELETE FROM recent WHERE epoch_ns(timestamp) < {newest - self.horizon_ns}")
         excess = self.con.execute("SELECT count(*) FROM recent").fetchone()[0] - self.max_events
         if excess > 0:
             self.con.execute(f"DELETE FROM recent WHERE event_id IN (SELECT event_id FROM recent ORDER BY timestamp LIMIT {excess})")
-        fresh = set(table.column("event_id").to_pylist())
         alerts = []
         for rule in self._sql_rules:
             try:
