@@ -358,8 +358,11 @@ class LiveDetector:
         names = [c for p in self._plans for c in p.match_columns]
         # Each condition is a WHERE of its own (DuckDB filters short-circuit: a rule about
         # Management API events parses no JSON of a login), then one row per matching event.
-        hits = " UNION ALL ".join(f"SELECT rowid AS i, {n} AS c FROM batch_events WHERE {e.rsplit(' AS ', 1)[0]}"
-                                  for e, n in zip(matches, range(len(names)))) or "SELECT NULL AS i, NULL AS c WHERE FALSE"
+        # One scan: per event, the list of the rule conditions it satisfies (a condition that is
+        # NULL, e.g. on a missing field, does not match); then one row per (event, rule).
+        listed = ", ".join(f"CASE WHEN {e.rsplit(' AS ', 1)[0]} THEN {n} END" for n, e in enumerate(matches))
+        hits = (f"SELECT rowid AS i, unnest(list_filter([{listed}], lambda x: x IS NOT NULL)) AS c FROM batch_events"
+                if matches else "SELECT NULL::BIGINT AS i, NULL::INTEGER AS c WHERE FALSE")
         #: match column number -> (plan, counted rule index)
         self._column_of = [(plan, k) for plan in self._plans for k in range(len(plan.match_columns))]
         self._query = (f"WITH hits AS ({hits}) "
@@ -413,6 +416,16 @@ class LiveDetector:
                     self._sql_pending = set()
                     self._sql_last = self._clock()
             self._expire()
+        return alerts
+
+    def flush(self) -> list[Alert]:
+        """Run what waits for its interval now (the SQL rules over the events since their last run);
+        call it when a stream ends or pauses."""
+        if not self._sql_rules or not self._sql_pending or self.watermark_ns is None:
+            return []
+        alerts = self._run_sql_rules(self._sql_pending)
+        self._sql_pending = set()
+        self._sql_last = self._clock()
         return alerts
 
     def _fresh(self, rows: list[Any]) -> list[Any]:

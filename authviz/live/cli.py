@@ -217,7 +217,7 @@ def tail(args: argparse.Namespace, out: TextIO | None = None, err: TextIO | None
             if alerts is not None:
                 show_alerts(lambda: alerts.add(event))
         if alerts is not None:
-            show_alerts(alerts.flush)
+            show_alerts(lambda: alerts.flush(final=True))
     except KeyboardInterrupt:
         return 0
     finally:
