@@ -8,7 +8,7 @@ INSTALLED := $(VENV)/.installed
 NODE_DIR := tests/node
 PYTEST_ARGS ?=
 
-.PHONY: help install test node demo bench clean e2e
+.PHONY: help install test lint node demo bench clean e2e
 
 help:  ## list the targets
 	@grep -E '^[a-z0-9-]+:.*##' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -31,7 +31,7 @@ node:  ## install the Node test packages
 	  if ! command -v npm >/dev/null 2>&1; then echo "npm not found: Node tests will be skipped"; break; fi; \
 	  if [ ! -f "$$dir/node_modules/.installed" ] || [ "$$dir/package.json" -nt "$$dir/node_modules/.installed" ]; then \
 	    echo "npm install in $$dir"; \
-	    (cd "$$dir" && npm install --no-audit --no-fund --loglevel=error) && touch "$$dir/node_modules/.installed" || exit 1; \
+	    (cd "$$dir" && if [ -f package-lock.json ]; then npm ci --no-audit --no-fund --loglevel=error; else npm install --no-audit --no-fund --loglevel=error; fi) && touch "$$dir/node_modules/.installed" || exit 1; \
 	  fi; \
 	done
 
@@ -40,7 +40,13 @@ node:  ## install the Node test packages
 NBVAL_NOTEBOOKS ?= notebooks/0[1-5]_*.ipynb
 NBVAL_ARGS ?= --nbval --nbval-cell-timeout=60 --nbval-sanitize-with tests/nbval_sanitize.cfg
 
-test: install node  ## run the whole test suite
+# ruff (rules in pyproject.toml [tool.ruff]) and the import-linter contracts ([tool.importlinter]:
+# the layers, argparse only in authviz.cli); the environment rule is ruff's TID251.
+lint: install  ## check the code with ruff and the architecture contracts
+	$(VENV)/bin/ruff check authviz tests benchmarks
+	$(VENV)/bin/lint-imports
+
+test: install node lint  ## run the whole test suite (after `make lint`)
 	$(PY) -m pytest $(PYTEST_ARGS)
 	AUTHVIZ_NOTEBOOK_MODE=local $(PY) -m pytest $(NBVAL_ARGS) $(NBVAL_NOTEBOOKS)
 

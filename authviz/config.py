@@ -53,7 +53,16 @@ from dotenv.parser import parse_stream
 
 from authviz.errors import ConfigError
 
-__all__ = ["PusherSettings", "load_environment"]
+__all__ = [
+    "BridgeSettings",
+    "NotebookSettings",
+    "PusherSettings",
+    "event_loop_choice",
+    "load_environment",
+    "parse_pusher_url",
+    "process_environment",
+    "url_host",
+]
 
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off"}
@@ -192,7 +201,7 @@ class PusherSettings:
         """The websocket URL (protocol 7) of this app."""
         scheme = "wss" if self.tls else "ws"
         from authviz import __version__
-        return (f"{scheme}://{self.host}:{self.port}/app/{self.key}"
+        return (f"{scheme}://{url_host(self.host)}:{self.port}/app/{self.key}"
                 f"?protocol={PROTOCOL_VERSION}&client=authviz-python&version={__version__}")
 
     @property
@@ -203,7 +212,7 @@ class PusherSettings:
     @property
     def http_url(self) -> str:
         """Base URL of the HTTP API (``.../apps/{app_id}`` is appended by callers)."""
-        return f"{'https' if self.tls else 'http'}://{self.http_host}:{self.port}"
+        return f"{'https' if self.tls else 'http'}://{url_host(self.http_host)}:{self.port}"
 
     @property
     def history_endpoint(self) -> str | None:
@@ -295,6 +304,18 @@ class PusherSettings:
         return cls(**fields)  # type: ignore[arg-type]
 
 
+def url_host(host: str) -> str:
+    """``host`` as written in a URL: an IPv6 address in brackets (``[::1]``), anything else as is."""
+    return f"[{host}]" if ":" in host and not host.startswith("[") else host
+
+
+def parse_pusher_url(url: str) -> dict[str, object]:
+    """Fields of a ``PUSHER_URL`` (``key``, ``secret``, ``app_id``, ``tls``, ``host`` bare, without
+    brackets; ``port`` and ``cluster`` when given); every malformed part is reported by name. The
+    one parser of the URL form: :class:`PusherSettings` and the bridge's publisher use it."""
+    return _parse_url(url)
+
+
 def _parse_url(url: str) -> dict[str, object]:
     """Fields of a ``PUSHER_URL``; every malformed part is reported by name."""
     try:
@@ -323,3 +344,125 @@ def _parse_url(url: str) -> dict[str, object]:
         fields["cluster"] = cluster.group(1)
         fields["host"] = f"ws-{cluster.group(1)}.pusher.com"
     return fields
+
+
+#: Default state directory of the bridge (store, log-stream token, dev identity key).
+DEFAULT_STATE_DIR = Path(".authviz")
+#: Default largest log-stream body (bytes).
+DEFAULT_MAX_LOG_BODY = 5 * 1024 * 1024
+
+
+@dataclass(frozen=True)
+class BridgeSettings:
+    """How the bridge runs (typed; the command line and :meth:`from_env` build it).
+
+    Variables read by :meth:`from_env`: ``AUTHVIZ_STATE_DIR``, ``AUTHVIZ_BRIDGE_STORE``,
+    ``AUTHVIZ_LOG_TOKEN``, ``AUTH0_ISSUER`` (or ``AUTH0_DOMAIN``), ``AUTH0_AUDIENCE``,
+    ``AUTHVIZ_PUBLIC_URL``.
+    """
+
+    #: Directory of the store, the log-stream token and the dev identity's key.
+    state_dir: Path = DEFAULT_STATE_DIR
+    #: SQLite file of the event history (None: ``state_dir/bridge.sqlite3``).
+    store: Path | None = None
+    #: The token Auth0 sends in Authorization (None: generated once into ``state_dir/log-token``).
+    log_token: str | None = None
+    #: Auth0 tenant domain or issuer URL that signs user tokens.
+    auth0_domain: str | None = None
+    #: API audience user tokens must carry.
+    auth0_audience: str | None = None
+    #: Act as an offline token issuer (JWKS + minted demo tokens); never in production.
+    dev_identity: bool = False
+    #: This server's URL as clients see it (the dev identity's issuer).
+    public_url: str | None = None
+    #: Origins allowed to call the auth, chat and history endpoints.
+    cors_origins: tuple[str, ...] = ()
+    #: A header required on POSTs to the auth and chat endpoints.
+    csrf_header: str | None = None
+    #: Largest accepted log-stream body in bytes.
+    max_log_body: int = DEFAULT_MAX_LOG_BODY
+    #: Processes parsing webhook bodies beside the event loop (0: on the loop).
+    parse_workers: int = 0
+    #: Publish the tutorial feed (user-signedUp/user-loggedIn on 'auth0') from the log stream.
+    publish_feed: bool = True
+    #: Extra private/presence channels any verified user may join.
+    allowed_channels: tuple[str, ...] = ()
+
+    @property
+    def store_path(self) -> Path:
+        return self.store if self.store is not None else self.state_dir / "bridge.sqlite3"
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None,
+                 dotenv_path: str | os.PathLike[str] | None = ".env") -> BridgeSettings:
+        """The settings the environment (and ``.env``) gives; everything else at its default."""
+        values = load_environment(env, dotenv_path)
+        store = values.get("AUTHVIZ_BRIDGE_STORE")
+        return cls(
+            state_dir=Path(values.get("AUTHVIZ_STATE_DIR") or DEFAULT_STATE_DIR),
+            store=Path(store) if store else None,
+            log_token=values.get("AUTHVIZ_LOG_TOKEN") or None,
+            auth0_domain=values.get("AUTH0_ISSUER") or values.get("AUTH0_DOMAIN") or None,
+            auth0_audience=values.get("AUTH0_AUDIENCE") or None,
+            public_url=values.get("AUTHVIZ_PUBLIC_URL") or None,
+        )
+
+
+def process_environment(**overrides: str) -> dict[str, str]:
+    """A copy of this process's environment with ``overrides``: the environment of a child
+    process (the demo's server and simulator, a replay source)."""
+    return {**os.environ, **overrides}
+
+
+#: Variable choosing the event loop: ``uvloop`` (default when installed) or ``asyncio``.
+EVENT_LOOP_ENV = "AUTHVIZ_EVENT_LOOP"
+
+
+def event_loop_choice(env: Mapping[str, str] | None = None,
+                      dotenv_path: str | os.PathLike[str] | None = ".env") -> str:
+    """``"asyncio"`` when ``AUTHVIZ_EVENT_LOOP`` says so, else ``"uvloop"`` (used when installed)."""
+    value = load_environment(env, dotenv_path).get(EVENT_LOOP_ENV, "uvloop")
+    return "asyncio" if value.strip().lower() == "asyncio" else "uvloop"
+
+
+#: Variable forcing the notebooks' mode: ``local`` runs the embedded hub even when Pusher
+#: settings are given.
+NOTEBOOK_MODE_ENV = "AUTHVIZ_NOTEBOOK_MODE"
+#: Variable naming the folder URL of the world map's TopoJSON files.
+TOPOJSON_URL_ENV = "AUTHVIZ_TOPOJSON_URL"
+#: Variables giving the Jupyter server's base URL, first found wins.
+JUPYTER_BASE_URL_ENVS = ("AUTHVIZ_JUPYTER_BASE_URL", "JUPYTERHUB_SERVICE_PREFIX")
+
+
+@dataclass(frozen=True)
+class NotebookSettings:
+    """What the notebooks' live session and widgets read from the environment (and ``.env``)."""
+
+    #: Pusher settings are given (``PUSHER_URL`` or ``PUSHER_KEY``) and the mode is not forced
+    #: to local (``AUTHVIZ_NOTEBOOK_MODE=local``): connect to them instead of an embedded hub.
+    remote: bool = False
+    #: The bridge's base URL (``AUTHVIZ_BRIDGE_URL``), remote mode.
+    bridge_url: str | None = None
+    #: The log-stream token (``AUTHVIZ_LOG_TOKEN``), remote mode.
+    log_token: str | None = None
+    #: A user's bearer token for the auth endpoints (``PUSHER_AUTH_TOKEN``), remote mode.
+    auth_token: str | None = None
+    #: ``AUTHVIZ_TOPOJSON_URL``: where the map's TopoJSON files are served.
+    topojson_url: str | None = None
+    #: The Jupyter server's base URL (``AUTHVIZ_JUPYTER_BASE_URL`` / ``JUPYTERHUB_SERVICE_PREFIX``).
+    jupyter_base_url: str | None = None
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None,
+                 dotenv_path: str | os.PathLike[str] | None = ".env") -> NotebookSettings:
+        values = load_environment(env, dotenv_path)
+        forced_local = values.get(NOTEBOOK_MODE_ENV, "").strip().lower() == "local"
+        given = bool(values.get("PUSHER_URL") or values.get("PUSHER_KEY"))
+        return cls(
+            remote=given and not forced_local,
+            bridge_url=values.get("AUTHVIZ_BRIDGE_URL", "").rstrip("/") or None,
+            log_token=values.get("AUTHVIZ_LOG_TOKEN") or None,
+            auth_token=values.get("PUSHER_AUTH_TOKEN", "").strip() or None,
+            topojson_url=values.get(TOPOJSON_URL_ENV) or None,
+            jupyter_base_url=next((values[n] for n in JUPYTER_BASE_URL_ENVS if values.get(n)), None),
+        )

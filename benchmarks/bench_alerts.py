@@ -7,7 +7,7 @@ last batch are fed at once. An event's *rule latency* is the time from its arriv
 of the ``feed`` that evaluated it against every rule (waiting for its batch included). When the
 detector cannot keep up, the backlog grows and the latency shows it.
 
-``--baseline`` runs the previous live detector (main's ``authviz/analytics/live.py``, which reran
+``--baseline`` runs the previous live detector (``authviz/analytics/live.py`` at commit 10f0c68, which reran
 the pandas detections over a sliding window) through the same schedule, in the same process run.
 
     .venv/bin/python benchmarks/bench_alerts.py [--rate 5000] [--seconds 20] [--interval 0.05] [--baseline]
@@ -67,9 +67,13 @@ def run(detector, events: list, rate: float, interval: float) -> dict:
             "alerts": alerts, "p50_ms": 1000 * pick(0.50), "p99_ms": 1000 * pick(0.99), "max_ms": 1000 * latencies[-1]}
 
 
+#: the last commit with the pandas live detector
+BASELINE_COMMIT = "10f0c68"
+
+
 def baseline_detector():
-    """main's LiveDetector, loaded from git into a module of its own."""
-    source = subprocess.run(["git", "-C", str(ROOT), "show", "main:authviz/analytics/live.py"],
+    """The previous LiveDetector, loaded from git into a module of its own."""
+    source = subprocess.run(["git", "-C", str(ROOT), "show", f"{BASELINE_COMMIT}:authviz/analytics/live.py"],
                             capture_output=True, text=True, check=True).stdout
     path = Path(tempfile.mkdtemp()) / "old_live.py"
     path.write_text(source)

@@ -66,11 +66,14 @@ def build(n: int, seed: int = 0) -> pd.DataFrame:
     for j, i in enumerate(at):
         block = slice(i, i + 12)
         if j % 3 == 0:  # brute force on one user
-            type_codes[block] = types.index("fp"); users[block] = users[i]
+            type_codes[block] = types.index("fp")
+            users[block] = users[i]
         elif j % 3 == 1:  # credential stuffing from one IP
-            type_codes[block] = types.index("fu"); ips[block] = 10**8 + j
+            type_codes[block] = types.index("fu")
+            ips[block] = 10**8 + j
         else:  # MFA push fatigue
-            type_codes[block] = types.index("gd_send_pn"); users[block] = users[i]
+            type_codes[block] = types.index("gd_send_pn")
+            users[block] = users[i]
     far = rng.integers(0, n, 200)
     city_codes[far] = (city_codes[far] + len(cities) // 2) % len(cities)  # a far login now and then
     lat = np.array([c[1].latitude for c in cities])[city_codes]

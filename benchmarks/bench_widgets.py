@@ -16,7 +16,6 @@ import argparse
 import os
 import platform
 import resource
-import statistics
 import threading
 import time
 

@@ -22,6 +22,8 @@ from typing import Any
 import websocket
 
 from authviz.bridge import serve as bridge_serve
+from authviz.cli.bridge_options import add_bridge_arguments, bridge_settings
+from authviz.config import BridgeSettings
 from authviz.hub.running import RunningHub
 from authviz.hub.server import HubServer
 from authviz.pusher.protocol import App
@@ -31,26 +33,26 @@ APP_ID, KEY, SECRET = "1", "bridge-key", "bridge-secret"
 LOG_TOKEN = "log-stream-token-for-tests"
 
 
-def bridge_args(state_dir: Path, *extra: str) -> argparse.Namespace:
-    """The bridge's options as ``authviz serve`` would parse them."""
+def bridge_args(state_dir: Path, *extra: str) -> BridgeSettings:
+    """The bridge's settings as ``authviz serve`` would make them from its options (the
+    environment is not consulted)."""
     parser = argparse.ArgumentParser()
-    parser.add_argument("--host", default="127.0.0.1")
-    parser.add_argument("--port", type=int, default=0)
-    bridge_serve.add_arguments(parser)
-    return parser.parse_args(["--state-dir", str(state_dir), "--log-token", LOG_TOKEN, *extra])
+    add_bridge_arguments(parser)
+    args = parser.parse_args(["--state-dir", str(state_dir), "--log-token", LOG_TOKEN, *extra])
+    return bridge_settings(args, base=BridgeSettings())
 
 
 class BridgeHub(RunningHub):
     """The embedded hub with the bridge mounted through the real plugin hook."""
 
-    def __init__(self, args: argparse.Namespace, **options: Any) -> None:
+    def __init__(self, args: BridgeSettings, **options: Any) -> None:
         super().__init__([App(APP_ID, KEY, SECRET)], **options)
         self.args = args
         self.bridge: Any = None
 
     async def _mount(self, server: HubServer) -> None:
         # the bridge's own start/stop ride on the app's startup/cleanup signals
-        self.bridge = await bridge_serve.setup(server.app, server, self.args)
+        self.bridge = bridge_serve.mount(server.app, server, self.args, host=self.host)
 
     def _serving(self) -> None:
         if self.bridge is not None and self.bridge.dev_identity is not None:

@@ -21,7 +21,7 @@ from authviz.alerts import (
     webhook_document,
     webhook_target,
 )
-from authviz.analytics import Alert
+from authviz.alerts import Alert
 from tests.alert_receiver import Receiver
 
 pytestmark = pytest.mark.timeout(60)

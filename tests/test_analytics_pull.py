@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 import subprocess
 import sys
 import time
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pandas as pd
@@ -132,7 +133,7 @@ async def test_client_credentials_token_and_refusals(server, tenant, tmp_path):
         await pull_logs(DOMAIN, tmp_path / "c", token="forged", base_url=server.url, progress=False)
     with pytest.raises(PullError, match="holds logs of"):
         await pull_logs("other.auth0.com", tmp_path / "a", token="good-token", base_url=server.url, progress=False)
-    with pytest.raises(UsageError, match="--take"):
+    with pytest.raises(UsageError, match="^page_size must be between 1 and 100"):
         await pull_logs(DOMAIN, tmp_path / "d", token="t", base_url=server.url, page_size=101)
 
 
@@ -186,3 +187,15 @@ def test_cli_in_process_resumes_and_refuses_bad_usage(server, tmp_path, capsys, 
     assert main([*base, "--token", "t", "--client-id", "i"]) == 2
     assert main(["logs", "pull", "--domain", DOMAIN, "--token", "t", "--base-url", "http://example.com", "-o", str(tmp_path)]) == 2
     assert "only on 127.0.0.1" in capsys.readouterr().err
+
+
+def test_the_library_speaks_in_settings_and_the_command_line_in_flags(tmp_path, capsys):
+    """``pull_logs`` names its parameter; ``authviz logs pull`` says the same with the flag."""
+    from authviz.cli import main
+
+    with pytest.raises(UsageError) as raised:
+        asyncio.run(pull_logs(DOMAIN, tmp_path, token="t", page_size=0, progress=False))
+    assert str(raised.value).startswith("page_size must be between 1 and 100")
+    assert main(["logs", "pull", "--domain", DOMAIN, "--token", "t", "--take", "0",
+                 "-o", str(tmp_path)]) == 2
+    assert capsys.readouterr().err.startswith("authviz: --take must be between 1 and 100")

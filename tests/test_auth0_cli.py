@@ -9,7 +9,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings, strategies as st
 
 from authviz.auth0 import read_logs
-from authviz.auth0.cli import rejects_path
+from authviz.cli.logs_convert import rejects_path
 from authviz.auth0.schema import COLUMNS, conform
 from authviz.cli import main
 from auth0_support import FIXTURES, SAMPLES, lines, stream_record

@@ -9,7 +9,6 @@ import os
 import queue
 import signal
 import socket
-import sqlite3
 import subprocess
 import sys
 import threading
@@ -20,7 +19,7 @@ import psutil
 import pytest
 
 from authviz.cli import build_parser, main
-from bridge_support import LOG_TOKEN, ROOT, bridge_hub, free_port
+from bridge_support import LOG_TOKEN, bridge_hub, free_port
 
 pytestmark = pytest.mark.timeout(90)
 
@@ -385,7 +384,7 @@ def test_a_refused_subscription_is_retried_with_a_growing_back_off(tmp_path):
     """A wrong secret: the hub refuses every subscription; the retries must space out."""
     from authviz.config import PusherSettings
     from authviz.live import LiveClient
-    from live_support import APP_ID, KEY, HubServer, wait_for
+    from live_support import APP_ID, KEY, HubServer
 
     hub = HubServer()
     settings = PusherSettings.from_url(f"http://{KEY}:wrong-secret@127.0.0.1:{hub.port}/apps/{APP_ID}")

@@ -1,4 +1,4 @@
-"""`authviz serve`: start-up line, clean exit on SIGTERM/SIGINT, config files, plugins."""
+"""`authviz serve`: start-up line, clean exit on SIGTERM/SIGINT, config files, the bridge mounted."""
 
 from __future__ import annotations
 
@@ -9,14 +9,13 @@ import os
 import signal
 import subprocess
 import sys
-import types
 from urllib.parse import urlsplit
 
 import pusher
 import pytest
 
 from authviz.cli import main as authviz_main
-from authviz.hub import cli as hub_cli
+from authviz.cli import serve as hub_cli
 from tests.hub_support import RawClient
 
 
@@ -97,33 +96,24 @@ def test_missing_config_and_bad_port(tmp_path, capsys):
     assert "port" in capsys.readouterr().err
 
 
-def test_plugins_get_arguments_and_setup_and_missing_ones_are_skipped(monkeypatch):
-    calls = []
-    plugin = types.ModuleType("hub_test_plugin")
-
-    def add_arguments(parser):
-        parser.add_argument("--plugin-flag", default="x")
-
-    async def setup(app, hub, args):
-        calls.append((hub.connection_count(), args.plugin_flag))
-
-        async def hello(request):
-            return __import__("aiohttp").web.Response(text="plugin")
-
-        app.router.add_get("/plugin", hello)
-
-    plugin.add_arguments, plugin.setup = add_arguments, setup
-    monkeypatch.setitem(sys.modules, "hub_test_plugin", plugin)
-    monkeypatch.setattr(hub_cli, "SERVE_PLUGINS", ("hub_test_plugin_missing", "hub_test_plugin"))
+@pytest.mark.parametrize("no_bridge", [False, True])
+def test_serve_mounts_the_bridge_on_the_hub_unless_told_not_to(tmp_path, no_bridge):
     parser = argparse.ArgumentParser()
     hub_cli.add_commands(parser.add_subparsers())
-    args = parser.parse_args(["serve", "--port", "0", "--plugin-flag", "y"])
+    args = parser.parse_args(["serve", "--port", "0", "--state-dir", str(tmp_path),
+                              "--log-token", "t", *(["--no-bridge"] if no_bridge else [])])
     seen = {}
 
     def ready(port):
+        import urllib.error
         import urllib.request
 
-        seen["body"] = urllib.request.urlopen(f"http://127.0.0.1:{port}/plugin", timeout=5).read()
+        request = urllib.request.Request(f"http://127.0.0.1:{port}/auth0/logs", data=b"",
+                                         method="POST")
+        try:
+            urllib.request.urlopen(request, timeout=5)
+        except urllib.error.HTTPError as error:
+            seen["status"] = error.code
         os.kill(os.getpid(), signal.SIGINT)
 
     async def main():
@@ -131,7 +121,8 @@ def test_plugins_get_arguments_and_setup_and_missing_ones_are_skipped(monkeypatc
         await hub_cli.serve(args, ready=lambda port: loop.run_in_executor(None, ready, port))
 
     asyncio.run(main())
-    assert calls == [(0, "y")] and seen["body"] == b"plugin"
+    # the bridge refuses a log-stream post without its token; without the bridge there is no route
+    assert seen["status"] == (404 if no_bridge else 401)
 
 
 def test_debounce_and_cache_flags_and_config_fields(tmp_path, capsys):

@@ -124,7 +124,7 @@ def test_ctrl_c_while_the_commands_load_is_quiet(monkeypatch, capsys):
     real_import = cli.importlib.import_module
 
     def interrupted(name, *args):
-        if name == "authviz.live.cli":
+        if name == "authviz.cli.tail":
             raise KeyboardInterrupt
         return real_import(name, *args)
 

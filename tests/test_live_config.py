@@ -83,3 +83,17 @@ def test_bad_settings_are_one_sentence_naming_the_variable(env, variable):
     message = str(info.value)
     assert variable in message
     assert message.endswith(".") and "\n" not in message and message.count(". ") == 0
+
+
+def test_an_ipv6_host_is_bracketed_in_every_url_made_from_pusher_url():
+    """One parser of PUSHER_URL: the websocket, HTTP API and publisher URLs all write an IPv6
+    address in brackets, as the Pusher libraries do."""
+    from authviz.bridge.publish import PusherCredentials
+
+    url = "http://k:s@[::1]:6001/apps/1"
+    settings = PusherSettings.from_url(url)
+    assert settings.host == "::1"
+    assert settings.ws_url.startswith("ws://[::1]:6001/app/k?")
+    assert settings.http_url == "http://[::1]:6001"
+    assert PusherCredentials.from_url(url).base_url == "http://[::1]:6001"
+    assert PusherSettings.from_env({"PUSHER_URL": url}, dotenv_path=None).ws_url.startswith("ws://[::1]:6001/")

@@ -20,15 +20,15 @@ from pathlib import Path
 import pytest
 
 from authviz.auth0 import bulk
-from authviz.auth0 import cli as auth0_cli
+from authviz.cli import logs_convert as auth0_cli
 from authviz.auth0.bulk import LogInputError, read_logs
 from authviz.cli import build_parser, main
 from authviz.config import PusherSettings
-from authviz.hub.cli import listen_error
+from authviz.cli.serve import listen_error
 
 pytestmark = pytest.mark.timeout(60)
 
-FIXTURES = Path("/work/shared/fixtures/auth0")
+FIXTURES = Path(__file__).resolve().parent / "fixtures" / "auth0"  # copies of the shared samples (see its README)
 LOG_STREAM_SAMPLE = FIXTURES / "elastic_auth0_logstream_webhook.ndjson"
 SAMPLE_LINE = (b'{"log_id": "90020230101000000000000000000000000000000000000000000001", "data": '
                b'{"date": "2026-01-01T00:00:00.000Z", "type": "s", "user_id": "auth0|1", '
@@ -379,8 +379,8 @@ def test_serve_state_that_cannot_be_made_is_one_sentence(tmp_path, flag, value, 
     args = [flag, value] if flag == "--state-dir" else ["--state-dir", "state", flag, value]
     done = run_cli(tmp_path, "serve", "--port", "0", *args)
     assert done.returncode == 1
-    line = one_sentence("\n".join(l for l in done.stderr.splitlines()
-                                  if not l.startswith("authviz bridge:")))
+    line = one_sentence("\n".join(text for text in done.stderr.splitlines()
+                                  if not text.startswith("authviz bridge:")))
     assert line.startswith(f"authviz: cannot prepare {where}")
     assert line.endswith("; check --state-dir and --store.")
 
@@ -445,7 +445,7 @@ def test_convert_stopped_by_ctrl_c_is_not_a_success(tmp_path, monkeypatch, capsy
 
 
 def test_pull_stopped_by_ctrl_c_is_not_a_success(tmp_path, monkeypatch, capsys):
-    from authviz.analytics import cli as analytics_cli
+    from authviz.cli import logs_pull as analytics_cli
 
     async def interrupted(*args, **kwargs):
         raise KeyboardInterrupt

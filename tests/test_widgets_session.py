@@ -66,8 +66,20 @@ def test_stop_joins_every_thread_it_started(monkeypatch):
     assert left == []
 
 
-def test_bridge_options_accept_a_log_token_that_starts_with_a_dash(tmp_path):
-    from authviz.widgets.local import _bridge_args
+def test_bridge_settings_accept_a_log_token_that_starts_with_a_dash(tmp_path):
+    from authviz.widgets.local import _bridge_settings
 
-    args = _bridge_args(tmp_path, "-starts-with-a-dash")
-    assert args.log_token == "-starts-with-a-dash" and args.dev_identity
+    settings = _bridge_settings(tmp_path, "-starts-with-a-dash")
+    assert settings.log_token == "-starts-with-a-dash" and settings.dev_identity
+
+
+def test_live_session_mode_honours_pusher_url_in_dot_env(tmp_path, monkeypatch):
+    """A PUSHER_URL that lives only in .env chooses remote mode, as it drives `authviz tail`."""
+    for name in ("PUSHER_URL", "PUSHER_KEY", "AUTHVIZ_NOTEBOOK_MODE"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.chdir(tmp_path)
+    assert settings_in_environment() is False
+    (tmp_path / ".env").write_text("PUSHER_URL=http://k:s@127.0.0.1:6001/apps/1\n")
+    assert settings_in_environment() is True
+    monkeypatch.setenv("AUTHVIZ_NOTEBOOK_MODE", "local")
+    assert settings_in_environment() is False

@@ -42,7 +42,7 @@ from tqdm import tqdm
 
 from authviz import __version__
 from authviz.auth0 import read_logs
-from authviz.errors import AuthvizError, UsageError
+from authviz.errors import AuthvizError, SettingError
 
 MAX_PAGE_SIZE = 100  # Auth0's limit for `take`
 STATE_FILE = ".authviz-pull.json"
@@ -73,7 +73,7 @@ class PullState:
             return cls(domain=str(data["domain"]), last_log_id=data.get("last_log_id"),
                        pulled=int(data.get("pulled", 0)), updated_at=float(data.get("updated_at", 0)))
         except (ValueError, KeyError, TypeError) as error:
-            raise PullError(f"the checkpoint file {path} is unreadable ({error}); remove it to start over, or pass --from LOG_ID") from error
+            raise PullError(f"the checkpoint file {path} is unreadable ({error}); remove it to start over, or give from_log_id").naming("from_log_id") from error
 
     def save(self, out_dir: Path) -> None:
         self.updated_at = time.time()
@@ -109,7 +109,7 @@ def normalise_domain(domain: str) -> str:
     text = text.rstrip("/")
     host = urlsplit("//" + text).hostname if text else None
     if not text or "/" in text or not host or any(c.isspace() for c in text):
-        raise UsageError(f"--domain {domain!r} is not a tenant domain such as acme.eu.auth0.com")
+        raise SettingError(f"domain {domain!r} is not a tenant domain such as acme.eu.auth0.com", "domain")
     return text
 
 
@@ -119,9 +119,10 @@ def base_url_for(domain: str, base_url: str | None = None) -> str:
         return f"https://{domain}"
     parts = urlsplit(base_url)
     if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise UsageError(f"--base-url {base_url!r} must be an http(s) URL")
+        raise SettingError(f"base_url {base_url!r} must be an http(s) URL", "base_url")
     if parts.scheme == "http" and parts.hostname not in LOOPBACK_HOSTS:
-        raise UsageError("--base-url may use plain http only on 127.0.0.1 (a local test server); use https")
+        raise SettingError("base_url may use plain http only on 127.0.0.1 (a local test server); use https",
+                           "base_url")
     return f"{parts.scheme}://{parts.netloc}"
 
 
@@ -180,7 +181,8 @@ async def fetch_token(session: aiohttp.ClientSession, base: str, domain: str, cl
                 raise PullError(f"{domain} refused the client credentials ({response.status}{': ' + str(reason) if reason else ''}); "
                                 "check --client-id/--client-secret and that the application is authorized for the Management API")
     except aiohttp.ClientError as error:
-        raise PullError(f"cannot reach {base}/oauth/token ({error.__class__.__name__}); check --domain and the network") from error
+        raise PullError(f"cannot reach {base}/oauth/token ({error.__class__.__name__}); check domain and the network"
+                        ).naming("domain") from error
     token = payload.get("access_token") if isinstance(payload, dict) else None
     if not isinstance(token, str) or not token:
         raise PullError(f"{domain}'s token endpoint answered without an access_token")
@@ -211,11 +213,12 @@ async def pull_logs(domain: str, out_dir: str | Path, *, token: str | None = Non
     domain = normalise_domain(domain)
     base = base_url_for(domain, base_url)
     if not 1 <= int(page_size) <= MAX_PAGE_SIZE:
-        raise UsageError(f"--take must be between 1 and {MAX_PAGE_SIZE} (Auth0's page limit), not {page_size}")
+        raise SettingError(f"page_size must be between 1 and {MAX_PAGE_SIZE} (Auth0's page limit), not {page_size}",
+                           "page_size")
     if limit is not None and limit < 1:
-        raise UsageError("--limit must be at least 1")
+        raise SettingError("limit must be at least 1", "limit")
     if not token and not (client_id and client_secret):
-        raise UsageError("give --token, or --client-id and --client-secret")
+        raise SettingError("give token, or client_id and client_secret", "token", "client_id", "client_secret")
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     state = PullState.load(out)
@@ -287,15 +290,17 @@ async def pull_logs(domain: str, out_dir: str | Path, *, token: str | None = Non
                             raise PullError(f"gave up after {max_retries} retries because of {what}; "
                                             "run the same command again later: it resumes from the last saved log")
                         if delay > max_wait:
-                            raise PullError(f"{domain}'s rate limit resets in {math.ceil(delay)} s (more than --max-wait "
-                                            f"{max_wait:g} s); run the same command again later: it resumes from the last saved log")
+                            raise PullError(f"{domain}'s rate limit resets in {math.ceil(delay)} s (more than max_wait "
+                                            f"{max_wait:g} s); run the same command again later: it resumes from the last saved log"
+                                            ).naming("max_wait")
                         await sleep(delay)
                         continue
                     message = payload.get("message") if isinstance(payload, dict) else None
                     raise PullError(f"{domain} answered {status} to the logs request"
                                     + (f": {message}" if message else "") + (f" ({network_error})" if network_error else ""))
                 if not isinstance(payload, list):
-                    raise PullError(f"{domain} answered the checkpoint request without a JSON array; is --domain an Auth0 tenant?")
+                    raise PullError(f"{domain} answered the checkpoint request without a JSON array; is domain an Auth0 tenant?"
+                                    ).naming("domain")
                 result.pages += 1
                 if not payload:
                     result.caught_up = True

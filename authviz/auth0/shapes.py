@@ -24,6 +24,7 @@ from typing import Any
 
 import orjson
 
+from authviz.errors import AuthvizError
 from authviz.auth0.schema import SOURCES
 
 #: How many single-key wrapper objects are opened around a record before giving up.
@@ -39,7 +40,7 @@ _ENTRY_TEXT = ("description", "user_id", "user_name", "connection", "client_id",
                "user_agent")
 
 
-class ShapeError(ValueError):
+class ShapeError(AuthvizError, ValueError):
     """A record's structure is wrong (``str()`` is the reason, without the record prefix)."""
 
 

@@ -33,7 +33,8 @@ import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
-from authviz.errors import AuthvizError, UsageError
+from authviz.config import process_environment
+from authviz.errors import AuthvizError, SettingError
 
 from .serve import ensure_log_token
 
@@ -59,6 +60,8 @@ class DemoOptions:
     start_timeout: float = 30.0
     #: how long each child may take to stop after SIGTERM before it is killed (seconds)
     stop_timeout: float = 10.0
+    #: the log-stream token (None: the one kept in the state directory, made once)
+    log_token: str | None = None
 
     def validate(self) -> None:
         """Raise :class:`UsageError` for options no child could run with (checked before any starts)."""
@@ -66,14 +69,15 @@ class DemoOptions:
 
         for name in self.scenarios:
             if name not in SCENARIOS:
-                raise UsageError(f"--scenario {name!r} is not a scenario; choose from {', '.join(SCENARIOS)}.")
-        for flag, port in (("--port", self.port), ("--jupyter-port", self.jupyter_port)):
+                raise SettingError(f"scenario {name!r} is not a scenario; choose from {', '.join(SCENARIOS)}.",
+                                   "scenario")
+        for setting, port in (("port", self.port), ("jupyter_port", self.jupyter_port)):
             if not 1 <= port <= 65535:
-                raise UsageError(f"{flag} {port} is not a port number (1-65535).")
+                raise SettingError(f"{setting} {port} is not a port number (1-65535).", setting)
         if not self.rate > 0:
-            raise UsageError(f"--rate must be a positive number of events per second, not {self.rate:g}.")
+            raise SettingError(f"rate must be a positive number of events per second, not {self.rate:g}.", "rate")
         if self.run_for is not None and not self.run_for > 0:
-            raise UsageError(f"--for must be a positive number of seconds, not {self.run_for:g}.")
+            raise SettingError(f"run_for must be a positive number of seconds, not {self.run_for:g}.", "run_for")
 
 
 def demo_environment(port: int, log_token: str, user_token: str) -> dict[str, str]:
@@ -118,8 +122,8 @@ def _wait_ready(url: str, token: str, proc: subprocess.Popen[bytes], timeout: fl
         if proc.poll() is not None:
             raise AuthvizError(
                 f"authviz serve stopped at start (exit {proc.returncode}); is port "
-                f"{url.rsplit(':', 1)[-1].split('/')[0]} free? (use --port)"
-            )
+                f"{url.rsplit(':', 1)[-1].split('/')[0]} free? (choose another port)"
+            ).naming("port")
         request = urllib.request.Request(url + "/auth0/events?limit=1", headers={"Authorization": token})
         try:
             with urllib.request.urlopen(request, timeout=1.0) as response:
@@ -201,14 +205,14 @@ def run(options: DemoOptions) -> int:
 
 
 def _run(options: DemoOptions) -> int:
-    from .cli import mint_token
+    from .devidentity import mint_token
 
     authviz = [sys.executable, "-m", "authviz"]
     state = str(options.state_dir)
-    log_token = ensure_log_token(options.state_dir, os.environ.get("AUTHVIZ_LOG_TOKEN"))
+    log_token = ensure_log_token(options.state_dir, options.log_token)
     base = f"http://127.0.0.1:{options.port}"
     children: list[tuple[str, subprocess.Popen[bytes]]] = []
-    child_env = {**os.environ, "AUTHVIZ_LOG_TOKEN": log_token, "PYTHONUNBUFFERED": "1"}
+    child_env = process_environment(AUTHVIZ_LOG_TOKEN=log_token, PYTHONUNBUFFERED="1")
     try:
         serve = subprocess.Popen(
             [*authviz, "serve", "--dev-identity", "--port", str(options.port), "--state-dir", state,
@@ -266,10 +270,10 @@ def _run(options: DemoOptions) -> int:
             for name, proc in children:
                 if proc.poll() is not None:
                     # every child runs until the demo stops it: one that stopped is a failure
-                    hint = (f"; is port {options.jupyter_port} free? (use --jupyter-port)"
+                    hint = (f"; is port {options.jupyter_port} free? (choose another jupyter_port)"
                             if name == "jupyter lab" and proc.returncode else "")
                     raise AuthvizError(f"{name} stopped unexpectedly ({_exit_status(proc.returncode)})"
-                                       f"{hint}; the demo stopped the rest.")
+                                       f"{hint}; the demo stopped the rest.").naming("jupyter_port")
             time.sleep(0.2)
     except (KeyboardInterrupt, _Terminated):
         pass

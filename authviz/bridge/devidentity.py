@@ -30,6 +30,7 @@ __all__ = [
     "DEFAULT_STATE_DIR",
     "DevIdentity",
     "dev_user_claims",
+    "mint_token",
     "read_dev_settings",
     "write_dev_settings",
 ]
@@ -156,3 +157,42 @@ def read_dev_settings(state_dir: str | Path) -> dict[str, str] | None:
     except (OSError, ValueError):
         return None
     return data if isinstance(data, dict) else None
+
+
+#: Longest lifetime :func:`mint_token` accepts (a dev token is for a demo or a workshop).
+MAX_TOKEN_TTL = 30 * 24 * 3600
+
+
+def mint_token(user: str, *, state_dir: str | Path, key_file: str | Path | None = None,
+               issuer: str | None = None, audience: str | None = None, ttl: int = 8 * 3600) -> str:
+    """A dev-identity token signed with the local key, for the issuer and audience the server
+    recorded in ``state_dir`` (unless given).
+
+    Raises :class:`~authviz.errors.ConfigError` when there is no recorded issuer or no usable key,
+    :class:`~authviz.errors.UsageError` for a ``ttl`` outside 1..:data:`MAX_TOKEN_TTL` seconds or a
+    bad user id.
+    """
+    from authviz.errors import ConfigError, UsageError
+
+    if not 1 <= ttl <= MAX_TOKEN_TTL:
+        raise UsageError(f"ttl must be from 1 to {MAX_TOKEN_TTL} seconds (30 days), not {ttl}.")
+    settings = read_dev_settings(state_dir) or {}
+    issuer = issuer or settings.get("issuer")
+    if not issuer:
+        raise ConfigError(
+            f"no dev-identity issuer recorded in {state_dir}; start a server with a dev identity "
+            "(authviz serve --dev-identity) first, or give the issuer."
+        )
+    key_path = Path(key_file) if key_file else Path(state_dir) / KEY_FILE
+    if not key_path.exists():
+        raise ConfigError(f"{key_path} does not exist; start a server with a dev identity "
+                          "(authviz serve --dev-identity) first.")
+    try:
+        identity = DevIdentity.load(key_path)
+    except ValueError as error:
+        raise ConfigError(f"{key_path} is not a usable RSA key ({error}).") from None
+    try:
+        return identity.mint(user, issuer=issuer,
+                             audience=audience or settings.get("audience") or DEFAULT_AUDIENCE, ttl=ttl)
+    except ValueError as error:
+        raise UsageError(f"{error}.") from None

@@ -26,6 +26,8 @@ from typing import Any
 import aiohttp
 import jwt
 
+from authviz.errors import AuthvizError
+
 __all__ = [
     "ALGORITHMS",
     "Identity",
@@ -43,7 +45,7 @@ ALGORITHMS = ("RS256",)
 JwksFetcher = Callable[[str], Awaitable[Mapping[str, Any]]]
 
 
-class InvalidToken(Exception):
+class InvalidToken(AuthvizError):
     """The token was refused; ``str()`` says why, for logs only (never sent to the client)."""
 
 

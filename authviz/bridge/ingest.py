@@ -27,6 +27,7 @@ from typing import Any
 
 import orjson
 
+from authviz.errors import AuthvizError
 from authviz.auth0 import parse_body, parse_event
 from authviz.auth0.model import AuthEvent, ParseError, ParseResult, iso_z, unwrap
 from authviz.auth0.parse import (
@@ -44,7 +45,7 @@ __all__ = ["BodyRefused", "Ingest", "event_dict", "prepare", "prepare_reference"
 MAX_REPORTED_REASONS = 20
 
 
-class BodyRefused(Exception):
+class BodyRefused(AuthvizError):
     """The whole body is unusable; ``reasons`` says why (for the 400 response)."""
 
     def __init__(self, message: str, reasons: list[str] | None = None) -> None:

@@ -22,12 +22,12 @@ from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
-from urllib.parse import unquote, urlsplit
 
 import aiohttp
 import orjson
 
-from authviz.errors import ConfigError
+from authviz.config import parse_pusher_url, url_host
+from authviz.errors import AuthvizError
 from authviz.pusher import server_to_user_channel, sign_request
 
 from .publications import Publication
@@ -44,7 +44,7 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 
-class PublishError(Exception):
+class PublishError(AuthvizError):
     """A publication could not be delivered to the Pusher server."""
 
 
@@ -66,26 +66,15 @@ class PusherCredentials:
     @classmethod
     def from_url(cls, url: str) -> PusherCredentials:
         """Parse ``http[s]://KEY:SECRET@HOST[:PORT]/apps/APP_ID`` (the PUSHER_URL form)."""
-        parts = urlsplit(url)
-        segments = [s for s in parts.path.split("/") if s]
-        if (
-            parts.scheme not in ("http", "https")
-            or not parts.username
-            or not parts.password
-            or not parts.hostname
-            or len(segments) != 2
-            or segments[0] != "apps"
-        ):
-            raise ConfigError(
-                "The Pusher URL must look like http(s)://KEY:SECRET@HOST[:PORT]/apps/APP_ID."
-            )
-        host = parts.hostname if ":" not in parts.hostname else f"[{parts.hostname}]"
-        port = f":{parts.port}" if parts.port else ""
+        fields = parse_pusher_url(url)
+        # the HTTP API host (for Pusher Channels the URL's api-CLUSTER host, not the websocket one)
+        host = f"api-{fields['cluster']}.pusher.com" if "cluster" in fields else str(fields["host"])
+        port = f":{fields['port']}" if "port" in fields else ""
         return cls(
-            app_id=segments[1],
-            key=unquote(parts.username),
-            secret=unquote(parts.password),
-            base_url=f"{parts.scheme}://{host}{port}",
+            app_id=str(fields["app_id"]),
+            key=str(fields["key"]),
+            secret=str(fields["secret"]),
+            base_url=f"{'https' if fields['tls'] else 'http'}://{url_host(host)}{port}",
         )
 
     def __repr__(self) -> str:  # never show the secret

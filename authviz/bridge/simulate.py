@@ -20,7 +20,7 @@ from datetime import datetime, timedelta, timezone
 import aiohttp
 import orjson
 
-from authviz.errors import AuthvizError, UsageError
+from authviz.errors import AuthvizError, SettingError, UsageError
 
 __all__ = ["SimulateOptions", "SimulateReport", "run_simulation", "simulated_records"]
 
@@ -212,9 +212,9 @@ class _Poster:
 async def run_simulation(options: SimulateOptions) -> SimulateReport:
     """Generate, pace and post; returns what the server reported."""
     if options.rate <= 0:
-        raise UsageError("--rate must be positive.")
+        raise SettingError("rate must be positive.", "rate")
     if options.count is not None and options.count < 0:
-        raise UsageError("--count must be zero or more.")
+        raise SettingError("count must be zero or more.", "count")
     start = options.start or datetime.now(timezone.utc)
     records, ends = _planned_records(options, start)
     notice = run_length_notice(options, ends)

@@ -9,20 +9,19 @@ compare). Both loops pass the same test suite.
 from __future__ import annotations
 
 import asyncio
-import os
 from collections.abc import Coroutine
 from typing import Any, TypeVar
+
+from authviz.config import EVENT_LOOP_ENV, event_loop_choice
 
 __all__ = ["EVENT_LOOP_ENV", "event_loop_kind", "new_event_loop", "run"]
 
 T = TypeVar("T")
 
-#: Environment variable choosing the loop: ``uvloop`` (default when installed) or ``asyncio``.
-EVENT_LOOP_ENV = "AUTHVIZ_EVENT_LOOP"
 
 
 def _uvloop() -> Any | None:
-    if os.environ.get(EVENT_LOOP_ENV, "uvloop").strip().lower() == "asyncio":
+    if event_loop_choice() == "asyncio":
         return None
     try:
         import uvloop

@@ -22,13 +22,13 @@ def server_ssl_context(cert_file: str | os.PathLike[str],
     leaf first) with its private key ``key_file`` (PEM, unencrypted; None: inside ``cert_file``)."""
     cert = Path(cert_file)
     key = Path(key_file) if key_file is not None else None
-    for flag, path in (("--tls-cert", cert), ("--tls-key", key)):
+    for setting, path in (("tls_cert", cert), ("tls_key", key)):
         if path is None:
             continue
         if not path.is_file():
-            raise ConfigError(f"{flag} {path}: no such file.")
+            raise ConfigError(f"{setting} {path}: no such file.").naming(setting)
         if not os.access(path, os.R_OK):
-            raise ConfigError(f"{flag} {path}: the file is not readable.")
+            raise ConfigError(f"{setting} {path}: the file is not readable.").naming(setting)
     context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
     context.minimum_version = ssl.TLSVersion.TLSv1_2
     try:
@@ -37,11 +37,11 @@ def server_ssl_context(cert_file: str | os.PathLike[str],
     except ssl.SSLError as exc:
         reason = getattr(exc, "reason", None) or str(exc)
         if "KEY_VALUES_MISMATCH" in str(reason).upper():
-            raise ConfigError(f"--tls-key {key} is not the private key of the certificate "
-                              f"--tls-cert {cert}.") from None
-        raise ConfigError(f"--tls-cert {cert} / --tls-key {key}: not a PEM certificate and "
-                          f"its unencrypted private key ({reason}).") from None
+            raise ConfigError(f"tls_key {key} is not the private key of the certificate "
+                              f"tls_cert {cert}.").naming("tls_cert", "tls_key") from None
+        raise ConfigError(f"tls_cert {cert} / tls_key {key}: not a PEM certificate and "
+                          f"its unencrypted private key ({reason}).").naming("tls_cert", "tls_key") from None
     except OSError as exc:
-        raise ConfigError(f"cannot read --tls-cert {cert} / --tls-key {key}: "
-                          f"{exc.strerror or exc}.") from None
+        raise ConfigError(f"cannot read tls_cert {cert} / tls_key {key}: "
+                          f"{exc.strerror or exc}.").naming("tls_cert", "tls_key") from None
     return context

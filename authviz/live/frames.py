@@ -11,6 +11,8 @@ bytes; a protocol violation raises :class:`FrameError` carrying the close code t
 
 from __future__ import annotations
 
+from authviz.errors import AuthvizError
+
 __all__ = ["OP_BINARY", "OP_CLOSE", "OP_PING", "OP_PONG", "OP_TEXT", "FrameError", "FrameReader",
            "parse_close"]
 
@@ -24,7 +26,7 @@ _CONTROL = (OP_CLOSE, OP_PING, OP_PONG)
 _DATA = (OP_TEXT, OP_BINARY)
 
 
-class FrameError(Exception):
+class FrameError(AuthvizError):
     """The server broke the framing rules; ``code`` is the close code to answer with."""
 
     def __init__(self, message: str, code: int = 1002) -> None:

@@ -56,6 +56,7 @@ from typing import Any
 
 import orjson
 
+from authviz.errors import AuthvizError
 from authviz.pusher.channels import (
     SERVER_TO_USER_PREFIX,
     ChannelKind,
@@ -329,7 +330,7 @@ class Channel:
         return len(self.subscribers)
 
 
-class TriggerError(Exception):
+class TriggerError(AuthvizError):
     """A published event broke a rule; ``http_status`` is 400 or 413 and ``str()`` says why."""
 
     def __init__(self, message: str, http_status: int = 400) -> None:

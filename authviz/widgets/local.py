@@ -8,7 +8,6 @@ hub's thread only runs its event loop.
 
 from __future__ import annotations
 
-import argparse
 import secrets
 import shutil
 import tempfile
@@ -17,20 +16,16 @@ from typing import Any
 
 from authviz.bridge import serve as bridge_serve
 from authviz.bridge.publish import HubPublisher
+from authviz.config import BridgeSettings
 from authviz.hub.running import DEFAULT_APP_ID, DEFAULT_KEY, DEFAULT_SECRET, RunningHub
 from authviz.hub.server import HubServer
 from authviz.pusher.protocol import App
 
 
-def _bridge_args(state_dir: Path, log_token: str) -> argparse.Namespace:
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--host", default="127.0.0.1")
-    parser.add_argument("--port", type=int, default=0)
-    bridge_serve.add_arguments(parser)
+def _bridge_settings(state_dir: Path, log_token: str) -> BridgeSettings:
     # explicit values so nothing is taken from the caller's environment
-    # "--opt=value": a value starting with "-" must never be read as an option
-    return parser.parse_args([f"--state-dir={state_dir}", f"--log-token={log_token}", "--dev-identity",
-                              f"--store={state_dir / 'bridge.sqlite3'}"])
+    return BridgeSettings(state_dir=state_dir, store=state_dir / "bridge.sqlite3",
+                          log_token=log_token, dev_identity=True)
 
 
 class LocalHub(RunningHub):
@@ -43,9 +38,9 @@ class LocalHub(RunningHub):
         self.bridge: Any = None
 
     async def _mount(self, server: HubServer) -> None:
-        args = _bridge_args(self.state_dir, self.log_token)
+        settings = _bridge_settings(self.state_dir, self.log_token)
         self.bridge = bridge_serve.build_bridge(
-            args, publisher=HubPublisher(server, self.app.app_id), app_key=self.app.key,
+            settings, publisher=HubPublisher(server, self.app.app_id), app_key=self.app.key,
             app_secret=self.app.secret, host=self.host, port=None)
         self.bridge.install(server.app)
         await self.bridge.start()

@@ -22,7 +22,6 @@ the pump (an asyncio task on the kernel's loop) is the only writer to widgets; n
 from __future__ import annotations
 
 import json
-import os
 import secrets
 import threading
 import time
@@ -33,7 +32,7 @@ from collections import Counter
 from collections.abc import Mapping
 from typing import Any
 
-from authviz.config import PusherSettings
+from authviz.config import NOTEBOOK_MODE_ENV, NotebookSettings, PusherSettings
 from authviz.errors import AuthvizError, ConfigError
 from authviz.live import EndpointAuthorizer, LiveClient
 from authviz.topics import AUTH_EVENT, CHAT_CHANNEL, EVENTS_CHANNEL, MESSAGE_ADDED_EVENT
@@ -44,7 +43,7 @@ from authviz.widgets.pump import Pump
 from authviz.widgets.records import CATEGORY_LABELS, to_record
 from authviz.widgets.session_events import SessionEvents
 
-MODE_ENV = "AUTHVIZ_NOTEBOOK_MODE"
+MODE_ENV = NOTEBOOK_MODE_ENV
 #: Largest webhook batch the simulator posts (the bridge accepts far more; small batches keep the
 #: feed smooth).
 SIM_BATCH = 25
@@ -93,10 +92,7 @@ class BridgeChat:
 
 def settings_in_environment(env: Mapping[str, str] | None = None) -> bool:
     """Whether Pusher settings are given (``PUSHER_URL`` or ``PUSHER_KEY``) and not overridden to local."""
-    env = os.environ if env is None else env
-    if env.get(MODE_ENV, "").strip().lower() == "local":
-        return False
-    return bool(env.get("PUSHER_URL") or env.get("PUSHER_KEY"))
+    return NotebookSettings.from_env(env, dotenv_path=".env" if env is None else None).remote
 
 
 class LiveSession:
@@ -133,8 +129,9 @@ class LiveSession:
             self.settings = PusherSettings.from_url(self.hub.pusher_url)
         else:
             self.settings = PusherSettings.from_env()
-            self.bridge_url = os.environ.get("AUTHVIZ_BRIDGE_URL", "").rstrip("/") or None
-            self.log_token = os.environ.get("AUTHVIZ_LOG_TOKEN") or None
+            notebook = NotebookSettings.from_env()
+            self.bridge_url = notebook.bridge_url
+            self.log_token = notebook.log_token
             self.default_user = None
         self.pump.start()
 
@@ -143,11 +140,11 @@ class LiveSession:
         """A bearer token: for ``user`` from the dev identity (``POST /dev/token``, loopback only),
         else ``PUSHER_AUTH_TOKEN`` (remote) or one for the local default user."""
         if user is None and self.mode == "remote":
-            token = os.environ.get("PUSHER_AUTH_TOKEN", "").strip()
+            token = NotebookSettings.from_env().auth_token
             if token:
                 return token
             raise ConfigError("PUSHER_AUTH_TOKEN is not set: give a user token, or a demo user name "
-                              "(chat(user='bob')) when the bridge runs with --dev-identity.")
+                              "(chat(user='bob')) when the bridge runs with a dev identity.")
         user = user or self.default_user or "analyst"
         if user not in self._tokens:
             if not self.bridge_url:

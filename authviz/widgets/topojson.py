@@ -6,8 +6,9 @@ the Jupyter server extension :mod:`authviz.widgets.serverext` at ``<base_url>aut
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
+
+from authviz.config import JUPYTER_BASE_URL_ENVS, TOPOJSON_URL_ENV, NotebookSettings
 
 ASSETS_DIR = Path(__file__).resolve().parent / "assets"
 TOPOJSON_DIR = ASSETS_DIR / "topojson"
@@ -15,8 +16,8 @@ TOPOJSON_DIR = ASSETS_DIR / "topojson"
 STATIC_ROUTE = "authviz/static/"
 
 #: Environment variables read, in order: an explicit URL, then the server's base URL.
-URL_ENV = "AUTHVIZ_TOPOJSON_URL"
-BASE_URL_ENVS = ("AUTHVIZ_JUPYTER_BASE_URL", "JUPYTERHUB_SERVICE_PREFIX")
+URL_ENV = TOPOJSON_URL_ENV
+BASE_URL_ENVS = JUPYTER_BASE_URL_ENVS
 
 
 def topojson_path(name: str = "world_110m") -> Path:
@@ -30,14 +31,11 @@ def topojson_url() -> str:
     ``AUTHVIZ_TOPOJSON_URL`` wins; otherwise the server extension's route under the base URL from
     ``AUTHVIZ_JUPYTER_BASE_URL`` / ``JUPYTERHUB_SERVICE_PREFIX`` (default ``/``).
     """
-    explicit = os.environ.get(URL_ENV)
+    settings = NotebookSettings.from_env()
+    explicit = settings.topojson_url
     if explicit:
         return explicit if explicit.endswith("/") else explicit + "/"
-    base = "/"
-    for name in BASE_URL_ENVS:
-        if os.environ.get(name):
-            base = os.environ[name]
-            break
+    base = settings.jupyter_base_url or "/"
     if not base.endswith("/"):
         base += "/"
     return f"{base}{STATIC_ROUTE}topojson/"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import functools
 import signal
 import sys
 import threading
@@ -12,8 +13,9 @@ from typing import Any, TextIO
 
 import orjson
 
+from authviz.config import load_environment
 from authviz import topics
-from authviz.argtypes import whole_number
+from authviz.cli.argtypes import whole_number
 from authviz.live.alerts import format_alert
 from authviz.live.events import LiveEvent
 
@@ -167,9 +169,8 @@ def tail(args: argparse.Namespace, out: TextIO | None = None, err: TextIO | None
     options: dict[str, Any] = {"channels": channels, "events": args.event}
     env = None
     if args.source:
-        import os
 
-        env = {**os.environ, "AUTHVIZ_SOURCE": args.source}
+        env = {**load_environment(), "AUTHVIZ_SOURCE": args.source}
     if args.speed is not None:
         options["speed"] = args.speed
     if args.limit is not None and (args.source or "").startswith("simulator"):
@@ -215,7 +216,7 @@ def tail(args: argparse.Namespace, out: TextIO | None = None, err: TextIO | None
             print(render(event), file=out, flush=True)
             count += 1
             if alerts is not None:
-                show_alerts(lambda: alerts.add(event))
+                show_alerts(functools.partial(alerts.add, event))
         if alerts is not None:
             show_alerts(lambda: alerts.flush(final=True))
     except KeyboardInterrupt:

@@ -29,3 +29,11 @@ def whole_number(low: int, high: int | None = None, *, unit: str,
         return number
 
     return parse
+
+
+def check_port(port: int, flag: str = "--port") -> None:
+    """The one port check of the commands that listen: 0 (any free port) to 65535."""
+    from authviz.errors import UsageError
+
+    if not 0 <= port <= 65535:
+        raise UsageError(f"{flag} {port} is not a port number (0-65535).")

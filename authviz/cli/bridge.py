@@ -6,23 +6,23 @@ from __future__ import annotations
 import argparse
 import asyncio
 import errno
-import os
-import signal
 import sys
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+from authviz.cli.argtypes import check_port
+from authviz.config import load_environment
 from authviz.errors import AuthvizError, ConfigError, UsageError
 
 DEFAULT_SERVER = "http://127.0.0.1:6001"
 #: Longest lifetime ``authviz token --ttl`` mints (a dev token is for a demo or a workshop).
-MAX_TOKEN_TTL = 30 * 24 * 3600
+MAX_TOKEN_TTL = 30 * 24 * 3600  # the same bound as authviz.bridge.devidentity.MAX_TOKEN_TTL
 
 
 def _state_dir_default() -> str:
-    return os.environ.get("AUTHVIZ_STATE_DIR", ".authviz")
+    return load_environment().get("AUTHVIZ_STATE_DIR", ".authviz")
 
 
 def add_commands(subparsers: Any) -> None:
@@ -46,10 +46,10 @@ def _add_simulate(subparsers: Any) -> None:
                     "sign-ups, log-ins, failures, optional attacks) and POST it in JSON lines "
                     "batches to the bridge's /auth0/logs, paced on the wall clock.",
     )
-    p.add_argument("--target", default=os.environ.get("AUTHVIZ_BRIDGE_URL", DEFAULT_SERVER),
+    p.add_argument("--target", default=load_environment().get("AUTHVIZ_BRIDGE_URL", DEFAULT_SERVER),
                    help="webhook URL, or the server's base URL (default: "
                         f"{DEFAULT_SERVER}/auth0/logs)")
-    p.add_argument("--token", default=os.environ.get("AUTHVIZ_LOG_TOKEN"),
+    p.add_argument("--token", default=load_environment().get("AUTHVIZ_LOG_TOKEN"),
                    help="the log-stream token (default: env AUTHVIZ_LOG_TOKEN, else "
                         "STATE_DIR/log-token written by authviz serve)")
     p.add_argument("--state-dir", default=_state_dir_default(), metavar="DIR",
@@ -93,7 +93,7 @@ def _read_token(state_dir: str) -> str | None:
 
 
 def run_simulate(args: argparse.Namespace) -> int:
-    from .simulate import SimulateOptions, run_simulation
+    from authviz.bridge.simulate import SimulateOptions, run_simulation
 
     token = args.token or _read_token(args.state_dir)
     if not token:
@@ -152,32 +152,6 @@ def _add_token(subparsers: Any) -> None:
     p.set_defaults(func=run_token)
 
 
-def mint_token(user: str, *, state_dir: str | Path, key_file: str | Path | None = None,
-               issuer: str | None = None, audience: str | None = None, ttl: int = 8 * 3600) -> str:
-    """A dev-identity token signed with the local key (see ``authviz token``)."""
-    from .devidentity import DEFAULT_AUDIENCE, KEY_FILE, DevIdentity, read_dev_settings
-
-    _check_ttl(ttl)
-    settings = read_dev_settings(state_dir) or {}
-    issuer = issuer or settings.get("issuer")
-    if not issuer:
-        raise ConfigError(
-            f"no dev-identity issuer recorded in {state_dir}; start `authviz serve --dev-identity` "
-            "first, or pass --issuer."
-        )
-    key_path = Path(key_file) if key_file else Path(state_dir) / KEY_FILE
-    if not key_path.exists():
-        raise ConfigError(f"{key_path} does not exist; start `authviz serve --dev-identity` first.")
-    try:
-        identity = DevIdentity.load(key_path)
-    except ValueError as error:
-        raise ConfigError(f"{key_path} is not a usable RSA key ({error}).") from None
-    try:
-        return identity.mint(user, issuer=issuer, audience=audience or settings.get("audience") or DEFAULT_AUDIENCE, ttl=ttl)
-    except ValueError as error:
-        raise UsageError(f"{error}.") from None
-
-
 def _check_ttl(ttl: int) -> None:
     """A token that is already expired (ttl <= 0) or lives for months is a mistake."""
     if not 1 <= ttl <= MAX_TOKEN_TTL:
@@ -217,6 +191,13 @@ def run_token(args: argparse.Namespace) -> int:
     return 0
 
 
+def mint_token(*args: Any, **kwargs: Any) -> str:
+    """:func:`authviz.bridge.devidentity.mint_token` (imported late: the crypto stack is slow)."""
+    from authviz.bridge.devidentity import mint_token as mint
+
+    return mint(*args, **kwargs)
+
+
 # -- demo ----------------------------------------------------------------------------------------
 
 
@@ -251,13 +232,14 @@ def _add_demo(subparsers: Any) -> None:
 
 
 def run_demo(args: argparse.Namespace) -> int:
-    from .demo import DemoOptions, run
+    from authviz.bridge.demo import DemoOptions, run
 
     return run(DemoOptions(
         port=args.port, jupyter_port=args.jupyter_port, rate=args.rate, seed=args.seed,
         scenarios=tuple(args.scenario), user=args.user, state_dir=Path(args.state_dir),
         notebooks=Path(args.notebooks), jupyter=not args.no_jupyter,
         simulator=not args.no_simulator, install=not args.no_install, run_for=args.run_for,
+        log_token=load_environment().get("AUTHVIZ_LOG_TOKEN") or None,
     ))
 
 
@@ -265,7 +247,7 @@ def run_demo(args: argparse.Namespace) -> int:
 
 
 def _add_bridge(subparsers: Any) -> None:
-    from . import serve
+    from authviz.cli.bridge_options import add_bridge_arguments
 
     p = subparsers.add_parser(
         "bridge",
@@ -274,51 +256,44 @@ def _add_bridge(subparsers: Any) -> None:
                     "/chat/messages on their own port and publish through the Pusher HTTP API "
                     "of --pusher-url (use `authviz serve` instead for the embedded hub).",
     )
-    p.add_argument("--pusher-url", default=os.environ.get("PUSHER_URL"),
+    p.add_argument("--pusher-url", default=None,
                    help="http(s)://KEY:SECRET@HOST[:PORT]/apps/APP_ID (env PUSHER_URL)")
     p.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
     p.add_argument("--port", type=int, default=6002, help="port (default 6002)")
-    serve.add_arguments(p, standalone=True)
+    add_bridge_arguments(p, standalone=True)
     p.set_defaults(func=run_bridge)
 
 
 def run_bridge(args: argparse.Namespace) -> int:
-    from aiohttp import web
+    from authviz import stack
+    from authviz.bridge.serve import standalone_app
+    from authviz.cli.bridge_options import bridge_settings
+    from authviz.cli.serve import listen_error
+    from authviz.errors import ListenError, StateError
 
-    from authviz.hub.cli import listen_error
-
-    from .serve import standalone_app
-
-    if not 0 <= args.port <= 65535:
-        raise UsageError(f"--port {args.port} is not a port number (0-65535).")
-    if not args.pusher_url:
+    check_port(args.port)
+    pusher_url = args.pusher_url or load_environment().get("PUSHER_URL")
+    if not pusher_url:
         # a missing setting is a usage error, as for `authviz logs pull` without --domain
         raise UsageError("give --pusher-url (or set PUSHER_URL) as "
                          "http(s)://KEY:SECRET@HOST[:PORT]/apps/APP_ID.")
+    settings = bridge_settings(args)
+
+    def listening(port: int) -> None:
+        print(f"authviz bridge listening on http://{args.host}:{port} "
+              f"(log stream: POST /auth0/logs); Ctrl-C stops it", file=sys.stderr, flush=True)
 
     async def main() -> None:
-        app, _bridge = standalone_app(args)
-        runner = web.AppRunner(app, access_log=None, handle_signals=False)
-        await runner.setup()
+        app, _bridge = standalone_app(settings, pusher_url, host=args.host, port=args.port)
         try:
-            site = web.TCPSite(runner, args.host, args.port, reuse_address=True)
-            try:
-                await site.start()
-            except OSError as error:
-                if error.errno == errno.EADDRINUSE:
-                    raise ConfigError(f"cannot listen on {args.host}:{args.port}: the port is already in "
-                                      "use; stop what uses it or choose another --port.") from None
-                raise ConfigError(listen_error(args.host, args.port, error)) from None
-            stop = asyncio.Event()
-            loop = asyncio.get_running_loop()
-            for sig in (signal.SIGINT, signal.SIGTERM):
-                loop.add_signal_handler(sig, stop.set)
-            port = runner.addresses[0][1]
-            print(f"authviz bridge listening on http://{args.host}:{port} "
-                  f"(log stream: POST /auth0/logs); Ctrl-C stops it", file=sys.stderr, flush=True)
-            await stop.wait()
-        finally:
-            await runner.cleanup()
+            await stack.serve(app, host=args.host, port=args.port, ready=listening)
+        except StateError as error:
+            raise ConfigError(f"{str(error).rstrip('.')}; check --state-dir and --store.") from None
+        except ListenError as error:
+            if error.cause.errno == errno.EADDRINUSE:
+                raise ConfigError(f"cannot listen on {args.host}:{args.port}: the port is already in "
+                                  "use; stop what uses it or choose another --port.") from None
+            raise ConfigError(listen_error(args.host, args.port, error.cause)) from None
 
     asyncio.run(main())
     return 0

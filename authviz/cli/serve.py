@@ -1,59 +1,31 @@
-"""``authviz serve``: run the embedded Pusher-compatible hub (see authviz.cli for the contract).
-
-Plugins: every module named in :data:`SERVE_PLUGINS` that can be imported contributes to the same
-server. It must define ``add_arguments(parser)`` (called while the ``serve`` parser is built) and
-``async setup(app: aiohttp.web.Application, hub: HubServer, args)`` (called before the server
-starts; register clean-up with ``app.on_cleanup``). ``hub`` offers the in-process publishing API
-(:meth:`HubServer.trigger`, :meth:`HubServer.send_to_user`, channel and presence queries). A plugin
-module that does not exist is skipped.
-"""
+"""``authviz serve``: run the embedded Pusher-compatible hub with the bridge mounted on it (see
+authviz.cli for the contract). The stack is built and served by :mod:`authviz.stack`."""
 
 from __future__ import annotations
 
 import argparse
-import asyncio
-import contextlib
 import errno
 import gc
-import importlib
 import json
 import os
-import signal
 import ssl
 import sys
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 from urllib.parse import quote, urlsplit
 
-from aiohttp import web
-
-from authviz.errors import ConfigError, UsageError
+from authviz import stack
+from authviz.cli.bridge_options import add_bridge_arguments, bridge_settings
+from authviz.errors import ConfigError, ListenError, StateError, UsageError
 from authviz.hub.loop import run as run_event_loop
 from authviz.hub.running import DEFAULT_APP_ID, DEFAULT_KEY, DEFAULT_SECRET
-from authviz.hub.server import HubServer
 from authviz.hub.tls import server_ssl_context
+from authviz.stack import build_hub
 from authviz.pusher.protocol import App
-
-#: Modules that add routes to the served application (the bridge's /auth0, /pusher, /chat).
-SERVE_PLUGINS: tuple[str, ...] = ("authviz.bridge.serve",)
 
 _APP_FIELDS = {"app_id", "key", "secret", "enable_client_events", "enable_user_auth",
                "activity_timeout", "max_connections", "webhook_url", "webhook_debounce",
                "cache_ttl", "max_cache_channels"}
-
-
-def _plugins() -> list[ModuleType]:
-    modules = []
-    for name in SERVE_PLUGINS:
-        try:
-            modules.append(importlib.import_module(name))
-        except ModuleNotFoundError as exc:
-            # Only the plugin module itself being absent is skipped; a missing dependency
-            # inside an existing plugin is a real error.
-            if exc.name is None or not name.startswith(exc.name):
-                raise
-    return modules
 
 
 def add_commands(subparsers: Any) -> None:
@@ -98,9 +70,7 @@ def add_commands(subparsers: Any) -> None:
     parser.add_argument("--config", type=Path, default=None, metavar="FILE",
                         help="JSON file with several apps: {\"apps\": [{\"app_id\", \"key\", "
                              "\"secret\", ...}]} (replaces --app-id/--key/--secret)")
-    for plugin in _plugins():
-        if hasattr(plugin, "add_arguments"):
-            plugin.add_arguments(parser)
+    add_bridge_arguments(parser)
     parser.set_defaults(func=run_serve)
 
 
@@ -169,11 +139,9 @@ def _is_http_url(value: object) -> bool:
     return parts.scheme in ("http", "https") and bool(parts.hostname)
 
 
-def _state_error(exc: OSError) -> str:
-    """One sentence for a plugin's state files (``--state-dir``, ``--store``) that cannot be made."""
-    where = f" {exc.filename}" if exc.filename else ""
-    return (f"cannot prepare{where}: {(exc.strerror or str(exc)).lower()}; "
-            "check --state-dir and --store.")
+def _state_error(error: StateError) -> str:
+    """One sentence for state files (``--state-dir``, ``--store``) that cannot be made."""
+    return f"{str(error).rstrip('.')}; check --state-dir and --store."
 
 
 def tls_from_args(args: argparse.Namespace) -> ssl.SSLContext | None:
@@ -190,54 +158,34 @@ async def serve(args: argparse.Namespace, *, ready: Any = None) -> None:
     """Serve until SIGINT/SIGTERM; clients are closed with 4100 on the way out."""
     apps = apps_from_args(args)
     ssl_context = tls_from_args(args)
+    settings = None if getattr(args, "no_bridge", False) else bridge_settings(args)
     try:
-        hub = HubServer(apps)
-    except ValueError as exc:
-        raise ConfigError(f"{exc}.") from None
-    for plugin in _plugins():
-        if hasattr(plugin, "setup"):
-            try:
-                await plugin.setup(hub.app, hub, args)
-            except OSError as exc:
-                raise ConfigError(_state_error(exc)) from None
-    runner = web.AppRunner(hub.app, access_log=None, handle_signals=False, shutdown_timeout=3.0)
-    try:
-        await runner.setup()  # runs the plugins' start-up hooks (the bridge opens its store)
-    except OSError as exc:
-        with contextlib.suppress(Exception):  # the sentence below is what the user needs
-            await runner.cleanup()
-        raise ConfigError(_state_error(exc)) from None
-    try:
-        site = web.TCPSite(runner, args.host, args.port, reuse_address=True,
-                           ssl_context=ssl_context)
-        try:
-            await site.start()
-        except OSError as exc:
-            raise ConfigError(listen_error(args.host, args.port, exc)) from None
-        port = runner.addresses[0][1]
-        stop = asyncio.Event()
-        loop = asyncio.get_running_loop()
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            loop.add_signal_handler(sig, stop.set)
-        # A wildcard address is where the server listens, not where a client connects.
-        shown = {"0.0.0.0": "127.0.0.1", "::": "[::1]", "": "127.0.0.1"}.get(args.host, args.host)
-        if ":" in shown and not shown.startswith("["):
-            shown = f"[{shown}]"
+        hub, _bridge = build_hub(apps, settings, host=args.host, port=args.port,
+                                 tls=ssl_context is not None)
         scheme = "https" if ssl_context is not None else "http"
-        for app in apps:
-            print(f"PUSHER_URL={scheme}://{quote(app.key, safe='')}:{quote(app.secret, safe='')}"
-                  f"@{shown}:{port}/apps/"
-                  f"{app.app_id}", flush=True)
-        print(f"authviz hub listening on {scheme}://{args.host}:{port} (websocket /app/KEY); "
-              "Ctrl-C stops it", file=sys.stderr, flush=True)
-        # Everything allocated so far lives as long as the process: keep it out of the cyclic
-        # garbage collector's full passes (shorter pauses while serving).
-        gc.freeze()
-        if ready is not None:
-            ready(port)
-        await stop.wait()
-    finally:
-        await runner.cleanup()
+
+        def listening(port: int) -> None:
+            # A wildcard address is where the server listens, not where a client connects.
+            shown = {"0.0.0.0": "127.0.0.1", "::": "[::1]", "": "127.0.0.1"}.get(args.host, args.host)
+            if ":" in shown and not shown.startswith("["):
+                shown = f"[{shown}]"
+            for app in apps:
+                print(f"PUSHER_URL={scheme}://{quote(app.key, safe='')}:{quote(app.secret, safe='')}"
+                      f"@{shown}:{port}/apps/{app.app_id}", flush=True)
+            print(f"authviz hub listening on {scheme}://{args.host}:{port} (websocket /app/KEY); "
+                  "Ctrl-C stops it", file=sys.stderr, flush=True)
+            # Everything allocated so far lives as long as the process: keep it out of the cyclic
+            # garbage collector's full passes (shorter pauses while serving).
+            gc.freeze()
+            if ready is not None:
+                ready(port)
+
+        await stack.serve(hub.app, host=args.host, port=args.port, ssl_context=ssl_context,
+                          ready=listening)
+    except StateError as error:
+        raise ConfigError(_state_error(error)) from None
+    except ListenError as error:
+        raise ConfigError(listen_error(args.host, args.port, error.cause)) from None
 
 
 def listen_error(host: str, port: int, exc: OSError) -> str:

@@ -1,9 +1,12 @@
 """The ``authviz`` command.
 
-Each feature package owns its sub-commands in its own ``cli`` module exposing
-``add_commands(subparsers)`` (top-level commands) and/or ``add_logs_commands(subparsers)``
-(commands under ``authviz logs``). A command's handler takes the parsed namespace and returns an
-exit status. :class:`~authviz.errors.AuthvizError` becomes one sentence on stderr.
+The only command-line code of the package: every parser, flag and handler lives in this package,
+one module per command group, each exposing ``add_commands(subparsers)`` (top-level commands)
+and/or ``add_logs_commands(subparsers)`` (commands under ``authviz logs``). A command's handler
+takes the parsed namespace, calls the library with typed values and returns an exit status; the
+library raises :class:`~authviz.errors.AuthvizError` in library words, which the handlers
+translate into flag words where a flag is the cause. Any :class:`AuthvizError` becomes one
+sentence on stderr.
 """
 
 from __future__ import annotations
@@ -19,14 +22,14 @@ from authviz.errors import AuthvizError, UsageError
 
 # Modules contributing top-level commands, in help order.
 _COMMAND_MODULES = (
-    "authviz.hub.cli",  # serve
-    "authviz.live.cli",  # tail
-    "authviz.bridge.cli",  # simulate, token
+    "authviz.cli.serve",  # serve
+    "authviz.cli.tail",  # tail
+    "authviz.cli.bridge",  # simulate, token, demo, bridge
 )
 # Modules contributing `authviz logs ...` commands.
 _LOGS_MODULES = (
-    "authviz.auth0.cli",  # logs convert
-    "authviz.analytics.cli",  # logs pull
+    "authviz.cli.logs_convert",  # logs convert
+    "authviz.cli.logs_pull",  # logs pull
 )
 
 
@@ -56,6 +59,20 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+#: Library settings whose flag is not ``--`` + the setting with dashes.
+_FLAG_OF_SETTING = {"page_size": "--take", "run_for": "--for", "from_log_id": "--from"}
+
+
+def flag_of(setting: str) -> str:
+    """The command-line flag of a library setting (``max_wait`` -> ``--max-wait``)."""
+    return _FLAG_OF_SETTING.get(setting, "--" + setting.replace("_", "-"))
+
+
+def in_flags(error: AuthvizError) -> str:
+    """The error's sentence with the settings it names said as the flags that set them."""
+    return error.worded({setting: flag_of(setting) for setting in error.settings})
+
+
 def _missing_subcommand(parser: argparse.ArgumentParser) -> int:
     parser.print_help(sys.stderr)
     return 2
@@ -72,10 +89,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         running = True
         return int(args.func(args) or 0)
     except UsageError as error:
-        print(f"authviz: {error}", file=sys.stderr)
+        print(f"authviz: {in_flags(error)}", file=sys.stderr)
         return 2
     except AuthvizError as error:
-        print(f"authviz: {error}", file=sys.stderr)
+        print(f"authviz: {in_flags(error)}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         return 0 if running else 130

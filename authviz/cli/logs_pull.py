@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import os
 import sys
 from pathlib import Path
 
+from authviz.config import load_environment
 from authviz.analytics.pull import MAX_PAGE_SIZE, pull_logs
 from authviz.errors import AuthvizError, UsageError
 
@@ -23,7 +23,7 @@ def add_logs_commands(subparsers) -> None:
                     "partitioned by day (DIR/date=YYYY-MM-DD/part-*.parquet). Resumes from the last saved log. "
                     "Secrets may come from the environment: AUTH0_DOMAIN, AUTH0_MANAGEMENT_TOKEN, "
                     "AUTH0_CLIENT_ID, AUTH0_CLIENT_SECRET (preferred over the command line, which other users can see).")
-    parser.add_argument("--domain", default=os.environ.get("AUTH0_DOMAIN"), help="tenant domain, e.g. acme.eu.auth0.com (default: env AUTH0_DOMAIN)")
+    parser.add_argument("--domain", default=load_environment().get("AUTH0_DOMAIN"), help="tenant domain, e.g. acme.eu.auth0.com (default: env AUTH0_DOMAIN)")
     parser.add_argument("--token", default=None, help="a Management API token with read:logs (default: env AUTH0_MANAGEMENT_TOKEN)")
     parser.add_argument("--client-id", default=None, help="client id of an application allowed the client-credentials grant (default: env AUTH0_CLIENT_ID)")
     parser.add_argument("--client-secret", default=None, help="its client secret (default: env AUTH0_CLIENT_SECRET)")
@@ -40,9 +40,9 @@ def add_logs_commands(subparsers) -> None:
 
 def _pull(args: argparse.Namespace) -> int:
     # explicit options win over the environment: --client-id/--client-secret ignore a token in the environment
-    token = args.token or (None if (args.client_id or args.client_secret) else os.environ.get("AUTH0_MANAGEMENT_TOKEN"))
-    client_id = args.client_id or os.environ.get("AUTH0_CLIENT_ID")
-    client_secret = args.client_secret or os.environ.get("AUTH0_CLIENT_SECRET")
+    token = args.token or (None if (args.client_id or args.client_secret) else load_environment().get("AUTH0_MANAGEMENT_TOKEN"))
+    client_id = args.client_id or load_environment().get("AUTH0_CLIENT_ID")
+    client_secret = args.client_secret or load_environment().get("AUTH0_CLIENT_SECRET")
     if not args.domain:
         raise UsageError("give --domain (or set AUTH0_DOMAIN), e.g. --domain acme.eu.auth0.com")
     if args.token and (args.client_id or args.client_secret):
