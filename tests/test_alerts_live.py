@@ -3,7 +3,7 @@ only with news; the same incidents as the batch engine over the same events."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 
 import pytest
 

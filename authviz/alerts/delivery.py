@@ -271,7 +271,7 @@ class AlertDelivery:
     def pending(self) -> int:
         """Alerts queued, being sent, or held by throttling, over all targets."""
         with self._lock:
-            return sum(len(l.queue) + l.gate.held + (1 if l.busy else 0) for l in self._lanes)
+            return sum(len(lane.queue) + lane.gate.held + (1 if lane.busy else 0) for lane in self._lanes)
 
     def close(self, flush_timeout: float = 5.0) -> None:
         """Send what is queued (held alerts too) for at most ``flush_timeout`` s, then stop the thread."""

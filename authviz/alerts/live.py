@@ -355,9 +355,6 @@ class LiveDetector:
             extras += rule_extras
         self._match_exprs = matches
         self._extra_exprs = extras
-        names = [c for p in self._plans for c in p.match_columns]
-        # Each condition is a WHERE of its own (DuckDB filters short-circuit: a rule about
-        # Management API events parses no JSON of a login), then one row per matching event.
         # One scan: per event, the list of the rule conditions it satisfies (a condition that is
         # NULL, e.g. on a missing field, does not match); then one row per (event, rule).
         listed = ", ".join(f"CASE WHEN {e.rsplit(' AS ', 1)[0]} THEN {n} END" for n, e in enumerate(matches))
@@ -567,14 +564,15 @@ class LiveDetector:
         if excess > 0:
             self.con.execute(f"DELETE FROM recent WHERE event_id IN (SELECT event_id FROM recent ORDER BY timestamp LIMIT {excess})")
         alerts = []
-        for rule in self._sql_rules:
+        for rule in list(self._sql_rules):
             try:
-                found = self.con.execute(f'SELECT "group", count, epoch_ns(first), epoch_ns(last), event_ids FROM ({rule.sql.format(events="recent")})').fetchall()
+                query = rule.sql.format(events="recent")
+                found = self.con.execute(f'SELECT "group", count, epoch_ns(first), epoch_ns(last), event_ids FROM ({query})').fetchall()
             except duckdb.Error as error:
                 self.failed.append((rule, f"rule {rule.id} ({rule.source}) cannot run live: {str(error).splitlines()[0]}"))
                 self._sql_rules.remove(rule)
                 continue
-            for group, count, first, last, ids in found:
+            for group, _count, first, last, ids in found:
                 ids = list(ids or [])
                 if not fresh.intersection(ids):
                     continue  # nothing new in this finding
