@@ -11,7 +11,7 @@
 
 from authviz.alerts.live import HUNTING_RULES, LiveDetector, live_rules
 from authviz.alerts.model import Alert
-from authviz.alerts.delivery import AlertDelivery, Gate, Target, TargetStats, slack_target, webhook_target
+from authviz.alerts.delivery import AlertDelivery, Gate, Target, TargetStats, delivery_for, slack_target, webhook_target
 from authviz.alerts.documents import (
     DELIVERY_HEADER,
     SIGNATURE_HEADER,
@@ -21,5 +21,5 @@ from authviz.alerts.documents import (
     webhook_document,
 )
 
-__all__ = ["Alert", "LiveDetector", "HUNTING_RULES", "live_rules", "AlertDelivery", "Gate", "Target", "TargetStats", "slack_target", "webhook_target", "DELIVERY_HEADER",
+__all__ = ["Alert", "LiveDetector", "HUNTING_RULES", "live_rules", "AlertDelivery", "delivery_for", "Gate", "Target", "TargetStats", "slack_target", "webhook_target", "DELIVERY_HEADER",
            "SIGNATURE_HEADER", "sign", "slack_payload", "verify_signature", "webhook_document"]

@@ -51,7 +51,7 @@ from authviz.alerts.documents import (
     webhook_document,
 )
 
-__all__ = ["AlertDelivery", "Gate", "Target", "TargetStats", "webhook_target", "slack_target"]
+__all__ = ["AlertDelivery", "Gate", "Target", "TargetStats", "webhook_target", "slack_target", "delivery_for"]
 
 _RETRYABLE = frozenset({408, 425, 429})
 
@@ -400,3 +400,26 @@ def _seconds(value: str | None) -> float | None:
         return max(0.0, float(value)) if value is not None else None
     except ValueError:
         return None
+
+
+def delivery_for(settings: Any, **options: Any) -> AlertDelivery | None:
+    """An :class:`AlertDelivery` to the receivers of ``settings`` (an
+    :class:`~authviz.config.AlertSettings`), or ``None`` when it names none. A webhook without a
+    signing key is a :class:`~authviz.errors.ConfigError` (never a built-in key)."""
+    from authviz.config import ALERT_WEBHOOK_SECRET_ENV
+    from authviz.errors import ConfigError
+
+    if not settings.enabled:
+        return None
+    targets: list[Target] = []
+    try:
+        for url in settings.webhook_urls:
+            targets.append(webhook_target(url, settings.webhook_secret))
+        for url in settings.slack_urls:
+            targets.append(slack_target(url))
+    except ValueError as error:
+        if "signing key" in str(error):
+            raise ConfigError(f"{str(error)[0].upper()}{str(error)[1:]}: set {ALERT_WEBHOOK_SECRET_ENV} to at least "
+                              "16 random bytes (receivers verify the X-Authviz-Signature header with it).") from None
+        raise ConfigError(f"{str(error)[0].upper()}{str(error)[1:]}.") from None
+    return AlertDelivery(targets, throttle=settings.throttle, **options)
