@@ -25,6 +25,7 @@ _COMMAND_MODULES = (
     "authviz.cli.serve",  # serve
     "authviz.cli.tail",  # tail
     "authviz.cli.bridge",  # simulate, token, demo, bridge
+    "authviz.cli.detect",  # detect, rules
 )
 # Modules contributing `authviz logs ...` commands.
 _LOGS_MODULES = (

@@ -13,6 +13,7 @@ The rule model (stable; the live engine builds on it)::
     rule.correlation     # Correlation(type, rules, group_by, timespan, op, threshold, field)
     rule.placeholders    # {"your-tenant-url", ...}; rule.missing(settings) -> unset ones
     rule_tree(rule, settings)                      # engine-neutral condition (And/Or/Not/Test)
+    matches(rule_tree(rule, settings), event)      # one event (AuthEvent or schema mapping), in Python
 
 Running them on history::
 
@@ -38,6 +39,7 @@ from authviz.detections.compile import (
     spark_sql,
 )
 from authviz.detections.engine import FINDING_COLUMNS, DetectionEngine, RunReport, detect
+from authviz.detections.match import matches
 from authviz.detections.load import (
     PLACEHOLDER,
     RuleError,
@@ -52,6 +54,6 @@ from authviz.detections.model import LEVELS, Correlation, Rule, RuleProblem, Rul
 __all__ = [
     "DUCKDB", "FINDING_COLUMNS", "LEVELS", "PLACEHOLDER", "SPARK", "And", "Const", "Correlation", "DetectionEngine",
     "Field", "Not", "Or", "Rule", "RuleError", "RuleProblem", "RuleSet", "RunReport", "TenantSettings", "Test",
-    "detect", "findings_query", "load_rule_file", "load_rule_text", "load_rules", "load_settings", "packaged_rules", "parse_field",
+    "detect", "findings_query", "load_rule_file", "load_rule_text", "load_rules", "load_settings", "matches", "packaged_rules", "parse_field",
     "rule_tree", "spark_sql",
 ]

@@ -42,7 +42,6 @@ from sigma.types import (
     SigmaNull,
     SigmaNumber,
     SigmaRegularExpression,
-    SigmaRegularExpressionFlag,
     SigmaString,
     SpecialChars,
 )
@@ -341,15 +340,25 @@ class DuckDBDialect(Dialect):
     """DuckDB: ``json_extract_string`` with ``$."key"`` paths, list lambdas, RE2 (Python ``re`` when RE2 cannot)."""
 
     name = "duckdb"
+    semi_join = "SEMI JOIN"
 
     def _path(self, path: tuple[str | None, ...]) -> str:
         return "$" + "".join("[*]" if key is None else '."' + key.replace('"', '\\"') + '"' for key in path)
 
     def json_scalar(self, base: str, path: tuple[str, ...]) -> str:
-        return f"json_extract_string({base}, {self.literal(self._path(path))})"
+        return self._extract(base, path)
 
     def json_list(self, base: str, path: tuple[str | None, ...]) -> str:
-        return f"json_extract_string({base}, {self.literal(self._path(path))})"
+        return self._extract(base, path)
+
+    def _extract(self, base: str, path: tuple[str | None, ...]) -> str:
+        if base != "data":
+            return f"json_extract_string({base}, {self.literal(self._path(path))})"
+        # Read the path straight from the record text (one parse), by shape, rather than from the
+        # derived ``data`` column (which would parse, re-serialise and parse again).
+        return (f"(CASE WHEN source = 'log_stream' THEN json_extract_string(raw, {self.literal(self._path(('data', *path)))}) "
+                f"WHEN source = 'eventbridge' THEN json_extract_string(raw, {self.literal(self._path(('detail', 'data', *path)))}) "
+                f"ELSE json_extract_string(raw, {self.literal(self._path(path))}) END)")
 
     def any_of(self, items: str, predicate) -> str:
         var = self.lambda_var
@@ -389,6 +398,7 @@ class SparkDialect(Dialect):
     """Spark SQL: ``get_json_object`` with ``$['key']`` paths, ``from_json`` arrays, Java regexes."""
 
     name = "spark"
+    semi_join = "LEFT SEMI JOIN"
 
     def literal(self, text: str) -> str:
         return "'" + text.replace("\\", "\\\\").replace("'", "\\'") + "'"
@@ -516,9 +526,19 @@ def correlation_query(rule: Rule, settings: TenantSettings | None, dialect: Dial
     running = f"OVER ({partition} ORDER BY t, event_id ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW)"
     measure = f"count(*) {back}" if spec.type == "event_count" else dialect.distinct_in_window("v", back)
     select_groups = ", ".join(group_columns) + ", " if group_columns else ""
+    # Exact pruning: a window never holds more than its group's whole history, so a group whose
+    # total measure misses the threshold cannot trigger and skips the window passes.
+    total = {"event_count": "count(*)", "value_count": "count(DISTINCT v)", "temporal": "count(DISTINCT v)"}[spec.type]
+    if group_columns:
+        on = " AND ".join(f"m.{g} = e.{g}" for g in group_columns)
+        pruned = (f"eligible AS (SELECT {', '.join(group_columns)} FROM matched GROUP BY {', '.join(group_columns)} "
+                  f"HAVING {total} {symbol} {threshold}), "
+                  f"kept AS (SELECT m.* FROM matched AS m {dialect.semi_join} eligible AS e ON {on}), ")
+    else:
+        pruned = "kept AS (SELECT * FROM matched), "
     return (
-        f"WITH matched AS ({matched}), "
-        f"timed AS (SELECT *, {dialect.epoch_ms('timestamp')} AS t FROM matched), "
+        f"WITH matched AS ({matched}), {pruned}"
+        f"timed AS (SELECT *, {dialect.epoch_ms('timestamp')} AS t FROM kept), "
         f"measured AS (SELECT *, CASE WHEN {measure} {symbol} {threshold} THEN 1 ELSE 0 END AS hit FROM timed), "
         f"covered AS (SELECT *, max(hit) {ahead} AS cov FROM measured), "
         f"marked AS (SELECT *, CASE WHEN cov = 1 AND (lag(cov) {order} IS NULL OR lag(cov) {order} = 0 "

@@ -72,17 +72,23 @@ class DetectionEngine:
 
     # ---- events ----------------------------------------------------------------------------
     def add_frame(self, frame: pd.DataFrame) -> int:
-        """Append a schema DataFrame (from ``read_logs``) to the stored events; returns its rows."""
+        """Append a schema DataFrame (from ``read_logs``) to the stored events; returns the rows added
+        (an ``event_id`` already stored is not added again)."""
         if not self._stored:
-            self.con.execute("CREATE TABLE stored_events AS SELECT * FROM frame LIMIT 0")
+            self.con.execute("CREATE TABLE stored_events AS SELECT * FROM frame LIMIT 0").fetchall()
             self._stored = True
             self._sources.append("SELECT * FROM stored_events")
         self.con.register("_incoming", frame)
         try:
-            self.con.execute("INSERT INTO stored_events BY NAME SELECT * FROM _incoming")
+            before = self.con.execute("SELECT count(*) FROM stored_events").fetchall()[0][0]
+            # an event repeated across inputs is stored once (the first seen)
+            self.con.execute("INSERT INTO stored_events BY NAME SELECT * FROM _incoming "
+                             "WHERE event_id IS NULL OR event_id NOT IN (SELECT event_id FROM stored_events "
+                             "WHERE event_id IS NOT NULL)").fetchall()
+            after = self.con.execute("SELECT count(*) FROM stored_events").fetchall()[0][0]
         finally:
             self.con.unregister("_incoming")
-        return len(frame)
+        return after - before
 
     def add_parquet(self, path: str | Path) -> None:
         """Read a Parquet file or a ``logs pull``/``logs convert`` archive directory in place."""
@@ -104,9 +110,18 @@ class DetectionEngine:
         parts = []
         for source in self._sources:
             names = {row[0] for row in self.con.execute(f"DESCRIBE {source}").fetchall()}
-            data = "CAST(data AS JSON)" if "data" in names else (_DATA_FROM_RAW if "raw" in names else "NULL::JSON")
-            columns = [f'"{c}"' if c in names else f'NULL AS "{c}"' for c in COLUMNS if c not in ("raw",)]
-            columns.append('"raw"' if "raw" in names else "NULL AS raw")
+            # ``raw`` and ``source`` say where ``data`` is; an input with only ``data`` gets a Log
+            # Streaming ``raw`` around it.
+            if "raw" in names:
+                data, raw, shape = _DATA_FROM_RAW, "CAST(raw AS VARCHAR) AS raw", None
+            elif "data" in names:
+                data = "CAST(data AS JSON)"
+                raw, shape = "CAST(json_object('data', CAST(data AS JSON)) AS VARCHAR) AS raw", "'log_stream' AS source"
+            else:
+                data, raw, shape = "NULL::JSON", "NULL::VARCHAR AS raw", None
+            columns = [f'"{c}"' if c in names else f'NULL AS "{c}"' for c in COLUMNS if c not in ("raw", "source")]
+            columns.append(shape or ('CAST(source AS VARCHAR) AS source' if "source" in names else "NULL AS source"))
+            columns.append(raw)
             timestamp = "CAST(timestamp AS TIMESTAMPTZ) AS timestamp"
             columns = [timestamp if c == '"timestamp"' else c for c in columns]
             parts.append(f"SELECT {', '.join(columns)}, {data} AS data FROM ({source})")
@@ -119,8 +134,19 @@ class DetectionEngine:
         filtered = f"SELECT * FROM ({body})" + (" WHERE " + " AND ".join(where) if where else "")
         self.con.execute(f"CREATE OR REPLACE VIEW events AS {filtered}")
 
+    def define_events_empty(self) -> None:
+        """An empty ``events`` view with every column rules may read (to check that rules compile)."""
+        from authviz.auth0.schema import empty_frame
+
+        frame = empty_frame()
+        self.con.register("_empty_schema", frame)
+        self.con.execute("CREATE OR REPLACE TABLE _schema_events AS SELECT * FROM _empty_schema").fetchall()
+        self.con.unregister("_empty_schema")
+        self._sources = ["SELECT * FROM _schema_events"]
+        self.define_events()
+
     def count_events(self) -> int:
-        return self.con.execute("SELECT count(*) FROM events").fetchone()[0]
+        return self.con.execute("SELECT count(*) FROM events").fetchall()[0][0]
 
     # ---- rules -----------------------------------------------------------------------------
     def _create_findings(self) -> None:
@@ -144,7 +170,7 @@ class DetectionEngine:
                 continue
             try:
                 before = self._count_findings()
-                self.con.execute(self.insert_sql(rule, settings))
+                self.con.execute(self.insert_sql(rule, settings)).fetchall()
                 report.findings += self._count_findings() - before
                 report.ran.append(rule)
             except (RuleError, duckdb.Error) as error:
@@ -158,7 +184,7 @@ class DetectionEngine:
         return f"INSERT INTO findings {findings_query(rule, settings, DUCKDB)}"
 
     def _count_findings(self) -> int:
-        return self.con.execute("SELECT count(*) FROM findings").fetchone()[0]
+        return self.con.execute("SELECT count(*) FROM findings").fetchall()[0][0]
 
     # ---- results ---------------------------------------------------------------------------
     def findings(self) -> pd.DataFrame:
