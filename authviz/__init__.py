@@ -50,18 +50,15 @@ _EXPORTS: dict[str, str] = {
          "new_vs_returning", "pull_logs"),
         "authviz.analytics",
     ),
-<<<<<<< HEAD
-    # live alerts: the detection rules evaluated on the stream, and their delivery
-    **dict.fromkeys(("LiveDetector", "Alert", "AlertDelivery", "webhook_target", "slack_target",
-                     "verify_signature"), "authviz.alerts"),
-=======
     # detections as code (Sigma on DuckDB / Spark)
     **dict.fromkeys(
         ("Rule", "RuleSet", "TenantSettings", "DetectionEngine", "detect", "load_rules", "load_settings",
          "packaged_rules", "spark_sql"),
         "authviz.detections",
     ),
->>>>>>> detect
+    # live alerts: the detection rules evaluated on the stream, and their delivery
+    **dict.fromkeys(("LiveDetector", "Alert", "AlertDelivery", "webhook_target", "slack_target",
+                     "verify_signature"), "authviz.alerts"),
     # notebook widgets
     **dict.fromkeys(
         ("live_session", "LiveFeed", "CountryChart", "ChatWidget", "SessionEvents", "Pump"),
