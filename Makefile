@@ -37,7 +37,7 @@ node:  ## install the Node test packages
 
 # Notebooks 01-05 run top to bottom in local mode (embedded hub, seeded simulator) and their
 # outputs are compared strictly (nbval); live cells are tagged nbval-ignore-output.
-NBVAL_NOTEBOOKS ?= notebooks/0[1-5]_*.ipynb
+NBVAL_NOTEBOOKS ?= notebooks/0[1-6]_*.ipynb
 NBVAL_ARGS ?= --nbval --nbval-cell-timeout=60 --nbval-sanitize-with tests/nbval_sanitize.cfg
 
 # ruff (rules in pyproject.toml [tool.ruff]) and the import-linter contracts ([tool.importlinter]:
