@@ -26,7 +26,7 @@ from authviz.analytics.detections import (
     signup_fraud,
     user_key,
 )
-from authviz.analytics.evaluate import score_detections
+from authviz.analytics.evaluate import score_detections, score_rule_findings
 from authviz.analytics.pull import PullError, PullResult, pull_logs
 from authviz.analytics.trends import (
     new_vs_returning,
@@ -39,7 +39,7 @@ from authviz.analytics.trends import (
 )
 
 __all__ = [
-    "PullError", "PullResult", "pull_logs", "score_detections", "DETECTIONS", "FINDING_COLUMNS", "SEVERITIES", "breached_password", "brute_force", "credential_stuffing",
+    "PullError", "PullResult", "pull_logs", "score_detections", "score_rule_findings", "DETECTIONS", "FINDING_COLUMNS", "SEVERITIES", "breached_password", "brute_force", "credential_stuffing",
     "empty_findings", "impossible_travel", "lockout_spike", "mfa_push_fatigue", "new_vs_returning",
     "refresh_token_reuse", "run_detections", "signup_fraud", "time_series", "top", "top_clients",
     "top_connections", "top_countries", "top_ips", "user_key",
