@@ -79,6 +79,7 @@ def baseline_detector():
     path.write_text(source)
     spec = importlib.util.spec_from_file_location("old_live", path)
     module = importlib.util.module_from_spec(spec)
+    sys.modules["old_live"] = module  # dataclasses look their module up
     spec.loader.exec_module(module)
     return module.LiveDetector()
 

@@ -99,3 +99,9 @@ def test_live_finds_the_same_incidents_as_the_batch_engine():
         alerted.add((alert.rule_id, tuple(alert.key.split(", "))))
     assert expected, "the week should contain findings"
     assert alerted == expected
+
+
+def test_every_live_rule_compiles_for_the_live_engine():
+    live = LiveDetector()
+    assert live.failed == [] and live.needs_configuration == []
+    assert len(live.rules) == len(live_rules()) >= 20

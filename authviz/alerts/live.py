@@ -156,9 +156,11 @@ def _batch_table(events: Sequence[Any]) -> pa.Table:
         elif name == "is_mobile":
             arrays[name] = pa.array([None if v is None or v is pd.NA else bool(v) for v in values], type=pa.bool_())
         elif name == "raw":
-            # the Auth0 record as JSON text, taken from the raw record by shape exactly as the batch
-            # engine's ``data`` column (authviz.detections.engine._DATA_FROM_RAW); raw itself is not kept
+            # the record as received (rules read JSON paths from it by shape, as the batch engine
+            # does) and ``data``, the Auth0 record alone (authviz.detections.engine._DATA_FROM_RAW)
             sources = column("source")
+            arrays["raw"] = pa.array([v if v is None or isinstance(v, str) else _json_text(v) for v in values],
+                                     type=pa.string())
             arrays["data"] = pa.array([_data_text(v, str(src) if src is not None else None)
                                        for v, src in zip(values, sources)], type=pa.string())
         else:
@@ -552,10 +554,10 @@ class LiveDetector:
     def _keep_recent(self) -> None:
         if not self._recent_ready:
             # schema columns only (no raw record, no data): bounded memory; SQL rules read columns
-            self.con.execute("CREATE TABLE recent AS SELECT * EXCLUDE (data) FROM batch_events LIMIT 0")
+            self.con.execute("CREATE TABLE recent AS SELECT * EXCLUDE (raw, data) FROM batch_events LIMIT 0")
             self.con.execute("CREATE OR REPLACE VIEW events AS SELECT * FROM recent")
             self._recent_ready = True
-        self.con.execute("INSERT INTO recent SELECT * EXCLUDE (data) FROM batch_events")
+        self.con.execute("INSERT INTO recent SELECT * EXCLUDE (raw, data) FROM batch_events")
 
     def _run_sql_rules(self, fresh: set[str]) -> list[Alert]:
         newest = self.watermark_ns
