@@ -302,6 +302,7 @@ class LiveDetector:
         self.sql_interval = float(sql_interval)
         self._clock = clock
         self._sql_last = float("-inf")
+        self._sql_watermark_ns = -(2**62)
         self._sql_pending: set[str] = set()
         self.watermark_ns: int | None = None
         #: events fed, duplicates ignored, batches evaluated
@@ -410,10 +411,14 @@ class LiveDetector:
                             alerts.append(alert)
             if self._sql_rules:
                 self._sql_pending.update(table.column("event_id").to_pylist())
-                if self._clock() - self._sql_last >= self.sql_interval:
+                # every sql_interval of wall time, and before the events waiting could fall out of
+                # the horizon (a fast replay moves event time by hours a second)
+                if (self._clock() - self._sql_last >= self.sql_interval
+                        or self.watermark_ns - self._sql_watermark_ns >= self.horizon_ns // 2):
                     alerts += self._run_sql_rules(self._sql_pending)
                     self._sql_pending = set()
                     self._sql_last = self._clock()
+                    self._sql_watermark_ns = self.watermark_ns
             self._expire()
         return alerts
 
