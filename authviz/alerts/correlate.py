@@ -74,6 +74,7 @@ class CorrelationState:
         self.lateness_ns = int(lateness_ns)
         self._groups: OrderedDict[Any, _Group] = OrderedDict()
         self.watermark_ns: int | None = None
+        self._next_sweep_ns = -(2**62)
         #: events older than the horizon; groups dropped because ``max_groups`` were kept
         self.late = 0
         self.evicted = 0
@@ -134,6 +135,11 @@ class CorrelationState:
         if self.watermark_ns is None or now_ns > self.watermark_ns:
             self.watermark_ns = now_ns
         out = []
+        # a sweep looks at every group: at most every quarter timespan of event time for sliding
+        # windows (memory stays within 1.25 timespans), every second for fixed ones
+        if self.watermark_ns < self._next_sweep_ns:
+            return out
+        self._next_sweep_ns = self.watermark_ns + (self.span_ns // 4 if self.sliding else 1_000_000_000)
         if self.sliding:
             horizon = self.watermark_ns - self.span_ns - self.lateness_ns
             for key in [k for k, g in self._groups.items() if not g.events or g.events[-1][0] < horizon]:

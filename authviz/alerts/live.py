@@ -190,7 +190,8 @@ def _data_text(raw: Any, source: str | None) -> str | None:
 
 def _json_text(value: Any) -> str:
     try:
-        return orjson.dumps(unwrap(value), option=orjson.OPT_NON_STR_KEYS).decode()
+        plain = value if isinstance(value, dict) else unwrap(value)  # unwrap copies anything but a view
+        return orjson.dumps(plain, option=orjson.OPT_NON_STR_KEYS).decode()
     except TypeError:  # integers beyond 64 bits, unusual objects: the slow, general path
         return dumps_text(value)
 
