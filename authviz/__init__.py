@@ -35,7 +35,7 @@ _EXPORTS: dict[str, str] = {
         "authviz.pusher",
     ),
     # the embedded hub
-    **dict.fromkeys(("running_hub", "RunningHub"), "authviz.hub"),
+    **dict.fromkeys(("running_hub", "RunningHub", "ServerLimits"), "authviz.hub"),
     # the live client and sources
     **dict.fromkeys(
         ("LiveClient", "LiveEvent", "PusherSettings", "open_source", "source_from_env",

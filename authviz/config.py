@@ -53,6 +53,7 @@ from dotenv import dotenv_values
 from dotenv.parser import parse_stream
 
 from authviz.errors import ConfigError
+from authviz.topics import READ_EVENTS_PERMISSION
 
 __all__ = [
     "AlertSettings",
@@ -360,7 +361,7 @@ class BridgeSettings:
 
     Variables read by :meth:`from_env`: ``AUTHVIZ_STATE_DIR``, ``AUTHVIZ_BRIDGE_STORE``,
     ``AUTHVIZ_LOG_TOKEN``, ``AUTH0_ISSUER`` (or ``AUTH0_DOMAIN``), ``AUTH0_AUDIENCE``,
-    ``AUTHVIZ_PUBLIC_URL``.
+    ``AUTHVIZ_PUBLIC_URL``, ``AUTHVIZ_EVENTS_PERMISSION``.
     """
 
     #: Directory of the store, the log-stream token and the dev identity's key.
@@ -385,10 +386,15 @@ class BridgeSettings:
     max_log_body: int = DEFAULT_MAX_LOG_BODY
     #: Processes parsing webhook bodies beside the event loop (0: on the loop).
     parse_workers: int = 0
-    #: Publish the tutorial feed (user-signedUp/user-loggedIn on 'auth0') from the log stream.
-    publish_feed: bool = True
+    #: Publish the tutorial feed (user-signedUp/user-loggedIn on the PUBLIC channel 'auth0',
+    #: with emails, names and countries) from the log stream. Off by default (issue #11).
+    publish_feed: bool = False
     #: Extra private/presence channels any verified user may join.
     allowed_channels: tuple[str, ...] = ()
+    #: The permission a user token needs to read the history and ``private-auth0-events``.
+    events_permission: str = READ_EVENTS_PERMISSION
+    #: Let ``POST /dev/token`` answer requests carrying forwarding headers.
+    dev_token_behind_proxy: bool = False
 
     @property
     def store_path(self) -> Path:
@@ -407,6 +413,7 @@ class BridgeSettings:
             auth0_domain=values.get("AUTH0_ISSUER") or values.get("AUTH0_DOMAIN") or None,
             auth0_audience=values.get("AUTH0_AUDIENCE") or None,
             public_url=values.get("AUTHVIZ_PUBLIC_URL") or None,
+            events_permission=values.get("AUTHVIZ_EVENTS_PERMISSION") or READ_EVENTS_PERMISSION,
         )
 
 
@@ -446,6 +453,13 @@ class AlertSettings:
         settings = cls(webhook_secret=values.get(ALERT_WEBHOOK_SECRET_ENV) or None,
                        slack_urls=(slack,) if slack else ())
         return replace(settings, **{k: v for k, v in overrides.items() if v is not None})
+
+
+def app_secret_from_env(env: Mapping[str, str] | None = None,
+                        dotenv_path: str | os.PathLike[str] | None = ".env") -> str | None:
+    """``PUSHER_SECRET`` (environment or ``.env``): the app secret ``authviz serve`` signs with
+    when no other is given; None when unset (the server then generates one)."""
+    return load_environment(env, dotenv_path).get("PUSHER_SECRET") or None
 
 
 def process_environment(**overrides: str) -> dict[str, str]:

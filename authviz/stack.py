@@ -22,6 +22,7 @@ from authviz.bridge.app import Bridge
 from authviz.bridge.serve import mount
 from authviz.config import BridgeSettings
 from authviz.errors import ConfigError, ListenError, StateError
+from authviz.hub.guard import GUARD_KEY, GuardedSite, ServerLimits
 from authviz.hub.server import HubServer
 from authviz.pusher.protocol import App
 
@@ -29,10 +30,12 @@ __all__ = ["build_hub", "serve"]
 
 
 def build_hub(apps: Sequence[App], bridge: BridgeSettings | None, *, host: str | None = None,
-              port: int | None = None, tls: bool = False) -> tuple[HubServer, Bridge | None]:
-    """The hub serving ``apps``, with the bridge mounted on it unless ``bridge`` is None."""
+              port: int | None = None, tls: bool = False,
+              limits: ServerLimits | None = None) -> tuple[HubServer, Bridge | None]:
+    """The hub serving ``apps``, with the bridge mounted on it unless ``bridge`` is None;
+    ``limits``: its read timeouts and connection caps (default :class:`ServerLimits`)."""
     try:
-        hub = HubServer(list(apps))
+        hub = HubServer(list(apps), limits=limits)
     except ValueError as exc:
         raise ConfigError(f"{exc}.") from None
     mounted = None
@@ -59,7 +62,10 @@ async def serve(app: web.Application, *, host: str, port: int,
             await runner.cleanup()
         raise StateError(exc) from None
     try:
-        site = web.TCPSite(runner, host, port, reuse_address=True, ssl_context=ssl_context)
+        guard = app.get(GUARD_KEY)  # timeouts and caps of a guarded application (authviz.hub.guard)
+        site = (GuardedSite(runner, host, port, reuse_address=True, ssl_context=ssl_context,
+                            guard=guard) if guard is not None
+                else web.TCPSite(runner, host, port, reuse_address=True, ssl_context=ssl_context))
         try:
             await site.start()
         except OSError as exc:

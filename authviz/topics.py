@@ -16,6 +16,9 @@ LOGGED_IN_EVENT = "user-loggedIn"
 EVENTS_CHANNEL = "private-auth0-events"
 AUTH_EVENT = "auth-event"
 
+#: The permission (Auth0 RBAC, or an OAuth scope) that reads the event feed and its history.
+READ_EVENTS_PERMISSION = "read:auth_events"
+
 #: Presence channel of the chat; messages are ``message-added``.
 CHAT_CHANNEL = "presence-chat"
 MESSAGE_ADDED_EVENT = "message-added"
@@ -23,6 +26,15 @@ MESSAGE_ADDED_EVENT = "message-added"
 #: Session events sent to one user (logout, password change, blocked).
 SESSION_EVENT = "session-event"
 USER_CHANNEL_PREFIX = "private-user-"
+
+#: Channels where only the server speaks: client events there are always refused by the hub and
+#: ignored by the live client (exact names, and prefixes ending in "-").
+SERVER_ONLY_CHANNELS = (EVENTS_CHANNEL, USER_CHANNEL_PREFIX)
+
+
+def server_only(channel: str) -> bool:
+    """True for a channel on which only the server publishes (see :data:`SERVER_ONLY_CHANNELS`)."""
+    return channel == EVENTS_CHANNEL or channel.startswith(USER_CHANNEL_PREFIX)
 
 # Channel names allow only A-Z a-z 0-9 _ - = @ , . ; but Auth0 user ids contain "|"
 # (e.g. "auth0|abc"). Every other character is escaped as "=XX" (hex), which is reversible

@@ -126,7 +126,9 @@ async def run_level(url: str, batches: list[bytes], concurrency: int, server_pid
 
     total = sum(b.count(b"\n") + 1 for b in batches)
     async with aiohttp.ClientSession() as session:
-        async with session.post(url + "/dev/token", data={"user": "bench"}) as r:
+        # the subscriber reads private-auth0-events: it needs read:auth_events (issue #11)
+        async with session.post(url + "/dev/token",
+                                data={"user": "bench", "permission": "read:auth_events"}) as r:
             user_token = (await r.json())["access_token"]
         parent, child = multiprocessing.Pipe()
         sub = multiprocessing.Process(target=subscriber_process, args=(url, user_token, total, child))

@@ -5,7 +5,11 @@ types and countries, ``location_info`` on some) once to a temporary JSON lines f
 then measures each method in its own subprocess so peak memory (``ru_maxrss``) is honest:
 
 - ``authviz``: ``authviz.auth0.read_logs(path)`` -> the schema DataFrame (parsing, categories,
-  countries, timestamps, raw text, dedup).
+  countries, timestamps, raw text, dedup), pyarrow's JSON reader (the default engine).
+- ``authviz_duckdb``: the same with ``engine="duckdb"`` (DuckDB's ``read_json``).
+- ``authviz_baseline``: ``read_logs(path)`` of another version of authviz, imported from the
+  source directory given with ``--baseline DIR`` (e.g. ``git archive <commit> authviz``
+  unpacked): old and new code measured in the same run.
 - ``json_normalize``: decode every line with orjson, then ``pandas.json_normalize`` (parsing
   included; orjson is the faster decoder, so this favours the baseline).
 - ``json_loads`` / ``orjson_loads``: decode every line into a list of dicts, nothing else.
@@ -14,6 +18,7 @@ Every method reads the file from disk inside its timed section.
 
     python benchmarks/bench_parse.py                # 1,000,000 records
     python benchmarks/bench_parse.py --records 100000
+    python benchmarks/bench_parse.py --baseline /tmp/authviz-old   # + the code of another commit
 """
 
 from __future__ import annotations
@@ -31,7 +36,7 @@ from pathlib import Path
 
 import orjson
 
-METHODS = ("authviz", "json_normalize", "orjson_loads", "json_loads")
+METHODS = ("authviz", "authviz_duckdb", "authviz_baseline", "json_normalize", "orjson_loads", "json_loads")
 
 _TYPES = [("s", 30), ("fsa", 14), ("seacft", 12), ("ssa", 6), ("f", 4), ("fp", 5), ("fu", 3),
           ("ss", 5), ("fs", 1), ("slo", 5), ("sapi", 4), ("gd_send_pn", 2), ("gd_auth_succeed", 2),
@@ -116,8 +121,13 @@ def measure(method: str, path: Path) -> dict[str, object]:
 
     base_rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     began = time.perf_counter()
-    if method == "authviz":
+    if method in ("authviz", "authviz_baseline"):
         result = auth0.read_logs(path)
+        events = len(result.frame)
+    elif method == "authviz_duckdb":
+        import duckdb  # noqa: F401 - imported before the clock starts, like pandas
+
+        result = auth0.read_logs(path, engine="duckdb")
         events = len(result.frame)
     elif method == "json_normalize":
         with path.open("rb") as lines:
@@ -138,7 +148,7 @@ def measure(method: str, path: Path) -> dict[str, object]:
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     return {"method": method, "events": events, "seconds": round(seconds, 3),
             "events_per_s": round(events / seconds), "peak_rss_mb": round(peak / 1024),
-            "rss_before_mb": round(base_rss / 1024)}
+            "rss_before_mb": round(base_rss / 1024), "authviz_from": str(Path(auth0.__file__).parents[2])}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -148,6 +158,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--file", type=Path, help="use this JSON lines file instead of generating one")
     parser.add_argument("--measure", choices=METHODS, help=argparse.SUPPRESS)  # child-process mode
     parser.add_argument("--timeout", type=float, default=1800, help="seconds allowed per method")
+    parser.add_argument("--baseline", type=Path, metavar="DIR",
+                        help="source directory of another authviz version (holding authviz/) for authviz_baseline")
     args = parser.parse_args(argv)
     if args.measure:
         print(json.dumps(measure(args.measure, args.file)))
@@ -164,10 +176,15 @@ def main(argv: list[str] | None = None) -> int:
                   flush=True)
         results = []
         for method in args.methods.split(","):
+            env = {**os.environ, "PYTHONHASHSEED": "0"}
+            if method == "authviz_baseline":
+                if args.baseline is None:
+                    continue  # only with --baseline
+                env["PYTHONPATH"] = str(args.baseline.resolve())
             command = [sys.executable, __file__, "--measure", method, "--file", str(path)]
             try:
                 done = subprocess.run(command, capture_output=True, text=True, timeout=args.timeout,
-                                      env={**os.environ, "PYTHONHASHSEED": "0"})
+                                      env=env, cwd=tmp)
             except subprocess.TimeoutExpired:
                 print(f"{method:>15}: timed out after {args.timeout:.0f} s", flush=True)
                 continue
@@ -180,10 +197,10 @@ def main(argv: list[str] | None = None) -> int:
                   f"{result['events_per_s']:>9,} events/s, peak RSS {result['peak_rss_mb']:>6,} MB "
                   f"(after imports {result['rss_before_mb']} MB)", flush=True)
         speeds = {r["method"]: r["events_per_s"] for r in results}
-        if "authviz" in speeds:
+        for mine in ("authviz", "authviz_duckdb", "authviz_baseline"):
             for other in ("json_normalize", "orjson_loads", "json_loads"):
-                if other in speeds:
-                    print(f"authviz / {other}: {speeds['authviz'] / speeds[other]:.1f}x")
+                if mine in speeds and other in speeds:
+                    print(f"{mine} / {other}: {speeds[mine] / speeds[other]:.1f}x")
     return 0
 
 

@@ -98,6 +98,8 @@ class HubServer(_Backend):
     def __init__(self, **options: Any) -> None:
         from authviz.hub import running_hub
 
+        # client events on, like the soketi backend's app (the hub's default is off)
+        options.setdefault("enable_client_events", True)
         self._hub = running_hub(app_id=APP_ID, key=KEY, secret=SECRET, **options)
         self.port = self._hub.port
 

@@ -8,7 +8,7 @@ import pytest
 
 from analytics_helpers import records_to_frame
 from authviz.analytics import new_vs_returning, run_detections, score_detections, time_series, top_countries
-from authviz.simulator import SCENARIOS, month_of_traffic
+from authviz.simulator import BUILTIN_SCENARIOS, month_of_traffic
 
 
 def _match(findings, attacks):
@@ -34,7 +34,7 @@ def test_month_finds_exactly_the_injected_attacks(seed, days, per_day):
     findings = run_detections(frame)
     pairs, extra, missed = _match(findings, month.attacks)
     assert extra == [] and missed == []
-    assert len(findings) == len(month.attacks) == len(SCENARIOS) + 2
+    assert len(findings) == len(month.attacks) == len(BUILTIN_SCENARIOS) + 2
     for row, attack in pairs:
         assert set(attack.log_ids) <= set(row.evidence_ids), attack.kind
         assert row.severity == attack.severity, (attack.kind, row.summary)

@@ -205,17 +205,19 @@ def test_bulk_and_per_record_paths_agree_on_anything(tiny_blocks, tmp_path, body
     result = read_logs(body, dedup=dedup)
     path = tmp_path / "body.jsonl"  # the same, streamed from a file in 600-byte reads
     path.write_bytes(body)
-    from_file = read_logs(path, dedup=dedup)
-    pd.testing.assert_frame_equal(from_file.frame, result.frame)
-    assert from_file.rejects == result.rejects and from_file.duplicates == result.duplicates
+    for engine in bulk.ENGINES:
+        from_file = read_logs(path, dedup=dedup, engine=engine)
+        pd.testing.assert_frame_equal(from_file.frame, result.frame)
+        assert from_file.rejects == result.rejects and from_file.duplicates == result.duplicates
     non_blank = sum(1 for line in body_lines if line.strip())
     assert len(result.frame) + len(result.rejects) + result.duplicates == non_blank
     if dedup:
         assert result.frame["event_id"].is_unique
 
 
+@pytest.mark.parametrize("engine", bulk.ENGINES)
 @pytest.mark.parametrize("compress", [False, True])
-def test_files_are_streamed_in_chunks_with_line_numbers_kept(tmp_path, monkeypatch, compress):
+def test_files_are_streamed_in_chunks_with_line_numbers_kept(tmp_path, monkeypatch, compress, engine):
     monkeypatch.setattr(bulk, "CHUNK_BYTES", 300)  # several chunks, lines cut across reads
     records = [stream_record(f"id{i}", description="x" * (i * 40)) for i in range(12)]
     body_lines = [json.dumps(record) for record in records]
@@ -223,7 +225,7 @@ def test_files_are_streamed_in_chunks_with_line_numbers_kept(tmp_path, monkeypat
     body = ("\r\n".join(body_lines[:6]) + "\n\n  \n" + "\n".join(body_lines[6:])).encode()
     path = tmp_path / ("logs.jsonl.gz" if compress else "logs.jsonl")
     path.write_bytes(gzip.compress(body) if compress else body)
-    result = read_logs(path)
+    result = read_logs(path, engine=engine)
     assert [reject.position for reject in result.rejects] == [6]
     assert result.frame["event_id"].tolist() == [f"id{i}" for i in range(12) if i != 5]
     assert result.frame["raw"].tolist() == [line for i, line in enumerate(body_lines) if i != 5]
@@ -233,3 +235,50 @@ def test_files_are_streamed_in_chunks_with_line_numbers_kept(tmp_path, monkeypat
     empty = tmp_path / "empty.jsonl"
     empty.write_bytes(b"")
     assert len(read_logs(empty).frame) == 0
+
+
+# --- the DuckDB engine: where its JSON reader is more lenient than orjson, lines go per record -----
+
+LENIENT_LINES = [
+    '{"log_id": "n1", "data": {"date": "2024-05-01T00:00:00Z", "type": "s", "x": NaN}}',
+    '{"log_id": "n2", "data": {"date": "2024-05-01T00:00:00Z", "type": "s", "x": -Infinity}}',
+    '{"log_id": "n3", "data": {"date": "2024-05-01T00:00:00Z", "type": "s",}}',
+    '{"log_id": "n4", "data": {"date": "2024-05-01T00:00:00Z", "type": "s", "x": [1,]}}',
+    '{"log_id": "n5", "data": {"date": "2024-05-01T00:00:00Z", "type": "s", "Type": "f", "IP": 5}}',
+    '{"log_id": "n6", "data": {"date": "2024-05-01T00:00:00Z", "type": ["s"], "is_mobile": "yes"}}',
+    '{"log_id": "n7", "data": {"date": "2024-05-01T00:00:00Z", "type": "s", "location_info": "Paris"}}',
+    '{"log_id": "n8", "data": {"date": "2024-05-01T00:00:00Z", "type": "s", "location_info": {"latitude": true}}}',
+    '{"log_id": "n9", "data": "not an object", "date": "2024-05-01T00:00:00Z", "type": "s"}',
+    '{"log_id": "n10", "data": {"date": "2024-05-01T00:00:00Z", "type": "s", "user_id": 42, "description": "a\\"b"}}',
+    '{"a": 1} {"b": 2}',
+]
+
+
+@pytest.mark.parametrize("engine", bulk.ENGINES)
+def test_lenient_json_and_odd_types_agree_with_the_per_record_parser(tmp_path, monkeypatch, engine):
+    monkeypatch.setattr(bulk, "_Misaligned", type("Never", (Exception,), {}))  # no silent fallback here
+    body = "\ufeff" + "\n".join(LENIENT_LINES + [json.dumps(stream_record("ok")), "\ufeff" + json.dumps(stream_record("bom"))])
+    body = (body + "\n").encode()
+    path = tmp_path / "lenient.jsonl"
+    path.write_bytes(body)
+    got = read_logs(path, engine=engine)
+    expected = parse_body(body)
+    pd.testing.assert_frame_equal(got.frame.drop(columns="raw"), events_to_frame(expected.events).drop(columns="raw"))
+    assert [(r.position, r.reason) for r in got.rejects] == [(r.position, r.reason) for r in expected.rejects]
+    assert {r.position for r in got.rejects} >= {1, 2, 3, 4, 13}  # BOM, NaN, Infinity, trailing commas: not JSON
+
+
+def test_lines_duckdb_splits_otherwise_are_read_again_with_pyarrow(tmp_path):
+    # A form feed alone is a blank line to us and a malformed row to DuckDB: rows and lines do
+    # not pair up, so the file is read again the other way, with nothing lost or doubled.
+    body = (json.dumps(stream_record("a")) + "\n\x0c\nnot json\n" + json.dumps(stream_record("b")) + "\n").encode()
+    path = tmp_path / "ff.jsonl"
+    path.write_bytes(body)
+    got = read_logs(path, engine="duckdb")
+    assert got.frame["event_id"].tolist() == ["a", "b"] and [r.position for r in got.rejects] == [3]
+    assert got.rejects == read_logs(path).rejects
+
+
+def test_an_unknown_engine_is_refused():
+    with pytest.raises(ValueError, match="unknown engine"):
+        read_logs(b"", engine="polars")

@@ -150,3 +150,23 @@ def test_json_without_a_single_auth0_event_writes_nothing_and_keeps_an_older_out
     assert f"no Auth0 events in {str(source)!r}: all 2 records were rejected" in done.stderr
     assert output.read_bytes() == b"an earlier result"
     assert len(rejects_path(output).read_text().splitlines()) == 2
+
+
+def test_the_parquet_archive_carries_the_raw_record_for_rules_to_read(tmp_path, capsys):
+    # Rules name any field of Auth0's `data` object: the archive keeps the record whole (`raw`).
+    import duckdb
+    from datetime import UTC, datetime
+
+    from authviz.simulator import TrafficGenerator
+
+    source, output = tmp_path / "admin.jsonl", tmp_path / "events.parquet"
+    records = TrafficGenerator(seed=3).scenario("attack-protection-off", datetime(2026, 11, 2, tzinfo=UTC))
+    source.write_bytes(lines(*records))
+    assert main(["logs", "convert", str(source), "-o", str(output)]) == 0
+    with duckdb.connect() as connection:
+        rows = connection.execute(
+            "SELECT category, raw->>'$.data.description', (raw->'$.data.details.response.body.enabled')::BOOLEAN "
+            f"FROM read_parquet('{output}') WHERE raw->>'$.data.details.request.path' LIKE '/api/v2/attack-protection/%'"
+        ).fetchall()
+    assert len(rows) == 4 and {row[0] for row in rows} == {"management_api"}
+    assert [row[2] for row in rows] == [False, False, False, None]  # bot detection has policies, not `enabled`

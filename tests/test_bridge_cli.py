@@ -98,7 +98,8 @@ def test_standalone_bridge_publishes_through_the_pusher_http_api(tmp_path):
         sub.subscribe("auth0")
         port = free_port()
         proc = subprocess.Popen([sys.executable, "-m", "authviz", "bridge", "--pusher-url", hub.pusher_url,
-                                 "--port", str(port), "--state-dir", str(tmp_path), "--log-token", LOG_TOKEN],
+                                 "--port", str(port), "--state-dir", str(tmp_path), "--log-token", LOG_TOKEN,
+                                 "--public-feed"],
                                 cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
         try:
             url = f"http://127.0.0.1:{port}"

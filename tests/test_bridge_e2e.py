@@ -26,7 +26,7 @@ from bridge_support import KEY, Subscriber, bridge_hub, form, http, post_logs, r
 
 
 def test_the_tutorial_feed_receives_sign_ups_and_log_ins_through_pysher(tmp_path):
-    with bridge_hub(tmp_path) as hub:
+    with bridge_hub(tmp_path, "--public-feed") as hub:
         received: queue.Queue = queue.Queue()
         client = pysher.Pusher(KEY, custom_host="127.0.0.1", port=hub.port, secure=False)
         subscribed: queue.Queue = queue.Queue()
@@ -68,7 +68,8 @@ def test_private_event_feed_matches_the_history(tmp_path):
         sub = Subscriber(hub.ws_url)
         try:
             status, body = form(hub.url, "/pusher/auth",
-                                {"socket_id": sub.socket_id, "channel_name": EVENTS_CHANNEL}, hub.token("alice"))
+                                {"socket_id": sub.socket_id, "channel_name": EVENTS_CHANNEL},
+                                hub.token("alice", permissions=["read:auth_events"]))
             assert status == 200
             assert sub.subscribe(EVENTS_CHANNEL, json.loads(body))["event"] == "pusher_internal:subscription_succeeded"
             post_logs(hub.url, [record(10, "f"), record(11, "s")])
@@ -142,8 +143,8 @@ def test_pusher_url_parsing():
             PusherCredentials.from_url(bad)
 
 
-def test_no_feed_leaves_the_tutorial_feed_to_the_action(tmp_path):
-    with bridge_hub(tmp_path, "--no-feed") as hub:
+def test_without_public_feed_the_tutorial_feed_is_left_to_the_action(tmp_path):
+    with bridge_hub(tmp_path) as hub:
         sub = Subscriber(hub.ws_url)
         try:
             sub.subscribe(FEED_CHANNEL)

@@ -100,7 +100,8 @@ def test_history_pages_by_seq_and_needs_authorization(hub):
     assert set(one) >= {"event_id", "timestamp", "type", "category", "country_name", "raw", "seq", "received_at"}
     assert one["raw"]["log_id"] == one["event_id"]
     # a verified user may read the history too; others may not
-    assert events(hub, token=f"Bearer {hub.token('alice')}")["events"]
+    # a user token needs read:auth_events (tests/test_security_access.py refuses one without)
+    assert events(hub, token=f"Bearer {hub.token('alice', permissions=['read:auth_events'])}")["events"]
     assert http("GET", hub.url + "/auth0/events")[0] == 401
     assert http("GET", hub.url + "/auth0/events", headers={"Authorization": "Bearer nope"})[0] == 403
     assert http("GET", hub.url + "/auth0/events?limit=0", headers={"Authorization": LOG_TOKEN})[0] == 400
@@ -110,7 +111,7 @@ def test_history_pages_by_seq_and_needs_authorization(hub):
 def test_the_history_head_is_the_newest_stored_event_with_the_same_authorization(hub):
     post_logs(hub.url, [record(400 + i) for i in range(3)])
     newest = events(hub)["events"][-1]
-    for token in (LOG_TOKEN, f"Bearer {hub.token('alice')}"):
+    for token in (LOG_TOKEN, f"Bearer {hub.token('alice', permissions=['read:auth_events'])}"):
         status, body, _ = http("GET", hub.url + "/auth0/events/head", headers={"Authorization": token})
         assert status == 200 and json.loads(body) == {"last_seq": newest["seq"],
                                                       "event_id": newest["event_id"]}
@@ -134,7 +135,8 @@ def test_listeners_report_channels(hub):
 
 
 def test_private_and_presence_authorization_follow_the_policy(hub):
-    alice = hub.token("alice", extra={"picture": "https://img.example/alice.png"})
+    alice = hub.token("alice", extra={"picture": "https://img.example/alice.png"},
+                      permissions=["read:auth_events"])
     socket_id = "123.456"
     own = user_channel("dev|alice")
     status, body = form(hub.url, "/pusher/auth", {"socket_id": socket_id, "channel_name": own}, alice)

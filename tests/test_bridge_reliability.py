@@ -115,7 +115,7 @@ def test_events_committed_but_not_published_before_a_crash_are_published_at_rest
         port = free_port()
         proc = subprocess.Popen(
             [sys.executable, "-m", "authviz", "bridge", "--pusher-url", hub.pusher_url, "--port", str(port),
-             "--state-dir", str(tmp_path), "--log-token", LOG_TOKEN],
+             "--state-dir", str(tmp_path), "--log-token", LOG_TOKEN, "--public-feed"],
             cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         try:
             for _ in range(200):

@@ -145,7 +145,8 @@ def test_channel_policy():
     assert not policy.decide(alice, "private-user-auth0=7Cbob")
     assert not policy.decide("a", "private-user-=61")  # non-canonical spelling of "a"
     assert policy.decide(alice, "presence-chat") and policy.decide(alice, "presence-chat-room2")
-    assert policy.decide(alice, EVENTS_CHANNEL)
+    assert not policy.decide(alice, EVENTS_CHANNEL)  # the feed needs read:auth_events
+    assert policy.decide(alice, EVENTS_CHANNEL, {"read:auth_events"})
     assert not policy.decide(alice, "private-admin")
     assert not policy.decide(alice, "private-encrypted-auth0-events")
     assert not policy.decide(alice, "presence-other")

@@ -132,3 +132,12 @@ def test_the_installed_command_runs(logs):
                           capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr
     assert done.stdout.count("\n") >= 27
+
+
+def test_detect_on_records_that_are_not_logs_says_so_and_exits_0(tmp_path, capsys):
+    junk = tmp_path / "junk.jsonl"
+    junk.write_text('{"hello": "world"}\n[1, 2]\nnot json\n')
+    assert main(["detect", str(junk)]) == 0
+    out, err = capsys.readouterr()
+    assert out == "no findings\n"
+    assert "3 record(s) could not be read" in err

@@ -205,3 +205,12 @@ def test_parquet_archive_with_time_bounds_and_management_api_shape(tmp_path):
         assert engine.count_events() == 2
         engine.run(rules)
         assert {i for ids in engine.findings()["event_ids"] for i in ids} == {late["log_id"], "mgmt-1"}
+
+
+def test_a_problem_names_a_relative_path_unchanged(tmp_path, monkeypatch):
+    (tmp_path / "rules").mkdir()
+    (tmp_path / "rules" / "bad.yml").write_text("title: [unclosed")
+    (tmp_path / "work").mkdir()
+    monkeypatch.chdir(tmp_path / "work")
+    (problem,) = load_rules(["../rules"]).problems
+    assert str(problem).startswith("../rules/bad.yml is not valid YAML") and str(problem).endswith(").")

@@ -25,10 +25,12 @@ def _start(tmp_path, *args):
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                             cwd=tmp_path, env=env)
     line = proc.stdout.readline()
-    if not line.startswith("PUSHER_URL="):
+    if not line.startswith("PUSHER_ENV_FILE="):
         proc.kill()
         raise AssertionError(f"unexpected start-up output {line!r}: {proc.stderr.read()}")
-    return proc, urlsplit(line.strip().split("=", 1)[1])
+    # the credentials are in a private file; the output names it (never the secret)
+    proc.env_lines = (tmp_path / line.strip().split("=", 1)[1]).read_text().splitlines()
+    return proc, urlsplit(proc.env_lines[0].split("=", 1)[1])
 
 
 class _Addr:
@@ -66,8 +68,8 @@ def test_serve_several_apps_from_a_config_file(tmp_path):
         {"app_id": "2", "key": "kb", "secret": "sb", "enable_client_events": False}]}))
     proc, url = _start(tmp_path, "--config", str(config))
     try:
-        second = proc.stdout.readline()
-        assert second.startswith("PUSHER_URL=http://kb:sb@")
+        second = proc.env_lines[1]
+        assert second.startswith("PUSHER_URL_2=http://kb:sb@")
         for key in ("ka", "kb"):
             RawClient(_Addr(url.port), key=key).established()
     finally:

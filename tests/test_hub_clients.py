@@ -21,7 +21,8 @@ from tests.hub_support import APP_ID, KEY, SECRET, RawClient, wait_for
 
 @pytest.fixture(scope="module")
 def hub():
-    with running_hub(APP_ID, KEY, SECRET) as h:
+    # client events on, as a Pusher app with "Enable client events" ticked (off by default)
+    with running_hub(APP_ID, KEY, SECRET, enable_client_events=True) as h:
         yield h
 
 

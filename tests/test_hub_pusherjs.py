@@ -26,7 +26,8 @@ def test_pusher_js_channels_client_events_server_to_user_and_watchlist():
     if not (NODE_DIR / "node_modules" / "pusher-js").is_dir():
         pytest.fail("pusher-js is not installed: run `make node` (npm install in "
                     f"{NODE_DIR})")
-    with running_hub(APP_ID, KEY, SECRET) as hub:
+    # client events on, as a Pusher app with "Enable client events" ticked (off by default)
+    with running_hub(APP_ID, KEY, SECRET, enable_client_events=True) as hub:
         env = {**os.environ, "HUB_PORT": str(hub.port), "HUB_KEY": KEY, "HUB_SECRET": SECRET,
                "HUB_APP_ID": APP_ID}
         proc = subprocess.run([NODE, "conformance.js"], cwd=NODE_DIR, env=env,

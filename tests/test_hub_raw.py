@@ -14,7 +14,8 @@ from tests.hub_support import APP_ID, KEY, SECRET, RawClient, wait_for
 
 @pytest.fixture(scope="module")
 def hub():
-    with running_hub(APP_ID, KEY, SECRET, tick_interval=0.2) as h:
+    # client events on, as a Pusher app with "Enable client events" ticked (off by default)
+    with running_hub(APP_ID, KEY, SECRET, tick_interval=0.2, enable_client_events=True) as h:
         yield h
 
 

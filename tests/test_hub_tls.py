@@ -143,7 +143,9 @@ def test_serve_with_tls_prints_an_https_url_and_serves_wss(tmp_path, tls):
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=tmp_path, env=env)
     try:
         line = proc.stdout.readline().strip()
-        assert line.startswith("PUSHER_URL=https://"), (line, proc.stderr.read())
+        assert line.startswith("PUSHER_ENV_FILE="), (line, proc.stderr.read())
+        line = (tmp_path / line.split("=", 1)[1]).read_text().splitlines()[0]
+        assert line.startswith("PUSHER_URL=https://"), line
         url = urlsplit(line.split("=", 1)[1])
         ws = websocket.create_connection(
             f"wss://127.0.0.1:{url.port}/app/{url.username}?protocol=7", timeout=5,

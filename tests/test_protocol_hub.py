@@ -25,6 +25,8 @@ MASTER = bytes(range(32))
 
 
 def make_hub(**options) -> Hub:
+    # client events on, as a Pusher app with "Enable client events" ticked (off by default)
+    options.setdefault("enable_client_events", True)
     return Hub([App("1", KEY, SECRET, **options)])
 
 

@@ -33,7 +33,9 @@ op = st.one_of(
 @given(st.lists(op, max_size=40))
 def test_random_operations_keep_invariants(ops):
     # a debounce of 0.5 s with 0.3 s steps: presence webhooks are sometimes held, cancelled, sent
-    hub = Hub([App("1", KEY, SECRET, webhook_url="http://127.0.0.1:1/", webhook_debounce=0.5)])
+    # client events on (off by default) so the "client" operations reach their broadcast path
+    hub = Hub([App("1", KEY, SECRET, webhook_url="http://127.0.0.1:1/", webhook_debounce=0.5,
+                   enable_client_events=True)])
     state = hub.apps["1"]
     conns = []
     hooks: list[dict] = []

@@ -11,7 +11,6 @@ import pytest
 from authviz.simulator import (
     BUILTIN_SCENARIOS,
     COUNTRIES,
-    SCENARIOS,
     TrafficGenerator,
     action_event,
     haversine_km,

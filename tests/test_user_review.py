@@ -158,7 +158,8 @@ def test_serve_prints_a_pusher_url_clients_can_read_back(tmp_path):
     finally:
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(15) == 0
-    assert line.startswith("PUSHER_URL=")
+    assert line.startswith("PUSHER_ENV_FILE=")
+    line = (tmp_path / line.split("=", 1)[1]).read_text().splitlines()[0]
     settings = PusherSettings.from_url(line.split("=", 1)[1])
     assert (settings.key, settings.secret, settings.app_id) == ("k@y:1", "s/e:c@", "1")
 
@@ -371,7 +372,7 @@ def test_serve_config_file_refuses_a_webhook_url_that_is_not_http(tmp_path):
 
 
 @pytest.mark.parametrize("flag, value, where", [
-    ("--state-dir", "notes.txt", "notes.txt/"),          # a file where a directory is needed
+    ("--state-dir", "notes.txt", "notes.txt"),           # a file where a directory is needed
     ("--store", "notes.txt/bridge.sqlite3", "notes.txt"),  # the store's directory cannot be made
 ])
 def test_serve_state_that_cannot_be_made_is_one_sentence(tmp_path, flag, value, where):

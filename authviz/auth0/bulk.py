@@ -138,19 +138,21 @@ def _refuse_binary(head: bytes, label: str) -> None:
 
 def read_logs(source: str | Path | bytes | bytearray | memoryview | Iterable[Any], *,
               source_shape: str | None = None, strict: bool = False, progress: bool = False,
-              dedup: bool = True) -> LogFrame:
+              dedup: bool = True, engine: str = "pyarrow") -> LogFrame:
     """Read Auth0 logs of any shape into a :class:`LogFrame`.
 
     ``source``: a path (JSON lines, a JSON array or one JSON document, optionally gzip), the bytes
     of such a file, or an iterable of records (mappings) or of JSON lines (str/bytes).
     ``source_shape`` forces a shape (one of :data:`~authviz.auth0.schema.SOURCES`); ``strict``
     raises :class:`ParseError` at the first rejected record; ``progress`` shows a tqdm bar on
-    stderr for large inputs; ``dedup=False`` keeps repeated ``event_id``s as rows.
+    stderr for large inputs; ``dedup=False`` keeps repeated ``event_id``s as rows. ``engine``
+    (:data:`ENGINES`) picks the JSON reader of JSON-lines files: both give the same result.
     """
     _check_shape(source_shape)
+    _check_engine(engine)
     collector = Collector(strict=strict)
     if isinstance(source, (str, Path)):
-        frames = _frames_from_path(source, collector, source_shape, progress)
+        frames = _frames_from_path(source, collector, source_shape, progress, use_duckdb=engine == "duckdb")
     elif isinstance(source, (bytes, bytearray, memoryview)):
         data = _maybe_gunzip(bytes(source), "the input")
         _refuse_binary(data, "the input")
@@ -161,21 +163,34 @@ def read_logs(source: str | Path | bytes | bytearray | memoryview | Iterable[Any
 
 
 def read_log_files(paths: Iterable[str | Path], *, source_shape: str | None = None,
-                   strict: bool = False, progress: bool = False, dedup: bool = True) -> LogFrame:
+                   strict: bool = False, progress: bool = False, dedup: bool = True,
+                   engine: str = "pyarrow") -> LogFrame:
     """Read several log files as one stream: one frame, deduplicated across all of them.
 
     Each reject carries the file it came from in ``Reject.input``.
     """
     _check_shape(source_shape)
+    _check_engine(engine)
     collector = Collector(strict=strict)
     frames: list[pd.DataFrame] = []
     for path in paths:
         collector.input = str(path)
         collector.inputs.append(str(path))
-        for frame in _frames_from_path(path, collector, source_shape, progress):
+        for frame in _frames_from_path(path, collector, source_shape, progress, use_duckdb=engine == "duckdb"):
             frame.insert(0, "_input", str(path))
             frames.append(frame)
     return _finish(frames, collector, dedup=dedup)
+
+
+#: JSON readers for JSON-lines files: pyarrow's (the default: the faster one on the machine the
+#: benchmarks ran on, see benchmarks/RESULTS.md) or DuckDB's ``read_json`` (files only; bytes and
+#: iterables always take pyarrow's).
+ENGINES: tuple[str, ...] = ("pyarrow", "duckdb")
+
+
+def _check_engine(engine: str) -> None:
+    if engine not in ENGINES:
+        raise ValueError(f"unknown engine {engine!r}: expected one of {', '.join(ENGINES)}")
 
 
 def _check_shape(source_shape: str | None) -> None:
@@ -217,9 +232,10 @@ def _frames_from_iterable(records: Iterable[Any], collector: Collector,
 
 
 def _frames_from_path(path: str | Path, collector: Collector, source_shape: str | None,
-                      progress: bool) -> list[pd.DataFrame]:
+                      progress: bool, *, use_duckdb: bool = False) -> list[pd.DataFrame]:
     """Frames of one file. JSON lines are read :data:`CHUNK_BYTES` at a time (the file is never
-    held whole in memory); a JSON array or a single document is read whole."""
+    held whole in memory) and parsed by DuckDB (:func:`_duckdb_read`; pyarrow's JSON reader with
+    ``use_duckdb=False``); a JSON array or a single document is read whole."""
     path = Path(path)
     try:
         raw_file = path.open("rb")
@@ -246,6 +262,16 @@ def _frames_from_path(path: str | Path, collector: Collector, source_shape: str 
         _refuse_binary(head, repr(str(path)))
         if _needs_whole_document(head):
             return _frames_from_bytes(head + read(), collector, source_shape, progress)
+        table = _duckdb_read(path, compressed) if source_shape not in ("rule", "action") and use_duckdb else None
+        if table is not None:
+            mark = len(collector.result.rejects)
+            try:
+                return _lines_from_file(head, read, table, collector, source_shape,
+                                        _progress_bar(path.stat().st_size, enabled=progress), raw_file)
+            except _Misaligned:  # DuckDB split the lines otherwise: read again, the other way
+                del collector.result.rejects[mark:]
+                raw_file.seek(0)
+                return _frames_from_path(path, collector, source_shape, progress, use_duckdb=False)
         bar = _progress_bar(path.stat().st_size, enabled=progress)
         frames: list[pd.DataFrame] = []
         try:
@@ -272,6 +298,157 @@ def _frames_from_path(path: str | Path, collector: Collector, source_shape: str 
             if bar is not None:
                 bar.close()
         return frames
+
+
+class _Misaligned(Exception):
+    """DuckDB's rows and the file's non-blank lines do not pair up one to one."""
+
+
+#: Where an object of the schema is read as JSON text by DuckDB (then typed field by field): a
+#: ``location_info`` that is not an object must be told apart from a missing one.
+_JSON_OBJECTS = ("location_info",)
+
+
+def _duckdb_type(data_type: pa.DataType, name: str = "") -> str:
+    if pa.types.is_struct(data_type) and name not in _JSON_OBJECTS:
+        return "STRUCT(" + ", ".join(f'"{f.name}" {_duckdb_type(f.type, f.name)}' for f in data_type) + ")"
+    return "JSON"
+
+
+def _leaf_check(value: str, data_type: pa.DataType) -> tuple[str, str]:
+    """(SQL: the JSON text ``value`` is null or of the schema's type; SQL: its typed value)."""
+    if pa.types.is_boolean(data_type):
+        return (f"({value} IS NULL OR {value} IN ('null', 'true', 'false'))",
+                f"CASE {value} WHEN 'true' THEN true WHEN 'false' THEN false END")
+    if pa.types.is_floating(data_type):
+        number = f"(ascii({value}) BETWEEN 48 AND 57 OR ascii({value}) = 45)"  # a digit or '-'
+        return (f"({value} IS NULL OR {value} = 'null' OR {number})",
+                f"CASE WHEN {number} THEN TRY_CAST({value} AS DOUBLE) END")
+    return (f"({value} IS NULL OR {value} = 'null' OR starts_with({value}, '\"'))",
+            f"CASE WHEN NOT starts_with({value}, '\"') THEN NULL WHEN contains({value}, '\\') "
+            f"THEN json_extract_string({value}, '$') ELSE {value}[2:-2] END")
+
+
+def _duckdb_sql() -> tuple[str, str]:
+    """(the ``columns`` argument of ``read_json``; the select list over its rows).
+
+    Every field of :data:`LINE_SCHEMA` is read as JSON text and typed here, so that a field of
+    another JSON type than the schema's makes the row go per record (``vouched`` false) instead
+    of being cast. Struct paths come out as true where present (a non-object there leaves every
+    field below it null, which the shape checks of :func:`_table_to_frame` never accept).
+    """
+    columns = "{" + ", ".join(f"'{f.name}': '{_duckdb_type(f.type, f.name)}'" for f in LINE_SCHEMA) + "}"
+    checks, select = [], []
+    for path, data_type in _PATH_TYPES.items():
+        parts = path.split(".")
+        inside = next((i for i, part in enumerate(parts[:-1]) if part in _JSON_OBJECTS), None)
+        if inside is not None:  # a field of an object read as JSON text
+            holder = ".".join(f'"{part}"' for part in parts[:inside + 1])
+            value = f"json_extract({holder}, '$.\"{parts[-1]}\"')"
+        else:
+            value = ".".join(f'"{part}"' for part in parts)
+        if pa.types.is_struct(data_type) and parts[-1] in _JSON_OBJECTS:
+            checks.append(f"({value} IS NULL OR json_type({value}) IN ('NULL', 'OBJECT'))")
+            select.append(f"CASE WHEN json_type({value}) = 'OBJECT' THEN true END AS \"{path}\"")
+        elif pa.types.is_struct(data_type):
+            select.append(f"CASE WHEN {value} IS NOT NULL THEN true END AS \"{path}\"")
+        else:
+            check, typed = _leaf_check(value, data_type)
+            checks.append(check)
+            select.append(f"{typed} AS \"{path}\"")
+    select.insert(0, "coalesce(" + " AND ".join(checks) + ", false) AS vouched")
+    return columns, ", ".join(select)
+
+
+_DUCKDB_COLUMNS, _DUCKDB_SELECT = _duckdb_sql()
+#: DuckDB refuses a line longer than this (the row is then null and goes per record).
+MAX_LINE_BYTES = 256 * 1024 * 1024
+
+
+def _duckdb_read(path: Path, compressed: bool) -> pa.Table | None:
+    """DuckDB's reading of a JSON-lines file: one row per non-blank line (null where the line is
+    not one JSON object), ``vouched`` and every :data:`LINE_SCHEMA` path as a column (struct
+    paths: true where present). ``None`` if DuckDB is not installed."""
+    try:
+        import duckdb
+    except ImportError:
+        return None
+    literal = str(path).replace("'", "''")
+    sql = (f"SELECT {_DUCKDB_SELECT} FROM read_json('{literal}', format = 'newline_delimited', "
+           f"columns = {_DUCKDB_COLUMNS}, ignore_errors = true, maximum_object_size = {MAX_LINE_BYTES}, "
+           f"compression = '{'gzip' if compressed else 'none'}')")
+    with duckdb.connect() as connection:
+        connection.execute("SET preserve_insertion_order = true")
+        relation = connection.sql(sql)
+        # DuckDB 2 names it to_arrow_table; 1.x returns the Table from arrow().
+        return relation.to_arrow_table() if hasattr(relation, "to_arrow_table") else relation.arrow()
+
+
+#: Byte strings whose presence in a line means DuckDB's reader (more lenient than orjson: NaN,
+#: Infinity, a comma before a closing bracket, a leading byte-order mark) may have accepted what
+#: the per-record parser rejects: such lines go per record (a false alarm only costs speed). Not
+#: covered: a comma and spaces before a closing bracket, a repeated key (DuckDB keeps the first
+#: value, orjson the last) and numbers beyond the double range.
+_LENIENT_MARKS = (b"NaN", b"Infinity", b",}", b",]", b"\xef\xbb\xbf")
+
+
+def _lines_from_file(head: bytes, read, table: pa.Table, collector: Collector, source_shape: str | None,
+                     bar, raw_file) -> list[pd.DataFrame]:
+    """Frames of a JSON-lines file whose columns DuckDB read into ``table``; the file's own
+    lines (read here :data:`CHUNK_BYTES` at a time) give positions and ``raw``."""
+    frames: list[pd.DataFrame] = []
+    row, position = 0, 0
+    try:
+        carry, number = head, 1
+        while True:
+            more = read(CHUNK_BYTES)
+            block = carry + more
+            at_end = not more
+            cut = len(block) if at_end else block.rfind(b"\n") + 1
+            if cut == 0 and not at_end:
+                carry = block
+                continue
+            if cut:
+                starts, ends, numbers = _line_bounds(block, cut)
+                numbers += number - 1
+                if row + len(starts) > table.num_rows:
+                    raise _Misaligned
+                if len(starts):
+                    part = table.slice(row, len(starts))
+                    frames.append(_block_from_rows(block, part, starts, ends, numbers, collector, source_shape))
+                row += len(starts)
+                number += block.count(b"\n", 0, cut)
+            carry = block[cut:]
+            if bar is not None:
+                bar.update(raw_file.tell() - position)
+                position = raw_file.tell()
+            if at_end:
+                break
+    finally:
+        if bar is not None:
+            bar.close()
+    if row != table.num_rows:
+        raise _Misaligned
+    return frames
+
+
+def _block_from_rows(block: bytes, part: pa.Table, starts: np.ndarray, ends: np.ndarray, numbers: np.ndarray,
+                     collector: Collector, source_shape: str | None) -> pd.DataFrame:
+    raw = _line_array(block, starts, ends)
+    if raw is None:  # not UTF-8 somewhere in the block
+        return _per_record(block, starts, ends, numbers, collector, source_shape)
+    vouched = np.asarray(part.column("vouched").to_numpy(), dtype=bool)
+    for mark in _LENIENT_MARKS:
+        at = block.find(mark, int(starts[0]), int(ends[-1]))
+        while at >= 0:
+            line = int(np.searchsorted(starts, at, side="right")) - 1
+            vouched[line] = False
+            at = block.find(mark, max(int(ends[line]), at + 1), int(ends[-1]))
+    col = {}
+    for path, data_type in _PATH_TYPES.items():
+        values = part.column(path).combine_chunks()
+        col[path] = values if values.type == data_type or pa.types.is_struct(data_type) else pc.cast(values, data_type)
+    return _columns_frame(col, raw, vouched, block, starts, ends, numbers, collector, source_shape)
 
 
 def _needs_whole_document(head: bytes) -> bool:
@@ -530,6 +707,19 @@ def _table_to_frame(table: pa.Table, data: bytes, starts: np.ndarray, ends: np.n
     read = _flat_columns(table)
     col = {path: read[path] if path in read and read[path].type == kind_ else pa.nulls(n, kind_)
            for path, kind_ in _PATH_TYPES.items()}
+    raw = _line_array(data, starts, ends)
+    if raw is None:
+        return None
+    return _columns_frame(col, raw, np.ones(n, dtype=bool), data, starts, ends, numbers, collector, source_shape)
+
+
+def _columns_frame(col: dict[str, pa.Array], raw: pa.Array, vouched: np.ndarray, data: bytes, starts: np.ndarray,
+                   ends: np.ndarray, numbers: np.ndarray, collector: Collector,
+                   source_shape: str | None) -> pd.DataFrame:
+    """The rows the columnar pass vouches for (``vouched`` and a complete log entry), plus the
+    others parsed per record; ``col`` holds every :data:`LINE_SCHEMA` path (struct paths: valid
+    where the object is present)."""
+    n = len(raw)
     none = pa.array(np.zeros(n, dtype=bool))
     eventbridge = pc.is_valid(col["detail.data"])
     no_detail = pc.is_null(col["detail"])
@@ -566,7 +756,7 @@ def _table_to_frame(table: pa.Table, data: bytes, starts: np.ndarray, ends: np.n
     shaped = pc.or_(pc.or_(eventbridge, log_stream), flat)
     accepted = pc.and_(pc.and_(shaped, _nonempty(event_id)),
                        pc.and_(_nonempty(type_code), pc.is_valid(timestamps)))
-    accepted_np = np.asarray(accepted.to_numpy(zero_copy_only=False), dtype=bool)
+    accepted_np = np.asarray(accepted.to_numpy(zero_copy_only=False), dtype=bool) & vouched
 
     columns: dict[str, Any] = {"event_id": event_id, "timestamp": timestamps, "type": type_code}
     for name in _TEXT_COLUMNS:
@@ -578,9 +768,6 @@ def _table_to_frame(table: pa.Table, data: bytes, starts: np.ndarray, ends: np.n
         pick("tenant_name"), pick("tenant"), _mapped_text(columns["hostname"], tenant_from_hostname),
     )
     source = pc.if_else(eventbridge, "eventbridge", pc.if_else(log_stream, "log_stream", "management_api"))
-    raw = _line_array(data, starts, ends)
-    if raw is None:
-        return None
     frame = _columns_to_frame(columns, source, raw, numbers)
     slow_index = np.flatnonzero(~accepted_np)
     if len(slow_index) == 0:
@@ -593,12 +780,17 @@ def _table_to_frame(table: pa.Table, data: bytes, starts: np.ndarray, ends: np.n
 _TRAILING = " \t\r\n\x0b\x0c"
 
 
+_SPACE_BYTES = np.array([9, 11, 12, 32], dtype=np.uint8)  # trailing space in a line (\r is cut by _line_bounds)
+
+
 def _line_array(data: bytes, starts: np.ndarray, ends: np.ndarray) -> pa.Array | None:
     """The consecutive lines ``starts``..``ends`` as one string array (trailing whitespace cut).
 
     Each string first spans from its line's start to the next line's start (offsets straight
-    into ``data``, no copy), then the newline and any blank lines are trimmed off. ``None`` when
-    the text is not valid UTF-8 (the caller then goes line by line).
+    into ``data``, no copy). A line followed by exactly one ``\n`` and not ending in a space
+    (nearly all of them) loses that one byte (a byte slice, no UTF-8 scan); the others (``\r``,
+    blank lines after them, trailing spaces, the last line) are trimmed of trailing whitespace.
+    ``None`` when the text is not valid UTF-8 (the caller then goes line by line).
     """
     offsets = np.concatenate((starts, ends[-1:])).astype(np.int64)
     spans = pa.LargeStringArray.from_buffers(len(starts), pa.py_buffer(offsets), pa.py_buffer(data))
@@ -606,7 +798,14 @@ def _line_array(data: bytes, starts: np.ndarray, ends: np.ndarray) -> pa.Array |
         spans.validate(full=True)
     except pa.ArrowInvalid:
         return None
-    return pc.utf8_rtrim(spans, characters=_TRAILING)
+    buffer = np.frombuffer(data, dtype=np.uint8)
+    simple = (offsets[1:] - ends == 1) & ~np.isin(buffer[ends - 1], _SPACE_BYTES)
+    cut = pc.binary_slice(spans.view(pa.large_binary()), 0, -1)
+    if not simple.all():
+        other = np.flatnonzero(~simple)
+        trimmed = pc.utf8_rtrim(spans.take(pa.array(other)), characters=_TRAILING).view(pa.large_binary())
+        cut = pc.replace_with_mask(cut, pa.array(~simple), trimmed)
+    return cut.view(pa.large_string())
 
 
 def _categorical(values: pa.Array, mapper, categories: list[str]) -> pd.Categorical:

@@ -3,6 +3,11 @@
 This module is the contract between the parser (``authviz.auth0``), the bridge, the live client,
 the widgets and the analytics: every DataFrame of events has exactly these columns, in this order,
 with these dtypes (``empty_frame()`` builds one with no rows).
+
+``raw`` is the whole original record as JSON text (the line as it was read, or the record
+re-serialised): the Parquet archive that ``authviz logs convert`` writes carries it, so a rule can
+read any field of Auth0's ``data`` object (in DuckDB: ``raw->>'$.data.details.request.path'``).
+The columns did not change when the bulk reader gained its DuckDB engine.
 """
 
 from __future__ import annotations

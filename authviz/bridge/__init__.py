@@ -21,8 +21,10 @@ HTTP contracts
     up to ~1 s of events may be published twice: drop repeats by ``seq``).
 
 ``GET /auth0/events?after=SEQ&limit=N`` (history; backfill after a reconnect)
-    Authorized by the log-stream token (as above) or ``Authorization: Bearer <JWT>`` of any
-    verified user; no credentials -> 401, bad ones -> 403. ``after`` defaults to 0, ``limit`` to
+    Authorized by the log-stream token (as above) or ``Authorization: Bearer <JWT>`` of a
+    verified user granted ``read:auth_events`` (the token's ``permissions`` or ``scope`` claim;
+    :attr:`ChannelPolicy.events_permission`); no credentials -> 401, bad ones or no permission
+    -> 403. ``after`` defaults to 0, ``limit`` to
     100 (1..1000). Answer::
 
         {"events": [EVENT, ...], "last_seq": 42, "more": false}
@@ -49,8 +51,8 @@ HTTP contracts
     ``Authorization: Bearer <JWT>``: RS256 only, key from the issuer's
     ``/.well-known/jwks.json``, issuer, audience and expiry checked; anything else -> bare 403.
     Channel policy (:mod:`.policy`): ``private-user-{escaped id}`` only for that user,
-    ``presence-chat``/``presence-chat-*`` and ``private-auth0-events`` for any verified user,
-    everything else refused. Presence ``user_info`` = ``{name, picture}`` from the token's claims.
+    ``presence-chat``/``presence-chat-*`` for any verified user, ``private-auth0-events`` for a
+    verified user granted ``read:auth_events``, everything else refused. Presence ``user_info`` = ``{name, picture}`` from the token's claims.
     Sign-in (user-auth) ids are the Auth0 id escaped like the user channel (``auth0|abc`` ->
     ``auth0=7Cabc``; see :func:`.publications.signin_user_id`), because Pusher allows only
     channel characters there; session events are sent to that id. JSONP: ``GET`` with

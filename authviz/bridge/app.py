@@ -6,9 +6,11 @@ Routes (contracts in :mod:`authviz.bridge`'s docstring):
 route                      who may call                            does
 =========================  ======================================  =============================
 POST /auth0/logs           the log-stream token                    store, then publish
-GET  /auth0/events         the log-stream token or a verified JWT  history after a seq
-GET  /auth0/events/head    the log-stream token or a verified JWT  the newest stored seq
-GET  /auth0/listeners      the log-stream token or a verified JWT  channels and their listeners
+GET  /auth0/events         the log-stream token, or a JWT granting history after a seq
+                           ``read:auth_events`` (the setting
+                           ``ChannelPolicy.events_permission``)
+GET  /auth0/events/head    the same                                the newest stored seq
+GET  /auth0/listeners      the same                                channels and their listeners
 GET  /auth0/quarantine     the log-stream token                    latest refused records
 POST /pusher/auth          a verified JWT (Bearer)                 channel authorization
 POST /pusher/user-auth     a verified JWT (Bearer)                 user authentication (sign-in)
@@ -75,6 +77,12 @@ _RESERVED = frozenset(
 
 PREFIXES = ("/auth0/", "/pusher/", "/chat/", "/dev/")
 
+#: Headers a reverse proxy adds; their presence means "loopback" is not the real client.
+FORWARDING_HEADERS = ("Forwarded", "X-Forwarded-For", "X-Forwarded-Host", "X-Real-IP",
+                      "X-Forwarded-Proto", "Via")
+#: A permission name (Auth0 allows letters, digits and ``: _ . -``; e.g. ``read:auth_events``).
+_PERMISSION = re.compile(r"[A-Za-z0-9_.:-]{1,128}")
+
 
 def valid_callback(callback: str) -> bool:
     """True when ``callback`` is a strict JS identifier or dotted path (no keywords)."""
@@ -123,6 +131,9 @@ class BridgeConfig:
     republish_limit: int = 10_000
     #: Publish the tutorial feed (``user-signedUp``/``user-loggedIn`` on ``auth0``) from the logs.
     publish_feed: bool = True
+    #: Let ``POST /dev/token`` answer requests carrying forwarding headers (``X-Forwarded-For``,
+    #: ``Forwarded``, ...): only when a trusted proxy on this host fronts a demo on purpose.
+    dev_token_behind_proxy: bool = False
     #: ``synchronous`` pragma of the store ("FULL": every commit is fsynced).
     synchronous: str = "FULL"
 
@@ -135,6 +146,10 @@ def _json(data: Any, status: int = 200, headers: Mapping[str, str] | None = None
 
 def _error(status: int, message: str, **extra: Any) -> web.Response:
     return _json({"error": message, **extra}, status=status)
+
+
+class _Misconfigured(Exception):
+    """The server's own settings make a request impossible: answered 501 with one sentence."""
 
 
 def _forbidden() -> web.Response:
@@ -191,6 +206,8 @@ class Bridge:
         self.state_dir = state_dir
         #: Where the log-stream token came from, for the start-up message (never the token).
         self.log_token_source = log_token_source
+        #: The address the server listens on (for the --public-feed warning); None: unknown.
+        self.listen_host: str | None = None
         self._log_token = config.log_token.encode() if config.log_token else None
         self._parse_pool: Any = None
         self._marker: asyncio.Task[None] | None = None
@@ -317,8 +334,19 @@ class Bridge:
         name = self.config.csrf_header
         return name is None or bool(request.headers.get(name, "").strip())
 
-    async def _history_allowed(self, request: web.Request) -> bool:
-        return self._log_token_ok(request) or await self._identity(request) is not None
+    async def _history_refusal(self, request: web.Request) -> web.Response | None:
+        """None when the caller may read the history (the log-stream token, or a verified token
+        granting the events permission); else the answer: 401 without credentials, 403 otherwise."""
+        if self._log_token_ok(request):
+            return None
+        identity = await self._identity(request)
+        if identity is not None and self.config.policy.may_read_events(identity.permissions):
+            return None
+        if identity is not None:
+            log.debug("history refused for %s: no %s permission", identity.user_id,
+                      self.config.policy.events_permission)
+        return _forbidden() if request.headers.get("Authorization") else \
+            _error(401, "authorization required")
 
     def _int_param(self, request: web.Request, name: str, default: int, low: int, high: int) -> int:
         value = request.query.get(name)
@@ -417,8 +445,9 @@ class Bridge:
         )
 
     async def get_events(self, request: web.Request) -> web.Response:
-        if not await self._history_allowed(request):
-            return _forbidden() if request.headers.get("Authorization") else _error(401, "authorization required")
+        refusal = await self._history_refusal(request)
+        if refusal is not None:
+            return refusal
         after = self._int_param(request, "after", 0, 0, 2**63 - 1)
         limit = self._int_param(
             request, "limit", self.config.history_default_limit, 1, self.config.history_max_limit
@@ -437,14 +466,16 @@ class Bridge:
         One read of the store: every event stored after it has a larger seq, so a client that
         subscribed to the live channel before asking misses nothing after this point.
         """
-        if not await self._history_allowed(request):
-            return _forbidden() if request.headers.get("Authorization") else _error(401, "authorization required")
+        refusal = await self._history_refusal(request)
+        if refusal is not None:
+            return refusal
         seq, log_id = await self.store.head()
         return _json({"last_seq": seq, "event_id": log_id})
 
     async def get_listeners(self, request: web.Request) -> web.Response:
-        if not await self._history_allowed(request):
-            return _forbidden() if request.headers.get("Authorization") else _error(401, "authorization required")
+        refusal = await self._history_refusal(request)
+        if refusal is not None:
+            return refusal
         channels: Any = {}
         if self._listeners is not None:
             try:
@@ -462,10 +493,14 @@ class Bridge:
     # -- Pusher auth -------------------------------------------------------------------------------
 
     def _sign_channel(self, identity: Identity, socket_id: str, channel: str) -> dict[str, str] | None:
-        decision = self.config.policy.decide(identity.user_id, channel)
+        decision = self.config.policy.decide(identity.user_id, channel, identity.permissions)
         if not decision:
             log.debug("channel %s refused for %s: %s", channel, identity.user_id, decision.reason)
             return None
+        if channel.startswith("private-encrypted-"):
+            # never allowed by ChannelPolicy; a hand-built policy gets a sentence, not a 500
+            raise _Misconfigured(f"{channel} is an encrypted channel, which this bridge cannot "
+                                 "authorize (it holds no encryption master key)")
         channel_data = None
         if is_presence_channel(channel):
             channel_data = presence_channel_data(identity.user_id, identity.user_info() or None)
@@ -482,6 +517,9 @@ class Bridge:
 
     async def _form(self, request: web.Request) -> dict[str, str]:
         body = await _read_limited(request, self.config.max_form_bytes)
+        return await self._form_from(request, body)
+
+    async def _form_from(self, request: web.Request, body: bytes) -> dict[str, str]:
         try:
             text = body.decode()
         except UnicodeDecodeError:
@@ -508,6 +546,9 @@ class Bridge:
             response = self._sign_channel(identity, form.get("socket_id", ""), form.get("channel_name", ""))
         except PusherValidationError as error:
             return _error(400, str(error))
+        except _Misconfigured as error:
+            log.warning("%s", error)
+            return _error(501, str(error))
         return _forbidden() if response is None else _json(response)
 
     async def post_user_auth(self, request: web.Request) -> web.Response:
@@ -544,6 +585,9 @@ class Bridge:
             response = sign(identity)
         except PusherValidationError as error:
             return _error(400, str(error))
+        except _Misconfigured as error:
+            log.warning("%s", error)
+            return _error(501, str(error))
         if response is None:
             return self._jsonp(callback, None, status=403)
         return self._jsonp(callback, response)
@@ -600,13 +644,32 @@ class Bridge:
         return _json(self.dev_identity.jwks(), headers={"Cache-Control": "public, max-age=300"})
 
     async def post_dev_token(self, request: web.Request) -> web.Response:
-        """Mint a demo token: dev identity only, loopback clients only."""
+        """Mint a demo token: dev identity only, loopback clients only (and, unless
+        ``dev_token_behind_proxy``, no forwarding headers: a reverse proxy on this host makes every
+        remote client look like loopback). ``permission`` fields (repeatable) are granted."""
         assert self.dev_identity is not None
         if not _is_loopback(request) or self.verifier.issuer is None:
             return _forbidden()
-        form = await self._form(request)
-        user = (form.get("user") or "").strip()
+        if not self.config.dev_token_behind_proxy and any(
+                name in request.headers for name in FORWARDING_HEADERS):
+            log.debug("/dev/token refused: the request carries forwarding headers")
+            return _forbidden()
+        body = await _read_limited(request, self.config.max_form_bytes)
+        if request.content_type == "application/json":
+            form = await self._form_from(request, body)
+            fields = list(form.items())
+            permissions = form.get("permissions", "").split()
+        else:
+            fields = parse_qsl(body.decode(errors="replace"), keep_blank_values=True)
+            permissions = []
+        permissions += [value for name, value in fields if name == "permission"]
+        user = (dict(fields).get("user") or "").strip()
         if not user or len(user) > 64 or not re.fullmatch(r"[A-Za-z0-9_.@|-]+", user):
             return _error(400, "user must be 1-64 characters of letters, digits, _ . @ | -")
-        token = self.dev_identity.mint(user, issuer=self.verifier.issuer, audience=self.verifier.audience)
-        return _json({"access_token": token, "token_type": "Bearer", "user": user})
+        if any(not _PERMISSION.fullmatch(p) for p in permissions) or len(permissions) > 32:
+            return _error(400, "a permission is 1-128 characters of letters, digits and _ . : - "
+                               "(at most 32)")
+        token = self.dev_identity.mint(user, issuer=self.verifier.issuer,
+                                       audience=self.verifier.audience, permissions=permissions)
+        return _json({"access_token": token, "token_type": "Bearer", "user": user,
+                      "permissions": sorted(set(permissions))})

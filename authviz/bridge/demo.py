@@ -32,15 +32,19 @@ import urllib.error
 import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import quote
 
 from authviz.config import process_environment
 from authviz.errors import AuthvizError, SettingError
+from authviz.hub.credentials import app_secret
+from authviz.statefiles import private_dir
+from authviz.topics import READ_EVENTS_PERMISSION
 
 from .serve import ensure_log_token
 
 __all__ = ["DemoOptions", "demo_environment", "run"]
 
-APP_ID, KEY, SECRET = "1", "authviz-key", "authviz-secret"
+APP_ID, KEY = "1", "authviz-key"
 
 
 @dataclass
@@ -80,14 +84,14 @@ class DemoOptions:
             raise SettingError(f"run_for must be a positive number of seconds, not {self.run_for:g}.", "run_for")
 
 
-def demo_environment(port: int, log_token: str, user_token: str) -> dict[str, str]:
+def demo_environment(port: int, log_token: str, user_token: str, secret: str) -> dict[str, str]:
     """The variables the notebooks and the live client read to find the demo hub."""
     base = f"http://127.0.0.1:{port}"
     return {
-        "PUSHER_URL": f"http://{KEY}:{SECRET}@127.0.0.1:{port}/apps/{APP_ID}",
+        "PUSHER_URL": f"http://{KEY}:{quote(secret, safe='')}@127.0.0.1:{port}/apps/{APP_ID}",
         "PUSHER_APP_ID": APP_ID,
         "PUSHER_KEY": KEY,
-        "PUSHER_SECRET": SECRET,
+        "PUSHER_SECRET": secret,
         "PUSHER_HOST": "127.0.0.1",
         "PUSHER_PORT": str(port),
         "PUSHER_TLS": "false",
@@ -104,11 +108,12 @@ SECRET_VARIABLES = frozenset({"PUSHER_URL", "PUSHER_SECRET", "PUSHER_AUTH_TOKEN"
 
 
 def _write_env_file(state_dir: Path, env: dict[str, str]) -> Path:
-    path = state_dir / "demo.env"
-    state_dir.mkdir(parents=True, exist_ok=True)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    path = private_dir(state_dir) / "demo.env"
+    tmp = path.with_suffix(f".{os.getpid()}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | getattr(os, "O_NOFOLLOW", 0), 0o600)
     with os.fdopen(fd, "w") as handle:
         handle.writelines(f"{name}={value}\n" for name, value in env.items())
+    os.replace(tmp, path)  # a planted symlink is replaced, never written through
     return path
 
 
@@ -210,19 +215,26 @@ def _run(options: DemoOptions) -> int:
     authviz = [sys.executable, "-m", "authviz"]
     state = str(options.state_dir)
     log_token = ensure_log_token(options.state_dir, options.log_token)
+    # the app secret generated once into STATE_DIR/app-secret, handed to the server through its
+    # environment (never argv: the process list shows it)
+    secret, _source = app_secret(options.state_dir)
     base = f"http://127.0.0.1:{options.port}"
     children: list[tuple[str, subprocess.Popen[bytes]]] = []
-    child_env = process_environment(AUTHVIZ_LOG_TOKEN=log_token, PYTHONUNBUFFERED="1")
+    child_env = process_environment(AUTHVIZ_LOG_TOKEN=log_token, PUSHER_SECRET=secret,
+                                    PYTHONUNBUFFERED="1")
     try:
         serve = subprocess.Popen(
+            # --public-feed: the tutorial's React feed and notebook 01 read it; loopback only
             [*authviz, "serve", "--dev-identity", "--port", str(options.port), "--state-dir", state,
-             "--app-id", APP_ID, "--key", KEY, "--secret", SECRET],
+             "--app-id", APP_ID, "--key", KEY, "--public-feed"],
             env=child_env, stdout=subprocess.DEVNULL,
         )
         children.append(("authviz serve", serve))
         _wait_ready(base, log_token, serve, options.start_timeout)
-        user_token = mint_token(options.user, state_dir=options.state_dir)
-        env = demo_environment(options.port, log_token, user_token)
+        # the notebook user reads the event feed and its history: read:auth_events
+        user_token = mint_token(options.user, state_dir=options.state_dir,
+                                permissions=[READ_EVENTS_PERMISSION])
+        env = demo_environment(options.port, log_token, user_token, secret)
 
         if options.simulator:
             cmd = [*authviz, "simulate", "--target", base + "/auth0/logs", "--rate", str(options.rate),

@@ -17,6 +17,7 @@ import hashlib
 import json
 import os
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -24,6 +25,10 @@ from typing import Any
 import jwt
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
+
+from authviz.statefiles import FILE_MODE, private_dir, private_file
+
+_NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
 
 __all__ = [
     "DEFAULT_AUDIENCE",
@@ -83,17 +88,18 @@ class DevIdentity:
     def load_or_create(cls, path: str | Path) -> DevIdentity:
         """Load the key at ``path``, or generate and save one (mode 0600) when it is missing."""
         path = Path(path)
-        if path.exists():
+        if os.path.lexists(path):
+            private_file(path)  # refuses a symlink; tightens a looser mode, with a notice
             return cls.load(path)
         identity = cls.generate()
-        path.parent.mkdir(parents=True, exist_ok=True)
+        private_dir(path.parent)
         pem = identity.private_key.private_bytes(
             serialization.Encoding.PEM,
             serialization.PrivateFormat.PKCS8,
             serialization.NoEncryption(),
         )
         tmp = path.with_suffix(path.suffix + f".{os.getpid()}.tmp")
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | _NOFOLLOW, FILE_MODE)
         with os.fdopen(fd, "wb") as handle:
             handle.write(pem)
         try:
@@ -127,13 +133,16 @@ class DevIdentity:
         issuer: str,
         audience: str = DEFAULT_AUDIENCE,
         ttl: int = DEFAULT_TTL,
+        permissions: Iterable[str] = (),
         extra: dict[str, Any] | None = None,
         now: float | None = None,
     ) -> str:
-        """An RS256 access token for demo ``user`` (see :func:`dev_user_claims`)."""
+        """An RS256 access token for demo ``user`` (see :func:`dev_user_claims`) granting
+        ``permissions`` in the ``permissions`` claim, as Auth0 RBAC does (none by default)."""
         issued = int(time.time() if now is None else now)
         claims = dev_user_claims(user)
-        claims.update({"iss": issuer, "aud": audience, "iat": issued, "exp": issued + int(ttl)})
+        claims.update({"iss": issuer, "aud": audience, "iat": issued, "exp": issued + int(ttl),
+                       "permissions": sorted(set(permissions))})
         if extra:
             claims.update(extra)
         return jwt.encode(claims, self.private_key, algorithm="RS256", headers={"kid": self.kid})
@@ -141,10 +150,11 @@ class DevIdentity:
 
 def write_dev_settings(state_dir: str | Path, *, issuer: str, audience: str) -> Path:
     """Record where the running dev identity lives (read by ``authviz token``)."""
-    path = Path(state_dir) / SETTINGS_FILE
-    path.parent.mkdir(parents=True, exist_ok=True)
+    path = private_dir(state_dir) / SETTINGS_FILE
     tmp = path.with_suffix(f".{os.getpid()}.tmp")
-    tmp.write_text(json.dumps({"issuer": issuer, "audience": audience}, indent=2) + "\n")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | _NOFOLLOW, FILE_MODE)
+    with os.fdopen(fd, "w") as handle:
+        handle.write(json.dumps({"issuer": issuer, "audience": audience}, indent=2) + "\n")
     os.replace(tmp, path)
     return path
 
@@ -164,9 +174,10 @@ MAX_TOKEN_TTL = 30 * 24 * 3600
 
 
 def mint_token(user: str, *, state_dir: str | Path, key_file: str | Path | None = None,
-               issuer: str | None = None, audience: str | None = None, ttl: int = 8 * 3600) -> str:
+               issuer: str | None = None, audience: str | None = None, ttl: int = 8 * 3600,
+               permissions: Iterable[str] = ()) -> str:
     """A dev-identity token signed with the local key, for the issuer and audience the server
-    recorded in ``state_dir`` (unless given).
+    recorded in ``state_dir`` (unless given), granting ``permissions`` (none by default).
 
     Raises :class:`~authviz.errors.ConfigError` when there is no recorded issuer or no usable key,
     :class:`~authviz.errors.UsageError` for a ``ttl`` outside 1..:data:`MAX_TOKEN_TTL` seconds or a
@@ -193,6 +204,7 @@ def mint_token(user: str, *, state_dir: str | Path, key_file: str | Path | None 
         raise ConfigError(f"{key_path} is not a usable RSA key ({error}).") from None
     try:
         return identity.mint(user, issuer=issuer,
-                             audience=audience or settings.get("audience") or DEFAULT_AUDIENCE, ttl=ttl)
+                             audience=audience or settings.get("audience") or DEFAULT_AUDIENCE, ttl=ttl,
+                             permissions=permissions)
     except ValueError as error:
         raise UsageError(f"{error}.") from None

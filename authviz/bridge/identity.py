@@ -9,7 +9,9 @@ and never says why (the reason is only for logs and tests).
 JWKS cache: keys are fetched once and reused for ``cache_ttl`` seconds; a token with an unknown
 ``kid`` triggers a refetch (key rotation), at most one such forced refetch per
 ``min_refresh_interval`` seconds (so a flood of forged kids cannot turn the server into a
-JWKS-fetching amplifier).
+JWKS-fetching amplifier). A failed fetch is remembered for ``failure_ttl`` seconds (no fetch per
+request while the issuer is down), and never drops the keys fetched before it: tokens signed by
+them keep verifying until the issuer answers again.
 
 The dev identity (:mod:`authviz.bridge.devidentity`) is verified through exactly this class: its
 JWKS is served by the bridge itself and fetched over HTTP like Auth0's.
@@ -37,6 +39,7 @@ __all__ = [
     "bearer_token",
     "jwks_url_for",
     "normalise_issuer",
+    "permissions_of",
 ]
 
 #: The only signature algorithm accepted. Never HS*, never ``none``.
@@ -61,7 +64,14 @@ class Identity:
     name: str | None = None
     picture: str | None = None
     email: str | None = None
+    #: What the token grants: the ``permissions`` claim (Auth0 RBAC) and the ``scope`` claim's
+    #: space-separated words, together.
+    permissions: frozenset[str] = frozenset()
     claims: Mapping[str, Any] = field(default_factory=dict, repr=False, compare=False)
+
+    def has_permission(self, permission: str) -> bool:
+        """True when the verified token grants ``permission`` (exact, case-sensitive match)."""
+        return bool(permission) and permission in self.permissions
 
     def user_info(self) -> dict[str, Any]:
         """Presence ``user_info``: name and picture when the token carries them."""
@@ -71,6 +81,19 @@ class Identity:
         if self.picture:
             info["picture"] = self.picture
         return info
+
+
+def permissions_of(claims: Mapping[str, Any]) -> frozenset[str]:
+    """The permissions a token's verified claims grant: Auth0 RBAC's ``permissions`` (a list of
+    strings) and OAuth's ``scope`` (one space-separated string). Anything else grants nothing."""
+    granted: set[str] = set()
+    listed = claims.get("permissions")
+    if isinstance(listed, (list, tuple)):
+        granted.update(p for p in listed if isinstance(p, str) and p)
+    scope = claims.get("scope")
+    if isinstance(scope, str):
+        granted.update(scope.split())
+    return frozenset(granted)
 
 
 def normalise_issuer(issuer_or_domain: str) -> str:
@@ -140,6 +163,7 @@ class TokenVerifier:
         fetch: JwksFetcher | None = None,
         cache_ttl: float = 600.0,
         min_refresh_interval: float = 30.0,
+        failure_ttl: float = 30.0,
         leeway: float = 30.0,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
@@ -149,19 +173,23 @@ class TokenVerifier:
         self._fetch = fetch or _fetch_with_aiohttp
         self.cache_ttl = cache_ttl
         self.min_refresh_interval = min_refresh_interval
+        self.failure_ttl = failure_ttl
+        self._failed_at: float | None = None
+        self._failure: JwksError | None = None
         self.leeway = leeway
         self._clock = clock
         self._keys: dict[str, jwt.PyJWK] = {}
         self._fetched_at: float | None = None
         self._forced_at: float | None = None
         self._lock = asyncio.Lock()
-        #: How many times the JWKS was fetched (observability and tests).
+        #: How many times the JWKS was fetched or tried (observability and tests).
         self.fetch_count = 0
 
     def set_issuer(self, issuer: str) -> None:
         self.issuer = normalise_issuer(issuer)
         self._keys.clear()
         self._fetched_at = None
+        self._failed_at = self._failure = None
 
     @property
     def jwks_url(self) -> str | None:
@@ -174,6 +202,12 @@ class TokenVerifier:
             now = self._clock()
             if self._fetched_at is not None and not force and now - self._fetched_at < self.cache_ttl:
                 return
+            if self._failed_at is not None and now - self._failed_at < self.failure_ttl:
+                # the issuer failed moments ago: no new fetch; the last good keys stay in use
+                if self._keys:
+                    return
+                assert self._failure is not None
+                raise self._failure
             if force:
                 if self._forced_at is not None and now - self._forced_at < self.min_refresh_interval:
                     return
@@ -181,8 +215,17 @@ class TokenVerifier:
             url = self.jwks_url
             if url is None:
                 raise JwksError("no issuer is configured")
-            data = await self._fetch(url)
             self.fetch_count += 1
+            try:
+                data = await self._fetch(url)
+            except JwksError as error:
+                # Remembered for failure_ttl (a down issuer is not asked once per request);
+                # keys that were valid stay valid until the issuer answers again.
+                self._failed_at, self._failure = now, error
+                if self._keys:
+                    return
+                raise
+            self._failed_at = self._failure = None
             keys: dict[str, jwt.PyJWK] = {}
             for jwk in data.get("keys") or ():
                 if not isinstance(jwk, Mapping) or not isinstance(jwk.get("kid"), str):
@@ -247,5 +290,6 @@ class TokenVerifier:
             name=text("name") or text("nickname") or text("email"),
             picture=text("picture"),
             email=text("email"),
+            permissions=permissions_of(claims),
             claims=claims,
         )

@@ -1,4 +1,5 @@
-"""Who may join which channel: a pure decision from a verified user id and a channel name.
+"""Who may join which channel: a pure decision from a verified user id, the permissions of the
+verified token, and a channel name.
 
 Default policy (deny unless a rule allows):
 
@@ -8,7 +9,8 @@ channel                          allowed for
 ``private-user-{id}``            only the user whose (escaped) id it names
 ``presence-chat``,               any verified user (chat)
 ``presence-chat-*``
-``private-auth0-events``         any verified user (the normalised event feed)
+``private-auth0-events``         a verified user granted ``events_permission``
+                                 (``read:auth_events`` by default)
 any other private/presence/      nobody (add it to ``extra_channels`` to open it
 encrypted channel                to every verified user)
 public channels                  nobody asks: they need no authorization
@@ -21,9 +23,11 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from authviz.pusher import PusherValidationError, is_presence_channel, validate_channel_name
-from authviz.topics import CHAT_CHANNEL, EVENTS_CHANNEL, USER_CHANNEL_PREFIX, user_channel
+from authviz.topics import CHAT_CHANNEL, READ_EVENTS_PERMISSION, EVENTS_CHANNEL, USER_CHANNEL_PREFIX, user_channel
 
 __all__ = ["ChannelPolicy", "Decision"]
+
+ENCRYPTED_PREFIX = "private-encrypted-"
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,12 +48,29 @@ class ChannelPolicy:
     chat_channel: str = CHAT_CHANNEL
     events_channel: str = EVENTS_CHANNEL
     extra_channels: frozenset[str] = field(default_factory=frozenset)
+    #: The permission that reads the event feed and its history (Auth0 RBAC permission name).
+    events_permission: str = READ_EVENTS_PERMISSION
+
+    def __post_init__(self) -> None:
+        encrypted = sorted(c for c in self.extra_channels if c.startswith(ENCRYPTED_PREFIX))
+        if encrypted:
+            raise ValueError(
+                f"{encrypted[0]} is an encrypted channel: its authorization needs the encryption "
+                "master key, which the bridge does not hold; open a private- or presence- "
+                "channel instead")
 
     @classmethod
-    def with_extra(cls, channels: Iterable[str]) -> ChannelPolicy:
-        return cls(extra_channels=frozenset(channels))
+    def with_extra(cls, channels: Iterable[str], *,
+                   events_permission: str = READ_EVENTS_PERMISSION) -> ChannelPolicy:
+        """The default rules plus ``channels``; ValueError (one sentence) for an encrypted one."""
+        return cls(extra_channels=frozenset(channels), events_permission=events_permission)
 
-    def decide(self, user_id: str, channel: str) -> Decision:
+    def may_read_events(self, permissions: Iterable[str]) -> bool:
+        """True when ``permissions`` (verified) include :attr:`events_permission`."""
+        return bool(self.events_permission) and self.events_permission in frozenset(permissions)
+
+    def decide(self, user_id: str, channel: str,
+               permissions: Iterable[str] = frozenset()) -> Decision:
         try:
             validate_channel_name(channel)
         except PusherValidationError as error:
@@ -66,7 +87,9 @@ class ChannelPolicy:
         ):
             return Decision(True, "chat channel")
         if channel == self.events_channel:
-            return Decision(True, "event feed")
+            if self.may_read_events(permissions):
+                return Decision(True, "event feed")
+            return Decision(False, f"the event feed needs the permission {self.events_permission}")
         if channel in self.extra_channels:
             return Decision(True, "configured channel")
         return Decision(False, "no rule allows this channel")

@@ -10,9 +10,8 @@ and kept in ``{state_dir}/log-token``.
 
 from __future__ import annotations
 
+import ipaddress
 import logging
-import os
-import secrets
 import sys
 from pathlib import Path
 from typing import Any
@@ -21,6 +20,8 @@ from aiohttp import web
 
 from authviz.config import BridgeSettings
 from authviz.errors import ConfigError
+from authviz.hub.guard import ConnectionGuard, ServerLimits, guarded_application
+from authviz.statefiles import private_dir, read_or_create_secret
 
 from .app import Bridge, BridgeConfig
 from .devidentity import DEFAULT_AUDIENCE, DEFAULT_STATE_DIR, KEY_FILE, DevIdentity, write_dev_settings
@@ -45,22 +46,21 @@ MAX_PARSE_WORKERS = 64
 
 
 def ensure_log_token(state_dir: Path, given: str | None) -> str:
-    """``given``, or the token kept in ``state_dir/log-token`` (created once, mode 0600)."""
+    """``given``, or the token kept in ``state_dir/log-token`` (created once, mode 0600, never
+    through a symlink; a looser mode is tightened with a notice)."""
     if given:
         return given
-    path = state_dir / LOG_TOKEN_FILE
+    return read_or_create_secret(Path(state_dir) / LOG_TOKEN_FILE)
+
+
+def _loopback_host(host: str | None) -> bool:
+    """True when ``host`` (a listen address or name) is loopback only."""
+    if host == "localhost":
+        return True
     try:
-        token = path.read_text().strip()
-        if token:
-            return token
-    except FileNotFoundError:
-        pass
-    state_dir.mkdir(parents=True, exist_ok=True)
-    token = secrets.token_urlsafe(32)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w") as handle:
-        handle.write(token + "\n")
-    return token
+        return ipaddress.ip_address(host or "").is_loopback
+    except ValueError:
+        return False
 
 
 def _local_url(host: str | None, port: int | None, tls: bool = False) -> str | None:
@@ -85,7 +85,7 @@ def build_bridge(
 ) -> Bridge:
     """A :class:`Bridge` from its settings; ``host``/``port``/``tls`` say where it is served
     (the dev identity's default issuer)."""
-    state_dir = Path(settings.state_dir)
+    state_dir = private_dir(settings.state_dir)
     store_path = settings.store_path
     dev = None
     if settings.dev_identity:
@@ -107,6 +107,11 @@ def build_bridge(
         raise ConfigError(f"The Auth0 issuer is invalid: {error}.") from error
     if dev is not None and verifier.issuer:
         write_dev_settings(state_dir, issuer=verifier.issuer, audience=audience)
+    try:
+        policy = ChannelPolicy.with_extra(list(settings.allowed_channels),
+                                          events_permission=settings.events_permission)
+    except ValueError as error:
+        raise ConfigError(f"allowed_channels {error}.").naming("allowed_channels") from None
     config = BridgeConfig(
         store_path=store_path,
         log_token=ensure_log_token(state_dir, settings.log_token),
@@ -117,8 +122,9 @@ def build_bridge(
         max_body_bytes=settings.max_log_body,
         cors_origins=frozenset(settings.cors_origins),
         csrf_header=settings.csrf_header,
-        policy=ChannelPolicy.with_extra(list(settings.allowed_channels)),
+        policy=policy,
         publish_feed=settings.publish_feed,
+        dev_token_behind_proxy=settings.dev_token_behind_proxy,
         parse_workers=max(0, settings.parse_workers),
     )
     listeners = getattr(publisher, "listeners", None)
@@ -132,6 +138,7 @@ def build_bridge(
         state_dir=state_dir,
         log_token_source="--log-token/AUTHVIZ_LOG_TOKEN" if settings.log_token else str(state_dir / LOG_TOKEN_FILE),
     )
+    bridge.listen_host = host
     return bridge
 
 
@@ -169,9 +176,16 @@ def install(app: web.Application, bridge: Bridge) -> None:
         print(
             f"authviz bridge: POST /auth0/logs (token: {token_source}), GET /auth0/events, "
             f"/pusher/auth, /chat/messages; store {bridge.config.store_path}"
-            + ("; dev identity ON (/.well-known/jwks.json)" if bridge.dev_identity else ""),
+            + ("; dev identity ON (/.well-known/jwks.json)" if bridge.dev_identity else "")
+            + (f"; history and private-auth0-events need the permission "
+               f"{bridge.config.policy.events_permission}"),
             file=sys.stderr, flush=True,
         )
+        if bridge.config.publish_feed and not _loopback_host(bridge.listen_host):
+            print(f"authviz bridge: WARNING: the public feed is on and the server listens on "
+                  f"{bridge.listen_host or 'all addresses'}: anyone who can connect sees every "
+                  "log-in's email, name and country on the public channel 'auth0'.",
+                  file=sys.stderr, flush=True)
 
     async def on_cleanup(_app: web.Application) -> None:
         await bridge.stop()
@@ -200,12 +214,14 @@ def mount(app: web.Application, hub: Any, settings: BridgeSettings, *, host: str
 
 
 def standalone_app(settings: BridgeSettings, pusher_url: str, *, host: str | None,
-                   port: int | None) -> tuple[web.Application, Bridge]:
+                   port: int | None, limits: ServerLimits | None = None,
+                   ) -> tuple[web.Application, Bridge]:
     """The bridge alone, publishing to ``pusher_url`` through the Pusher HTTP API."""
     if not pusher_url:
         raise ConfigError("A Pusher URL (PUSHER_URL) is needed: http(s)://KEY:SECRET@HOST[:PORT]/apps/APP_ID.")
     credentials = PusherCredentials.from_url(pusher_url)
-    app = web.Application()
+    # timeouts, connection caps and no version banner, as on `authviz serve` (default limits)
+    app = guarded_application(ConnectionGuard(limits or ServerLimits()))
     bridge = build_bridge(
         settings,
         publisher=HttpPublisher(credentials),

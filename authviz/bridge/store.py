@@ -20,6 +20,7 @@ Invariants:
 from __future__ import annotations
 
 import asyncio
+import os
 import sqlite3
 import threading
 from collections.abc import Callable, Iterable, Sequence
@@ -32,6 +33,7 @@ from typing import Any, NamedTuple, TypeVar
 import orjson
 
 from authviz.errors import AuthvizError
+from authviz.statefiles import DIR_MODE, StateFileError, private_file, tighten_sqlite_files
 
 __all__ = [
     "ChatMessage",
@@ -233,7 +235,8 @@ class EventStore:
     # -- lifecycle ---------------------------------------------------------------------------
 
     def open_sync(self) -> None:
-        """Create the file and schema (idempotent) and start the two threads."""
+        """Create the file (mode 0600, never through a symlink: :mod:`authviz.statefiles`) and
+        schema (idempotent) and start the two threads."""
         if self._writer is not None:
             return
         if self.path != ":memory:":
@@ -241,11 +244,22 @@ class EventStore:
             if where.is_dir():
                 raise StoreError(f"the event store {self.path!r} is a directory; give the path of "
                                  "an SQLite file (--store), e.g. .authviz/bridge.sqlite3.")
-            where.parent.mkdir(parents=True, exist_ok=True)  # OSError: the caller names the flag
+            if not where.parent.exists():  # OSError: the caller names the flag
+                where.parent.mkdir(parents=True, exist_ok=True)
+                os.chmod(where.parent, DIR_MODE)
+            # Private before SQLite opens it: its -wal/-shm files take the database's mode. An
+            # existing file is tightened only once it proved to be a store (below).
+            if not os.path.lexists(where):
+                private_file(where)
+            elif os.path.islink(where):
+                raise StateFileError(f"the event store {self.path} is a symbolic link; refusing "
+                                     "to follow it (give the real path with --store).")
         conn = None
         try:
             conn = _connect(self.path, self.synchronous)
             conn.executescript(SCHEMA)
+            if self.path != ":memory:":
+                tighten_sqlite_files(self.path)
         except sqlite3.Error as error:
             if conn is not None:
                 conn.close()

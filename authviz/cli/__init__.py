@@ -61,7 +61,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 #: Library settings whose flag is not ``--`` + the setting with dashes.
-_FLAG_OF_SETTING = {"page_size": "--take", "run_for": "--for", "from_log_id": "--from"}
+_FLAG_OF_SETTING = {"page_size": "--take", "run_for": "--for", "from_log_id": "--from",
+                    "allowed_channels": "--allow-channel", "publish_feed": "--public-feed"}
 
 
 def flag_of(setting: str) -> str:

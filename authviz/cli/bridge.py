@@ -9,6 +9,7 @@ import errno
 import sys
 from datetime import datetime
 from pathlib import Path
+from collections.abc import Sequence
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -139,6 +140,10 @@ def _add_token(subparsers: Any) -> None:
                     "asked from the running server with --server). For demos and tests only.",
     )
     p.add_argument("--user", required=True, help="demo user name, e.g. alice (sub becomes dev|alice)")
+    p.add_argument("--permission", action="append", default=[], metavar="PERM",
+                   help="grant this permission in the token's permissions claim, as Auth0 RBAC "
+                        "does (repeatable), e.g. read:auth_events to read the event feed and "
+                        "its history (default: none)")
     p.add_argument("--server", default=None,
                    help="ask this running server (POST /dev/token, loopback only) instead of "
                         "signing with the local key file")
@@ -158,7 +163,7 @@ def _check_ttl(ttl: int) -> None:
         raise UsageError(f"--ttl must be from 1 to {MAX_TOKEN_TTL} seconds (30 days), not {ttl}.")
 
 
-def _token_from_server(server: str, user: str) -> str:
+def _token_from_server(server: str, user: str, permissions: Sequence[str] = ()) -> str:
     import urllib.error
     import urllib.parse
     import urllib.request
@@ -166,7 +171,7 @@ def _token_from_server(server: str, user: str) -> str:
     import orjson
 
     url = server.rstrip("/") + "/dev/token"
-    body = urllib.parse.urlencode({"user": user}).encode()
+    body = urllib.parse.urlencode([("user", user), *(("permission", p) for p in permissions)]).encode()
     request = urllib.request.Request(url, data=body, method="POST",
                                      headers={"Content-Type": "application/x-www-form-urlencoded"})
     try:
@@ -183,10 +188,11 @@ def _token_from_server(server: str, user: str) -> str:
 def run_token(args: argparse.Namespace) -> int:
     _check_ttl(args.ttl)
     if args.server:
-        token = _token_from_server(args.server, args.user)
+        token = _token_from_server(args.server, args.user, args.permission)
     else:
         token = mint_token(args.user, state_dir=args.state_dir, key_file=args.key_file,
-                           issuer=args.issuer, audience=args.audience, ttl=args.ttl)
+                           issuer=args.issuer, audience=args.audience, ttl=args.ttl,
+                           permissions=args.permission)
     print(token)
     return 0
 

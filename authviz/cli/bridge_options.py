@@ -16,6 +16,7 @@ from urllib.parse import urlsplit
 from authviz.bridge.serve import MAX_LOG_BODY, MAX_PARSE_WORKERS, MIN_LOG_BODY
 from authviz.cli.argtypes import whole_number
 from authviz.config import DEFAULT_MAX_LOG_BODY, BridgeSettings
+from authviz.topics import READ_EVENTS_PERMISSION
 
 __all__ = ["add_bridge_arguments", "bridge_settings"]
 
@@ -73,9 +74,17 @@ def add_bridge_arguments(parser: argparse.ArgumentParser, *, standalone: bool = 
     group.add_argument("--parse-workers", type=_parse_workers_arg, default=0, metavar="N",
                        help="processes parsing webhook bodies beside the event loop (default 0: "
                             "parse on the loop; 1 uses a second core)")
-    group.add_argument("--no-feed", action="store_true",
-                       help="do not publish the tutorial feed (user-signedUp/user-loggedIn on "
-                            "'auth0') from the log stream: the Auth0 Action publishes it")
+    group.add_argument("--public-feed", action="store_true",
+                       help="publish the tutorial feed (user-signedUp/user-loggedIn with emails, "
+                            "names and countries) on the PUBLIC channel 'auth0', readable by anyone "
+                            "who can connect (default: off; make demo turns it on)")
+    group.add_argument("--events-permission", default=None, metavar="PERMISSION",
+                       help="permission a user token needs (in its permissions or scope claim) to "
+                            "read /auth0/events, /auth0/listeners and private-auth0-events "
+                            f"(default {READ_EVENTS_PERMISSION}, env AUTHVIZ_EVENTS_PERMISSION)")
+    group.add_argument("--dev-token-behind-proxy", action="store_true",
+                       help="let POST /dev/token answer requests carrying X-Forwarded-For/"
+                            "Forwarded headers (default: refused: a proxy makes everyone loopback)")
     group.add_argument("--allow-channel", action="append", default=[],
                        help="an extra private/presence channel any verified user may join (repeatable)")
 
@@ -96,6 +105,8 @@ def bridge_settings(args: argparse.Namespace, *, base: BridgeSettings | None = N
         csrf_header=args.csrf_header,
         max_log_body=args.max_log_body,
         parse_workers=args.parse_workers,
-        publish_feed=not args.no_feed,
+        publish_feed=bool(args.public_feed),
         allowed_channels=tuple(args.allow_channel),
+        events_permission=args.events_permission or base.events_permission,
+        dev_token_behind_proxy=bool(args.dev_token_behind_proxy),
     )

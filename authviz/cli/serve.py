@@ -18,12 +18,17 @@ from authviz import stack
 from authviz.cli.bridge_options import add_bridge_arguments, bridge_settings
 from authviz.errors import ConfigError, ListenError, StateError, UsageError
 from authviz.hub.loop import run as run_event_loop
-from authviz.hub.running import DEFAULT_APP_ID, DEFAULT_KEY, DEFAULT_SECRET
+from authviz.config import app_secret_from_env
+from authviz.hub.credentials import app_secret, write_credentials
+from authviz.hub.guard import ServerLimits
+from authviz.hub.running import DEFAULT_APP_ID, DEFAULT_KEY
 from authviz.hub.tls import server_ssl_context
 from authviz.stack import build_hub
 from authviz.pusher.protocol import App
+from authviz.statefiles import StateFileError
 
-_APP_FIELDS = {"app_id", "key", "secret", "enable_client_events", "enable_user_auth",
+_APP_FIELDS = {"app_id", "key", "secret", "enable_client_events", "client_event_prefixes",
+               "enable_user_auth",
                "activity_timeout", "max_connections", "webhook_url", "webhook_debounce",
                "cache_ttl", "max_cache_channels"}
 
@@ -43,10 +48,28 @@ def add_commands(subparsers: Any) -> None:
     parser.add_argument("--app-id", default=DEFAULT_APP_ID,
                         help=f"app id, numeric for the pusher library (default: {DEFAULT_APP_ID})")
     parser.add_argument("--key", default=DEFAULT_KEY, help=f"app key (default: {DEFAULT_KEY})")
-    parser.add_argument("--secret", default=DEFAULT_SECRET,
-                        help="app secret (default: a development secret)")
-    parser.add_argument("--no-client-events", action="store_true",
-                        help="refuse client-* events from websocket clients")
+    parser.add_argument("--secret", default=None,
+                        help="app secret (env PUSHER_SECRET; prefer --secret-file: the command "
+                             "line is visible to other users; default: generated once into "
+                             "STATE_DIR/app-secret)")
+    parser.add_argument("--secret-file", type=Path, default=None, metavar="FILE",
+                        help="read the app secret from the first line of FILE")
+    parser.add_argument("--client-events", type=_prefixes, default=(), metavar="PREFIX[,PREFIX...]",
+                        help="allow client-* events from websocket clients on private/presence "
+                             "channels starting with these prefixes, e.g. private-,presence- "
+                             "(default: none, as on Pusher Channels; never on "
+                             "private-auth0-events or private-user-*)")
+    parser.add_argument("--header-timeout", type=float, default=30.0, metavar="SECONDS",
+                        help="close a connection whose request headers take longer (default 30)")
+    parser.add_argument("--body-timeout", type=float, default=60.0, metavar="SECONDS",
+                        help="answer 408 to an HTTP request not read and answered within this "
+                             "time after its headers (default 60)")
+    parser.add_argument("--max-connections", type=int, default=0, metavar="N",
+                        help="connections served at once; more are answered 503 or websocket "
+                             "close 4100 (default: the process's file limit less 64, at most "
+                             "10000)")
+    parser.add_argument("--max-connections-per-address", type=int, default=256, metavar="N",
+                        help="connections served at once from one IP address (default 256)")
     parser.add_argument("--no-user-auth", action="store_true",
                         help="refuse pusher:signin (user authentication)")
     parser.add_argument("--webhook-url", default=None, metavar="URL",
@@ -74,9 +97,38 @@ def add_commands(subparsers: Any) -> None:
     parser.set_defaults(func=run_serve)
 
 
+def _prefixes(value: str) -> tuple[str, ...]:
+    prefixes = tuple(p.strip() for p in value.split(",") if p.strip())
+    bad = [p for p in prefixes if not p.startswith(("private-", "presence-"))]
+    if not prefixes or bad:
+        raise argparse.ArgumentTypeError(
+            "give channel prefixes starting with private- or presence- (client events exist only "
+            f"there), separated by commas, e.g. private-,presence-; not {value!r}")
+    return prefixes
+
+
+def limits_from_args(args: argparse.Namespace) -> ServerLimits:
+    """Read timeouts and connection caps of ``--header-timeout`` ... ``--max-connections-per-address``."""
+    try:
+        return ServerLimits(
+            header_timeout=getattr(args, "header_timeout", 30.0),
+            body_timeout=getattr(args, "body_timeout", 60.0),
+            max_connections=getattr(args, "max_connections", 0),
+            max_connections_per_address=getattr(args, "max_connections_per_address", 256))
+    except ValueError as exc:
+        name, _, rest = str(exc).partition(" ")
+        raise UsageError(f"--{name.replace('_', '-')} {rest}.") from None
+
+
+def _state_dir(args: argparse.Namespace) -> Path:
+    return Path(getattr(args, "state_dir", None) or ".authviz")
+
+
 def apps_from_args(args: argparse.Namespace) -> list[App]:
-    """The apps to serve, from ``--config`` or the single-app flags."""
-    common = {"enable_client_events": not args.no_client_events,
+    """The apps to serve, from ``--config`` or the single-app flags. Without a secret given, the
+    app secret is generated once into STATE_DIR/app-secret (there is no default secret)."""
+    prefixes = tuple(getattr(args, "client_events", ()) or ())
+    common = {"enable_client_events": bool(prefixes),
               "enable_user_auth": not args.no_user_auth,
               "activity_timeout": args.activity_timeout,
               "webhook_url": args.webhook_url}
@@ -91,8 +143,20 @@ def apps_from_args(args: argparse.Namespace) -> list[App]:
         if not str(args.app_id).isdigit():
             raise UsageError(f"--app-id must be numeric (clients and the pusher library read it "
                              f"from PUSHER_URL as a number), not {str(args.app_id)!r}.")
+        if prefixes:
+            common["client_event_prefixes"] = prefixes
         try:
-            return [App(str(args.app_id), args.key, args.secret, **common)]
+            secret, _source = app_secret(_state_dir(args),
+                                         secret=args.secret or app_secret_from_env(),
+                                         secret_file=getattr(args, "secret_file", None))
+        except StateFileError:
+            raise
+        except OSError as exc:
+            raise ConfigError(f"cannot prepare {exc.filename or _state_dir(args)}: "
+                              f"{(exc.strerror or str(exc)).lower()}; check --state-dir and "
+                              "--store.") from None
+        try:
+            return [App(str(args.app_id), args.key, secret, **common)]
         except ValueError as exc:
             raise UsageError(f"{exc}.") from None
     try:
@@ -161,7 +225,7 @@ async def serve(args: argparse.Namespace, *, ready: Any = None) -> None:
     settings = None if getattr(args, "no_bridge", False) else bridge_settings(args)
     try:
         hub, _bridge = build_hub(apps, settings, host=args.host, port=args.port,
-                                 tls=ssl_context is not None)
+                                 tls=ssl_context is not None, limits=limits_from_args(args))
         scheme = "https" if ssl_context is not None else "http"
 
         def listening(port: int) -> None:
@@ -169,11 +233,15 @@ async def serve(args: argparse.Namespace, *, ready: Any = None) -> None:
             shown = {"0.0.0.0": "127.0.0.1", "::": "[::1]", "": "127.0.0.1"}.get(args.host, args.host)
             if ":" in shown and not shown.startswith("["):
                 shown = f"[{shown}]"
-            for app in apps:
-                print(f"PUSHER_URL={scheme}://{quote(app.key, safe='')}:{quote(app.secret, safe='')}"
-                      f"@{shown}:{port}/apps/{app.app_id}", flush=True)
+            # The credentials go to a private file; the output says where, never the secret.
+            urls = [(f"PUSHER_URL_{app.app_id}" if i else "PUSHER_URL",
+                     f"{scheme}://{quote(app.key, safe='')}:{quote(app.secret, safe='')}"
+                     f"@{shown}:{port}/apps/{app.app_id}") for i, app in enumerate(apps)]
+            env_file = write_credentials(_state_dir(args), urls)
+            print(f"PUSHER_ENV_FILE={env_file}", flush=True)
             print(f"authviz hub listening on {scheme}://{args.host}:{port} (websocket /app/KEY); "
-                  "Ctrl-C stops it", file=sys.stderr, flush=True)
+                  f"credentials (PUSHER_URL) in {env_file}; Ctrl-C stops it", file=sys.stderr,
+                  flush=True)
             # Everything allocated so far lives as long as the process: keep it out of the cyclic
             # garbage collector's full passes (shorter pauses while serving).
             gc.freeze()

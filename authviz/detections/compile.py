@@ -196,8 +196,7 @@ def _filled(value: SigmaString, values: dict[str, tuple[str, ...]]) -> list[tupl
                 else:
                     parts.append(list(values[piece]))
         elif part is SpecialChars.WILDCARD_MULTI:
-            parts.append(["*"])  # marker objects below
-            parts[-1] = [_STAR]
+            parts.append([_STAR])
         elif part is SpecialChars.WILDCARD_SINGLE:
             parts.append([_ONE])
         else:

@@ -105,10 +105,9 @@ class DetectionEngine:
 
     def define_events(self, *, since: datetime | None = None, until: datetime | None = None) -> None:
         """(Re)create the view ``events`` over every source, limited to ``since <= timestamp < until``."""
-        if not self._sources:
-            raise RuleError("no events were given")
+        sources = self._sources or [self._empty_source()]  # no events (all rejected): no findings
         parts = []
-        for source in self._sources:
+        for source in sources:
             names = {row[0] for row in self.con.execute(f"DESCRIBE {source}").fetchall()}
             # ``raw`` and ``source`` say where ``data`` is; an input with only ``data`` gets a Log
             # Streaming ``raw`` around it.
@@ -134,15 +133,17 @@ class DetectionEngine:
         filtered = f"SELECT * FROM ({body})" + (" WHERE " + " AND ".join(where) if where else "")
         self.con.execute(f"CREATE OR REPLACE VIEW events AS {filtered}")
 
-    def define_events_empty(self) -> None:
-        """An empty ``events`` view with every column rules may read (to check that rules compile)."""
+    def _empty_source(self) -> str:
         from authviz.auth0.schema import empty_frame
 
-        frame = empty_frame()
-        self.con.register("_empty_schema", frame)
+        self.con.register("_empty_schema", empty_frame())
         self.con.execute("CREATE OR REPLACE TABLE _schema_events AS SELECT * FROM _empty_schema").fetchall()
         self.con.unregister("_empty_schema")
-        self._sources = ["SELECT * FROM _schema_events"]
+        return "SELECT * FROM _schema_events"
+
+    def define_events_empty(self) -> None:
+        """An empty ``events`` view with every column rules may read (to check that rules compile)."""
+        self._sources = [self._empty_source()]
         self.define_events()
 
     def count_events(self) -> int:

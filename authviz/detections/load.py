@@ -161,7 +161,7 @@ def _text(value: Any) -> str:
 
 
 def _problem(source: str, what: str) -> RuleSet:
-    return RuleSet(problems=[RuleProblem(source, f"{source} {what}.".replace("..", "."))])
+    return RuleSet(problems=[RuleProblem(source, f"{source} {what.rstrip('.')}.")])
 
 
 def _sigma_message(error: SigmaError) -> str:
@@ -271,8 +271,6 @@ def _correlation_rule(correlation: SigmaCorrelationRule, counted: tuple[Rule, ..
         field = field[0]
     if kind == "value_count" and not field:
         raise RuleError(f"{source}: a value_count correlation needs condition.field")
-    if kind == "temporal" and not correlation.condition:
-        pass
     spec = Correlation(
         type=kind, rules=counted, group_by=tuple(correlation.group_by or ()),
         timespan=timedelta(seconds=correlation.timespan.seconds), op=op, threshold=float(condition.count),

@@ -8,10 +8,11 @@ aiohttp server around it (:class:`HubServer`), its outgoing webhooks, the in-pro
 from authviz.hub.running import (
     DEFAULT_APP_ID,
     DEFAULT_KEY,
-    DEFAULT_SECRET,
     RunningHub,
+    random_secret,
     running_hub,
 )
+from authviz.hub.guard import ServerLimits
 from authviz.hub.server import HUB_APP_KEY, HubServer, text_frame
 from authviz.hub.tls import server_ssl_context
 from authviz.hub.webhooks import WebhookSender
@@ -22,12 +23,13 @@ __all__ = [
     "CloseCode",
     "DEFAULT_APP_ID",
     "DEFAULT_KEY",
-    "DEFAULT_SECRET",
     "HUB_APP_KEY",
     "HubServer",
     "RunningHub",
+    "ServerLimits",
     "TriggerError",
     "WebhookSender",
+    "random_secret",
     "running_hub",
     "server_ssl_context",
     "text_frame",

@@ -1,7 +1,7 @@
 """Run the hub in-process: a background thread with its own event loop (tests, notebooks).
 
     with running_hub() as hub:            # a free port on 127.0.0.1
-        print(hub.pusher_url)             # http://KEY:SECRET@127.0.0.1:PORT/apps/1
+        print(hub.pusher_url)             # http://KEY:SECRET@127.0.0.1:PORT/apps/1 (random SECRET)
         hub.trigger("news", "flash", '{"x": 1}')
 
 The thread only runs the event loop; it never prints. ``stop()`` (or leaving the ``with`` block)
@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import secrets
 import ssl
 import threading
 from collections.abc import Callable, Iterable, Sequence
@@ -27,20 +28,27 @@ from aiohttp import web
 from authviz.errors import AuthvizError
 from authviz.pusher.protocol import App
 from authviz.hub.loop import new_event_loop
+from authviz.hub.guard import GuardedSite
 from authviz.hub.server import HubServer
 from authviz.hub.tls import server_ssl_context
 
-__all__ = ["RunningHub", "running_hub", "DEFAULT_APP_ID", "DEFAULT_KEY", "DEFAULT_SECRET"]
+__all__ = ["RunningHub", "running_hub", "DEFAULT_APP_ID", "DEFAULT_KEY", "random_secret"]
 
-#: Development credentials (the `pusher` library and soketi want numeric app ids).
+#: Development app id and key (the `pusher` library and soketi want numeric app ids). There is no
+#: default secret: each hub gets a random one unless given (a well-known secret would let anyone
+#: who reaches the port sign their own channel authorizations).
 DEFAULT_APP_ID = "1"
 DEFAULT_KEY = "authviz-key"
-DEFAULT_SECRET = "authviz-secret"
+
+
+def random_secret() -> str:
+    """A fresh app secret (256 bits, URL-safe)."""
+    return secrets.token_urlsafe(32)
 
 T = TypeVar("T")
 
 _SERVER_OPTIONS = frozenset({"max_message_bytes", "send_buffer_bytes", "max_request_bytes",
-                             "tick_interval", "close_timeout", "webhook_options"})
+                             "tick_interval", "close_timeout", "webhook_options", "limits"})
 
 
 class RunningHub:
@@ -147,8 +155,8 @@ class RunningHub:
         runner = web.AppRunner(self.server.app, access_log=None, handle_signals=False,
                                shutdown_timeout=2.0)
         await runner.setup()
-        site = web.TCPSite(runner, self.host, self.port, reuse_address=True,
-                           ssl_context=self.ssl_context)
+        site = GuardedSite(runner, self.host, self.port, reuse_address=True,
+                           ssl_context=self.ssl_context, guard=self.server.guard)
         try:
             await site.start()
         except BaseException:
@@ -241,7 +249,7 @@ class RunningHub:
 def running_hub(
     app_id: str = DEFAULT_APP_ID,
     key: str = DEFAULT_KEY,
-    secret: str = DEFAULT_SECRET,
+    secret: str | None = None,
     host: str = "127.0.0.1",
     port: int = 0,
     *,
@@ -254,13 +262,13 @@ def running_hub(
     ``activity_timeout``, ``webhook_url``, ``webhook_debounce``, ``max_cache_channels``,
     ``limits``, ...), :class:`HubServer` options (``send_buffer_bytes``, ``tick_interval``, ...)
     and TLS (``tls_cert``/``tls_key`` PEM files, or ``ssl_context``). ``apps`` serves several
-    apps instead.
+    apps instead. Without ``secret`` the hub gets a random one (read it from ``pusher_url``).
     """
     tls = {k: options.pop(k) for k in ("tls_cert", "tls_key", "ssl_context") if k in options}
     server_options = {k: v for k, v in options.items() if k in _SERVER_OPTIONS}
     app_options = {k: v for k, v in options.items() if k not in _SERVER_OPTIONS}
     if apps is None:
-        apps = [App(str(app_id), key, secret, **app_options)]
+        apps = [App(str(app_id), key, secret or random_secret(), **app_options)]
     elif app_options:
         raise TypeError("pass App options inside the App objects when giving apps=")
     return RunningHub(apps, host, port, **tls, **server_options).start()

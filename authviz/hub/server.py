@@ -33,6 +33,7 @@ from typing import Any
 import orjson
 from aiohttp import WSMsgType, web
 
+from authviz.hub.guard import ConnectionGuard, ServerLimits, guarded_application
 from authviz.pusher.channels import is_presence_channel
 from authviz.pusher.limits import (
     PusherValidationError,
@@ -120,11 +121,14 @@ class HubServer:
         tick_interval: float = 1.0,
         close_timeout: float = 2.0,
         webhook_options: dict[str, Any] | None = None,
+        limits: ServerLimits | None = None,
     ) -> None:
         """``max_message_bytes``: largest inbound websocket message (default: the largest
         ``max_data_bytes`` of the apps + 4 KiB of envelope). ``send_buffer_bytes``: per-connection
         output bound (see the module docstring). ``max_request_bytes``: largest HTTP API body
-        (413 beyond). ``tick_interval``: how often pings/dead connections/cache are checked."""
+        (413 beyond). ``tick_interval``: how often pings/dead connections/cache are checked.
+        ``limits``: read timeouts and connection caps (:mod:`authviz.hub.guard`), enforced when
+        served through :class:`~authviz.hub.guard.GuardedSite` with :attr:`guard`."""
         self.hub = Hub(apps)
         biggest = max(s.app.limits.max_data_bytes for s in self.hub.apps.values())
         self.max_message_bytes = max_message_bytes or biggest + 4096
@@ -142,7 +146,9 @@ class HubServer:
         self._tasks: set[asyncio.Task[Any]] = set()
         self._tick_task: asyncio.Task[None] | None = None
         self._closing = False
-        app = web.Application(client_max_size=max_request_bytes)
+        #: timeouts and connection caps; serve with GuardedSite(runner, ..., guard=self.guard)
+        self.guard = ConnectionGuard(limits)
+        app = guarded_application(self.guard, client_max_size=max_request_bytes)
         app[HUB_APP_KEY] = self
         r = app.router
         r.add_get("/", self._index)

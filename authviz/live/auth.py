@@ -22,6 +22,7 @@ from collections.abc import Mapping
 from typing import Any, Protocol
 
 from authviz.errors import AuthvizError
+from authviz.live import redirects
 from authviz.live.errors import AuthorizationError
 from authviz.pusher.channels import ChannelKind, channel_kind
 
@@ -82,8 +83,8 @@ class EndpointAuthorizer:
         self.headers = dict(headers or {})
         self.timeout = timeout
         # ssl_context: whom https endpoints must prove to be (PUSHER_CA_FILE, see config.py)
-        handlers = [urllib.request.HTTPSHandler(context=ssl_context)] if ssl_context else []
-        self._opener = urllib.request.build_opener(*handlers)
+        # never the token to another origin on a redirect (authviz.live.redirects)
+        self._opener = redirects.opener(ssl_context)
 
     def _post(self, url: str, fields: Mapping[str, str], what: str, channel: str | None) -> dict[str, Any]:
         body = urllib.parse.urlencode(fields).encode()

@@ -41,12 +41,13 @@ from authviz.live.backfill import Backfill
 from authviz.live.buffer import Overflow
 from authviz.live.connection import Connection
 from authviz.live.errors import AuthorizationError, ConnectionRejected, DecryptionFailed, LiveError
-from authviz.live.events import ControlNotice, LiveEvent
+from authviz.live.events import ControlNotice, LiveEvent, expects_server_events
 from authviz.live.history import HistoryClient
 from authviz.live.policy import Backoff
 from authviz.live.subscription import Subscription
 from authviz.live.tasks import TaskRunner
 from authviz.pusher.channels import (
+    CLIENT_EVENT_PREFIX,
     ChannelKind,
     channel_kind,
     is_server_to_user_channel,
@@ -120,6 +121,9 @@ class LiveClient:
         self.connected = threading.Event()
         self.auth_failures = 0
         self.decrypt_failures = 0
+        #: ``client-*`` events dropped where only the server speaks (server-only and public
+        #: channels): a forged event there is never handed to a consumer.
+        self.ignored_client_events = 0
         #: connections established so far (each pusher:connection_established; only grows)
         self.connections = 0
         self.fatal_error: ConnectionRejected | None = None
@@ -454,6 +458,9 @@ class LiveClient:
         for message in messages:
             channel = message["channel"]
             event = message["event"]
+            if event.startswith(CLIENT_EVENT_PREFIX) and expects_server_events(channel):
+                self.ignored_client_events += 1
+                continue
             state = channels.get(channel)
             if (state is None or channel == special or state.kind is encrypted
                     or event.startswith("pusher")):
@@ -488,6 +495,9 @@ class LiveClient:
         """One channel message (websocket thread): decode the payload once, hand it over."""
         state = self._channels.get(channel)
         if state is None:
+            return
+        if event.startswith(CLIENT_EVENT_PREFIX) and expects_server_events(channel):
+            self.ignored_client_events += 1
             return
         if event.startswith("pusher"):
             self._on_channel_control(state, event, data)

@@ -14,7 +14,14 @@ from typing import Any
 
 from authviz import topics
 
-__all__ = ["ControlNotice", "LiveEvent"]
+__all__ = ["ControlNotice", "LiveEvent", "expects_server_events"]
+
+
+def expects_server_events(channel: str) -> bool:
+    """True where only the server publishes: the server-only channels (the event feed, user
+    channels) and public channels (clients cannot send there). A ``client-*`` event arriving on
+    one is forged or misrouted, and is never treated as data."""
+    return topics.server_only(channel) or not channel.startswith(("private-", "presence-"))
 
 _TIME_KEYS = ("sent_at", "timestamp", "date", "time")
 
@@ -130,7 +137,8 @@ def _from_event_dict(data: dict):
 
 
 def _to_auth_event(name: str, data: Any):
-    if not isinstance(data, dict):
+    # A client event is written by a client, never by Auth0 or the bridge: never an Auth0 event.
+    if not isinstance(data, dict) or name.startswith("client-"):
         return None
     from authviz import auth0  # lazy: pandas and the country tables load only when needed
     from authviz.errors import AuthvizError

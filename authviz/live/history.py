@@ -22,6 +22,7 @@ from typing import Any
 
 import orjson
 
+from authviz.live import redirects
 from authviz.live.errors import HistoryError
 
 __all__ = ["HistoryClient", "HistoryPage", "head_url", "parse_head", "parse_page"]
@@ -93,9 +94,9 @@ class HistoryClient:
         #: whether the bridge answers ``GET {url}/head`` (None: not asked yet; False: an older
         #: bridge without it, so :meth:`head` searches)
         self.head_endpoint: bool | None = None
-        # https with ssl_context (e.g. trusting PUSHER_CA_FILE), else urllib's verifying default
-        self._opener = (urllib.request.build_opener(urllib.request.HTTPSHandler(context=ssl_context))
-                        if ssl_context is not None else urllib.request.build_opener())
+        # https with ssl_context (e.g. trusting PUSHER_CA_FILE), else urllib's verifying default;
+        # never the token to another origin on a redirect (authviz.live.redirects)
+        self._opener = redirects.opener(ssl_context)
 
     def __repr__(self) -> str:  # never the token
         return f"HistoryClient(url={self.url!r}, page_size={self.page_size})"

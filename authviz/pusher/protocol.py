@@ -76,6 +76,7 @@ from authviz.pusher.limits import (
     validate_event_name,
 )
 from authviz.pusher.signing import verify_channel_auth, verify_user_auth
+from authviz.topics import SERVER_ONLY_CHANNELS
 
 __all__ = [
     "ACCEPTED_PROTOCOLS",
@@ -134,6 +135,8 @@ class CloseCode:
 class App:
     """One app's configuration. Immutable; every limit is a named field.
 
+    Client events are off by default (as on Pusher Channels); ``enable_client_events`` allows them
+    on channels starting with one of ``client_event_prefixes``, never on ``server_only_channels``.
     ``activity_timeout`` (s) is announced to clients; the server pings a connection that has been
     silent that long and closes it (4201) when no answer comes within ``pong_timeout`` (s).
     ``max_connections`` (0 = unlimited) refuses further connections with 4004.
@@ -152,8 +155,14 @@ class App:
     app_id: str
     key: str
     secret: str
-    enable_client_events: bool = True
+    enable_client_events: bool = False
     enable_user_auth: bool = True
+    #: With ``enable_client_events``: the channel prefixes on which clients may send ``client-*``
+    #: events (still only private and presence channels, as on Pusher Channels).
+    client_event_prefixes: tuple[str, ...] = ("private-", "presence-")
+    #: Channels where only the server speaks (exact names; entries ending in "-" are prefixes):
+    #: client events there are always refused, whatever the settings above.
+    server_only_channels: tuple[str, ...] = SERVER_ONLY_CHANNELS
     limits: Limits = DEFAULT_LIMITS
     activity_timeout: int = 120
     pong_timeout: float = 30.0
@@ -168,7 +177,14 @@ class App:
          "client_event", "cache_miss"}
     )
 
+    def server_only(self, channel: str) -> bool:
+        """True when only the server may publish on ``channel`` (see ``server_only_channels``)."""
+        return any(channel.startswith(entry) if entry.endswith("-") else channel == entry
+                   for entry in self.server_only_channels)
+
     def __post_init__(self) -> None:
+        object.__setattr__(self, "client_event_prefixes", tuple(self.client_event_prefixes))
+        object.__setattr__(self, "server_only_channels", tuple(self.server_only_channels))
         for name in ("app_id", "key", "secret"):
             value = getattr(self, name)
             if not isinstance(value, str) or not value:
@@ -715,6 +731,11 @@ class AppState:
         name = msg.get("channel")
         if not app.enable_client_events:
             return [Send(conn, _error("client events are disabled for this app", None))]
+        if isinstance(name, str) and app.server_only(name):
+            return [Send(conn, _error(f"client events are refused on {name[:80]}: only the server "
+                                      "publishes there", None))]
+        if isinstance(name, str) and not name.startswith(app.client_event_prefixes):
+            return [Send(conn, _error(f"client events are not enabled on {name[:80]}", None))]
         ch = conn.channels.get(name) if isinstance(name, str) else None
         if ch is None:
             return [Send(conn, _error(f"client event {event[:64]!r} rejected: not subscribed to "

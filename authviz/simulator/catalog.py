@@ -29,6 +29,8 @@ Pure data and pure functions: no I/O, no clock.
 
 from __future__ import annotations
 
+import copy
+
 from collections.abc import Mapping
 from typing import Any
 
@@ -118,7 +120,10 @@ def management_details(*, admin: Mapping[str, str], jti: str, ip: str, user_agen
                        body: Any, status: int, response: Any, query: Mapping[str, Any] | None = None) -> dict:
     """``data.details`` of a Management API (``sapi``) log record for a change made in the Dashboard.
 
-    ``admin`` has ``email``, ``name`` and ``user_id`` (the tenant member who made the change)."""
+    ``admin`` has ``email``, ``name`` and ``user_id`` (the tenant member who made the change).
+    ``body`` and ``response`` are deep-copied: every record owns its JSON (the module's tables of
+    settings are shared constants and a caller may edit a record it was given)."""
+    body, response = copy.deepcopy(body), copy.deepcopy(response)
     return {
         "request": {
             "auth": {"credentials": {"jti": jti}, "strategy": "jwt",

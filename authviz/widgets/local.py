@@ -17,22 +17,23 @@ from typing import Any
 from authviz.bridge import serve as bridge_serve
 from authviz.bridge.publish import HubPublisher
 from authviz.config import BridgeSettings
-from authviz.hub.running import DEFAULT_APP_ID, DEFAULT_KEY, DEFAULT_SECRET, RunningHub
+from authviz.hub.running import DEFAULT_APP_ID, DEFAULT_KEY, RunningHub, random_secret
 from authviz.hub.server import HubServer
 from authviz.pusher.protocol import App
 
 
 def _bridge_settings(state_dir: Path, log_token: str) -> BridgeSettings:
     # explicit values so nothing is taken from the caller's environment
+    # publish_feed: the notebooks read the tutorial feed; this hub listens on loopback only
     return BridgeSettings(state_dir=state_dir, store=state_dir / "bridge.sqlite3",
-                          log_token=log_token, dev_identity=True)
+                          log_token=log_token, dev_identity=True, publish_feed=True)
 
 
 class LocalHub(RunningHub):
     """Hub + bridge + dev identity on ``127.0.0.1:<free port>``; ``log_token`` authorizes the webhook."""
 
     def __init__(self, **server_options: Any) -> None:
-        super().__init__([App(DEFAULT_APP_ID, DEFAULT_KEY, DEFAULT_SECRET)], **server_options)
+        super().__init__([App(DEFAULT_APP_ID, DEFAULT_KEY, random_secret())], **server_options)
         self.state_dir = Path(tempfile.mkdtemp(prefix="authviz-local-"))
         self.log_token = secrets.token_hex(24)
         self.bridge: Any = None

@@ -35,7 +35,9 @@ from typing import Any
 from authviz.config import NOTEBOOK_MODE_ENV, NotebookSettings, PusherSettings
 from authviz.errors import AuthvizError, ConfigError
 from authviz.live import EndpointAuthorizer, LiveClient
-from authviz.topics import AUTH_EVENT, CHAT_CHANNEL, EVENTS_CHANNEL, MESSAGE_ADDED_EVENT
+from authviz.topics import (
+    AUTH_EVENT, CHAT_CHANNEL, EVENTS_CHANNEL, MESSAGE_ADDED_EVENT, READ_EVENTS_PERMISSION,
+)
 from authviz.widgets.chat import ChatWidget
 from authviz.widgets.countries import CountryChart
 from authviz.widgets.feed import LiveFeed
@@ -149,7 +151,11 @@ class LiveSession:
         if user not in self._tokens:
             if not self.bridge_url:
                 raise ConfigError("AUTHVIZ_BRIDGE_URL is not set: the bridge mints and checks chat tokens.")
-            body = urllib.parse.urlencode({"user": user}).encode()
+            fields = [("user", user)]
+            if user == (self.default_user or "analyst"):
+                # the notebook's own user reads the event feed and its history
+                fields.append(("permission", READ_EVENTS_PERMISSION))
+            body = urllib.parse.urlencode(fields).encode()
             doc = _http("POST", f"{self.bridge_url}/dev/token", body=body,
                         headers={"Content-Type": "application/x-www-form-urlencoded"})
             self._tokens[user] = doc["access_token"]

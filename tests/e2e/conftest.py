@@ -64,7 +64,8 @@ def hub():
 
 
 def _dev_token(hub, user: str) -> str:
-    body = urllib.parse.urlencode({"user": user}).encode()
+    # the notebook user reads the event feed and its history: read:auth_events (issue #11)
+    body = urllib.parse.urlencode({"user": user, "permission": "read:auth_events"}).encode()
     with urllib.request.urlopen(urllib.request.Request(hub.url + "/dev/token", data=body), timeout=10) as r:
         return json.loads(r.read())["access_token"]
 
