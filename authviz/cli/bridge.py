@@ -212,15 +212,19 @@ def _add_demo(subparsers: Any) -> None:
 
     p = subparsers.add_parser(
         "demo",
-        help="start the hub with the bridge, the simulator and JupyterLab (offline)",
+        help="start the hub with the bridge, the simulator, JupyterLab and the dashboard (offline)",
         description="Start `authviz serve --dev-identity` (hub, bridge, dev identity), the "
-                    "simulator posting traffic through the real webhook, and JupyterLab on "
-                    "notebooks/, with the environment the notebooks read. Ctrl-C (or SIGTERM) "
+                    "simulator posting traffic through the real webhook, JupyterLab and the live "
+                    "dashboard (Voila) on a working copy of the notebooks in STATE_DIR/notebooks "
+                    "(kept across runs: saving there changes no tracked file), with the environment "
+                    "the notebooks read. Ports in use are refused at once; the URLs are printed "
+                    "once the servers answer; their logs are kept in STATE_DIR. Ctrl-C (or SIGTERM) "
                     "stops them all; when one of them stops on its own the demo stops the rest "
-                    "and exits 1.",
+                    "and exits 1. From make: make demo ARGS=\"--scenario credential-stuffing\".",
     )
     p.add_argument("--port", type=int, default=6001, help="hub and bridge port (default 6001)")
     p.add_argument("--jupyter-port", type=int, default=8888, help="JupyterLab port (default 8888)")
+    p.add_argument("--dashboard-port", type=int, default=8866, help="dashboard (Voila) port (default 8866)")
     p.add_argument("--rate", type=float, default=3.0, help="simulated events per second (default 3)")
     p.add_argument("--seed", type=int, default=0, metavar="N", help="simulator seed (default 0)")
     p.add_argument("--scenario", action="append", default=[], choices=list(SCENARIOS), metavar="NAME",
@@ -228,7 +232,10 @@ def _add_demo(subparsers: Any) -> None:
     p.add_argument("--user", default="alice", help="demo user whose token the notebooks get (default alice)")
     p.add_argument("--state-dir", default=_state_dir_default(), help="state directory (default .authviz)")
     p.add_argument("--notebooks", default="notebooks", help="notebook directory (default notebooks/)")
-    p.add_argument("--no-jupyter", action="store_true", help="do not start JupyterLab")
+    p.add_argument("--no-jupyter", action="store_true", help="do not start JupyterLab nor the dashboard")
+    p.add_argument("--no-dashboard", action="store_true", help="do not start the dashboard")
+    p.add_argument("--reset-notebooks", action="store_true",
+                   help="replace the working copy's notebooks with the shipped ones (your edits there are lost)")
     p.add_argument("--no-simulator", action="store_true", help="do not start the simulator")
     p.add_argument("--no-install", action="store_true",
                    help="never try to install the notebooks extra when JupyterLab is missing")
@@ -241,7 +248,8 @@ def run_demo(args: argparse.Namespace) -> int:
     from authviz.bridge.demo import DemoOptions, run
 
     return run(DemoOptions(
-        port=args.port, jupyter_port=args.jupyter_port, rate=args.rate, seed=args.seed,
+        port=args.port, jupyter_port=args.jupyter_port, dashboard_port=args.dashboard_port,
+        dashboard=not args.no_dashboard, reset_notebooks=args.reset_notebooks, rate=args.rate, seed=args.seed,
         scenarios=tuple(args.scenario), user=args.user, state_dir=Path(args.state_dir),
         notebooks=Path(args.notebooks), jupyter=not args.no_jupyter,
         simulator=not args.no_simulator, install=not args.no_install, run_for=args.run_for,
