@@ -1,5 +1,5 @@
 """Live alerts in ``authviz tail``: a real subprocess replaying simulated traffic with an attack,
-and the batching in-process with the real :class:`~authviz.analytics.LiveDetector`."""
+and the batching in-process with the real :class:`~authviz.alerts.LiveDetector`."""
 
 from __future__ import annotations
 
