@@ -12,8 +12,9 @@ correlations, SQL rules) and evaluates it incrementally:
   :class:`~authviz.alerts.correlate.CorrelationState` (the batch engine's windows: aligned on the
   epoch), so a correlation fires on the event that makes it hold, not at the end of its window.
 - SQL rules (what Sigma cannot say) run over a bounded DuckDB table of recent events (schema
-  columns, no raw record), at most every ``sql_interval`` seconds: their alerts may come up to
-  that much later than the event that completes them.
+  columns, no raw record), at most every ``sql_interval`` seconds (of wall or event time,
+  whichever passes first): their alerts may come up to that much later than the event that
+  completes them.
 - Findings become :class:`~authviz.alerts.model.Alert` objects per incident: an incident is a
   (rule, group) whose evidence keeps coming within ``incident_gap``. It alerts once when it
   starts, then again (``update=True``) only when its evidence has at least doubled since the last
@@ -412,10 +413,11 @@ class LiveDetector:
                             alerts.append(alert)
             if self._sql_rules:
                 self._sql_pending.update(table.column("event_id").to_pylist())
-                # every sql_interval of wall time, and before the events waiting could fall out of
-                # the horizon (a fast replay moves event time by hours a second)
+                # every sql_interval of wall time or of event time, whichever comes first: a replay
+                # faster than real time still sees them fire within sql_interval of event time, and
+                # waiting events never fall out of the horizon unevaluated
                 if (self._clock() - self._sql_last >= self.sql_interval
-                        or self.watermark_ns - self._sql_watermark_ns >= self.horizon_ns // 2):
+                        or self.watermark_ns - self._sql_watermark_ns >= self.sql_interval * 1e9):
                     alerts += self._run_sql_rules(self._sql_pending)
                     self._sql_pending = set()
                     self._sql_last = self._clock()
