@@ -8,7 +8,7 @@ INSTALLED := $(VENV)/.installed
 NODE_DIR := tests/node
 PYTEST_ARGS ?=
 
-.PHONY: help install test lint node demo bench clean e2e
+.PHONY: help install test lint node redis demo bench clean e2e
 
 help:  ## list the targets
 	@grep -E '^[a-z0-9-]+:.*##' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -47,7 +47,12 @@ lint: install  ## check the code with ruff and the architecture contracts
 	$(VENV)/bin/ruff check authviz tests benchmarks
 	$(VENV)/bin/lint-imports
 
-test: install node lint  ## run the whole test suite (after `make lint`)
+# Debian's redis-server joins the soketi nodes of the cluster tests (tests/test_cluster.py start
+# their own on a free port, in memory only). Installed with apt-get when missing.
+redis:  ## install Debian's redis-server for the cluster tests (when missing)
+	@command -v redis-server >/dev/null 2>&1 || { apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends redis-server; }
+
+test: install node lint redis  ## run the whole test suite (after `make lint`)
 	$(PY) -m pytest $(PYTEST_ARGS)
 	AUTHVIZ_NOTEBOOK_MODE=local $(PY) -m pytest $(NBVAL_ARGS) $(NBVAL_NOTEBOOKS)
 
@@ -57,7 +62,7 @@ e2e: install  ## run the notebooks in a real browser (installs Debian's chromium
 	@command -v chromium >/dev/null 2>&1 || { apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y chromium; }
 	AUTHVIZ_E2E=1 $(PY) -m pytest tests/e2e $(E2E_ARGS)
 
-bench: install node  ## run the benchmarks (results go to benchmarks/RESULTS.md by hand)
+bench: install node redis  ## run the benchmarks (results go to benchmarks/RESULTS.md by hand)
 	@for b in benchmarks/bench_*.py; do echo "== $$b"; $(PY) $$b || exit 1; done
 
 # Options pass through: make demo ARGS="--scenario credential-stuffing --rate 10"

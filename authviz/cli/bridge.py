@@ -7,13 +7,14 @@ import argparse
 import asyncio
 import errno
 import sys
+from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
 from collections.abc import Sequence
 from typing import Any
 from urllib.parse import urlsplit
 
-from authviz.cli.argtypes import check_port
+from authviz.cli.argtypes import check_port, whole_number
 from authviz.config import load_environment
 from authviz.errors import AuthvizError, ConfigError, UsageError
 
@@ -259,6 +260,9 @@ def run_demo(args: argparse.Namespace) -> int:
 
 # -- bridge (standalone) -------------------------------------------------------------------------
 
+_publish_concurrency_arg = whole_number(1, 64, unit="requests")
+_publish_retry_arg = whole_number(1, 3600, unit="seconds")
+
 
 def _add_bridge(subparsers: Any) -> None:
     from authviz.cli.bridge_options import add_bridge_arguments
@@ -270,8 +274,14 @@ def _add_bridge(subparsers: Any) -> None:
                     "/chat/messages on their own port and publish through the Pusher HTTP API "
                     "of --pusher-url (use `authviz serve` instead for the embedded hub).",
     )
-    p.add_argument("--pusher-url", default=None,
-                   help="http(s)://KEY:SECRET@HOST[:PORT]/apps/APP_ID (env PUSHER_URL)")
+    p.add_argument("--pusher-url", action="append", default=None, metavar="URL",
+                   help="http(s)://KEY:SECRET@HOST[:PORT]/apps/APP_ID (env PUSHER_URL); repeat it "
+                        "for each node of one cluster: publishing fails over to the next")
+    p.add_argument("--publish-concurrency", type=_publish_concurrency_arg, default=8, metavar="N",
+                   help="publishing requests (of up to 10 events) in flight at once (default 8)")
+    p.add_argument("--publish-retry-max", type=_publish_retry_arg, default=30, metavar="SECONDS",
+                   help="while the Pusher server fails, the events are kept and retried; the wait "
+                        "between attempts doubles up to this (default 30)")
     p.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
     p.add_argument("--port", type=int, default=6002, help="port (default 6002)")
     add_bridge_arguments(p, standalone=True)
@@ -286,19 +296,20 @@ def run_bridge(args: argparse.Namespace) -> int:
     from authviz.errors import ListenError, StateError
 
     check_port(args.port)
-    pusher_url = args.pusher_url or load_environment().get("PUSHER_URL")
-    if not pusher_url:
+    pusher_urls = args.pusher_url or [load_environment().get("PUSHER_URL") or ""]
+    if not all(pusher_urls):
         # a missing setting is a usage error, as for `authviz logs pull` without --domain
         raise UsageError("give --pusher-url (or set PUSHER_URL) as "
                          "http(s)://KEY:SECRET@HOST[:PORT]/apps/APP_ID.")
-    settings = bridge_settings(args)
+    settings = replace(bridge_settings(args), publish_concurrency=args.publish_concurrency,
+                       publish_retry_max=float(args.publish_retry_max))
 
     def listening(port: int) -> None:
         print(f"authviz bridge listening on http://{args.host}:{port} "
               f"(log stream: POST /auth0/logs); Ctrl-C stops it", file=sys.stderr, flush=True)
 
     async def main() -> None:
-        app, _bridge = standalone_app(settings, pusher_url, host=args.host, port=args.port)
+        app, _bridge = standalone_app(settings, pusher_urls, host=args.host, port=args.port)
         try:
             await stack.serve(app, host=args.host, port=args.port, ready=listening)
         except StateError as error:
