@@ -384,12 +384,12 @@ def _duckdb_read(path: Path, compressed: bool) -> pa.Table | None:
         return relation.to_arrow_table() if hasattr(relation, "to_arrow_table") else relation.arrow()
 
 
-#: Byte strings whose presence in a line means DuckDB's reader (more lenient than orjson: NaN,
-#: Infinity, a comma before a closing bracket, a leading byte-order mark) may have accepted what
-#: the per-record parser rejects: such lines go per record (a false alarm only costs speed). Not
-#: covered: a comma and spaces before a closing bracket, a repeated key (DuckDB keeps the first
-#: value, orjson the last) and numbers beyond the double range.
-_LENIENT_MARKS = (b"NaN", b"Infinity", b",}", b",]", b"\xef\xbb\xbf")
+#: A line matching this (RE2) may hold what DuckDB's reader accepts and the per-record parser
+#: (orjson) rejects: NaN, Infinity, a comma (and spaces) before a closing bracket, a leading
+#: byte-order mark. Such lines go per record (a match inside a string only costs speed). Not
+#: covered: a repeated key (DuckDB keeps the first value, orjson the last) and numbers beyond
+#: the double range.
+_LENIENT_PATTERN = r"NaN|Infinity|,[ \t\r\n]*[}\]]|\x{FEFF}"
 
 
 def _lines_from_file(head: bytes, read, table: pa.Table, collector: Collector, source_shape: str | None,
@@ -438,12 +438,9 @@ def _block_from_rows(block: bytes, part: pa.Table, starts: np.ndarray, ends: np.
     if raw is None:  # not UTF-8 somewhere in the block
         return _per_record(block, starts, ends, numbers, collector, source_shape)
     vouched = np.asarray(part.column("vouched").to_numpy(), dtype=bool)
-    for mark in _LENIENT_MARKS:
-        at = block.find(mark, int(starts[0]), int(ends[-1]))
-        while at >= 0:
-            line = int(np.searchsorted(starts, at, side="right")) - 1
-            vouched[line] = False
-            at = block.find(mark, max(int(ends[line]), at + 1), int(ends[-1]))
+    lenient = pc.match_substring_regex(raw, _LENIENT_PATTERN)
+    if lenient.true_count:
+        vouched = vouched & ~np.asarray(lenient.to_numpy(zero_copy_only=False), dtype=bool)
     col = {}
     for path, data_type in _PATH_TYPES.items():
         values = part.column(path).combine_chunks()
@@ -780,17 +777,13 @@ def _columns_frame(col: dict[str, pa.Array], raw: pa.Array, vouched: np.ndarray,
 _TRAILING = " \t\r\n\x0b\x0c"
 
 
-_SPACE_BYTES = np.array([9, 11, 12, 32], dtype=np.uint8)  # trailing space in a line (\r is cut by _line_bounds)
-
-
 def _line_array(data: bytes, starts: np.ndarray, ends: np.ndarray) -> pa.Array | None:
     """The consecutive lines ``starts``..``ends`` as one string array (trailing whitespace cut).
 
     Each string first spans from its line's start to the next line's start (offsets straight
-    into ``data``, no copy). A line followed by exactly one ``\n`` and not ending in a space
-    (nearly all of them) loses that one byte (a byte slice, no UTF-8 scan); the others (``\r``,
-    blank lines after them, trailing spaces, the last line) are trimmed of trailing whitespace.
-    ``None`` when the text is not valid UTF-8 (the caller then goes line by line).
+    into ``data``, no copy: the newline, a ``\r`` and any blank lines in between are inside it);
+    one ``utf8_rtrim`` pass then cuts :data:`_TRAILING` from every line (the per-record path's
+    ``rstrip``). ``None`` when the text is not valid UTF-8 (the caller then goes line by line).
     """
     offsets = np.concatenate((starts, ends[-1:])).astype(np.int64)
     spans = pa.LargeStringArray.from_buffers(len(starts), pa.py_buffer(offsets), pa.py_buffer(data))
@@ -798,14 +791,7 @@ def _line_array(data: bytes, starts: np.ndarray, ends: np.ndarray) -> pa.Array |
         spans.validate(full=True)
     except pa.ArrowInvalid:
         return None
-    buffer = np.frombuffer(data, dtype=np.uint8)
-    simple = (offsets[1:] - ends == 1) & ~np.isin(buffer[ends - 1], _SPACE_BYTES)
-    cut = pc.binary_slice(spans.view(pa.large_binary()), 0, -1)
-    if not simple.all():
-        other = np.flatnonzero(~simple)
-        trimmed = pc.utf8_rtrim(spans.take(pa.array(other)), characters=_TRAILING).view(pa.large_binary())
-        cut = pc.replace_with_mask(cut, pa.array(~simple), trimmed)
-    return cut.view(pa.large_string())
+    return pc.utf8_rtrim(spans, characters=_TRAILING)
 
 
 def _categorical(values: pa.Array, mapper, categories: list[str]) -> pd.Categorical:
