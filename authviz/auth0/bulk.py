@@ -262,7 +262,11 @@ def _frames_from_path(path: str | Path, collector: Collector, source_shape: str 
         _refuse_binary(head, repr(str(path)))
         if _needs_whole_document(head):
             return _frames_from_bytes(head + read(), collector, source_shape, progress)
-        table = _duckdb_read(path, compressed) if source_shape not in ("rule", "action") and use_duckdb else None
+        table = None
+        if source_shape not in ("rule", "action") and use_duckdb:
+            first = head.find(b"\n")
+            shape = _sniff(head, 0, len(head) if first < 0 else first, source_shape)
+            table = _duckdb_read(path, compressed, shape)
         if table is not None:
             mark = len(collector.result.rejects)
             try:
@@ -329,22 +333,36 @@ def _leaf_check(value: str, data_type: pa.DataType) -> tuple[str, str]:
             f"THEN json_extract_string({value}, '$') ELSE {value}[2:-2] END")
 
 
-def _duckdb_sql() -> tuple[str, str]:
-    """(the ``columns`` argument of ``read_json``; the select list over its rows).
+def _duckdb_sql(shape: str | None = None) -> tuple[str, str]:
+    """(the ``columns`` argument of ``read_json``; the select list over its rows) for the log
+    shape ``shape`` (``None``: every shape at once).
 
-    Every field of :data:`LINE_SCHEMA` is read as JSON text and typed here, so that a field of
-    another JSON type than the schema's makes the row go per record (``vouched`` false) instead
-    of being cast. Struct paths come out as true where present (a non-object there leaves every
-    field below it null, which the shape checks of :func:`_table_to_frame` never accept).
+    Every field of :data:`SHAPE_SCHEMAS` ``[shape]`` is read as JSON text and typed here, so that
+    a field of another JSON type than the schema's makes the row go per record (``vouched``
+    false) instead of being cast. A key the shape's schema types ``null`` (present: another
+    shape) is read as JSON and only checked for absence. Struct paths come out as true where
+    present (a non-object there leaves every field below it null, which the shape checks of
+    :func:`_columns_frame` never accept). Each ``location_info`` object is parsed once (a list
+    extraction), not once per field. Paths of :data:`LINE_SCHEMA` outside the shape are not
+    selected (the caller fills them with nulls).
     """
-    columns = "{" + ", ".join(f"'{f.name}': '{_duckdb_type(f.type, f.name)}'" for f in LINE_SCHEMA) + "}"
-    checks, select = [], []
-    for path, data_type in _PATH_TYPES.items():
+    schema = SHAPE_SCHEMAS[shape]
+    columns = "{" + ", ".join(
+        f"'{f.name}': '{'JSON' if pa.types.is_null(f.type) else _duckdb_type(f.type, f.name)}'" for f in schema
+    ) + "}"
+    absent = [f'"{f.name}" IS NULL' for f in schema if pa.types.is_null(f.type)]
+    holders: dict[str, tuple[str, list[str]]] = {}  # JSON object path -> (its alias, field names)
+    checks, select = list(absent), []
+    for path, data_type in _leaf_types(list(schema)).items():
+        if pa.types.is_null(data_type):
+            continue
         parts = path.split(".")
         inside = next((i for i, part in enumerate(parts[:-1]) if part in _JSON_OBJECTS), None)
-        if inside is not None:  # a field of an object read as JSON text
-            holder = ".".join(f'"{part}"' for part in parts[:inside + 1])
-            value = f"json_extract({holder}, '$.\"{parts[-1]}\"')"
+        if inside is not None:  # a field of an object read as JSON text: one list extraction per object
+            holder = ".".join(parts[:inside + 1])
+            alias, names = holders.setdefault(holder, (f"_obj{len(holders)}", []))
+            names.append(parts[-1])
+            value = f'"{alias}"[{len(names)}]'
         else:
             value = ".".join(f'"{part}"' for part in parts)
         if pa.types.is_struct(data_type) and parts[-1] in _JSON_OBJECTS:
@@ -357,26 +375,33 @@ def _duckdb_sql() -> tuple[str, str]:
             checks.append(check)
             select.append(f"{typed} AS \"{path}\"")
     select.insert(0, "coalesce(" + " AND ".join(checks) + ", false) AS vouched")
-    return columns, ", ".join(select)
+    extracted = "".join(
+        ", json_extract(" + ".".join(f'"{part}"' for part in holder.split(".")) + ", ["
+        + ", ".join(f"'$.\"{name}\"'" for name in names) + f"]) AS \"{alias}\""
+        for holder, (alias, names) in holders.items()
+    )
+    return columns, ", ".join(select) + "\0" + extracted
 
 
-_DUCKDB_COLUMNS, _DUCKDB_SELECT = _duckdb_sql()
+_DUCKDB_SQL = {shape: _duckdb_sql(shape) for shape in SHAPE_SCHEMAS}
 #: DuckDB refuses a line longer than this (the row is then null and goes per record).
 MAX_LINE_BYTES = 256 * 1024 * 1024
 
 
-def _duckdb_read(path: Path, compressed: bool) -> pa.Table | None:
+def _duckdb_read(path: Path, compressed: bool, shape: str | None = None) -> pa.Table | None:
     """DuckDB's reading of a JSON-lines file: one row per non-blank line (null where the line is
-    not one JSON object), ``vouched`` and every :data:`LINE_SCHEMA` path as a column (struct
-    paths: true where present). ``None`` if DuckDB is not installed."""
+    not one JSON object), ``vouched`` and every :data:`SHAPE_SCHEMAS` ``[shape]`` path as a column
+    (struct paths: true where present). ``None`` if DuckDB is not installed."""
     try:
         import duckdb
     except ImportError:
         return None
     literal = str(path).replace("'", "''")
-    sql = (f"SELECT {_DUCKDB_SELECT} FROM read_json('{literal}', format = 'newline_delimited', "
-           f"columns = {_DUCKDB_COLUMNS}, ignore_errors = true, maximum_object_size = {MAX_LINE_BYTES}, "
-           f"compression = '{'gzip' if compressed else 'none'}')")
+    columns, select = _DUCKDB_SQL[shape]
+    select, extracted = select.split("\0")
+    sql = (f"SELECT {select} FROM (SELECT *{extracted} FROM read_json('{literal}', format = 'newline_delimited', "
+           f"columns = {columns}, ignore_errors = true, maximum_object_size = {MAX_LINE_BYTES}, "
+           f"compression = '{'gzip' if compressed else 'none'}'))")
     with duckdb.connect() as connection:
         connection.execute("SET preserve_insertion_order = true")
         relation = connection.sql(sql)
@@ -442,7 +467,11 @@ def _block_from_rows(block: bytes, part: pa.Table, starts: np.ndarray, ends: np.
     if lenient.true_count:
         vouched = vouched & ~np.asarray(lenient.to_numpy(zero_copy_only=False), dtype=bool)
     col = {}
+    names = set(part.column_names)
     for path, data_type in _PATH_TYPES.items():
+        if path not in names:  # outside the shape DuckDB read with
+            col[path] = pa.nulls(len(starts), pa.bool_() if pa.types.is_struct(data_type) else data_type)
+            continue
         values = part.column(path).combine_chunks()
         col[path] = values if values.type == data_type or pa.types.is_struct(data_type) else pc.cast(values, data_type)
     return _columns_frame(col, raw, vouched, block, starts, ends, numbers, collector, source_shape)
