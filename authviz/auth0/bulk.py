@@ -806,6 +806,13 @@ def _columns_frame(col: dict[str, pa.Array], raw: pa.Array, vouched: np.ndarray,
 _TRAILING = " \t\r\n\x0b\x0c"
 
 
+#: Where the ``raw`` text is allocated: one fresh buffer the size of a chunk per chunk, kept to
+#: the end. The C library's allocator gives these (mmap'd) about twice as fast as pyarrow's
+#: default mimalloc pool on the benchmark machine (0.5-0.8 s against 1.0-1.6 s for 12 chunks
+#: of 32 MiB, interleaved runs, 2026-12-03).
+_RAW_POOL = pa.system_memory_pool()
+
+
 def _line_array(data: bytes, starts: np.ndarray, ends: np.ndarray) -> pa.Array | None:
     """The consecutive lines ``starts``..``ends`` as one string array (trailing whitespace cut).
 
@@ -820,7 +827,7 @@ def _line_array(data: bytes, starts: np.ndarray, ends: np.ndarray) -> pa.Array |
         spans.validate(full=True)
     except pa.ArrowInvalid:
         return None
-    return pc.utf8_rtrim(spans, characters=_TRAILING)
+    return pc.utf8_rtrim(spans, characters=_TRAILING, memory_pool=_RAW_POOL)
 
 
 def _categorical(values: pa.Array, mapper, categories: list[str]) -> pd.Categorical:
