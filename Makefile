@@ -8,7 +8,7 @@ INSTALLED := $(VENV)/.installed
 NODE_DIR := tests/node
 PYTEST_ARGS ?=
 
-.PHONY: help install test lint node demo bench clean e2e
+.PHONY: help install test lint node redis demo bench clean e2e
 
 help:  ## list the targets
 	@grep -E '^[a-z0-9-]+:.*##' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -17,7 +17,8 @@ help:  ## list the targets
 $(INSTALLED): pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --disable-pip-version-check --upgrade pip
-	$(PY) -m pip install --quiet --disable-pip-version-check -e '.[test,notebooks]'
+	@# (setuptools' "Editable installation" banner is a warning for packagers, not for this install)
+	PYTHONWARNINGS="ignore:Editable installation" $(PY) -m pip install --quiet --disable-pip-version-check -e '.[test,notebooks]'
 	$(PY) -m authviz.widgets.serverext
 	@touch $@
 
@@ -35,9 +36,9 @@ node:  ## install the Node test packages
 	  fi; \
 	done
 
-# Notebooks 01-05 run top to bottom in local mode (embedded hub, seeded simulator) and their
+# Notebooks 00-05 run top to bottom in local mode (embedded hub, seeded simulator) and their
 # outputs are compared strictly (nbval); live cells are tagged nbval-ignore-output.
-NBVAL_NOTEBOOKS ?= notebooks/0[1-5]_*.ipynb
+NBVAL_NOTEBOOKS ?= notebooks/0[0-5]_*.ipynb
 NBVAL_ARGS ?= --nbval --nbval-cell-timeout=60 --nbval-sanitize-with tests/nbval_sanitize.cfg
 
 # ruff (rules in pyproject.toml [tool.ruff]) and the import-linter contracts ([tool.importlinter]:
@@ -46,7 +47,12 @@ lint: install  ## check the code with ruff and the architecture contracts
 	$(VENV)/bin/ruff check authviz tests benchmarks
 	$(VENV)/bin/lint-imports
 
-test: install node lint  ## run the whole test suite (after `make lint`)
+# Debian's redis-server joins the soketi nodes of the cluster tests (tests/test_cluster.py start
+# their own on a free port, in memory only). Installed with apt-get when missing.
+redis:  ## install Debian's redis-server for the cluster tests (when missing)
+	@command -v redis-server >/dev/null 2>&1 || { apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends redis-server; }
+
+test: install node lint redis  ## run the whole test suite (after `make lint`)
 	$(PY) -m pytest $(PYTEST_ARGS)
 	AUTHVIZ_NOTEBOOK_MODE=local $(PY) -m pytest $(NBVAL_ARGS) $(NBVAL_NOTEBOOKS)
 
@@ -56,11 +62,13 @@ e2e: install  ## run the notebooks in a real browser (installs Debian's chromium
 	@command -v chromium >/dev/null 2>&1 || { apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y chromium; }
 	AUTHVIZ_E2E=1 $(PY) -m pytest tests/e2e $(E2E_ARGS)
 
-bench: install node  ## run the benchmarks (results go to benchmarks/RESULTS.md by hand)
+bench: install node redis  ## run the benchmarks (results go to benchmarks/RESULTS.md by hand)
 	@for b in benchmarks/bench_*.py; do echo "== $$b"; $(PY) $$b || exit 1; done
 
-demo: install  ## start the hub with the bridge and dev identity, the simulator and JupyterLab (Ctrl-C stops all)
-	$(VENV)/bin/authviz demo
+# Options pass through: make demo ARGS="--scenario credential-stuffing --rate 10"
+ARGS ?=
+demo: install  ## start the hub + bridge, the simulator, JupyterLab and the dashboard (Ctrl-C stops all; ARGS="...")
+	$(VENV)/bin/authviz demo $(ARGS)
 
 clean:  ## remove the virtualenv and caches
 	rm -rf $(VENV) .pytest_cache .hypothesis $(NODE_DIR)/*/node_modules

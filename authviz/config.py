@@ -393,6 +393,10 @@ class BridgeSettings:
     events_permission: str = READ_EVENTS_PERMISSION
     #: Let ``POST /dev/token`` answer requests carrying forwarding headers.
     dev_token_behind_proxy: bool = False
+    #: Publishing requests (of at most 10 events) in flight at once to a Pusher HTTP API.
+    publish_concurrency: int = 8
+    #: Longest wait between attempts while the Pusher server fails (seconds; doubles up to it).
+    publish_retry_max: float = 30.0
 
     @property
     def store_path(self) -> Path:

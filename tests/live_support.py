@@ -122,7 +122,8 @@ class SoketiServer(_Backend):
     name = "soketi"
 
     def __init__(self, *, grace_ms: int = 300, max_batch: int = 100, activity_timeout: int | None = None,
-                 start_timeout: float = 20.0) -> None:
+                 start_timeout: float = 20.0, redis_port: int | None = None,
+                 redis_prefix: str = "authviz") -> None:
         if not SOKETI_BIN.exists():
             raise RuntimeError(f"soketi is not installed in {SOKETI_DIR}: run `make node`.")
         self.port = free_port()
@@ -143,6 +144,10 @@ class SoketiServer(_Backend):
                 "maxBackendEventsPerSecond": -1, "maxClientEventsPerSecond": -1,
                 "maxReadRequestsPerSecond": -1,
             }],
+            # a node of a cluster: the Redis adapter joins the nodes sharing the prefix
+            **({"adapter.driver": "redis", "adapter.redis.prefix": redis_prefix,
+                "database.redis.host": "127.0.0.1", "database.redis.port": redis_port}
+               if redis_port is not None else {}),
         }))
         self.start_timeout = start_timeout
         self.process: subprocess.Popen | None = None
@@ -187,6 +192,13 @@ class SoketiServer(_Backend):
     def restart(self) -> None:
         self.stop()
         self.start()
+
+    def kill(self) -> None:
+        """SIGKILL (a crash: no close frames, nothing flushed)."""
+        proc = self.process
+        if proc is not None and proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait(10)
 
     def close(self) -> None:
         self.stop()

@@ -1,4 +1,4 @@
-"""Writes notebooks 01-04 from the cell lists below (run it, then execute them; see README).
+"""Writes notebooks 00-04 from the cell lists below (run it, then execute them; see README).
 
     .venv/bin/python tests/notebooks_build.py            # write the .ipynb files (no outputs)
     .venv/bin/python tests/notebooks_build.py --execute  # and execute them in place (local mode)
@@ -23,31 +23,18 @@ IGNORE = {"tags": ["nbval-ignore-output"]}
 START = """\
 from authviz.widgets import live_session, summary
 
-session = live_session()   # embedded hub + bridge in-process, unless Pusher settings are set
-session.mode"""
+session = live_session()
+print(session.describe())"""
 
 SOURCE_MD = """\
-## Where the events come from
+*How the events reach this page, live until you press **Stop**, and how times read: see
+[the notebooks' README](README.md).*"""
 
-`live_session()` looks at the environment. With **no Pusher settings** (no `PUSHER_URL` / `PUSHER_KEY`),
-it starts the embedded Pusher-compatible hub and the Auth0 bridge inside this kernel, on a free port of
-127.0.0.1, and the traffic below comes from the seeded simulator, posted through the bridge's real
-Log Streaming webhook. With settings (for example the ones `make demo` gives JupyterLab, or a real
-Pusher app with `PUSHER_AUTH_ENDPOINT` and `PUSHER_AUTH_TOKEN`), it connects to them instead.
-
-Either way the widgets are fed the same way: the websocket thread only hands events to one *pump*,
-which updates the widgets four times a second from the kernel's own event loop."""
-
-STOP_MD = """\
+END_MD = """\
 ## Stop
 
-The last cell stops the simulator, the live client's threads, the pump and (in local mode) the hub.
-Run it before closing the notebook."""
-
-STOP = """\
-session.stop()
-print("the pump ran on:", session.pump.mode, "(the kernel's event loop)")
-print("dropped by the pump:", session.pump.dropped)"""
+The widgets above stay live: new events keep arriving until you press **Stop** on any of them (or run
+`session.stop()`). Shutting down or restarting the kernel stops everything too."""
 
 
 def nb(cells):
@@ -77,7 +64,7 @@ drop-down filters by category."""),
 ## Some traffic
 
 400 events from the seeded simulator (seed 7: the same events every run), 80 per second, through the
-bridge's `POST /auth0/logs` webhook: watch them arrive above."""),
+bridge's `POST /auth0/logs` webhook: watch them arrive above, stamped with the time they are posted."""),
         new_code_cell("_ = session.simulate(n=400, rate=80, seed=7)"),
         new_code_cell("session.wait_for_events(400, timeout=40)"),
         new_markdown_cell("""\
@@ -93,7 +80,11 @@ session.post_log_records([{
              "location_info": {"country_code": "FR", "country_name": "France"}},
 }])
 session.wait_for_events(401, timeout=20)"""),
-        new_markdown_cell("## What arrived\n\nCounts by category and by country: the same numbers every run."),
+        new_markdown_cell("""\
+## What arrived
+
+Counts by category and by country. In local mode these are the same numbers every run; against
+`make demo` its own simulator's traffic is counted too."""),
         new_code_cell("print(summary(feed.counts, feed.countries))"),
         new_markdown_cell("The filter works on what is kept, per category (at most 200 rows each):"),
         new_code_cell("""\
@@ -101,8 +92,7 @@ feed.filter.value = "Failures"
 print(len(feed.visible_rows()), "failure rows shown")
 feed.filter.value = "All events"
 print(len(feed.visible_rows()), "rows shown of", feed.total)"""),
-        new_markdown_cell(STOP_MD),
-        new_code_cell(STOP),
+        new_markdown_cell(END_MD),
     ])
 
 
@@ -111,29 +101,28 @@ def countries():
         new_markdown_cell("""\
 # Log-ins by country
 
-Where do sign-ups and log-ins come from? A live bar chart of the top countries, stacked by category,
-and a world map of all events. Both are plotly `FigureWidget`s redrawn at most twice (bars) and once
-(map) a second, whatever the event rate.
-
-The map draws its countries with **no internet access**: the world topology ships inside authviz and
-is served by the Jupyter server (`authviz.widgets.serverext`, enabled by `make install`) instead of
-plotly's CDN."""),
+Where do log-ins, sign-ups and failed log-ins come from? Live bars of the top countries, growing as
+events arrive, and a world map on a logarithmic scale, so a country with three log-ins shows beside
+one with three thousand (hover for the count). Other kinds of events stay out of the way. Both are
+plain HTML and SVG redrawn at most twice (bars) and every two seconds (map), whatever the event
+rate, and draw with **no internet access**: the world's shapes ship inside authviz.
+(`session.plotly_country_chart()` gives the same counts as zoomable plotly figures.)"""),
         new_markdown_cell(SOURCE_MD),
         new_code_cell(START),
         new_code_cell("chart = session.country_chart(top_n=12)\nchart", metadata=IGNORE),
-        new_markdown_cell("## Traffic\n\n400 seeded events (seed 11), 80 per second."),
-        new_code_cell("_ = session.simulate(n=400, rate=80, seed=11)\nsession.wait_for_events(400, timeout=40)"),
-        new_markdown_cell("## Top countries\n\nThe same ranking every run:"),
+        new_markdown_cell("## Traffic\n\n400 seeded events (seed 11), 30 per second: watch the bars grow."),
+        new_code_cell("_ = session.simulate(n=400, rate=30, seed=11)\nsession.wait_for_events(400, timeout=40)"),
+        new_markdown_cell("## Top countries\n\nIn local mode, the same ranking every run:"),
         new_code_cell("""\
+from authviz.widgets import CATEGORY_LABELS
+
 for name, total in chart.top():
-    stacks = ", ".join(f"{s} {chart.by_country[name][s]}" for s in chart.stacks if chart.by_country[name][s])
-    print(f"{name:<16} {total:>4}  ({stacks})")"""),
+    parts = ", ".join(f"{CATEGORY_LABELS[s]} {chart.by_country[name][s]}" for s in chart.stacks
+                      if chart.by_country[name][s])
+    print(f"{name:<16} {total:>4}  ({parts})")"""),
         new_code_cell("""\
-chart.refresh(float("inf"))
-print(len(chart.map.data[0].locations), "countries on the map")
-print("topology from", chart.map._config["topojsonURL"])"""),
-        new_markdown_cell(STOP_MD),
-        new_code_cell(STOP),
+print(len(chart.mapped()), "countries on the map")"""),
+        new_markdown_cell(END_MD),
     ])
 
 
@@ -147,8 +136,10 @@ from a verified token (never from the request), stores every message, and publis
 `presence-chat`. The widget loads the history when it opens, shows who is online, and shows errors
 inside itself. Text is stored raw and escaped where it is shown.
 
-**Two people:** open this notebook in two tabs (or two notebooks) against `make demo`, set `CHAT_AS`
-to another demo user in one of them, and chat. Run unattended, the notebook plays both people."""),
+**Two people:** a kernel is one person. Against `make demo`, duplicate this notebook in JupyterLab
+(right-click → **Duplicate**), set `CHAT_AS = "bob"` in the copy and *Run All* there: each sees the
+other online and the other's messages; your own are drawn apart. Run unattended (local mode), the
+notebook plays both people. A chat opens with the 20 most recent messages."""),
         new_markdown_cell(SOURCE_MD),
         new_code_cell(START),
         new_code_cell("""\
@@ -174,8 +165,7 @@ for author, text, _when in me.messages.values():
 Errors show inside the widget, in red, instead of a traceback: here the bridge refuses a message over
 its length limit, and the widget says why."""),
         new_code_cell("print(me.send(\"x\" * 1001))\nprint(me.error)"),
-        new_markdown_cell(STOP_MD),
-        new_code_cell(STOP),
+        new_markdown_cell(END_MD),
     ])
 
 
@@ -198,22 +188,31 @@ the affected user's private channel (`private-user-{id}`), so an application can
 The simulator can inject recognisable attacks. Six accounts blocked within an hour
 (`limit_wc` / `limit_mu`) show up above as **Blocked** rows as soon as the bridge publishes them."""),
         new_code_cell("""\
-from datetime import datetime, timezone
-from authviz.simulator import TrafficGenerator
-
-spike = TrafficGenerator(seed=5).scenario("lockout-spike", at=datetime(2026, 11, 1, 12, tzinfo=timezone.utc))
-session.post_log_records(spike)
-session.wait_for_events(600 + len(spike), timeout=20)"""),
+print(session.launch_attack("lockout-spike", seed=5))  # six blocks over the last minutes, ending now
+session.wait_for_events(606, timeout=20)"""),
         new_code_cell("""\
+from authviz.widgets import CATEGORY_LABELS
+
 for category, n in sorted(events.counts.items()):
-    print(f"{category:<16} {n:>4}")
-print("distinct users:", len(events.users))"""),
-        new_markdown_cell(STOP_MD),
-        new_code_cell(STOP),
+    print(f"{CATEGORY_LABELS[category]:<18} {n:>4}")"""),
+        new_markdown_cell(END_MD),
+    ])
+
+
+def dashboard():
+    return nb([
+        new_code_cell("""\
+# The one-page live dashboard: `authviz dashboard` and `make demo` serve this notebook with Voila,
+# which shows the widgets only. How the live notebooks work: README.md in this folder.
+from authviz.widgets import live_session
+
+session = live_session()
+session.dashboard()""", metadata=IGNORE),
     ])
 
 
 BUILDERS = {
+    "00_dashboard.ipynb": dashboard,
     "01_live_feed.ipynb": live_feed,
     "02_logins_by_country.ipynb": countries,
     "03_chat.ipynb": chat,

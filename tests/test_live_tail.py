@@ -69,7 +69,9 @@ def test_tail_config_error_is_one_sentence(tmp_path):
     result = subprocess.run([sys.executable, "-m", "authviz", "tail"], cwd=tmp_path, env=clean_env(),
                             capture_output=True, text=True, timeout=30)
     assert result.returncode == 1
-    assert result.stderr.strip() == "authviz: PUSHER_KEY is not set: give the app key (or PUSHER_URL)."
+    assert result.stderr.strip() == (
+        "authviz: PUSHER_KEY is not set: give the app key (or PUSHER_URL). While `make demo` runs, load its "
+        "settings first: set -a; . .authviz/demo.env; set +a (or watch simulated traffic with --source simulator).")
     assert result.stdout == ""
 
 

@@ -73,7 +73,9 @@ from .devidentity import DevIdentity, dev_user_claims
 from .identity import Identity, InvalidToken, TokenVerifier
 from .policy import ChannelPolicy, Decision
 from .publications import Publication, feed_payload, publications_for, session_payload, signin_user_id
-from .publish import HttpPublisher, HubPublisher, PublishError, PublishQueue, PusherCredentials
+from .publish import (
+    HttpPublisher, HubPublisher, PublishError, PublishQueue, PublishRefused, PusherCredentials,
+)
 from .store import EventStore, StoredEvent, StoreError
 
 __all__ = [
@@ -90,6 +92,7 @@ __all__ = [
     "Publication",
     "PublishError",
     "PublishQueue",
+    "PublishRefused",
     "PusherCredentials",
     "StoreError",
     "StoredEvent",

@@ -127,8 +127,6 @@ class BridgeConfig:
     #: How often the publishing progress is recorded (seconds): after a crash, at most this much
     #: of already-published events is published again (at least once; clients dedupe by seq).
     mark_interval: float = 1.0
-    #: At start, at most this many stored-but-unpublished events are published.
-    republish_limit: int = 10_000
     #: Publish the tutorial feed (``user-signedUp``/``user-loggedIn`` on ``auth0``) from the logs.
     publish_feed: bool = True
     #: Let ``POST /dev/token`` answer requests carrying forwarding headers (``X-Forwarded-For``,
@@ -238,8 +236,10 @@ class Bridge:
 
     async def start(self) -> None:
         await self.store.open()
+        if self.queue.reload is None:
+            self.queue.reload = self._reload
+        await self._resume_publishing()
         self.queue.start()
-        await self._republish_unpublished()
         self._marker = asyncio.get_running_loop().create_task(self._mark_published_loop())
         if self.config.parse_workers > 0:
             import multiprocessing
@@ -267,25 +267,23 @@ class Bridge:
 
     # -- publishing progress (at least once across crashes) ------------------------------------
 
-    async def _republish_unpublished(self) -> None:
-        """Publish what was stored but not handed to the publisher before the last stop or crash.
-
-        At most ``republish_limit`` events (the latest); older ones stay in the history.
-        """
+    async def _resume_publishing(self) -> None:
+        """Publish, from the store, what was stored but not published before the last stop or
+        crash (or during an outage of the Pusher server): everything after ``published_seq``."""
         published = await self.store.published_seq()
         self._marked = published
-        self.queue.handled_seq = max(self.queue.handled_seq, published)
         last = await self.store.last_seq()
-        after = max(published, last - self.config.republish_limit)
-        while after < last:
-            rows = await self.store.events_after(after, 1000)
-            if not rows:
-                break
-            self.queue.submit(publications_for(
-                rows, max_data_bytes=self.config.max_data_bytes, feed=self.config.publish_feed))
-            after = rows[-1].seq
-        if after > published:
-            log.info("republished events %d..%d stored before the last stop", published + 1, after)
+        self.queue.resume(published, last)
+        if last > published:
+            log.info("publishing events %d..%d stored before the last stop", published + 1, last)
+
+    async def _reload(self, after: int, limit: int) -> tuple[list[Publication], int]:
+        """The queue's ``reload``: publications of stored events after ``after``."""
+        rows = await self.store.events_after(after, limit)
+        if not rows:
+            return [], after
+        return (publications_for(rows, max_data_bytes=self.config.max_data_bytes,
+                                 feed=self.config.publish_feed), rows[-1].seq)
 
     async def _mark_published(self) -> None:
         handled = self.queue.handled_seq
@@ -476,13 +474,32 @@ class Bridge:
         refusal = await self._history_refusal(request)
         if refusal is not None:
             return refusal
+        publishing = await self.publishing_status()
         channels: Any = {}
         if self._listeners is not None:
             try:
                 channels = await self._listeners()
             except Exception as error:  # noqa: BLE001 - report, do not crash the endpoint
-                return _error(502, f"cannot read the channel list: {error}")
-        return _json({"channels": channels, "publishing": self.queue.stats()})
+                return _error(502, f"cannot read the channel list: {error}", publishing=publishing)
+        return _json({"channels": channels, "publishing": publishing})
+
+    async def publishing_status(self) -> dict[str, Any]:
+        """The queue's counts plus how far publishing is behind the store, and since when.
+
+        ``stored_seq``: the newest stored event; ``behind``: stored events not yet published;
+        ``behind_since``: when the oldest of them was received (null when none is behind).
+        """
+        status = self.queue.stats()
+        stored_seq, _ = await self.store.head()
+        published = status["published_seq"]
+        status["stored_seq"] = stored_seq
+        status["behind"] = max(0, stored_seq - published)
+        status["behind_since"] = None
+        if stored_seq > published:
+            oldest = await self.store.events_after(published, 1, include_raw=False)
+            if oldest:
+                status["behind_since"] = oldest[0].received_at
+        return status
 
     async def get_quarantine(self, request: web.Request) -> web.Response:
         if not self._log_token_ok(request):

@@ -4,8 +4,15 @@ Children (each started by this process and stopped by its own pid, never by name
 
 1. ``authviz serve --dev-identity`` (hub + bridge + dev identity) on ``port``;
 2. ``authviz simulate`` posting through the real webhook;
-3. ``jupyter lab`` on ``notebooks/`` (installs the ``notebooks`` extra first when JupyterLab is
-   missing, unless ``--no-install``; when that fails, e.g. offline, the demo goes on without it).
+3. JupyterLab and the Voilà dashboard (``00_dashboard.ipynb``) on a working copy of the notebooks
+   in ``STATE_DIR/notebooks`` (made from ``notebooks/`` when missing, kept across runs, replaced by
+   ``reset_notebooks``), so saving never changes a tracked file (installs the ``notebooks`` extra
+   first when JupyterLab is missing, unless ``--no-install``; when that fails, e.g. offline, the
+   demo goes on without them). Their logs are kept in ``STATE_DIR/jupyterlab.log`` and
+   ``STATE_DIR/dashboard.log``; their URLs are printed once they answer.
+
+Every port is checked before anything starts: one in use stops the demo at once with one sentence
+naming what answers there (another demo's hub, a Jupyter server...).
 
 The notebooks find the hub through the environment given to JupyterLab (and printed):
 ``PUSHER_URL``, ``PUSHER_APP_ID``, ``PUSHER_KEY``, ``PUSHER_SECRET``, ``PUSHER_HOST``,
@@ -22,7 +29,6 @@ from __future__ import annotations
 
 import importlib.util
 import os
-import secrets
 import signal
 import subprocess
 import sys
@@ -37,6 +43,7 @@ from urllib.parse import quote
 from authviz.config import process_environment
 from authviz.errors import AuthvizError, SettingError
 from authviz.hub.credentials import app_secret
+from authviz.notebook_servers import DASHBOARD, NotebookServer, working_copy
 from authviz.statefiles import private_dir
 from authviz.topics import READ_EVENTS_PERMISSION
 
@@ -51,6 +58,7 @@ APP_ID, KEY = "1", "authviz-key"
 class DemoOptions:
     port: int = 6001
     jupyter_port: int = 8888
+    dashboard_port: int = 8866
     rate: float = 3.0
     seed: int = 0
     scenarios: tuple[str, ...] = ()
@@ -58,6 +66,9 @@ class DemoOptions:
     state_dir: Path = Path(".authviz")
     notebooks: Path = Path("notebooks")
     jupyter: bool = True
+    dashboard: bool = True
+    #: replace the working copy's notebooks with the shipped ones (edits there are lost)
+    reset_notebooks: bool = False
     simulator: bool = True
     install: bool = True
     run_for: float | None = None
@@ -68,16 +79,21 @@ class DemoOptions:
     log_token: str | None = None
 
     def validate(self) -> None:
-        """Raise :class:`UsageError` for options no child could run with (checked before any starts)."""
+        """Raise :class:`SettingError` for options no child could run with (checked before any starts)."""
         from authviz.simulator import SCENARIOS
 
         for name in self.scenarios:
             if name not in SCENARIOS:
                 raise SettingError(f"scenario {name!r} is not a scenario; choose from {', '.join(SCENARIOS)}.",
                                    "scenario")
-        for setting, port in (("port", self.port), ("jupyter_port", self.jupyter_port)):
+        ports = (("port", self.port), ("jupyter_port", self.jupyter_port), ("dashboard_port", self.dashboard_port))
+        for setting, port in ports:
             if not 1 <= port <= 65535:
-                raise SettingError(f"{setting} {port} is not a port number (1-65535).", setting)
+                raise SettingError(f"{setting} must be from 1 to 65535, not {port}.", setting)
+        used = [port for _setting, port in ports]
+        if len(set(used)) != len(used):
+            raise SettingError(f"the hub, JupyterLab and the dashboard need three different ports, not {used}.",
+                               "port")
         if not self.rate > 0:
             raise SettingError(f"rate must be a positive number of events per second, not {self.rate:g}.", "rate")
         if self.run_for is not None and not self.run_for > 0:
@@ -140,6 +156,27 @@ def _wait_ready(url: str, token: str, proc: subprocess.Popen[bytes], timeout: fl
     raise AuthvizError(f"authviz serve did not answer on {url} within {timeout:g} s.")
 
 
+def check_ports_free(options: DemoOptions) -> None:
+    """Raise :class:`AuthvizError` (one sentence) when a port the demo needs already answers."""
+    from authviz.notebook_servers import port_owner
+
+    wanted = [("port", options.port, "The hub")]
+    if options.jupyter:
+        wanted.append(("jupyter_port", options.jupyter_port, "JupyterLab"))
+        if options.dashboard:
+            wanted.append(("dashboard_port", options.dashboard_port, "the dashboard"))
+    for setting, port, what in wanted:
+        owner = port_owner(port)
+        if owner is not None:
+            raise AuthvizError(f"{what} cannot listen on 127.0.0.1:{port}: it is in use by {owner}; stop "
+                               f"that, or choose another {setting}.").naming(setting)
+
+
+def notebooks_copy(options: DemoOptions) -> Path:
+    """The working copy of the notebooks the demo serves (``STATE_DIR/notebooks``)."""
+    return options.state_dir / "notebooks"
+
+
 def _has_jupyterlab() -> bool:
     return importlib.util.find_spec("jupyterlab") is not None
 
@@ -200,6 +237,7 @@ def run(options: DemoOptions) -> int:
     everything. Returns 0; raises :class:`AuthvizError` when a child stopped on its own (the
     others are stopped first)."""
     options.validate()
+    check_ports_free(options)
     on_main = threading.current_thread() is threading.main_thread()
     previous = signal.signal(signal.SIGTERM, _on_sigterm) if on_main else None
     try:
@@ -210,7 +248,8 @@ def run(options: DemoOptions) -> int:
 
 
 def _run(options: DemoOptions) -> int:
-    from .devidentity import mint_token
+    from .devidentity import DEFAULT_AUDIENCE, KEY_FILE, DevIdentity, mint_token, read_dev_settings
+    from .identity import normalise_issuer
 
     authviz = [sys.executable, "-m", "authviz"]
     state = str(options.state_dir)
@@ -223,6 +262,15 @@ def _run(options: DemoOptions) -> int:
     child_env = process_environment(AUTHVIZ_LOG_TOKEN=log_token, PUSHER_SECRET=secret,
                                     PYTHONUNBUFFERED="1")
     try:
+        # The notebooks' token is minted before the server answers (same key file and issuer as
+        # `authviz serve --dev-identity` on this port), so JupyterLab and the dashboard start
+        # alongside the server: they are the slow part of a start.
+        DevIdentity.load_or_create(options.state_dir / KEY_FILE)  # the key the server will load
+        issuer = normalise_issuer(f"{base}/")
+        # the notebook user reads the event feed and its history: read:auth_events
+        user_token = mint_token(options.user, state_dir=options.state_dir, issuer=issuer,
+                                audience=DEFAULT_AUDIENCE, permissions=[READ_EVENTS_PERMISSION])
+        env = demo_environment(options.port, log_token, user_token, secret)
         serve = subprocess.Popen(
             # --public-feed: the tutorial's React feed and notebook 01 read it; loopback only
             [*authviz, "serve", "--dev-identity", "--port", str(options.port), "--state-dir", state,
@@ -230,11 +278,32 @@ def _run(options: DemoOptions) -> int:
             env=child_env, stdout=subprocess.DEVNULL,
         )
         children.append(("authviz serve", serve))
+
+        servers: list[NotebookServer] = []
+        if options.jupyter:
+            if not _has_jupyterlab() and not (options.install and _install_notebooks_extra()):
+                _say("JupyterLab is not available (install the notebooks extra: "
+                     "pip install -e '.[notebooks]'); going on without it.")
+            else:
+                workdir = notebooks_copy(options)
+                copied = working_copy(options.notebooks, workdir, reset=options.reset_notebooks)
+                if copied:
+                    _say(f"copied {len(copied)} notebooks into {workdir} (your working copy; "
+                         "saving there changes no tracked file)")
+                kernel_env = {**child_env, **env}
+                if options.dashboard and (workdir / DASHBOARD).exists():
+                    servers.append(NotebookServer("dashboard", workdir, options.dashboard_port,
+                                                  options.state_dir / "dashboard.log"))
+                servers.append(NotebookServer("lab", workdir, options.jupyter_port,
+                                              options.state_dir / "jupyterlab.log"))
+                for server in servers:
+                    server.start(kernel_env)
+                    children.append((server.name, server.proc))
+
         _wait_ready(base, log_token, serve, options.start_timeout)
-        # the notebook user reads the event feed and its history: read:auth_events
-        user_token = mint_token(options.user, state_dir=options.state_dir,
-                                permissions=[READ_EVENTS_PERMISSION])
-        env = demo_environment(options.port, log_token, user_token, secret)
+        if (read_dev_settings(options.state_dir) or {}).get("issuer") != issuer:
+            raise AuthvizError(f"the demo's server records another issuer than {issuer}; the notebooks' "
+                               "token would be refused.")
 
         if options.simulator:
             cmd = [*authviz, "simulate", "--target", base + "/auth0/logs", "--rate", str(options.rate),
@@ -243,33 +312,17 @@ def _run(options: DemoOptions) -> int:
                 cmd += ["--scenario", name]
             children.append(("authviz simulate", subprocess.Popen(cmd, env=child_env)))
 
-        jupyter_url = None
-        if options.jupyter:
-            if not _has_jupyterlab() and not (options.install and _install_notebooks_extra()):
-                _say("JupyterLab is not available (install the notebooks extra: "
-                     "pip install -e '.[notebooks]'); going on without it.")
-            else:
-                options.notebooks.mkdir(parents=True, exist_ok=True)
-                jupyter_token = secrets.token_hex(24)
-                cmd = [sys.executable, "-m", "jupyter", "lab", "--no-browser",
-                       f"--ServerApp.port={options.jupyter_port}", "--ServerApp.port_retries=0",
-                       "--ServerApp.ip=127.0.0.1", f"--ServerApp.root_dir={options.notebooks}",
-                       f"--IdentityProvider.token={jupyter_token}"]
-                if hasattr(os, "geteuid") and os.geteuid() == 0:
-                    cmd.append("--allow-root")  # containers often run as root
-                children.append(("jupyter lab", subprocess.Popen(
-                    cmd, env={**child_env, **env}, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                    stderr=subprocess.DEVNULL)))
-                jupyter_url = f"http://127.0.0.1:{options.jupyter_port}/lab?token={jupyter_token}"
-
         _say("")
         _say("authviz demo is running:")
         _say(f"  hub + bridge   {base}  (websocket {base.replace('http', 'ws')}/app/{KEY})")
         _say(f"  log stream     POST {base}/auth0/logs  (token in {options.state_dir}/log-token)")
         _say(f"  history        GET  {base}/auth0/events?after=0&limit=100")
-        if jupyter_url:
-            _say(f"  JupyterLab     {jupyter_url}")
+        if servers:
+            _say(f"  notebooks      {notebooks_copy(options)}  (your copy, kept; delete it to start again; "
+                 f"logs: {options.state_dir}/jupyterlab.log, dashboard.log)")
         env_file = _write_env_file(options.state_dir, env)
+        # each URL is printed once its server answers (the dashboard usually first)
+        _announce_when_ready(servers, options.start_timeout * 3)
         _say("environment for notebooks and scripts (secrets only in the file):")
         for name, value in env.items():
             shown = "(see file)" if name in SECRET_VARIABLES else value
@@ -282,10 +335,12 @@ def _run(options: DemoOptions) -> int:
             for name, proc in children:
                 if proc.poll() is not None:
                     # every child runs until the demo stops it: one that stopped is a failure
-                    hint = (f"; is port {options.jupyter_port} free? (choose another jupyter_port)"
-                            if name == "jupyter lab" and proc.returncode else "")
-                    raise AuthvizError(f"{name} stopped unexpectedly ({_exit_status(proc.returncode)})"
-                                       f"{hint}; the demo stopped the rest.").naming("jupyter_port")
+                    server = next((s for s in servers if s.proc is proc), None)
+                    if server is not None:
+                        raise server.failure(f"stopped unexpectedly ({_exit_status(proc.returncode)}); "
+                                             "the demo stopped the rest.")
+                    raise AuthvizError(f"{name} stopped unexpectedly ({_exit_status(proc.returncode)}); "
+                                       "the demo stopped the rest.")
             time.sleep(0.2)
     except (KeyboardInterrupt, _Terminated):
         pass
@@ -298,6 +353,22 @@ def _run(options: DemoOptions) -> int:
         finally:
             _restore(ignored)
     return 0
+
+
+def _announce_when_ready(servers: list[NotebookServer], timeout: float) -> None:
+    """Print each server's URL as soon as it answers; raise (with its log's tail) if one fails."""
+    waiting = list(servers)
+    deadline = time.monotonic() + timeout
+    while waiting:
+        for server in list(waiting):
+            if server.ready():
+                _say(f"  {'JupyterLab' if server.kind == 'lab' else 'dashboard':<14} {server.url}")
+                waiting.remove(server)
+            elif server.proc is not None and server.proc.poll() is not None:
+                raise server.failure(f"stopped at start (exit {server.proc.returncode})")
+            elif time.monotonic() > deadline:
+                raise server.failure(f"did not answer on {server.base} within {timeout:g} s")
+        time.sleep(0.2)
 
 
 def _ignore_stop_signals() -> dict[int, object]:

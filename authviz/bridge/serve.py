@@ -13,6 +13,7 @@ from __future__ import annotations
 import ipaddress
 import logging
 import sys
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -131,7 +132,7 @@ def build_bridge(
     bridge = Bridge(
         config,
         EventStore(store_path, synchronous=config.synchronous),
-        PublishQueue(publisher),
+        PublishQueue(publisher, backoff_cap=settings.publish_retry_max),
         verifier,
         dev_identity=dev,
         listeners=listeners,
@@ -213,20 +214,33 @@ def mount(app: web.Application, hub: Any, settings: BridgeSettings, *, host: str
     return bridge
 
 
-def standalone_app(settings: BridgeSettings, pusher_url: str, *, host: str | None,
+def pusher_targets(urls: Sequence[str]) -> list[PusherCredentials]:
+    """The nodes of one cluster from their Pusher URLs: the same app (id, key, secret) on each."""
+    targets = [PusherCredentials.from_url(url) for url in urls]
+    first = targets[0]
+    for other in targets[1:]:
+        if (other.app_id, other.key, other.secret) != (first.app_id, first.key, first.secret):
+            raise ConfigError("Every Pusher URL must name the same app (app id, key and secret): "
+                              "they are nodes of one cluster.")
+    return targets
+
+
+def standalone_app(settings: BridgeSettings, pusher_url: str | Sequence[str], *, host: str | None,
                    port: int | None, limits: ServerLimits | None = None,
                    ) -> tuple[web.Application, Bridge]:
-    """The bridge alone, publishing to ``pusher_url`` through the Pusher HTTP API."""
-    if not pusher_url:
+    """The bridge alone, publishing through the Pusher HTTP API to ``pusher_url``: one URL, or
+    the URLs of the nodes of one cluster (failed over in turn)."""
+    urls = [pusher_url] if isinstance(pusher_url, str) else [url for url in pusher_url if url]
+    if not urls or not urls[0]:
         raise ConfigError("A Pusher URL (PUSHER_URL) is needed: http(s)://KEY:SECRET@HOST[:PORT]/apps/APP_ID.")
-    credentials = PusherCredentials.from_url(pusher_url)
+    targets = pusher_targets(urls)
     # timeouts, connection caps and no version banner, as on `authviz serve` (default limits)
     app = guarded_application(ConnectionGuard(limits or ServerLimits()))
     bridge = build_bridge(
         settings,
-        publisher=HttpPublisher(credentials),
-        app_key=credentials.key,
-        app_secret=credentials.secret,
+        publisher=HttpPublisher(targets, max_concurrency=settings.publish_concurrency),
+        app_key=targets[0].key,
+        app_secret=targets[0].secret,
         host=host,
         port=port,
     )

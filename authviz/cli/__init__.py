@@ -26,6 +26,7 @@ _COMMAND_MODULES = (
     "authviz.cli.tail",  # tail
     "authviz.cli.bridge",  # simulate, token, demo, bridge
     "authviz.cli.detect",  # detect, rules
+    "authviz.cli.dashboard",  # dashboard
 )
 # Modules contributing `authviz logs ...` commands.
 _LOGS_MODULES = (

@@ -7,13 +7,14 @@ import argparse
 import asyncio
 import errno
 import sys
+from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
 from collections.abc import Sequence
 from typing import Any
 from urllib.parse import urlsplit
 
-from authviz.cli.argtypes import check_port
+from authviz.cli.argtypes import check_port, whole_number
 from authviz.config import load_environment
 from authviz.errors import AuthvizError, ConfigError, UsageError
 
@@ -212,15 +213,19 @@ def _add_demo(subparsers: Any) -> None:
 
     p = subparsers.add_parser(
         "demo",
-        help="start the hub with the bridge, the simulator and JupyterLab (offline)",
+        help="start the hub with the bridge, the simulator, JupyterLab and the dashboard (offline)",
         description="Start `authviz serve --dev-identity` (hub, bridge, dev identity), the "
-                    "simulator posting traffic through the real webhook, and JupyterLab on "
-                    "notebooks/, with the environment the notebooks read. Ctrl-C (or SIGTERM) "
+                    "simulator posting traffic through the real webhook, JupyterLab and the live "
+                    "dashboard (Voila) on a working copy of the notebooks in STATE_DIR/notebooks "
+                    "(kept across runs: saving there changes no tracked file), with the environment "
+                    "the notebooks read. Ports in use are refused at once; the URLs are printed "
+                    "once the servers answer; their logs are kept in STATE_DIR. Ctrl-C (or SIGTERM) "
                     "stops them all; when one of them stops on its own the demo stops the rest "
-                    "and exits 1.",
+                    "and exits 1. From make: make demo ARGS=\"--scenario credential-stuffing\".",
     )
     p.add_argument("--port", type=int, default=6001, help="hub and bridge port (default 6001)")
     p.add_argument("--jupyter-port", type=int, default=8888, help="JupyterLab port (default 8888)")
+    p.add_argument("--dashboard-port", type=int, default=8866, help="dashboard (Voila) port (default 8866)")
     p.add_argument("--rate", type=float, default=3.0, help="simulated events per second (default 3)")
     p.add_argument("--seed", type=int, default=0, metavar="N", help="simulator seed (default 0)")
     p.add_argument("--scenario", action="append", default=[], choices=list(SCENARIOS), metavar="NAME",
@@ -228,7 +233,10 @@ def _add_demo(subparsers: Any) -> None:
     p.add_argument("--user", default="alice", help="demo user whose token the notebooks get (default alice)")
     p.add_argument("--state-dir", default=_state_dir_default(), help="state directory (default .authviz)")
     p.add_argument("--notebooks", default="notebooks", help="notebook directory (default notebooks/)")
-    p.add_argument("--no-jupyter", action="store_true", help="do not start JupyterLab")
+    p.add_argument("--no-jupyter", action="store_true", help="do not start JupyterLab nor the dashboard")
+    p.add_argument("--no-dashboard", action="store_true", help="do not start the dashboard")
+    p.add_argument("--reset-notebooks", action="store_true",
+                   help="replace the working copy's notebooks with the shipped ones (your edits there are lost)")
     p.add_argument("--no-simulator", action="store_true", help="do not start the simulator")
     p.add_argument("--no-install", action="store_true",
                    help="never try to install the notebooks extra when JupyterLab is missing")
@@ -241,7 +249,8 @@ def run_demo(args: argparse.Namespace) -> int:
     from authviz.bridge.demo import DemoOptions, run
 
     return run(DemoOptions(
-        port=args.port, jupyter_port=args.jupyter_port, rate=args.rate, seed=args.seed,
+        port=args.port, jupyter_port=args.jupyter_port, dashboard_port=args.dashboard_port,
+        dashboard=not args.no_dashboard, reset_notebooks=args.reset_notebooks, rate=args.rate, seed=args.seed,
         scenarios=tuple(args.scenario), user=args.user, state_dir=Path(args.state_dir),
         notebooks=Path(args.notebooks), jupyter=not args.no_jupyter,
         simulator=not args.no_simulator, install=not args.no_install, run_for=args.run_for,
@@ -250,6 +259,9 @@ def run_demo(args: argparse.Namespace) -> int:
 
 
 # -- bridge (standalone) -------------------------------------------------------------------------
+
+_publish_concurrency_arg = whole_number(1, 64, unit="requests")
+_publish_retry_arg = whole_number(1, 3600, unit="seconds")
 
 
 def _add_bridge(subparsers: Any) -> None:
@@ -262,8 +274,14 @@ def _add_bridge(subparsers: Any) -> None:
                     "/chat/messages on their own port and publish through the Pusher HTTP API "
                     "of --pusher-url (use `authviz serve` instead for the embedded hub).",
     )
-    p.add_argument("--pusher-url", default=None,
-                   help="http(s)://KEY:SECRET@HOST[:PORT]/apps/APP_ID (env PUSHER_URL)")
+    p.add_argument("--pusher-url", action="append", default=None, metavar="URL",
+                   help="http(s)://KEY:SECRET@HOST[:PORT]/apps/APP_ID (env PUSHER_URL); repeat it "
+                        "for each node of one cluster: publishing fails over to the next")
+    p.add_argument("--publish-concurrency", type=_publish_concurrency_arg, default=8, metavar="N",
+                   help="publishing requests (of up to 10 events) in flight at once (default 8)")
+    p.add_argument("--publish-retry-max", type=_publish_retry_arg, default=30, metavar="SECONDS",
+                   help="while the Pusher server fails, the events are kept and retried; the wait "
+                        "between attempts doubles up to this (default 30)")
     p.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
     p.add_argument("--port", type=int, default=6002, help="port (default 6002)")
     add_bridge_arguments(p, standalone=True)
@@ -278,19 +296,20 @@ def run_bridge(args: argparse.Namespace) -> int:
     from authviz.errors import ListenError, StateError
 
     check_port(args.port)
-    pusher_url = args.pusher_url or load_environment().get("PUSHER_URL")
-    if not pusher_url:
+    pusher_urls = args.pusher_url or [load_environment().get("PUSHER_URL") or ""]
+    if not all(pusher_urls):
         # a missing setting is a usage error, as for `authviz logs pull` without --domain
         raise UsageError("give --pusher-url (or set PUSHER_URL) as "
                          "http(s)://KEY:SECRET@HOST[:PORT]/apps/APP_ID.")
-    settings = bridge_settings(args)
+    settings = replace(bridge_settings(args), publish_concurrency=args.publish_concurrency,
+                       publish_retry_max=float(args.publish_retry_max))
 
     def listening(port: int) -> None:
         print(f"authviz bridge listening on http://{args.host}:{port} "
               f"(log stream: POST /auth0/logs); Ctrl-C stops it", file=sys.stderr, flush=True)
 
     async def main() -> None:
-        app, _bridge = standalone_app(settings, pusher_url, host=args.host, port=args.port)
+        app, _bridge = standalone_app(settings, pusher_urls, host=args.host, port=args.port)
         try:
             await stack.serve(app, host=args.host, port=args.port, ready=listening)
         except StateError as error:

@@ -13,9 +13,10 @@ from typing import Any, TextIO
 
 import orjson
 
-from authviz.config import load_environment
 from authviz import topics
 from authviz.cli.argtypes import whole_number
+from authviz.config import load_environment
+from authviz.errors import ConfigError
 from authviz.live.alerts import format_alert
 from authviz.live.events import LiveEvent
 
@@ -156,6 +157,18 @@ class ConnectionStatus:
         self._seen = count
 
 
+def _with_demo_hint(error: ConfigError) -> ConfigError:
+    """No Pusher settings at all: say where the demo keeps them (and the offline source)."""
+    if "PUSHER_KEY is not set" not in str(error):
+        return error
+    state_dir = load_environment().get("AUTHVIZ_STATE_DIR", ".authviz")
+    hint = ConfigError(f"{error} While `make demo` runs, load its settings first: "
+                       f"set -a; . {state_dir}/demo.env; set +a (or watch simulated traffic with "
+                       "--source simulator).")
+    hint.settings = error.settings
+    return hint
+
+
 def tail(args: argparse.Namespace, out: TextIO | None = None, err: TextIO | None = None) -> int:
     """Handler of ``authviz tail``: returns 0 on Ctrl-C, SIGTERM or after ``--limit`` events.
 
@@ -175,7 +188,10 @@ def tail(args: argparse.Namespace, out: TextIO | None = None, err: TextIO | None
         options["speed"] = args.speed
     if args.limit is not None and (args.source or "").startswith("simulator"):
         options["limit"] = args.limit
-    stream = source_from_env(env, **options)
+    try:
+        stream = source_from_env(env, **options)
+    except ConfigError as error:
+        raise _with_demo_hint(error) from None
     render: Callable[[LiveEvent], str] = (
         (lambda e: orjson.dumps(e.to_dict(), default=str).decode()) if args.json else format_line)
     alerts = _alert_batcher(args, channels)

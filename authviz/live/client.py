@@ -94,7 +94,11 @@ class LiveClient:
     and ``history_token`` (else the settings'), events of ``private-auth0-events`` missed while
     disconnected are read from the bridge after every resubscription and delivered once, in ``seq``
     order (see :mod:`authviz.live.backfill`); ``history_after`` is where the first subscription
-    starts (None: from now; 0: the whole history). ``backfill=False`` turns it off.
+    starts (None: from now; 0: the whole history). ``backfill=False`` turns it off. Every
+    ``history_check`` seconds (None: never) the history's head is compared with what arrived, so
+    events the bridge stored but could not publish are backfilled even when this connection never
+    broke; live events that arrive ahead of an earlier ``seq`` wait up to ``reorder_delay``
+    seconds for it before it is read from the history.
     """
 
     def __init__(self, settings: PusherSettings, *, user: Mapping[str, Any] | None = None,
@@ -103,7 +107,8 @@ class LiveClient:
                  pong_timeout: float = 30.0, connect_timeout: float = 10.0,
                  name: str = "authviz-live", backfill: bool = True, history_url: str | None = None,
                  history_token: str | None = None, history_after: int | None = None,
-                 history_backoff: Backoff | None = None) -> None:
+                 history_backoff: Backoff | None = None, history_check: float | None = 10.0,
+                 reorder_delay: float = 1.0) -> None:
         self.settings = settings
         self.user = dict(user) if user is not None else None
         if self.user is not None and not str(self.user.get("id", "")):
@@ -159,7 +164,8 @@ class LiveClient:
                        if settings.ca_file or settings.ssl_cert_file else None)
             self.backfill = Backfill(HistoryClient(url, headers, ssl_context=context), self._history_tasks,
                                      deliver=self._deliver_backfilled, report=self._report_history,
-                                     after=history_after, backoff=history_backoff)
+                                     after=history_after, backoff=history_backoff,
+                                     head_interval=history_check, reorder_delay=reorder_delay)
 
     # ------------------------------------------------------------------ lifecycle
     def connect(self) -> "LiveClient":

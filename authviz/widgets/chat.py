@@ -16,7 +16,7 @@ from typing import Any, Protocol
 
 import ipywidgets as W
 
-from authviz.widgets.html import esc, fmt_time, style_block
+from authviz.widgets.html import esc, style_block, time_html
 from authviz.widgets.records import parse_timestamp
 
 
@@ -57,14 +57,23 @@ class ChatWidget(W.VBox):
 
     topics = frozenset({"chat", "presence"})
 
+    def __repr__(self) -> str:
+        # what a saved notebook shows where the widget will be (widget state is never saved)
+        return "(the chat appears here when the cell runs: messages, who is online, a box to type in)"
+
     def __init__(self, backend: ChatBackend | None = None, *, max_messages: int = 200,
-                 title: str = "Chat", placeholder: str = "Say something and press Enter") -> None:
+                 title: str = "Chat", placeholder: str = "Say something and press Enter",
+                 me: str | None = None) -> None:
         if max_messages < 1:
             raise ValueError(f"max_messages must be at least 1, got {max_messages}")
         self.backend = backend
         self.max_messages = max_messages
         self._lock = threading.RLock()
         self.messages: OrderedDict[str, tuple[str, str, Any]] = OrderedDict()
+        #: the user id this widget speaks as (messages by it are drawn as "mine"); learnt from the
+        #: bridge's answer to the first message sent when not given
+        self.me = me
+        self._user_ids: dict[str, str] = {}
         self.online: list[str] = []
         self.error: str | None = None
         self.sent = 0
@@ -107,6 +116,8 @@ class ChatWidget(W.VBox):
             self.error = None
             self.sent += 1
             if answer:
+                if self.me is None and isinstance(answer, Mapping) and answer.get("user_id"):
+                    self.me = str(answer["user_id"])
                 self.consume_messages([answer])
             self._dirty = True
         if self.input.value:
@@ -134,9 +145,12 @@ class ChatWidget(W.VBox):
                 if ident in self.messages:
                     continue
                 self.messages[ident] = (author, text, when)
+                if message.get("user_id"):
+                    self._user_ids[ident] = str(message["user_id"])
             # history, own answers and the live channel interleave: keep (time, id) order
             ordered = sorted(self.messages.items(), key=_order_key)[-self.max_messages:]
             self.messages = OrderedDict(ordered)
+            self._user_ids = {k: v for k, v in self._user_ids.items() if k in self.messages}
             self._dirty = True
 
     def consume(self, items: Iterable[Any]) -> None:
@@ -162,10 +176,13 @@ class ChatWidget(W.VBox):
         online = ", ".join(f'<span class="av-online">{esc(name)}</span>' for name in self.online)
         header = f'<div class="av-totals">Online ({len(self.online)}): {online or "nobody yet"}</div>'
         rows = []
-        for author, text, when in self.messages.values():
+        for ident, (author, text, when) in self.messages.items():
+            mine = self.me is not None and self._user_ids.get(ident) == self.me
+            you = '<span class="av-you"> (you)</span>' if mine else ""
             rows.append(
-                f'<li class="av-row av-chat"><span class="av-author">{esc(author)}</span>'
-                f'<span class="av-time">{esc(fmt_time(parse_timestamp(when)))}</span><br>'
+                f'<li class="av-row av-chat{" av-mine" if mine else ""}"><span class="av-author">'
+                f'{esc(author)}</span>{you}'
+                f'{time_html(parse_timestamp(when))}<br>'
                 f'<span class="av-text">{esc(text)}</span></li>'
             )
         body = "".join(rows) or '<li class="av-empty">No messages yet.</li>'

@@ -1,4 +1,9 @@
-"""``CountryChart``: where logins come from, as a live stacked bar chart and a choropleth map.
+"""``CountryChart``: where log-ins come from, as a live stacked bar chart and a choropleth map.
+
+The bars are log-ins, sign-ups and failed log-ins (``stacks``); every other kind of event stays out
+of the way (counted in :attr:`CountryChart.ignored`, not drawn). The map colours countries on a
+logarithmic scale, so a country with 3 log-ins is visible beside one with 3,000; hovering shows the
+count.
 
 Both are plotly ``FigureWidget``s updated inside ``fig.batch_update()`` (one update message per
 figure per refresh; plotly has no append API, so each refresh resends the top-N arrays only). The
@@ -8,6 +13,7 @@ with no internet access.
 
 from __future__ import annotations
 
+import math
 import threading
 from collections import Counter, defaultdict
 from collections.abc import Iterable
@@ -20,9 +26,25 @@ from authviz.widgets.html import esc
 from authviz.widgets.records import CATEGORY_LABELS, to_record
 from authviz.widgets.topojson import topojson_url
 
-#: Default stacks of the bar chart; every other category goes to "Other".
+#: Default stacks of the bar chart; other categories are not drawn (add ``"other"`` to stack them).
 DEFAULT_STACKS: tuple[str, ...] = ("login_success", "signup", "login_failure")
 STACK_COLOURS = {"login_success": "#2e7d32", "signup": "#1565c0", "login_failure": "#c62828", "other": "#9e9e9e"}
+
+
+def _stack_title(stacks: tuple[str, ...]) -> str:
+    names = {"login_success": "Log-ins", "signup": "sign-ups", "login_failure": "failed log-ins"}
+    words = [names.get(s, CATEGORY_LABELS.get(s, "other events")) for s in stacks]
+    text = words[0] if len(words) == 1 else ", ".join(words[:-1]) + " and " + words[-1]
+    return text[:1].upper() + text[1:]
+
+
+def log_scale(totals: list[int]) -> tuple[float, list[float], list[str]]:
+    """``(zmax, tickvals, ticktext)`` of a log10 colour scale for counts ``totals`` (each >= 1):
+    ticks at 1, 10, 100... up to the largest, labelled with the counts."""
+    top = max(totals, default=1)
+    zmax = max(1.0, math.log10(top))
+    decades = range(0, int(math.floor(zmax)) + 1)
+    return zmax, [float(d) for d in decades], [f"{10 ** d:,}" for d in decades]
 
 
 class CountryChart(W.VBox):
@@ -33,6 +55,10 @@ class CountryChart(W.VBox):
     """
 
     topics = frozenset({"auth"})
+
+    def __repr__(self) -> str:
+        # what a saved notebook shows where the widget will be (widget state is never saved)
+        return "(the live chart of log-ins by country and the world map appear here when the cell runs)"
 
     def __init__(
         self,
@@ -47,11 +73,14 @@ class CountryChart(W.VBox):
     ) -> None:
         if top_n < 1:
             raise ValueError(f"top_n must be at least 1, got {top_n}")
-        unknown = [s for s in stacks if s not in CATEGORY_LABELS]
+        unknown = [s for s in stacks if s not in CATEGORY_LABELS and s != "other"]
         if unknown:
             raise ValueError(f"unknown categories in stacks: {unknown}; choose from {list(CATEGORY_LABELS)}")
         self.top_n = top_n
-        self.stacks = tuple(stacks) + ("other",) if "other" not in stacks else tuple(stacks)
+        if not stacks:
+            raise ValueError("stacks must name at least one category")
+        self.stacks = tuple(stacks)
+        self._stack_set = frozenset(self.stacks)
         self.bar_interval = bar_interval
         self.map_interval = map_interval
         self._lock = threading.RLock()
@@ -60,6 +89,8 @@ class CountryChart(W.VBox):
         self.iso3: dict[str, str] = {}
         self.total = 0
         self.unknown_country = 0
+        #: events of categories not in ``stacks`` (not drawn)
+        self.ignored = 0
         self._bar_dirty = self._map_dirty = False
         self._bar_last = self._map_last = float("-inf")
         #: seconds after a redraw when the figures' final state is sent once more (see refresh)
@@ -73,10 +104,11 @@ class CountryChart(W.VBox):
                 for s in self.stacks
             ],
             layout=go.Layout(
-                barmode="stack", height=height, title=f"Events by country (top {top_n})",
+                barmode="stack", height=height,
+                title=f"{_stack_title(self.stacks)} by country (top {top_n})",
                 margin=dict(l=40, r=10, t=60, b=80),
                 legend=dict(orientation="h", x=1, xanchor="right", y=1.02, yanchor="bottom"),
-                xaxis=dict(title=None), yaxis=dict(title="events"),
+                xaxis=dict(title=None), yaxis=dict(title="events", rangemode="tozero"),
             ),
         )
         self.map = None
@@ -84,9 +116,12 @@ class CountryChart(W.VBox):
         if show_map:
             self.map = go.FigureWidget(
                 data=[go.Choropleth(locations=[], z=[], text=[], locationmode="ISO-3", colorscale="Blues",
-                                    colorbar=dict(title="events"), marker_line_color="#ffffff")],
+                                    zmin=0, zmax=1, hovertemplate="%{text}<extra></extra>",
+                                    colorbar=dict(title="events", tickvals=[0], ticktext=["1"]),
+                                    marker_line_color="#ffffff")],
                 layout=go.Layout(
-                    height=height, title="Events on the map", margin=dict(l=0, r=0, t=40, b=0),
+                    height=height, title=f"{_stack_title(self.stacks)} on the map (log scale)",
+                    margin=dict(l=0, r=0, t=40, b=0),
                     geo=dict(showframe=False, showcoastlines=True, showcountries=True, resolution=110,
                              projection=dict(type="natural earth", rotation=dict(lon=0)),
                              center=dict(lon=0, lat=15), lonaxis=dict(range=[-180, 180])),
@@ -105,7 +140,13 @@ class CountryChart(W.VBox):
                 if not record.country_name:
                     self.unknown_country += 1
                     continue
-                stack = record.category if record.category in self.stacks else "other"
+                if record.category in self._stack_set:
+                    stack = record.category
+                elif "other" in self._stack_set:
+                    stack = "other"
+                else:
+                    self.ignored += 1
+                    continue
                 self.by_country[record.country_name][stack] += 1
                 if record.country_iso3:
                     self.iso3[record.country_name] = record.country_iso3
@@ -152,11 +193,14 @@ class CountryChart(W.VBox):
                 if map_resend:
                     with self.map.batch_update():
                         self.map.data[0].locations, self.map.data[0].z = [], []
+                zmax, tickvals, ticktext = log_scale([total for _, total in named])
                 with self.map.batch_update():
                     trace = self.map.data[0]
                     trace.locations = [self.iso3[n] for n, _ in named]
-                    trace.z = [total for _, total in named]
-                    trace.text = [esc(n) for n, _ in named]
+                    trace.z = [math.log10(total) for _, total in named]
+                    trace.text = [f"{esc(n)}: {total:,} events" for n, total in named]
+                    trace.zmin, trace.zmax = 0, zmax
+                    trace.colorbar.tickvals, trace.colorbar.ticktext = tickvals, ticktext
                 self._map_dirty = False
                 self._map_last = now
                 self._map_settle = now + self.settle if settling and not map_resend else None

@@ -16,7 +16,7 @@ from typing import Any
 
 import ipywidgets as W
 
-from authviz.widgets.html import esc, fmt_time, style_block
+from authviz.widgets.html import esc, style_block, time_html
 from authviz.widgets.records import CATEGORY_LABELS, CATEGORY_TONES, FeedRecord, to_record
 
 #: Filter choices: label -> categories shown (``None`` = all).
@@ -36,7 +36,7 @@ def row_html(record: FeedRecord) -> str:
         f'<li class="av-row av-{tone} av-cat-{record.category}">',
         f'<span class="av-label">{esc(CATEGORY_LABELS[record.category])}:</span> ',
         f'<span class="av-who">{esc(record.who or "unknown user")}</span>',
-        f'<span class="av-time">{esc(fmt_time(record.time))}</span>',
+        time_html(record.time, simulated=record.simulated),
     ]
     if record.country_name:
         parts.append(f'<span class="av-country">From {esc(record.country_name)}</span>')
@@ -54,6 +54,10 @@ class LiveFeed(W.VBox):
     """
 
     topics = frozenset({"auth"})
+
+    def __repr__(self) -> str:
+        # what a saved notebook shows where the widget will be (widget state is never saved)
+        return "(the live feed appears here when the cell runs: newest events first, with totals and a filter)"
 
     def __init__(self, *, max_rows: int = 200, min_interval: float = 0.0, title: str = "Live feed") -> None:
         if max_rows < 1:

@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 import html
-from datetime import datetime
+from datetime import datetime, tzinfo
 
 #: Colours per tone, readable on the light and dark JupyterLab themes.
 TONE_CSS = """
@@ -22,8 +22,21 @@ TONE_CSS = """
 .authviz .av-detail{color:#616161;margin-left:.5em}
 .authviz .av-empty{color:#757575;font-style:italic}
 .authviz .av-error{color:#c62828;font-weight:600}
+.authviz .av-sim{font-size:11px;color:#6a1b9a;border:1px solid #ce93d8;border-radius:3px;padding:0 3px;margin-left:.3em}
 .authviz .av-author{font-weight:600}
+.authviz li.av-mine{border-left-color:#1565c0;background:rgba(21,101,192,.10);margin-left:15%}
+.authviz li.av-mine .av-author{color:#1565c0}
 .authviz .av-online{color:#2e7d32}
+.authviz .av-chart-title{font-weight:600;margin:2px 0 4px 0}
+.authviz .av-legend{margin-bottom:4px;color:#616161}
+.authviz .av-key{display:inline-block;width:10px;height:10px;margin:0 3px 0 8px;vertical-align:middle}
+.authviz .av-bar-row{display:flex;align-items:center;margin:2px 0}
+.authviz .av-bar-name{width:120px;flex:none;overflow:hidden;text-overflow:ellipsis;white-space:nowrap}
+.authviz .av-bar-track{flex:1;display:flex;height:14px;background:rgba(158,158,158,.12)}
+.authviz .av-seg{display:block;height:100%;transition:width .4s}
+.authviz .av-bar-total{width:48px;flex:none;text-align:right;font-variant-numeric:tabular-nums}
+.authviz .av-todo{color:#1b5e20}
+.authviz .av-evidence{color:#616161;font-size:11px;word-break:break-all}
 """
 
 
@@ -32,9 +45,22 @@ def esc(value: object) -> str:
     return html.escape("" if value is None else str(value), quote=True)
 
 
-def fmt_time(value: datetime | None) -> str:
-    """``HH:MM:SS`` in UTC, or ``""``."""
-    return value.strftime("%H:%M:%S") if value is not None else ""
+def fmt_time(value: datetime | None, tz: tzinfo | None = None) -> str:
+    """``2026-12-03 14:05:11 CET``: date, time and zone in ``tz`` (default: this machine's zone,
+    the viewer's when the notebook runs on their machine), or ``""``."""
+    if value is None:
+        return ""
+    local = value.astimezone(tz)
+    return local.strftime("%Y-%m-%d %H:%M:%S ") + (local.tzname() or local.strftime("UTC%z"))
+
+
+def time_html(value: datetime | None, *, simulated: bool = False, tz: tzinfo | None = None) -> str:
+    """The time of an event as a span (full ISO time with offset on hover); simulated events say so."""
+    if value is None:
+        return ""
+    iso = value.astimezone(tz).isoformat(timespec="milliseconds")
+    mark = ' <span class="av-sim" title="made by the authviz simulator">simulated</span>' if simulated else ""
+    return f'<span class="av-time" title="{esc(iso)}">{esc(fmt_time(value, tz))}</span>{mark}'
 
 
 def style_block() -> str:

@@ -8,6 +8,7 @@ hub's thread only runs its event loop.
 
 from __future__ import annotations
 
+import os
 import secrets
 import shutil
 import tempfile
@@ -29,12 +30,38 @@ def _bridge_settings(state_dir: Path, log_token: str) -> BridgeSettings:
                           log_token=log_token, dev_identity=True, publish_feed=True)
 
 
+#: Prefix of the local hubs' temporary state directories; each holds the pid of its process.
+STATE_PREFIX = "authviz-local-"
+OWNER_FILE = "owner.pid"
+
+
+def sweep_stale_state(root: Path | None = None) -> list[Path]:
+    """Remove state directories of local hubs whose process is gone (a kernel killed outright, as
+    nbval and CI do, runs no exit hook). Only directories with an owner file, owned by a dead pid."""
+    removed = []
+    for folder in Path(root or tempfile.gettempdir()).glob(STATE_PREFIX + "*"):
+        try:
+            pid = int((folder / OWNER_FILE).read_text().strip())
+        except (OSError, ValueError):
+            continue
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            shutil.rmtree(folder, ignore_errors=True)
+            removed.append(folder)
+        except PermissionError:  # alive, someone else's
+            continue
+    return removed
+
+
 class LocalHub(RunningHub):
     """Hub + bridge + dev identity on ``127.0.0.1:<free port>``; ``log_token`` authorizes the webhook."""
 
     def __init__(self, **server_options: Any) -> None:
         super().__init__([App(DEFAULT_APP_ID, DEFAULT_KEY, random_secret())], **server_options)
-        self.state_dir = Path(tempfile.mkdtemp(prefix="authviz-local-"))
+        sweep_stale_state()
+        self.state_dir = Path(tempfile.mkdtemp(prefix=STATE_PREFIX))
+        (self.state_dir / OWNER_FILE).write_text(f"{os.getpid()}\n")
         self.log_token = secrets.token_hex(24)
         self.bridge: Any = None
 

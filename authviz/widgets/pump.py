@@ -27,6 +27,8 @@ from authviz.widgets.records import to_record
 
 #: Topic of auth events (``AuthEvent``s or schema dicts); the pump turns each into a FeedRecord once.
 AUTH_TOPIC = "auth"
+#: The same events as submitted (for widgets that need them whole, e.g. the live detections).
+RAW_AUTH_TOPIC = "auth:raw"
 
 
 class LiveWidget(Protocol):
@@ -110,6 +112,7 @@ class Pump:
                 for topic, item in items:
                     by_topic.setdefault(topic, []).append(item)
                 if AUTH_TOPIC in by_topic:  # normalise auth events once for every widget
+                    by_topic[RAW_AUTH_TOPIC] = by_topic[AUTH_TOPIC]
                     by_topic[AUTH_TOPIC] = [to_record(item) for item in by_topic[AUTH_TOPIC]]
                 for widget in self._widgets:
                     batch = [item for topic in widget.topics for item in by_topic.get(topic, ())]

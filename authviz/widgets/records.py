@@ -45,6 +45,11 @@ CATEGORY_TONES: dict[str, str] = {
 }
 
 
+#: Tenants whose events the authviz simulator made (``TrafficGenerator``'s default tenant): such
+#: rows are marked "simulated" so nobody takes them for real sign-ins.
+SIMULATED_TENANTS: frozenset[str] = frozenset({"acme-prod"})
+
+
 @dataclass(frozen=True, slots=True)
 class FeedRecord:
     """The fields the widgets show of one event; strings are raw (unescaped) text or ``""``.
@@ -61,6 +66,11 @@ class FeedRecord:
     country_iso3: str
     description: str
     ip: str
+    tenant: str = ""
+
+    @property
+    def simulated(self) -> bool:
+        return self.tenant in SIMULATED_TENANTS
 
     @property
     def time(self) -> datetime | None:
@@ -132,4 +142,5 @@ def to_record(event: Any) -> FeedRecord:
         country_iso3=_text(get("country_iso3")),
         description=_text(get("description")),
         ip=_text(get("ip")),
+        tenant=_text(get("tenant")),
     )

@@ -1,10 +1,13 @@
-"""``LiveSession``: the running pieces behind a notebook's widgets, started and stopped in one line.
+"""``LiveSession``: the running pieces behind a notebook's widgets, live until you say stop.
 
     session = live_session()          # embedded hub + bridge in-process, unless settings are set
     feed = session.feed()             # a LiveFeed fed by the private auth-event channel
     session.simulate(n=400, seed=7)   # seeded traffic through the real log-stream webhook
-    ...
-    session.stop()                    # last cell: stops threads, clients, the hub
+
+Nothing stops by itself: every widget the session makes carries a status line (live, events per
+second, last event N s ago; reconnecting; stopped) with a Stop button, and :meth:`LiveSession.stop`
+stops everything. Kernel shutdown or restart stops every session of the kernel (``atexit``), so a
+notebook needs no ``session.stop()`` cell and nothing leaks when nbval or CI end the kernel.
 
 Where events come from:
 
@@ -21,6 +24,8 @@ the pump (an asyncio task on the kernel's loop) is the only writer to widgets; n
 
 from __future__ import annotations
 
+import atexit
+import itertools
 import json
 import secrets
 import threading
@@ -28,8 +33,10 @@ import time
 import urllib.error
 import urllib.parse
 import urllib.request
+import weakref
 from collections import Counter
 from collections.abc import Mapping
+from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from authviz.config import NOTEBOOK_MODE_ENV, NotebookSettings, PusherSettings
@@ -44,6 +51,7 @@ from authviz.widgets.feed import LiveFeed
 from authviz.widgets.pump import Pump
 from authviz.widgets.records import CATEGORY_LABELS, to_record
 from authviz.widgets.session_events import SessionEvents
+from authviz.widgets.status import StatusLine
 
 MODE_ENV = NOTEBOOK_MODE_ENV
 #: Largest webhook batch the simulator posts (the bridge accepts far more; small batches keep the
@@ -92,15 +100,75 @@ class BridgeChat:
                      headers={**self._headers, "Content-Type": "application/json"}, timeout=self.timeout)
 
 
+def _token_subject(token: str) -> str | None:
+    """The ``sub`` of our own bearer token, read without verifying it: used only to draw this
+    person's chat messages apart, never to decide anything (the bridge verifies every request)."""
+    try:
+        import jwt
+
+        sub = jwt.decode(token, options={"verify_signature": False}).get("sub")
+    except Exception:
+        return None
+    return str(sub) if sub else None
+
+
+
+
+def _duration(span: Any) -> str:
+    seconds = span.total_seconds()
+    return f"{seconds:.0f} s" if seconds < 120 else f"{seconds / 60:.0f} min"
+
+
+def _record_time(record: Mapping[str, Any]) -> datetime:
+    return datetime.fromisoformat(str(record["data"]["date"]).replace("Z", "+00:00"))
+
+
 def settings_in_environment(env: Mapping[str, str] | None = None) -> bool:
     """Whether Pusher settings are given (``PUSHER_URL`` or ``PUSHER_KEY``) and not overridden to local."""
     return NotebookSettings.from_env(env, dotenv_path=".env" if env is None else None).remote
 
 
-class LiveSession:
-    """The pump, the live clients and (in local mode) the embedded hub of one notebook."""
+#: Every session not yet stopped in this process; stopped at interpreter exit (kernel shutdown or
+#: restart) so no thread, client, hub or temporary store outlives the kernel.
+_RUNNING: "weakref.WeakSet[LiveSession]" = weakref.WeakSet()
 
-    def __init__(self, *, hz: float = 4.0, mode: str | None = None, connect_timeout: float = 15.0) -> None:
+
+def _stop_all_sessions() -> None:
+    for session in list(_RUNNING):
+        try:
+            session.stop(final_refresh=False)
+        except Exception:  # at exit: never let one session keep the others running
+            pass
+
+
+# Sessions must stop while thread pools still take work (the bridge's store flushes through one):
+# threading's exit hooks run before concurrent.futures shuts its pools (registered earlier, run
+# later: last in, first out), plain atexit hooks only after. atexit stays as the fallback.
+import concurrent.futures.thread  # noqa: E402,F401  (its pools' exit hook must be registered first)
+
+_register_early = getattr(threading, "_register_atexit", None)
+if _register_early is not None:
+    _register_early(_stop_all_sessions)
+atexit.register(_stop_all_sessions)
+
+
+#: Messages of chat history loaded when a chat widget opens (the rest stay in the bridge's store).
+CHAT_HISTORY = 20
+
+
+class LiveSession:
+    """The pump, the live clients and (in local mode) the embedded hub of one notebook.
+
+    Live until :meth:`stop` (or a Stop button, or the kernel's end). ``history`` is how many recent
+    chat messages a chat widget loads when it opens.
+    """
+
+    def __init__(self, *, hz: float = 4.0, mode: str | None = None, connect_timeout: float = 15.0,
+                 history: int = CHAT_HISTORY) -> None:
+        if history < 0:
+            raise ValueError(f"history must be 0 or more messages, got {history}")
+        self.history = history
+        self.stopped = False
         if mode is None:
             mode = "remote" if settings_in_environment() else "local"
         if mode not in ("local", "remote"):
@@ -112,6 +180,7 @@ class LiveSession:
         self._clients: list[LiveClient] = []
         self._subs: list[Any] = []
         self._events_sub: Any = None
+        self._events_client: LiveClient | None = None
         self._sim_threads: list[threading.Thread] = []
         self._stop = threading.Event()
         self.simulated = 0
@@ -136,6 +205,56 @@ class LiveSession:
             self.log_token = notebook.log_token
             self.default_user = None
         self.pump.start()
+        _RUNNING.add(self)
+
+    def __repr__(self) -> str:
+        return f"<LiveSession {self.describe()}>"
+
+    def describe(self) -> str:
+        """One sentence: where the events come from and whether the session is live."""
+        if self.mode == "local":
+            where = "the embedded hub and bridge in this kernel (local mode, nothing else posts to it)"
+        else:
+            where = f"the hub at {self.settings.host}:{self.settings.port} (remote mode)"
+        return f"{'Stopped' if self.stopped else 'Live'}: events come from {where}."
+
+    # -- state --------------------------------------------------------------------------------
+    def state(self) -> str:
+        """``starting``, ``live``, ``reconnecting``, ``failed`` or ``stopped``: the auth-event
+        connection's state as a person reads it."""
+        if self.stopped:
+            return "stopped"
+        client = self._events_client
+        if client is None:
+            return "starting"
+        if client.fatal_error is not None or client.state == "failed":
+            return "failed"
+        if client.state == "connected":
+            return "live"
+        return "reconnecting" if client.connections else "starting"
+
+    def status_line(self) -> StatusLine:
+        """A new :class:`StatusLine` of this session (its Stop button stops the session)."""
+        line = StatusLine(self.state, on_stop=self.stop)
+        self.pump.add(line)
+        return line
+
+    def _drop_status(self, widget: Any) -> None:
+        status = getattr(widget, "status", None)
+        if status is not None:
+            widget.children = tuple(c for c in widget.children if c is not status)
+            self.pump.remove(status)
+            status.close()
+            widget.status = None
+
+    def _with_status(self, widget: Any) -> Any:
+        """Put a status line under the widget's title (every session widget is a VBox)."""
+        line = self.status_line()
+        children = list(widget.children)
+        at = getattr(widget, "status_index", 1)  # under the title; widgets without one say 0
+        widget.children = children[:at] + [line] + children[at:]
+        widget.status = line
+        return widget
 
     # -- identity ---------------------------------------------------------------------------
     def token(self, user: str | None = None) -> str:
@@ -179,6 +298,7 @@ class LiveSession:
             self.settings, connect_timeout=self.connect_timeout)
         if client not in self._clients:
             self._clients.append(client)
+        self._events_client = client
         sub = client.subscribe(EVENTS_CHANNEL, events=[AUTH_EVENT])
         pump = self.pump
 
@@ -197,27 +317,102 @@ class LiveSession:
         """A :class:`LiveFeed` attached to the pump and fed the live auth events."""
         return self.attach(LiveFeed(**options))
 
-    def country_chart(self, **options: Any) -> CountryChart:
+    def country_chart(self, **options: Any) -> Any:
+        """Log-ins, sign-ups and failed log-ins by country: live bars and a log-scale world map
+        (:class:`~authviz.widgets.worldmap.CountryBoard`, plain HTML and SVG: it draws from its
+        first update in JupyterLab and Voila alike, offline)."""
+        from authviz.widgets.worldmap import CountryBoard
+
+        return self.attach(CountryBoard(**options))
+
+    def plotly_country_chart(self, **options: Any) -> CountryChart:
+        """The same counts as plotly ``FigureWidget``s (zoomable; heavier, and their updates can be
+        lost while plotly's bundle loads)."""
         return self.attach(CountryChart(**options))
 
     def session_events(self, **options: Any) -> SessionEvents:
         return self.attach(SessionEvents(**options))
 
+    def alerts(self, detector: Any = None, **options: Any) -> Any:
+        """An :class:`~authviz.widgets.alerts.AlertsPanel`: the live detections over this stream."""
+        from authviz.widgets.alerts import AlertsPanel
+
+        return self.attach(AlertsPanel(detector, **options))
+
+    def launch_attack(self, name: str, *, seed: int | None = None) -> str:
+        """Post one attack scenario of the simulator (``authviz.simulator.SCENARIOS``) through the
+        bridge's webhook now; returns one sentence saying what was sent.
+
+        The attack's records end now (they are stamped over the minutes before), so the detections
+        see a complete attack at once and its rows read as recent, simulated events.
+        """
+        from authviz.simulator import SCENARIOS, TrafficGenerator
+
+        if name not in SCENARIOS:
+            raise ConfigError(f"{name!r} is not a scenario; choose from {', '.join(SCENARIOS)}.")
+        generator = TrafficGenerator(seed=secrets.randbelow(2**31) if seed is None else seed)
+        # made at a fixed reference time (same records for the same seed), then moved so that the
+        # last one happened a second ago: never an event from the future
+        records = generator.scenario(name, at=datetime(2000, 1, 1, tzinfo=timezone.utc))
+        first, last = min(map(_record_time, records)), max(map(_record_time, records))
+        span = last - first
+        shift = datetime.now(timezone.utc) - timedelta(seconds=1) - last
+        for record in records:
+            moved = (_record_time(record) + shift).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+            record["data"]["date"] = moved
+        self.post_log_records(records)
+        return f"Launched {name}: {len(records)} events over {_duration(span)}, ending now."
+
+    def dashboard(self, *, background_rate: float | None = 3.0, **options: Any) -> Any:
+        """The one-page :class:`~authviz.widgets.dashboard.Dashboard`: feed, log-ins by country (bars
+        and map), alerts, session events, the status line and the attack control.
+
+        In local mode nothing else posts, so ``background_rate`` events per second of ordinary
+        simulated traffic keep it alive (``None``: none)."""
+        from authviz.simulator import SCENARIOS
+        from authviz.widgets.dashboard import Dashboard
+
+        from authviz.widgets.worldmap import CountryBoard
+
+        feed = self.attach(LiveFeed(max_rows=100, title="Live feed"))
+        chart = self.attach(CountryBoard(top_n=10))
+        alerts = self.alerts()
+        events = self.attach(SessionEvents(max_rows=50))
+        status = self.status_line()
+        for widget in (feed, chart, alerts, events):  # one status line for the whole page
+            self._drop_status(widget)
+        board = Dashboard(feed=feed, bars=chart.bars, map_=chart.map, alerts=alerts,
+                          session_events=events, status=status, scenarios=SCENARIOS,
+                          launch=self.launch_attack, **options)
+        board.feed, board.chart, board.alerts, board.session_events = feed, chart, alerts, events
+        board.status = status
+        if self.mode == "local" and background_rate:
+            self.simulate(n=None, rate=background_rate, seed=secrets.randbelow(2**31))
+        return board
+
     def attach(self, widget: Any) -> Any:
-        """Register an auth-event widget with the pump and make sure the stream is subscribed."""
+        """Register an auth-event widget with the pump, give it a status line with a Stop button,
+        and make sure the stream is subscribed."""
+        self._check_live()
         self._ensure_events()
         self.pump.add(widget)
-        return widget
+        return self._with_status(widget)
+
+    def _check_live(self) -> None:
+        if self.stopped:
+            raise ConfigError("This session is stopped; start a new one with live_session().")
 
     # -- chat -------------------------------------------------------------------------------
     def chat(self, user: str | None = None, **options: Any) -> ChatWidget:
         """A :class:`ChatWidget` on the presence chat as ``user`` (dev identity) or the token's user."""
         if not self.bridge_url:
             raise ConfigError("AUTHVIZ_BRIDGE_URL is not set: the chat needs the bridge.")
+        self._check_live()
         token = self.token(user)
         self._chat_count += 1
         topic = f"chat:{self._chat_count}"
-        widget = ChatWidget(BridgeChat(self.bridge_url, token), **options)
+        options.setdefault("me", _token_subject(token))
+        widget = ChatWidget(BridgeChat(self.bridge_url, token, history_limit=self.history), **options)
         widget.topics = frozenset({topic})
         self.pump.add(widget)
         client = self._client(token)
@@ -239,37 +434,46 @@ class LiveSession:
             widget._show_error(f"Could not join the chat within {self.connect_timeout:g} s; "
                                "check the token and that the bridge is running.")
         members_changed()
+        self._with_status(widget)
         return widget
 
     # -- simulated traffic through the real webhook -----------------------------------------
-    def simulate(self, n: int = 400, *, rate: float = 50.0, seed: int = 7, wait: bool = False) -> threading.Thread:
-        """Post ``n`` seeded simulator records to the bridge's ``/auth0/logs`` at ``rate`` per second
-        from a background thread (which never prints; errors land in :attr:`sim_errors`).
+    def simulate(self, n: int | None = 400, *, rate: float = 50.0, seed: int = 7,
+                 wait: bool = False) -> threading.Thread:
+        """Post ``n`` seeded simulator records (``None``: until the session stops) to the bridge's
+        ``/auth0/logs`` at ``rate`` per second from a background thread (which never prints; errors
+        land in :attr:`sim_errors`).
 
-        In remote mode the records' ``log_id``s get a per-session prefix so a re-run is not
-        swallowed by the bridge's de-duplication.
+        The records carry the real time they are posted (the simulator starts at now, at ``rate``),
+        and each is posted once its time has come. In remote mode their ``log_id``s get a
+        per-session prefix so a re-run is not swallowed by the bridge's de-duplication.
         """
         if not (self.bridge_url and self.log_token):
             raise ConfigError("Simulated traffic needs AUTHVIZ_BRIDGE_URL and AUTHVIZ_LOG_TOKEN (make demo sets both).")
-        if n < 0 or rate <= 0:
+        if (n is not None and n < 0) or rate <= 0:
             raise ValueError(f"n must be >= 0 and rate > 0, got n={n}, rate={rate}")
+        self._check_live()
         from authviz.simulator import TrafficGenerator
 
-        records = self._unique(list(TrafficGenerator(seed=seed).generate(n=n)))
+        # Without the day/night cycle the seeded choices (who, what, where) do not depend on the
+        # start time: the same counts every run, whatever the clock says.
+        begin = datetime.now(timezone.utc)
+        records = TrafficGenerator(seed=seed, start=begin, rate_per_s=rate, diurnal=False).generate(n=n)
         url = f"{self.bridge_url}/auth0/logs"
         headers = {"Authorization": self.log_token, "Content-Type": "application/json"}
         per_batch = max(1, min(SIM_BATCH, int(rate / 4) or 1))
 
         def post_all() -> None:
             start = time.monotonic()
-            for i in range(0, len(records), per_batch):
-                if self._stop.is_set():
+            while not self._stop.is_set():
+                batch = self._unique(list(itertools.islice(records, per_batch)))
+                if not batch:
                     return
-                due = start + i / rate
+                # posted once all of the batch has happened
+                due = start + (_record_time(batch[-1]) - begin).total_seconds()
                 delay = due - time.monotonic()
                 if delay > 0 and self._stop.wait(delay):
                     return
-                batch = records[i:i + per_batch]
                 body = "\n".join(json.dumps(r) for r in batch).encode()
                 try:
                     _http("POST", url, body=body, headers=headers)
@@ -317,8 +521,15 @@ class LiveSession:
         return _http("POST", f"{self.bridge_url}/auth0/logs", body=body,
                      headers={"Authorization": self.log_token, "Content-Type": "application/json"})
 
-    def stop(self) -> None:
-        """Stop the simulator, close every client (joining their threads), the pump and the hub."""
+    def stop(self, *, final_refresh: bool = True) -> None:
+        """Stop the simulator, close every client (joining their threads), the pump and the hub.
+
+        Idempotent. ``final_refresh`` draws the widgets once more (their status lines then read
+        "stopped"); at kernel exit there is nobody to draw for."""
+        if self.stopped:
+            return
+        self.stopped = True
+        _RUNNING.discard(self)
         self._stop.set()
         for thread in self._sim_threads:
             thread.join(timeout=10)
@@ -329,7 +540,10 @@ class LiveSession:
                 pass
         for client in self._clients:
             client.close()
-        self.pump.stop()
+        try:
+            self.pump.stop(final_tick=final_refresh)
+        except RuntimeError:  # the kernel's event loop is already closed (interpreter exit)
+            pass
         if self.hub is not None:
             self.hub.stop()
             self.hub = None
@@ -359,14 +573,14 @@ def summary(counts: Mapping[str, int], countries: Mapping[str, int], *, top: int
     return "\n".join(lines)
 
 
-def expected_counts(n: int, seed: int = 7) -> tuple[Counter[str], Counter[str]]:
-    """What the seeded simulator sends: counts by category and by country name, parsed offline."""
+def expected_counts(n: int, seed: int = 7, rate: float = 50.0) -> tuple[Counter[str], Counter[str]]:
+    """What :meth:`LiveSession.simulate` sends: counts by category and by country name, parsed offline."""
     from authviz.auth0.parse import parse_event
     from authviz.simulator import TrafficGenerator
 
     categories: Counter[str] = Counter()
     countries: Counter[str] = Counter()
-    for record in TrafficGenerator(seed=seed).generate(n=n):
+    for record in TrafficGenerator(seed=seed, rate_per_s=rate, diurnal=False).generate(n=n):
         r = to_record(parse_event(record))
         categories[r.category] += 1
         if r.country_name:

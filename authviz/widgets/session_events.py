@@ -13,7 +13,7 @@ from typing import Any
 
 import ipywidgets as W
 
-from authviz.widgets.html import esc, fmt_time, style_block
+from authviz.widgets.html import esc, style_block, time_html
 from authviz.widgets.records import CATEGORY_LABELS, CATEGORY_TONES, FeedRecord, to_record
 
 SESSION_CATEGORIES: tuple[str, ...] = ("logout", "password_change", "password_reset", "blocked")
@@ -23,6 +23,10 @@ class SessionEvents(W.VBox):
     """A newest-first table of session events with a count per kind."""
 
     topics = frozenset({"auth", "session"})
+
+    def __repr__(self) -> str:
+        # what a saved notebook shows where the widget will be (widget state is never saved)
+        return "(the live table of log-outs, password changes and blocks appears here when the cell runs)"
 
     def __init__(self, *, categories: tuple[str, ...] = SESSION_CATEGORIES, max_rows: int = 100,
                  min_interval: float = 0.5, title: str = "Session events") -> None:
@@ -74,7 +78,7 @@ class SessionEvents(W.VBox):
             rows.append(
                 f'<li class="av-row av-{tone} av-cat-{r.category}"><span class="av-label">'
                 f'{esc(CATEGORY_LABELS[r.category])}:</span> <span class="av-who">{esc(r.who or "unknown user")}'
-                f'</span><span class="av-time">{esc(fmt_time(r.time))}</span>'
+                f'</span>{time_html(r.time, simulated=r.simulated)}'
                 + (f'<span class="av-country">From {esc(r.country_name)}</span>' if r.country_name else "")
                 + (f'<span class="av-detail">{esc(r.description)}</span>' if r.description else "")
                 + "</li>"

@@ -1,4 +1,5 @@
-"""``make e2e``: JupyterLab headless + Debian's chromium driven by Playwright's Python package.
+"""``make e2e``: JupyterLab and the Voila dashboard headless + Debian's chromium driven by
+Playwright's Python package.
 
 Session fixtures start, on free loopback ports:
 - the embedded hub with the bridge and a dev identity (``LocalHub``), standing in for ``make demo``;
@@ -7,7 +8,10 @@ Session fixtures start, on free loopback ports:
   ``AUTHVIZ_BRIDGE_URL``, ``AUTHVIZ_LOG_TOKEN``): the notebooks run in "remote" mode against it;
 - chromium (``/usr/bin/chromium``, never a downloaded browser) that may reach 127.0.0.1 only:
   every other request is aborted and recorded, so the map must draw offline.
-Screenshots go to ``artifacts/e2e/``.
+- ``traffic``: ordinary simulated traffic (a few events per second, real time) posted to that hub
+  for the whole session, as the demo's simulator does, so "still live after Run All" can be seen;
+- the Voila dashboard (``dashboard``) on the same copy and environment.
+Screenshots go to ``artifacts/e2e/``; timings to ``artifacts/e2e/timings.json``.
 """
 
 from __future__ import annotations
@@ -37,7 +41,7 @@ LAB_START_TIMEOUT = 90.0
 
 # Only `make e2e` (which sets AUTHVIZ_E2E=1) runs the browser tests; `make test` does not collect them.
 if os.environ.get("AUTHVIZ_E2E") != "1":
-    collect_ignore = ["test_notebooks_in_browser.py"]
+    collect_ignore = ["test_notebooks_in_browser.py", "test_demo_in_browser.py"]
 
 
 def _free_port() -> int:
@@ -63,6 +67,51 @@ def hub():
         hub.stop()
 
 
+@pytest.fixture(scope="session")
+def traffic(hub):
+    """Post ordinary simulated traffic (4 events/s, stamped with the real time) until the session ends."""
+    import threading
+    from datetime import datetime, timezone
+
+    from authviz.simulator import TrafficGenerator
+
+    stop = threading.Event()
+    sent = [0]
+
+    def post() -> None:
+        records = TrafficGenerator(seed=99, start=datetime.now(timezone.utc), rate_per_s=4,
+                                   diurnal=False).generate()
+        while not stop.wait(0.5):
+            batch = [next(records), next(records)]
+            body = "\n".join(json.dumps(r) for r in batch).encode()
+            request = urllib.request.Request(hub.url + "/auth0/logs", data=body, method="POST",
+                                             headers={"Authorization": hub.log_token,
+                                                      "Content-Type": "application/json"})
+            try:
+                with urllib.request.urlopen(request, timeout=10):
+                    sent[0] += len(batch)
+            except OSError:
+                pass
+
+    thread = threading.Thread(target=post, name="e2e-traffic", daemon=True)
+    thread.start()
+    try:
+        yield sent
+    finally:
+        stop.set()
+        thread.join(timeout=15)
+
+
+@pytest.fixture(scope="session")
+def timings():
+    """Measured durations (seconds) by name, written to artifacts/e2e/timings.json at the end."""
+    found: dict[str, float] = {}
+    yield found
+    if found:
+        ARTIFACTS.mkdir(parents=True, exist_ok=True)
+        (ARTIFACTS / "timings.json").write_text(json.dumps(found, indent=2) + "\n")
+
+
 def _dev_token(hub, user: str) -> str:
     # the notebook user reads the event feed and its history: read:auth_events (issue #11)
     body = urllib.parse.urlencode({"user": user, "permission": "read:auth_events"}).encode()
@@ -71,21 +120,41 @@ def _dev_token(hub, user: str) -> str:
 
 
 def _prepare_copies(root: Path) -> None:
-    """Adapt the copies for a person watching: slower traffic (so updates can be seen arriving), no
-    final ``session.stop()`` (the pages stay live while asserted), and a second chat participant."""
+    """The notebooks run as shipped; the second chat participant is the documented way: a duplicate
+    of 03_chat.ipynb (its own kernel) with ``CHAT_AS = "bob"``."""
     import nbformat
 
-    for path in sorted(root.glob("0[1-4]_*.ipynb")):
-        nb = nbformat.read(path, as_version=4)
-        if nb.cells and "session.stop()" in nb.cells[-1].source:
-            nb.cells.pop()
-        for cell in nb.cells:
-            cell.source = cell.source.replace("n=400, rate=80", "n=400, rate=25")
-        nbformat.write(nb, path)
-        if path.name == "03_chat.ipynb":
-            for cell in nb.cells:
-                cell.source = cell.source.replace("CHAT_AS = None", 'CHAT_AS = "bob"')
-            nbformat.write(nb, root / "03_chat_bob.ipynb")
+    nb = nbformat.read(root / "03_chat.ipynb", as_version=4)
+    for cell in nb.cells:
+        cell.source = cell.source.replace("CHAT_AS = None", 'CHAT_AS = "bob"')
+    nbformat.write(nb, root / "03_chat_bob.ipynb")
+
+
+#: the environment the lab's kernels get (set by the ``lab`` fixture; the dashboard's kernels get it too)
+lab_env: dict = {}
+
+
+@pytest.fixture(scope="session")
+def dashboard(lab):
+    """The Voila dashboard on the lab's copy of the notebooks, with the same environment; yields its URL."""
+    from authviz.notebook_servers import NotebookServer
+
+    _url, _token, root = lab
+    server = NotebookServer("dashboard", root, _free_port(), root / ".state" / "dashboard.log")
+    server.start(lab_env["env"])
+    try:
+        server.wait_ready(LAB_START_TIMEOUT)
+        yield server.url
+    finally:
+        if server.proc.poll() is None:
+            server.proc.terminate()
+            try:
+                server.proc.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                server.proc.kill()
+                server.proc.wait(timeout=10)
+        if ARTIFACTS.exists() and server.log_path.exists():
+            shutil.copy(server.log_path, ARTIFACTS / "dashboard.log")
 
 
 @pytest.fixture(scope="session")
@@ -94,9 +163,13 @@ def lab(hub, tmp_path_factory):
     if not Path(CHROMIUM).exists():
         pytest.fail(f"{CHROMIUM} is missing: `make e2e` installs Debian's chromium (apt-get install chromium)")
     root = tmp_path_factory.mktemp("lab")
-    for nb in sorted((ROOT / "notebooks").glob("0[1-4]_*.ipynb")):
+    for nb in sorted((ROOT / "notebooks").glob("0[0-4]_*.ipynb")):
         shutil.copy(nb, root / nb.name)
     _prepare_copies(root)
+    # JupyterLab's settings as the demo writes them: no news pop-up, no update check
+    from authviz.notebook_servers import NotebookServer
+
+    NotebookServer("lab", root, 0, root / "lab.log")._write_quiet_settings()  # -> root/lab-settings
     port, token = _free_port(), secrets.token_hex(16)
     env = {k: v for k, v in os.environ.items() if not k.startswith(("PUSHER_", "AUTHVIZ_", "JUPYTER"))}
     base = hub.url
@@ -113,7 +186,7 @@ def lab(hub, tmp_path_factory):
            f"--ServerApp.port={port}", "--ServerApp.port_retries=0", "--ServerApp.allow_root=True",
            f"--IdentityProvider.token={token}", "--LabApp.extension_manager=readonly",
            f"--ServerApp.root_dir={root}", "--ServerApp.jpserver_extensions={'authviz.widgets.serverext': True}",
-           f"--LabApp.workspaces_dir={root / '.workspaces'}", f"--LabApp.user_settings_dir={root / '.settings'}",
+           f"--LabApp.workspaces_dir={root / '.workspaces'}", f"--LabApp.user_settings_dir={root / 'lab-settings'}",
            "--LabApp.news_url=None", "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate",
            "--MappingKernelManager.cull_idle_timeout=0"]
     log = (root / "lab.log").open("w")
@@ -131,6 +204,7 @@ def lab(hub, tmp_path_factory):
             if proc.poll() is not None or time.monotonic() > deadline:
                 raise RuntimeError(f"JupyterLab did not start; its log:\n{(root / 'lab.log').read_text()[-3000:]}")
             time.sleep(0.5)
+        lab_env["env"] = env
         yield url, token, root
     finally:
         if proc.poll() is None:
@@ -181,11 +255,11 @@ def pytest_runtest_makereport(item, call):
 
 
 @pytest.fixture
-def new_page(request, browser, lab):
+def new_page(request, browser):
     contexts = []
 
-    def make():
-        context = browser.new_context(viewport={"width": 1400, "height": 1000})
+    def make(viewport=(1400, 1000)):
+        context = browser.new_context(viewport={"width": viewport[0], "height": viewport[1]})
         offline = Offline()
         context.route("**/*", offline.route)
         page = context.new_page()

@@ -1,0 +1,1 @@
+// Served in place of MathJax from a CDN: the dashboard renders no formulas and stays offline.
