@@ -36,9 +36,9 @@ node:  ## install the Node test packages
 	  fi; \
 	done
 
-# Notebooks 00-05 run top to bottom in local mode (embedded hub, seeded simulator) and their
+# Notebooks 00-06 run top to bottom in local mode (embedded hub, seeded simulator) and their
 # outputs are compared strictly (nbval); live cells are tagged nbval-ignore-output.
-NBVAL_NOTEBOOKS ?= notebooks/0[0-5]_*.ipynb
+NBVAL_NOTEBOOKS ?= notebooks/0[0-6]_*.ipynb
 NBVAL_ARGS ?= --nbval --nbval-cell-timeout=60 --nbval-sanitize-with tests/nbval_sanitize.cfg
 
 # ruff (rules in pyproject.toml [tool.ruff]) and the import-linter contracts ([tool.importlinter]:

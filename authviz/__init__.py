@@ -46,7 +46,7 @@ _EXPORTS: dict[str, str] = {
     **dict.fromkeys(("TrafficGenerator", "month_of_traffic", "SCENARIOS"), "authviz.simulator"),
     # analytics
     **dict.fromkeys(
-        ("run_detections", "LiveDetector", "Alert", "time_series", "top_countries",
+        ("run_detections", "time_series", "top_countries",
          "new_vs_returning", "pull_logs"),
         "authviz.analytics",
     ),
@@ -56,6 +56,9 @@ _EXPORTS: dict[str, str] = {
          "packaged_rules", "spark_sql"),
         "authviz.detections",
     ),
+    # live alerts: the detection rules evaluated on the stream, and their delivery
+    **dict.fromkeys(("LiveDetector", "Alert", "AlertDelivery", "webhook_target", "slack_target",
+                     "verify_signature"), "authviz.alerts"),
     # notebook widgets
     **dict.fromkeys(
         ("live_session", "LiveFeed", "CountryChart", "ChatWidget", "SessionEvents", "Pump"),

@@ -44,8 +44,9 @@ import os
 import re
 import ssl
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import Any
 from urllib.parse import unquote, urlsplit
 
 from dotenv import dotenv_values
@@ -55,6 +56,7 @@ from authviz.errors import ConfigError
 from authviz.topics import READ_EVENTS_PERMISSION
 
 __all__ = [
+    "AlertSettings",
     "BridgeSettings",
     "NotebookSettings",
     "PusherSettings",
@@ -442,6 +444,44 @@ class BridgeSettings:
             public_url=values.get("AUTHVIZ_PUBLIC_URL") or None,
             events_permission=values.get("AUTHVIZ_EVENTS_PERMISSION") or READ_EVENTS_PERMISSION,
         )
+
+
+#: Variables of live alert delivery.
+ALERT_WEBHOOK_SECRET_ENV = "AUTHVIZ_ALERT_WEBHOOK_SECRET"
+ALERT_SLACK_URL_ENV = "AUTHVIZ_ALERT_SLACK_URL"
+
+
+@dataclass(frozen=True)
+class AlertSettings:
+    """Where live alerts are delivered (typed; the command line and :meth:`from_env` build it).
+
+    Variables read by :meth:`from_env`: ``AUTHVIZ_ALERT_WEBHOOK_SECRET`` (the key signing webhook
+    documents; no default: a webhook without it is refused) and ``AUTHVIZ_ALERT_SLACK_URL`` (a Slack
+    incoming-webhook URL, which is itself a secret: better in the environment than on a command line).
+    """
+
+    #: Receivers of the signed JSON document (one per alert).
+    webhook_urls: tuple[str, ...] = ()
+    #: The HMAC key of the webhook signature.
+    webhook_secret: str | None = field(default=None, repr=False)
+    #: Slack incoming-webhook URLs.
+    slack_urls: tuple[str, ...] = field(default=(), repr=False)
+    #: Seconds between two deliveries about one (rule, group) per receiver.
+    throttle: float = 60.0
+
+    @property
+    def enabled(self) -> bool:
+        return bool(self.webhook_urls or self.slack_urls)
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None,
+                 dotenv_path: str | os.PathLike[str] | None = ".env", **overrides: Any) -> AlertSettings:
+        """The settings the environment (and ``.env``) gives, with ``overrides`` (command-line values)."""
+        values = load_environment(env, dotenv_path)
+        slack = values.get(ALERT_SLACK_URL_ENV)
+        settings = cls(webhook_secret=values.get(ALERT_WEBHOOK_SECRET_ENV) or None,
+                       slack_urls=(slack,) if slack else ())
+        return replace(settings, **{k: v for k, v in overrides.items() if v is not None})
 
 
 def app_secret_from_env(env: Mapping[str, str] | None = None,

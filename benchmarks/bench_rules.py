@@ -1,7 +1,7 @@
 """Benchmark: every packaged rule (built-in + Auth0 catalog) over a day-partitioned Parquet archive.
 
-    python benchmarks/bench_rules.py                    # 10M events, then 100M with a 2 GB DuckDB limit
-    python benchmarks/bench_rules.py --events 10000000  # one size
+    python benchmarks/bench_rules.py                    # 1M, then 10M events (a few minutes)
+    python benchmarks/bench_rules.py --events 100000000 # 100M, with a 2 GB DuckDB limit (long)
     python benchmarks/bench_rules.py --compare 1000000  # built-in rules on DuckDB vs run_detections (pandas)
 
 The archive is generated with DuckDB (no JSON files): the schema columns plus ``raw``, a Log Streaming
@@ -213,7 +213,7 @@ def compare(events: int) -> dict:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--events", type=int, action="append", help="archive size(s) (default 10M and 100M)")
+    parser.add_argument("--events", type=int, action="append", help="archive size(s) (default 1M and 10M; 100M is --events 100000000)")
     parser.add_argument("--memory-limit", default=None, help="DuckDB memory limit (default: none for 10M, 2GB for 100M)")
     parser.add_argument("--compare", type=int, metavar="N", help="compare built-in rules with run_detections on N events")
     parser.add_argument("--child", metavar="DIR", help=argparse.SUPPRESS)
@@ -224,7 +224,7 @@ def main() -> int:
     if args.compare:
         print(json.dumps(compare(args.compare), indent=2))
         return 0
-    for events in args.events or [10_000_000, 100_000_000]:
+    for events in args.events or [1_000_000, 10_000_000]:
         folder = OUT / f"archive-{events}"
         made = generate(events, folder)
         size = sum(p.stat().st_size for p in folder.rglob("*.parquet")) / 2**30

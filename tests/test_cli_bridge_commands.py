@@ -204,7 +204,9 @@ def test_simulate_says_up_front_how_long_a_scenario_makes_the_run(tmp_path):
                 proc.kill()
                 proc.wait(10)
     assert first.startswith("authviz simulate: this run takes about "), first
-    assert "min" in first.split("(")[0]  # minutes, not the ~2 s that 100 events at 50/s take alone
+    # the scenario plays within 20 s live (SimulateOptions.scenario_span) after the 5 s delay: not
+    # the ~2 s that 100 events at 50/s take alone
+    assert "about 25 s" in first.split("(")[0]
     assert "the normal traffic alone would take about 2.0 s" in first
     assert "credential-stuffing scenario follows its own timeline" in first and "--no-pace" in first
     assert proc.returncode == 0

@@ -1,4 +1,4 @@
-"""Auth analytics: trends, security detections, live alerts and historical import.
+"""Auth analytics: trends, security detections and historical import.
 
 Everything works on the event DataFrame of :mod:`authviz.auth0.schema`::
 
@@ -6,7 +6,7 @@ Everything works on the event DataFrame of :mod:`authviz.auth0.schema`::
     findings = run_detections(frame)                     # one row per incident
     hourly = time_series(frame, "1h")                    # logins, signups, failures, failure_rate
 
-Live: :class:`LiveDetector` runs the same rules incrementally and yields :class:`Alert` objects.
+Live alerts (the detection rules on the stream) are :mod:`authviz.alerts`.
 Historical import: ``authviz logs pull`` (:func:`pull_logs`). Ground truth: :func:`score_detections`.
 """
 
@@ -26,8 +26,7 @@ from authviz.analytics.detections import (
     signup_fraud,
     user_key,
 )
-from authviz.analytics.evaluate import score_detections
-from authviz.analytics.live import Alert, LiveDetector
+from authviz.analytics.evaluate import score_detections, score_rule_findings
 from authviz.analytics.pull import PullError, PullResult, pull_logs
 from authviz.analytics.trends import (
     new_vs_returning,
@@ -40,7 +39,7 @@ from authviz.analytics.trends import (
 )
 
 __all__ = [
-    "Alert", "LiveDetector", "PullError", "PullResult", "pull_logs", "score_detections", "DETECTIONS", "FINDING_COLUMNS", "SEVERITIES", "breached_password", "brute_force", "credential_stuffing",
+    "PullError", "PullResult", "pull_logs", "score_detections", "score_rule_findings", "DETECTIONS", "FINDING_COLUMNS", "SEVERITIES", "breached_password", "brute_force", "credential_stuffing",
     "empty_findings", "impossible_travel", "lockout_spike", "mfa_push_fatigue", "new_vs_returning",
     "refresh_token_reuse", "run_detections", "signup_fraud", "time_series", "top", "top_clients",
     "top_connections", "top_countries", "top_ips", "user_key",

@@ -40,3 +40,48 @@ def score_detections(findings: pd.DataFrame, attacks: Iterable[Any]) -> tuple[pd
                                         "evidence_complete", "summary"])
     unexpected = findings.loc[[i for i in findings.index if i not in used]] if len(findings) else findings
     return table, unexpected
+
+
+def score_rule_findings(findings: pd.DataFrame, attacks: Iterable[Any],
+                        rule_names: dict[str, str | None]) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Score the findings of detection rules (``authviz detect``: ``rule_id``, ``group``, ``first``,
+    ``last``, ``event_ids``) against injected attacks, as :func:`score_detections` does for
+    ``run_detections``.
+
+    ``rule_names`` maps a rule id to its name (the built-in rules are named after the detections,
+    e.g. ``brute_force``). An attack with a ``detection`` is found by a finding of the rule of that
+    name whose group holds the attack's key and whose span overlaps the attack; a catalog attack
+    (``detection`` empty) by a finding of one of its ``rule_ids`` that overlaps it and lists one of
+    its records. Returns (one row per attack: kind, rule, key, start, found, evidence_complete,
+    rule_id, title; the findings that explain no attack).
+    """
+    used: set[int] = set()
+    rows = []
+    for attack in attacks:
+        start, end = pd.Timestamp(attack.start), pd.Timestamp(attack.end)
+        ids = set(attack.log_ids)
+        hit = None
+        for i, finding in findings.iterrows():
+            if i in used or not (pd.Timestamp(finding["first"]) <= end and pd.Timestamp(finding["last"]) >= start):
+                continue
+            group = finding["group"] if isinstance(finding["group"], dict) else {}
+            if attack.detection:
+                ok = rule_names.get(finding["rule_id"]) == attack.detection and attack.key in map(str, group.values())
+            else:
+                ok = finding["rule_id"] in set(getattr(attack, "rule_ids", ())) and bool(ids & set(finding["event_ids"]))
+            if ok:
+                hit = i
+                break
+        if hit is not None:
+            used.add(hit)
+            row = findings.loc[hit]
+            rows.append({"kind": attack.kind, "rule": attack.detection or rule_names.get(row["rule_id"]) or row["title"],
+                         "key": attack.key, "start": start, "found": True,
+                         "evidence_complete": ids <= set(row["event_ids"]), "rule_id": row["rule_id"],
+                         "title": row["title"]})
+        else:
+            rows.append({"kind": attack.kind, "rule": attack.detection, "key": attack.key, "start": start,
+                         "found": False, "evidence_complete": False, "rule_id": None, "title": None})
+    table = pd.DataFrame(rows, columns=["kind", "rule", "key", "start", "found", "evidence_complete", "rule_id", "title"])
+    unexpected = findings.loc[[i for i in findings.index if i not in used]] if len(findings) else findings
+    return table, unexpected

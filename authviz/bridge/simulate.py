@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import heapq
 import itertools
+import math
 import sys
 import time
 from collections.abc import Iterable, Iterator
@@ -44,6 +45,12 @@ class SimulateOptions:
     timeout: float = 10.0
     start: datetime | None = None
     progress: bool = True
+    #: Simulated people; ``None`` sizes the population to the rate so each keeps a human rate
+    #: (:func:`authviz.simulator.pacing.users_for_rate`).
+    users: int | None = None
+    #: Each scenario plays within this many seconds when paced live (``None``: its own timeline,
+    #: e.g. about 20 minutes for sign-up fraud), so its detection fires within seconds.
+    scenario_span: float | None = 20.0
 
 
 @dataclass
@@ -69,11 +76,15 @@ def _planned_records(options: SimulateOptions, start: datetime) -> tuple[Iterato
     """:func:`simulated_records` and, per requested scenario, how many seconds after ``start``
     its last record is (the attacks follow their own timeline, whatever ``count`` and ``rate``)."""
     from authviz.simulator import SCENARIOS, TrafficGenerator
+    from authviz.simulator.pacing import compress_timeline, users_for_rate
 
     for name in options.scenarios:
         if name not in SCENARIOS:
             raise UsageError(f"unknown scenario {name!r}; choose from {', '.join(SCENARIOS)}.")
-    generator = TrafficGenerator(seed=options.seed, start=start, rate_per_s=options.rate)
+    expected = options.count if options.count is not None else (
+        math.ceil(options.rate * options.duration) if options.duration is not None else None)
+    users = options.users if options.users is not None else users_for_rate(options.rate, events=expected)
+    generator = TrafficGenerator(seed=options.seed, start=start, rate_per_s=options.rate, users=users)
     normal: Iterable[dict]
     if options.count is not None:
         normal = generator.generate(n=options.count)
@@ -86,6 +97,8 @@ def _planned_records(options: SimulateOptions, start: datetime) -> tuple[Iterato
     ends: dict[str, float] = {}
     for name in options.scenarios:
         records = generator.scenario(name, at=at)
+        if options.scenario_span is not None:
+            records = compress_timeline(records, options.scenario_span)
         attacks.extend(records)
         end = max((_date(r) - start).total_seconds() for r in records)
         ends[name] = max(end, ends.get(name, 0.0))

@@ -16,7 +16,7 @@ import orjson
 from authviz import topics
 from authviz.cli.argtypes import whole_number
 from authviz.config import load_environment
-from authviz.errors import ConfigError
+from authviz.errors import ConfigError, UsageError
 from authviz.live.alerts import format_alert
 from authviz.live.events import LiveEvent
 
@@ -61,7 +61,37 @@ def add_commands(subparsers) -> None:
                         help="run the security detections on the events and print an ALERT line (or "
                              '{"alert": ...} with --json) per new or growing incident (default: on when '
                              f"following {topics.EVENTS_CHANNEL})")
+    parser.add_argument("--alert-webhook", action="append", metavar="URL", type=_url_arg, default=None,
+                        help="also POST each alert to URL as one JSON document, signed with an HMAC-SHA256 "
+                             "X-Authviz-Signature header keyed with AUTHVIZ_ALERT_WEBHOOK_SECRET (required; see "
+                             "README 'Alert delivery'); repeatable")
+    parser.add_argument("--alert-slack", action="append", metavar="URL", type=_url_arg, default=None,
+                        help="also post each alert to this Slack incoming-webhook URL (or set "
+                             "AUTHVIZ_ALERT_SLACK_URL: the URL is a secret); repeatable")
+    parser.add_argument("--alert-throttle", type=_seconds_arg, default=None, metavar="SECONDS",
+                        help="at most one delivery per rule and group every SECONDS per receiver; newer news "
+                             "waits and replaces older (default 60)")
     parser.set_defaults(func=tail)
+
+
+def _url_arg(value: str) -> str:
+    """``--alert-webhook`` / ``--alert-slack``: an http(s) URL with a host."""
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(value)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise argparse.ArgumentTypeError(f"must be an http:// or https:// URL, not {value!r}")
+    return value
+
+
+def _seconds_arg(value: str) -> float:
+    try:
+        number = float(value)
+    except ValueError:
+        number = float("nan")
+    if not 0 <= number <= 86_400:
+        raise argparse.ArgumentTypeError(f"must be a number of seconds from 0 to 86400, not {value!r}")
+    return number
 
 
 def _channel_arg(value: str) -> str:
@@ -188,13 +218,18 @@ def tail(args: argparse.Namespace, out: TextIO | None = None, err: TextIO | None
         options["speed"] = args.speed
     if args.limit is not None and (args.source or "").startswith("simulator"):
         options["limit"] = args.limit
+    alerts = _alert_batcher(args, channels)
+    delivery = _alert_delivery(args, alerts is not None)  # refused here, before anything starts
     try:
         stream = source_from_env(env, **options)
-    except ConfigError as error:
-        raise _with_demo_hint(error) from None
+    except BaseException as error:
+        if delivery is not None:
+            delivery.close(flush_timeout=0)
+        if isinstance(error, ConfigError):
+            raise _with_demo_hint(error) from None
+        raise
     render: Callable[[LiveEvent], str] = (
         (lambda e: orjson.dumps(e.to_dict(), default=str).decode()) if args.json else format_line)
-    alerts = _alert_batcher(args, channels)
 
     def show_alerts(batch: Callable[[], list]) -> None:
         nonlocal alerts
@@ -208,6 +243,11 @@ def tail(args: argparse.Namespace, out: TextIO | None = None, err: TextIO | None
             line = (orjson.dumps({"alert": alert.to_dict()}, default=str).decode() if args.json
                     else format_alert(alert))
             print(line, file=out, flush=True)
+            if delivery is not None:
+                delivery.submit(alert)  # never blocks: a bounded queue and its own thread
+        if delivery is not None:
+            for problem in delivery.problems():
+                print(f"authviz: {problem}", file=err, flush=True)
 
     shown_errors = 0
     status = ConnectionStatus(stream, err)
@@ -234,12 +274,16 @@ def tail(args: argparse.Namespace, out: TextIO | None = None, err: TextIO | None
             if alerts is not None:
                 show_alerts(functools.partial(alerts.add, event))
         if alerts is not None:
-            show_alerts(alerts.flush)
+            show_alerts(lambda: alerts.flush(final=True))
     except KeyboardInterrupt:
         return 0
     finally:
         try:
             stream.close()
+            if delivery is not None:
+                delivery.close(flush_timeout=5.0)  # what is queued gets five seconds to leave
+                for problem in delivery.problems():
+                    print(f"authviz: {problem}", file=err, flush=True)
         finally:
             if on_main:
                 signal.signal(signal.SIGTERM, previous_term if previous_term is not None
@@ -256,3 +300,23 @@ def _alert_batcher(args: argparse.Namespace, channels: list[str]):
     from authviz.live.alerts import AlertBatcher
 
     return AlertBatcher(interval=ALERT_INTERVAL, max_batch=ALERT_BATCH)
+
+
+def _alert_delivery(args: argparse.Namespace, alerts_on: bool):
+    """An :class:`~authviz.alerts.AlertDelivery` when ``--alert-webhook`` / ``--alert-slack`` (or
+    AUTHVIZ_ALERT_SLACK_URL) name receivers, else None."""
+    from authviz.config import AlertSettings
+
+    settings = AlertSettings.from_env(webhook_urls=tuple(args.alert_webhook or ()) or None,
+                                      throttle=args.alert_throttle)
+    if args.alert_slack:
+        settings = AlertSettings(webhook_urls=settings.webhook_urls, webhook_secret=settings.webhook_secret,
+                                 slack_urls=tuple(args.alert_slack), throttle=settings.throttle)
+    if not settings.enabled:
+        return None
+    if not alerts_on:
+        raise UsageError(f"--alert-webhook and --alert-slack deliver live alerts, which run on "
+                         f"{topics.EVENTS_CHANNEL}: add --channel {topics.EVENTS_CHANNEL} (and drop --no-alerts).")
+    from authviz.alerts import delivery_for
+
+    return delivery_for(settings)

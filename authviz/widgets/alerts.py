@@ -1,7 +1,7 @@
 """``AlertsPanel``: alerts of the live detections, with their evidence and what to do.
 
 Fed by the pump (topic ``auth:raw``: the auth events as received, which the detections need whole).
-Events are batched and given to :class:`authviz.analytics.LiveDetector` at most every ``interval``
+Events are batched and given to :class:`authviz.alerts.LiveDetector` at most every ``interval``
 seconds on the pump's thread (a ``feed`` costs tens of milliseconds, so not at every tick). Alerts
 are shown newest first, one row per incident (detection, key): an update replaces its row.
 
@@ -71,7 +71,7 @@ def alert_html(alert: Any) -> str:
 
 
 class AlertsPanel(W.VBox):
-    """Newest-first alerts of a :class:`~authviz.analytics.LiveDetector` fed the live events.
+    """Newest-first alerts of a :class:`~authviz.alerts.LiveDetector` fed the live events.
 
     ``detector`` defaults to ``authviz.LiveDetector()`` (made when the first events arrive); ``interval`` is the least time between two
     detector runs (seconds); ``max_alerts`` bounds the incidents kept and drawn.
@@ -124,7 +124,7 @@ class AlertsPanel(W.VBox):
             return 0
         try:
             if self.detector is None:
-                from authviz.analytics import LiveDetector
+                from authviz.alerts import LiveDetector
 
                 self.detector = LiveDetector()
             found = list(self.detector.feed(batch))

@@ -1,0 +1,156 @@
+"""Incremental Sigma correlations: per-group state, no I/O, no clock.
+
+Counts the way the batch engine does (:func:`authviz.detections.compile.correlation_query`), one
+event at a time, so the live stream fires where a batch run over the same events finds something:
+
+- ``gt``/``gte`` (a measure that only grows): **sliding** windows. An event triggers when the
+  measure over its group's events in ``[t - timespan, t]`` satisfies the condition;
+  :meth:`CorrelationState.add` returns a :class:`Crossing` for it at once, with the window's
+  events as evidence.
+- ``lt``/``lte``/``eq``/``neq`` ("at most N in the period"): **fixed** windows of ``timespan``
+  aligned on the Unix epoch; decided when the window is complete, by :meth:`advance`.
+- Events whose group-by values are missing are not counted (the caller skips them).
+
+Invariants (bounded memory): a group keeps only events newer than the newest event seen minus
+``timespan + lateness`` (at most ``max_per_group`` of them, oldest dropped first); at most
+``max_groups`` groups are kept (least recently touched dropped first, counted in ``evicted``).
+An event older than that horizon is counted in ``late`` and otherwise ignored.
+"""
+
+from __future__ import annotations
+
+import bisect
+from collections import OrderedDict
+from collections.abc import Hashable
+from dataclasses import dataclass, field
+from typing import Any
+
+__all__ = ["CorrelationState", "Crossing"]
+
+_MONOTONE = ("gt", "gte")
+
+
+def _holds(op: str, measure: float, threshold: float) -> bool:
+    return {"gt": measure > threshold, "gte": measure >= threshold, "lt": measure < threshold,
+            "lte": measure <= threshold, "eq": measure == threshold, "neq": measure != threshold}[op]
+
+
+@dataclass
+class _Group:
+    """One group's recent matching events, sorted by time: (t_ns, event_id, value)."""
+
+    events: list[tuple[int, str, Hashable]] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class Crossing:
+    """The correlation holds for ``group``: ``measure`` over ``events`` (t_ns, event_id), from
+    ``first_ns`` to ``last_ns``."""
+
+    group: tuple
+    measure: int
+    first_ns: int
+    last_ns: int
+    event_ids: tuple[str, ...]
+
+
+class CorrelationState:
+    """The live state of one correlation (duck-typed :class:`~authviz.detections.model.Correlation`:
+    ``type``, ``timespan``, ``op``, ``threshold``, ``rules``)."""
+
+    def __init__(self, correlation: Any, *, max_groups: int = 100_000, max_per_group: int = 10_000,
+                 lateness_ns: int = 0) -> None:
+        self.type = correlation.type
+        self.op = correlation.op
+        self.threshold = float(correlation.threshold)
+        if self.type == "temporal" and self.op == "gte" and self.threshold <= 1:
+            self.threshold = float(len(correlation.rules))  # Sigma's default: every rule matched
+        self.span_ns = int(correlation.timespan.total_seconds() * 1e9)
+        if self.span_ns <= 0:
+            raise ValueError("a correlation's timespan must be positive")
+        self.sliding = self.op in _MONOTONE
+        self.max_groups = int(max_groups)
+        self.max_per_group = int(max_per_group)
+        self.lateness_ns = int(lateness_ns)
+        self._groups: OrderedDict[Any, _Group] = OrderedDict()
+        self.watermark_ns: int | None = None
+        self._next_sweep_ns = -(2**62)
+        #: events older than the horizon; groups dropped because ``max_groups`` were kept
+        self.late = 0
+        self.evicted = 0
+
+    def __len__(self) -> int:
+        return len(self._groups)
+
+    def _measure(self, events: list[tuple[int, str, Hashable]]) -> int:
+        if self.type == "event_count":
+            return len(events)
+        return len({value for _, _, value in events if value is not None})
+
+    def add(self, group: tuple, t_ns: int, event_id: str, value: Hashable | None = None) -> Crossing | None:
+        """Count one matching event (``value``: the counted field for ``value_count``, the counted
+        rule for ``temporal``). A :class:`Crossing` when the event triggers (sliding windows)."""
+        if self.watermark_ns is not None and t_ns < self.watermark_ns - self.span_ns - self.lateness_ns:
+            self.late += 1
+            return None
+        if self.watermark_ns is None or t_ns > self.watermark_ns:
+            self.watermark_ns = t_ns
+        key = group if self.sliding else (group, t_ns - t_ns % self.span_ns)
+        state = self._groups.get(key)
+        if state is None:
+            state = self._groups[key] = _Group()
+            while len(self._groups) > self.max_groups:
+                self._groups.popitem(last=False)
+                self.evicted += 1
+        else:
+            self._groups.move_to_end(key)
+        events = state.events
+        entry = (t_ns, event_id, value)
+        if not events or entry >= events[-1]:
+            events.append(entry)
+        else:
+            bisect.insort(events, entry)
+        if self.sliding:
+            horizon = self.watermark_ns - self.span_ns - self.lateness_ns
+            cut = bisect.bisect_left(events, (horizon,))
+            if cut:
+                del events[:cut]
+        if len(events) > self.max_per_group:
+            del events[:len(events) - self.max_per_group]
+        if not self.sliding:
+            return None
+        lo = bisect.bisect_left(events, (t_ns - self.span_ns,))
+        hi = bisect.bisect_right(events, (t_ns, "\U0010ffff"))
+        if not _holds(self.op, hi - lo, self.threshold):
+            return None  # distinct values never outnumber events: no need to count them
+        window = events[lo:hi]
+        measure = self._measure(window)
+        if not _holds(self.op, measure, self.threshold):
+            return None
+        return Crossing(group, measure, window[0][0], window[-1][0], tuple(e for _, e, _ in window))
+
+    def advance(self, now_ns: int) -> list[Crossing]:
+        """Close the fixed windows that ended before ``now_ns - lateness`` and drop sliding state
+        older than the horizon; the fixed-window conditions that hold."""
+        if self.watermark_ns is None or now_ns > self.watermark_ns:
+            self.watermark_ns = now_ns
+        out = []
+        # a sweep looks at every group: at most every quarter timespan of event time for sliding
+        # windows (memory stays within 1.25 timespans), every second for fixed ones
+        if self.watermark_ns < self._next_sweep_ns:
+            return out
+        self._next_sweep_ns = self.watermark_ns + (self.span_ns // 4 if self.sliding else 1_000_000_000)
+        if self.sliding:
+            horizon = self.watermark_ns - self.span_ns - self.lateness_ns
+            for key in [k for k, g in self._groups.items() if not g.events or g.events[-1][0] < horizon]:
+                del self._groups[key]
+            return out
+        limit = self.watermark_ns - self.lateness_ns
+        for key in [k for k in self._groups if k[1] + self.span_ns <= limit]:
+            events = self._groups.pop(key).events
+            measure = self._measure(events)
+            if events and _holds(self.op, measure, self.threshold):
+                out.append(Crossing(key[0], measure, events[0][0], events[-1][0], tuple(e for _, e, _ in events)))
+        return out
+
+
