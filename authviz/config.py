@@ -356,6 +356,31 @@ DEFAULT_MAX_LOG_BODY = 5 * 1024 * 1024
 
 
 @dataclass(frozen=True)
+class HubSettings:
+    """What the hub serves (``authviz serve``): one app from ``app_id``/``key``/``secret``, or the
+    apps of a JSON ``config_file`` (``{"apps": [{"app_id", "key", "secret", ...}]}``) with the
+    options below as their defaults. Without ``secret`` or ``secret_file`` the secret is generated
+    once into ``state_dir/app-secret`` (there is no default secret). Turned into apps by
+    :func:`authviz.stack.hub_apps`, which checks every value."""
+
+    app_id: str = "1"
+    key: str = "authviz-key"
+    secret: str | None = None
+    #: a file whose first line is the secret
+    secret_file: Path | None = None
+    config_file: Path | None = None
+    #: client events (``client-*``) accepted with these name prefixes; none: client events off
+    client_event_prefixes: tuple[str, ...] = ()
+    enable_user_auth: bool = True
+    activity_timeout: int = 120
+    webhook_url: str | None = None
+    #: None: the App defaults
+    webhook_debounce: float | None = None
+    max_cache_channels: int | None = None
+    state_dir: Path = DEFAULT_STATE_DIR
+
+
+@dataclass(frozen=True)
 class BridgeSettings:
     """How the bridge runs (typed; the command line and :meth:`from_env` build it).
 

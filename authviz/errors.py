@@ -24,7 +24,7 @@ instead of a traceback. Library code speaks in library words (``take must be ...
     │   └── TimestampError, ValueError   its timestamp (auth0.timestamps)
     ├── ShapeError, ValueError           a log body of no known shape (auth0.shapes)
     ├── LogInputError                    a log file cannot be read (auth0.bulk)
-    ├── FrameError                       a websocket frame that is not Pusher's (live.frames)
+    ├── WireError                        the server broke the websocket framing rules (live.wire)
     ├── LiveError                        the live client (live.errors)
     │   ├── ConnectionRejected           the server closed with a 4000-4099 code
     │   ├── AuthorizationError           a channel authorization was refused
@@ -36,8 +36,9 @@ instead of a traceback. Library code speaks in library words (``take must be ...
     ├── InvalidToken                     a user token does not verify (bridge.identity)
     │   └── JwksError                    the issuer's keys cannot be fetched
     ├── StoreError                       the event store (bridge.store)
-    ├── BridgeError                      the bridge's HTTP API answered an error (widgets.session)
-    └── PullError                        the Management API (analytics.pull)
+    ├── BridgeError                      the bridge's HTTP API refused or could not be reached (bridgeclient)
+    ├── ManagementApiError               the Management API refused or failed (auth0.management)
+    └── PullError                        an import of logs stopped (analytics.pull)
 """
 
 

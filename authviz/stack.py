@@ -2,31 +2,122 @@
 
 One way for every entry point (``authviz serve``, ``authviz bridge``, the notebooks' local mode,
 tests): :func:`build_hub` makes the hub with the bridge mounted from a typed
-:class:`~authviz.config.BridgeSettings`; :func:`serve` runs an aiohttp application on an address
-until SIGINT/SIGTERM (listen failures raise :class:`~authviz.errors.ListenError`, failures of the
-start-up hooks, such as a store that cannot be opened, raise :class:`~authviz.errors.StateError`).
+:class:`~authviz.config.BridgeSettings`; an aiohttp application is served either in the
+foreground by :func:`serve` (until SIGINT/SIGTERM: the commands) or from a background thread with
+its own event loop by :class:`ServerThread` (no signal handlers: ``running_hub()``, the notebooks,
+tests). Both start the same way (:func:`listen`): listen failures raise
+:class:`~authviz.errors.ListenError`, failures of the start-up hooks, such as a store that cannot
+be opened, raise :class:`~authviz.errors.StateError`. The serving itself lives in
+:mod:`authviz.hub.serving` (below the bridge, so ``running_hub()`` uses it too); this module is
+where the entry points reach it.
 """
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
-import signal
-import ssl
-from collections.abc import Awaitable, Callable, Sequence
+import json
+from collections.abc import Sequence
 from typing import Any
-
-from aiohttp import web
+from urllib.parse import urlsplit
 
 from authviz.bridge.app import Bridge
 from authviz.bridge.serve import mount
-from authviz.config import BridgeSettings
-from authviz.errors import ConfigError, ListenError, StateError
-from authviz.hub.guard import GUARD_KEY, GuardedSite, ServerLimits
+from authviz.config import BridgeSettings, HubSettings
+from authviz.errors import ConfigError, SettingError, StateError
+from authviz.hub.credentials import app_secret
+from authviz.hub.guard import ServerLimits
+from authviz.statefiles import StateFileError
 from authviz.hub.server import HubServer
+from authviz.hub.serving import ServerThread, listen, serve
 from authviz.pusher.protocol import App
 
-__all__ = ["build_hub", "serve"]
+__all__ = ["ServerThread", "build_hub", "hub_apps", "listen", "serve"]
+
+#: The fields an app of a hub config file may have.
+APP_FIELDS = frozenset({"app_id", "key", "secret", "enable_client_events", "client_event_prefixes",
+                        "enable_user_auth", "activity_timeout", "max_connections", "webhook_url",
+                        "webhook_debounce", "cache_ttl", "max_cache_channels"})
+
+
+def _is_http_url(value: object) -> bool:
+    if not isinstance(value, str):
+        return False
+    try:
+        parts = urlsplit(value)
+        parts.port  # noqa: B018 - raises ValueError for a malformed port
+    except ValueError:
+        return False
+    return parts.scheme in ("http", "https") and bool(parts.hostname)
+
+
+def hub_apps(settings: HubSettings) -> list[App]:
+    """The apps ``settings`` describe, every value checked (:class:`~authviz.errors.SettingError`
+    naming the setting, :class:`~authviz.errors.ConfigError` naming the config file's entry,
+    :class:`~authviz.errors.StateError` when the generated secret cannot be kept)."""
+    prefixes = tuple(settings.client_event_prefixes)
+    common: dict[str, Any] = {"enable_client_events": bool(prefixes),
+                              "enable_user_auth": settings.enable_user_auth,
+                              "activity_timeout": settings.activity_timeout,
+                              "webhook_url": settings.webhook_url}
+    if settings.webhook_debounce is not None:
+        common["webhook_debounce"] = settings.webhook_debounce
+    if settings.max_cache_channels is not None:
+        common["max_cache_channels"] = settings.max_cache_channels
+    if settings.webhook_url is not None and not _is_http_url(settings.webhook_url):
+        raise SettingError(f"webhook_url must be an http(s) URL such as http://127.0.0.1:8000/pusher/"
+                           f"webhooks, not {settings.webhook_url!r}.", "webhook_url")
+    if settings.config_file is None:
+        if not str(settings.app_id).isdigit():
+            raise SettingError(f"app_id must be numeric (clients and the pusher library read it "
+                               f"from PUSHER_URL as a number), not {str(settings.app_id)!r}.", "app_id")
+        if prefixes:
+            common["client_event_prefixes"] = prefixes
+        try:
+            secret, _source = app_secret(settings.state_dir, secret=settings.secret,
+                                         secret_file=settings.secret_file)
+        except StateFileError:
+            raise
+        except OSError as exc:
+            raise StateError(exc) from None
+        try:
+            return [App(str(settings.app_id), settings.key, secret, **common)]
+        except ValueError as exc:
+            raise SettingError(f"{exc}.") from None
+    return _apps_of_config_file(settings, common)
+
+
+def _apps_of_config_file(settings: HubSettings, common: dict[str, Any]) -> list[App]:
+    path = settings.config_file
+    try:
+        doc = json.loads(path.read_text(encoding="utf-8"))  # type: ignore[union-attr]
+    except OSError as exc:
+        raise ConfigError(f"cannot read {path}: {exc.strerror}.") from None
+    except ValueError as exc:
+        raise ConfigError(f"{path} is not valid JSON ({exc}).") from None
+    entries = doc.get("apps") if isinstance(doc, dict) else doc
+    if not isinstance(entries, list) or not entries:
+        raise ConfigError(f"{path} must hold {{\"apps\": [{{\"app_id\", \"key\", "
+                          "\"secret\"}}, ...]}.")
+    apps = []
+    for i, entry in enumerate(entries):
+        if not isinstance(entry, dict):
+            raise ConfigError(f"{path}: apps[{i}] is not an object.")
+        unknown = set(entry) - APP_FIELDS
+        if unknown:
+            raise ConfigError(f"{path}: apps[{i}] has unknown fields "
+                              f"{', '.join(sorted(unknown))}; known: {', '.join(sorted(APP_FIELDS))}.")
+        fields = {**common, **entry}
+        if fields.get("webhook_url") is not None and not _is_http_url(fields["webhook_url"]):
+            raise ConfigError(f"{path}: apps[{i}]: webhook_url must be an http(s) URL, not "
+                              f"{fields['webhook_url']!r}.")
+        if not str(fields.get("app_id", "")).isdigit():
+            raise ConfigError(f"{path}: apps[{i}]: app_id must be numeric, not "
+                              f"{fields.get('app_id')!r}.")
+        try:
+            apps.append(App(str(fields.pop("app_id", "")), fields.pop("key", ""),
+                            fields.pop("secret", ""), **fields))
+        except (TypeError, ValueError) as exc:
+            raise ConfigError(f"{path}: apps[{i}]: {exc}.") from None
+    return apps
 
 
 def build_hub(apps: Sequence[App], bridge: BridgeSettings | None, *, host: str | None = None,
@@ -47,38 +138,3 @@ def build_hub(apps: Sequence[App], bridge: BridgeSettings | None, *, host: str |
     return hub, mounted
 
 
-async def serve(app: web.Application, *, host: str, port: int,
-                ssl_context: ssl.SSLContext | None = None,
-                ready: Callable[[int], Awaitable[None] | None] | None = None,
-                shutdown_timeout: float = 3.0) -> None:
-    """Serve ``app`` on ``host:port`` until SIGINT/SIGTERM; ``ready(port)`` is called once it
-    listens (the bound port: ``port`` may be 0). The application is cleaned up on the way out."""
-    runner = web.AppRunner(app, access_log=None, handle_signals=False,
-                           shutdown_timeout=shutdown_timeout)
-    try:
-        await runner.setup()  # runs the start-up hooks (the bridge opens its store)
-    except OSError as exc:
-        with contextlib.suppress(Exception):  # the sentence of StateError is what the user needs
-            await runner.cleanup()
-        raise StateError(exc) from None
-    try:
-        guard = app.get(GUARD_KEY)  # timeouts and caps of a guarded application (authviz.hub.guard)
-        site = (GuardedSite(runner, host, port, reuse_address=True, ssl_context=ssl_context,
-                            guard=guard) if guard is not None
-                else web.TCPSite(runner, host, port, reuse_address=True, ssl_context=ssl_context))
-        try:
-            await site.start()
-        except OSError as exc:
-            raise ListenError(host, port, exc) from None
-        bound: Any = runner.addresses[0][1]
-        stop = asyncio.Event()
-        loop = asyncio.get_running_loop()
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            loop.add_signal_handler(sig, stop.set)
-        if ready is not None:
-            result = ready(bound)
-            if asyncio.iscoroutine(result):
-                await result
-        await stop.wait()
-    finally:
-        await runner.cleanup()

@@ -40,12 +40,12 @@ def hot_path(n: int) -> tuple[float, float]:
     stream = EventStream(maxsize=n + 1)
     start = time.perf_counter()
     for item in events:
-        stream._offer(item)
+        stream.offer(item)
     direct = (time.perf_counter() - start) / n * 1e6
     stream = EventStream(maxsize=n + 1)
     runner = TaskRunner(name="bench-history")  # never started: nothing is fetched
     backfill = Backfill(HistoryClient("http://127.0.0.1:9/auth0/events"), runner,
-                        deliver=stream._offer, report=lambda e: None)
+                        deliver=stream.offer, report=lambda e: None)
     start = time.perf_counter()
     for item in events:
         backfill.live(item)
@@ -73,7 +73,7 @@ def gap_fill(gap: int) -> dict[str, float]:
         search_requests = searched.requests
         stream = EventStream(maxsize=gap + 1)
         runner = TaskRunner(name="bench-history")
-        backfill = Backfill(history, runner, deliver=stream._offer, report=lambda e: print("error:", e),
+        backfill = Backfill(history, runner, deliver=stream.offer, report=lambda e: print("error:", e),
                             after=0)
         history.requests = 0
         start = time.perf_counter()

@@ -67,7 +67,7 @@ class BridgeHub(RunningHub):
     def drain(self, timeout: float = 10.0) -> None:
         """Wait until every publication submitted so far reached the hub."""
         self.call(lambda: None)
-        loop = self._loop
+        loop = self.loop
         assert loop is not None
         import asyncio
 

@@ -22,7 +22,7 @@ from authviz.alerts import (
     webhook_target,
 )
 from authviz.alerts import Alert
-from tests.alert_receiver import Receiver
+from alert_receiver import Receiver
 
 pytestmark = pytest.mark.timeout(60)
 

@@ -13,15 +13,8 @@ import pandas as pd
 import pytest
 
 from analytics_fake_auth0 import FakeAuth0Server, FakeTenant
-from authviz.analytics.pull import (
-    STATE_FILE,
-    PullError,
-    PullState,
-    base_url_for,
-    normalise_domain,
-    pull_logs,
-    retry_delay,
-)
+from authviz.analytics.pull import STATE_FILE, PullError, PullState, pull_logs
+from authviz.auth0.management import base_url_for, normalise_domain, retry_delay
 from authviz.errors import UsageError
 from authviz.simulator import TrafficGenerator, management_api_entry
 

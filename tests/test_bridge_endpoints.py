@@ -29,7 +29,7 @@ def hub(tmp_path_factory):
 def _counts(hub) -> dict:
     import asyncio
 
-    return asyncio.run_coroutine_threadsafe(hub.bridge.store.counts(), hub._loop).result(5)
+    return asyncio.run_coroutine_threadsafe(hub.bridge.store.counts(), hub.loop).result(5)
 
 
 def events(hub, after=0, limit=1000, token=LOG_TOKEN) -> dict:

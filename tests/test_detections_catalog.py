@@ -9,7 +9,7 @@ import pytest
 from authviz.auth0 import read_logs
 from authviz.detections import DetectionEngine, TenantSettings, packaged_rules
 from authviz.detections.compile import DUCKDB, SPARK, correlation_query, event_query
-from tests.detection_cases import SETTINGS, cases, ev
+from detection_cases import SETTINGS, cases, ev
 
 CATALOG = packaged_rules(["catalog"])
 CASES = cases()

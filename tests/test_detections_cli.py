@@ -9,7 +9,7 @@ import sys
 import pytest
 
 from authviz.cli import main as _main
-from tests.detection_cases import cases, ev
+from detection_cases import cases, ev
 
 def main(argv: list[str]) -> int:
     """The command's exit status, whether argparse exits or the handler returns."""

@@ -18,7 +18,7 @@ from authviz.detections import (
     packaged_rules,
     rule_tree,
 )
-from tests.detection_cases import ev, sapi
+from detection_cases import ev, sapi
 
 
 def findings(rule_text: str, records: list[dict], settings: TenantSettings | None = None):

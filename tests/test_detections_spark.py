@@ -9,7 +9,7 @@ import pytest
 
 from authviz.auth0 import read_logs
 from authviz.detections import DetectionEngine, packaged_rules, spark_sql
-from tests.detection_cases import SETTINGS, cases
+from detection_cases import SETTINGS, cases
 
 pytestmark = [pytest.mark.spark, pytest.mark.timeout(600)]
 pyspark = pytest.importorskip("pyspark", reason="pyspark is in the test extra")

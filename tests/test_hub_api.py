@@ -9,7 +9,7 @@ import requests
 
 from authviz.hub import App, running_hub
 from authviz.pusher.signing import authorize_channel, sign_request
-from tests.hub_support import RawClient, wait_for
+from hub_support import RawClient, wait_for
 
 APPS = [App("11", "key-a", "secret-a"), App("22", "key-b", "secret-b")]
 

@@ -16,7 +16,7 @@ import pytest
 
 from authviz.hub import running_hub
 from authviz.pusher.protocol import App, Hub, Send, Webhook
-from tests.hub_support import APP_ID, KEY, SECRET, RawClient, wait_for
+from hub_support import APP_ID, KEY, SECRET, RawClient, wait_for
 
 pytestmark = pytest.mark.timeout(60)
 

@@ -16,7 +16,7 @@ import pytest
 
 from authviz.cli import main as authviz_main
 from authviz.cli import serve as hub_cli
-from tests.hub_support import RawClient
+from hub_support import RawClient
 
 
 def _start(tmp_path, *args):

@@ -16,7 +16,7 @@ from aiohttp import web
 from authviz.hub import running_hub
 from authviz.pusher.signing import sign_request
 from authviz.pusher.webhooks import verify_webhook
-from tests.hub_support import APP_ID, KEY, SECRET, RawClient, wait_for
+from hub_support import APP_ID, KEY, SECRET, RawClient, wait_for
 
 
 @pytest.fixture(scope="module")

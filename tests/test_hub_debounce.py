@@ -18,7 +18,7 @@ from authviz.hub import running_hub
 from authviz.live import Backoff, LiveClient
 from authviz.pusher.protocol import App, Broadcast, Hub, Webhook
 from authviz.pusher.signing import authorize_channel
-from tests.hub_support import APP_ID, KEY, SECRET, RawClient, WebhookReceiver, wait_for
+from hub_support import APP_ID, KEY, SECRET, RawClient, WebhookReceiver, wait_for
 
 pytestmark = pytest.mark.timeout(60)
 

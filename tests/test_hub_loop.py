@@ -10,7 +10,7 @@ import pytest
 
 from authviz.hub import running_hub
 from authviz.hub.loop import EVENT_LOOP_ENV, event_loop_kind, new_event_loop, run
-from tests.hub_support import APP_ID, KEY, SECRET, RawClient
+from hub_support import APP_ID, KEY, SECRET, RawClient
 
 uvloop = pytest.importorskip("uvloop", reason="uvloop is not installed on this platform")
 

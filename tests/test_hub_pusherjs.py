@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from authviz.hub import running_hub
-from tests.hub_support import APP_ID, KEY, SECRET
+from hub_support import APP_ID, KEY, SECRET
 
 NODE_DIR = Path(__file__).parent / "node" / "pusher-js"
 NODE = shutil.which("node")

@@ -9,7 +9,7 @@ import pytest
 from authviz.hub import running_hub
 from authviz.pusher.protocol import TriggerError
 from authviz.pusher.signing import authenticate_user, authorize_channel
-from tests.hub_support import APP_ID, KEY, SECRET, RawClient, wait_for
+from hub_support import APP_ID, KEY, SECRET, RawClient, wait_for
 
 
 @pytest.fixture(scope="module")

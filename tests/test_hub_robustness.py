@@ -15,7 +15,7 @@ import pytest
 import websocket
 
 from authviz.hub import running_hub
-from tests.hub_support import APP_ID, KEY, SECRET, RawClient, wait_for
+from hub_support import APP_ID, KEY, SECRET, RawClient, wait_for
 
 
 @pytest.fixture(scope="module")

@@ -23,7 +23,7 @@ from authviz.config import PusherSettings
 from authviz.errors import ConfigError
 from authviz.hub import running_hub
 from authviz.live import LiveClient
-from tests.hub_support import APP_ID, KEY, SECRET, make_tls_files, wait_for
+from hub_support import APP_ID, KEY, SECRET, make_tls_files, wait_for
 
 pytestmark = pytest.mark.timeout(60)
 

@@ -14,7 +14,7 @@ from authviz.bridge.serve import _local_url
 from authviz.config import PusherSettings
 from authviz.live.errors import HistoryError
 from authviz.live.history import HistoryClient
-from tests.hub_support import make_tls_files
+from hub_support import make_tls_files
 
 
 @pytest.fixture

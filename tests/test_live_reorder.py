@@ -17,7 +17,7 @@ from authviz.live.backfill import Backfill
 from authviz.live.errors import HistoryError
 from authviz.live.events import LiveEvent
 from authviz.live.history import HistoryPage
-from authviz.live.policy import Backoff
+from authviz.live.reconnect import Backoff
 from authviz.live.tasks import TaskRunner
 from live_support import wait_for
 

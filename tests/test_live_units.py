@@ -208,10 +208,10 @@ def test_connection_hands_over_a_read_in_order_around_connection_messages():
     """Channel messages of one read go in runs; a connection message in between stays in place."""
     import orjson
 
-    from authviz.live.connection import Connection
+    from authviz.live.transport import Transport
 
     rec = _Recorder()
-    conn = Connection("ws://127.0.0.1:9/app/k", on_channel_event=lambda *a: rec.seen.append(("one",) + a[:3]),
+    conn = Transport("ws://127.0.0.1:9/app/k", on_channel_event=lambda *a: rec.seen.append(("one",) + a[:3]),
                       on_channel_events=lambda msgs: rec.seen.append(
                           ("run", [(m["event"], m["channel"]) for m in msgs])))
     conn.bind("pusher:pong", lambda data: rec.seen.append(("pong",)))
@@ -224,3 +224,23 @@ def test_connection_hands_over_a_read_in_order_around_connection_messages():
     conn._on_messages(payloads)
     assert rec.seen == [("run", [("a", "x"), ("b", "y")]), ("pong",), ("run", [("c", "x")])]
     assert conn.bad_messages == 3
+
+
+def test_a_stream_with_a_sink_hands_events_over_and_buffers_none():
+    from authviz.live import EventStream
+
+    taken: list[str] = []
+
+    def sink(event: LiveEvent) -> None:
+        if event.name == "boom":
+            raise RuntimeError("consumer bug")
+        taken.append(event.name)
+
+    stream = EventStream(events=["a", "boom"], maxsize=2, sink=sink)
+    stream.offer(LiveEvent("c", "a", {}, "{}", 0.0))
+    stream.offer_many([LiveEvent("c", name, {}, "{}", 0.0) for name in ("a", "skipped", "boom", "a", "a")])
+    assert taken == ["a", "a", "a", "a"]  # none dropped: the sink's queue bounds them, not the stream's
+    stats = stream.stats
+    assert (stats.received, stats.backlog, stats.dropped, stats.callback_errors) == (5, 0, 0, 1)
+    assert isinstance(stream.errors[-1], RuntimeError)
+    stream.close()

@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 
 from authviz.pusher.protocol import Broadcast, TriggerError
 from authviz.pusher.signing import authenticate_user
-from tests.test_protocol_hub import KEY, SECRET, connect, make_hub, send, subscribe
+from protocol_support import KEY, SECRET, connect, make_hub, send, subscribe
 
 CHANNELS = ["feed", "news", "private-ops", "cache-last", "presence-room", "empty",
             "#server-to-user-u1"]

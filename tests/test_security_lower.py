@@ -20,7 +20,7 @@ from authviz.bridge.identity import InvalidToken, JwksError, TokenVerifier
 from authviz.live.auth import EndpointAuthorizer
 from authviz.live.errors import AuthorizationError, HistoryError
 from authviz.live.history import HistoryClient
-from authviz.live.redirects import same_origin
+from authviz.bridgeclient import same_origin
 
 from bridge_support import LOG_TOKEN, Subscriber, bridge_hub, form, post_logs, record
 

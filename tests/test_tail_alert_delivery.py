@@ -14,7 +14,7 @@ import pytest
 from authviz.alerts import SIGNATURE_HEADER, verify_signature
 from authviz.simulator import TrafficGenerator
 from authviz.topics import EVENTS_CHANNEL
-from tests.alert_receiver import Receiver
+from alert_receiver import Receiver
 
 pytestmark = pytest.mark.timeout(120)
 

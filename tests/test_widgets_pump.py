@@ -9,7 +9,6 @@ import time
 import pytest
 
 from authviz.widgets import CountryChart, LiveFeed, Pump, SessionEvents
-from authviz.widgets.buffer import EventBuffer
 from authviz.widgets.commcount import counting_comms
 from widgets_support import event
 
@@ -69,12 +68,14 @@ def test_widgets_receive_only_their_topics():
 
 
 def test_buffer_overflow_drops_oldest_and_counts():
-    buf = EventBuffer(max_pending=3)
+    pump = Pump(max_pending=3)
     for i in range(5):
-        buf.put(i)
-    assert buf.dropped == 2 and [item for _, item in buf.drain()] == [2, 3, 4]
+        pump.submit(i, topic="chat")
+    assert pump.dropped == 2 and pump.submitted == 5
+    assert [item for _, item in pump.buffer.drain()] == [2, 3, 4]
+    assert pump.buffer.drain() == []
     with pytest.raises(ValueError, match="max_pending"):
-        EventBuffer(max_pending=0)
+        Pump(max_pending=0)
 
 
 def test_hz_out_of_range_is_refused():

@@ -39,6 +39,12 @@ def test_every_simulated_event_reaches_the_widgets_with_the_expected_counts(sess
     assert chart.total == 250 and sum(events.counts.values()) == sum(
         categories[c] for c in events.categories)
     assert session.pump.dropped == 0
+    # one queue between the socket and the widgets: the subscription buffered nothing itself and
+    # runs no consumer thread; every event it received went into the pump's queue
+    sub = session._events_sub
+    assert sub.stats.received == 250 == session.pump.submitted and sub.stats.high_water == 0
+    assert not sub.consumer_alive()
+    assert not [t for t in threading.enumerate() if t.name == "authviz-live-consumer"]
     text = summary(feed.counts, feed.countries)
     assert text.splitlines()[0] == "events by category:" and "total                   250" in text
     out, err = capfd.readouterr()

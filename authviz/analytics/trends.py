@@ -60,6 +60,7 @@ def top(frame: pd.DataFrame, column: str, n: int = 10, category: str | tuple[str
 
 
 def top_countries(frame: pd.DataFrame, n: int = 10) -> pd.DataFrame:
+    """The ``n`` countries with the most events (``country_name``, ``count``, ``share``)."""
     return top(frame, "country_name", n)
 
 

@@ -34,12 +34,11 @@ import subprocess
 import sys
 import threading
 import time
-import urllib.error
-import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import quote
 
+from authviz.bridgeclient import BridgeClient
 from authviz.config import process_environment
 from authviz.errors import AuthvizError, SettingError
 from authviz.hub.credentials import app_secret
@@ -139,19 +138,15 @@ def _say(message: str) -> None:
 
 def _wait_ready(url: str, token: str, proc: subprocess.Popen[bytes], timeout: float) -> None:
     deadline = time.monotonic() + timeout
+    bridge = BridgeClient(url, bearer=token)
     while time.monotonic() < deadline:
         if proc.poll() is not None:
             raise AuthvizError(
                 f"authviz serve stopped at start (exit {proc.returncode}); is port "
                 f"{url.rsplit(':', 1)[-1].split('/')[0]} free? (choose another port)"
             ).naming("port")
-        request = urllib.request.Request(url + "/auth0/events?limit=1", headers={"Authorization": token})
-        try:
-            with urllib.request.urlopen(request, timeout=1.0) as response:
-                if response.status == 200:
-                    return
-        except (urllib.error.URLError, OSError):
-            pass
+        if bridge.ready(timeout=1.0):
+            return
         time.sleep(0.2)
     raise AuthvizError(f"authviz serve did not answer on {url} within {timeout:g} s.")
 

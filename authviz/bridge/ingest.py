@@ -2,11 +2,11 @@
 
 Rules:
 
-* The body is read as :func:`authviz.auth0.parse_body` reads it (JSON lines, JSON array or one
-  JSON object; log-stream records, EventBridge envelopes, Management API entries...). Ordinary
-  log records take the fast path (:mod:`.fastpath`); every other record goes through the
-  per-record reference parser, which is also what gives a refused record its reason. Both give
-  the same rows (property-tested against :func:`prepare_reference`).
+* The body is read by :func:`authviz.auth0.read_body_fast`, as :func:`authviz.auth0.parse_body`
+  reads it (JSON lines, JSON array or one JSON object; log-stream records, EventBridge
+  envelopes, Management API entries...): ordinary log records take the fast path, every other
+  record the per-record reference parser, which is also what gives a refused record its reason.
+  Both give the same rows (property-tested against :func:`prepare_reference`).
 * Every row carries its event already serialised (``event_json``): the store writes it and the
   publisher splices it, so no event is encoded twice. A JSON line's record is kept as the text
   received (``raw``, without the surrounding whitespace); a record of a JSON array, or of a line
@@ -21,22 +21,14 @@ Rules:
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 import orjson
 
+from authviz.auth0 import AuthEvent, ParseResult, event_dict, parse_body, raw_json, read_body_fast
 from authviz.errors import AuthvizError
-from authviz.auth0 import parse_body, parse_event
-from authviz.auth0.model import AuthEvent, ParseError, ParseResult, iso_z, unwrap
-from authviz.auth0.parse import (
-    CONTENT_FIELDS, NOT_ONE_DOCUMENT, document_records, document_value, dumps_text, loads,
-)
-from authviz.auth0.schema import COLUMNS
-from authviz.auth0.shapes import kind
 
-from .fastpath import fast_event
 from .store import NewEvent, NewReject
 
 __all__ = ["BodyRefused", "Ingest", "event_dict", "prepare", "prepare_reference", "to_rows"]
@@ -75,25 +67,6 @@ class Ingest:
 
 def _raw_text(event: AuthEvent) -> str:
     return raw_json(event.raw)
-
-
-def raw_json(record: Any) -> str:
-    """The JSON text a record is stored and published with (compact, as orjson writes it)."""
-    try:
-        return orjson.dumps(record, default=unwrap, option=orjson.OPT_NON_STR_KEYS).decode()
-    except TypeError:  # an integer beyond 64 bits (decoded by the json fallback)
-        return dumps_text(record)
-
-
-#: The schema columns except ``raw`` (kept apart as text), in order.
-_FIELDS = tuple(name for name in COLUMNS if name != "raw")
-
-
-def event_dict(event: AuthEvent) -> dict[str, object]:
-    """``event.to_dict(include_raw=False)`` without its per-call dataclass introspection."""
-    data = {name: getattr(event, name) for name in _FIELDS}
-    data["timestamp"] = iso_z(event.timestamp)
-    return data
 
 
 def _new_event(log_id: str, data: dict[str, Any], raw: str) -> NewEvent:
@@ -139,91 +112,15 @@ def prepare_reference(body: bytes) -> Ingest:
     return _finish(events, rejects, result.duplicates)
 
 
-def _line_text(line: bytes) -> str:
-    """A JSON line's text as the reference reports it in a reject."""
-    return line.decode("utf-8", errors="replace").rstrip(" \t\r\n\x0b\x0c")
-
-
-#: JSON's whitespace around a value (RFC 8259): what is cut from a line kept as the raw text.
-_JSON_SPACE = " \t\r\n"
-
-
-def _body_records(data: bytes) -> Iterator[tuple[int, Any, Any, str | None, bool]]:
-    """``(position, object, raw, problem, verbatim)`` as
-    :func:`authviz.auth0.parse.iter_body_records` yields the first four, except that ``raw`` of a
-    JSON line is its bytes (decoded only when used). ``verbatim``: the line was read by orjson,
-    so its text is exactly one valid JSON value and is kept as the record's raw text (a line the
-    standard library had to read, for integers beyond 64 bits, is stored as orjson writes it)."""
-    value = document_value(data)
-    if value is not NOT_ONE_DOCUMENT:
-        for position, obj, text, problem in document_records(value, data):
-            yield position, obj, text, problem, False
-        return
-    for number, line in enumerate(data.split(b"\n"), 1):
-        if not line.strip():
-            continue
-        try:
-            obj = orjson.loads(line)
-        except orjson.JSONDecodeError:
-            try:
-                obj = loads(line)  # orjson again, then the standard library for big integers
-            except ValueError as error:
-                yield number, None, line, f"not valid JSON ({error})", False
-                continue
-            yield number, obj, line, None, False
-            continue
-        yield number, obj, line, None, True
-
-
 def prepare(body: bytes) -> Ingest:
     """Parse a webhook body; raise :class:`BodyRefused` when it holds no usable record.
 
-    Each record takes the fast path (:func:`.fastpath.fast_event`) when it can, else the
-    reference parser (:func:`authviz.auth0.parse_event`), which also gives every reject its
-    reason. The result equals :func:`prepare_reference`'s: same events in the same order (the
-    same ``raw`` JSON values; the text of a JSON line as received), same rejects with the same
-    positions, raw texts and reasons, same duplicate count (within the body, a repeated id with
-    the same content is a duplicate, with other content a reject).
+    Every record takes the fast path when it can (:func:`authviz.auth0.read_body_fast`); the
+    result equals :func:`prepare_reference`'s: same events in the same order, same rejects with
+    the same positions, raw texts and reasons, same duplicate count.
     """
     _refuse_empty(body)
-    events: list[NewEvent] = []
-    rejects: list[NewReject] = []
-    duplicates = 0
-    seen: dict[str, tuple[int, dict[str, Any]]] = {}
-    for position, obj, raw, problem, verbatim in _body_records(body):
-        if problem is None and type(obj) is not dict and not isinstance(obj, Mapping):
-            problem = f"not a JSON object but {kind(obj)}"
-        if problem is not None:
-            text = raw if isinstance(raw, str) else _line_text(raw)
-            rejects.append(NewReject(position, f"record {position}: {problem}", text))
-            continue
-        data = fast_event(obj)
-        if data is None:
-            try:
-                data = event_dict(parse_event(obj))
-            except ParseError as error:
-                text = raw if isinstance(raw, str) else _line_text(raw)
-                rejects.append(NewReject(position, f"record {position}: {error}", text))
-                continue
-        log_id = data["event_id"]
-        first = seen.get(log_id)
-        if first is None:
-            seen[log_id] = (position, data)
-            # the record as received: a JSON line's own text (orjson read it, so it is one
-            # valid JSON value), else as orjson writes it
-            text = raw.decode().strip(_JSON_SPACE) if verbatim else raw_json(obj)
-            events.append(_new_event(log_id, data, text))
-        elif _content(first[1]) == _content(data):
-            duplicates += 1
-        else:  # the reference's conflict (authviz.auth0.parse.Collector.event), same words
-            text = raw if isinstance(raw, str) else _line_text(raw)
-            rejects.append(NewReject(position, (
-                f"record {position}: event id {log_id!r} was already seen in record {first[0]} "
-                f"with different content; record {first[0]} was kept"), text))
-    return _finish(events, rejects, duplicates)
-
-
-def _content(data: dict[str, Any]) -> tuple[Any, ...]:
-    """:func:`authviz.auth0.parse.content_key` of an event dict (ISO timestamps compare as the
-    instants they name: both are UTC with microseconds)."""
-    return tuple(data[name] for name in CONTENT_FIELDS)
+    read = read_body_fast(body)
+    events = [_new_event(log_id, data, text) for log_id, data, text in read.events]
+    rejects = [NewReject(position, reason, text) for position, reason, text in read.rejects]
+    return _finish(events, rejects, read.duplicates)

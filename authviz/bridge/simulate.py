@@ -18,8 +18,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 
 import aiohttp
-import orjson
 
+from authviz.bridgeclient import BridgeError, logs_body, logs_headers, read_logs_answer
 from authviz.errors import AuthvizError, SettingError, UsageError
 
 __all__ = ["SimulateOptions", "SimulateReport", "run_simulation", "simulated_records"]
@@ -141,23 +141,6 @@ def run_length_notice(options: SimulateOptions, ends: dict[str, float]) -> str |
             f"about {_span(normal)}): {why}; --no-pace posts everything at once.")
 
 
-def _reason(status: int, text: str) -> str:
-    """The server's reason from an error body: a JSON ``error``/``message``, else the text without
-    aiohttp's ``"404: "`` prefix, on one line, at most 200 characters."""
-    try:
-        doc = orjson.loads(text)
-    except orjson.JSONDecodeError:
-        doc = None
-    if isinstance(doc, dict) and isinstance(doc.get("error") or doc.get("message"), str):
-        text = doc.get("error") or doc.get("message")
-    text = " ".join(text.split())
-    prefix = f"{status}:"
-    if text.startswith(prefix):
-        text = text[len(prefix):].strip()
-    text = text.rstrip(".")
-    return (text[:200] or "no reason given")
-
-
 class _Poster:
     def __init__(self, options: SimulateOptions, session: aiohttp.ClientSession) -> None:
         self.options = options
@@ -165,40 +148,31 @@ class _Poster:
         self.report = SimulateReport()
 
     async def post(self, batch: list[dict]) -> None:
-        body = b"\n".join(orjson.dumps(record) for record in batch) + b"\n"
-        headers = {"Authorization": self.options.token, "Content-Type": "application/x-ndjson"}
+        """POST one batch as every caller posts log records (:mod:`authviz.bridgeclient`),
+        retrying 5xx answers and network errors."""
+        target = self.options.target
+        body, headers = logs_body(batch), logs_headers(self.options.token)
         last_error = ""
         for attempt in range(self.options.retries + 1):
             if attempt:
                 self.report.retried += 1
                 await asyncio.sleep(min(0.5 * 2**attempt, 5.0))
             try:
-                async with self.session.post(self.options.target, data=body, headers=headers) as response:
-                    text = await response.text()
-                    if response.status == 200:
-                        result = orjson.loads(text)
-                        self.report.posted += len(batch)
-                        self.report.batches += 1
-                        self.report.stored += int(result.get("stored") or 0)
-                        self.report.duplicates += int(result.get("duplicates") or 0)
-                        self.report.quarantined += int(result.get("quarantined") or 0)
-                        return
-                    if response.status == 401:
-                        raise AuthvizError(
-                            f"{self.options.target} refused the token (HTTP 401); pass the log-stream "
-                            "token the server was started with (--token)."
-                        )
-                    if response.status == 404:
-                        raise AuthvizError(
-                            f"{self.options.target} answered HTTP 404 (not found): no log-stream webhook "
-                            "there; give the server's base URL or its /auth0/logs URL (--target)."
-                        )
-                    if response.status in (400, 405, 413):
-                        raise AuthvizError(
-                            f"{self.options.target} refused the batch with HTTP {response.status} "
-                            f"({_reason(response.status, text)})."
-                        )
-                    last_error = f"HTTP {response.status}"
+                async with self.session.post(target, data=body, headers=headers) as response:
+                    answer = await response.read()
+                    try:
+                        result = read_logs_answer(response.status, answer, target, target_setting="target")
+                    except BridgeError as error:
+                        if error.status is not None and error.status < 500:
+                            raise
+                        last_error = f"HTTP {response.status}"
+                        continue
+                    self.report.posted += len(batch)
+                    self.report.batches += 1
+                    self.report.stored += int(result.get("stored") or 0)
+                    self.report.duplicates += int(result.get("duplicates") or 0)
+                    self.report.quarantined += int(result.get("quarantined") or 0)
+                    return
             except aiohttp.ClientConnectionError as error:
                 last_error = f"cannot connect ({error.__class__.__name__})"
             except asyncio.TimeoutError:

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import errno
 import sys
 from dataclasses import replace
 from datetime import datetime
@@ -14,9 +13,10 @@ from collections.abc import Sequence
 from typing import Any
 from urllib.parse import urlsplit
 
+from authviz.bridgeclient import BridgeClient, BridgeError, logs_url
 from authviz.cli.argtypes import check_port, whole_number
 from authviz.config import load_environment
-from authviz.errors import AuthvizError, ConfigError, UsageError
+from authviz.errors import AuthvizError, UsageError
 
 DEFAULT_SERVER = "http://127.0.0.1:6001"
 #: Longest lifetime ``authviz token --ttl`` mints (a dev token is for a demo or a workshop).
@@ -82,9 +82,7 @@ def _webhook_url(target: str) -> str:
     parts = urlsplit(target)
     if parts.scheme not in ("http", "https") or not parts.netloc:
         raise UsageError(f"--target {target!r} is not an http(s) URL.")
-    if parts.path in ("", "/"):
-        return target.rstrip("/") + "/auth0/logs"
-    return target
+    return logs_url(target)
 
 
 def _read_token(state_dir: str) -> str | None:
@@ -165,25 +163,14 @@ def _check_ttl(ttl: int) -> None:
 
 
 def _token_from_server(server: str, user: str, permissions: Sequence[str] = ()) -> str:
-    import urllib.error
-    import urllib.parse
-    import urllib.request
-
-    import orjson
-
-    url = server.rstrip("/") + "/dev/token"
-    body = urllib.parse.urlencode([("user", user), *(("permission", p) for p in permissions)]).encode()
-    request = urllib.request.Request(url, data=body, method="POST",
-                                     headers={"Content-Type": "application/x-www-form-urlencoded"})
     try:
-        with urllib.request.urlopen(request, timeout=10) as response:
-            return orjson.loads(response.read())["access_token"]
-    except urllib.error.HTTPError as error:
-        if error.code == 404:
+        return BridgeClient(server).dev_token(user, permissions)
+    except BridgeError as error:
+        if error.status == 404:
             raise AuthvizError(f"{server} has no dev identity; start it with `authviz serve --dev-identity`.") from None
-        raise AuthvizError(f"{url} answered HTTP {error.code}: {error.read()[:200].decode(errors='replace')}") from None
-    except (urllib.error.URLError, OSError) as error:
-        raise AuthvizError(f"cannot reach {server} ({getattr(error, 'reason', error)}); is `authviz serve` running?") from None
+        if error.status is None:
+            raise AuthvizError(f"cannot reach {server} ({error.reason}); is `authviz serve` running?") from None
+        raise
 
 
 def run_token(args: argparse.Namespace) -> int:
@@ -292,7 +279,7 @@ def run_bridge(args: argparse.Namespace) -> int:
     from authviz import stack
     from authviz.bridge.serve import standalone_app
     from authviz.cli.bridge_options import bridge_settings
-    from authviz.cli.serve import listen_error
+    from authviz.cli.serve import serving_error
     from authviz.errors import ListenError, StateError
 
     check_port(args.port)
@@ -312,13 +299,8 @@ def run_bridge(args: argparse.Namespace) -> int:
         app, _bridge = standalone_app(settings, pusher_urls, host=args.host, port=args.port)
         try:
             await stack.serve(app, host=args.host, port=args.port, ready=listening)
-        except StateError as error:
-            raise ConfigError(f"{str(error).rstrip('.')}; check --state-dir and --store.") from None
-        except ListenError as error:
-            if error.cause.errno == errno.EADDRINUSE:
-                raise ConfigError(f"cannot listen on {args.host}:{args.port}: the port is already in "
-                                  "use; stop what uses it or choose another --port.") from None
-            raise ConfigError(listen_error(args.host, args.port, error.cause)) from None
+        except (ListenError, StateError) as error:
+            raise serving_error(error) from None
 
     asyncio.run(main())
     return 0

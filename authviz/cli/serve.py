@@ -6,31 +6,25 @@ from __future__ import annotations
 import argparse
 import errno
 import gc
-import json
 import os
 import ssl
 import sys
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote, urlsplit
+from urllib.parse import quote
 
 from authviz import stack
 from authviz.cli.bridge_options import add_bridge_arguments, bridge_settings
 from authviz.errors import ConfigError, ListenError, StateError, UsageError
 from authviz.hub.loop import run as run_event_loop
-from authviz.config import app_secret_from_env
-from authviz.hub.credentials import app_secret, write_credentials
+from authviz.config import HubSettings, app_secret_from_env
+from authviz.hub.credentials import write_credentials
 from authviz.hub.guard import ServerLimits
 from authviz.hub.running import DEFAULT_APP_ID, DEFAULT_KEY
 from authviz.hub.tls import server_ssl_context
 from authviz.stack import build_hub
 from authviz.pusher.protocol import App
-from authviz.statefiles import StateFileError
 
-_APP_FIELDS = {"app_id", "key", "secret", "enable_client_events", "client_event_prefixes",
-               "enable_user_auth",
-               "activity_timeout", "max_connections", "webhook_url", "webhook_debounce",
-               "cache_ttl", "max_cache_channels"}
 
 
 def add_commands(subparsers: Any) -> None:
@@ -124,83 +118,20 @@ def _state_dir(args: argparse.Namespace) -> Path:
     return Path(getattr(args, "state_dir", None) or ".authviz")
 
 
+def hub_settings(args: argparse.Namespace) -> HubSettings:
+    """The typed hub settings of ``authviz serve``'s flags (the secret also from the environment)."""
+    return HubSettings(
+        app_id=str(args.app_id), key=args.key, secret=args.secret or app_secret_from_env(),
+        secret_file=getattr(args, "secret_file", None), config_file=args.config,
+        client_event_prefixes=tuple(getattr(args, "client_events", ()) or ()),
+        enable_user_auth=not args.no_user_auth, activity_timeout=args.activity_timeout,
+        webhook_url=args.webhook_url, webhook_debounce=getattr(args, "webhook_debounce", None),
+        max_cache_channels=getattr(args, "max_cache_channels", None), state_dir=_state_dir(args))
+
+
 def apps_from_args(args: argparse.Namespace) -> list[App]:
-    """The apps to serve, from ``--config`` or the single-app flags. Without a secret given, the
-    app secret is generated once into STATE_DIR/app-secret (there is no default secret)."""
-    prefixes = tuple(getattr(args, "client_events", ()) or ())
-    common = {"enable_client_events": bool(prefixes),
-              "enable_user_auth": not args.no_user_auth,
-              "activity_timeout": args.activity_timeout,
-              "webhook_url": args.webhook_url}
-    # absent from namespaces built by older callers: the App defaults then apply
-    for name in ("webhook_debounce", "max_cache_channels"):
-        if getattr(args, name, None) is not None:
-            common[name] = getattr(args, name)
-    if args.webhook_url is not None and not _is_http_url(args.webhook_url):
-        raise UsageError(f"--webhook-url must be an http(s) URL such as http://127.0.0.1:8000/pusher/"
-                         f"webhooks, not {args.webhook_url!r}.")
-    if args.config is None:
-        if not str(args.app_id).isdigit():
-            raise UsageError(f"--app-id must be numeric (clients and the pusher library read it "
-                             f"from PUSHER_URL as a number), not {str(args.app_id)!r}.")
-        if prefixes:
-            common["client_event_prefixes"] = prefixes
-        try:
-            secret, _source = app_secret(_state_dir(args),
-                                         secret=args.secret or app_secret_from_env(),
-                                         secret_file=getattr(args, "secret_file", None))
-        except StateFileError:
-            raise
-        except OSError as exc:
-            raise ConfigError(f"cannot prepare {exc.filename or _state_dir(args)}: "
-                              f"{(exc.strerror or str(exc)).lower()}; check --state-dir and "
-                              "--store.") from None
-        try:
-            return [App(str(args.app_id), args.key, secret, **common)]
-        except ValueError as exc:
-            raise UsageError(f"{exc}.") from None
-    try:
-        doc = json.loads(args.config.read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise ConfigError(f"cannot read {args.config}: {exc.strerror}.") from None
-    except ValueError as exc:
-        raise ConfigError(f"{args.config} is not valid JSON ({exc}).") from None
-    entries = doc.get("apps") if isinstance(doc, dict) else doc
-    if not isinstance(entries, list) or not entries:
-        raise ConfigError(f"{args.config} must hold {{\"apps\": [{{\"app_id\", \"key\", "
-                          "\"secret\"}}, ...]}.")
-    apps = []
-    for i, entry in enumerate(entries):
-        if not isinstance(entry, dict):
-            raise ConfigError(f"{args.config}: apps[{i}] is not an object.")
-        unknown = set(entry) - _APP_FIELDS
-        if unknown:
-            raise ConfigError(f"{args.config}: apps[{i}] has unknown fields "
-                              f"{', '.join(sorted(unknown))}; known: {', '.join(sorted(_APP_FIELDS))}.")
-        fields = {**common, **entry}
-        if fields.get("webhook_url") is not None and not _is_http_url(fields["webhook_url"]):
-            raise ConfigError(f"{args.config}: apps[{i}]: webhook_url must be an http(s) URL, not "
-                              f"{fields['webhook_url']!r}.")
-        if not str(fields.get("app_id", "")).isdigit():
-            raise ConfigError(f"{args.config}: apps[{i}]: app_id must be numeric, not "
-                              f"{fields.get('app_id')!r}.")
-        try:
-            apps.append(App(str(fields.pop("app_id", "")), fields.pop("key", ""),
-                            fields.pop("secret", ""), **fields))
-        except (TypeError, ValueError) as exc:
-            raise ConfigError(f"{args.config}: apps[{i}]: {exc}.") from None
-    return apps
-
-
-def _is_http_url(value: object) -> bool:
-    if not isinstance(value, str):
-        return False
-    try:
-        parts = urlsplit(value)
-        parts.port  # noqa: B018 - raises ValueError for a malformed port
-    except ValueError:
-        return False
-    return parts.scheme in ("http", "https") and bool(parts.hostname)
+    """The apps to serve, from ``--config`` or the single-app flags (see :func:`authviz.stack.hub_apps`)."""
+    return stack.hub_apps(hub_settings(args))
 
 
 def _state_error(error: StateError) -> str:
@@ -220,10 +151,10 @@ def tls_from_args(args: argparse.Namespace) -> ssl.SSLContext | None:
 
 async def serve(args: argparse.Namespace, *, ready: Any = None) -> None:
     """Serve until SIGINT/SIGTERM; clients are closed with 4100 on the way out."""
-    apps = apps_from_args(args)
     ssl_context = tls_from_args(args)
     settings = None if getattr(args, "no_bridge", False) else bridge_settings(args)
     try:
+        apps = apps_from_args(args)
         hub, _bridge = build_hub(apps, settings, host=args.host, port=args.port,
                                  tls=ssl_context is not None, limits=limits_from_args(args))
         scheme = "https" if ssl_context is not None else "http"
@@ -250,10 +181,16 @@ async def serve(args: argparse.Namespace, *, ready: Any = None) -> None:
 
         await stack.serve(hub.app, host=args.host, port=args.port, ssl_context=ssl_context,
                           ready=listening)
-    except StateError as error:
-        raise ConfigError(_state_error(error)) from None
-    except ListenError as error:
-        raise ConfigError(listen_error(args.host, args.port, error.cause)) from None
+    except (ListenError, StateError) as error:
+        raise serving_error(error) from None
+
+
+def serving_error(error: ListenError | StateError) -> ConfigError:
+    """A server that could not start (``authviz serve``, ``authviz bridge``), said with the flags
+    to change: one sentence for both commands."""
+    if isinstance(error, StateError):
+        return ConfigError(_state_error(error))
+    return ConfigError(listen_error(error.host, error.port, error.cause))
 
 
 def listen_error(host: str, port: int, exc: OSError) -> str:

@@ -18,18 +18,15 @@ import asyncio
 import os
 import secrets
 import ssl
-import threading
 from collections.abc import Callable, Iterable, Sequence
-from concurrent.futures import Future
 from typing import Any, TypeVar
 
 from aiohttp import web
 
 from authviz.errors import AuthvizError
 from authviz.pusher.protocol import App
-from authviz.hub.loop import new_event_loop
-from authviz.hub.guard import GuardedSite
 from authviz.hub.server import HubServer
+from authviz.hub.serving import ServerThread
 from authviz.hub.tls import server_ssl_context
 
 __all__ = ["RunningHub", "running_hub", "DEFAULT_APP_ID", "DEFAULT_KEY", "random_secret"]
@@ -82,9 +79,8 @@ class RunningHub:
         self.port = port
         self._server_options = server_options
         self._start_timeout = start_timeout
-        self._thread: threading.Thread | None = None
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._runner: web.AppRunner | None = None
+        #: serves ``server.app`` (authviz.hub.serving): the thread, its loop, listen errors
+        self._serving_thread: ServerThread | None = None
         self.server: HubServer | None = None
 
     # -- addresses -------------------------------------------------------------------------------
@@ -108,71 +104,35 @@ class RunningHub:
                 f"/apps/{a.app_id}")
 
     @property
+    def loop(self) -> asyncio.AbstractEventLoop | None:
+        """The hub's event loop while it runs (for ``asyncio.run_coroutine_threadsafe``)."""
+        return self._serving_thread.loop if self._serving_thread is not None else None
+
+    @property
     def running(self) -> bool:
-        return self._thread is not None and self._thread.is_alive()
+        return self._serving_thread is not None and self._serving_thread.running
 
     # -- life cycle ------------------------------------------------------------------------------
 
     def start(self) -> RunningHub:
-        """Start serving (on ``port``; 0 picks a free one, kept across :meth:`restart`)."""
+        """Start serving (on ``port``; 0 picks a free one, kept across :meth:`restart`); a port
+        that cannot be bound is a :class:`~authviz.errors.ListenError` here."""
         if self.running:
             return self
-        ready: Future[None] = Future()
-        self._thread = threading.Thread(target=self._main, args=(ready,),
-                                        name=f"authviz-hub-{self.port}", daemon=True)
-        self._thread.start()
-        try:
-            ready.result(timeout=self._start_timeout)
-        except Exception as exc:
-            self._thread.join(timeout=self._start_timeout)
-            self._thread = None
-            raise AuthvizError(f"the hub could not start on {self.host}:{self.port}: {exc}") \
-                from exc
+        serving = ServerThread(self._make_app, host=self.host, port=self.port, ssl_context=self.ssl_context,
+                               start_timeout=self._start_timeout, shutdown_timeout=2.0,
+                               on_stop=self._unmount, name="authviz-hub")
+        serving.start()
+        self._serving_thread = serving
+        self.port = serving.port
+        self._serving()
         return self
 
-    def _main(self, ready: Future[None]) -> None:
-        loop = new_event_loop()
-        self._loop = loop
-        try:
-            loop.run_until_complete(self._serve_start())
-        except BaseException as exc:  # noqa: BLE001 - handed to the starting thread
-            ready.set_exception(exc)
-            loop.close()
-            self._loop = None
-            return
-        ready.set_result(None)
-        try:
-            loop.run_forever()
-        finally:
-            loop.run_until_complete(self._serve_stop())
-            loop.run_until_complete(loop.shutdown_asyncgens())
-            loop.close()
-            self._loop = None
-
-    async def _serve_start(self) -> None:
+    async def _make_app(self) -> web.Application:
+        """On the hub's loop: the server, with what subclasses mount on it."""
         self.server = HubServer(self.apps, **self._server_options)
         await self._mount(self.server)
-        runner = web.AppRunner(self.server.app, access_log=None, handle_signals=False,
-                               shutdown_timeout=2.0)
-        await runner.setup()
-        site = GuardedSite(runner, self.host, self.port, reuse_address=True,
-                           ssl_context=self.ssl_context, guard=self.server.guard)
-        try:
-            await site.start()
-        except BaseException:
-            await runner.cleanup()
-            await self._unmount()
-            raise
-        self._runner = runner
-        if self.port == 0:
-            self.port = runner.addresses[0][1]
-        self._serving()
-
-    async def _serve_stop(self) -> None:
-        if self._runner is not None:
-            await self._runner.cleanup()
-            self._runner = None
-        await self._unmount()
+        return self.server.app
 
     # -- hooks for subclasses that mount more on the same port (the bridge) -------------------
 
@@ -187,13 +147,9 @@ class RunningHub:
 
     def stop(self, timeout: float = 10.0) -> None:
         """Stop serving (clients get close 4100) and join the thread. Idempotent."""
-        thread, loop = self._thread, self._loop
-        if thread is None:
-            return
-        if loop is not None and thread.is_alive():
-            loop.call_soon_threadsafe(loop.stop)
-        thread.join(timeout=timeout)
-        self._thread = None
+        serving, self._serving_thread = self._serving_thread, None
+        if serving is not None:
+            serving.stop(timeout)
 
     def restart(self) -> RunningHub:
         """Stop and start again on the same port (clients see 4100 and reconnect)."""
@@ -210,16 +166,10 @@ class RunningHub:
 
     def call(self, fn: Callable[..., T], *args: Any, timeout: float = 10.0, **kwargs: Any) -> T:
         """Run ``fn(*args, **kwargs)`` on the hub's event loop and return its result."""
-        loop = self._loop
-        if loop is None or not self.running:
+        serving = self._serving_thread
+        if serving is None or not serving.running:
             raise AuthvizError("the hub is not running; start it first")
-        if threading.current_thread() is self._thread:  # already on the hub's loop
-            return fn(*args, **kwargs)
-
-        async def invoke() -> T:
-            return fn(*args, **kwargs)
-
-        return asyncio.run_coroutine_threadsafe(invoke(), loop).result(timeout)
+        return serving.call(fn, *args, timeout=timeout, **kwargs)
 
     def trigger(self, channels: str | Iterable[str], event: str, data: str,
                 socket_id: str | None = None, app_id: str | None = None) -> None:

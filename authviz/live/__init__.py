@@ -13,14 +13,11 @@ See :class:`LiveClient` for presence, sign-in, encrypted channels and auth endpo
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
-from typing import Any
-
 from authviz.config import PusherSettings
 from authviz.live.auth import Authorizer, EndpointAuthorizer, SecretAuthorizer
 from authviz.live.backfill import Backfill
 from authviz.live.buffer import OVERFLOW_POLICIES, EventBuffer
-from authviz.live.client import WATCHLIST_OFFLINE, WATCHLIST_ONLINE, LiveClient
+from authviz.live.client import WATCHLIST_OFFLINE, WATCHLIST_ONLINE, LiveClient, subscribe
 from authviz.live.errors import (
     AuthorizationError,
     ConnectionRejected,
@@ -31,7 +28,7 @@ from authviz.live.errors import (
 )
 from authviz.live.events import ControlNotice, LiveEvent
 from authviz.live.history import HistoryClient, HistoryPage
-from authviz.live.policy import Backoff, CloseAction, close_action
+from authviz.live.reconnect import Backoff, CloseAction, close_action
 from authviz.live.sources import (
     Recorder,
     ReplaySource,
@@ -79,21 +76,3 @@ __all__ = [
     "subscribe",
 ]
 
-
-def subscribe(*channels: str, settings: PusherSettings | None = None, events: Iterable[str] | None = None,
-              user: Mapping[str, Any] | None = None, **options: Any) -> Subscription:
-    """Connect and subscribe in one call; closing the subscription closes its client.
-
-    ``settings`` default to :meth:`PusherSettings.from_env`; ``options`` go to :class:`LiveClient`
-    (``signin``, ``backoff``, ``activity_timeout``...) or to the subscription (``maxsize``,
-    ``overflow``).
-    """
-    sub_options = {k: options.pop(k) for k in ("maxsize", "overflow") if k in options}
-    client = LiveClient(settings or PusherSettings.from_env(), user=user, **options)
-    try:
-        sub = client.subscribe(*channels, events=events, **sub_options)
-    except BaseException:
-        client.close()
-        raise
-    sub.owns_client = True
-    return sub

@@ -15,14 +15,12 @@ from __future__ import annotations
 
 import json
 import ssl
-import urllib.error
 import urllib.parse
-import urllib.request
 from collections.abc import Mapping
 from typing import Any, Protocol
 
+from authviz.bridgeclient import BridgeClient, BridgeError
 from authviz.errors import AuthvizError
-from authviz.live import redirects
 from authviz.live.errors import AuthorizationError
 from authviz.pusher.channels import ChannelKind, channel_kind
 
@@ -82,27 +80,21 @@ class EndpointAuthorizer:
         self.user_url = user_url or urllib.parse.urljoin(url, "user-auth")
         self.headers = dict(headers or {})
         self.timeout = timeout
-        # ssl_context: whom https endpoints must prove to be (PUSHER_CA_FILE, see config.py)
-        # never the token to another origin on a redirect (authviz.live.redirects)
-        self._opener = redirects.opener(ssl_context)
+        # ssl_context: whom https endpoints must prove to be (PUSHER_CA_FILE, see config.py);
+        # never the token to another origin on a redirect (authviz.bridgeclient)
+        self._bridge = BridgeClient(headers=self.headers, timeout=timeout, ssl_context=ssl_context)
 
     def _post(self, url: str, fields: Mapping[str, str], what: str, channel: str | None) -> dict[str, Any]:
-        body = urllib.parse.urlencode(fields).encode()
-        request = urllib.request.Request(url, data=body, method="POST", headers={
-            "Content-Type": "application/x-www-form-urlencoded", "Accept": "application/json",
-            **self.headers})
         try:
-            with self._opener.open(request, timeout=self.timeout) as response:
-                payload = response.read()
-        except urllib.error.HTTPError as error:
-            hint = " (check the token in PUSHER_AUTH_TOKEN)" if error.code in (401, 403) else ""
+            payload = self._bridge.post_form(url, fields).body
+        except BridgeError as error:
+            if error.status is None:
+                raise AuthorizationError(
+                    f"The auth endpoint {url} could not be reached ({error.reason}); retrying with back-off.",
+                    channel) from None
+            hint = " (check the token in PUSHER_AUTH_TOKEN)" if error.status in (401, 403) else ""
             raise AuthorizationError(
-                f"The auth endpoint {url} refused {what} with HTTP {error.code}{hint}.", channel) from None
-        except (urllib.error.URLError, OSError, TimeoutError) as error:
-            reason = getattr(error, "reason", error)
-            raise AuthorizationError(
-                f"The auth endpoint {url} could not be reached ({reason}); retrying with back-off.",
-                channel) from None
+                f"The auth endpoint {url} refused {what} with HTTP {error.status}{hint}.", channel) from None
         try:
             doc = json.loads(payload)
         except ValueError:

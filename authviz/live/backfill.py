@@ -58,7 +58,7 @@ from authviz import topics
 from authviz.live.errors import HistoryError
 from authviz.live.events import LiveEvent
 from authviz.live.history import HistoryClient, HistoryPage
-from authviz.live.policy import Backoff
+from authviz.live.reconnect import Backoff
 from authviz.live.tasks import TaskRunner
 
 __all__ = ["Backfill"]

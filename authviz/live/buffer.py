@@ -1,4 +1,6 @@
-"""The hand-over between the websocket thread (one producer) and one consumer.
+"""The hand-over between a producer thread (websocket, replay, simulator) and one consumer: the
+package's one buffer concept, used by every :class:`~authviz.live.EventStream` and by the notebook
+pump (:class:`authviz.widgets.Pump`), which drains it on each tick.
 
 A bounded FIFO with an explicit overflow policy:
 
@@ -120,6 +122,24 @@ class EventBuffer(Generic[T]):
                 # One wake-up per sleep: later puts of the same burst see False and skip this.
                 self._sleeping = False
                 self._cond.notify_all()
+
+    def drain(self) -> list[T]:
+        """Take every data item waiting now, oldest first, without waiting (control items stay).
+
+        For a consumer that polls (the notebook pump's tick) instead of sleeping in :meth:`get`.
+        """
+        items = self._items
+        out: list[T] = []
+        take = out.append
+        try:
+            for _ in range(len(items)):
+                take(items.popleft())
+        except IndexError:  # drop_oldest: the producer made room meanwhile
+            pass
+        if out and self._producer_waiting:
+            with self._cond:
+                self._cond.notify_all()
+        return out
 
     def put_control(self, item: Any) -> None:
         """Hand over a control item (never dropped unless ``max_control`` are pending)."""

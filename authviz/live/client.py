@@ -2,7 +2,7 @@
 
 Threads (all joined by :meth:`LiveClient.close`):
 
-* ``authviz-live-ws`` (:class:`~authviz.live.connection.Connection`): reads the socket, decodes
+* ``authviz-live-ws`` (:class:`~authviz.live.transport.Transport`): reads the socket, decodes
   each message and hands it to the subscriptions' buffers. Never blocks on anything else.
 * ``authviz-live-tasks`` (:class:`~authviz.live.tasks.TaskRunner`): authorizations (possibly HTTP),
   their retries with back-off, sign-in and the keep-alive check.
@@ -28,7 +28,7 @@ import logging
 import ssl
 import threading
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -39,11 +39,11 @@ from authviz.errors import ConfigError, UsageError
 from authviz.live.auth import Authorizer, SecretAuthorizer, authorizer_from_settings
 from authviz.live.backfill import Backfill
 from authviz.live.buffer import Overflow
-from authviz.live.connection import Connection
+from authviz.live.transport import Transport
 from authviz.live.errors import AuthorizationError, ConnectionRejected, DecryptionFailed, LiveError
 from authviz.live.events import ControlNotice, LiveEvent, expects_server_events
 from authviz.live.history import HistoryClient
-from authviz.live.policy import Backoff
+from authviz.live.reconnect import Backoff
 from authviz.live.subscription import Subscription
 from authviz.live.tasks import TaskRunner
 from authviz.pusher.channels import (
@@ -54,7 +54,7 @@ from authviz.pusher.channels import (
     server_to_user_channel,
 )
 
-__all__ = ["LiveClient", "WATCHLIST_OFFLINE", "WATCHLIST_ONLINE"]
+__all__ = ["LiveClient", "WATCHLIST_OFFLINE", "WATCHLIST_ONLINE", "subscribe"]
 
 #: Names of the :class:`LiveEvent` s a sign-in ``watchlist`` produces on the user's
 #: ``#server-to-user-{id}`` channel (``data`` = ``{"user_ids": [...]}``). ``pusher:`` names are
@@ -136,7 +136,7 @@ class LiveClient:
         self._online: set[str] = set()
         self._closed = False
         self._started = False
-        self._connection = Connection(
+        self._connection = Transport(
             settings.ws_url, on_channel_event=self._on_channel_event,
             on_channel_events=self._on_channel_events,
             on_connected=self._on_connected, on_disconnected=self._on_disconnected,
@@ -188,12 +188,12 @@ class LiveClient:
             self._closed = True
             subs = list(self._subscriptions)
         for sub in subs:
-            sub._detach_close(timeout)
+            sub.detach(timeout)
         ok = self._tasks.stop(timeout)
         if self._history_tasks is not None:
             ok = self._history_tasks.stop(timeout) and ok
         ok = self._connection.disconnect(timeout) and ok
-        return all(not s._consumer_alive() for s in subs) and ok
+        return all(not s.consumer_alive() for s in subs) and ok
 
     def __enter__(self) -> "LiveClient":
         return self.connect()
@@ -215,7 +215,7 @@ class LiveClient:
         return self._connection.reconnects
 
     @property
-    def connection(self) -> Connection:
+    def connection(self) -> Transport:
         return self._connection
 
     def is_subscribed(self, channel: str) -> bool:
@@ -252,8 +252,12 @@ class LiveClient:
 
     # ------------------------------------------------------------------ subscribe
     def subscribe(self, *channels: str, events: Iterable[str] | None = None, maxsize: int = 10_000,
-                  overflow: Overflow = "drop_oldest") -> Subscription:
+                  overflow: Overflow = "drop_oldest", sink: Callable[[LiveEvent], Any] | None = None) -> Subscription:
         """A buffered :class:`Subscription` to one or more channels (optionally only ``events``).
+
+        ``sink``: hand each event to this callable on the websocket thread instead of buffering
+        it, for a consumer that has its own bounded queue (the notebook pump). It must only hand
+        over (never block, never touch widgets); its errors are counted, never raised there.
 
         ``#server-to-user-{id}`` (see :func:`server_to_user_channel`) receives events sent to the
         signed-in user. Connects the client if needed.
@@ -262,7 +266,7 @@ class LiveClient:
             raise UsageError("subscribe() needs at least one channel name.")
         for name in channels:
             self._check_can_subscribe(name)
-        sub = Subscription(self, channels, events=events, maxsize=maxsize, overflow=overflow)
+        sub = Subscription(self, channels, events=events, maxsize=maxsize, overflow=overflow, sink=sink)
         new: list[_Channel] = []
         with self._lock:
             if self._closed:
@@ -276,11 +280,11 @@ class LiveClient:
                     new.append(state)
                 else:
                     if state.subscribed:
-                        sub._control(ControlNotice("subscribed", name))
+                        sub.notify(ControlNotice("subscribed", name))
                 state.subscribers.append(sub)
             socket_id = self._connection.socket_id
         if self.fatal_error is not None:
-            sub._control(ControlNotice("error", error=self.fatal_error), fatal=True)
+            sub.notify(ControlNotice("error", error=self.fatal_error), fatal=True)
         if socket_id:
             for state in new:
                 if not state.internal:
@@ -306,7 +310,7 @@ class LiveClient:
         if kind is ChannelKind.PRESENCE and self.user is None and isinstance(self.authorizer, SecretAuthorizer):
             raise UsageError(f"Presence channel {name} needs user={{'id': ...}} on the client.")
 
-    def _unsubscribe(self, sub: Subscription) -> None:
+    def unsubscribe(self, sub: Subscription) -> None:
         """Called by :meth:`Subscription.close`: drop channels nobody listens to any more."""
         with self._lock:
             if sub in self._subscriptions:
@@ -342,7 +346,7 @@ class LiveClient:
             states = [s for s in self._channels.values() if not s.internal]
             subs = list(self._subscriptions)
         for sub in subs:
-            sub._control(ControlNotice("connected"))
+            sub.notify(ControlNotice("connected"))
         for state in states:
             self._tasks.call_soon(lambda s=state: self._subscribe_channel(s, socket_id))
         if self.signin:
@@ -358,14 +362,14 @@ class LiveClient:
                 state.socket_id = ""
             subs = list(self._subscriptions)
         for sub in subs:
-            sub._control(ControlNotice("disconnected"))
+            sub.notify(ControlNotice("disconnected"))
 
     def _on_fatal(self, error: ConnectionRejected) -> None:
         self.fatal_error = error
         with self._lock:
             subs = list(self._subscriptions)
         for sub in subs:
-            sub._control(ControlNotice("error", error=error), fatal=True)
+            sub.notify(ControlNotice("error", error=error), fatal=True)
 
     def _on_connect_failed(self, error: Exception) -> None:
         reason = getattr(error, "strerror", None) or str(error) or type(error).__name__
@@ -386,7 +390,7 @@ class LiveClient:
         with self._lock:
             subs = list(self._subscriptions)
         for sub in subs:
-            sub._control(ControlNotice("error", error=failure))
+            sub.notify(ControlNotice("error", error=failure))
 
     def _on_server_error(self, code: int | None, message: str) -> None:
         """A ``pusher:error`` without a channel (the connection stays up). When it names a
@@ -405,7 +409,7 @@ class LiveClient:
             return  # "reconnect (later)": the close that follows is handled by the connection
         error = LiveError(f"The server reported an error{f' {code}' if code else ''}: {message.rstrip('.') or 'no message'}.")
         for sub in subs:
-            sub._control(ControlNotice("error", error=error))
+            sub.notify(ControlNotice("error", error=error))
 
     def _on_signin_success(self, data: Any) -> None:
         self.signed_in.set()
@@ -415,7 +419,7 @@ class LiveClient:
                 if state.internal:
                     state.subscribed = True
                     for sub in state.subscribers:
-                        sub._control(ControlNotice("subscribed", state.name))
+                        sub.notify(ControlNotice("subscribed", state.name))
 
     def _on_watchlist(self, data: Any) -> None:
         """``pusher_internal:watchlist_events`` (websocket thread): track who is online and hand
@@ -443,7 +447,7 @@ class LiveClient:
         for name, user_ids, entry in items:
             item = LiveEvent(channel, name, {"user_ids": user_ids}, entry, time.time())
             for sub in subs:
-                sub._offer(item)
+                sub.offer(item)
 
     def _on_channel_events(self, messages: list[dict]) -> None:
         """Hot path (websocket thread): the channel messages of one read, in order.
@@ -495,7 +499,7 @@ class LiveClient:
     @staticmethod
     def _hand_over(state: _Channel, items: list[LiveEvent]) -> None:
         for sub in state.subscribers:
-            sub._offer_many(items)
+            sub.offer_many(items)
 
     def _on_channel_event(self, event: str, data: Any, channel: str, message: dict) -> None:
         """One channel message (websocket thread): decode the payload once, hand it over."""
@@ -515,7 +519,7 @@ class LiveClient:
             except DecryptionFailed as error:
                 self.decrypt_failures += 1
                 for sub in state.subscribers:
-                    sub._control(ControlNotice("error", channel, error=error))
+                    sub.notify(ControlNotice("error", channel, error=error))
                 return
         if isinstance(raw, (str, bytes)):
             try:
@@ -530,7 +534,7 @@ class LiveClient:
             backfill.live(item)  # dedupe, hold during a backfill, deliver (in seq order)
             return
         for sub in state.subscribers:
-            sub._offer(item)
+            sub.offer(item)
 
     def _decrypt(self, state: _Channel, data: Any) -> str:
         from authviz.pusher.encryption import DecryptionError, decrypt_payload
@@ -548,7 +552,7 @@ class LiveClient:
             state.subscribed = True
             state.auth_backoff.reset()
             for sub in state.subscribers:
-                sub._control(ControlNotice("subscribed", state.name))
+                sub.notify(ControlNotice("subscribed", state.name))
             if self.backfill is not None and state.name == self.backfill.channel:
                 self.backfill.subscribed()
             if state.kind is ChannelKind.PRESENCE:
@@ -561,7 +565,7 @@ class LiveClient:
                 state.members[user_id] = doc.get("user_info")
             if not known:
                 for sub in state.subscribers:
-                    sub._control(ControlNotice("member_added", state.name, user_id, doc.get("user_info")))
+                    sub.notify(ControlNotice("member_added", state.name, user_id, doc.get("user_info")))
         elif event == "pusher_internal:member_removed":
             doc = _json_object(data)
             user_id = str(doc.get("user_id", ""))
@@ -569,7 +573,7 @@ class LiveClient:
                 known = user_id in state.members
                 info = state.members.pop(user_id, None)
             for sub in state.subscribers if known else ():
-                sub._control(ControlNotice("member_removed", state.name, user_id, info))
+                sub.notify(ControlNotice("member_removed", state.name, user_id, info))
         elif event == "pusher:subscription_error":
             doc = _json_object(data)
             error = AuthorizationError(
@@ -594,9 +598,9 @@ class LiveClient:
             state.members = members
         for sub in state.subscribers:
             for user_id in old.keys() - members.keys():
-                sub._control(ControlNotice("member_removed", state.name, user_id, old[user_id]))
+                sub.notify(ControlNotice("member_removed", state.name, user_id, old[user_id]))
             for user_id in members.keys() - old.keys():
-                sub._control(ControlNotice("member_added", state.name, user_id, members[user_id]))
+                sub.notify(ControlNotice("member_added", state.name, user_id, members[user_id]))
 
     # ------------------------------------------------------------------ tasks (task thread)
     def _keepalive(self) -> None:
@@ -648,17 +652,17 @@ class LiveClient:
         state = self._channels.get(item.channel)
         if state is not None:
             for sub in state.subscribers:
-                sub._offer(item)
+                sub.offer(item)
 
     def _report_history(self, error: Exception) -> None:
         state = self._channels.get(self.backfill.channel) if self.backfill is not None else None
         for sub in list(state.subscribers) if state is not None else ():
-            sub._control(ControlNotice("error", state.name, error=error))
+            sub.notify(ControlNotice("error", state.name, error=error))
 
     def _auth_failed(self, state: _Channel, socket_id: str, error: AuthorizationError) -> None:
         self.auth_failures += 1
         for sub in list(state.subscribers):
-            sub._control(ControlNotice("error", state.name, error=error))
+            sub.notify(ControlNotice("error", state.name, error=error))
         delay = state.auth_backoff.next_delay()
         self._tasks.call_later(delay, lambda: self._subscribe_channel(state, socket_id))
 
@@ -673,7 +677,7 @@ class LiveClient:
             with self._lock:
                 subs = list(self._subscriptions)
             for sub in subs:
-                sub._control(ControlNotice("error", error=error))
+                sub.notify(ControlNotice("error", error=error))
             self._tasks.call_later(self._signin_backoff.next_delay(), lambda: self._signin(socket_id))
             return
         self._connection.send_event("pusher:signin", {"auth": response["auth"],
@@ -687,3 +691,22 @@ def _json_object(data: Any) -> dict:
         except orjson.JSONDecodeError:
             return {}
     return data if isinstance(data, dict) else {}
+
+
+def subscribe(*channels: str, settings: PusherSettings | None = None, events: Iterable[str] | None = None,
+              user: Mapping[str, Any] | None = None, **options: Any) -> Subscription:
+    """Connect and subscribe in one call; closing the subscription closes its client.
+
+    ``settings`` default to :meth:`PusherSettings.from_env`; ``options`` go to :class:`LiveClient`
+    (``signin``, ``backoff``, ``activity_timeout``...) or to the subscription (``maxsize``,
+    ``overflow``).
+    """
+    sub_options = {k: options.pop(k) for k in ("maxsize", "overflow") if k in options}
+    client = LiveClient(settings or PusherSettings.from_env(), user=user, **options)
+    try:
+        sub = client.subscribe(*channels, events=events, **sub_options)
+    except BaseException:
+        client.close()
+        raise
+    sub.owns_client = True
+    return sub

@@ -13,16 +13,14 @@ websocket thread. Every failure is a :class:`HistoryError` with one sentence.
 from __future__ import annotations
 
 import ssl
-import urllib.error
 import urllib.parse
-import urllib.request
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
 import orjson
 
-from authviz.live import redirects
+from authviz.bridgeclient import BridgeClient, BridgeError
 from authviz.live.errors import HistoryError
 
 __all__ = ["HistoryClient", "HistoryPage", "head_url", "parse_head", "parse_page"]
@@ -94,9 +92,9 @@ class HistoryClient:
         #: whether the bridge answers ``GET {url}/head`` (None: not asked yet; False: an older
         #: bridge without it, so :meth:`head` searches)
         self.head_endpoint: bool | None = None
-        # https with ssl_context (e.g. trusting PUSHER_CA_FILE), else urllib's verifying default;
-        # never the token to another origin on a redirect (authviz.live.redirects)
-        self._opener = redirects.opener(ssl_context)
+        # https with ssl_context (e.g. trusting PUSHER_CA_FILE), else the system's trust store;
+        # never the token to another origin on a redirect (authviz.bridgeclient)
+        self._bridge = BridgeClient(headers=self.headers, timeout=timeout, ssl_context=ssl_context)
 
     def __repr__(self) -> str:  # never the token
         return f"HistoryClient(url={self.url!r}, page_size={self.page_size})"
@@ -108,22 +106,18 @@ class HistoryClient:
         return parse_page(self._get(f"{self.url}{sep}{query}", self.url), self.url)
 
     def _get(self, url: str, label: str) -> bytes:
-        request = urllib.request.Request(url, method="GET",
-                                         headers={"Accept": "application/json", **self.headers})
         self.requests += 1
         try:
-            with self._opener.open(request, timeout=self.timeout) as response:
-                return response.read()
-        except urllib.error.HTTPError as error:
+            return self._bridge.request("GET", url, timeout=self.timeout).body
+        except BridgeError as error:
+            if error.status is None:
+                raise HistoryError(f"The history {label} could not be reached ({error.reason}); "
+                                   "retrying with back-off.") from None
             hint = {401: " (no credentials: set AUTHVIZ_HISTORY_TOKEN)",
                     403: " (check AUTHVIZ_HISTORY_TOKEN)",
-                    404: " (is it an authviz bridge? set AUTHVIZ_HISTORY_URL)"}.get(error.code, "")
-            raise HistoryError(f"The history {label} answered HTTP {error.code}{hint}; "
-                               "retrying with back-off.", status=error.code) from None
-        except (urllib.error.URLError, OSError, TimeoutError) as error:
-            reason = getattr(error, "reason", None) or error
-            raise HistoryError(f"The history {label} could not be reached ({reason}); "
-                               "retrying with back-off.") from None
+                    404: " (is it an authviz bridge? set AUTHVIZ_HISTORY_URL)"}.get(error.status, "")
+            raise HistoryError(f"The history {label} answered HTTP {error.status}{hint}; "
+                               "retrying with back-off.", status=error.status) from None
 
     def head(self) -> int:
         """The highest seq stored now (0 for an empty history), read in ONE request.

@@ -60,7 +60,7 @@ class _ThreadedSource(EventStream):
 
     def _emit(self, item: LiveEvent) -> None:
         if self.channels is None or item.channel in self.channels:
-            self._offer(item)
+            self.offer(item)
 
     def _sleep_until(self, due: float) -> bool:
         """Wait until ``time.monotonic() >= due``; False when the source was closed meanwhile."""
@@ -84,8 +84,8 @@ class _ThreadedSource(EventStream):
         if self._producer.is_alive() and self._producer is not threading.current_thread():
             self._producer.join(timeout)
 
-    def _consumer_alive(self) -> bool:
-        return super()._consumer_alive() or self._producer.is_alive()
+    def consumer_alive(self) -> bool:
+        return super().consumer_alive() or self._producer.is_alive()
 
 
 def _speed(value: float | str | None) -> float:
@@ -120,7 +120,7 @@ class ReplaySource(_ThreadedSource):
         self.path = Path(path)
         if self.path.is_dir():
             raise ConfigError(f"The replay file {self.path} is a directory; give a JSON-lines file "
-                              "(what `authviz tail --json` writes), e.g. replay:events.jsonl.")
+                              "(a recording, as a Recorder writes it), e.g. replay:events.jsonl.")
         if not self.path.is_file():
             raise ConfigError(f"The replay file {self.path} does not exist.")
         _refuse_binary_replay(self.path)
@@ -165,7 +165,7 @@ class ReplaySource(_ThreadedSource):
                     return
                 if item is None:
                     self.bad_lines += 1
-                    self._control(ControlNotice("error", error=ReplayError(
+                    self.notify(ControlNotice("error", error=ReplayError(
                         f"Line {number} of {self.path} {problem}; it was skipped.")))
                     continue
                 if self.speed and t is not None:
@@ -199,7 +199,7 @@ def _refuse_binary_replay(path: Path) -> None:
         what = "a binary file"
     if what is not None:
         raise ConfigError(f"The replay file {path} is {what}, not JSON lines; give the JSON lines "
-                          "`authviz tail --json` writes (or Auth0 records, one per line).")
+                          "of a recording, as a Recorder writes them (or Auth0 records, one per line).")
 
 
 def _auth_record_event(doc: Mapping[str, Any]) -> LiveEvent | None:
@@ -332,7 +332,7 @@ def open_source(kind: str = "live", *, channels: Iterable[str] | None = None, ev
     """
     chosen = tuple(channels) if channels is not None else DEFAULT_CHANNELS
     if kind == "live":
-        from authviz.live import subscribe
+        from authviz.live.client import subscribe
 
         return subscribe(*chosen, settings=settings or PusherSettings.from_env(), events=events,
                          maxsize=maxsize, overflow=overflow or "drop_oldest", **client_options)

@@ -1,7 +1,9 @@
 """The consumer side shared by every source: a bounded buffer, an iterator, callbacks, stats.
 
-A producer (the websocket thread, a replay or simulator thread) calls :meth:`EventStream._offer`
-and :meth:`EventStream._control`; it never waits for the consumer except under the ``block`` policy.
+A producer (the websocket thread, a replay or simulator thread) talks to a stream through its
+producer side only: :meth:`EventStream.offer` / :meth:`EventStream.offer_many` (events),
+:meth:`EventStream.notify` (control notices) and :meth:`EventStream.detach` (its owner is stopping);
+it never waits for the consumer except under the ``block`` policy.
 
 A stream is consumed in exactly one of two ways:
 
@@ -65,8 +67,13 @@ class EventStream:
     lag_from_payload = True
 
     def __init__(self, *, events: Iterable[str] | None = None, maxsize: int = 10_000,
-                 overflow: Overflow = "drop_oldest", max_errors: int = 100) -> None:
+                 overflow: Overflow = "drop_oldest", max_errors: int = 100,
+                 sink: Callable[[LiveEvent], Any] | None = None) -> None:
         self._event_filter = frozenset(events) if events is not None else None
+        #: when set, events go to this callable on the producer's thread instead of the buffer
+        #: (which then carries control notices only): a consumer with its own bounded queue
+        #: (the notebook pump) gets them with no second queue and no thread in between
+        self._sink = sink
         self._buffer: EventBuffer[LiveEvent] = EventBuffer(maxsize, overflow)
         self.received = 0
         self.delivered = 0
@@ -86,24 +93,40 @@ class EventStream:
         self._lock = threading.Lock()
 
     # ------------------------------------------------------------------ producer side
-    def _offer(self, item: LiveEvent) -> None:
+    def offer(self, item: LiveEvent) -> None:
         """Producer thread: filter by name and hand over (never blocks unless overflow='block')."""
         if self._event_filter is not None and item.name not in self._event_filter:
             return
         self.received += 1
+        if self._sink is not None:
+            self._hand_to_sink(item)
+            return
         self._buffer.put(item)
 
-    def _offer_many(self, items: list[LiveEvent]) -> None:
-        """Producer thread: :meth:`_offer` for several items, in order, with one hand-over."""
+    def offer_many(self, items: list[LiveEvent]) -> None:
+        """Producer thread: :meth:`offer` for several items, in order, with one hand-over."""
         event_filter = self._event_filter
         if event_filter is not None:
             items = [item for item in items if item.name in event_filter]
             if not items:
                 return
         self.received += len(items)
+        if self._sink is not None:
+            for item in items:
+                self._hand_to_sink(item)
+            return
         self._buffer.put_many(items)
 
-    def _control(self, notice: ControlNotice, fatal: bool = False) -> None:
+    def _hand_to_sink(self, item: LiveEvent) -> None:
+        try:
+            self._sink(item)  # type: ignore[misc]
+        except Exception as error:  # a producer thread never dies of its consumer's error
+            self.callback_errors += 1
+            self.errors.append(error)
+            self.error_count += 1
+
+    def notify(self, notice: ControlNotice, fatal: bool = False) -> None:
+        """Producer thread: hand over a control notice (never dropped); ``fatal`` ends the stream."""
         if notice.error is not None:
             self.errors.append(notice.error)
             self.error_count += 1
@@ -226,7 +249,7 @@ class EventStream:
                 return
             self._call("event", got[1])
 
-    def _consumer_alive(self) -> bool:
+    def consumer_alive(self) -> bool:
         return self._consumer is not None and self._consumer.is_alive()
 
     # ------------------------------------------------------------------ stats and closing
@@ -254,7 +277,7 @@ class EventStream:
     def _stop_producer(self, timeout: float) -> None:
         """Subclasses stop what feeds them."""
 
-    def _detach_close(self, timeout: float = 5.0) -> None:
+    def detach(self, timeout: float = 5.0) -> None:
         """Close the consumer side only (the producer is being stopped by its owner)."""
         self._closed = True
         self._buffer.close(discard=True)
@@ -265,7 +288,7 @@ class EventStream:
     def close(self, timeout: float = 5.0) -> None:
         """Stop the producer and the consumer thread and join them (idempotent)."""
         self._stop_producer(timeout)
-        self._detach_close(timeout)
+        self.detach(timeout)
 
     def __enter__(self) -> "EventStream":
         return self

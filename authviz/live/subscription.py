@@ -2,16 +2,34 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable, Iterable
+from typing import Any, Protocol
 
 from authviz.live.buffer import Overflow
+from authviz.live.events import LiveEvent
 from authviz.live.stream import EventStream
 
-if TYPE_CHECKING:
-    from authviz.live.client import LiveClient
+__all__ = ["ChannelHost", "Subscription"]
 
-__all__ = ["Subscription"]
+
+class ChannelHost(Protocol):
+    """What a :class:`Subscription` asks of the client that feeds it (:class:`~authviz.live.LiveClient`).
+
+    The other direction is :class:`~authviz.live.stream.EventStream`'s producer side (``offer``,
+    ``offer_many``, ``notify``, ``detach``): the two talk through these methods only.
+    """
+
+    reconnects: int
+    auth_failures: int
+    decrypt_failures: int
+
+    def members(self, channel: str) -> dict[str, Any]: ...
+
+    def wait_subscribed(self, channels: Iterable[str], timeout: float = 10.0) -> bool: ...
+
+    def unsubscribe(self, subscription: "Subscription") -> None: ...
+
+    def close(self, timeout: float = 5.0) -> bool: ...
 
 
 class Subscription(EventStream):
@@ -21,9 +39,10 @@ class Subscription(EventStream):
     when the subscription owns it, see :func:`authviz.live.subscribe`).
     """
 
-    def __init__(self, client: "LiveClient", channels: Iterable[str], *, events: Iterable[str] | None = None,
-                 maxsize: int = 10_000, overflow: Overflow = "drop_oldest", owns_client: bool = False) -> None:
-        super().__init__(events=events, maxsize=maxsize, overflow=overflow)
+    def __init__(self, client: ChannelHost, channels: Iterable[str], *, events: Iterable[str] | None = None,
+                 maxsize: int = 10_000, overflow: Overflow = "drop_oldest", owns_client: bool = False,
+                 sink: Callable[[LiveEvent], Any] | None = None) -> None:
+        super().__init__(events=events, maxsize=maxsize, overflow=overflow, sink=sink)
         self.client = client
         self.channels: tuple[str, ...] = tuple(channels)
         self.owns_client = owns_client
@@ -48,7 +67,7 @@ class Subscription(EventStream):
         if self.owns_client:
             self.client.close(timeout)
         else:
-            self.client._unsubscribe(self)
+            self.client.unsubscribe(self)
 
     def __repr__(self) -> str:
         return f"Subscription(channels={self.channels!r}, stats={self.stats})"

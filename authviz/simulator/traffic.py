@@ -95,7 +95,9 @@ class Client:
 
 
 @dataclass(frozen=True)
-class Connection:
+class Auth0Connection:
+    """An Auth0 connection: where users sign in (a database, a social or enterprise provider)."""
+
     name: str
     connection_id: str
     strategy: str
@@ -107,10 +109,10 @@ CLIENTS: tuple[Client, ...] = (
     Client("360yuN1BXP4u3tBChK5VOgekgGJ7CwLL", "Acme Mobile", True),
     Client("7RyK6txXYPZTQGOAwwln6Eoie0gVZ2cu", "Acme Admin Console", False),
 )
-CONNECTIONS: tuple[Connection, ...] = (
-    Connection("Username-Password-Authentication", "con_BvGURiLLdngYaT0D", "auth0", "database"),
-    Connection("google-oauth2", "con_H5LL8aMFnXVZ2TS8", "google-oauth2", "social"),
-    Connection("apple", "con_nD3XkfFNuYUPnmbp", "apple", "social"),
+CONNECTIONS: tuple[Auth0Connection, ...] = (
+    Auth0Connection("Username-Password-Authentication", "con_BvGURiLLdngYaT0D", "auth0", "database"),
+    Auth0Connection("google-oauth2", "con_H5LL8aMFnXVZ2TS8", "google-oauth2", "social"),
+    Auth0Connection("apple", "con_nD3XkfFNuYUPnmbp", "apple", "social"),
 )
 _DB = CONNECTIONS[0]
 
@@ -121,7 +123,7 @@ class SimUser:
 
     user_id: str
     email: str
-    connection: Connection
+    connection: Auth0Connection
     client: Client
     home: tuple[Country, City]
     ip: str
@@ -271,7 +273,7 @@ class TrafficGenerator:
     # ---------------------------------------------------------------- records
     def _record(self, rng: random.Random, t: datetime, type_: str, description: str, *,
                 user_id: str | None, user_name: str | None, ip: str, where: tuple[Country, City],
-                client: Client, connection: Connection | None, user_agent: str) -> dict:
+                client: Client, connection: Auth0Connection | None, user_agent: str) -> dict:
         country, city = where
         log_id = "900" + t.strftime("%Y%m%d%H%M%S") + f"{t.microsecond // 1000:03d}{rng.getrandbits(120) % 10**36:036d}"
         data: dict = {"date": _iso(t), "type": type_, "description": description, "log_id": log_id,

@@ -21,7 +21,6 @@ bridge in-process unless Pusher settings are in the environment)::
     session.stop()
 """
 
-from authviz.widgets.buffer import EventBuffer
 from authviz.widgets.chat import ChatBackend, ChatWidget
 from authviz.widgets.countries import CountryChart
 from authviz.widgets.feed import LiveFeed
@@ -44,6 +43,6 @@ def __getattr__(name: str):
 
 __all__ = [
     *_SESSION_NAMES,
-    "CATEGORY_LABELS", "ChatBackend", "ChatWidget", "CountryChart", "EventBuffer", "FeedRecord",
+    "CATEGORY_LABELS", "ChatBackend", "ChatWidget", "CountryChart", "FeedRecord",
     "LiveFeed", "LiveWidget", "Pump", "SessionEvents", "to_record", "topojson_path", "topojson_url",
 ]

@@ -22,7 +22,7 @@ import time
 from collections.abc import Callable, Iterable
 from typing import Any, Protocol
 
-from authviz.widgets.buffer import EventBuffer
+from authviz.live.buffer import EventBuffer
 from authviz.widgets.records import to_record
 
 #: Topic of auth events (``AuthEvent``s or schema dicts); the pump turns each into a FeedRecord once.
@@ -53,7 +53,10 @@ class Pump:
         if not 0.1 <= hz <= 30:
             raise ValueError(f"hz must be between 0.1 and 30 updates per second, got {hz}")
         self.hz = hz
-        self.buffer = EventBuffer(max_pending=max_pending)
+        if max_pending < 1:
+            raise ValueError(f"max_pending must be at least 1, got {max_pending}")
+        #: the one hand-over queue of ``(topic, item)`` pairs: producers put, each tick drains
+        self.buffer: EventBuffer[tuple[str, Any]] = EventBuffer(max_pending, "drop_oldest")
         self._widgets: list[LiveWidget] = []
         self._lock = threading.RLock()
         self._task: asyncio.Task | None = None
@@ -68,10 +71,10 @@ class Pump:
     # -- producers (any thread) -------------------------------------------------------------
     def submit(self, item: Any, topic: str = "auth") -> None:
         """Hand one item over from any thread; cheap, never blocks on widgets."""
-        self.buffer.put(item, topic)
+        self.buffer.put((topic, item))
 
     def submit_many(self, items: Iterable[Any], topic: str = "auth") -> None:
-        self.buffer.put_many(items, topic)
+        self.buffer.put_many([(topic, item) for item in items])
 
     @property
     def dropped(self) -> int:
@@ -79,7 +82,7 @@ class Pump:
 
     @property
     def submitted(self) -> int:
-        return self.buffer.submitted
+        return self.buffer.accepted  # drop_oldest accepts every item (an older one may go)
 
     # -- widgets ----------------------------------------------------------------------------
     def add(self, *widgets: LiveWidget) -> None:

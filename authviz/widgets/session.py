@@ -18,7 +18,8 @@ Where events come from:
   (``PUSHER_AUTH_ENDPOINT`` + ``PUSHER_AUTH_TOKEN`` or the secret); ``AUTHVIZ_BRIDGE_URL`` names
   the bridge for chat and simulated traffic (``AUTHVIZ_LOG_TOKEN``).
 
-Threads: the live client's threads and the simulator's poster only call :meth:`Pump.submit`;
+Threads: the live client's websocket thread hands events straight to :meth:`Pump.submit` (one
+bounded queue, one drop counter); the simulator's poster only posts;
 the pump (an asyncio task on the kernel's loop) is the only writer to widgets; nothing prints.
 """
 
@@ -26,21 +27,18 @@ from __future__ import annotations
 
 import atexit
 import itertools
-import json
 import secrets
 import threading
 import time
-import urllib.error
-import urllib.parse
-import urllib.request
 import weakref
 from collections import Counter
 from collections.abc import Mapping
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
+from authviz.bridgeclient import BridgeClient, BridgeError
 from authviz.config import NOTEBOOK_MODE_ENV, NotebookSettings, PusherSettings
-from authviz.errors import AuthvizError, ConfigError
+from authviz.errors import ConfigError
 from authviz.live import EndpointAuthorizer, LiveClient
 from authviz.topics import (
     AUTH_EVENT, CHAT_CHANNEL, EVENTS_CHANNEL, MESSAGE_ADDED_EVENT, READ_EVENTS_PERMISSION,
@@ -59,45 +57,19 @@ MODE_ENV = NOTEBOOK_MODE_ENV
 SIM_BATCH = 25
 
 
-class BridgeError(AuthvizError):
-    """The bridge refused or could not be reached; the message says which and why."""
-
-
-def _http(method: str, url: str, *, body: bytes | None = None, headers: Mapping[str, str] | None = None,
-          timeout: float = 10.0) -> Any:
-    request = urllib.request.Request(url, data=body, method=method, headers=dict(headers or {}))
-    try:
-        with urllib.request.urlopen(request, timeout=timeout) as response:
-            payload = response.read()
-    except urllib.error.HTTPError as error:
-        try:
-            reason = json.loads(error.read() or b"{}").get("error") or error.reason
-        except ValueError:
-            reason = error.reason
-        raise BridgeError(f"the bridge answered {error.code} to {method} {urllib.parse.urlsplit(url).path}: {reason}") \
-            from None
-    except (urllib.error.URLError, OSError, TimeoutError) as error:
-        raise BridgeError(f"the bridge at {url} could not be reached ({getattr(error, 'reason', error)})") from None
-    return json.loads(payload) if payload else None
-
-
 class BridgeChat:
     """:class:`~authviz.widgets.ChatBackend` over the bridge's ``/chat/messages`` with a bearer token."""
 
     def __init__(self, bridge_url: str, token: str, *, history_limit: int = 100, timeout: float = 10.0) -> None:
         self.bridge_url = bridge_url.rstrip("/")
-        self._headers = {"Authorization": f"Bearer {token}"}
         self.history_limit = history_limit
-        self.timeout = timeout
+        self._bridge = BridgeClient(self.bridge_url, bearer=token, timeout=timeout)
 
     def history(self) -> list[Mapping[str, Any]]:
-        doc = _http("GET", f"{self.bridge_url}/chat/messages?limit={self.history_limit}",
-                    headers=self._headers, timeout=self.timeout)
-        return list(doc.get("messages", [])) if isinstance(doc, dict) else []
+        return self._bridge.chat_messages(self.history_limit)
 
     def send(self, text: str) -> Mapping[str, Any] | None:
-        return _http("POST", f"{self.bridge_url}/chat/messages", body=json.dumps({"text": text}).encode(),
-                     headers={**self._headers, "Content-Type": "application/json"}, timeout=self.timeout)
+        return self._bridge.send_chat(text)
 
 
 def _token_subject(token: str) -> str | None:
@@ -270,14 +242,9 @@ class LiveSession:
         if user not in self._tokens:
             if not self.bridge_url:
                 raise ConfigError("AUTHVIZ_BRIDGE_URL is not set: the bridge mints and checks chat tokens.")
-            fields = [("user", user)]
-            if user == (self.default_user or "analyst"):
-                # the notebook's own user reads the event feed and its history
-                fields.append(("permission", READ_EVENTS_PERMISSION))
-            body = urllib.parse.urlencode(fields).encode()
-            doc = _http("POST", f"{self.bridge_url}/dev/token", body=body,
-                        headers={"Content-Type": "application/x-www-form-urlencoded"})
-            self._tokens[user] = doc["access_token"]
+            # the notebook's own user reads the event feed and its history
+            permissions = [READ_EVENTS_PERMISSION] if user == (self.default_user or "analyst") else []
+            self._tokens[user] = BridgeClient(self.bridge_url).dev_token(user, permissions)
         return self._tokens[user]
 
     def _client(self, token: str | None) -> LiveClient:
@@ -299,14 +266,14 @@ class LiveSession:
         if client not in self._clients:
             self._clients.append(client)
         self._events_client = client
-        sub = client.subscribe(EVENTS_CHANNEL, events=[AUTH_EVENT])
         pump = self.pump
 
-        def hand_over(ev: Any) -> None:  # the subscription's consumer thread: hand over only
+        def hand_over(ev: Any) -> None:  # the websocket thread: hand over only, into the pump's queue
             pump.submit(ev.data if isinstance(ev.data, Mapping) else ev.auth_event)
             self.received += 1  # after submit: received >= n implies n items are in the pump
 
-        sub.on_event(hand_over)
+        # one bounded queue (the pump's) and one drop counter between the socket and the widgets
+        sub = client.subscribe(EVENTS_CHANNEL, events=[AUTH_EVENT], sink=hand_over)
         if not sub.wait_subscribed(timeout=self.connect_timeout):
             raise ConfigError(f"Could not subscribe to {EVENTS_CHANNEL} within {self.connect_timeout:g} s "
                               f"at {self.settings.host}:{self.settings.port}; is the hub running?")
@@ -416,8 +383,10 @@ class LiveSession:
         widget.topics = frozenset({topic})
         self.pump.add(widget)
         client = self._client(token)
-        sub = client.subscribe(CHAT_CHANNEL)
         pump = self.pump
+        # messages straight into the pump's queue; member changes (control notices) on callbacks
+        sub = client.subscribe(CHAT_CHANNEL, events=[MESSAGE_ADDED_EVENT],
+                               sink=lambda ev: pump.submit(ev.data, topic))
 
         def members_changed(*_args: Any) -> None:
             members = client.members(CHAT_CHANNEL)
@@ -425,7 +394,6 @@ class LiveSession:
                      for uid, info in members.items()]
             pump.submit({"members": names}, topic)
 
-        sub.on_event(lambda ev: pump.submit(ev.data, topic) if ev.name == MESSAGE_ADDED_EVENT else None)
         sub.on_subscribed(members_changed)
         sub.on_member_added(members_changed)
         sub.on_member_removed(members_changed)
@@ -459,8 +427,7 @@ class LiveSession:
         # start time: the same counts every run, whatever the clock says.
         begin = datetime.now(timezone.utc)
         records = TrafficGenerator(seed=seed, start=begin, rate_per_s=rate, diurnal=False).generate(n=n)
-        url = f"{self.bridge_url}/auth0/logs"
-        headers = {"Authorization": self.log_token, "Content-Type": "application/json"}
+        bridge = BridgeClient(self.bridge_url)
         per_batch = max(1, min(SIM_BATCH, int(rate / 4) or 1))
 
         def post_all() -> None:
@@ -474,9 +441,8 @@ class LiveSession:
                 delay = due - time.monotonic()
                 if delay > 0 and self._stop.wait(delay):
                     return
-                body = "\n".join(json.dumps(r) for r in batch).encode()
                 try:
-                    _http("POST", url, body=body, headers=headers)
+                    bridge.post_logs(batch, self.log_token)
                     self.simulated += len(batch)
                 except BridgeError as error:
                     self.sim_errors.append(str(error))
@@ -517,9 +483,7 @@ class LiveSession:
         if not (self.bridge_url and self.log_token):
             raise ConfigError("Posting records needs AUTHVIZ_BRIDGE_URL and AUTHVIZ_LOG_TOKEN (make demo sets both).")
         records = self._unique([dict(r) for r in records])
-        body = "\n".join(json.dumps(r) for r in records).encode()
-        return _http("POST", f"{self.bridge_url}/auth0/logs", body=body,
-                     headers={"Authorization": self.log_token, "Content-Type": "application/json"})
+        return BridgeClient(self.bridge_url).post_logs(records, self.log_token)
 
     def stop(self, *, final_refresh: bool = True) -> None:
         """Stop the simulator, close every client (joining their threads), the pump and the hub.

@@ -15,7 +15,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings, strategies as st
 
 from authviz.auth0 import parse_event
-from authviz.bridge.fastpath import fast_event, fast_timestamp
+from authviz.auth0.fastpath import fast_event, fast_timestamp
 from authviz.bridge.ingest import BodyRefused, event_dict, prepare, prepare_reference
 from authviz.auth0.model import iso_z
 from authviz.auth0.timestamps import TimestampError, parse_timestamp

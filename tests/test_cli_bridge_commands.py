@@ -1,6 +1,6 @@
-"""A user review of the bridge's commands (demo, simulate, token, bridge, serve's bridge flags) and of
-``authviz tail``'s live and replay sources: each test pins one fix, with real processes, real HTTP
-and websockets on loopback."""
+"""The bridge's commands (demo, simulate, token, bridge, serve's bridge flags) and ``authviz tail``'s
+live and replay sources as a user runs them: signals stop every child, bad input is one sentence,
+status lines go to stderr; real processes, real HTTP and websockets on loopback."""
 
 from __future__ import annotations
 
@@ -290,8 +290,8 @@ def test_bridge_port_in_use_says_it_once(tmp_path):
                        PUSHER_URL="http://k:s@127.0.0.1:1/apps/1")
     assert done.returncode == 1, done.stderr
     line = one_sentence(done.stderr, ignore=("authviz bridge:",))
-    assert line == (f"authviz: cannot listen on 127.0.0.1:{port}: the port is already in use; stop what "
-                    "uses it or choose another --port.")
+    assert line == (f"authviz: cannot listen on 127.0.0.1:{port}: the port is already in use "
+                    "(another `authviz serve`?); stop that server or choose another --port.")
 
 
 @pytest.mark.parametrize("command", ["serve", "bridge"])
@@ -315,8 +315,8 @@ def test_tail_replay_of_a_directory_says_it_is_a_directory(tmp_path):
     done = run_cli(tmp_path, "tail", "--source", "replay:recordings")
     assert done.returncode == 1
     assert one_sentence(done.stderr) == (
-        "authviz: The replay file recordings is a directory; give a JSON-lines file (what `authviz tail "
-        "--json` writes), e.g. replay:events.jsonl.")
+        "authviz: The replay file recordings is a directory; give a JSON-lines file (a recording, as a "
+        "Recorder writes it), e.g. replay:events.jsonl.")
 
 
 @pytest.mark.parametrize("content, what", [
@@ -331,7 +331,7 @@ def test_tail_replay_of_a_binary_file_is_one_sentence(tmp_path, content, what):
     assert done.stdout == ""
     assert one_sentence(done.stderr) == (
         f"authviz: The replay file events.jsonl is {what}, not JSON lines; give the JSON lines "
-        "`authviz tail --json` writes (or Auth0 records, one per line).")
+        "of a recording, as a Recorder writes them (or Auth0 records, one per line).")
 
 
 # -- tail: live connection status and authorization back-off ----------------------------------------

@@ -1,4 +1,4 @@
-"""authviz.live.frames: the server-frame parser the connection reads with."""
+"""authviz.live.wire: the server-frame parser the connection reads with."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from authviz.live.frames import OP_CLOSE, OP_PING, OP_TEXT, FrameError, FrameReader, parse_close
+from authviz.live.wire import OP_CLOSE, OP_PING, OP_TEXT, WireError, WireReader, parse_close
 
 
 def frame(payload: bytes, opcode: int = OP_TEXT, fin: bool = True, mask: bool = False, rsv: int = 0) -> bytes:
@@ -25,7 +25,7 @@ def frame(payload: bytes, opcode: int = OP_TEXT, fin: bool = True, mask: bool = 
 
 def test_lengths_of_every_size_class():
     messages = [b"", b"a" * 125, b"b" * 126, b"c" * 65535, b"d" * 70000]
-    reader = FrameReader()
+    reader = WireReader()
     assert reader.feed(b"".join(frame(m) for m in messages)) == [(OP_TEXT, m) for m in messages]
 
 
@@ -33,7 +33,7 @@ def test_lengths_of_every_size_class():
 @given(st.lists(st.binary(max_size=300), min_size=1, max_size=8), st.lists(st.integers(1, 400), max_size=20))
 def test_any_chunking_gives_the_same_messages(messages, cuts):
     stream = b"".join(frame(m) for m in messages)
-    reader = FrameReader()
+    reader = WireReader()
     out, pos = [], 0
     for cut in cuts:
         out += reader.feed(stream[pos:pos + cut])
@@ -43,13 +43,13 @@ def test_any_chunking_gives_the_same_messages(messages, cuts):
 
 
 def test_fragments_are_reassembled_around_control_frames():
-    reader = FrameReader()
+    reader = WireReader()
     data = frame(b"hel", fin=False) + frame(b"ping", OP_PING) + frame(b"lo", opcode=0, fin=False) + frame(b"!", opcode=0)
     assert reader.feed(data) == [(OP_PING, b"ping"), (OP_TEXT, b"hello!")]
 
 
 def test_close_frame_code_and_reason():
-    reader = FrameReader()
+    reader = WireReader()
     [(opcode, payload)] = reader.feed(frame(struct.pack("!H", 4200) + b"bye", OP_CLOSE))
     assert opcode == OP_CLOSE and parse_close(payload) == (4200, "bye")
     assert parse_close(b"") == (None, "")
@@ -65,13 +65,13 @@ def test_close_frame_code_and_reason():
     (frame(b"z" * 2000), 1009),
 ])
 def test_protocol_violations_name_the_close_code(data, code):
-    with pytest.raises(FrameError) as info:
-        FrameReader(max_message=1000).feed(data)
+    with pytest.raises(WireError) as info:
+        WireReader(max_message=1000).feed(data)
     assert info.value.code == code
 
 
 def test_fragmented_message_over_the_limit():
-    reader = FrameReader(max_message=10)
-    with pytest.raises(FrameError) as info:
+    reader = WireReader(max_message=10)
+    with pytest.raises(WireError) as info:
         reader.feed(frame(b"123456", fin=False) + frame(b"789012", opcode=0))
     assert info.value.code == 1009

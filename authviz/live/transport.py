@@ -1,6 +1,6 @@
-"""pysher's connection thread with its defects fixed.
+"""The live client's transport: pysher's connection thread with its defects fixed.
 
-:class:`Connection` subclasses :class:`pysher.connection.Connection` (the websocket thread; its
+:class:`Transport` subclasses :class:`pysher.connection.Connection` (the websocket thread; its
 ``bind`` table of connection events, ``state``, ``socket_id``, ``send_event``) and replaces the
 parts that fail in practice:
 
@@ -10,13 +10,13 @@ pysher 1.0.8                                     here
 every message formatted into an INFO log line    no logging or formatting per message; orjson
 ``WebSocketApp`` reads each frame with one       websocket-client still does the handshake (TLS,
 ``select`` and three ``recv`` calls              proxies) and the sends; frames are read in 64 KB 
-                                                 chunks and parsed by :mod:`authviz.live.frames`
+                                                 chunks and parsed by :mod:`authviz.live.wire`
 two ``sched`` timers cancelled/re-armed per msg  one timestamp per message; the keep-alive check
                                                  runs on the client's task thread
 fixed 120 s ping, ``activity_timeout`` ignored   ping after min(own, server) seconds of silence,
                                                  dead (4201) when nothing arrives for
                                                  ``pong_timeout`` after the ping
-4200 sets the reconnect interval to 0 for good   :class:`~authviz.live.policy.Backoff`: exponential,
+4200 sets the reconnect interval to 0 for good   :class:`~authviz.live.reconnect.Backoff`: exponential,
 (reconnect storm while a server restarts)        jittered, capped; reset only by a stable link
 close codes ignored, 4000-4099 ``join()`` s      close codes honoured (STOP / BACKOFF / RECONNECT)
 itself (RuntimeError)                            without touching the thread from inside
@@ -44,10 +44,10 @@ import pysher.connection
 import websocket
 
 from authviz.live.errors import ConnectionRejected
-from authviz.live.frames import OP_CLOSE, OP_PING, OP_TEXT, FrameError, FrameReader, parse_close
-from authviz.live.policy import Backoff, CloseAction, close_action, describe_close_code
+from authviz.live.wire import OP_CLOSE, OP_PING, OP_TEXT, WireError, WireReader, parse_close
+from authviz.live.reconnect import Backoff, CloseAction, close_action, describe_close_code
 
-__all__ = ["Connection"]
+__all__ = ["Transport"]
 
 log = logging.getLogger(__name__)
 
@@ -55,7 +55,7 @@ log = logging.getLogger(__name__)
 PONG_TIMEOUT_CODE = 4201
 
 
-class Connection(pysher.connection.Connection):
+class Transport(pysher.connection.Connection):
     """One websocket connection, re-established until :meth:`disconnect` or a 4000-4099 close.
 
     Callbacks (all called on the websocket thread, must be quick):
@@ -198,7 +198,7 @@ class Connection(pysher.connection.Connection):
 
     def _session(self) -> None:
         """One connection: websocket-client does the handshake (TLS, proxies) and the sends;
-        frames are read in large chunks and parsed by :class:`~authviz.live.frames.FrameReader`."""
+        frames are read in large chunks and parsed by :class:`~authviz.live.wire.WireReader`."""
         ws = websocket.WebSocket(skip_utf8_validation=True, enable_multithread=True,
                                  sslopt=self.sslopt)
         with self._socket_lock:
@@ -210,7 +210,7 @@ class Connection(pysher.connection.Connection):
         raw = ws.sock
         raw.settimeout(self.poll_interval)
         self._on_open()
-        reader = FrameReader(self.max_message)
+        reader = WireReader(self.max_message)
         recv = raw.recv
         on_messages = self._on_messages
         while not self._halt.is_set():
@@ -224,7 +224,7 @@ class Connection(pysher.connection.Connection):
                 return
             try:
                 frames = reader.feed(chunk)
-            except FrameError as error:
+            except WireError as error:
                 self.close_code, self.close_reason = error.code, str(error)
                 self._send_close(ws, error.code)
                 return

@@ -1,7 +1,6 @@
-"""A new user's review: every command's help, and the common mistakes a user makes on the
-command line give one sentence and the right exit status (2 usage, 1 failure), never a traceback.
-
-Each test pins one fix found while following the README from a fresh clone.
+"""The command line speaks to people: every command and flag has help, the README's commands, flags
+and settings exist, and each common mistake gives one sentence and the right exit status (2 usage,
+1 failure), never a traceback.
 """
 
 from __future__ import annotations

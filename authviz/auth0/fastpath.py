@@ -1,6 +1,8 @@
-"""The fast path from one decoded log record to its normalised event (pure: no I/O).
+"""The fast path from a webhook body to normalised event dicts (pure: no I/O).
 
-The webhook's hot path: Auth0 log-stream records (``{"log_id", "data": {...}}``), EventBridge
+:func:`read_body_fast` reads a body (JSON lines, a JSON array or one object) as
+:func:`authviz.auth0.parse_body` does and gives, per record, its event dict and raw text or the
+reason it is refused: the bridge's hot path. Per record: Auth0 log-stream records (``{"log_id", "data": {...}}``), EventBridge
 envelopes and flat Management API entries whose fields all have the ordinary JSON types. For such
 a record :func:`fast_event` builds the event dict directly (no ``AuthEvent``, no ``(label,
 value)`` field tables, no per-record ``datetime``), with the same helpers and caches as the
@@ -8,7 +10,7 @@ reference parser for categories, descriptions, countries and tenants.
 
 Invariant (checked by property tests against :func:`authviz.auth0.parse_event`): when
 :func:`fast_event` returns a dict, it equals the event dict the reference path gives for the same
-record (:func:`authviz.bridge.ingest.event_dict` of ``parse_event(record)``), key order
+record (:func:`event_dict` of ``parse_event(record)``), key order
 included. When it returns ``None`` (any unusual type, a missing id, date or type, another
 timestamp form, wrappers, Rule/Action payloads...), the caller MUST take the reference path,
 which accepts the record or gives the reason it is refused. The fast path never refuses anything.
@@ -17,16 +19,25 @@ which accepts the record or gives the reason it is refused. The fast path never 
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator, Mapping
 from datetime import datetime
 from functools import lru_cache
 from math import isfinite
-from typing import Any
+from typing import Any, NamedTuple
+
+import orjson
 
 from authviz.auth0.countries import resolve_country
 from authviz.auth0.log_types import category_for, describe_type
-from authviz.auth0.parse import tenant_from_hostname
+from authviz.auth0.model import AuthEvent, ParseError, iso_z, unwrap
+from authviz.auth0.parse import (
+    CONTENT_FIELDS, NOT_ONE_DOCUMENT, document_records, document_value, dumps_text, loads, parse_event,
+    tenant_from_hostname,
+)
+from authviz.auth0.schema import COLUMNS
+from authviz.auth0.shapes import kind
 
-__all__ = ["fast_event", "fast_timestamp"]
+__all__ = ["BodyRead", "event_dict", "fast_event", "fast_timestamp", "raw_json", "read_body_fast"]
 
 #: The one timestamp form taken on the fast path: UTC with ``Z`` and an optional fraction of 1 to
 #: 9 digits, the form Auth0 writes (``2026-11-20T10:00:00.123Z``). Other forms: reference path.
@@ -235,3 +246,124 @@ def fast_event(obj: Any) -> dict[str, Any] | None:
     if "type" in obj and "date" in obj:
         return _entry_event(obj, None, "management_api")
     return None
+
+
+# ---------------------------------------------------------------------- a whole body
+
+
+class BodyRead(NamedTuple):
+    """A body read record by record: what :func:`authviz.auth0.parse_body` would give, as rows."""
+
+    #: ``(event_id, event dict, raw JSON text)`` per event, in body order
+    events: list[tuple[str, dict[str, Any], str]]
+    #: ``(position, reason, record text)`` per refused record
+    rejects: list[tuple[int, str, str]]
+    #: records repeated inside the body with the same content (one copy kept)
+    duplicates: int
+
+
+def raw_json(record: Any) -> str:
+    """The JSON text a record is stored and published with (compact, as orjson writes it)."""
+    try:
+        return orjson.dumps(record, default=unwrap, option=orjson.OPT_NON_STR_KEYS).decode()
+    except TypeError:  # an integer beyond 64 bits (decoded by the json fallback)
+        return dumps_text(record)
+
+
+#: The schema columns except ``raw`` (kept apart as text), in order.
+_FIELDS = tuple(name for name in COLUMNS if name != "raw")
+
+
+def event_dict(event: AuthEvent) -> dict[str, object]:
+    """``event.to_dict(include_raw=False)`` without its per-call dataclass introspection."""
+    data = {name: getattr(event, name) for name in _FIELDS}
+    data["timestamp"] = iso_z(event.timestamp)
+    return data
+
+
+def _line_text(line: bytes) -> str:
+    """A JSON line's text as the reference reports it in a reject."""
+    return line.decode("utf-8", errors="replace").rstrip(" \t\r\n\x0b\x0c")
+
+
+#: JSON's whitespace around a value (RFC 8259): what is cut from a line kept as the raw text.
+_JSON_SPACE = " \t\r\n"
+
+
+def _body_records(data: bytes) -> Iterator[tuple[int, Any, Any, str | None, bool]]:
+    """``(position, object, raw, problem, verbatim)`` as
+    :func:`authviz.auth0.parse.iter_body_records` yields the first four, except that ``raw`` of a
+    JSON line is its bytes (decoded only when used). ``verbatim``: the line was read by orjson,
+    so its text is exactly one valid JSON value and is kept as the record's raw text (a line the
+    standard library had to read, for integers beyond 64 bits, is stored as orjson writes it)."""
+    value = document_value(data)
+    if value is not NOT_ONE_DOCUMENT:
+        for position, obj, text, problem in document_records(value, data):
+            yield position, obj, text, problem, False
+        return
+    for number, line in enumerate(data.split(b"\n"), 1):
+        if not line.strip():
+            continue
+        try:
+            obj = orjson.loads(line)
+        except orjson.JSONDecodeError:
+            try:
+                obj = loads(line)  # orjson again, then the standard library for big integers
+            except ValueError as error:
+                yield number, None, line, f"not valid JSON ({error})", False
+                continue
+            yield number, obj, line, None, False
+            continue
+        yield number, obj, line, None, True
+
+
+def read_body_fast(body: bytes) -> BodyRead:
+    """Read a webhook body: each record by :func:`fast_event` when it can, else by the reference
+    parser (:func:`authviz.auth0.parse_event`), which also gives every reject its reason.
+
+    The result equals what :func:`authviz.auth0.parse_body` gives: same events in the same order
+    (the same ``raw`` JSON values; the text of a JSON line as received), same rejects with the
+    same positions, texts and reasons, same duplicate count (within the body, a repeated id with
+    the same content is a duplicate, with other content a reject).
+    """
+    events: list[tuple[str, dict[str, Any], str]] = []
+    rejects: list[tuple[int, str, str]] = []
+    duplicates = 0
+    seen: dict[str, tuple[int, dict[str, Any]]] = {}
+    for position, obj, raw, problem, verbatim in _body_records(body):
+        if problem is None and type(obj) is not dict and not isinstance(obj, Mapping):
+            problem = f"not a JSON object but {kind(obj)}"
+        if problem is not None:
+            text = raw if isinstance(raw, str) else _line_text(raw)
+            rejects.append((position, f"record {position}: {problem}", text))
+            continue
+        data = fast_event(obj)
+        if data is None:
+            try:
+                data = event_dict(parse_event(obj))
+            except ParseError as error:
+                text = raw if isinstance(raw, str) else _line_text(raw)
+                rejects.append((position, f"record {position}: {error}", text))
+                continue
+        log_id = data["event_id"]
+        first = seen.get(log_id)
+        if first is None:
+            seen[log_id] = (position, data)
+            # the record as received: a JSON line's own text (orjson read it, so it is one
+            # valid JSON value), else as orjson writes it
+            text = raw.decode().strip(_JSON_SPACE) if verbatim else raw_json(obj)
+            events.append((log_id, data, text))
+        elif _content(first[1]) == _content(data):
+            duplicates += 1
+        else:  # the reference's conflict (authviz.auth0.parse.Collector.event), same words
+            text = raw if isinstance(raw, str) else _line_text(raw)
+            rejects.append((position, (
+                f"record {position}: event id {log_id!r} was already seen in record {first[0]} "
+                f"with different content; record {first[0]} was kept"), text))
+    return BodyRead(events, rejects, duplicates)
+
+
+def _content(data: dict[str, Any]) -> tuple[Any, ...]:
+    """:func:`authviz.auth0.parse.content_key` of an event dict (ISO timestamps compare as the
+    instants they name: both are UTC with microseconds)."""
+    return tuple(data[name] for name in CONTENT_FIELDS)

@@ -1,19 +1,19 @@
-"""Websocket frames from a server, parsed without I/O (RFC 6455, section 5).
+"""The websocket wire format from a server, parsed without I/O (RFC 6455, section 5).
 
-:class:`FrameReader` turns received bytes into complete messages: ``feed(chunk)`` returns a list of
+:class:`WireReader` turns received bytes into complete messages: ``feed(chunk)`` returns a list of
 ``(opcode, payload)`` with continuation frames reassembled. The connection reads the socket in large
 chunks (one ``recv`` for many frames) and feeds them here; websocket-client's own reader does one
 ``select`` and three ``recv`` calls per frame, which dominated the client's CPU at 10,000 events/s.
 
 Invariants: the internal buffer never holds more than one incomplete frame plus ``max_message``
-bytes; a protocol violation raises :class:`FrameError` carrying the close code to send.
+bytes; a protocol violation raises :class:`WireError` carrying the close code to send.
 """
 
 from __future__ import annotations
 
 from authviz.errors import AuthvizError
 
-__all__ = ["OP_BINARY", "OP_CLOSE", "OP_PING", "OP_PONG", "OP_TEXT", "FrameError", "FrameReader",
+__all__ = ["OP_BINARY", "OP_CLOSE", "OP_PING", "OP_PONG", "OP_TEXT", "WireError", "WireReader",
            "parse_close"]
 
 OP_CONTINUATION = 0x0
@@ -26,7 +26,7 @@ _CONTROL = (OP_CLOSE, OP_PING, OP_PONG)
 _DATA = (OP_TEXT, OP_BINARY)
 
 
-class FrameError(AuthvizError):
+class WireError(AuthvizError):
     """The server broke the framing rules; ``code`` is the close code to answer with."""
 
     def __init__(self, message: str, code: int = 1002) -> None:
@@ -34,10 +34,10 @@ class FrameError(AuthvizError):
         self.code = code
 
 
-class FrameReader:
+class WireReader:
     """Incremental parser of server-to-client frames (unmasked, no extensions negotiated).
 
-    ``max_message`` bounds one (reassembled) message; a larger one raises FrameError(1009).
+    ``max_message`` bounds one (reassembled) message; a larger one raises WireError(1009).
     """
 
     def __init__(self, max_message: int = 1 << 20) -> None:
@@ -57,9 +57,9 @@ class FrameReader:
             b0 = buf[pos]
             b1 = buf[pos + 1]
             if b0 & 0x70:
-                raise FrameError("reserved bits set without a negotiated extension")
+                raise WireError("reserved bits set without a negotiated extension")
             if b1 & 0x80:
-                raise FrameError("a server must not mask its frames")
+                raise WireError("a server must not mask its frames")
             opcode = b0 & 0x0F
             length = b1 & 0x7F
             header = 2
@@ -74,7 +74,7 @@ class FrameReader:
                 length = int.from_bytes(buf[pos + 2:pos + 10], "big")
                 header = 10
             if length > self.max_message:
-                raise FrameError(f"a frame of {length} bytes exceeds max_message", 1009)
+                raise WireError(f"a frame of {length} bytes exceeds max_message", 1009)
             if end - pos < header + length:
                 break
             start = pos + header
@@ -83,11 +83,11 @@ class FrameReader:
             fin = b0 & 0x80
             if opcode in _CONTROL:
                 if not fin or length > 125:
-                    raise FrameError("control frames must be whole and at most 125 bytes")
+                    raise WireError("control frames must be whole and at most 125 bytes")
                 out.append((opcode, payload))
             elif opcode in _DATA:
                 if self._fragments is not None:
-                    raise FrameError("a new message started inside a fragmented one")
+                    raise WireError("a new message started inside a fragmented one")
                 if fin:
                     out.append((opcode, payload))
                 else:
@@ -96,16 +96,16 @@ class FrameReader:
                     self._fragment_size = length
             elif opcode == OP_CONTINUATION:
                 if self._fragments is None:
-                    raise FrameError("a continuation frame without a message to continue")
+                    raise WireError("a continuation frame without a message to continue")
                 self._fragment_size += length
                 if self._fragment_size > self.max_message:
-                    raise FrameError("a fragmented message exceeds max_message", 1009)
+                    raise WireError("a fragmented message exceeds max_message", 1009)
                 self._fragments.append(payload)
                 if fin:
                     out.append((self._fragment_opcode, b"".join(self._fragments)))
                     self._fragments = None
             else:
-                raise FrameError(f"unknown opcode {opcode}")
+                raise WireError(f"unknown opcode {opcode}")
         if pos:
             del buf[:pos]
         return out
