@@ -43,8 +43,9 @@ NBVAL_ARGS ?= --nbval --nbval-cell-timeout=60 --nbval-sanitize-with tests/nbval_
 
 # ruff (rules in pyproject.toml [tool.ruff]) and the import-linter contracts ([tool.importlinter]:
 # the layers, argparse only in authviz.cli); the environment rule is ruff's TID251.
-lint: install  ## check the code with ruff and the architecture contracts
+lint: install  ## check the code with ruff (lint and format) and the architecture contracts
 	$(VENV)/bin/ruff check authviz tests benchmarks
+	$(VENV)/bin/ruff format --check authviz tests benchmarks
 	$(VENV)/bin/lint-imports
 
 # Debian's redis-server joins the soketi nodes of the cluster tests (tests/test_cluster.py start

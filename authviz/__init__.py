@@ -23,42 +23,81 @@ from authviz.errors import AuthvizError, ConfigError, UsageError  # noqa: E402
 _EXPORTS: dict[str, str] = {
     # the Auth0 event model
     **dict.fromkeys(
-        ("AuthEvent", "ParseError", "ParseResult", "Reject", "LogFrame", "parse_event",
-         "parse_records", "parse_body", "read_logs", "events_to_frame", "category_for",
-         "normalize_country", "CATEGORIES", "COLUMNS"),
+        (
+            "AuthEvent",
+            "ParseError",
+            "ParseResult",
+            "Reject",
+            "LogFrame",
+            "parse_event",
+            "parse_records",
+            "parse_body",
+            "read_logs",
+            "events_to_frame",
+            "category_for",
+            "normalize_country",
+            "CATEGORIES",
+            "COLUMNS",
+        ),
         "authviz.auth0",
     ),
     # Pusher signing
     **dict.fromkeys(
-        ("authorize_channel", "authenticate_user", "sign_request", "verify_request",
-         "verify_webhook", "PusherValidationError", "SignatureError"),
+        (
+            "authorize_channel",
+            "authenticate_user",
+            "sign_request",
+            "verify_request",
+            "verify_webhook",
+            "PusherValidationError",
+            "SignatureError",
+        ),
         "authviz.pusher",
     ),
     # the embedded hub
     **dict.fromkeys(("running_hub", "RunningHub", "ServerLimits"), "authviz.hub"),
     # the live client and sources
     **dict.fromkeys(
-        ("LiveClient", "LiveEvent", "PusherSettings", "open_source", "source_from_env",
-         "subscribe", "Recorder", "ReplaySource", "SimulatorSource"),
+        (
+            "LiveClient",
+            "LiveEvent",
+            "PusherSettings",
+            "open_source",
+            "source_from_env",
+            "subscribe",
+            "Recorder",
+            "ReplaySource",
+            "SimulatorSource",
+        ),
         "authviz.live",
     ),
     # traffic simulator
     **dict.fromkeys(("TrafficGenerator", "month_of_traffic", "SCENARIOS"), "authviz.simulator"),
     # analytics
     **dict.fromkeys(
-        ("run_detections", "time_series", "top_countries",
-         "new_vs_returning", "pull_logs"),
+        ("run_detections", "time_series", "top_countries", "new_vs_returning", "pull_logs"),
         "authviz.analytics",
     ),
     # detections as code (Sigma on DuckDB / Spark)
     **dict.fromkeys(
-        ("Rule", "RuleSet", "TenantSettings", "DetectionEngine", "detect", "load_rules", "load_settings",
-         "packaged_rules", "spark_sql"),
+        (
+            "Rule",
+            "RuleSet",
+            "TenantSettings",
+            "DetectionEngine",
+            "detect",
+            "load_rules",
+            "load_settings",
+            "packaged_rules",
+            "spark_sql",
+        ),
         "authviz.detections",
     ),
     # live alerts: the detection rules evaluated on the stream, and their delivery
-    **dict.fromkeys(("LiveDetector", "Alert", "AlertDelivery", "webhook_target", "slack_target",
-                     "verify_signature"), "authviz.alerts"),
+    **dict.fromkeys(
+        ("LiveDetector", "Alert", "AlertDelivery", "webhook_target", "slack_target", "verify_signature"),
+        "authviz.alerts",
+    ),
     # notebook widgets
     **dict.fromkeys(
         ("live_session", "LiveFeed", "CountryChart", "ChatWidget", "SessionEvents", "Pump"),

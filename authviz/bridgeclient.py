@@ -33,8 +33,7 @@ import orjson
 
 from authviz.errors import AuthvizError
 
-__all__ = ["LOGS_PATH", "BridgeClient", "BridgeError", "logs_body", "logs_headers", "read_logs_answer",
-           "same_origin"]
+__all__ = ["LOGS_PATH", "BridgeClient", "BridgeError", "logs_body", "logs_headers", "read_logs_answer", "same_origin"]
 
 #: The Auth0 Log Streaming webhook of the bridge.
 LOGS_PATH = "/auth0/logs"
@@ -71,7 +70,7 @@ def server_reason(status: int, body: bytes | str, fallback: str = "") -> str:
     text = " ".join(text.split())
     prefix = f"{status}:"
     if text.startswith(prefix):
-        text = text[len(prefix):].strip()
+        text = text[len(prefix) :].strip()
     return text[:200] or fallback
 
 
@@ -111,12 +110,16 @@ def read_logs_answer(status: int, body: bytes | str, url: str, *, target_setting
         return doc
     reason = server_reason(status, body)
     if status == 401:
-        raise BridgeError(f"{url} refused the token (HTTP 401); pass the log-stream token the bridge was "
-                          "started with.", 401, reason)
+        raise BridgeError(
+            f"{url} refused the token (HTTP 401); pass the log-stream token the bridge was started with.", 401, reason
+        )
     if status == 404:
-        error = BridgeError(f"{url} answered HTTP 404 (not found): no log-stream webhook there; give the "
-                            f"server's base URL or its {LOGS_PATH} URL"
-                            + (f" ({target_setting})." if target_setting else "."), 404, reason)
+        error = BridgeError(
+            f"{url} answered HTTP 404 (not found): no log-stream webhook there; give the "
+            f"server's base URL or its {LOGS_PATH} URL" + (f" ({target_setting})." if target_setting else "."),
+            404,
+            reason,
+        )
         raise error.naming(target_setting) if target_setting else error
     if status in (400, 405, 413):
         raise BridgeError(f"{url} refused the batch with HTTP {status} ({reason}).", status, reason)
@@ -145,8 +148,9 @@ class _SameOriginRedirects(urllib.request.HTTPRedirectHandler):
     """urllib's redirect handling (which copies every header), minus credentials on a redirect
     to another origin."""
 
-    def redirect_request(self, req: urllib.request.Request, fp: Any, code: int, msg: str,
-                         headers: Any, newurl: str) -> urllib.request.Request | None:
+    def redirect_request(
+        self, req: urllib.request.Request, fp: Any, code: int, msg: str, headers: Any, newurl: str
+    ) -> urllib.request.Request | None:
         new = super().redirect_request(req, fp, code, msg, headers, newurl)
         if new is None or same_origin(req.full_url, new.full_url):
             return new
@@ -186,8 +190,15 @@ class BridgeClient:
     counts the requests made.
     """
 
-    def __init__(self, base_url: str = "", *, bearer: str | None = None, headers: Mapping[str, str] | None = None,
-                 timeout: float = 10.0, ssl_context: ssl.SSLContext | None = None) -> None:
+    def __init__(
+        self,
+        base_url: str = "",
+        *,
+        bearer: str | None = None,
+        headers: Mapping[str, str] | None = None,
+        timeout: float = 10.0,
+        ssl_context: ssl.SSLContext | None = None,
+    ) -> None:
         self.base_url = base_url.rstrip("/")
         self.headers = dict(headers or {})
         if bearer:
@@ -203,13 +214,21 @@ class BridgeClient:
         """``path`` on this bridge (an absolute URL is kept as it is)."""
         return path if path.startswith(("http://", "https://")) else self.base_url + path
 
-    def request(self, method: str, path: str, *, body: bytes | None = None,
-                headers: Mapping[str, str] | None = None, timeout: float | None = None) -> Answer:
+    def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        body: bytes | None = None,
+        headers: Mapping[str, str] | None = None,
+        timeout: float | None = None,
+    ) -> Answer:
         """One request; a 2xx :class:`Answer`, else :class:`BridgeError` (with the status, or
         None when the bridge could not be reached)."""
         url = self.url(path)
-        request = urllib.request.Request(url, data=body, method=method,
-                                         headers={"Accept": "application/json", **self.headers, **(headers or {})})
+        request = urllib.request.Request(
+            url, data=body, method=method, headers={"Accept": "application/json", **self.headers, **(headers or {})}
+        )
         self.requests += 1
         try:
             with self._opener.open(request, timeout=self.timeout if timeout is None else timeout) as response:
@@ -221,16 +240,21 @@ class BridgeClient:
                 text = b""
             reason = server_reason(error.code, text, str(error.reason or ""))
             where = urllib.parse.urlsplit(url).path or "/"
-            raise BridgeError(f"the bridge answered {error.code} to {method} {where}: {reason}",
-                              error.code, reason) from None
+            raise BridgeError(
+                f"the bridge answered {error.code} to {method} {where}: {reason}", error.code, reason
+            ) from None
         except (urllib.error.URLError, OSError, TimeoutError) as error:
             reason = str(getattr(error, "reason", None) or error)
             raise BridgeError(f"the bridge at {url} could not be reached ({reason})", None, reason) from None
 
     def post_form(self, path: str, fields: Mapping[str, str] | Sequence[tuple[str, str]]) -> Answer:
         """``POST`` of a form (``application/x-www-form-urlencoded``; pairs may repeat a name)."""
-        return self.request("POST", path, body=urllib.parse.urlencode(fields).encode(),
-                            headers={"Content-Type": "application/x-www-form-urlencoded"})
+        return self.request(
+            "POST",
+            path,
+            body=urllib.parse.urlencode(fields).encode(),
+            headers={"Content-Type": "application/x-www-form-urlencoded"},
+        )
 
     def post_json(self, path: str, document: Any) -> Answer:
         return self.request("POST", path, body=orjson.dumps(document), headers={"Content-Type": "application/json"})

@@ -76,8 +76,9 @@ _CLUSTER = re.compile(r"^[a-z0-9-]+$")
 PROTOCOL_VERSION = 7
 
 
-def load_environment(env: Mapping[str, str] | None = None,
-                     dotenv_path: str | os.PathLike[str] | None = ".env") -> dict[str, str]:
+def load_environment(
+    env: Mapping[str, str] | None = None, dotenv_path: str | os.PathLike[str] | None = ".env"
+) -> dict[str, str]:
     """The effective variables: ``.env`` file values overlaid by ``env`` (default ``os.environ``).
 
     A missing ``.env`` file is not an error; a real environment variable always wins. A file that
@@ -163,12 +164,15 @@ class PusherSettings:
         if self.cluster and not _CLUSTER.match(self.cluster):
             raise ConfigError(f"PUSHER_CLUSTER must be a cluster name such as 'eu', not {self.cluster!r}.")
         if self.history_url and urlsplit(self.history_url).scheme not in ("http", "https"):
-            raise ConfigError(f"AUTHVIZ_HISTORY_URL must be an http(s) URL such as "
-                              f"http://127.0.0.1:6001/auth0/events, not {self.history_url!r}.")
+            raise ConfigError(
+                f"AUTHVIZ_HISTORY_URL must be an http(s) URL such as "
+                f"http://127.0.0.1:6001/auth0/events, not {self.history_url!r}."
+            )
         if not self.host:
             if not self.cluster:
-                raise ConfigError("Set PUSHER_HOST (soketi or the embedded hub) or PUSHER_CLUSTER "
-                                  "(Pusher Channels), or PUSHER_URL.")
+                raise ConfigError(
+                    "Set PUSHER_HOST (soketi or the embedded hub) or PUSHER_CLUSTER (Pusher Channels), or PUSHER_URL."
+                )
             object.__setattr__(self, "host", f"ws-{self.cluster}.pusher.com")
         if not self.port:
             object.__setattr__(self, "port", 443 if self.tls else 80)
@@ -188,14 +192,18 @@ class PusherSettings:
         try:
             context = ssl.create_default_context(cafile=self.ssl_cert_file or None)
         except (OSError, ssl.SSLError) as exc:
-            raise ConfigError(f"SSL_CERT_FILE {self.ssl_cert_file}: no PEM CA certificate could be "
-                              f"loaded ({getattr(exc, 'reason', None) or exc}).") from None
+            raise ConfigError(
+                f"SSL_CERT_FILE {self.ssl_cert_file}: no PEM CA certificate could be "
+                f"loaded ({getattr(exc, 'reason', None) or exc})."
+            ) from None
         if self.ca_file:
             try:
                 context.load_verify_locations(cafile=self.ca_file)
             except (OSError, ssl.SSLError) as exc:
-                raise ConfigError(f"PUSHER_CA_FILE {self.ca_file}: no PEM CA certificate could be "
-                                  f"loaded ({getattr(exc, 'reason', None) or exc}).") from None
+                raise ConfigError(
+                    f"PUSHER_CA_FILE {self.ca_file}: no PEM CA certificate could be "
+                    f"loaded ({getattr(exc, 'reason', None) or exc})."
+                ) from None
         return context
 
     # ------------------------------------------------------------------ derived addresses
@@ -204,8 +212,11 @@ class PusherSettings:
         """The websocket URL (protocol 7) of this app."""
         scheme = "wss" if self.tls else "ws"
         from authviz import __version__
-        return (f"{scheme}://{url_host(self.host)}:{self.port}/app/{self.key}"
-                f"?protocol={PROTOCOL_VERSION}&client=authviz-python&version={__version__}")
+
+        return (
+            f"{scheme}://{url_host(self.host)}:{self.port}/app/{self.key}"
+            f"?protocol={PROTOCOL_VERSION}&client=authviz-python&version={__version__}"
+        )
 
     @property
     def http_host(self) -> str:
@@ -249,10 +260,12 @@ class PusherSettings:
         return bool(self.secret)
 
     def __repr__(self) -> str:  # never print the secret or the token
-        return (f"PusherSettings(key={self.key!r}, app_id={self.app_id!r}, host={self.host!r}, "
-                f"port={self.port}, tls={self.tls}, secret={'***' if self.secret else ''!r}, "
-                f"{f'ca_file={self.ca_file!r}, ' if self.ca_file else ''}"
-                f"auth_endpoint={self.auth_endpoint!r})")
+        return (
+            f"PusherSettings(key={self.key!r}, app_id={self.app_id!r}, host={self.host!r}, "
+            f"port={self.port}, tls={self.tls}, secret={'***' if self.secret else ''!r}, "
+            f"{f'ca_file={self.ca_file!r}, ' if self.ca_file else ''}"
+            f"auth_endpoint={self.auth_endpoint!r})"
+        )
 
     # ------------------------------------------------------------------ parsing
     @classmethod
@@ -261,19 +274,27 @@ class PusherSettings:
         return cls(**{**_parse_url(url), **overrides})
 
     @classmethod
-    def from_env(cls, env: Mapping[str, str] | None = None,
-                 dotenv_path: str | os.PathLike[str] | None = ".env") -> "PusherSettings":
+    def from_env(
+        cls, env: Mapping[str, str] | None = None, dotenv_path: str | os.PathLike[str] | None = ".env"
+    ) -> "PusherSettings":
         """Settings from the environment (``env`` or ``os.environ``) and a ``.env`` file."""
         values = {k: v for k, v in load_environment(env, dotenv_path).items() if v != ""}
         fields: dict[str, object] = {}
         if "PUSHER_URL" in values:
             fields.update(_parse_url(values["PUSHER_URL"]))
-        for name, attr in (("PUSHER_APP_ID", "app_id"), ("PUSHER_KEY", "key"),
-                           ("PUSHER_SECRET", "secret"), ("PUSHER_CLUSTER", "cluster"),
-                           ("PUSHER_HOST", "host"), ("PUSHER_AUTH_ENDPOINT", "auth_endpoint"),
-                           ("PUSHER_USER_AUTH_ENDPOINT", "user_auth_endpoint"),
-                           ("AUTHVIZ_HISTORY_URL", "history_url"), ("AUTHVIZ_HISTORY_TOKEN", "history_token"),
-                           ("PUSHER_CA_FILE", "ca_file"), ("SSL_CERT_FILE", "ssl_cert_file")):
+        for name, attr in (
+            ("PUSHER_APP_ID", "app_id"),
+            ("PUSHER_KEY", "key"),
+            ("PUSHER_SECRET", "secret"),
+            ("PUSHER_CLUSTER", "cluster"),
+            ("PUSHER_HOST", "host"),
+            ("PUSHER_AUTH_ENDPOINT", "auth_endpoint"),
+            ("PUSHER_USER_AUTH_ENDPOINT", "user_auth_endpoint"),
+            ("AUTHVIZ_HISTORY_URL", "history_url"),
+            ("AUTHVIZ_HISTORY_TOKEN", "history_token"),
+            ("PUSHER_CA_FILE", "ca_file"),
+            ("SSL_CERT_FILE", "ssl_cert_file"),
+        ):
             if name in values:
                 fields[attr] = values[name].strip()
         if "PUSHER_PORT" in values:
@@ -289,8 +310,7 @@ class PusherSettings:
             except ValueError:
                 parsed = None
             if not isinstance(parsed, dict) or not all(isinstance(v, str) for v in parsed.values()):
-                raise ConfigError('PUSHER_AUTH_HEADERS must be a JSON object of strings '
-                                  'such as {"X-Team": "blue"}.')
+                raise ConfigError('PUSHER_AUTH_HEADERS must be a JSON object of strings such as {"X-Team": "blue"}.')
             headers.update(parsed)
         if "PUSHER_AUTH_TOKEN" in values:
             headers["Authorization"] = f"Bearer {values['PUSHER_AUTH_TOKEN'].strip()}"
@@ -298,10 +318,12 @@ class PusherSettings:
         if "PUSHER_ENCRYPTION_MASTER_KEY" in values:
             try:
                 fields["encryption_master_key"] = base64.b64decode(
-                    values["PUSHER_ENCRYPTION_MASTER_KEY"], validate=True)
+                    values["PUSHER_ENCRYPTION_MASTER_KEY"], validate=True
+                )
             except (binascii.Error, ValueError):
-                raise ConfigError("PUSHER_ENCRYPTION_MASTER_KEY must be the base64 encoding of "
-                                  "exactly 32 bytes.") from None
+                raise ConfigError(
+                    "PUSHER_ENCRYPTION_MASTER_KEY must be the base64 encoding of exactly 32 bytes."
+                ) from None
         if not fields.get("key"):
             raise ConfigError("PUSHER_KEY is not set: give the app key (or PUSHER_URL).")
         return cls(**fields)  # type: ignore[arg-type]
@@ -430,8 +452,9 @@ class BridgeSettings:
         return self.store if self.store is not None else self.state_dir / "bridge.sqlite3"
 
     @classmethod
-    def from_env(cls, env: Mapping[str, str] | None = None,
-                 dotenv_path: str | os.PathLike[str] | None = ".env") -> BridgeSettings:
+    def from_env(
+        cls, env: Mapping[str, str] | None = None, dotenv_path: str | os.PathLike[str] | None = ".env"
+    ) -> BridgeSettings:
         """The settings the environment (and ``.env``) gives; everything else at its default."""
         values = load_environment(env, dotenv_path)
         store = values.get("AUTHVIZ_BRIDGE_STORE")
@@ -474,18 +497,21 @@ class AlertSettings:
         return bool(self.webhook_urls or self.slack_urls)
 
     @classmethod
-    def from_env(cls, env: Mapping[str, str] | None = None,
-                 dotenv_path: str | os.PathLike[str] | None = ".env", **overrides: Any) -> AlertSettings:
+    def from_env(
+        cls, env: Mapping[str, str] | None = None, dotenv_path: str | os.PathLike[str] | None = ".env", **overrides: Any
+    ) -> AlertSettings:
         """The settings the environment (and ``.env``) gives, with ``overrides`` (command-line values)."""
         values = load_environment(env, dotenv_path)
         slack = values.get(ALERT_SLACK_URL_ENV)
-        settings = cls(webhook_secret=values.get(ALERT_WEBHOOK_SECRET_ENV) or None,
-                       slack_urls=(slack,) if slack else ())
+        settings = cls(
+            webhook_secret=values.get(ALERT_WEBHOOK_SECRET_ENV) or None, slack_urls=(slack,) if slack else ()
+        )
         return replace(settings, **{k: v for k, v in overrides.items() if v is not None})
 
 
-def app_secret_from_env(env: Mapping[str, str] | None = None,
-                        dotenv_path: str | os.PathLike[str] | None = ".env") -> str | None:
+def app_secret_from_env(
+    env: Mapping[str, str] | None = None, dotenv_path: str | os.PathLike[str] | None = ".env"
+) -> str | None:
     """``PUSHER_SECRET`` (environment or ``.env``): the app secret ``authviz serve`` signs with
     when no other is given; None when unset (the server then generates one)."""
     return load_environment(env, dotenv_path).get("PUSHER_SECRET") or None
@@ -501,8 +527,7 @@ def process_environment(**overrides: str) -> dict[str, str]:
 EVENT_LOOP_ENV = "AUTHVIZ_EVENT_LOOP"
 
 
-def event_loop_choice(env: Mapping[str, str] | None = None,
-                      dotenv_path: str | os.PathLike[str] | None = ".env") -> str:
+def event_loop_choice(env: Mapping[str, str] | None = None, dotenv_path: str | os.PathLike[str] | None = ".env") -> str:
     """``"asyncio"`` when ``AUTHVIZ_EVENT_LOOP`` says so, else ``"uvloop"`` (used when installed)."""
     value = load_environment(env, dotenv_path).get(EVENT_LOOP_ENV, "uvloop")
     return "asyncio" if value.strip().lower() == "asyncio" else "uvloop"
@@ -536,8 +561,9 @@ class NotebookSettings:
     jupyter_base_url: str | None = None
 
     @classmethod
-    def from_env(cls, env: Mapping[str, str] | None = None,
-                 dotenv_path: str | os.PathLike[str] | None = ".env") -> NotebookSettings:
+    def from_env(
+        cls, env: Mapping[str, str] | None = None, dotenv_path: str | os.PathLike[str] | None = ".env"
+    ) -> NotebookSettings:
         values = load_environment(env, dotenv_path)
         forced_local = values.get(NOTEBOOK_MODE_ENV, "").strip().lower() == "local"
         given = bool(values.get("PUSHER_URL") or values.get("PUSHER_KEY"))

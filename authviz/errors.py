@@ -41,7 +41,6 @@ instead of a traceback. Library code speaks in library words (``take must be ...
     └── PullError                        an import of logs stopped (analytics.pull)
 """
 
-
 from __future__ import annotations
 
 from collections.abc import Mapping

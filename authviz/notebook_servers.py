@@ -92,8 +92,11 @@ def log_tail(path: Path, lines: int = 15) -> str:
 
 def _quiet_lab_options() -> list[str]:
     """No news pop-up, no update check, no extension manager calls: nothing beyond loopback."""
-    return ["--LabApp.news_url=None", "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate",
-            "--LabApp.extension_manager=readonly"]
+    return [
+        "--LabApp.news_url=None",
+        "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate",
+        "--LabApp.extension_manager=readonly",
+    ]
 
 
 @dataclass
@@ -122,29 +125,51 @@ class NotebookServer:
         return f"{self.base}{path}?token={self.token}"
 
     def command(self) -> list[str]:
-        common = [f"--ServerApp.port={self.port}", "--ServerApp.port_retries=0", "--ServerApp.ip=127.0.0.1",
-                  f"--ServerApp.root_dir={self.root}", f"--IdentityProvider.token={self.token}",
-                  "--ServerApp.open_browser=False"]
+        common = [
+            f"--ServerApp.port={self.port}",
+            "--ServerApp.port_retries=0",
+            "--ServerApp.ip=127.0.0.1",
+            f"--ServerApp.root_dir={self.root}",
+            f"--IdentityProvider.token={self.token}",
+            "--ServerApp.open_browser=False",
+        ]
         if hasattr(os, "geteuid") and os.geteuid() == 0:
             common.append("--ServerApp.allow_root=True")  # containers often run as root
         if self.kind == "lab":
-            return [sys.executable, "-m", "jupyterlab", *common, *_quiet_lab_options(),
-                    f"--LabApp.user_settings_dir={self.settings_dir}",
-                    f"--LabApp.workspaces_dir={self.settings_dir.parent / 'lab-workspaces'}"]
+            return [
+                sys.executable,
+                "-m",
+                "jupyterlab",
+                *common,
+                *_quiet_lab_options(),
+                f"--LabApp.user_settings_dir={self.settings_dir}",
+                f"--LabApp.workspaces_dir={self.settings_dir.parent / 'lab-workspaces'}",
+            ]
         if self.kind == "dashboard":
             # a plain Jupyter server with only Voilà and authviz's static route (the offline map):
             # no JupyterLab, no terminals; a kernel per page, culled an hour after its page went away
-            extensions = {"voila": True, "authviz.widgets.serverext": True, "jupyterlab": False,
-                          "jupyter_lsp": False, "jupyter_server_terminals": False, "notebook_shim": False}
-            return [sys.executable, "-m", "jupyter_server", *common,
-                    f"--ServerApp.jpserver_extensions={extensions!r}",
-                    f"--ServerApp.default_url=/voila/render/{DASHBOARD}",
-                    # offline: our template (no CDN stylesheets), no MathJax from a CDN
-                    "--VoilaConfiguration.template=authviz",
-                    "--ServerApp.tornado_settings={'mathjax_url': '/authviz/static/no-mathjax.js'}",
-                    "--VoilaConfiguration.show_tracebacks=False",
-                    "--MappingKernelManager.cull_idle_timeout=3600",
-                    "--MappingKernelManager.cull_interval=300"]
+            extensions = {
+                "voila": True,
+                "authviz.widgets.serverext": True,
+                "jupyterlab": False,
+                "jupyter_lsp": False,
+                "jupyter_server_terminals": False,
+                "notebook_shim": False,
+            }
+            return [
+                sys.executable,
+                "-m",
+                "jupyter_server",
+                *common,
+                f"--ServerApp.jpserver_extensions={extensions!r}",
+                f"--ServerApp.default_url=/voila/render/{DASHBOARD}",
+                # offline: our template (no CDN stylesheets), no MathJax from a CDN
+                "--VoilaConfiguration.template=authviz",
+                "--ServerApp.tornado_settings={'mathjax_url': '/authviz/static/no-mathjax.js'}",
+                "--VoilaConfiguration.show_tracebacks=False",
+                "--MappingKernelManager.cull_idle_timeout=3600",
+                "--MappingKernelManager.cull_interval=300",
+            ]
         raise ValueError(f"kind must be 'lab' or 'dashboard', not {self.kind!r}")
 
     @property
@@ -161,13 +186,17 @@ class NotebookServer:
     def start(self, env: dict[str, str]) -> NotebookServer:
         """Start the server; its output goes to :attr:`log_path` (kept in the state directory)."""
         if self.kind == "dashboard":  # where Voila finds the authviz template
-            env = {**env, "JUPYTER_PATH": os.pathsep.join(p for p in (str(ASSETS_DIR), env.get("JUPYTER_PATH", "")) if p)}
+            env = {
+                **env,
+                "JUPYTER_PATH": os.pathsep.join(p for p in (str(ASSETS_DIR), env.get("JUPYTER_PATH", "")) if p),
+            }
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
         if self.kind == "lab":
             self._write_quiet_settings()
         with open(self.log_path, "wb") as log:
-            self.proc = subprocess.Popen(self.command(), env=env, stdin=subprocess.DEVNULL, stdout=log,
-                                         stderr=subprocess.STDOUT, cwd=self.root)
+            self.proc = subprocess.Popen(
+                self.command(), env=env, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, cwd=self.root
+            )
         return self
 
     def ready(self) -> bool:
@@ -207,8 +236,16 @@ def stop_server(server: NotebookServer, timeout: float = 10.0) -> None:
         proc.wait(timeout=5)
 
 
-def run_dashboard(*, notebooks: Path, state_dir: Path, port: int, env: dict[str, str], reset: bool = False,
-                  start_timeout: float = 90.0, say=print) -> int:
+def run_dashboard(
+    *,
+    notebooks: Path,
+    state_dir: Path,
+    port: int,
+    env: dict[str, str],
+    reset: bool = False,
+    start_timeout: float = 90.0,
+    say=print,
+) -> int:
     """Serve only the dashboard (``authviz dashboard``) until Ctrl-C; returns 0.
 
     ``env`` is what its kernels get (Pusher settings for remote mode; without them each page runs
@@ -217,13 +254,16 @@ def run_dashboard(*, notebooks: Path, state_dir: Path, port: int, env: dict[str,
     """
     owner = port_owner(port)
     if owner is not None:
-        raise AuthvizError(f"The dashboard cannot listen on 127.0.0.1:{port}: it is in use by {owner}; "
-                           "stop that, or choose another port.").naming("port")
+        raise AuthvizError(
+            f"The dashboard cannot listen on 127.0.0.1:{port}: it is in use by {owner}; "
+            "stop that, or choose another port."
+        ).naming("port")
     workdir = state_dir / "notebooks"
     working_copy(notebooks, workdir, reset=reset)
     if not (workdir / DASHBOARD).exists():
         raise AuthvizError(f"{workdir / DASHBOARD} is missing; reset the working copy (reset_notebooks).").naming(
-            "reset_notebooks")
+            "reset_notebooks"
+        )
     server = NotebookServer("dashboard", workdir, port, state_dir / "dashboard.log")
     try:
         server.start(dict(env))

@@ -33,9 +33,22 @@ from authviz.pusher.protocol import App
 __all__ = ["ServerThread", "build_hub", "hub_apps", "listen", "serve"]
 
 #: The fields an app of a hub config file may have.
-APP_FIELDS = frozenset({"app_id", "key", "secret", "enable_client_events", "client_event_prefixes",
-                        "enable_user_auth", "activity_timeout", "max_connections", "webhook_url",
-                        "webhook_debounce", "cache_ttl", "max_cache_channels"})
+APP_FIELDS = frozenset(
+    {
+        "app_id",
+        "key",
+        "secret",
+        "enable_client_events",
+        "client_event_prefixes",
+        "enable_user_auth",
+        "activity_timeout",
+        "max_connections",
+        "webhook_url",
+        "webhook_debounce",
+        "cache_ttl",
+        "max_cache_channels",
+    }
+)
 
 
 def _is_http_url(value: object) -> bool:
@@ -54,26 +67,33 @@ def hub_apps(settings: HubSettings) -> list[App]:
     naming the setting, :class:`~authviz.errors.ConfigError` naming the config file's entry,
     :class:`~authviz.errors.StateError` when the generated secret cannot be kept)."""
     prefixes = tuple(settings.client_event_prefixes)
-    common: dict[str, Any] = {"enable_client_events": bool(prefixes),
-                              "enable_user_auth": settings.enable_user_auth,
-                              "activity_timeout": settings.activity_timeout,
-                              "webhook_url": settings.webhook_url}
+    common: dict[str, Any] = {
+        "enable_client_events": bool(prefixes),
+        "enable_user_auth": settings.enable_user_auth,
+        "activity_timeout": settings.activity_timeout,
+        "webhook_url": settings.webhook_url,
+    }
     if settings.webhook_debounce is not None:
         common["webhook_debounce"] = settings.webhook_debounce
     if settings.max_cache_channels is not None:
         common["max_cache_channels"] = settings.max_cache_channels
     if settings.webhook_url is not None and not _is_http_url(settings.webhook_url):
-        raise SettingError(f"webhook_url must be an http(s) URL such as http://127.0.0.1:8000/pusher/"
-                           f"webhooks, not {settings.webhook_url!r}.", "webhook_url")
+        raise SettingError(
+            f"webhook_url must be an http(s) URL such as http://127.0.0.1:8000/pusher/"
+            f"webhooks, not {settings.webhook_url!r}.",
+            "webhook_url",
+        )
     if settings.config_file is None:
         if not str(settings.app_id).isdigit():
-            raise SettingError(f"app_id must be numeric (clients and the pusher library read it "
-                               f"from PUSHER_URL as a number), not {str(settings.app_id)!r}.", "app_id")
+            raise SettingError(
+                f"app_id must be numeric (clients and the pusher library read it "
+                f"from PUSHER_URL as a number), not {str(settings.app_id)!r}.",
+                "app_id",
+            )
         if prefixes:
             common["client_event_prefixes"] = prefixes
         try:
-            secret, _source = app_secret(settings.state_dir, secret=settings.secret,
-                                         secret_file=settings.secret_file)
+            secret, _source = app_secret(settings.state_dir, secret=settings.secret, secret_file=settings.secret_file)
         except StateFileError:
             raise
         except OSError as exc:
@@ -95,34 +115,38 @@ def _apps_of_config_file(settings: HubSettings, common: dict[str, Any]) -> list[
         raise ConfigError(f"{path} is not valid JSON ({exc}).") from None
     entries = doc.get("apps") if isinstance(doc, dict) else doc
     if not isinstance(entries, list) or not entries:
-        raise ConfigError(f"{path} must hold {{\"apps\": [{{\"app_id\", \"key\", "
-                          "\"secret\"}}, ...]}.")
+        raise ConfigError(f'{path} must hold {{"apps": [{{"app_id", "key", "secret"}}}}, ...]}}.')
     apps = []
     for i, entry in enumerate(entries):
         if not isinstance(entry, dict):
             raise ConfigError(f"{path}: apps[{i}] is not an object.")
         unknown = set(entry) - APP_FIELDS
         if unknown:
-            raise ConfigError(f"{path}: apps[{i}] has unknown fields "
-                              f"{', '.join(sorted(unknown))}; known: {', '.join(sorted(APP_FIELDS))}.")
+            raise ConfigError(
+                f"{path}: apps[{i}] has unknown fields "
+                f"{', '.join(sorted(unknown))}; known: {', '.join(sorted(APP_FIELDS))}."
+            )
         fields = {**common, **entry}
         if fields.get("webhook_url") is not None and not _is_http_url(fields["webhook_url"]):
-            raise ConfigError(f"{path}: apps[{i}]: webhook_url must be an http(s) URL, not "
-                              f"{fields['webhook_url']!r}.")
+            raise ConfigError(f"{path}: apps[{i}]: webhook_url must be an http(s) URL, not {fields['webhook_url']!r}.")
         if not str(fields.get("app_id", "")).isdigit():
-            raise ConfigError(f"{path}: apps[{i}]: app_id must be numeric, not "
-                              f"{fields.get('app_id')!r}.")
+            raise ConfigError(f"{path}: apps[{i}]: app_id must be numeric, not {fields.get('app_id')!r}.")
         try:
-            apps.append(App(str(fields.pop("app_id", "")), fields.pop("key", ""),
-                            fields.pop("secret", ""), **fields))
+            apps.append(App(str(fields.pop("app_id", "")), fields.pop("key", ""), fields.pop("secret", ""), **fields))
         except (TypeError, ValueError) as exc:
             raise ConfigError(f"{path}: apps[{i}]: {exc}.") from None
     return apps
 
 
-def build_hub(apps: Sequence[App], bridge: BridgeSettings | None, *, host: str | None = None,
-              port: int | None = None, tls: bool = False,
-              limits: ServerLimits | None = None) -> tuple[HubServer, Bridge | None]:
+def build_hub(
+    apps: Sequence[App],
+    bridge: BridgeSettings | None,
+    *,
+    host: str | None = None,
+    port: int | None = None,
+    tls: bool = False,
+    limits: ServerLimits | None = None,
+) -> tuple[HubServer, Bridge | None]:
     """The hub serving ``apps``, with the bridge mounted on it unless ``bridge`` is None;
     ``limits``: its read timeouts and connection caps (default :class:`ServerLimits`)."""
     try:
@@ -136,5 +160,3 @@ def build_hub(apps: Sequence[App], bridge: BridgeSettings | None, *, host: str |
         except OSError as exc:
             raise StateError(exc) from None
     return hub, mounted
-
-

@@ -26,8 +26,16 @@ from pathlib import Path
 
 from authviz.errors import AuthvizError
 
-__all__ = ["DIR_MODE", "FILE_MODE", "StateFileError", "private_dir", "private_file",
-           "read_or_create_secret", "read_secret", "tighten_sqlite_files"]
+__all__ = [
+    "DIR_MODE",
+    "FILE_MODE",
+    "StateFileError",
+    "private_dir",
+    "private_file",
+    "read_or_create_secret",
+    "read_secret",
+    "tighten_sqlite_files",
+]
 
 log = logging.getLogger(__name__)
 
@@ -54,14 +62,16 @@ def private_dir(path: str | os.PathLike[str]) -> Path:
             pass  # another process made it: checked below
         info = os.lstat(path)
     if stat.S_ISLNK(info.st_mode):
-        raise StateFileError(f"the state directory {path} is a symbolic link; refusing to use it "
-                             "(make it a real directory).")
+        raise StateFileError(
+            f"the state directory {path} is a symbolic link; refusing to use it (make it a real directory)."
+        )
     if not stat.S_ISDIR(info.st_mode):
         raise NotADirectoryError(errno.ENOTDIR, os.strerror(errno.ENOTDIR), str(path))
     if stat.S_IMODE(info.st_mode) & 0o077:
         os.chmod(path, DIR_MODE)
-        log.warning("%s was mode %03o; tightened to 0700 (it holds logs, tokens and keys)",
-                    path, stat.S_IMODE(info.st_mode))
+        log.warning(
+            "%s was mode %03o; tightened to 0700 (it holds logs, tokens and keys)", path, stat.S_IMODE(info.st_mode)
+        )
     return path
 
 
@@ -130,10 +140,8 @@ def read_secret(path: str | os.PathLike[str]) -> str:
         raise StateFileError(f"the secret file {path} does not exist.") from None
     except OSError as error:
         if os.path.islink(path):
-            raise StateFileError(f"{path} is a symbolic link; refusing to follow it (remove it).") \
-                from None
-        raise StateFileError(f"cannot read {path}: {(error.strerror or str(error)).lower()}.") \
-            from None
+            raise StateFileError(f"{path} is a symbolic link; refusing to follow it (remove it).") from None
+        raise StateFileError(f"cannot read {path}: {(error.strerror or str(error)).lower()}.") from None
     with os.fdopen(fd) as handle:
         info = os.fstat(handle.fileno())
         _check_regular(path, info)

@@ -36,6 +36,7 @@ def server_only(channel: str) -> bool:
     """True for a channel on which only the server publishes (see :data:`SERVER_ONLY_CHANNELS`)."""
     return channel == EVENTS_CHANNEL or channel.startswith(USER_CHANNEL_PREFIX)
 
+
 # Channel names allow only A-Z a-z 0-9 _ - = @ , . ; but Auth0 user ids contain "|"
 # (e.g. "auth0|abc"). Every other character is escaped as "=XX" (hex), which is reversible
 # and never collides because "=" itself is escaped.
@@ -52,7 +53,7 @@ def user_id_from_channel(channel: str) -> str | None:
     """Inverse of :func:`user_channel`; ``None`` when ``channel`` is not a user channel."""
     if not channel.startswith(USER_CHANNEL_PREFIX):
         return None
-    escaped = channel[len(USER_CHANNEL_PREFIX):]
+    escaped = channel[len(USER_CHANNEL_PREFIX) :]
     try:
         return re.sub(
             r"(?:=[0-9A-F]{2})+",

@@ -35,8 +35,15 @@ from authviz.simulator import SCENARIOS  # noqa: E402
 
 
 def events_for(rate: float, seconds: float) -> list:
-    options = SimulateOptions(target="-", token="-", rate=rate, seed=7, duration=seconds,
-                              scenarios=tuple(SCENARIOS), scenario_delay=seconds / 4)
+    options = SimulateOptions(
+        target="-",
+        token="-",
+        rate=rate,
+        seed=7,
+        duration=seconds,
+        scenarios=tuple(SCENARIOS),
+        scenario_delay=seconds / 4,
+    )
     records = list(simulated_records(options, datetime(2026, 12, 3, 14, tzinfo=UTC)))
     return parse_records(records).events
 
@@ -63,8 +70,16 @@ def run(detector, events: list, rate: float, interval: float) -> dict:
     wall = time.perf_counter() - start
     latencies.sort()
     pick = lambda q: latencies[min(len(latencies) - 1, int(q * len(latencies)))]  # noqa: E731
-    return {"events": len(events), "wall_s": wall, "throughput": len(events) / wall, "batches": batches,
-            "alerts": alerts, "p50_ms": 1000 * pick(0.50), "p99_ms": 1000 * pick(0.99), "max_ms": 1000 * latencies[-1]}
+    return {
+        "events": len(events),
+        "wall_s": wall,
+        "throughput": len(events) / wall,
+        "batches": batches,
+        "alerts": alerts,
+        "p50_ms": 1000 * pick(0.50),
+        "p99_ms": 1000 * pick(0.99),
+        "max_ms": 1000 * latencies[-1],
+    }
 
 
 #: the last commit with the pandas live detector
@@ -73,8 +88,12 @@ BASELINE_COMMIT = "10f0c68"
 
 def baseline_detector():
     """The previous LiveDetector, loaded from git into a module of its own."""
-    source = subprocess.run(["git", "-C", str(ROOT), "show", f"{BASELINE_COMMIT}:authviz/analytics/live.py"],
-                            capture_output=True, text=True, check=True).stdout
+    source = subprocess.run(
+        ["git", "-C", str(ROOT), "show", f"{BASELINE_COMMIT}:authviz/analytics/live.py"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
     path = Path(tempfile.mkdtemp()) / "old_live.py"
     path.write_text(source)
     spec = importlib.util.spec_from_file_location("old_live", path)
@@ -93,8 +112,10 @@ def main() -> None:
     args = parser.parse_args()
     from authviz.alerts import LiveDetector
 
-    print(f"# {datetime.now(UTC):%Y-%m-%d %H:%M} UTC, {platform.node()}, {os.cpu_count()} CPUs, "
-          f"Python {platform.python_version()}, load average {os.getloadavg()[0]:.1f}")
+    print(
+        f"# {datetime.now(UTC):%Y-%m-%d %H:%M} UTC, {platform.node()}, {os.cpu_count()} CPUs, "
+        f"Python {platform.python_version()}, load average {os.getloadavg()[0]:.1f}"
+    )
     events = events_for(args.rate, args.seconds)
     print(f"{len(events):,} events ({args.rate:g}/s for {args.seconds:g} s, every scenario injected)")
     detector = LiveDetector()
@@ -104,9 +125,11 @@ def main() -> None:
         contenders.append(("previous (pandas detections over a sliding window)", baseline_detector()))
     for name, candidate in contenders:
         result = run(candidate, events, args.rate, args.interval)
-        print(f"{name}: {result['throughput']:,.0f} events/s over {result['wall_s']:.1f} s, {result['batches']} "
-              f"batches, {result['alerts']} alerts; latency p50 {result['p50_ms']:.1f} ms, p99 {result['p99_ms']:.1f} ms, "
-              f"max {result['max_ms']:.1f} ms")
+        print(
+            f"{name}: {result['throughput']:,.0f} events/s over {result['wall_s']:.1f} s, {result['batches']} "
+            f"batches, {result['alerts']} alerts; latency p50 {result['p50_ms']:.1f} ms, p99 {result['p99_ms']:.1f} ms, "
+            f"max {result['max_ms']:.1f} ms"
+        )
 
 
 if __name__ == "__main__":

@@ -30,9 +30,27 @@ from authviz.auth0 import schema  # noqa: E402
 from authviz.auth0.log_types import category_for  # noqa: E402
 from authviz.simulator import COUNTRIES  # noqa: E402
 
-MIX = {"s": 0.46, "seacft": 0.14, "sertft": 0.05, "ssa": 0.05, "fsa": 0.06, "slo": 0.09, "fp": 0.04, "fu": 0.015,
-       "f": 0.006, "ss": 0.03, "fs": 0.004, "scp": 0.006, "scpr": 0.009, "gd_send_pn": 0.015, "ferrt": 0.002,
-       "limit_wc": 0.0005, "limit_mu": 0.0002, "pwd_leak": 0.0001, "signup_pwd_leak": 0.0001}
+MIX = {
+    "s": 0.46,
+    "seacft": 0.14,
+    "sertft": 0.05,
+    "ssa": 0.05,
+    "fsa": 0.06,
+    "slo": 0.09,
+    "fp": 0.04,
+    "fu": 0.015,
+    "f": 0.006,
+    "ss": 0.03,
+    "fs": 0.004,
+    "scp": 0.006,
+    "scpr": 0.009,
+    "gd_send_pn": 0.015,
+    "ferrt": 0.002,
+    "limit_wc": 0.0005,
+    "limit_mu": 0.0002,
+    "pwd_leak": 0.0001,
+    "signup_pwd_leak": 0.0001,
+}
 
 
 def _as_string_series(arr: pa.Array) -> pd.Series:
@@ -80,21 +98,32 @@ def build(n: int, seed: int = 0) -> pd.DataFrame:
     lon = np.array([c[1].longitude for c in cities])[city_codes]
     descriptions = np.where(np.array(types)[type_codes] == "ferrt", 1, 0)
     descriptions[np.flatnonzero(descriptions)[::10]] = 2  # a tenth of ferrt are reuse
-    frame = pd.DataFrame({
-        "event_id": _formatted("900", np.arange(n, dtype=np.int64) + 10**15),
-        "timestamp": pd.to_datetime(t, utc=True),
-        "type": _strings(types, type_codes),
-        "category": pd.Categorical.from_codes(
-            np.array([schema.CATEGORIES.index(category_for(x)) for x in types])[type_codes], dtype=schema.CATEGORY_DTYPE),
-        "description": _strings(["", "Unsuccessful Refresh Token exchange, invalid refresh token",
-                                 "Unsuccessful Refresh Token exchange, reused refresh token detected"], descriptions),
-        "user_name": _formatted("user", users, "@example.com"),
-        "ip": _formatted("10.", ips),
-        "latitude": lat, "longitude": lon,
-        "city": _strings([c[1].name for c in cities], city_codes),
-        "country_code": _strings([c[0].code for c in cities], city_codes),
-        "tenant": _strings(["acme-prod"], np.zeros(n, dtype=np.int64)),
-    })
+    frame = pd.DataFrame(
+        {
+            "event_id": _formatted("900", np.arange(n, dtype=np.int64) + 10**15),
+            "timestamp": pd.to_datetime(t, utc=True),
+            "type": _strings(types, type_codes),
+            "category": pd.Categorical.from_codes(
+                np.array([schema.CATEGORIES.index(category_for(x)) for x in types])[type_codes],
+                dtype=schema.CATEGORY_DTYPE,
+            ),
+            "description": _strings(
+                [
+                    "",
+                    "Unsuccessful Refresh Token exchange, invalid refresh token",
+                    "Unsuccessful Refresh Token exchange, reused refresh token detected",
+                ],
+                descriptions,
+            ),
+            "user_name": _formatted("user", users, "@example.com"),
+            "ip": _formatted("10.", ips),
+            "latitude": lat,
+            "longitude": lon,
+            "city": _strings([c[1].name for c in cities], city_codes),
+            "country_code": _strings([c[0].code for c in cities], city_codes),
+            "tenant": _strings(["acme-prod"], np.zeros(n, dtype=np.int64)),
+        }
+    )
     return schema.conform(frame)
 
 
@@ -121,15 +150,21 @@ def _timed(fn, *args):
 def main() -> None:
     import argparse
 
-    parser = argparse.ArgumentParser(description="All detections over a synthetic event frame: "
-                                     "wall and CPU time per detection, peak memory.")
-    parser.add_argument("events", nargs="?", type=int, default=10_000_000,
-                        help="events in the synthetic frame (default 10,000,000)")
+    parser = argparse.ArgumentParser(
+        description="All detections over a synthetic event frame: wall and CPU time per detection, peak memory."
+    )
+    parser.add_argument(
+        "events", nargs="?", type=int, default=10_000_000, help="events in the synthetic frame (default 10,000,000)"
+    )
     n = parser.parse_args().events
     frame, built, _ = _timed(build, n)
-    print(f"built {len(frame):,} events in {built:.1f} s; frame {frame.memory_usage(deep=True).sum() / 2**20:,.0f} MiB; RSS peak {_vmhwm_mb():,.0f} MiB")
-    print(f"machine: {platform.machine()}, {_cpu()}, nproc {os.cpu_count()}, Python {platform.python_version()}, "
-          f"pandas {pd.__version__}, numpy {np.__version__}, pyarrow {pa.__version__}; load average {_load()}")
+    print(
+        f"built {len(frame):,} events in {built:.1f} s; frame {frame.memory_usage(deep=True).sum() / 2**20:,.0f} MiB; RSS peak {_vmhwm_mb():,.0f} MiB"
+    )
+    print(
+        f"machine: {platform.machine()}, {_cpu()}, nproc {os.cpu_count()}, Python {platform.python_version()}, "
+        f"pandas {pd.__version__}, numpy {np.__version__}, pyarrow {pa.__version__}; load average {_load()}"
+    )
     _reset_peak()
     base = _vmhwm_mb()
     prepared, wall, cpu = _timed(prepare, frame)
@@ -141,8 +176,10 @@ def main() -> None:
     _reset_peak()
     base = _vmhwm_mb()
     found, wall, cpu = _timed(run_detections, frame)
-    print(f"run_detections (all, from the raw frame): {wall:.2f} s wall, {cpu:.2f} s CPU, {len(found):,} findings; "
-          f"peak RSS {_vmhwm_mb():,.0f} MiB (+{_vmhwm_mb() - base:,.0f} MiB over the frame); load average {_load()}")
+    print(
+        f"run_detections (all, from the raw frame): {wall:.2f} s wall, {cpu:.2f} s CPU, {len(found):,} findings; "
+        f"peak RSS {_vmhwm_mb():,.0f} MiB (+{_vmhwm_mb() - base:,.0f} MiB over the frame); load average {_load()}"
+    )
     print("target <= 10 s:", "MET" if wall <= 10 else ("MET in CPU time (machine shared)" if cpu <= 10 else "NOT MET"))
 
 

@@ -46,7 +46,7 @@ def make_batches(n: int, batch: int, seed: int) -> list[bytes]:
     from authviz.simulator import TrafficGenerator
 
     records = list(TrafficGenerator(seed=seed, rate_per_s=50.0).generate(n=n))
-    return [b"\n".join(orjson.dumps(r) for r in records[i:i + batch]) for i in range(0, n, batch)]
+    return [b"\n".join(orjson.dumps(r) for r in records[i : i + batch]) for i in range(0, n, batch)]
 
 
 async def wait_up(session: aiohttp.ClientSession, url: str, proc: subprocess.Popen) -> None:
@@ -69,17 +69,20 @@ def subscriber_process(url: str, user_token: str, total: int, conn) -> None:
 
     async def run() -> tuple[int, float, str]:
         async with aiohttp.ClientSession() as session:
-            ws = await session.ws_connect(url.replace("http", "ws") + f"/app/{KEY}?protocol=7&client=bench",
-                                          max_msg_size=0)
+            ws = await session.ws_connect(
+                url.replace("http", "ws") + f"/app/{KEY}?protocol=7&client=bench", max_msg_size=0
+            )
             hello = json.loads((await ws.receive()).data)
             socket_id = json.loads(hello["data"])["socket_id"]
-            async with session.post(url + "/pusher/auth", data=urlencode(
-                    {"socket_id": socket_id, "channel_name": "private-auth0-events"}),
-                    headers={"Authorization": f"Bearer {user_token}",
-                             "Content-Type": "application/x-www-form-urlencoded"}) as r:
+            async with session.post(
+                url + "/pusher/auth",
+                data=urlencode({"socket_id": socket_id, "channel_name": "private-auth0-events"}),
+                headers={"Authorization": f"Bearer {user_token}", "Content-Type": "application/x-www-form-urlencoded"},
+            ) as r:
                 auth = await r.json()
-            await ws.send_str(json.dumps({"event": "pusher:subscribe",
-                                          "data": {"channel": "private-auth0-events", **auth}}))
+            await ws.send_str(
+                json.dumps({"event": "pusher:subscribe", "data": {"channel": "private-auth0-events", **auth}})
+            )
             while json.loads((await ws.receive()).data)["event"] != "pusher_internal:subscription_succeeded":
                 pass
             conn.send("ready")
@@ -127,8 +130,7 @@ async def run_level(url: str, batches: list[bytes], concurrency: int, server_pid
     total = sum(b.count(b"\n") + 1 for b in batches)
     async with aiohttp.ClientSession() as session:
         # the subscriber reads private-auth0-events: it needs read:auth_events (issue #11)
-        async with session.post(url + "/dev/token",
-                                data={"user": "bench", "permission": "read:auth_events"}) as r:
+        async with session.post(url + "/dev/token", data={"user": "bench", "permission": "read:auth_events"}) as r:
             user_token = (await r.json())["access_token"]
         parent, child = multiprocessing.Pipe()
         sub = multiprocessing.Process(target=subscriber_process, args=(url, user_token, total, child))
@@ -145,8 +147,7 @@ async def run_level(url: str, batches: list[bytes], concurrency: int, server_pid
             while not queue.empty():
                 body = queue.get_nowait()
                 t0 = time.perf_counter()
-                async with session.post(url + "/auth0/logs", data=body,
-                                        headers={"Authorization": TOKEN}) as r:
+                async with session.post(url + "/auth0/logs", data=body, headers={"Authorization": TOKEN}) as r:
                     result = await r.json()
                     assert r.status == 200, result
                 latencies.append(time.perf_counter() - t0)
@@ -189,10 +190,29 @@ async def main() -> None:
     port = free_port()
     url = f"http://127.0.0.1:{port}"
     proc = subprocess.Popen(
-        [sys.executable, "-m", "authviz", "serve", "--dev-identity", "--port", str(port),
-         "--key", KEY, "--secret", SECRET, "--log-token", TOKEN, "--state-dir", str(state),
-         "--parse-workers", str(args.parse_workers)],
-        cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        [
+            sys.executable,
+            "-m",
+            "authviz",
+            "serve",
+            "--dev-identity",
+            "--port",
+            str(port),
+            "--key",
+            KEY,
+            "--secret",
+            SECRET,
+            "--log-token",
+            TOKEN,
+            "--state-dir",
+            str(state),
+            "--parse-workers",
+            str(args.parse_workers),
+        ],
+        cwd=ROOT,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     try:
         async with aiohttp.ClientSession() as session:
             await wait_up(session, url, proc)
@@ -204,16 +224,26 @@ async def main() -> None:
         proc.send_signal(2)
         proc.wait(timeout=20)
         shutil.rmtree(state, ignore_errors=True)
-    cpu = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
-                if line.startswith("model name")), platform.processor())
-    print(f"bench_bridge: {os.cpu_count()} CPUs ({cpu}), Python {platform.python_version()}, "
-          f"SQLite WAL synchronous=FULL, batches of {args.batch}, parse workers {args.parse_workers}")
+    cpu = next(
+        (
+            line.split(":", 1)[1].strip()
+            for line in Path("/proc/cpuinfo").read_text().splitlines()
+            if line.startswith("model name")
+        ),
+        platform.processor(),
+    )
+    print(
+        f"bench_bridge: {os.cpu_count()} CPUs ({cpu}), Python {platform.python_version()}, "
+        f"SQLite WAL synchronous=FULL, batches of {args.batch}, parse workers {args.parse_workers}"
+    )
     for r in results:
-        print(f"  concurrency {r['concurrency']}: {r['events']} events, stored {r['stored_per_s']:,.0f}/s, "
-              f"stored+published {r['published_per_s']:,.0f}/s ({r['received']} received, {r['why']}), "
-              f"batch latency p50 {r['p50_ms']:.1f} ms, p99 {r['p99_ms']:.1f} ms; "
-              f"server CPU: {r['per_cpu_s']:,.0f} events per CPU-second ({r['us_per_event']:.0f} us "
-              f"per event, {r['loop_us_per_event']:.0f} us of it on the event loop thread)")
+        print(
+            f"  concurrency {r['concurrency']}: {r['events']} events, stored {r['stored_per_s']:,.0f}/s, "
+            f"stored+published {r['published_per_s']:,.0f}/s ({r['received']} received, {r['why']}), "
+            f"batch latency p50 {r['p50_ms']:.1f} ms, p99 {r['p99_ms']:.1f} ms; "
+            f"server CPU: {r['per_cpu_s']:,.0f} events per CPU-second ({r['us_per_event']:.0f} us "
+            f"per event, {r['loop_us_per_event']:.0f} us of it on the event loop thread)"
+        )
     print(f"  load average during the run: {os.getloadavg()[0]:.1f} (machine shared with other work)")
 
 

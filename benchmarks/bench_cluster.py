@@ -48,11 +48,12 @@ def make_batches(n: int, batch: int, seed: int) -> list[bytes]:
     from authviz.simulator import TrafficGenerator
 
     records = list(TrafficGenerator(seed=seed, rate_per_s=50.0).generate(n=n))
-    return [b"\n".join(orjson.dumps(r) for r in records[i:i + batch]) for i in range(0, n, batch)]
+    return [b"\n".join(orjson.dumps(r) for r in records[i : i + batch]) for i in range(0, n, batch)]
 
 
-def tail_process(port: int, key: str, secret: str, app_id: str, history_url: str, reorder_delay: float,
-                 total: int, conn) -> None:
+def tail_process(
+    port: int, key: str, secret: str, app_id: str, history_url: str, reorder_delay: float, total: int, conn
+) -> None:
     """The live client in its own process: every auth-event's seq and lag, then a summary."""
     from authviz.config import PusherSettings
     from authviz.live import LiveClient
@@ -89,17 +90,22 @@ def tail_process(port: int, key: str, secret: str, app_id: str, history_url: str
     while sub.get(0.1) is not None:
         extra += 1
     lags.sort()
-    conn.send({
-        "received": len(seqs), "unique": len(set(seqs)), "extra": extra,
-        "in_order": all(a < b for a, b in zip(seqs, seqs[1:])),
-        "last_at": last_at,
-        "lag_p50": statistics.median(lags) if lags else float("nan"),
-        "lag_p99": lags[int(0.99 * (len(lags) - 1))] if lags else float("nan"),
-        "lag_max": lags[-1] if lags else float("nan"),
-        "reordered": client.backfill.reordered, "backfilled": client.backfill.backfilled,
-        "gap_fills": client.backfill.gap_fills,
-        "tail_cpu": time.process_time() - cpu_start,
-    })
+    conn.send(
+        {
+            "received": len(seqs),
+            "unique": len(set(seqs)),
+            "extra": extra,
+            "in_order": all(a < b for a, b in zip(seqs, seqs[1:])),
+            "last_at": last_at,
+            "lag_p50": statistics.median(lags) if lags else float("nan"),
+            "lag_p99": lags[int(0.99 * (len(lags) - 1))] if lags else float("nan"),
+            "lag_max": lags[-1] if lags else float("nan"),
+            "reordered": client.backfill.reordered,
+            "backfilled": client.backfill.backfilled,
+            "gap_fills": client.backfill.gap_fills,
+            "tail_cpu": time.process_time() - cpu_start,
+        }
+    )
     client.close()
 
 
@@ -146,7 +152,6 @@ async def post_all(url: str, batches: list[bytes], posters: int, rate: float) ->
     for b in batches:
         queue.put_nowait(b)
     async with aiohttp.ClientSession() as session:
-
         per_batch = (batches[0].count(b"\n") + 1) if batches else 1
         t_start = time.perf_counter()
         sent = 0
@@ -170,8 +175,7 @@ async def post_all(url: str, batches: list[bytes], posters: int, rate: float) ->
         return start, time.perf_counter() - t0
 
 
-def measure(url: str, tail_args: tuple, batches: list[bytes], posters: int, rate: float,
-            pids: dict[str, int]) -> dict:
+def measure(url: str, tail_args: tuple, batches: list[bytes], posters: int, rate: float, pids: dict[str, int]) -> dict:
     total = sum(b.count(b"\n") + 1 for b in batches)
     parent, child = mp.Pipe()
     tail = mp.Process(target=tail_process, args=(*tail_args, total, child))
@@ -201,14 +205,39 @@ def run_hub(batches: list[bytes], posters: int, rate: float) -> dict:
     state = tempfile.mkdtemp(prefix="authviz-bench-hub-")
     port = free_port()
     proc = subprocess.Popen(
-        [sys.executable, "-m", "authviz", "serve", "--port", str(port), "--app-id", app_id, "--key", key,
-         "--secret", secret, "--log-token", TOKEN, "--state-dir", state],
-        cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        [
+            sys.executable,
+            "-m",
+            "authviz",
+            "serve",
+            "--port",
+            str(port),
+            "--app-id",
+            app_id,
+            "--key",
+            key,
+            "--secret",
+            secret,
+            "--log-token",
+            TOKEN,
+            "--state-dir",
+            state,
+        ],
+        cwd=ROOT,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     url = f"http://127.0.0.1:{port}"
     try:
         wait_up(url, proc)
-        return measure(url, (port, key, secret, app_id, url + "/auth0/events", REORDER[0]), batches, posters, rate,
-                       {"serve": proc.pid})
+        return measure(
+            url,
+            (port, key, secret, app_id, url + "/auth0/events", REORDER[0]),
+            batches,
+            posters,
+            rate,
+            {"serve": proc.pid},
+        )
     finally:
         proc.send_signal(2)
         proc.wait(20)
@@ -242,8 +271,15 @@ def cpu_seconds(pid: int) -> float:
         return 0.0
 
 
-def run_cluster(nodes: list, batches: list[bytes], posters: int, concurrency: int, rate: float,
-                redis=None, before: str | None = None) -> dict:
+def run_cluster(
+    nodes: list,
+    batches: list[bytes],
+    posters: int,
+    concurrency: int,
+    rate: float,
+    redis=None,
+    before: str | None = None,
+) -> dict:
     from live_support import APP_ID, KEY, SECRET
 
     a, b = nodes
@@ -258,8 +294,9 @@ def run_cluster(nodes: list, batches: list[bytes], posters: int, concurrency: in
         pids = {"bridge": bridge.pid, "node A": a.process.pid, "node B": b.process.pid}
         if redis is not None:
             pids["redis"] = redis.process.pid
-        return measure(url, (b.port, KEY, SECRET, APP_ID, url + "/auth0/events", REORDER[0]), batches, posters,
-                       rate, pids)
+        return measure(
+            url, (b.port, KEY, SECRET, APP_ID, url + "/auth0/events", REORDER[0]), batches, posters, rate, pids
+        )
     finally:
         parent.send("stop")
         bridge.join(20)
@@ -267,12 +304,17 @@ def run_cluster(nodes: list, batches: list[bytes], posters: int, concurrency: in
 
 
 def line(name: str, r: dict) -> str:
-    once = "once" if r["unique"] == r["received"] == r["events"] and not r["extra"] else (
-        f"{r['unique']} unique of {r['events']}, {r['received'] - r['unique'] + r['extra']} repeats")
-    return (f"  {name:<28} {r['per_s']:>7,.0f} events/s end to end ({r['events']} events: {once}, "
-            f"{'in seq order' if r['in_order'] else 'NOT in order'}); lag p50 {1000 * r['lag_p50']:,.0f} ms, "
-            f"p99 {1000 * r['lag_p99']:,.0f} ms, max {1000 * r['lag_max']:,.0f} ms; reordered {r['reordered']}, "
-            f"backfilled {r['backfilled']}")
+    once = (
+        "once"
+        if r["unique"] == r["received"] == r["events"] and not r["extra"]
+        else (f"{r['unique']} unique of {r['events']}, {r['received'] - r['unique'] + r['extra']} repeats")
+    )
+    return (
+        f"  {name:<28} {r['per_s']:>7,.0f} events/s end to end ({r['events']} events: {once}, "
+        f"{'in seq order' if r['in_order'] else 'NOT in order'}); lag p50 {1000 * r['lag_p50']:,.0f} ms, "
+        f"p99 {1000 * r['lag_p99']:,.0f} ms, max {1000 * r['lag_max']:,.0f} ms; reordered {r['reordered']}, "
+        f"backfilled {r['backfilled']}"
+    )
 
 
 def main() -> None:
@@ -282,10 +324,12 @@ def main() -> None:
     parser.add_argument("--posters", type=int, default=4, help="webhook requests in flight")
     parser.add_argument("--concurrency", default="1,8", help="bridge publishing concurrency levels")
     parser.add_argument("--rounds", type=int, default=2)
-    parser.add_argument("--rate", type=float, default=0.0,
-                        help="offered load in events/s (0: post as fast as the bridge acknowledges)")
-    parser.add_argument("--before", metavar="DIR",
-                        help="also run the bridge of an older checkout (DIR holds its authviz package)")
+    parser.add_argument(
+        "--rate", type=float, default=0.0, help="offered load in events/s (0: post as fast as the bridge acknowledges)"
+    )
+    parser.add_argument(
+        "--before", metavar="DIR", help="also run the bridge of an older checkout (DIR holds its authviz package)"
+    )
     parser.add_argument("--reorder-delay", type=float, default=1.0, help="the tail's reorder_delay (s)")
     args = parser.parse_args()
     REORDER[0] = args.reorder_delay
@@ -295,7 +339,10 @@ def main() -> None:
 
     levels = [int(c) for c in args.concurrency.split(",")]
     redis = RedisServer()
-    nodes = [SoketiServer(redis_port=redis.port, redis_prefix="bench"), SoketiServer(redis_port=redis.port, redis_prefix="bench")]
+    nodes = [
+        SoketiServer(redis_port=redis.port, redis_prefix="bench"),
+        SoketiServer(redis_port=redis.port, redis_prefix="bench"),
+    ]
     started = datetime.now().astimezone()
     try:
         seed = 5000
@@ -315,17 +362,28 @@ def main() -> None:
                 total = sum(r["cpu"].values())
                 n = r["events"]
                 parts = ", ".join(f"{k} {1e6 * v / n:,.0f}" for k, v in r["cpu"].items())
-                print(f"    CPU: {1e6 * total / n:,.0f} us per event in all ({parts}): at most "
-                      f"{2 * n / total:,.0f} events/s if 2 idle cores did nothing else", flush=True)
+                print(
+                    f"    CPU: {1e6 * total / n:,.0f} us per event in all ({parts}): at most "
+                    f"{2 * n / total:,.0f} events/s if 2 idle cores did nothing else",
+                    flush=True,
+                )
     finally:
         for node in nodes:
             node.close()
         redis.close()
-    cpu = next((ln.split(":", 1)[1].strip() for ln in Path("/proc/cpuinfo").read_text().splitlines()
-                if ln.startswith("model name")), platform.processor())
-    print(f"bench_cluster {started:%Y-%m-%d %H:%M %Z}: {os.cpu_count()} CPUs ({cpu}), Python "
-          f"{platform.python_version()}, soketi 1.6.1 x2 + Redis, batches of {args.batch} records, "
-          f"{args.posters} posters, offered {args.rate or 'max'} events/s; load average now {os.getloadavg()[0]:.1f} (machine shared)")
+    cpu = next(
+        (
+            ln.split(":", 1)[1].strip()
+            for ln in Path("/proc/cpuinfo").read_text().splitlines()
+            if ln.startswith("model name")
+        ),
+        platform.processor(),
+    )
+    print(
+        f"bench_cluster {started:%Y-%m-%d %H:%M %Z}: {os.cpu_count()} CPUs ({cpu}), Python "
+        f"{platform.python_version()}, soketi 1.6.1 x2 + Redis, batches of {args.batch} records, "
+        f"{args.posters} posters, offered {args.rate or 'max'} events/s; load average now {os.getloadavg()[0]:.1f} (machine shared)"
+    )
 
 
 if __name__ == "__main__":

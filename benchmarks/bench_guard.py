@@ -38,8 +38,7 @@ async def _serve(guarded: bool) -> tuple[web.AppRunner, int]:
     app.router.add_get("/", _hello)
     runner = web.AppRunner(app, access_log=None)
     await runner.setup()
-    site = (GuardedSite(runner, "127.0.0.1", 0, guard=guard) if guarded
-            else web.TCPSite(runner, "127.0.0.1", 0))
+    site = GuardedSite(runner, "127.0.0.1", 0, guard=guard) if guarded else web.TCPSite(runner, "127.0.0.1", 0)
     await site.start()
     return runner, runner.addresses[0][1]
 
@@ -75,8 +74,7 @@ async def main() -> None:
         plain = statistics.median(results[("plain", keep_alive)])
         guarded = statistics.median(results[("guarded", keep_alive)])
         kind = "keep-alive" if keep_alive else "new connection per request"
-        print(f"{kind:28s} plain {plain:8.0f} req/s   guarded {guarded:8.0f} req/s   "
-              f"ratio {guarded / plain:.3f}")
+        print(f"{kind:28s} plain {plain:8.0f} req/s   guarded {guarded:8.0f} req/s   ratio {guarded / plain:.3f}")
 
 
 if __name__ == "__main__":

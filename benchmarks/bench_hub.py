@@ -74,8 +74,7 @@ def hub_main(port_file: str) -> None:
     if os.environ.get("BENCH_HUB_PROFILE"):
         import cProfile
 
-        cProfile.runctx("run_event_loop(main())", globals(), locals(),
-                        os.environ["BENCH_HUB_PROFILE"])
+        cProfile.runctx("run_event_loop(main())", globals(), locals(), os.environ["BENCH_HUB_PROFILE"])
     else:
         run_event_loop(main())
 
@@ -107,8 +106,8 @@ class Subscriber:
         sock.sendall(
             f"GET /app/{KEY}?protocol=7&client=bench HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n"
             "Upgrade: websocket\r\nConnection: Upgrade\r\n"
-            "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"
-            .encode())
+            "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n".encode()
+        )
         buf = bytearray()
         while b"\r\n\r\n" not in buf:
             chunk = sock.recv(4096)
@@ -218,8 +217,7 @@ def client_main(conn) -> None:
                 pos = start + n
             if pos:
                 del buf[:pos]
-        if connecting is not None and (subscribed >= connecting[0]
-                                       or monotonic() > connecting[1]):
+        if connecting is not None and (subscribed >= connecting[0] or monotonic() > connecting[1]):
             conn.send(subscribed)
             connecting = None
         if waiting is not None and (received >= waiting[0] or monotonic() > waiting[1]):
@@ -237,6 +235,7 @@ def publish(port: int, channel: str, rate: int, seconds: float) -> int:
     batch_size = min(10, max(1, rate // 100))
     interval = batch_size / rate
     path = f"/apps/{APP_ID}/batch_events"
+
     def connect():
         sock = socket.create_connection(("127.0.0.1", port), timeout=10)
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
@@ -256,15 +255,16 @@ def publish(port: int, channel: str, rate: int, seconds: float) -> int:
             now = time.monotonic()
             batch = []
             for _ in range(min(batch_size, total - seq)):
-                batch.append({"channel": channel, "name": "bench",
-                              "data": f"{seq} {now:.6f} {PAYLOAD_PAD}"})
+                batch.append({"channel": channel, "name": "bench", "data": f"{seq} {now:.6f} {PAYLOAD_PAD}"})
                 seq += 1
             body = json.dumps({"batch": batch}).encode()
-            query = "&".join(f"{k_}={v}" for k_, v in
-                             sign_request(KEY, SECRET, "POST", path, {}, body).items())
-            sock.sendall(f"POST {path}?{query} HTTP/1.1\r\nHost: 127.0.0.1\r\n"
-                         "Content-Type: application/json\r\n"
-                         f"Content-Length: {len(body)}\r\n\r\n".encode() + body)
+            query = "&".join(f"{k_}={v}" for k_, v in sign_request(KEY, SECRET, "POST", path, {}, body).items())
+            sock.sendall(
+                f"POST {path}?{query} HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+                "Content-Type: application/json\r\n"
+                f"Content-Length: {len(body)}\r\n\r\n".encode()
+                + body
+            )
             status = reader.readline()
             length, close = 0, False
             while (line := reader.readline()) not in (b"\r\n", b""):
@@ -373,15 +373,17 @@ def run(seconds: float, n_clients: int, scenarios=SCENARIOS, server_name: str = 
         assert [pipe.recv() for pipe in pipes] == shares
         time.sleep(1.0)
         rss1 = proc_rss_bytes(server.pid)
-        results["idle"] = {"connections": idle, "rss_before_mb": round(rss0 / 2**20, 1),
-                           "rss_after_mb": round(rss1 / 2**20, 1),
-                           "kb_per_connection": round((rss1 - rss0) / idle / 1024, 1)}
+        results["idle"] = {
+            "connections": idle,
+            "rss_before_mb": round(rss0 / 2**20, 1),
+            "rss_after_mb": round(rss1 / 2**20, 1),
+            "kb_per_connection": round((rss1 - rss0) / idle / 1024, 1),
+        }
         print(json.dumps(results["idle"]), flush=True)
         ask_all("close")
         for subs, rate in scenarios:
             channel = f"bench-{subs}"
-            shares = [subs // n_clients + (1 if i < subs % n_clients else 0)
-                      for i in range(n_clients)]
+            shares = [subs // n_clients + (1 if i < subs % n_clients else 0) for i in range(n_clients)]
             for pipe, share in zip(pipes, shares):
                 pipe.send(("connect", port, share, channel))
             got = [pipe.recv() for pipe in pipes]
@@ -400,9 +402,13 @@ def run(seconds: float, n_clients: int, scenarios=SCENARIOS, server_name: str = 
             latencies = sorted(x for c in collected for x in c[1])
             expected = sent * subs
             row = {
-                "subscribers": subs, "events_per_s": rate, "seconds": seconds,
-                "events_sent": sent, "deliveries_expected": expected,
-                "deliveries": received, "lost": expected - received,
+                "subscribers": subs,
+                "events_per_s": rate,
+                "seconds": seconds,
+                "events_sent": sent,
+                "deliveries_expected": expected,
+                "deliveries": received,
+                "lost": expected - received,
                 "delivered_per_s": round(received / seconds),
                 "latency_p50_ms": round(percentile(latencies, 0.50) * 1000, 2),
                 "latency_p99_ms": round(percentile(latencies, 0.99) * 1000, 2),
@@ -429,8 +435,10 @@ def machine() -> str:
         if line.startswith("model name"):
             model = line.split(":", 1)[1].strip()
             break
-    return (f"{os.cpu_count()} CPUs (nproc {len(os.sched_getaffinity(0))}), {model}, "
-            f"Python {platform.python_version()}, {platform.system()} {platform.release()}")
+    return (
+        f"{os.cpu_count()} CPUs (nproc {len(os.sched_getaffinity(0))}), {model}, "
+        f"Python {platform.python_version()}, {platform.system()} {platform.release()}"
+    )
 
 
 def main() -> int:
@@ -441,10 +449,13 @@ def main() -> int:
     parser.add_argument("--seconds", type=float, default=10.0, help="publishing time per scenario")
     parser.add_argument("--clients", type=int, default=2, help="subscriber processes")
     parser.add_argument("--json", type=Path, default=None, help="also write the results here")
-    parser.add_argument("--server", choices=["hub", "soketi"], default="hub",
-                        help="the server measured: the embedded hub, or soketi for comparison")
-    parser.add_argument("--only", default=None,
-                        help="run only these scenarios, e.g. 10x1000,100x300")
+    parser.add_argument(
+        "--server",
+        choices=["hub", "soketi"],
+        default="hub",
+        help="the server measured: the embedded hub, or soketi for comparison",
+    )
+    parser.add_argument("--only", default=None, help="run only these scenarios, e.g. 10x1000,100x300")
     args = parser.parse_args()
     scenarios = SCENARIOS
     if args.only:
@@ -456,17 +467,22 @@ def main() -> int:
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(json.dumps(results, indent=2))
-    print("\n| subscribers x events/s | delivered/s | lost | p50 ms | p99 ms | server CPU us/delivery "
-          "| of which kernel |")
+    print(
+        "\n| subscribers x events/s | delivered/s | lost | p50 ms | p99 ms | server CPU us/delivery | of which kernel |"
+    )
     print("|---|---|---|---|---|---|---|")
     for r in results["scenarios"]:
-        print(f"| {r['subscribers']} x {r['events_per_s']} | {r['delivered_per_s']} | {r['lost']} "
-              f"| {r['latency_p50_ms']} | {r['latency_p99_ms']} | {r['hub_cpu_us_per_delivery']} "
-              f"| {r['hub_system_share_of_cpu']:.0%} |")
+        print(
+            f"| {r['subscribers']} x {r['events_per_s']} | {r['delivered_per_s']} | {r['lost']} "
+            f"| {r['latency_p50_ms']} | {r['latency_p99_ms']} | {r['hub_cpu_us_per_delivery']} "
+            f"| {r['hub_system_share_of_cpu']:.0%} |"
+        )
     idle = results["idle"]
-    print(f"\nidle: {idle['kb_per_connection']} KB per connection "
-          f"({idle['connections']} connections, RSS {idle['rss_before_mb']} -> "
-          f"{idle['rss_after_mb']} MB)")
+    print(
+        f"\nidle: {idle['kb_per_connection']} KB per connection "
+        f"({idle['connections']} connections, RSS {idle['rss_before_mb']} -> "
+        f"{idle['rss_after_mb']} MB)"
+    )
     return 0
 
 

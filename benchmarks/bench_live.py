@@ -50,8 +50,7 @@ def _hub_process(port_q, stop_evt, batch: int, send_buffer: int) -> None:
     from authviz.pusher.limits import DEFAULT_LIMITS
 
     limits = dataclasses.replace(DEFAULT_LIMITS, max_batch_events=batch)
-    with running_hub(app_id=APP_ID, key=KEY, secret=SECRET, limits=limits,
-                     send_buffer_bytes=send_buffer) as hub:
+    with running_hub(app_id=APP_ID, key=KEY, secret=SECRET, limits=limits, send_buffer_bytes=send_buffer) as hub:
         port_q.put(hub.port)
         stop_evt.wait()
 
@@ -129,14 +128,18 @@ def _producer_process(port: int, rate: int, seconds: float, batch_size: int, go,
         batch = []
         for _ in range(count):
             doc = payloads[seq % len(payloads)]
-            batch.append({"channel": CHANNEL, "name": "auth-event",
-                          "data": orjson.dumps({**doc, "seq": seq, "sent_at": sentinel}).decode()})
+            batch.append(
+                {
+                    "channel": CHANNEL,
+                    "name": "auth-event",
+                    "data": orjson.dumps({**doc, "seq": seq, "sent_at": sentinel}).decode(),
+                }
+            )
             seq += 1
         template = orjson.dumps({"batch": batch})
         body = template.replace(_STAMP_SENTINEL, f"{time.time():.6f}".encode())
         params = sign_request(KEY, SECRET, "POST", path, body=body)
-        conn.request("POST", f"{path}?{urlencode(params)}", body=body,
-                     headers={"Content-Type": "application/json"})
+        conn.request("POST", f"{path}?{urlencode(params)}", body=body, headers={"Content-Type": "application/json"})
         response = conn.getresponse()
         response.read()
         if response.status != 200:
@@ -252,8 +255,9 @@ def run_pysher(server, rate: int, seconds: float, batch: int) -> Run:
     import pysher
 
     logging.getLogger("pysher").setLevel(logging.WARNING)
-    client = pysher.Pusher(KEY, secret=SECRET, custom_host="127.0.0.1", port=server.port, secure=False,
-                           log_level=logging.WARNING)
+    client = pysher.Pusher(
+        KEY, secret=SECRET, custom_host="127.0.0.1", port=server.port, secure=False, log_level=logging.WARNING
+    )
     latencies: list[float] = []
     seen: set[int] = set()
     subscribed = threading.Event()
@@ -329,16 +333,37 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seconds", type=float, default=5.0)
     parser.add_argument("--baseline", action="store_true", help="also measure bare pysher")
     parser.add_argument("--batch", type=int, default=BATCH, help=f"events per request (default {BATCH})")
-    parser.add_argument("--hub-send-buffer", type=int, default=8 << 20, metavar="BYTES",
-                        help="the hub drops a client whose unsent output exceeds this (hub default 1 MiB; "
-                             "8 MiB here so a CPU-starved moment on a shared machine is measured as "
-                             "latency, not as a disconnect)")
+    parser.add_argument(
+        "--hub-send-buffer",
+        type=int,
+        default=8 << 20,
+        metavar="BYTES",
+        help="the hub drops a client whose unsent output exceeds this (hub default 1 MiB; "
+        "8 MiB here so a CPU-starved moment on a shared machine is measured as "
+        "latency, not as a disconnect)",
+    )
     args = parser.parse_args(argv)
-    print(f"# bench_live: {machine()}; {args.seconds:g} s per run, batches of {args.batch}, "
-          f"hub send buffer {args.hub_send_buffer >> 20} MiB; "
-          f"load average at start {os.getloadavg()[0]:.1f}")
-    header = ("server", "client", "target/s", "achieved/s", "lost", "dropped", "reconnects", "backlog+", "high-water",
-              "p50 ms", "p99 ms", "max ms", "hand-over p99 ms", "CPU/1k ev/s")
+    print(
+        f"# bench_live: {machine()}; {args.seconds:g} s per run, batches of {args.batch}, "
+        f"hub send buffer {args.hub_send_buffer >> 20} MiB; "
+        f"load average at start {os.getloadavg()[0]:.1f}"
+    )
+    header = (
+        "server",
+        "client",
+        "target/s",
+        "achieved/s",
+        "lost",
+        "dropped",
+        "reconnects",
+        "backlog+",
+        "high-water",
+        "p50 ms",
+        "p99 ms",
+        "max ms",
+        "hand-over p99 ms",
+        "CPU/1k ev/s",
+    )
     print("| " + " | ".join(header) + " |")
     print("|" + "---|" * len(header))
     for name in args.servers:
@@ -349,15 +374,20 @@ def main(argv: list[str] | None = None) -> int:
                 if args.baseline:
                     runs.append(run_pysher(server, rate, args.seconds, args.batch))
                 for r in runs:
-                    print(f"| {r.server} | {r.client} | {r.rate:,} | {r.achieved_rate:,.0f} | {r.lost} | "
-                          f"{r.dropped} | {r.reconnects} | {r.backlog_growth} | {r.high_water} | {r.p50_ms:.2f} | "
-                          f"{r.p99_ms:.2f} | {r.max_ms:.1f} | {r.handover_p99_ms:.2f} | "
-                          f"{r.cpu_per_1k * 100:.1f}% of a core |",
-                          flush=True)
+                    print(
+                        f"| {r.server} | {r.client} | {r.rate:,} | {r.achieved_rate:,.0f} | {r.lost} | "
+                        f"{r.dropped} | {r.reconnects} | {r.backlog_growth} | {r.high_water} | {r.p50_ms:.2f} | "
+                        f"{r.p99_ms:.2f} | {r.max_ms:.1f} | {r.handover_p99_ms:.2f} | "
+                        f"{r.cpu_per_1k * 100:.1f}% of a core |",
+                        flush=True,
+                    )
                     if r.client == "authviz":
-                        print(f"|   | where the time went: trigger -> websocket thread p50 {r.arrival_p50_ms:.2f} / "
-                              f"p99 {r.arrival_p99_ms:.2f} ms; hand-over p50 {r.handover_p50_ms:.2f} / "
-                              f"p99 {r.handover_p99_ms:.2f} ms |", flush=True)
+                        print(
+                            f"|   | where the time went: trigger -> websocket thread p50 {r.arrival_p50_ms:.2f} / "
+                            f"p99 {r.arrival_p99_ms:.2f} ms; hand-over p50 {r.handover_p50_ms:.2f} / "
+                            f"p99 {r.handover_p99_ms:.2f} ms |",
+                            flush=True,
+                        )
         finally:
             server.close()
     print(f"# load average at end {os.getloadavg()[0]:.1f}")

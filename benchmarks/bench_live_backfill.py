@@ -31,8 +31,10 @@ from authviz.topics import AUTH_EVENT, EVENTS_CHANNEL  # noqa: E402
 
 
 def _events(n: int) -> list[LiveEvent]:
-    return [LiveEvent(EVENTS_CHANNEL, AUTH_EVENT, {"event_id": f"90{i:020d}", "seq": i + 1, "type": "s"},
-                      None, 0.0) for i in range(n)]
+    return [
+        LiveEvent(EVENTS_CHANNEL, AUTH_EVENT, {"event_id": f"90{i:020d}", "seq": i + 1, "type": "s"}, None, 0.0)
+        for i in range(n)
+    ]
 
 
 def hot_path(n: int) -> tuple[float, float]:
@@ -44,8 +46,9 @@ def hot_path(n: int) -> tuple[float, float]:
     direct = (time.perf_counter() - start) / n * 1e6
     stream = EventStream(maxsize=n + 1)
     runner = TaskRunner(name="bench-history")  # never started: nothing is fetched
-    backfill = Backfill(HistoryClient("http://127.0.0.1:9/auth0/events"), runner,
-                        deliver=stream.offer, report=lambda e: None)
+    backfill = Backfill(
+        HistoryClient("http://127.0.0.1:9/auth0/events"), runner, deliver=stream.offer, report=lambda e: None
+    )
     start = time.perf_counter()
     for item in events:
         backfill.live(item)
@@ -73,8 +76,7 @@ def gap_fill(gap: int) -> dict[str, float]:
         search_requests = searched.requests
         stream = EventStream(maxsize=gap + 1)
         runner = TaskRunner(name="bench-history")
-        backfill = Backfill(history, runner, deliver=stream.offer, report=lambda e: print("error:", e),
-                            after=0)
+        backfill = Backfill(history, runner, deliver=stream.offer, report=lambda e: print("error:", e), after=0)
         history.requests = 0
         start = time.perf_counter()
         backfill.subscribed()
@@ -85,9 +87,15 @@ def gap_fill(gap: int) -> dict[str, float]:
         elapsed = time.perf_counter() - start
         runner.stop()
         assert stream.received == gap and head == gap, (stream.received, head)
-        return {"events_per_s": gap / elapsed, "seconds": elapsed, "requests": history.requests,
-                "head_requests": head_requests, "head_ms": head_ms,
-                "search_requests": search_requests, "search_ms": search_ms}
+        return {
+            "events_per_s": gap / elapsed,
+            "seconds": elapsed,
+            "requests": history.requests,
+            "head_requests": head_requests,
+            "head_ms": head_ms,
+            "search_requests": search_requests,
+            "search_ms": search_ms,
+        }
 
 
 def main() -> None:
@@ -97,12 +105,15 @@ def main() -> None:
     args = parser.parse_args()
     print(f"machine: {platform.processor() or platform.machine()}, Python {platform.python_version()}")
     direct, through = hot_path(args.events)
-    print(f"hot path: direct {direct:.2f} us/event, through Backfill {through:.2f} us/event "
-          f"(+{through - direct:.2f} us)")
+    print(
+        f"hot path: direct {direct:.2f} us/event, through Backfill {through:.2f} us/event (+{through - direct:.2f} us)"
+    )
     fill = gap_fill(args.gap)
-    print(f"gap fill: {args.gap} events in {fill['seconds']:.2f} s = {fill['events_per_s']:,.0f} events/s, "
-          f"{fill['requests']} requests; head read {fill['head_requests']} request(s), {fill['head_ms']:.1f} ms "
-          f"(search for an older bridge: {fill['search_requests']} requests, {fill['search_ms']:.0f} ms)")
+    print(
+        f"gap fill: {args.gap} events in {fill['seconds']:.2f} s = {fill['events_per_s']:,.0f} events/s, "
+        f"{fill['requests']} requests; head read {fill['head_requests']} request(s), {fill['head_ms']:.1f} ms "
+        f"(search for an older bridge: {fill['search_requests']} requests, {fill['search_ms']:.0f} ms)"
+    )
 
 
 if __name__ == "__main__":

@@ -32,14 +32,22 @@ sys.path.insert(0, str(ROOT / "tests" / "e2e"))
 from demo_support import Demo, demo_command, free_port  # noqa: E402
 
 CHROMIUM = os.environ.get("AUTHVIZ_CHROMIUM", "/usr/bin/chromium")
-ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking",
-        "--disable-component-update", "--disable-dev-shm-usage"]
+ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-dev-shm-usage",
+]
 
 
 def _offline(route) -> None:
     host = urllib.parse.urlsplit(route.request.url).hostname
-    route.continue_() if host in ("127.0.0.1", "localhost") or route.request.url.startswith(("data:", "blob:")) \
-        else route.abort()
+    route.continue_() if host in ("127.0.0.1", "localhost") or route.request.url.startswith(
+        ("data:", "blob:")
+    ) else route.abort()
 
 
 def one_run(browser) -> tuple[float, float]:
@@ -82,8 +90,10 @@ def main() -> int:
         return 0
     from playwright.sync_api import sync_playwright
 
-    print(f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}; nproc={os.cpu_count()}; "
-          f"Python {platform.python_version()}")
+    print(
+        f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}; nproc={os.cpu_count()}; "
+        f"Python {platform.python_version()}"
+    )
     firsts, rows = [], []
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)
@@ -92,12 +102,15 @@ def main() -> int:
                 first, row = one_run(browser)
                 firsts.append(first)
                 rows.append(row)
-                print(f"run {n + 1}: demo -> first live event {first:.1f} s; Run All -> first row {row:.2f} s",
-                      flush=True)
+                print(
+                    f"run {n + 1}: demo -> first live event {first:.1f} s; Run All -> first row {row:.2f} s", flush=True
+                )
         finally:
             browser.close()
-    print(f"median: demo -> first live event {statistics.median(firsts):.1f} s (goal <= 10 s); "
-          f"Run All -> first row {statistics.median(rows):.2f} s (goal <= 3 s)")
+    print(
+        f"median: demo -> first live event {statistics.median(firsts):.1f} s (goal <= 10 s); "
+        f"Run All -> first row {statistics.median(rows):.2f} s (goal <= 3 s)"
+    )
     return 0
 
 

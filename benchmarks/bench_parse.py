@@ -38,21 +38,55 @@ import orjson
 
 METHODS = ("authviz", "authviz_duckdb", "authviz_baseline", "json_normalize", "orjson_loads", "json_loads")
 
-_TYPES = [("s", 30), ("fsa", 14), ("seacft", 12), ("ssa", 6), ("f", 4), ("fp", 5), ("fu", 3),
-          ("ss", 5), ("fs", 1), ("slo", 5), ("sapi", 4), ("gd_send_pn", 2), ("gd_auth_succeed", 2),
-          ("sertft", 2), ("limit_wc", 0.3), ("pwd_leak", 0.3), ("scp", 0.5), ("scpr", 0.5),
-          ("w", 1), ("mfar", 1), ("signup_pwd_leak", 0.2), ("ferrt", 0.2), ("xyz_unknown", 0.1)]
-_DESCRIPTIONS = {"f": "Wrong email or password.", "fp": "Wrong email or password.",
-                 "fu": "Wrong email or password.", "fsa": "Login required", "w": "Deprecated API used"}
+_TYPES = [
+    ("s", 30),
+    ("fsa", 14),
+    ("seacft", 12),
+    ("ssa", 6),
+    ("f", 4),
+    ("fp", 5),
+    ("fu", 3),
+    ("ss", 5),
+    ("fs", 1),
+    ("slo", 5),
+    ("sapi", 4),
+    ("gd_send_pn", 2),
+    ("gd_auth_succeed", 2),
+    ("sertft", 2),
+    ("limit_wc", 0.3),
+    ("pwd_leak", 0.3),
+    ("scp", 0.5),
+    ("scpr", 0.5),
+    ("w", 1),
+    ("mfar", 1),
+    ("signup_pwd_leak", 0.2),
+    ("ferrt", 0.2),
+    ("xyz_unknown", 0.1),
+]
+_DESCRIPTIONS = {
+    "f": "Wrong email or password.",
+    "fp": "Wrong email or password.",
+    "fu": "Wrong email or password.",
+    "fsa": "Login required",
+    "w": "Deprecated API used",
+}
 _COUNTRIES = [  # code, code3, name, city, lat, lon, weight
-    ("US", "USA", "United States", "Seattle", 47.61, -122.33, 30), ("GB", "GBR", "United Kingdom", "London", 51.51, -0.13, 10),
-    ("DE", "DEU", "Germany", "Berlin", 52.52, 13.40, 8), ("FR", "FRA", "France", "Paris", 48.86, 2.35, 6),
-    ("IN", "IND", "India", "Bengaluru", 12.97, 77.59, 10), ("BR", "BRA", "Brazil", "São Paulo", -23.55, -46.63, 6),
-    ("JP", "JPN", "Japan", "Tokyo", 35.68, 139.69, 5), ("AU", "AUS", "Australia", "Sydney", -33.87, 151.21, 4),
-    ("KR", "KOR", "South Korea", "Seoul", 37.57, 126.98, 3), ("RU", "RUS", "Russia", "Moscow", 55.76, 37.62, 3),
-    ("IR", "IRN", "Iran", "Tehran", 35.69, 51.39, 1), ("NG", "NGA", "Nigeria", "Lagos", 6.52, 3.38, 3),
-    ("CA", "CAN", "Canada", "Toronto", 43.65, -79.38, 5), ("MX", "MEX", "Mexico", "Mexico City", 19.43, -99.13, 3),
-    ("ZA", "ZAF", "South Africa", "Cape Town", -33.92, 18.42, 2), ("VN", "VNM", "Vietnam", "Hanoi", 21.03, 105.85, 1),
+    ("US", "USA", "United States", "Seattle", 47.61, -122.33, 30),
+    ("GB", "GBR", "United Kingdom", "London", 51.51, -0.13, 10),
+    ("DE", "DEU", "Germany", "Berlin", 52.52, 13.40, 8),
+    ("FR", "FRA", "France", "Paris", 48.86, 2.35, 6),
+    ("IN", "IND", "India", "Bengaluru", 12.97, 77.59, 10),
+    ("BR", "BRA", "Brazil", "São Paulo", -23.55, -46.63, 6),
+    ("JP", "JPN", "Japan", "Tokyo", 35.68, 139.69, 5),
+    ("AU", "AUS", "Australia", "Sydney", -33.87, 151.21, 4),
+    ("KR", "KOR", "South Korea", "Seoul", 37.57, 126.98, 3),
+    ("RU", "RUS", "Russia", "Moscow", 55.76, 37.62, 3),
+    ("IR", "IRN", "Iran", "Tehran", 35.69, 51.39, 1),
+    ("NG", "NGA", "Nigeria", "Lagos", 6.52, 3.38, 3),
+    ("CA", "CAN", "Canada", "Toronto", 43.65, -79.38, 5),
+    ("MX", "MEX", "Mexico", "Mexico City", 19.43, -99.13, 3),
+    ("ZA", "ZAF", "South Africa", "Cape Town", -33.92, 18.42, 2),
+    ("VN", "VNM", "Vietnam", "Hanoi", 21.03, 105.85, 1),
 ]
 _AGENTS = [
     "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/124.0.0.0 Safari/537.36",
@@ -60,11 +94,17 @@ _AGENTS = [
     "Mozilla/5.0 (iPhone; CPU iPhone OS 17_4 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.4 Mobile/15E148 Safari/604.1",
     "Mozilla/5.0 (X11; Ubuntu; Linux x86_64; rv:125.0) Gecko/20100101 Firefox/125.0",
 ]
-_CLIENTS = [("aI61p8I8aFjmYRliLWgvM9ev97kCCNDB", "Default App"), ("7RyK6txXYPZTQGOAwwln6Eoie0gVZ2cu", "CloudSync Platform"),
-            ("WflrpooXWyDv3vzf6LxIzYBd6fafewjw", "Thiscovery"), ("zxPFD7BlvbiwfAzvi6WZNxDwhwFjyiV5", "SSO Manager (React)")]
-_CONNECTIONS = [("Username-Password-Authentication", "con_C85rtu1sSH9UFXmR", "auth0", "database"),
-                ("google-oauth2", "con_8zwbqZgUEdwZtyWc", "google-oauth2", "social"),
-                ("enterprise-db", "con_nD3XkfFNuYUPnmbp", "auth0", "database")]
+_CLIENTS = [
+    ("aI61p8I8aFjmYRliLWgvM9ev97kCCNDB", "Default App"),
+    ("7RyK6txXYPZTQGOAwwln6Eoie0gVZ2cu", "CloudSync Platform"),
+    ("WflrpooXWyDv3vzf6LxIzYBd6fafewjw", "Thiscovery"),
+    ("zxPFD7BlvbiwfAzvi6WZNxDwhwFjyiV5", "SSO Manager (React)"),
+]
+_CONNECTIONS = [
+    ("Username-Password-Authentication", "con_C85rtu1sSH9UFXmR", "auth0", "database"),
+    ("google-oauth2", "con_8zwbqZgUEdwZtyWc", "google-oauth2", "social"),
+    ("enterprise-db", "con_nD3XkfFNuYUPnmbp", "auth0", "database"),
+]
 
 
 def generate(path: Path, count: int, seed: int = 7) -> None:
@@ -83,32 +123,59 @@ def generate(path: Path, count: int, seed: int = 7) -> None:
             log_id = f"900{millis:017d}{index:020d}{rng.getrandbits(40):016d}"
             user = rng.randrange(200_000)
             data = {
-                "date": stamp, "type": types[index],
+                "date": stamp,
+                "type": types[index],
                 "description": _DESCRIPTIONS.get(types[index], ""),
-                "connection": connection, "connection_id": connection_id,
-                "client_id": client_id, "client_name": client_name,
+                "connection": connection,
+                "connection_id": connection_id,
+                "client_id": client_id,
+                "client_name": client_name,
                 "ip": f"{rng.randrange(1, 224)}.{rng.randrange(256)}.{rng.randrange(256)}.{rng.randrange(1, 255)}",
                 "user_agent": _AGENTS[index % len(_AGENTS)],
                 "details": {
-                    "prompts": [{"name": "login", "flow": "universal-login", "initiatedAt": millis - 9000,
-                                 "completedAt": millis - 200, "user_id": f"auth0|{user:024x}",
-                                 "user_name": f"user{user}@example.com", "timers": {"rules": rng.randrange(400)},
-                                 "elapsedTime": rng.randrange(9000)}],
-                    "initiatedAt": millis - 9500, "completedAt": millis, "elapsedTime": 9500,
-                    "session_id": f"{rng.getrandbits(128):032x}", "stats": {"loginsCount": rng.randrange(1, 500)},
+                    "prompts": [
+                        {
+                            "name": "login",
+                            "flow": "universal-login",
+                            "initiatedAt": millis - 9000,
+                            "completedAt": millis - 200,
+                            "user_id": f"auth0|{user:024x}",
+                            "user_name": f"user{user}@example.com",
+                            "timers": {"rules": rng.randrange(400)},
+                            "elapsedTime": rng.randrange(9000),
+                        }
+                    ],
+                    "initiatedAt": millis - 9500,
+                    "completedAt": millis,
+                    "elapsedTime": 9500,
+                    "session_id": f"{rng.getrandbits(128):032x}",
+                    "stats": {"loginsCount": rng.randrange(1, 500)},
                 },
                 "hostname": "acme-prod.eu.auth0.com",
-                "user_id": f"auth0|{user:024x}", "user_name": f"user{user}@example.com",
-                "strategy": strategy, "strategy_type": strategy_type,
+                "user_id": f"auth0|{user:024x}",
+                "user_name": f"user{user}@example.com",
+                "strategy": strategy,
+                "strategy_type": strategy_type,
                 "$event_schema": {"version": "1.0.0"},
-                "log_id": log_id, "tenant_name": "acme-prod",
+                "log_id": log_id,
+                "tenant_name": "acme-prod",
             }
             if index % 5 < 2:  # location_info on 40% of records
-                data["location_info"] = {"country_code": code, "country_code3": code3, "country_name": name,
-                                         "city_name": city, "latitude": lat, "longitude": lon,
-                                         "time_zone": "UTC", "continent_code": "XX"}
+                data["location_info"] = {
+                    "country_code": code,
+                    "country_code3": code3,
+                    "country_name": name,
+                    "city_name": city,
+                    "latitude": lat,
+                    "longitude": lon,
+                    "time_zone": "UTC",
+                    "continent_code": "XX",
+                }
             if index % 7 == 0:
-                data["security_context"] = {"ja3": f"{rng.getrandbits(128):032x}", "ja4": f"{rng.getrandbits(128):036x}"}
+                data["security_context"] = {
+                    "ja3": f"{rng.getrandbits(128):032x}",
+                    "ja4": f"{rng.getrandbits(128):036x}",
+                }
             out.write(orjson.dumps({"log_id": log_id, "data": data}))
             out.write(b"\n")
 
@@ -146,9 +213,15 @@ def measure(method: str, path: Path) -> dict[str, object]:
         raise SystemExit(f"unknown method {method!r}")
     seconds = time.perf_counter() - began
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    return {"method": method, "events": events, "seconds": round(seconds, 3),
-            "events_per_s": round(events / seconds), "peak_rss_mb": round(peak / 1024),
-            "rss_before_mb": round(base_rss / 1024), "authviz_from": str(Path(auth0.__file__).parents[2])}
+    return {
+        "method": method,
+        "events": events,
+        "seconds": round(seconds, 3),
+        "events_per_s": round(events / seconds),
+        "peak_rss_mb": round(peak / 1024),
+        "rss_before_mb": round(base_rss / 1024),
+        "authviz_from": str(Path(auth0.__file__).parents[2]),
+    }
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -158,8 +231,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--file", type=Path, help="use this JSON lines file instead of generating one")
     parser.add_argument("--measure", choices=METHODS, help=argparse.SUPPRESS)  # child-process mode
     parser.add_argument("--timeout", type=float, default=1800, help="seconds allowed per method")
-    parser.add_argument("--baseline", type=Path, metavar="DIR",
-                        help="source directory of another authviz version (holding authviz/) for authviz_baseline")
+    parser.add_argument(
+        "--baseline",
+        type=Path,
+        metavar="DIR",
+        help="source directory of another authviz version (holding authviz/) for authviz_baseline",
+    )
     args = parser.parse_args(argv)
     if args.measure:
         print(json.dumps(measure(args.measure, args.file)))
@@ -171,9 +248,11 @@ def main(argv: list[str] | None = None) -> int:
             path = Path(tmp) / "records.jsonl"
             began = time.perf_counter()
             generate(path, args.records)
-            print(f"generated {args.records:,} records, {path.stat().st_size / 1e6:,.0f} MB "
-                  f"({path.stat().st_size / args.records:,.0f} B/record) in {time.perf_counter() - began:.1f} s",
-                  flush=True)
+            print(
+                f"generated {args.records:,} records, {path.stat().st_size / 1e6:,.0f} MB "
+                f"({path.stat().st_size / args.records:,.0f} B/record) in {time.perf_counter() - began:.1f} s",
+                flush=True,
+            )
         results = []
         for method in args.methods.split(","):
             env = {**os.environ, "PYTHONHASHSEED": "0"}
@@ -183,8 +262,7 @@ def main(argv: list[str] | None = None) -> int:
                 env["PYTHONPATH"] = str(args.baseline.resolve())
             command = [sys.executable, __file__, "--measure", method, "--file", str(path)]
             try:
-                done = subprocess.run(command, capture_output=True, text=True, timeout=args.timeout,
-                                      env=env, cwd=tmp)
+                done = subprocess.run(command, capture_output=True, text=True, timeout=args.timeout, env=env, cwd=tmp)
             except subprocess.TimeoutExpired:
                 print(f"{method:>15}: timed out after {args.timeout:.0f} s", flush=True)
                 continue
@@ -193,9 +271,12 @@ def main(argv: list[str] | None = None) -> int:
                 continue
             result = json.loads(done.stdout.strip().splitlines()[-1])
             results.append(result)
-            print(f"{method:>15}: {result['events']:>9,} events in {result['seconds']:>8.2f} s = "
-                  f"{result['events_per_s']:>9,} events/s, peak RSS {result['peak_rss_mb']:>6,} MB "
-                  f"(after imports {result['rss_before_mb']} MB)", flush=True)
+            print(
+                f"{method:>15}: {result['events']:>9,} events in {result['seconds']:>8.2f} s = "
+                f"{result['events_per_s']:>9,} events/s, peak RSS {result['peak_rss_mb']:>6,} MB "
+                f"(after imports {result['rss_before_mb']} MB)",
+                flush=True,
+            )
         speeds = {r["method"]: r["events_per_s"] for r in results}
         for mine in ("authviz", "authviz_duckdb", "authviz_baseline"):
             for other in ("json_normalize", "orjson_loads", "json_loads"):

@@ -30,8 +30,9 @@ KEY, SECRET, SOCKET = "278d425bdf160c739803", "7ad3773142a6692b25b8", "1234.1234
 def main() -> None:
     import argparse
 
-    argparse.ArgumentParser(description="Microbenchmark of authviz.pusher signing, validation and "
-                            "encryption (microseconds per call).").parse_args()
+    argparse.ArgumentParser(
+        description="Microbenchmark of authviz.pusher signing, validation and encryption (microseconds per call)."
+    ).parse_args()
     body = b'{"name":"foo","channels":["project-3"],"data":"' + b"x" * 1000 + b'"}'
     signed = sign_request(KEY, SECRET, "POST", "/apps/3/events", None, body, timestamp=1000)
     cd = presence_channel_data("user-1", {"name": "Ada"})
@@ -47,9 +48,15 @@ def main() -> None:
         "validate_data_size(1000 ASCII chars)": lambda: validate_data_size(ascii_data),
         "validate_data_size(1000 non-ASCII chars)": lambda: validate_data_size(utf8_data),
         "verify_channel_auth(private)": lambda: verify_channel_auth(KEY, SECRET, SOCKET, "private-room", private_auth),
-        "verify_channel_auth(presence)": lambda: verify_channel_auth(KEY, SECRET, SOCKET, "presence-room", presence_auth, cd),
-        "verify_request(POST, 1 KB body)": lambda: verify_request(SECRET, "POST", "/apps/3/events", signed, body, now=1000),
-        "sign_request(POST, 1 KB body)": lambda: sign_request(KEY, SECRET, "POST", "/apps/3/events", None, body, timestamp=1000),
+        "verify_channel_auth(presence)": lambda: verify_channel_auth(
+            KEY, SECRET, SOCKET, "presence-room", presence_auth, cd
+        ),
+        "verify_request(POST, 1 KB body)": lambda: verify_request(
+            SECRET, "POST", "/apps/3/events", signed, body, now=1000
+        ),
+        "sign_request(POST, 1 KB body)": lambda: sign_request(
+            KEY, SECRET, "POST", "/apps/3/events", None, body, timestamp=1000
+        ),
         "encrypt_payload(1000 chars)": lambda: encrypt_payload(ascii_data, secret),
     }
     print(f"Python {platform.python_version()}")

@@ -29,21 +29,31 @@ OUT = ROOT / "out"
 DAYS = 30
 #: Larger archives are whole copies of this one, shifted in time (see _replicate).
 BASE = 10_000_000
-SETTINGS = {"your-tenant-url": "acme.eu.auth0.com", "your-tenant-domain": "acme.eu.auth0.com",
-            "global_client_id": "DASHBOARD", "trusted-client_id-1": "trusted-a", "trusted-client_id-2": "trusted-b",
-            "api_explorer_client_id": "API-EXPLORER"}
+SETTINGS = {
+    "your-tenant-url": "acme.eu.auth0.com",
+    "your-tenant-domain": "acme.eu.auth0.com",
+    "global_client_id": "DASHBOARD",
+    "trusted-client_id-1": "trusted-a",
+    "trusted-client_id-2": "trusted-b",
+    "api_explorer_client_id": "API-EXPLORER",
+}
 
 # type by h = hash(i) % 1000 (per mille): a tenant's ordinary mix with a few attacks' traces
-TYPES = [(650, "s", "login_success", "Successful login"), (760, "f", "login_failure", "Wrong email or password."),
-         (800, "fp", "login_failure", "Wrong password"), (840, "ss", "signup", "Successful signup"),
-         (890, "seacft", "token_exchange", "Authorization Code for Access Token"),
-         (930, "sertft", "token_exchange", "Refresh Token for Access Token"),
-         (945, "gd_send_pn", "mfa", "Guardian - Second factor notification sent"),
-         (955, "gd_send_sms", "mfa", "Guardian - Second factor sms sent"),
-         (965, "sapi", "management_api", "Update Brute-force settings"),
-         (975, "limit_wc", "blocked", "Blocked Account"), (982, "pwd_leak", "breached_password", "Breached password"),
-         (988, "ferrt", "token_exchange", "Unsuccessful Refresh Token exchange, reused refresh token detected"),
-         (1000, "slo", "logout", "User successfully logged out")]
+TYPES = [
+    (650, "s", "login_success", "Successful login"),
+    (760, "f", "login_failure", "Wrong email or password."),
+    (800, "fp", "login_failure", "Wrong password"),
+    (840, "ss", "signup", "Successful signup"),
+    (890, "seacft", "token_exchange", "Authorization Code for Access Token"),
+    (930, "sertft", "token_exchange", "Refresh Token for Access Token"),
+    (945, "gd_send_pn", "mfa", "Guardian - Second factor notification sent"),
+    (955, "gd_send_sms", "mfa", "Guardian - Second factor sms sent"),
+    (965, "sapi", "management_api", "Update Brute-force settings"),
+    (975, "limit_wc", "blocked", "Blocked Account"),
+    (982, "pwd_leak", "breached_password", "Breached password"),
+    (988, "ferrt", "token_exchange", "Unsuccessful Refresh Token exchange, reused refresh token detected"),
+    (1000, "slo", "logout", "User successfully logged out"),
+]
 
 
 def _case(column: int) -> str:
@@ -51,7 +61,7 @@ def _case(column: int) -> str:
     return f"CASE {parts} END"
 
 
-RAW_SQL = '''
+RAW_SQL = """
         -- text built with concat (values hold no quotes or backslashes): ~10x faster than json_object
         '{"log_id":"' || event_id || '","data":{"date":"' || strftime(timestamp AT TIME ZONE 'UTC', '%Y-%m-%dT%H:%M:%S.%gZ')
           || '","type":"' || type || '","description":"' || description || '","ip":"' || ip
@@ -63,7 +73,7 @@ RAW_SQL = '''
                || ',"shields":["admin_notification","block"]}}}'
              ELSE '{"prompts":[]}' END
           || '}}' AS raw
-'''
+"""
 
 
 def generate(events: int, folder: Path) -> float:
@@ -140,7 +150,9 @@ def _replicate(base: Path, copies: int, folder: Path) -> float:
     for k in range(copies):
         for day_dir in sorted(base.glob("date=*")):
             day = day_dir.name.split("=", 1)[1]
-            new_day = con.execute(f"SELECT strftime(DATE '{day}' + INTERVAL {k * DAYS} DAY, '%Y-%m-%d')").fetchall()[0][0]
+            new_day = con.execute(f"SELECT strftime(DATE '{day}' + INTERVAL {k * DAYS} DAY, '%Y-%m-%d')").fetchall()[0][
+                0
+            ]
             (folder / f"date={new_day}").mkdir(exist_ok=True)
             suffix = f"-{k}" if k else ""
             con.execute(f"""
@@ -177,8 +189,15 @@ def run(folder: Path, memory_limit: str | None) -> dict:
         findings = report.findings
         failed = [message for _, message in report.failed]
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB -> MiB (Linux)
-    return {"rules": len(rules.rules), "ran": len(report.ran), "findings": findings, "seconds": round(seconds, 2),
-            "peak_rss_mib": round(peak), "failed": failed, "slowest": sorted(per_rule.items(), key=lambda kv: -kv[1])[:5]}
+    return {
+        "rules": len(rules.rules),
+        "ran": len(report.ran),
+        "findings": findings,
+        "seconds": round(seconds, 2),
+        "peak_rss_mib": round(peak),
+        "failed": failed,
+        "slowest": sorted(per_rule.items(), key=lambda kv: -kv[1])[:5],
+    }
 
 
 def compare(events: int) -> dict:
@@ -206,16 +225,29 @@ def compare(events: int) -> dict:
             engine.run(rules)
             duck_s = time.perf_counter() - started
             duck_findings = len(engine.findings())
-        rows.append({"attempt": attempt + 1, "run_detections_s": round(pandas_s, 2), "duckdb_rules_s": round(duck_s, 2),
-                     "findings_pandas": len(pandas_findings), "findings_duckdb": duck_findings})
+        rows.append(
+            {
+                "attempt": attempt + 1,
+                "run_detections_s": round(pandas_s, 2),
+                "duckdb_rules_s": round(duck_s, 2),
+                "findings_pandas": len(pandas_findings),
+                "findings_duckdb": duck_findings,
+            }
+        )
     return {"events": events, "runs": rows}
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--events", type=int, action="append", help="archive size(s) (default 1M and 10M; 100M is --events 100000000)")
-    parser.add_argument("--memory-limit", default=None, help="DuckDB memory limit (default: none for 10M, 2GB for 100M)")
-    parser.add_argument("--compare", type=int, metavar="N", help="compare built-in rules with run_detections on N events")
+    parser.add_argument(
+        "--events", type=int, action="append", help="archive size(s) (default 1M and 10M; 100M is --events 100000000)"
+    )
+    parser.add_argument(
+        "--memory-limit", default=None, help="DuckDB memory limit (default: none for 10M, 2GB for 100M)"
+    )
+    parser.add_argument(
+        "--compare", type=int, metavar="N", help="compare built-in rules with run_detections on N events"
+    )
     parser.add_argument("--child", metavar="DIR", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
@@ -231,8 +263,19 @@ def main() -> int:
         limit = args.memory_limit or ("2GB" if events >= 100_000_000 else None)
         command = [sys.executable, __file__, "--child", str(folder)] + (["--memory-limit", limit] if limit else [])
         result = json.loads(subprocess.run(command, check=True, capture_output=True, text=True).stdout)
-        print(json.dumps({"events": events, "generated_s": round(made, 1), "archive_gib": round(size, 2),
-                          "memory_limit": limit, **result}, indent=2), flush=True)
+        print(
+            json.dumps(
+                {
+                    "events": events,
+                    "generated_s": round(made, 1),
+                    "archive_gib": round(size, 2),
+                    "memory_limit": limit,
+                    **result,
+                },
+                indent=2,
+            ),
+            flush=True,
+        )
     return 0
 
 

@@ -81,8 +81,10 @@ def main() -> None:
                 i += per_batch
                 k += 1
                 if k % 100 == 0:
-                    pump.submit({"id": k, "author": "bench", "text": f"message {k}",
-                                 "created_at": "2026-11-01T00:00:00Z"}, "chat")
+                    pump.submit(
+                        {"id": k, "author": "bench", "text": f"message {k}", "created_at": "2026-11-01T00:00:00Z"},
+                        "chat",
+                    )
             produced[0] = i
 
         chat.topics = frozenset({"chat"})
@@ -112,17 +114,25 @@ def main() -> None:
     ticks_ms = sorted(t * 1000 for t in tick_times)
     p = lambda q: ticks_ms[min(len(ticks_ms) - 1, int(q * len(ticks_ms)))]  # noqa: E731
     print(f"machine: {machine()}")
-    print(f"events: {produced[0]:,} in {wall:.1f} s = {produced[0] / wall:,.0f}/s into 4 widgets "
-          f"(pump {args.hz:g} Hz); applied {feed.total:,}; dropped {pump.dropped}; pending at stop {pending}")
-    print(f"process CPU: {cpu:.1f} s = {100 * cpu / wall:.0f}% of one core (producer + pump); "
-          f"{1e6 * cpu / max(1, produced[0]):.1f} us/event")
+    print(
+        f"events: {produced[0]:,} in {wall:.1f} s = {produced[0] / wall:,.0f}/s into 4 widgets "
+        f"(pump {args.hz:g} Hz); applied {feed.total:,}; dropped {pump.dropped}; pending at stop {pending}"
+    )
+    print(
+        f"process CPU: {cpu:.1f} s = {100 * cpu / wall:.0f}% of one core (producer + pump); "
+        f"{1e6 * cpu / max(1, produced[0]):.1f} us/event"
+    )
     print(f"comm messages: {msgs} = {msgs / wall:.1f}/s (target <= 20/s), {nbytes / wall / 1024:.0f} KiB/s")
-    print(f"pump tick (apply + refresh): p50 {p(0.5):.1f} ms, p99 {p(0.99):.1f} ms, max {ticks_ms[-1]:.1f} ms "
-          f"over {len(ticks_ms)} ticks")
+    print(
+        f"pump tick (apply + refresh): p50 {p(0.5):.1f} ms, p99 {p(0.99):.1f} ms, max {ticks_ms[-1]:.1f} ms "
+        f"over {len(ticks_ms)} ticks"
+    )
     print("RSS MiB: " + ", ".join(f"{t:.0f}s {m:.0f}" for t, m in rss))
     if len(after) >= 2:
-        print(f"RSS growth after {args.warmup:g} s warm-up: {after[-1] - after[0]:+.1f} MiB "
-              f"(max RSS {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MiB)")
+        print(
+            f"RSS growth after {args.warmup:g} s warm-up: {after[-1] - after[0]:+.1f} MiB "
+            f"(max RSS {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MiB)"
+        )
 
 
 if __name__ == "__main__":

@@ -41,32 +41,45 @@ def _app(tenant: FakeTenant) -> web.Application:
 
     async def oauth_token(request: web.Request) -> web.Response:
         body = await request.json() if request.content_type == "application/json" else dict(await request.post())
-        ok = (body.get("grant_type") == "client_credentials"
-              and hmac.compare_digest(str(body.get("client_id", "")), tenant.client_id)
-              and hmac.compare_digest(str(body.get("client_secret", "")), tenant.client_secret)
-              and str(body.get("audience", "")).endswith("/api/v2/"))
+        ok = (
+            body.get("grant_type") == "client_credentials"
+            and hmac.compare_digest(str(body.get("client_id", "")), tenant.client_id)
+            and hmac.compare_digest(str(body.get("client_secret", "")), tenant.client_secret)
+            and str(body.get("audience", "")).endswith("/api/v2/")
+        )
         if not ok:
             return web.json_response({"error": "access_denied", "error_description": "Unauthorized"}, status=401)
         token = f"issued-{len(tenant.issued) + 1}"
         tenant.issued.append(token)
-        return web.json_response({"access_token": token, "token_type": "Bearer", "expires_in": 86400,
-                                  "scope": "read:logs"})
+        return web.json_response(
+            {"access_token": token, "token_type": "Bearer", "expires_in": 86400, "scope": "read:logs"}
+        )
 
     async def logs(request: web.Request) -> web.Response:
         auth = request.headers.get("Authorization", "")
         tenant.requests.append({"query": dict(request.query), "authorization": auth})
         valid = [tenant.token, *tenant.issued]
         if not auth.startswith("Bearer ") or not any(hmac.compare_digest(auth[7:], t) for t in valid):
-            return web.json_response({"statusCode": 401, "error": "Unauthorized", "message": "Invalid token",
-                                      "attributes": {"error": "Invalid token"}}, status=401)
+            return web.json_response(
+                {
+                    "statusCode": 401,
+                    "error": "Unauthorized",
+                    "message": "Invalid token",
+                    "attributes": {"error": "Invalid token"},
+                },
+                status=401,
+            )
         counter["logs"] += 1
         if tenant.rate_limit_every and counter["logs"] % tenant.rate_limit_every == 0:
             reset = int(time.time()) + 1
             headers = {"x-ratelimit-limit": "2", "x-ratelimit-remaining": "0", "x-ratelimit-reset": str(reset)}
             if tenant.retry_after:
                 headers["Retry-After"] = "1"
-            return web.json_response({"statusCode": 429, "error": "Too Many Requests",
-                                      "message": "Global limit has been reached"}, status=429, headers=headers)
+            return web.json_response(
+                {"statusCode": 429, "error": "Too Many Requests", "message": "Global limit has been reached"},
+                status=429,
+                headers=headers,
+            )
         if tenant.fail_after_pages is not None and tenant.pages_served >= tenant.fail_after_pages:
             return web.json_response({"statusCode": 500, "error": "Internal Server Error"}, status=500)
         try:
@@ -74,8 +87,14 @@ def _app(tenant: FakeTenant) -> web.Application:
         except ValueError:
             take = -1
         if not 1 <= take <= 100:
-            return web.json_response({"statusCode": 400, "error": "Bad Request",
-                                      "message": "Query validation error: 'take' must be between 1 and 100"}, status=400)
+            return web.json_response(
+                {
+                    "statusCode": 400,
+                    "error": "Bad Request",
+                    "message": "Query validation error: 'take' must be between 1 and 100",
+                },
+                status=400,
+            )
         after = request.query.get("from")
         entries = [e for e in tenant.sorted_logs() if after is None or e["log_id"] > after][:take]
         tenant.pages_served += 1

@@ -14,16 +14,41 @@ T0 = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)
 _n = 0
 
 
-def ev(type_: str, at: float | timedelta = 0, *, user: str | None = "alice@example.com", ip: str | None = "198.51.100.1",
-       lat: float | None = None, lon: float | None = None, city: str | None = None, country: str | None = None,
-       description: str | None = None, tenant: str | None = "acme", user_id: str | None = None, **extra) -> dict:
+def ev(
+    type_: str,
+    at: float | timedelta = 0,
+    *,
+    user: str | None = "alice@example.com",
+    ip: str | None = "198.51.100.1",
+    lat: float | None = None,
+    lon: float | None = None,
+    city: str | None = None,
+    country: str | None = None,
+    description: str | None = None,
+    tenant: str | None = "acme",
+    user_id: str | None = None,
+    **extra,
+) -> dict:
     """One event row; ``at`` is minutes after T0 (or a timedelta)."""
     global _n
     _n += 1
     when = T0 + (at if isinstance(at, timedelta) else timedelta(minutes=at))
-    row = {"event_id": f"e{_n:07d}", "timestamp": when, "type": type_, "category": category_for(type_),
-           "description": description, "user_name": user, "user_id": user_id, "ip": ip, "latitude": lat,
-           "longitude": lon, "city": city, "country_code": country, "tenant": tenant, "source": "log_stream"}
+    row = {
+        "event_id": f"e{_n:07d}",
+        "timestamp": when,
+        "type": type_,
+        "category": category_for(type_),
+        "description": description,
+        "user_name": user,
+        "user_id": user_id,
+        "ip": ip,
+        "latitude": lat,
+        "longitude": lon,
+        "city": city,
+        "country_code": country,
+        "tenant": tenant,
+        "source": "log_stream",
+    }
     row.update(extra)
     return row
 

@@ -87,8 +87,13 @@ def bridge_hub(state_dir: Path, *extra: str) -> Iterator[BridgeHub]:
 # -- HTTP ------------------------------------------------------------------------------------------
 
 
-def http(method: str, url: str, body: bytes | str | None = None,
-         headers: Mapping[str, str] | None = None, timeout: float = 10.0) -> tuple[int, bytes, Mapping[str, str]]:
+def http(
+    method: str,
+    url: str,
+    body: bytes | str | None = None,
+    headers: Mapping[str, str] | None = None,
+    timeout: float = 10.0,
+) -> tuple[int, bytes, Mapping[str, str]]:
     """One HTTP request on loopback; returns (status, body, headers) for every status."""
     data = body.encode() if isinstance(body, str) else body
     request = urllib.request.Request(url, data=data, method=method, headers=dict(headers or {}))
@@ -99,8 +104,9 @@ def http(method: str, url: str, body: bytes | str | None = None,
         return error.code, error.read(), error.headers
 
 
-def post_logs(base: str, records: list[dict] | bytes, token: str | None = LOG_TOKEN,
-              fmt: str = "lines") -> tuple[int, Any]:
+def post_logs(
+    base: str, records: list[dict] | bytes, token: str | None = LOG_TOKEN, fmt: str = "lines"
+) -> tuple[int, Any]:
     if isinstance(records, bytes):
         body = records
     elif fmt == "lines":
@@ -120,8 +126,9 @@ def post_logs(base: str, records: list[dict] | bytes, token: str | None = LOG_TO
         return status, data
 
 
-def form(base: str, path: str, fields: Mapping[str, str], token: str | None = None,
-         headers: Mapping[str, str] | None = None) -> tuple[int, bytes]:
+def form(
+    base: str, path: str, fields: Mapping[str, str], token: str | None = None, headers: Mapping[str, str] | None = None
+) -> tuple[int, bytes]:
     from urllib.parse import urlencode
 
     all_headers = {"Content-Type": "application/x-www-form-urlencoded", **(headers or {})}
@@ -134,15 +141,30 @@ def form(base: str, path: str, fields: Mapping[str, str], token: str | None = No
 # -- records -------------------------------------------------------------------------------------
 
 
-def record(n: int, type_: str = "s", *, user_id: str | None = "auth0|user1",
-           email: str | None = "ada@example.com", country: str | None = "France",
-           code: str = "FR", date: str = "2026-11-20T10:00:00.000Z", prefix: str = "900") -> dict:
+def record(
+    n: int,
+    type_: str = "s",
+    *,
+    user_id: str | None = "auth0|user1",
+    email: str | None = "ada@example.com",
+    country: str | None = "France",
+    code: str = "FR",
+    date: str = "2026-11-20T10:00:00.000Z",
+    prefix: str = "900",
+) -> dict:
     """A log-stream record ``{"log_id", "data"}`` with a unique id per ``n`` (and ``prefix``)."""
     log_id = f"{prefix}{n:020d}"
     data: dict[str, Any] = {
-        "date": date, "type": type_, "description": "", "log_id": log_id,
-        "client_id": "client1", "client_name": "Feed", "connection": "Username-Password-Authentication",
-        "ip": "81.2.69.143", "user_agent": "Mozilla/5.0", "hostname": "acme.eu.auth0.com",
+        "date": date,
+        "type": type_,
+        "description": "",
+        "log_id": log_id,
+        "client_id": "client1",
+        "client_name": "Feed",
+        "connection": "Username-Password-Authentication",
+        "ip": "81.2.69.143",
+        "user_agent": "Mozilla/5.0",
+        "hostname": "acme.eu.auth0.com",
         "tenant_name": "acme",
     }
     if user_id is not None:
@@ -150,8 +172,13 @@ def record(n: int, type_: str = "s", *, user_id: str | None = "auth0|user1",
     if email is not None:
         data["user_name"] = email
     if country is not None:
-        data["location_info"] = {"country_code": code, "country_name": country,
-                                 "city_name": "Paris", "latitude": 48.85, "longitude": 2.35}
+        data["location_info"] = {
+            "country_code": code,
+            "country_name": country,
+            "city_name": "Paris",
+            "latitude": 48.85,
+            "longitude": 2.35,
+        }
     return {"log_id": log_id, "data": data}
 
 
@@ -162,8 +189,7 @@ class Subscriber:
     """A real websocket client of the hub (protocol 7), driven synchronously with timeouts."""
 
     def __init__(self, ws_base: str, key: str = KEY, timeout: float = 5.0) -> None:
-        self.ws = websocket.create_connection(f"{ws_base}/app/{key}?protocol=7&client=test&version=1",
-                                              timeout=timeout)
+        self.ws = websocket.create_connection(f"{ws_base}/app/{key}?protocol=7&client=test&version=1", timeout=timeout)
         hello = self.recv()
         assert hello["event"] == "pusher:connection_established", hello
         self.socket_id = json.loads(hello["data"])["socket_id"]
@@ -220,19 +246,35 @@ class ServeProcess:
         return f"http://127.0.0.1:{self.port}"
 
     def start(self, timeout: float = 20.0) -> ServeProcess:
-        cmd = [sys.executable, "-m", "authviz", "serve", "--port", str(self.port),
-               "--app-id", APP_ID, "--key", KEY, "--secret", SECRET,
-               "--state-dir", str(self.state_dir), "--log-token", LOG_TOKEN, *self.extra]
+        cmd = [
+            sys.executable,
+            "-m",
+            "authviz",
+            "serve",
+            "--port",
+            str(self.port),
+            "--app-id",
+            APP_ID,
+            "--key",
+            KEY,
+            "--secret",
+            SECRET,
+            "--state-dir",
+            str(self.state_dir),
+            "--log-token",
+            LOG_TOKEN,
+            *self.extra,
+        ]
         env = {**os.environ, "PYTHONUNBUFFERED": "1"}
-        self.proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.DEVNULL,
-                                     stderr=subprocess.DEVNULL, env=env)
+        self.proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
                 raise RuntimeError(f"authviz serve exited with {self.proc.returncode}")
             try:
-                status, _, _ = http("GET", self.url + "/auth0/events?limit=1",
-                                    headers={"Authorization": LOG_TOKEN}, timeout=1.0)
+                status, _, _ = http(
+                    "GET", self.url + "/auth0/events?limit=1", headers={"Authorization": LOG_TOKEN}, timeout=1.0
+                )
                 if status == 200:
                     return self
             except OSError:

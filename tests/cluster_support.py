@@ -46,9 +46,25 @@ class RedisServer:
         self.port = free_port()
         self._dir = tempfile.TemporaryDirectory(prefix="authviz-redis-")
         self.process = subprocess.Popen(
-            ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
-             "--appendonly", "no", "--dir", self._dir.name, "--protected-mode", "yes"],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+            [
+                "redis-server",
+                "--port",
+                str(self.port),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+                "--dir",
+                self._dir.name,
+                "--protected-mode",
+                "yes",
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            start_new_session=True,
+        )
         deadline = time.monotonic() + start_timeout
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
@@ -106,8 +122,7 @@ class BridgeThread:
 
         async def main() -> None:
             settings = bridge_settings_for(self.state_dir, **self.fields)
-            app, self.bridge = bridge_serve.standalone_app(settings, self.pusher_urls, host="127.0.0.1",
-                                                           port=self.port)
+            app, self.bridge = bridge_serve.standalone_app(settings, self.pusher_urls, host="127.0.0.1", port=self.port)
             runner = web.AppRunner(app, access_log=None, handle_signals=False)
             await runner.setup()
             try:
@@ -157,4 +172,3 @@ class BridgeThread:
         self._loop.call_soon_threadsafe(self._stop.set)
         self._thread.join(timeout)
         self._thread = None
-

@@ -10,14 +10,16 @@ import itertools
 
 from authviz.detections import TenantSettings
 
-SETTINGS = TenantSettings({
-    "your-tenant-url": ("acme.eu.auth0.com",),
-    "your-tenant-domain": ("acme.eu.auth0.com",),
-    "global_client_id": ("DASHBOARD",),
-    "trusted-client_id-1": ("trusted-a",),
-    "trusted-client_id-2": ("trusted-b",),
-    "api_explorer_client_id": ("API-EXPLORER",),
-})
+SETTINGS = TenantSettings(
+    {
+        "your-tenant-url": ("acme.eu.auth0.com",),
+        "your-tenant-domain": ("acme.eu.auth0.com",),
+        "global_client_id": ("DASHBOARD",),
+        "trusted-client_id-1": ("trusted-a",),
+        "trusted-client_id-2": ("trusted-b",),
+        "api_explorer_client_id": ("API-EXPLORER",),
+    }
+)
 
 _ids = itertools.count(1)
 
@@ -32,8 +34,10 @@ def ev(type_: str, description: str | None = None, *, at: str = "2025-03-01T10:0
 
 
 def sapi(description: str, *, request=None, response=None, status: int = 200, **data) -> dict:
-    details = {"request": {"body": request if request is not None else {}},
-               "response": {"statusCode": status, "body": response if response is not None else {}}}
+    details = {
+        "request": {"body": request if request is not None else {}},
+        "response": {"statusCode": status, "body": response if response is not None else {}},
+    }
     return ev("sapi", description, details=details, **data)
 
 
@@ -47,117 +51,242 @@ def cases() -> dict[str, tuple[list[dict], list[dict]]]:
     return {
         # attack protection features turned off: request 'false' (a string in the rule) and response false
         "0325e11e-12ce-44e7-8d1f-3a64700a000a": (
-            [sapi(BF, request={"enabled": False}, response={"enabled": False}),
-             sapi(SIT, request={"enabled": "false"}, response={"enabled": False})],
-            [sapi(BF, request={"enabled": True}, response={"enabled": True}),
-             sapi("Update tenant settings", request={"enabled": False}, response={"enabled": False})]),
+            [
+                sapi(BF, request={"enabled": False}, response={"enabled": False}),
+                sapi(SIT, request={"enabled": "false"}, response={"enabled": False}),
+            ],
+            [
+                sapi(BF, request={"enabled": True}, response={"enabled": True}),
+                sapi("Update tenant settings", request={"enabled": False}, response={"enabled": False}),
+            ],
+        ),
         "dc37e695-df6f-439c-82aa-fe7127c5a3c3": (
-            [sapi(BOT, response={"policy": "off", "passwordless_policy": "on"}),
-             sapi(BOT, response={"password_reset_policy": "off"})],
-            [sapi(BOT, response={"policy": "always", "passwordless_policy": "when_risky"}),
-             sapi(BOT, response={"policy": "off"}, status=400)]),
+            [
+                sapi(BOT, response={"policy": "off", "passwordless_policy": "on"}),
+                sapi(BOT, response={"password_reset_policy": "off"}),
+            ],
+            [
+                sapi(BOT, response={"policy": "always", "passwordless_policy": "when_risky"}),
+                sapi(BOT, response={"policy": "off"}, status=400),
+            ],
+        ),
         "2a26d75e-43fd-4bc9-afb6-d3465068d869": (
-            [sapi(BPD, response={"enabled": True, "shields": ["admin_notification"],
-                                 "stage": {"pre-user-registration": {"shields": ["block"]}}}),
-             sapi(BPD, response={"enabled": False, "shields": ["block"],
-                                 "stage": {"pre-user-registration": {"shields": ["block"]}}})],
-            [sapi(BPD, response={"enabled": True, "shields": ["block", "user_notification"],
-                                 "stage": {"pre-user-registration": {"shields": ["block"]}}}),
-             sapi(BF, response={"enabled": False, "shields": []})]),
+            [
+                sapi(
+                    BPD,
+                    response={
+                        "enabled": True,
+                        "shields": ["admin_notification"],
+                        "stage": {"pre-user-registration": {"shields": ["block"]}},
+                    },
+                ),
+                sapi(
+                    BPD,
+                    response={
+                        "enabled": False,
+                        "shields": ["block"],
+                        "stage": {"pre-user-registration": {"shields": ["block"]}},
+                    },
+                ),
+            ],
+            [
+                sapi(
+                    BPD,
+                    response={
+                        "enabled": True,
+                        "shields": ["block", "user_notification"],
+                        "stage": {"pre-user-registration": {"shields": ["block"]}},
+                    },
+                ),
+                sapi(BF, response={"enabled": False, "shields": []}),
+            ],
+        ),
         "8281291e-51b4-46a9-8012-955e20406efd": (
-            [sapi(BF, response={"enabled": False, "shields": ["block"]}),
-             sapi(BF, response={"enabled": True, "shields": ["user_notification"]})],
-            [sapi(BF, response={"enabled": True, "shields": ["user_notification", "block"]}),
-             sapi(BPD, response={"enabled": False})]),
+            [
+                sapi(BF, response={"enabled": False, "shields": ["block"]}),
+                sapi(BF, response={"enabled": True, "shields": ["user_notification"]}),
+            ],
+            [
+                sapi(BF, response={"enabled": True, "shields": ["user_notification", "block"]}),
+                sapi(BPD, response={"enabled": False}),
+            ],
+        ),
         "93c38bb9-da49-4ca5-8d8b-4d3d997b66e8": (
             [sapi("Get users", client_id="m2m-app")],
-            [sapi("Get users", client_id="DASHBOARD"), ev("s", "Successful login", client_id="m2m-app")]),
+            [sapi("Get users", client_id="DASHBOARD"), ev("s", "Successful login", client_id="m2m-app")],
+        ),
         "e604e40e-9db6-449d-854d-2b5323644fd7": (
-            [ev("f", ip="203.0.113.9", at="2025-03-01T10:05:00Z"), ev("fp", ip="203.0.113.9", at="2025-03-01T10:40:00Z")],
-            [ev("f", ip="203.0.113.9", at="2025-03-01T10:05:00Z"), ev("f", ip="203.0.113.10", at="2025-03-01T10:06:00Z"),
-             ev("s", ip="203.0.113.9", at="2025-03-01T10:07:00Z"),
-             ev("fp", ip="203.0.113.11", at="2025-03-01T10:05:00Z"), ev("fp", ip="203.0.113.11", at="2025-03-01T12:05:00Z")]),
+            [
+                ev("f", ip="203.0.113.9", at="2025-03-01T10:05:00Z"),
+                ev("fp", ip="203.0.113.9", at="2025-03-01T10:40:00Z"),
+            ],
+            [
+                ev("f", ip="203.0.113.9", at="2025-03-01T10:05:00Z"),
+                ev("f", ip="203.0.113.10", at="2025-03-01T10:06:00Z"),
+                ev("s", ip="203.0.113.9", at="2025-03-01T10:07:00Z"),
+                ev("fp", ip="203.0.113.11", at="2025-03-01T10:05:00Z"),
+                ev("fp", ip="203.0.113.11", at="2025-03-01T12:05:00Z"),
+            ],
+        ),
         "cd0b61a4-6917-4a9e-a86c-9b10d7792e24": (
             [sapi("Update a client", response={"cross_origin_authentication": True})],
-            [sapi("Update a client", response={"cross_origin_authentication": False}), sapi("Update a client")]),
+            [sapi("Update a client", response={"cross_origin_authentication": False}), sapi("Update a client")],
+        ),
         "b275f0fa-3f2d-493f-a741-67e861ef77ed": (
-            [sapi("Update client grant", request={"scope": ["read:users", "delete:users"]},
-                  response={"audience": "https://acme.eu.auth0.com/api/v2/", "client_id": "rogue"})],
-            [sapi("Update client grant", request={"scope": ["read:users", "delete:users"]},
-                  response={"audience": "https://acme.eu.auth0.com/api/v2/", "client_id": "trusted-b"}),
-             sapi("Update client grant", request={"scope": ["read:users"]},
-                  response={"audience": "https://acme.eu.auth0.com/api/v2/", "client_id": "rogue"}),
-             sapi("Update client grant", request={"scope": ["update:users"]},
-                  response={"audience": "https://other.example/api", "client_id": "rogue"})]),
+            [
+                sapi(
+                    "Update client grant",
+                    request={"scope": ["read:users", "delete:users"]},
+                    response={"audience": "https://acme.eu.auth0.com/api/v2/", "client_id": "rogue"},
+                )
+            ],
+            [
+                sapi(
+                    "Update client grant",
+                    request={"scope": ["read:users", "delete:users"]},
+                    response={"audience": "https://acme.eu.auth0.com/api/v2/", "client_id": "trusted-b"},
+                ),
+                sapi(
+                    "Update client grant",
+                    request={"scope": ["read:users"]},
+                    response={"audience": "https://acme.eu.auth0.com/api/v2/", "client_id": "rogue"},
+                ),
+                sapi(
+                    "Update client grant",
+                    request={"scope": ["update:users"]},
+                    response={"audience": "https://other.example/api", "client_id": "rogue"},
+                ),
+            ],
+        ),
         "8281291e-51b4-46a9-8012-955e20206efd": (
-            [sapi("Update tenant settings", response={"error_page": {"html": "<p>{{ user.name }}</p>"}}),
-             sapi("Update tenant settings", response={"error_page": {"html": "{{ error | upcase }}"}})],
-            [sapi("Update tenant settings", response={"error_page": {"html": "<p>Sorry</p>"}}),
-             sapi("Update tenant settings", response={"error_page": {"url": "https://x.example"}})]),
+            [
+                sapi("Update tenant settings", response={"error_page": {"html": "<p>{{ user.name }}</p>"}}),
+                sapi("Update tenant settings", response={"error_page": {"html": "{{ error | upcase }}"}}),
+            ],
+            [
+                sapi("Update tenant settings", response={"error_page": {"html": "<p>Sorry</p>"}}),
+                sapi("Update tenant settings", response={"error_page": {"url": "https://x.example"}}),
+            ],
+        ),
         "0c71d42b-d918-4698-a849-d5d5ee5b208b": (
             [ev("s", "Successful login"), ev("scoa")],
-            [ev("f", "Wrong password"), ev("seacft")]),
+            [ev("f", "Wrong password"), ev("seacft")],
+        ),
         "a9d48080-5b88-4e4d-8b6d-45696f85c444": (
-            [ev("pla", ip="198.51.100.7", details={"requiresVerification": True}, at="2025-03-01T08:00:00Z"),
-             ev("s", ip="198.51.100.7", at="2025-03-02T09:00:00Z")],
-            [ev("pla", ip="198.51.100.8", details={"requiresVerification": False}),
-             ev("s", ip="198.51.100.8", at="2025-03-01T11:00:00Z"), ev("s", ip="198.51.100.8", at="2025-03-01T12:00:00Z")]),
+            [
+                ev("pla", ip="198.51.100.7", details={"requiresVerification": True}, at="2025-03-01T08:00:00Z"),
+                ev("s", ip="198.51.100.7", at="2025-03-02T09:00:00Z"),
+            ],
+            [
+                ev("pla", ip="198.51.100.8", details={"requiresVerification": False}),
+                ev("s", ip="198.51.100.8", at="2025-03-01T11:00:00Z"),
+                ev("s", ip="198.51.100.8", at="2025-03-01T12:00:00Z"),
+            ],
+        ),
         "6ef35d2c-ae8f-4b42-91b8-67915c7e41ff": (
             [ev("ss", user_name="new@mailinator.example", user_id="auth0|n1")],
-            [ev("ss", user_name="kim@example.com", user_id="auth0|k1"),
-             ev("sv", user_name="kim@example.com", user_id="auth0|k1", at="2025-03-01T11:00:00Z"),
-             ev("ss", user_name="nobody", user_id="auth0|x")]),
+            [
+                ev("ss", user_name="kim@example.com", user_id="auth0|k1"),
+                ev("sv", user_name="kim@example.com", user_id="auth0|k1", at="2025-03-01T11:00:00Z"),
+                ev("ss", user_name="nobody", user_id="auth0|x"),
+            ],
+        ),
         "3600d0d2-41af-4958-8896-e0ffe8723f26": (
             [sapi("Updates risk assessment configs", response={"AfterAuthentication": False})],
-            [sapi("Updates risk assessment configs", response={"AfterAuthentication": True}),
-             sapi("Updates risk assessment configs", response={"AfterAuthentication": False}, status=403)]),
+            [
+                sapi("Updates risk assessment configs", response={"AfterAuthentication": True}),
+                sapi("Updates risk assessment configs", response={"AfterAuthentication": False}, status=403),
+            ],
+        ),
         "d0b564f6-716a-11f0-96ba-723487b9527c": (
             [sapi("Update multi-factor authentication type", request={"enabled": False})],
-            [sapi("Update multi-factor authentication type", request={"enabled": True})]),
+            [sapi("Update multi-factor authentication type", request={"enabled": True})],
+        ),
         "6733ad4e-716a-11f0-9006-723487b9527c": (
-            [sapi("Update multi-factor authentication policies", response=["all-applications"]),
-             sapi("Update multi-factor authentication policies", response=["confidence-score"])],
-            [sapi("Update multi-factor authentication policies", response=[]),
-             sapi("Update multi-factor authentication policies", response=["never"])]),
+            [
+                sapi("Update multi-factor authentication policies", response=["all-applications"]),
+                sapi("Update multi-factor authentication policies", response=["confidence-score"]),
+            ],
+            [
+                sapi("Update multi-factor authentication policies", response=[]),
+                sapi("Update multi-factor authentication policies", response=["never"]),
+            ],
+        ),
         "25b35d32-716b-11f0-a54e-723487b9527c": (
             [ev("gd_enrollment_complete", "Guardian - Enrollment complete (sms)")],
-            [ev("gd_enrollment_complete", "Guardian - Enrollment complete")]),
+            [ev("gd_enrollment_complete", "Guardian - Enrollment complete")],
+        ),
         "4bf28f3a-716c-11f0-9932-723487b9527c": (
             [sapi("Dynamic client registration")],
-            [sapi("Create client"), ev("s", "Dynamic client registration")]),
+            [sapi("Create client"), ev("s", "Dynamic client registration")],
+        ),
         "6a19be71-ade9-4bdd-9d24-6f93800d8328": (
-            [ev("sertft", user_name="a@b.example", user_id="auth0|a", client_id="c1", user_agent="curl/8",
-                details={"familyId": "fam1"})],
-            [ev("ferrt", user_name="a@b.example", user_id="auth0|a", client_id="c1", user_agent="curl/8")]),
+            [
+                ev(
+                    "sertft",
+                    user_name="a@b.example",
+                    user_id="auth0|a",
+                    client_id="c1",
+                    user_agent="curl/8",
+                    details={"familyId": "fam1"},
+                )
+            ],
+            [ev("ferrt", user_name="a@b.example", user_id="auth0|a", client_id="c1", user_agent="curl/8")],
+        ),
         "e675f02e-716c-11f0-8602-723487b9527c": (
             [ev("gd_send_pn", "Guardian - Second factor notification sent")],
-            [ev("gd_send_sms", "Guardian - Second factor sms sent")]),
+            [ev("gd_send_sms", "Guardian - Second factor sms sent")],
+        ),
         "2d7087d2-716d-11f0-ba3b-723487b9527c": (
-            [ev("mgmt_api_read", "Get client by ID", details={"accessedSecrets": ["client_secret"],
-                                                              "response": {"body": {"client_id": "critical-client_id-1"}}})],
-            [ev("mgmt_api_read", "Get client by ID", details={"accessedSecrets": [],
-                                                              "response": {"body": {"client_id": "critical-client_id-1"}}}),
-             ev("mgmt_api_read", "Get client by ID", details={"accessedSecrets": ["client_secret"],
-                                                              "response": {"body": {"client_id": "ordinary"}}})]),
+            [
+                ev(
+                    "mgmt_api_read",
+                    "Get client by ID",
+                    details={
+                        "accessedSecrets": ["client_secret"],
+                        "response": {"body": {"client_id": "critical-client_id-1"}},
+                    },
+                )
+            ],
+            [
+                ev(
+                    "mgmt_api_read",
+                    "Get client by ID",
+                    details={"accessedSecrets": [], "response": {"body": {"client_id": "critical-client_id-1"}}},
+                ),
+                ev(
+                    "mgmt_api_read",
+                    "Get client by ID",
+                    details={"accessedSecrets": ["client_secret"], "response": {"body": {"client_id": "ordinary"}}},
+                ),
+            ],
+        ),
         "90a9a856-716d-11f0-bb81-723487b9527c": (
             [ev("seccft", client_id="API-EXPLORER")],
-            [ev("seccft", client_id="backend-job"), ev("feccft", client_id="API-EXPLORER")]),
+            [ev("seccft", client_id="backend-job"), ev("feccft", client_id="API-EXPLORER")],
+        ),
         "3a9be414-716e-11f0-8153-723487b9527c": (
             [ev("ss", ip="192.0.2.50"), ev("signup_pwd_leak", ip="192.0.2.51")],
-            [ev("s", ip="192.0.2.50"), ev("fu", ip="192.0.2.50")]),
+            [ev("s", ip="192.0.2.50"), ev("fu", ip="192.0.2.50")],
+        ),
         "bad8fcc0-716e-11f0-b852-723487b9527c": (
             [ev("gd_enrollment_complete", "Guardian - Enrollment complete")],
-            [ev("gd_enrollment_complete", "Guardian - Enrollment complete (sms)")]),
+            [ev("gd_enrollment_complete", "Guardian - Enrollment complete (sms)")],
+        ),
         "74a1ddea-7172-11f0-ace0-723487b9527c": (
             [ev("gd_send_sms", "Guardian - Second factor sms sent")],
-            [ev("gd_send_voice", "Guardian - Second factor voice call sent")]),
+            [ev("gd_send_voice", "Guardian - Second factor voice call sent")],
+        ),
         "afb609fe-716f-11f0-b060-723487b9527c": (
             [sapi(SIT, response={"enabled": True}), sapi(BF, response={"enabled": False})],
-            [sapi(BF, response={"enabled": True}), sapi(BOT, response={"enabled": "true"})]),
+            [sapi(BF, response={"enabled": True}), sapi(BOT, response={"enabled": "true"})],
+        ),
         "5b7a6b8c-6e3b-11f0-a54c-723487b9527e": (
             [sapi(BF, request={"allowlist": ["203.0.113.66"]})],
-            [ev("sapi", BF, request={"body": {"allowlist": "192.0.2.0/24"}}), sapi("Update tenant settings")]),
+            [ev("sapi", BF, request={"body": {"allowlist": "192.0.2.0/24"}}), sapi("Update tenant settings")],
+        ),
         "466073e8-7171-11f0-858f-723487b9527c": (
             [ev("s", hostname="acme.eu.auth0.com"), ev("fepft", hostname="ACME.eu.auth0.com")],
-            [ev("s", hostname="login.acme.example"), ev("sapi", hostname="acme.eu.auth0.com")]),
+            [ev("s", hostname="login.acme.example"), ev("sapi", hostname="acme.eu.auth0.com")],
+        ),
     }

@@ -80,9 +80,16 @@ class _Backend:
 
     @property
     def api(self) -> pusher.Pusher:
-        return pusher.Pusher(app_id=APP_ID, key=KEY, secret=SECRET, host="127.0.0.1", port=self.port,
-                             ssl=False, timeout=5,
-                             encryption_master_key_base64=base64.b64encode(MASTER_KEY).decode())
+        return pusher.Pusher(
+            app_id=APP_ID,
+            key=KEY,
+            secret=SECRET,
+            host="127.0.0.1",
+            port=self.port,
+            ssl=False,
+            timeout=5,
+            encryption_master_key_base64=base64.b64encode(MASTER_KEY).decode(),
+        )
 
     def trigger(self, channel: str, event: str, data: Any) -> None:
         """Publish through the signed HTTP API (``data`` is JSON-encoded unless a string)."""
@@ -121,34 +128,58 @@ class SoketiServer(_Backend):
 
     name = "soketi"
 
-    def __init__(self, *, grace_ms: int = 300, max_batch: int = 100, activity_timeout: int | None = None,
-                 start_timeout: float = 20.0, redis_port: int | None = None,
-                 redis_prefix: str = "authviz") -> None:
+    def __init__(
+        self,
+        *,
+        grace_ms: int = 300,
+        max_batch: int = 100,
+        activity_timeout: int | None = None,
+        start_timeout: float = 20.0,
+        redis_port: int | None = None,
+        redis_prefix: str = "authviz",
+    ) -> None:
         if not SOKETI_BIN.exists():
             raise RuntimeError(f"soketi is not installed in {SOKETI_DIR}: run `make node`.")
         self.port = free_port()
         self.metrics_port = free_port()
         self._dir = tempfile.TemporaryDirectory(prefix="authviz-soketi-")
         self.config = Path(self._dir.name) / "soketi.json"
-        self.config.write_text(json.dumps({
-            "debug": False,
-            "host": "127.0.0.1",
-            "port": self.port,
-            "shutdownGracePeriod": grace_ms,
-            "metrics.enabled": False,
-            "metrics.port": self.metrics_port,
-            "eventLimits.maxBatchSize": max_batch,
-            "appManager.array.apps": [{
-                "id": APP_ID, "key": KEY, "secret": SECRET,
-                "enableClientMessages": True, "enableUserAuthentication": True,
-                "maxBackendEventsPerSecond": -1, "maxClientEventsPerSecond": -1,
-                "maxReadRequestsPerSecond": -1,
-            }],
-            # a node of a cluster: the Redis adapter joins the nodes sharing the prefix
-            **({"adapter.driver": "redis", "adapter.redis.prefix": redis_prefix,
-                "database.redis.host": "127.0.0.1", "database.redis.port": redis_port}
-               if redis_port is not None else {}),
-        }))
+        self.config.write_text(
+            json.dumps(
+                {
+                    "debug": False,
+                    "host": "127.0.0.1",
+                    "port": self.port,
+                    "shutdownGracePeriod": grace_ms,
+                    "metrics.enabled": False,
+                    "metrics.port": self.metrics_port,
+                    "eventLimits.maxBatchSize": max_batch,
+                    "appManager.array.apps": [
+                        {
+                            "id": APP_ID,
+                            "key": KEY,
+                            "secret": SECRET,
+                            "enableClientMessages": True,
+                            "enableUserAuthentication": True,
+                            "maxBackendEventsPerSecond": -1,
+                            "maxClientEventsPerSecond": -1,
+                            "maxReadRequestsPerSecond": -1,
+                        }
+                    ],
+                    # a node of a cluster: the Redis adapter joins the nodes sharing the prefix
+                    **(
+                        {
+                            "adapter.driver": "redis",
+                            "adapter.redis.prefix": redis_prefix,
+                            "database.redis.host": "127.0.0.1",
+                            "database.redis.port": redis_port,
+                        }
+                        if redis_port is not None
+                        else {}
+                    ),
+                }
+            )
+        )
         self.start_timeout = start_timeout
         self.process: subprocess.Popen | None = None
         self._log = open(Path(self._dir.name) / "soketi.log", "wb")
@@ -156,9 +187,14 @@ class SoketiServer(_Backend):
 
     def start(self) -> None:
         env = {**os.environ, "SOKETI_METRICS_HOST": "127.0.0.1"}
-        self.process = subprocess.Popen([str(SOKETI_BIN), "start", f"--config={self.config}"],
-                                        cwd=SOKETI_DIR, env=env, stdout=self._log, stderr=subprocess.STDOUT,
-                                        start_new_session=True)
+        self.process = subprocess.Popen(
+            [str(SOKETI_BIN), "start", f"--config={self.config}"],
+            cwd=SOKETI_DIR,
+            env=env,
+            stdout=self._log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
         deadline = time.monotonic() + self.start_timeout
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
@@ -241,8 +277,11 @@ class FaultProxy:
 
     def settings(self, backend: _Backend, **overrides: Any) -> PusherSettings:
         scheme = "https" if self._ssl is not None else "http"
-        return PusherSettings.from_url(f"{scheme}://{KEY}:{SECRET}@127.0.0.1:{self.port}/apps/{APP_ID}",
-                                       encryption_master_key=MASTER_KEY, **overrides)
+        return PusherSettings.from_url(
+            f"{scheme}://{KEY}:{SECRET}@127.0.0.1:{self.port}/apps/{APP_ID}",
+            encryption_master_key=MASTER_KEY,
+            **overrides,
+        )
 
     def _main(self, ready: Future[None]) -> None:
         from aiohttp import web
@@ -287,6 +326,7 @@ class FaultProxy:
                     await client.close(code=1011, message=b"upstream unavailable")
                     return client
                 async with upstream:
+
                     async def pump(src, dst) -> None:
                         async for msg in src:
                             if msg.type == aiohttp.WSMsgType.TEXT:
@@ -294,6 +334,7 @@ class FaultProxy:
                                     await dst.send_str(msg.data)
                             else:
                                 break
+
                     up = asyncio.ensure_future(pump(client, upstream))
                     down = asyncio.ensure_future(pump(upstream, client))
                     done, pending = await asyncio.wait({up, down}, return_when=asyncio.FIRST_COMPLETED)
@@ -315,6 +356,7 @@ class FaultProxy:
             for ws in clients:
                 await ws.close(code=code, message=reason.encode())
             return len(clients)
+
         return self._run(go)
 
     def drop_all(self) -> int:
@@ -325,6 +367,7 @@ class FaultProxy:
                 if transport is not None:
                     transport.abort()
             return len(clients)
+
         return self._run(go)
 
     def freeze(self, frozen: bool = True) -> None:
@@ -361,19 +404,24 @@ def self_signed_tls(directory: Path):
     key = ec.generate_private_key(ec.SECP256R1())
     name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
     now = datetime.datetime.now(datetime.timezone.utc)
-    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
-            .serial_number(x509.random_serial_number())
-            .not_valid_before(now - datetime.timedelta(minutes=5))
-            .not_valid_after(now + datetime.timedelta(hours=1))
-            .add_extension(x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
-                           critical=False)
-            .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-            .sign(key, hashes.SHA256()))
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(minutes=5))
+        .not_valid_after(now + datetime.timedelta(hours=1))
+        .add_extension(x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), critical=False)
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .sign(key, hashes.SHA256())
+    )
     cert_file = Path(directory) / "cert.pem"
     key_file = Path(directory) / "key.pem"
     cert_file.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    key_file.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                                           serialization.NoEncryption()))
+    key_file.write_bytes(
+        key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+    )
     context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
     context.load_cert_chain(cert_file, key_file)
     return cert_file, context

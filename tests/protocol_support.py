@@ -56,6 +56,9 @@ def subscribe(hub, conn, channel, *, user_id=None, user_info=None, now=0.0):
         channel_data = None
         if user_id is not None:
             channel_data = json.dumps({"user_id": user_id, "user_info": user_info})
-        data.update(authorize_channel(KEY, SECRET, conn.socket_id, channel,
-                                      channel_data=channel_data, encryption_master_key=MASTER))
+        data.update(
+            authorize_channel(
+                KEY, SECRET, conn.socket_id, channel, channel_data=channel_data, encryption_master_key=MASTER
+            )
+        )
     return send(hub, conn, "pusher:subscribe", data, now=now)

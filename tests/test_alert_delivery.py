@@ -30,12 +30,28 @@ SECRET = "a3f1c0ffee0b7e5d9c2a48d1e6f7a9b0"
 T0 = datetime(2026, 11, 1, 12, tzinfo=UTC)
 
 
-def alert(key: str = "203.0.113.7", count: int = 14, severity: str = "high", rule: str = "credential_stuffing",
-          summary: str | None = None, update: bool = False) -> Alert:
-    return Alert(detection=rule, severity=severity, key=key, start=T0, end=T0, count=count,
-                 evidence_ids=("e1", "e2"), summary=summary or f"credential stuffing from {key}: {count} users",
-                 update=update, rule_id=f"rule-{rule}", title="Credential stuffing",
-                 what_to_do="Block the IP and reset the passwords of the accounts that logged in.")
+def alert(
+    key: str = "203.0.113.7",
+    count: int = 14,
+    severity: str = "high",
+    rule: str = "credential_stuffing",
+    summary: str | None = None,
+    update: bool = False,
+) -> Alert:
+    return Alert(
+        detection=rule,
+        severity=severity,
+        key=key,
+        start=T0,
+        end=T0,
+        count=count,
+        evidence_ids=("e1", "e2"),
+        summary=summary or f"credential stuffing from {key}: {count} users",
+        update=update,
+        rule_id=f"rule-{rule}",
+        title="Credential stuffing",
+        what_to_do="Block the IP and reset the passwords of the accounts that logged in.",
+    )
 
 
 @pytest.fixture

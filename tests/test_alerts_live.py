@@ -61,10 +61,12 @@ def test_input_shapes_duplicates_and_validation():
 
 
 def test_a_rule_that_cannot_run_is_reported_and_the_others_run():
-    text = ("title: Grouped by a list\nid: 11111111-2222-3333-4444-555555555555\nname: by_list_events\n"
-            "logsource: {product: auth0}\ndetection:\n  sel:\n    type: fp\n  condition: sel\nlevel: high\n"
-            "---\ntitle: Grouped by a list\nname: by_list\ncorrelation:\n  type: event_count\n"
-            "  rules: [by_list_events]\n  group-by:\n    - data.details.x{}\n  timespan: 1h\n  condition: {gte: 2}\n")
+    text = (
+        "title: Grouped by a list\nid: 11111111-2222-3333-4444-555555555555\nname: by_list_events\n"
+        "logsource: {product: auth0}\ndetection:\n  sel:\n    type: fp\n  condition: sel\nlevel: high\n"
+        "---\ntitle: Grouped by a list\nname: by_list\ncorrelation:\n  type: event_count\n"
+        "  rules: [by_list_events]\n  group-by:\n    - data.details.x{}\n  timespan: 1h\n  condition: {gte: 2}\n"
+    )
     loaded = load_rule_text(text, "by_list.yml")
     assert loaded.rules and not loaded.problems
     rules = [*loaded.rules, *[r for r in live_rules() if r.name == "brute_force"]]
@@ -93,7 +95,7 @@ def test_live_finds_the_same_incidents_as_the_batch_engine():
     live = LiveDetector(rules)
     alerted = set()
     for lo in range(0, len(events), 500):
-        for alert in live.feed(events.iloc[lo:lo + 500]):
+        for alert in live.feed(events.iloc[lo : lo + 500]):
             alerted.add((alert.rule_id, tuple(alert.key.split(", "))))
     for alert in live.flush():  # SQL rules run at most once a second: the rest at the end of the stream
         alerted.add((alert.rule_id, tuple(alert.key.split(", "))))

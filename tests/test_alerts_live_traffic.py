@@ -69,8 +69,9 @@ def test_ordinary_demo_traffic_raises_no_alert_in_ten_minutes(seed):
 
 @pytest.mark.parametrize("scenario", sorted(SCENARIOS))
 def test_every_scenario_fires_within_30_s_of_its_start(scenario):
-    options = SimulateOptions(target="-", token="-", rate=DEMO_RATE, seed=3, duration=120,
-                              scenarios=(scenario,), scenario_delay=30.0)
+    options = SimulateOptions(
+        target="-", token="-", rate=DEMO_RATE, seed=3, duration=120, scenarios=(scenario,), scenario_delay=30.0
+    )
     records, events = events_of(options)
     truth = TrafficGenerator(seed=3, start=START).attack(scenario, START + timedelta(seconds=30))[1]
     attack_ids = set(truth.log_ids)
@@ -87,7 +88,9 @@ def test_every_scenario_fires_within_30_s_of_its_start(scenario):
     its = [(t, a) for t, a in mine if a.rule_id in expected or a.detection in expected]
     assert its, f"{scenario}: alerts {[a.detection for _, a in mine]}, none of {sorted(expected)}"
     first_at, first = its[0]
-    assert first_at - attack_start <= timedelta(seconds=30), f"{scenario}: fired {first_at - attack_start} after its start"
+    assert first_at - attack_start <= timedelta(seconds=30), (
+        f"{scenario}: fired {first_at - attack_start} after its start"
+    )
     others = [a.message for _, a in alerts if not set(a.evidence_ids) & attack_ids]
     assert others == []  # and nothing else fired
 

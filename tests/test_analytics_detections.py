@@ -117,8 +117,10 @@ def test_rolling_distinct_matches_a_brute_force_count():
 @pytest.mark.parametrize("km,expected", [(499, 0), (501, 1)])
 def test_impossible_travel_distance_threshold(km, expected):
     lat, lon = _point_at(km)
-    events = [ev("s", 0, lat=PARIS[0], lon=PARIS[1], city="Paris", country="FR"),
-              ev("s", 10, lat=lat, lon=lon, city="Elsewhere", country="XX")]  # 10 min: > 1,000 km/h
+    events = [
+        ev("s", 0, lat=PARIS[0], lon=PARIS[1], city="Paris", country="FR"),
+        ev("s", 10, lat=lat, lon=lon, city="Elsewhere", country="XX"),
+    ]  # 10 min: > 1,000 km/h
     assert len(det.impossible_travel(frame(events))) == expected
 
 
@@ -132,11 +134,13 @@ def test_impossible_travel_speed_threshold(minutes, expected):
 
 def test_impossible_travel_chain_is_one_finding_and_other_users_do_not_mix():
     sydney = (-33.8688, 151.2093)
-    events = [ev("s", 0, lat=PARIS[0], lon=PARIS[1], city="Paris", country="FR"),
-              ev("s", 60, lat=sydney[0], lon=sydney[1], city="Sydney", country="AU"),
-              ev("s", 120, lat=PARIS[0], lon=PARIS[1], city="Paris", country="FR"),
-              ev("s", 61, user="bob@example.com", lat=PARIS[0], lon=PARIS[1]),
-              ev("fp", 30, lat=0.0, lon=0.0)]  # failures do not count
+    events = [
+        ev("s", 0, lat=PARIS[0], lon=PARIS[1], city="Paris", country="FR"),
+        ev("s", 60, lat=sydney[0], lon=sydney[1], city="Sydney", country="AU"),
+        ev("s", 120, lat=PARIS[0], lon=PARIS[1], city="Paris", country="FR"),
+        ev("s", 61, user="bob@example.com", lat=PARIS[0], lon=PARIS[1]),
+        ev("fp", 30, lat=0.0, lon=0.0),
+    ]  # failures do not count
     found = det.impossible_travel(frame(events))
     assert len(found) == 1
     row = found.iloc[0]
@@ -151,8 +155,16 @@ def test_impossible_travel_chain_is_one_finding_and_other_users_do_not_mix():
 # ------------------------------------------------------------------ breached password, reuse
 def test_breached_password_family_and_grouping():
     assert det.breached_password(frame([ev("fp", 0), ev("s", 1)])).empty
-    found = det.breached_password(frame([ev("pwd_leak", 0), ev("reset_pwd_leak", 10),
-                                         ev("signup_pwd_leak", 0, user=None, ip="192.0.2.5"), ev("pwd_leak", 180)]))
+    found = det.breached_password(
+        frame(
+            [
+                ev("pwd_leak", 0),
+                ev("reset_pwd_leak", 10),
+                ev("signup_pwd_leak", 0, user=None, ip="192.0.2.5"),
+                ev("pwd_leak", 180),
+            ]
+        )
+    )
     assert found["key"].tolist() == ["192.0.2.5", "alice@example.com", "alice@example.com"]
     assert found["count"].tolist() == [1, 2, 1] and set(found["severity"]) == {"medium"}
 
@@ -206,7 +218,9 @@ def test_run_detections_concatenates_sorted_and_takes_thresholds():
     assert _names(found) == ["breached_password"]
     found = run_detections(frame(events), brute_force={"min_failures": 3})
     assert _names(found) == ["breached_password", "brute_force"]
-    assert _names(run_detections(frame(events), only=["brute_force"], brute_force={"min_failures": 3})) == ["brute_force"]
+    assert _names(run_detections(frame(events), only=["brute_force"], brute_force={"min_failures": 3})) == [
+        "brute_force"
+    ]
     with pytest.raises(ValueError, match="unknown detections"):
         run_detections(frame(events), nope={})
 
@@ -227,15 +241,26 @@ def test_summary_durations_read_naturally():
 
 
 def test_user_key_falls_back_to_email_then_user_id():
-    events = [ev("fp", 0, user=None, email="e@example.com"), ev("fp", 0, user="", user_id="auth0|1"),
-              ev("fp", 0, user="n@example.com", user_id="auth0|2"), ev("fp", 0, user=None, ip=None)]
+    events = [
+        ev("fp", 0, user=None, email="e@example.com"),
+        ev("fp", 0, user="", user_id="auth0|1"),
+        ev("fp", 0, user="n@example.com", user_id="auth0|2"),
+        ev("fp", 0, user=None, ip=None),
+    ]
     assert det.user_key(frame(events)).tolist() == ["e@example.com", "auth0|1", "n@example.com", None]
     pushes = [ev("gd_send_pn", i, user="", user_id="auth0|77") for i in range(5)]
     assert det.mfa_push_fatigue(frame(pushes))["key"].tolist() == ["auth0|77"]
 
 
 def test_a_frame_not_yet_in_the_schema_is_conformed():
-    raw = pd.DataFrame({"event_id": [f"x{i}" for i in range(5)], "type": ["fp"] * 5, "category": ["login_failure"] * 5,
-                        "timestamp": [f"2026-11-02T09:0{i}:00Z" for i in range(5)], "user_name": ["bob@example.com"] * 5})
+    raw = pd.DataFrame(
+        {
+            "event_id": [f"x{i}" for i in range(5)],
+            "type": ["fp"] * 5,
+            "category": ["login_failure"] * 5,
+            "timestamp": [f"2026-11-02T09:0{i}:00Z" for i in range(5)],
+            "user_name": ["bob@example.com"] * 5,
+        }
+    )
     found = run_detections(raw)
     assert _names(found) == ["brute_force"] and found.iloc[0]["count"] == 5

@@ -16,8 +16,14 @@ def _match(findings, attacks):
     unmatched, pairs = [], []
     remaining = list(attacks)
     for row in findings.itertuples():
-        hit = next((a for a in remaining if a.detection == row.detection and a.key == row.key
-                    and row.start <= a.end and a.start <= row.end), None)
+        hit = next(
+            (
+                a
+                for a in remaining
+                if a.detection == row.detection and a.key == row.key and row.start <= a.end and a.start <= row.end
+            ),
+            None,
+        )
         if hit is None:
             unmatched.append(row.summary)
         else:

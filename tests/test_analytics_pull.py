@@ -73,14 +73,23 @@ async def test_429_is_retried_after_the_announced_reset(server, tenant, tmp_path
 async def test_rate_limit_reset_beyond_max_wait_stops_with_progress_saved(server, tenant, tmp_path):
     tenant.rate_limit_every = 2
     with pytest.raises(PullError, match="run the same command again later"):
-        await pull_logs(DOMAIN, tmp_path, token="good-token", base_url=server.url, progress=False,
-                        flush_every=1, max_wait=0.01)
+        await pull_logs(
+            DOMAIN, tmp_path, token="good-token", base_url=server.url, progress=False, flush_every=1, max_wait=0.01
+        )
     assert PullState.load(tmp_path).last_log_id == tenant.sorted_logs()[99]["log_id"]
 
 
 async def test_resume_from_checkpoint_after_limit_and_new_logs(server, tenant, tmp_path):
-    first = await pull_logs(DOMAIN, tmp_path, token="good-token", base_url=server.url, progress=False,
-                            limit=250, flush_every=100, page_size=50)
+    first = await pull_logs(
+        DOMAIN,
+        tmp_path,
+        token="good-token",
+        base_url=server.url,
+        progress=False,
+        limit=250,
+        flush_every=100,
+        page_size=50,
+    )
     assert first.pulled == 250 and not first.caught_up
     ids = [e["log_id"] for e in tenant.sorted_logs()]
     assert PullState.load(tmp_path).last_log_id == ids[249]
@@ -99,8 +108,16 @@ async def test_resume_from_checkpoint_after_limit_and_new_logs(server, tenant, t
 async def test_crash_midway_then_rerun_loses_nothing_and_duplicates_nothing(server, tenant, tmp_path):
     tenant.fail_after_pages = 5
     with pytest.raises(PullError, match="server errors"):
-        await pull_logs(DOMAIN, tmp_path, token="good-token", base_url=server.url, progress=False,
-                        flush_every=200, max_retries=1, max_wait=2)
+        await pull_logs(
+            DOMAIN,
+            tmp_path,
+            token="good-token",
+            base_url=server.url,
+            progress=False,
+            flush_every=200,
+            max_retries=1,
+            max_wait=2,
+        )
     saved = PullState.load(tmp_path)
     assert saved.pulled == 500  # the buffer was flushed on the way out
     # a crash after the last part file was written but before the checkpoint was saved: the
@@ -116,12 +133,15 @@ async def test_crash_midway_then_rerun_loses_nothing_and_duplicates_nothing(serv
 
 
 async def test_client_credentials_token_and_refusals(server, tenant, tmp_path):
-    result = await pull_logs(DOMAIN, tmp_path / "a", client_id="cid", client_secret="csecret",
-                             base_url=server.url, progress=False, limit=10)
+    result = await pull_logs(
+        DOMAIN, tmp_path / "a", client_id="cid", client_secret="csecret", base_url=server.url, progress=False, limit=10
+    )
     assert result.pulled == 10 and tenant.issued == ["issued-1"]
     assert tenant.requests[-1]["authorization"] == "Bearer issued-1"
     with pytest.raises(PullError, match="refused the client credentials"):
-        await pull_logs(DOMAIN, tmp_path / "b", client_id="cid", client_secret="wrong", base_url=server.url, progress=False)
+        await pull_logs(
+            DOMAIN, tmp_path / "b", client_id="cid", client_secret="wrong", base_url=server.url, progress=False
+        )
     with pytest.raises(PullError, match=r"refused the token \(401: Invalid token\)"):
         await pull_logs(DOMAIN, tmp_path / "c", token="forged", base_url=server.url, progress=False)
     with pytest.raises(PullError, match="holds logs of"):
@@ -151,12 +171,15 @@ def test_domain_and_base_url_validation():
 
 
 def _cli(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "authviz", "logs", "pull", *args],
-                          capture_output=True, text=True, timeout=120)
+    return subprocess.run(
+        [sys.executable, "-m", "authviz", "logs", "pull", *args], capture_output=True, text=True, timeout=120
+    )
 
 
 def test_cli_pulls_and_reports(server, tmp_path):
-    done = _cli("--domain", DOMAIN, "--token", "good-token", "--base-url", server.url, "-o", str(tmp_path), "--no-progress")
+    done = _cli(
+        "--domain", DOMAIN, "--token", "good-token", "--base-url", server.url, "-o", str(tmp_path), "--no-progress"
+    )
     assert done.returncode == 0, done.stderr
     assert done.stdout.startswith("pulled 1234 logs in 14 pages") and "caught up" in done.stdout
     refused = _cli("--domain", DOMAIN, "--token", "forged", "--base-url", server.url, "-o", str(tmp_path / "x"))
@@ -178,7 +201,23 @@ def test_cli_in_process_resumes_and_refuses_bad_usage(server, tmp_path, capsys, 
     monkeypatch.delenv("AUTH0_MANAGEMENT_TOKEN")
     assert main(base) == 2 and "give --token" in capsys.readouterr().err
     assert main([*base, "--token", "t", "--client-id", "i"]) == 2
-    assert main(["logs", "pull", "--domain", DOMAIN, "--token", "t", "--base-url", "http://example.com", "-o", str(tmp_path)]) == 2
+    assert (
+        main(
+            [
+                "logs",
+                "pull",
+                "--domain",
+                DOMAIN,
+                "--token",
+                "t",
+                "--base-url",
+                "http://example.com",
+                "-o",
+                str(tmp_path),
+            ]
+        )
+        == 2
+    )
     assert "only on 127.0.0.1" in capsys.readouterr().err
 
 
@@ -189,6 +228,5 @@ def test_the_library_speaks_in_settings_and_the_command_line_in_flags(tmp_path, 
     with pytest.raises(UsageError) as raised:
         asyncio.run(pull_logs(DOMAIN, tmp_path, token="t", page_size=0, progress=False))
     assert str(raised.value).startswith("page_size must be between 1 and 100")
-    assert main(["logs", "pull", "--domain", DOMAIN, "--token", "t", "--take", "0",
-                 "-o", str(tmp_path)]) == 2
+    assert main(["logs", "pull", "--domain", DOMAIN, "--token", "t", "--take", "0", "-o", str(tmp_path)]) == 2
     assert capsys.readouterr().err.startswith("authviz: --take must be between 1 and 100")

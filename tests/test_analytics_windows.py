@@ -48,6 +48,10 @@ def test_rolling_count_distinct_and_incidents_match_naive(case):
 
 def test_haversine_known_distances():
     paris, london, sydney = (48.8566, 2.3522), (51.5074, -0.1278), (-33.8688, 151.2093)
-    km = win.haversine_km(np.array([paris[0], paris[0]]), np.array([paris[1], paris[1]]),
-                          np.array([london[0], sydney[0]]), np.array([london[1], sydney[1]]))
+    km = win.haversine_km(
+        np.array([paris[0], paris[0]]),
+        np.array([paris[1], paris[1]]),
+        np.array([london[0], sydney[0]]),
+        np.array([london[1], sydney[1]]),
+    )
     assert abs(km[0] - 343.5) < 1.5 and abs(km[1] - 16_960) < 30

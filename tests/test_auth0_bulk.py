@@ -9,7 +9,12 @@ from hypothesis import HealthCheck, given, settings, strategies as st
 
 import authviz.auth0.bulk as bulk
 from authviz.auth0 import (
-    ParseError, empty_frame, events_to_frame, parse_body, read_log_files, read_logs,
+    ParseError,
+    empty_frame,
+    events_to_frame,
+    parse_body,
+    read_log_files,
+    read_logs,
 )
 from authviz.auth0.parse import is_one_document
 from authviz.auth0.schema import COLUMNS
@@ -32,7 +37,8 @@ def assert_same_as_per_record(body: bytes, *, dedup: bool = True) -> None:
     want = events_to_frame(expected.events)
     pd.testing.assert_frame_equal(got.frame.drop(columns="raw"), want.drop(columns="raw"))
     assert [(r.position, r.reason, r.raw) for r in got.rejects] == [
-        (r.position, r.reason, r.raw) for r in expected.rejects]
+        (r.position, r.reason, r.raw) for r in expected.rejects
+    ]
     assert got.duplicates == expected.duplicates
 
 
@@ -64,9 +70,14 @@ def test_paths_gzip_bytes_and_iterables(tmp_path):
     packed.write_bytes(gzip.compress(body))
     array = tmp_path / "logs.json"
     array.write_text(json.dumps(records, indent=2))
-    frames = [read_logs(plain).frame, read_logs(str(packed)).frame, read_logs(array).frame,
-              read_logs(body).frame, read_logs(records).frame,
-              read_logs([json.dumps(r) for r in records]).frame]
+    frames = [
+        read_logs(plain).frame,
+        read_logs(str(packed)).frame,
+        read_logs(array).frame,
+        read_logs(body).frame,
+        read_logs(records).frame,
+        read_logs([json.dumps(r) for r in records]).frame,
+    ]
     for frame in frames:
         assert frame["event_id"].tolist() == ["id0", "id1", "id2", "id3"]
         assert frame["category"].tolist() == ["login_success", "login_failure", "silent_auth", "other"]
@@ -95,21 +106,27 @@ def test_heterogeneous_lines_every_shape(blocks, request):
     if blocks == "tiny":
         request.getfixturevalue("tiny_blocks")
     records = [
-        stream_record("a"), RULE_SIGNUP, ACTION_EVENT,
+        stream_record("a"),
+        RULE_SIGNUP,
+        ACTION_EVENT,
         {"_id": "m", "date": "2024-05-01T00:00:00Z", "type": "slo", "isMobile": False},
         {"detail": {"log_id": "e", "data": {"date": "2024-05-01T00:00:00Z", "type": "ss"}}},
         {"NAMED": {"detail": {"log_id": "w", "data": {"date": "2024-05-01T00:00:00Z", "type": "s"}}}},
     ]
-    mixed = [{"log_id": "both", "data": {"date": "2024-05-01T00:00:00Z", "type": "s"},
-              "detail": {"log_id": "both-e", "data": {"date": "2024-05-01T00:00:00Z", "type": "f"}}},
-             {"_id": "flat-with-data", "date": "2024-05-01T00:00:00Z", "type": "s", "data": "x", "log_id": "q"}]
+    mixed = [
+        {
+            "log_id": "both",
+            "data": {"date": "2024-05-01T00:00:00Z", "type": "s"},
+            "detail": {"log_id": "both-e", "data": {"date": "2024-05-01T00:00:00Z", "type": "f"}},
+        },
+        {"_id": "flat-with-data", "date": "2024-05-01T00:00:00Z", "type": "s", "data": "x", "log_id": "q"},
+    ]
     for first in (stream_record("a"), records[3], records[4]):  # each log shape leads a block once
         body = lines(first, *records[1:], *mixed, *records)
         assert_same_as_per_record(body)
         assert_same_as_per_record(body, dedup=False)
     frame = read_logs(lines(*records)).frame
-    assert frame["source"].tolist() == ["log_stream", "rule", "action", "management_api",
-                                        "eventbridge", "eventbridge"]
+    assert frame["source"].tolist() == ["log_stream", "rule", "action", "management_api", "eventbridge", "eventbridge"]
     both = read_logs(lines(*mixed))
     assert both.frame["event_id"].tolist() == ["both-e"]  # an EventBridge envelope wins over `data`
     assert "'data' should be an object, not text" in both.rejects[0].reason
@@ -166,33 +183,67 @@ def test_strict_raises_and_shape_override():
 _text = st.one_of(st.none(), st.text(max_size=12), st.sampled_from(["", "a@b.c", "<i>x</i>", "ü"]))
 _scalar = st.one_of(_text, st.integers(-5, 5), st.booleans(), st.floats(allow_nan=False, allow_infinity=False))
 _date = st.one_of(
-    st.sampled_from(["2024-05-01T12:00:00.123Z", "2024-05-01 12:00:00.123456789", "2024-05-01T12:00:00+02:00",
-                     "yesterday", "2024-13-01T00:00:00Z", "", "3000-01-01T00:00:00Z"]),
-    st.none(), st.integers(0, 10))
-_location = st.one_of(st.none(), st.text(max_size=3), st.fixed_dictionaries({}, optional={
-    "country_code": st.one_of(_text, st.sampled_from(["US", "de", "XK"])),
-    "country_name": st.one_of(_text, st.sampled_from(["Russia", "Atlantis"])),
-    "latitude": st.one_of(st.none(), st.floats(-90, 90), st.text(max_size=4)),
-    "city_name": _text}))
-_entry = st.fixed_dictionaries({}, optional={
-    "date": _date, "type": st.one_of(st.sampled_from(["s", "f", "fsa", "ss", "gd_send_pn", "zz", ""]), _scalar),
-    "log_id": st.one_of(st.sampled_from(["L1", "L2", "L3", ""]), _scalar),
-    "_id": st.one_of(st.none(), st.sampled_from(["L1", "M9"])),
-    "user_name": _scalar, "user_id": _scalar, "description": _scalar, "ip": _text,
-    "hostname": st.one_of(_text, st.sampled_from(["t1.auth0.com", "t2.eu.auth0.com", "login.acme.com"])),
-    "tenant_name": _text, "is_mobile": st.one_of(st.none(), st.booleans(), st.sampled_from(["true", "x"])),
-    "isMobile": st.one_of(st.none(), st.booleans()), "location_info": _location,
-    "details": st.recursive(_scalar, lambda inner: st.lists(inner, max_size=3)
-                            | st.dictionaries(st.text(max_size=4), inner, max_size=3), max_leaves=6),
-})
+    st.sampled_from(
+        [
+            "2024-05-01T12:00:00.123Z",
+            "2024-05-01 12:00:00.123456789",
+            "2024-05-01T12:00:00+02:00",
+            "yesterday",
+            "2024-13-01T00:00:00Z",
+            "",
+            "3000-01-01T00:00:00Z",
+        ]
+    ),
+    st.none(),
+    st.integers(0, 10),
+)
+_location = st.one_of(
+    st.none(),
+    st.text(max_size=3),
+    st.fixed_dictionaries(
+        {},
+        optional={
+            "country_code": st.one_of(_text, st.sampled_from(["US", "de", "XK"])),
+            "country_name": st.one_of(_text, st.sampled_from(["Russia", "Atlantis"])),
+            "latitude": st.one_of(st.none(), st.floats(-90, 90), st.text(max_size=4)),
+            "city_name": _text,
+        },
+    ),
+)
+_entry = st.fixed_dictionaries(
+    {},
+    optional={
+        "date": _date,
+        "type": st.one_of(st.sampled_from(["s", "f", "fsa", "ss", "gd_send_pn", "zz", ""]), _scalar),
+        "log_id": st.one_of(st.sampled_from(["L1", "L2", "L3", ""]), _scalar),
+        "_id": st.one_of(st.none(), st.sampled_from(["L1", "M9"])),
+        "user_name": _scalar,
+        "user_id": _scalar,
+        "description": _scalar,
+        "ip": _text,
+        "hostname": st.one_of(_text, st.sampled_from(["t1.auth0.com", "t2.eu.auth0.com", "login.acme.com"])),
+        "tenant_name": _text,
+        "is_mobile": st.one_of(st.none(), st.booleans(), st.sampled_from(["true", "x"])),
+        "isMobile": st.one_of(st.none(), st.booleans()),
+        "location_info": _location,
+        "details": st.recursive(
+            _scalar,
+            lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=4), inner, max_size=3),
+            max_leaves=6,
+        ),
+    },
+)
 _record = st.one_of(
     st.builds(lambda entry, log_id: {"log_id": log_id, "data": entry}, _entry, st.sampled_from(["L1", "L2", None])),
     st.builds(lambda entry: {"detail": {"log_id": "E1", "data": entry}}, _entry),
     _entry,
-    st.just(RULE_SIGNUP), st.just(ACTION_EVENT),
+    st.just(RULE_SIGNUP),
+    st.just(ACTION_EVENT),
 )
-_line = st.one_of(_record.map(lambda record: json.dumps(record, ensure_ascii=False)),
-                  st.sampled_from(["null", "[1, 2]", "{bad json", '"text"', "{}", '{"a": 1} {"b": 2}', "   "]))
+_line = st.one_of(
+    _record.map(lambda record: json.dumps(record, ensure_ascii=False)),
+    st.sampled_from(["null", "[1, 2]", "{bad json", '"text"', "{}", '{"a": 1} {"b": 2}', "   "]),
+)
 
 
 @settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
@@ -258,7 +309,9 @@ LENIENT_LINES = [
 @pytest.mark.parametrize("engine", bulk.ENGINES)
 def test_lenient_json_and_odd_types_agree_with_the_per_record_parser(tmp_path, monkeypatch, engine):
     monkeypatch.setattr(bulk, "_Misaligned", type("Never", (Exception,), {}))  # no silent fallback here
-    body = "\ufeff" + "\n".join(LENIENT_LINES + [json.dumps(stream_record("ok")), "\ufeff" + json.dumps(stream_record("bom"))])
+    body = "\ufeff" + "\n".join(
+        LENIENT_LINES + [json.dumps(stream_record("ok")), "\ufeff" + json.dumps(stream_record("bom"))]
+    )
     body = (body + "\n").encode()
     path = tmp_path / "lenient.jsonl"
     path.write_bytes(body)

@@ -16,48 +16,103 @@ from auth0_support import FIXTURES, SAMPLES, lines, stream_record
 
 
 def run(*args, cwd):
-    return subprocess.run([sys.executable, "-m", "authviz", *map(str, args)], cwd=cwd,
-                          capture_output=True, text=True, timeout=120)
+    return subprocess.run(
+        [sys.executable, "-m", "authviz", *map(str, args)], cwd=cwd, capture_output=True, text=True, timeout=120
+    )
 
 
 def test_exit_statuses_through_the_real_command(tmp_path):
-    clean = run("logs", "convert", FIXTURES / "elastic_auth0_logstream_webhook.ndjson",
-                FIXTURES / "mgmt_api_user_logs_MG177_sso.json", "-o", tmp_path / "out.parquet", cwd=tmp_path)
+    clean = run(
+        "logs",
+        "convert",
+        FIXTURES / "elastic_auth0_logstream_webhook.ndjson",
+        FIXTURES / "mgmt_api_user_logs_MG177_sso.json",
+        "-o",
+        tmp_path / "out.parquet",
+        cwd=tmp_path,
+    )
     assert clean.returncode == 0, clean.stderr
     assert "wrote 72 events" in clean.stdout and "silent_auth" in clean.stdout
     assert "Traceback" not in clean.stderr
 
-    some_rejected = run("logs", "convert", FIXTURES / "panther_auth0_rule_tests.ndjson",
-                        "-o", tmp_path / "p.csv", cwd=tmp_path)
+    some_rejected = run(
+        "logs", "convert", FIXTURES / "panther_auth0_rule_tests.ndjson", "-o", tmp_path / "p.csv", cwd=tmp_path
+    )
     assert some_rejected.returncode == 1
     assert "duplicates dropped: 13" in some_rejected.stdout and "rejected records: 33" in some_rejected.stdout
     assert (tmp_path / "p.csv.rejects.jsonl").exists()
 
-    unknown_extension = run("logs", "convert", FIXTURES / "elastic_auth0_logstream_webhook.ndjson",
-                            "-o", tmp_path / "out.xlsx", cwd=tmp_path)
+    unknown_extension = run(
+        "logs",
+        "convert",
+        FIXTURES / "elastic_auth0_logstream_webhook.ndjson",
+        "-o",
+        tmp_path / "out.xlsx",
+        cwd=tmp_path,
+    )
     assert unknown_extension.returncode == 2
     assert "cannot tell the output format" in unknown_extension.stderr
     assert "Traceback" not in unknown_extension.stderr
-
 
 
 def test_usage_errors_and_strict_mode_in_process(tmp_path, capsys):
     assert main(["logs", "convert", str(tmp_path / "missing.jsonl"), "-o", str(tmp_path / "o.csv")]) == 2
     assert "does not exist" in capsys.readouterr().err
     # a missing output directory is created
-    assert main(["logs", "convert", str(FIXTURES / "elastic_auth0_logstream_webhook.ndjson"),
-                 "-o", str(tmp_path / "new" / "dir" / "o.csv")]) == 0
+    assert (
+        main(
+            [
+                "logs",
+                "convert",
+                str(FIXTURES / "elastic_auth0_logstream_webhook.ndjson"),
+                "-o",
+                str(tmp_path / "new" / "dir" / "o.csv"),
+            ]
+        )
+        == 0
+    )
     assert (tmp_path / "new" / "dir" / "o.csv").exists()
     capsys.readouterr()
     (tmp_path / "afile").write_text("x")
-    assert main(["logs", "convert", str(FIXTURES / "elastic_auth0_logstream_webhook.ndjson"),
-                 "-o", str(tmp_path / "afile" / "o.csv")]) == 2
+    assert (
+        main(
+            [
+                "logs",
+                "convert",
+                str(FIXTURES / "elastic_auth0_logstream_webhook.ndjson"),
+                "-o",
+                str(tmp_path / "afile" / "o.csv"),
+            ]
+        )
+        == 2
+    )
     assert "output directory" in capsys.readouterr().err
-    assert main(["logs", "convert", str(FIXTURES / "datadog_integrations_extras_auth0_tests.ndjson"),
-                 "-o", str(tmp_path / "d.csv")]) == 1
+    assert (
+        main(
+            [
+                "logs",
+                "convert",
+                str(FIXTURES / "datadog_integrations_extras_auth0_tests.ndjson"),
+                "-o",
+                str(tmp_path / "d.csv"),
+            ]
+        )
+        == 1
+    )
     assert "--keep-duplicates keeps every record" in capsys.readouterr().out
-    assert main(["logs", "convert", str(FIXTURES / "datadog_integrations_extras_auth0_tests.ndjson"),
-                 "--strict", "-o", str(tmp_path / "s.jsonl")]) == 1
+    assert (
+        main(
+            [
+                "logs",
+                "convert",
+                str(FIXTURES / "datadog_integrations_extras_auth0_tests.ndjson"),
+                "--strict",
+                "-o",
+                str(tmp_path / "s.jsonl"),
+            ]
+        )
+        == 1
+    )
     err = capsys.readouterr().err
     assert "stopped (--strict)" in err and "record 2:" in err
     assert not (tmp_path / "s.jsonl").exists()  # strict writes nothing
@@ -85,8 +140,9 @@ def test_every_sample_converts_to_every_format(tmp_path, suffix, capsys):
 
 def test_parquet_keeps_the_schema_dtypes(tmp_path):
     out = tmp_path / "x.parquet"
-    assert main(["logs", "convert", str(FIXTURES / "sumologic_docs_auth0_s_with_location_info.json"),
-                 "-o", str(out)]) == 0
+    assert (
+        main(["logs", "convert", str(FIXTURES / "sumologic_docs_auth0_s_with_location_info.json"), "-o", str(out)]) == 0
+    )
     back = pd.read_parquet(out)
     expected = read_logs(FIXTURES / "sumologic_docs_auth0_s_with_location_info.json").frame
     pd.testing.assert_frame_equal(back, expected)
@@ -102,13 +158,25 @@ def test_format_flag_overrides_the_extension(tmp_path, capsys):
 
 
 @settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(st.lists(st.tuples(st.sampled_from(["a", "b", "c", "d"]), st.sampled_from(["s", "f", "ss", "fsa"]),
-                          st.sampled_from(["US", "Russia", None, "Atlantis"]),
-                          st.sampled_from(["x", "<b>é</b>", None])), max_size=8))
+@given(
+    st.lists(
+        st.tuples(
+            st.sampled_from(["a", "b", "c", "d"]),
+            st.sampled_from(["s", "f", "ss", "fsa"]),
+            st.sampled_from(["US", "Russia", None, "Atlantis"]),
+            st.sampled_from(["x", "<b>é</b>", None]),
+        ),
+        max_size=8,
+    )
+)
 def test_round_trip_through_convert(tmp_path_factory, records):
     folder = tmp_path_factory.mktemp("rt")
-    body = lines(*[stream_record(log_id, type=code, user_name=name,
-                                 location_info={"country_name": country}) for log_id, code, country, name in records])
+    body = lines(
+        *[
+            stream_record(log_id, type=code, user_name=name, location_info={"country_name": country})
+            for log_id, code, country, name in records
+        ]
+    )
     source = folder / "in.jsonl"
     source.write_bytes(body)
     expected = read_logs(source)
@@ -123,8 +191,9 @@ def test_round_trip_through_convert(tmp_path_factory, records):
     pd.testing.assert_frame_equal(read_logs(again).frame, expected.frame)
 
 
-@pytest.mark.parametrize("text", ["hello, this is not JSON\nsecond line\n", "user,type\nalice,s\n",
-                                  "<html><body>login page</body></html>\n"])
+@pytest.mark.parametrize(
+    "text", ["hello, this is not JSON\nsecond line\n", "user,type\nalice,s\n", "<html><body>login page</body></html>\n"]
+)
 def test_a_file_that_is_not_json_is_said_so_and_nothing_is_written(tmp_path, text):
     # #12 item 9: this said "wrote 1 events" and wrote an empty CSV.
     source = tmp_path / "notes.txt"

@@ -7,11 +7,23 @@ from authviz.auth0 import Country, normalize_country, resolve_country
 @pytest.mark.parametrize(
     ("value", "code", "iso3"),
     [
-        ("US", "US", "USA"), ("us", "US", "USA"), ("USA", "US", "USA"), ("United States", "US", "USA"),
-        ("Russia", "RU", "RUS"), ("Russian Federation", "RU", "RUS"), ("South Korea", "KR", "KOR"),
-        ("Iran", "IR", "IRN"), ("Vietnam", "VN", "VNM"), ("Turkey", "TR", "TUR"), ("Türkiye", "TR", "TUR"),
-        ("UK", "GB", "GBR"), ("United Kingdom", "GB", "GBR"), ("  france ", "FR", "FRA"),
-        ("Cote d'Ivoire", "CI", "CIV"), ("Czech Republic", "CZ", "CZE"), ("DEU", "DE", "DEU"),
+        ("US", "US", "USA"),
+        ("us", "US", "USA"),
+        ("USA", "US", "USA"),
+        ("United States", "US", "USA"),
+        ("Russia", "RU", "RUS"),
+        ("Russian Federation", "RU", "RUS"),
+        ("South Korea", "KR", "KOR"),
+        ("Iran", "IR", "IRN"),
+        ("Vietnam", "VN", "VNM"),
+        ("Turkey", "TR", "TUR"),
+        ("Türkiye", "TR", "TUR"),
+        ("UK", "GB", "GBR"),
+        ("United Kingdom", "GB", "GBR"),
+        ("  france ", "FR", "FRA"),
+        ("Cote d'Ivoire", "CI", "CIV"),
+        ("Czech Republic", "CZ", "CZE"),
+        ("DEU", "DE", "DEU"),
     ],
 )
 def test_known_values(value, code, iso3):

@@ -25,23 +25,54 @@ from bridge_support import record
 # -- strategies -------------------------------------------------------------------------------
 
 _ODD = st.one_of(
-    st.none(), st.just(""), st.booleans(), st.integers(-10**6, 10**6),
-    st.floats(width=32), st.text(max_size=12),
-    st.lists(st.integers(0, 3), max_size=2), st.dictionaries(st.sampled_from("ab"), st.integers(0, 2), max_size=1),
-    st.sampled_from(["1", "0", "true", "False", "12.5", "nan", "FR", "FRA", "France", "Atlantis",
-                     "dev-abc.eu.auth0.com", "example.org", "a@b.c"]),
+    st.none(),
+    st.just(""),
+    st.booleans(),
+    st.integers(-(10**6), 10**6),
+    st.floats(width=32),
+    st.text(max_size=12),
+    st.lists(st.integers(0, 3), max_size=2),
+    st.dictionaries(st.sampled_from("ab"), st.integers(0, 2), max_size=1),
+    st.sampled_from(
+        [
+            "1",
+            "0",
+            "true",
+            "False",
+            "12.5",
+            "nan",
+            "FR",
+            "FRA",
+            "France",
+            "Atlantis",
+            "dev-abc.eu.auth0.com",
+            "example.org",
+            "a@b.c",
+        ]
+    ),
 )
 _VALID_Z = st.builds(
-    lambda moment, digits: moment.strftime("%Y-%m-%dT%H:%M:%S")
-    + ("" if digits == 0 else "." + f"{moment.microsecond:06d}{moment.day:03d}"[:digits]) + "Z",
+    lambda moment, digits: (
+        moment.strftime("%Y-%m-%dT%H:%M:%S")
+        + ("" if digits == 0 else "." + f"{moment.microsecond:06d}{moment.day:03d}"[:digits])
+        + "Z"
+    ),
     st.one_of(
         st.datetimes(min_value=datetime(1677, 1, 1), max_value=datetime(2263, 12, 31)),
         # the edges of what a datetime64[ns] column holds (the reference refuses beyond them)
-        st.sampled_from([datetime(1677, 1, 1), datetime(1677, 9, 21, 0, 12, 43, 145224),
-                         datetime(1677, 9, 21, 0, 12, 43, 145225), datetime(1678, 1, 1),
-                         datetime(2261, 12, 31, 23, 59, 59, 999999), datetime(2262, 1, 1),
-                         datetime(2262, 4, 11, 23, 47, 16, 854775),
-                         datetime(2262, 4, 11, 23, 47, 16, 854776), datetime(2263, 1, 1)]),
+        st.sampled_from(
+            [
+                datetime(1677, 1, 1),
+                datetime(1677, 9, 21, 0, 12, 43, 145224),
+                datetime(1677, 9, 21, 0, 12, 43, 145225),
+                datetime(1678, 1, 1),
+                datetime(2261, 12, 31, 23, 59, 59, 999999),
+                datetime(2262, 1, 1),
+                datetime(2262, 4, 11, 23, 47, 16, 854775),
+                datetime(2262, 4, 11, 23, 47, 16, 854776),
+                datetime(2263, 1, 1),
+            ]
+        ),
     ),
     st.integers(0, 9),
 )
@@ -49,12 +80,15 @@ _TIMESTAMPS = st.one_of(
     _VALID_Z,
     st.builds(
         lambda y, mo, d, h, mi, s, frac, zone, sep: (
-            f"{y:04d}-{mo:02d}-{d:02d}{sep}{h:02d}:{mi:02d}:{s:02d}{frac}{zone}"),
+            f"{y:04d}-{mo:02d}-{d:02d}{sep}{h:02d}:{mi:02d}:{s:02d}{frac}{zone}"
+        ),
         st.sampled_from([1677, 1678, 1999, 2024, 2026, 2261, 2262, 2263]),
-        st.integers(0, 13), st.integers(0, 32), st.integers(0, 24), st.integers(0, 60),
+        st.integers(0, 13),
+        st.integers(0, 32),
+        st.integers(0, 24),
         st.integers(0, 60),
-        st.sampled_from(["", ".", ".1", ".12", ".123", ".123456", ".1234567", ".123456789",
-                         ".1234567890"]),
+        st.integers(0, 60),
+        st.sampled_from(["", ".", ".1", ".12", ".123", ".123456", ".1234567", ".123456789", ".1234567890"]),
         st.sampled_from(["Z", "", "+00:00", "+0100", "-05:30", "z"]),
         st.sampled_from(["T", " ", "t"]),
     ),
@@ -63,23 +97,39 @@ _TIMESTAMPS = st.one_of(
 #: Values for the fields the reference reads with ``_first(a, b)``: empty text and null often.
 _PAIRED = st.one_of(st.sampled_from([None, "", True, False, "true", 0, 1]), _ODD)
 _PAIRS = (("is_mobile", "isMobile"), ("tenant_name", "tenant"), ("log_id", "_id"))
-_FIELDS = ("log_id", "_id", "description", "user_id", "user_name", "connection", "client_id",
-           "client_name", "ip", "user_agent", "hostname", "tenant_name", "tenant", "is_mobile",
-           "isMobile", "type", "date", "location_info")
-_LOCATION_FIELDS = ("country_code", "country_code3", "country_name", "city_name", "latitude",
-                    "longitude")
+_FIELDS = (
+    "log_id",
+    "_id",
+    "description",
+    "user_id",
+    "user_name",
+    "connection",
+    "client_id",
+    "client_name",
+    "ip",
+    "user_agent",
+    "hostname",
+    "tenant_name",
+    "tenant",
+    "is_mobile",
+    "isMobile",
+    "type",
+    "date",
+    "location_info",
+)
+_LOCATION_FIELDS = ("country_code", "country_code3", "country_name", "city_name", "latitude", "longitude")
 
 
 @st.composite
 def records(draw: st.DrawFn) -> dict:
     """A log-stream record (sometimes Management API or EventBridge) with odd values here and there."""
     n = draw(st.integers(1, 40))
-    base = record(n, draw(st.sampled_from(["s", "ss", "f", "slo", "scp", "limit_wc", "gd_send_pn",
-                                            "zz_unknown", "fsa"])))
+    base = record(
+        n, draw(st.sampled_from(["s", "ss", "f", "slo", "scp", "limit_wc", "gd_send_pn", "zz_unknown", "fsa"]))
+    )
     data = dict(base["data"])
     data["location_info"] = dict(data.get("location_info") or {})
-    data["location_info"].update({"country_code3": "FRA", "city_name": "Paris",
-                                  "latitude": 48.85, "longitude": 2.35})
+    data["location_info"].update({"country_code3": "FRA", "city_name": "Paris", "latitude": 48.85, "longitude": 2.35})
     data["hostname"] = "dev-abc.eu.auth0.com"
     data["date"] = draw(_TIMESTAMPS) if draw(st.booleans()) else data["date"]
     for first, second in _PAIRS:
@@ -97,8 +147,9 @@ def records(draw: st.DrawFn) -> dict:
                 location.pop(name, None)
             else:
                 location[name] = draw(_ODD)
-    shape = draw(st.sampled_from(["log_stream", "log_stream", "management_api", "eventbridge",
-                                  "wrapped", "no_outer_id"]))
+    shape = draw(
+        st.sampled_from(["log_stream", "log_stream", "management_api", "eventbridge", "wrapped", "no_outer_id"])
+    )
     if shape == "management_api":
         return data
     outer_id = data.get("log_id") if draw(st.booleans()) else draw(_PAIRED)
@@ -114,8 +165,21 @@ def records(draw: st.DrawFn) -> dict:
 
 _LINES = st.one_of(
     records().map(orjson.dumps),
-    st.sampled_from([b"{not json", b"[1, 2]", b"42", b'"text"', b"null", b"", b"   ", b'{"hello": 1}',
-                     b"\xff\xfe{", b'{"log_id": "x", "data": null}', b'{"data": 5}']),
+    st.sampled_from(
+        [
+            b"{not json",
+            b"[1, 2]",
+            b"42",
+            b'"text"',
+            b"null",
+            b"",
+            b"   ",
+            b'{"hello": 1}',
+            b"\xff\xfe{",
+            b'{"log_id": "x", "data": null}',
+            b'{"data": 5}',
+        ]
+    ),
 )
 
 
@@ -144,13 +208,16 @@ def _outcome(prepare_fn, body: bytes):
         ingest = prepare_fn(body)
     except BodyRefused as refused:
         return ("refused", refused.message, refused.reasons)
-    events = [(e.log_id, list(e.event.items()), e.event_json, orjson.loads(e.raw), e.timestamp,
-               e.type, e.category, e.user_id) for e in ingest.events]
+    events = [
+        (e.log_id, list(e.event.items()), e.event_json, orjson.loads(e.raw), e.timestamp, e.type, e.category, e.user_id)
+        for e in ingest.events
+    ]
     rejects = [(r.position, r.reason, r.raw) for r in ingest.rejects]
     return ("ok", events, rejects, ingest.body_duplicates, ingest.received)
 
 
 # -- properties -------------------------------------------------------------------------------
+
 
 @settings(max_examples=600, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(records())
@@ -183,6 +250,7 @@ def test_fast_timestamp_equals_the_reference(value):
 
 # -- examples -------------------------------------------------------------------------------------
 
+
 def test_the_fast_path_takes_the_ordinary_records():
     """The bench and Auth0's own records do not fall back (else the fast path is pointless)."""
     for n, type_ in enumerate(["s", "ss", "f", "slo", "fp", "gd_send_pn"], 1):
@@ -201,8 +269,18 @@ def test_a_mixed_body_keeps_the_good_records_and_quarantines_the_bad_with_reason
     bad_date = record(4)
     bad_date["data"]["date"] = "2026-02-30T10:00:00.000Z"
     conflict = record(1, "f")  # the id of good1 with other content
-    body = b"\n".join([orjson.dumps(good1), b"{oops", orjson.dumps(no_type), orjson.dumps(good2),
-                       orjson.dumps(bad_date), orjson.dumps(good1), orjson.dumps(conflict), b"7"])
+    body = b"\n".join(
+        [
+            orjson.dumps(good1),
+            b"{oops",
+            orjson.dumps(no_type),
+            orjson.dumps(good2),
+            orjson.dumps(bad_date),
+            orjson.dumps(good1),
+            orjson.dumps(conflict),
+            b"7",
+        ]
+    )
     ingest = prepare(body)
     assert [e.log_id for e in ingest.events] == [good1["log_id"], good2["log_id"]]
     assert ingest.body_duplicates == 1 and ingest.received == 8
@@ -246,15 +324,34 @@ def test_odd_coordinates_take_the_reference_path(field, value):
     assert fast_event(obj) is None
 
 
-@pytest.mark.parametrize("value", [
-    "2026-11-20T10:00:00Z", "2026-11-20T10:00:00.1Z", "2026-11-20T10:00:00.123Z",
-    "2026-11-20T10:00:00.123456789Z", "2026-11-20T10:00:00.1234567890Z", "2026-11-20T10:00:60Z",
-    "2026-11-20T10:00:59.999Z", "2026-11-20T10:60:00Z", "2026-11-20T24:00:00Z", "2024-02-29T00:00:00Z",
-    "2026-02-29T00:00:00Z", "2026-11-20T10:00:0\u0663Z", "2026-11-20T10:00:00.\u0663Z",
-    "\uff12026-11-20T10:00:00Z", "2026-11-20T10:00:00.Z", "2026-11-20T10:00:00,5Z", "2026-11-20 10:00:00Z",
-    "2026-11-20T10:00:00.5z", "2026-11-20T10:00:00+00:00", "1677-09-21T00:12:43.145225Z",
-    "2262-04-11T23:47:16.854775Z", "1678-01-01T00:00:00Z", "2261-12-31T23:59:59.999999Z",
-])
+@pytest.mark.parametrize(
+    "value",
+    [
+        "2026-11-20T10:00:00Z",
+        "2026-11-20T10:00:00.1Z",
+        "2026-11-20T10:00:00.123Z",
+        "2026-11-20T10:00:00.123456789Z",
+        "2026-11-20T10:00:00.1234567890Z",
+        "2026-11-20T10:00:60Z",
+        "2026-11-20T10:00:59.999Z",
+        "2026-11-20T10:60:00Z",
+        "2026-11-20T24:00:00Z",
+        "2024-02-29T00:00:00Z",
+        "2026-02-29T00:00:00Z",
+        "2026-11-20T10:00:0\u0663Z",
+        "2026-11-20T10:00:00.\u0663Z",
+        "\uff12026-11-20T10:00:00Z",
+        "2026-11-20T10:00:00.Z",
+        "2026-11-20T10:00:00,5Z",
+        "2026-11-20 10:00:00Z",
+        "2026-11-20T10:00:00.5z",
+        "2026-11-20T10:00:00+00:00",
+        "1677-09-21T00:12:43.145225Z",
+        "2262-04-11T23:47:16.854775Z",
+        "1678-01-01T00:00:00Z",
+        "2261-12-31T23:59:59.999999Z",
+    ],
+)
 def test_fast_timestamp_edges(value):
     try:
         reference = iso_z(parse_timestamp(value))
@@ -270,17 +367,21 @@ def test_a_json_line_is_stored_as_received_and_publishes_the_same_value():
     from authviz.bridge.publications import publications_for
     from authviz.bridge.store import StoredEvent
 
-    spaced = b'  {"log_id": "90000000000000000000042",  "data": {"date": "2026-11-20T10:00:00.000Z", ' \
-             b'"type": "s", "user_name": "caf\\u00e9@example.com", "user_id": "auth0|x"}}\r'
-    row, = prepare(spaced + b"\n" + orjson.dumps(record(43))).events[:1]
-    reference, = prepare_reference(spaced + b"\n" + orjson.dumps(record(43))).events[:1]
+    spaced = (
+        b'  {"log_id": "90000000000000000000042",  "data": {"date": "2026-11-20T10:00:00.000Z", '
+        b'"type": "s", "user_name": "caf\\u00e9@example.com", "user_id": "auth0|x"}}\r'
+    )
+    (row,) = prepare(spaced + b"\n" + orjson.dumps(record(43))).events[:1]
+    (reference,) = prepare_reference(spaced + b"\n" + orjson.dumps(record(43))).events[:1]
     assert row.raw == spaced.decode().strip()  # exactly as received, escapes included
     assert orjson.loads(row.raw) == orjson.loads(reference.raw) and row.event_json == reference.event_json
-    stored = [StoredEvent(1, r.log_id, "2026-11-20T10:00:00.000Z", r.event, r.raw, r.event_json)
-              for r in (row, reference)]
+    stored = [
+        StoredEvent(1, r.log_id, "2026-11-20T10:00:00.000Z", r.event, r.raw, r.event_json) for r in (row, reference)
+    ]
     mine, theirs = (publications_for([s]) for s in stored)
     assert [(p.event, p.channels, p.user_id, p.seq) for p in mine] == [
-        (p.event, p.channels, p.user_id, p.seq) for p in theirs]
+        (p.event, p.channels, p.user_id, p.seq) for p in theirs
+    ]
     assert [orjson.loads(p.data) for p in mine] == [orjson.loads(p.data) for p in theirs]
 
 

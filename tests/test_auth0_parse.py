@@ -12,10 +12,15 @@ from auth0_support import lines, stream_record
 UTC = timezone.utc
 
 RULE_SIGNUP = {  # what the seed tutorial's Rule publishes: the user profile plus `country`
-    "user_id": "auth0|5f1", "email": "ana@example.com", "name": "Ana", "nickname": "ana",
-    "updated_at": "2024-05-01T10:00:00.000Z", "created_at": "2024-05-01T10:00:00.000Z",
+    "user_id": "auth0|5f1",
+    "email": "ana@example.com",
+    "name": "Ana",
+    "nickname": "ana",
+    "updated_at": "2024-05-01T10:00:00.000Z",
+    "created_at": "2024-05-01T10:00:00.000Z",
     "identities": [{"connection": "Username-Password-Authentication", "provider": "auth0"}],
-    "app_metadata": {}, "country": "Germany",
+    "app_metadata": {},
+    "country": "Germany",
 }
 ACTION_EVENT = {
     "user": {"user_id": "google-oauth2|1", "email": "bo@example.com", "name": "Bo"},
@@ -23,9 +28,19 @@ ACTION_EVENT = {
     "connection": {"id": "con_1", "name": "google-oauth2", "strategy": "google-oauth2"},
     "stats": {"logins_count": 1},
     "tenant": {"id": "acme"},
-    "request": {"ip": "203.0.113.7", "user_agent": "UA", "hostname": "acme.eu.auth0.com",
-                "geoip": {"countryCode": "KR", "countryCode3": "KOR", "countryName": "South Korea",
-                          "cityName": "Seoul", "latitude": 37.57, "longitude": 126.98}},
+    "request": {
+        "ip": "203.0.113.7",
+        "user_agent": "UA",
+        "hostname": "acme.eu.auth0.com",
+        "geoip": {
+            "countryCode": "KR",
+            "countryCode3": "KOR",
+            "countryName": "South Korea",
+            "cityName": "Seoul",
+            "latitude": 37.57,
+            "longitude": 126.98,
+        },
+    },
     "authentication": {"methods": [{"name": "federated", "timestamp": "2024-05-01T10:00:01.000Z"}]},
 }
 
@@ -36,9 +51,14 @@ def test_event_has_one_field_per_schema_column():
 
 
 def test_log_stream_record():
-    event = parse_event(stream_record("L1", user_name="ana@example.com", hostname="dev-x.eu.auth0.com",
-                                      location_info={"country_code": "US", "city_name": "Tucson",
-                                                     "latitude": 32.1, "longitude": -111.5}))
+    event = parse_event(
+        stream_record(
+            "L1",
+            user_name="ana@example.com",
+            hostname="dev-x.eu.auth0.com",
+            location_info={"country_code": "US", "city_name": "Tucson", "latitude": 32.1, "longitude": -111.5},
+        )
+    )
     assert event.source == "log_stream"
     assert event.event_id == "L1"
     assert event.timestamp == datetime(2024, 5, 1, 12, tzinfo=UTC)
@@ -50,16 +70,30 @@ def test_log_stream_record():
 
 
 def test_management_api_entry():
-    entry = {"_id": "M1", "log_id": "M1", "date": "2023-07-26T13:11:14.360Z", "type": "fsa",
-             "isMobile": True, "client_id": "c", "tenant_name": "t"}
+    entry = {
+        "_id": "M1",
+        "log_id": "M1",
+        "date": "2023-07-26T13:11:14.360Z",
+        "type": "fsa",
+        "isMobile": True,
+        "client_id": "c",
+        "tenant_name": "t",
+    }
     event = parse_event(entry)
     assert (event.source, event.event_id, event.category, event.is_mobile, event.tenant) == (
-        "management_api", "M1", "silent_auth", True, "t")
+        "management_api",
+        "M1",
+        "silent_auth",
+        True,
+        "t",
+    )
 
 
 def test_eventbridge_envelope_inside_a_named_wrapper():
-    envelope = {"detail-type": "Auth0 log", "detail": {"log_id": "E1", "data": {
-        "date": "2021-01-16T12:12:30.147Z", "type": "s", "user_name": "x@y.z"}}}
+    envelope = {
+        "detail-type": "Auth0 log",
+        "detail": {"log_id": "E1", "data": {"date": "2021-01-16T12:12:30.147Z", "type": "s", "user_name": "x@y.z"}},
+    }
     event = parse_event({"SUCCESSFUL_LOGIN": envelope})
     assert (event.source, event.event_id, event.type) == ("eventbridge", "E1", "s")
     assert "SUCCESSFUL_LOGIN" in event.raw  # raw is the record exactly as given
@@ -70,8 +104,7 @@ def test_rule_payload_signup_then_login():
     assert (signup.source, signup.type, signup.category) == ("rule", "ss", "signup")
     assert (signup.country_code, signup.country_name) == ("DE", "Germany")
     assert signup.connection == "Username-Password-Authentication"
-    login = parse_event({**RULE_SIGNUP, "app_metadata": {"signedUp": True},
-                         "updated_at": "2024-05-02T10:00:00.000Z"})
+    login = parse_event({**RULE_SIGNUP, "app_metadata": {"signedUp": True}, "updated_at": "2024-05-02T10:00:00.000Z"})
     assert (login.type, login.category) == ("s", "login_success")
     assert signup.event_id.startswith("derived-") and signup.event_id != login.event_id
     assert parse_event(dict(RULE_SIGNUP)).event_id == signup.event_id  # deterministic
@@ -81,9 +114,17 @@ def test_action_event_first_login_is_signup():
     event = parse_event(ACTION_EVENT)
     assert (event.source, event.type, event.category) == ("action", "ss", "signup")
     assert (event.user_id, event.email, event.client_name, event.connection) == (
-        "google-oauth2|1", "bo@example.com", "Web", "google-oauth2")
+        "google-oauth2|1",
+        "bo@example.com",
+        "Web",
+        "google-oauth2",
+    )
     assert (event.ip, event.country_code, event.country_name, event.city) == (
-        "203.0.113.7", "KR", "South Korea", "Seoul")
+        "203.0.113.7",
+        "KR",
+        "South Korea",
+        "Seoul",
+    )
     assert event.tenant == "acme"
     again = parse_event({**ACTION_EVENT, "stats": {"logins_count": 7}})
     assert (again.type, again.category) == ("s", "login_success")
@@ -109,8 +150,10 @@ def test_source_override():
         (stream_record(type=7), "'data.type' should be text, not a number"),
         (stream_record(user_name={"a": 1}), "'data.user_name' should be text, not an object"),
         (stream_record(location_info="US"), "'data.location_info' should be an object, not text"),
-        (stream_record(location_info={"latitude": "north"}),
-         "'data.location_info.latitude' should be a number, not 'north'"),
+        (
+            stream_record(location_info={"latitude": "north"}),
+            "'data.location_info.latitude' should be a number, not 'north'",
+        ),
         (stream_record(is_mobile="maybe"), "'data.is_mobile' should be true or false, not 'maybe'"),
         ({"log_id": "x", "data": "text"}, "'data' should be an object, not text"),
         ({"hello": 1, "world": 2}, "not a recognised Auth0 event"),
@@ -124,8 +167,9 @@ def test_bad_records_say_what_is_wrong(record, reason):
 
 
 def test_lenient_conversions_of_scalars():
-    event = parse_event(stream_record(user_id=12345, is_mobile="false",
-                                      location_info={"latitude": "1.5", "longitude": 2}))
+    event = parse_event(
+        stream_record(user_id=12345, is_mobile="false", location_info={"latitude": "1.5", "longitude": 2})
+    )
     assert (event.user_id, event.is_mobile, event.latitude, event.longitude) == ("12345", False, 1.5, 2.0)
 
 
@@ -133,14 +177,24 @@ def test_reject_reason_names_the_record():
     body = lines(*[stream_record(f"id{i}") for i in range(1, 17)], stream_record("id17", date="yesterday"))
     result = parse_body(body)
     assert len(result.events) == 16
-    assert result.rejects == [Reject(17, json.dumps(stream_record("id17", date="yesterday")),
-                                     "record 17: 'data.date' is not a timestamp: 'yesterday'")]
+    assert result.rejects == [
+        Reject(
+            17,
+            json.dumps(stream_record("id17", date="yesterday")),
+            "record 17: 'data.date' is not a timestamp: 'yesterday'",
+        )
+    ]
 
 
 def test_html_and_unicode_are_kept_as_given():
     html = "<script>alert('x')</script> &amp; <b>"
-    event = parse_event(stream_record(description=html, user_name="clever\u00e1guila 🦅",
-                                      location_info={"city_name": "Zürich", "country_name": "Schweiz"}))
+    event = parse_event(
+        stream_record(
+            description=html,
+            user_name="clever\u00e1guila 🦅",
+            location_info={"city_name": "Zürich", "country_name": "Schweiz"},
+        )
+    )
     assert event.description == html
     assert event.user_name == "clever\u00e1guila 🦅"
     assert event.city == "Zürich"
@@ -148,9 +202,25 @@ def test_html_and_unicode_are_kept_as_given():
 
 
 def test_nulls_everywhere_optional():
-    record = stream_record(**{name: None for name in (
-        "description", "user_id", "user_name", "connection", "client_id", "client_name", "ip",
-        "user_agent", "location_info", "is_mobile", "tenant_name", "hostname")})
+    record = stream_record(
+        **{
+            name: None
+            for name in (
+                "description",
+                "user_id",
+                "user_name",
+                "connection",
+                "client_id",
+                "client_name",
+                "ip",
+                "user_agent",
+                "location_info",
+                "is_mobile",
+                "tenant_name",
+                "hostname",
+            )
+        }
+    )
     event = parse_event(record)
     assert event.description == "Successful Login"  # filled from the type table
     assert event.user_id is None and event.country_code is None and event.is_mobile is None
@@ -182,11 +252,22 @@ def test_invalid_json_line_is_rejected_and_the_rest_parse():
 
 
 def test_management_api_include_totals_object_and_non_objects():
-    result = parse_body(json.dumps({"start": 0, "limit": 50, "length": 1, "total": 1, "logs": [
-        {"_id": "m", "date": "2024-05-01T00:00:00Z", "type": "s"}, 5, ["x"]]}))
+    result = parse_body(
+        json.dumps(
+            {
+                "start": 0,
+                "limit": 50,
+                "length": 1,
+                "total": 1,
+                "logs": [{"_id": "m", "date": "2024-05-01T00:00:00Z", "type": "s"}, 5, ["x"]],
+            }
+        )
+    )
     assert [event.event_id for event in result.events] == ["m"]
     assert [reject.reason for reject in result.rejects] == [
-        "record 2: not a JSON object but a number", "record 3: not a JSON object but an array"]
+        "record 2: not a JSON object but a number",
+        "record 3: not a JSON object but an array",
+    ]
 
 
 def test_duplicates_are_counted_and_conflicts_rejected():
@@ -226,8 +307,14 @@ def test_events_are_immutable_json_safe_and_picklable():
 
 
 def test_sources_are_the_schema_sources():
-    seen = {parse_event(record).source for record in (
-        stream_record("a"), RULE_SIGNUP, ACTION_EVENT,
-        {"_id": "m", "date": "2024-05-01T00:00:00Z", "type": "s"},
-        {"detail": {"log_id": "e", "data": {"date": "2024-05-01T00:00:00Z", "type": "s"}}})}
+    seen = {
+        parse_event(record).source
+        for record in (
+            stream_record("a"),
+            RULE_SIGNUP,
+            ACTION_EVENT,
+            {"_id": "m", "date": "2024-05-01T00:00:00Z", "type": "s"},
+            {"detail": {"log_id": "e", "data": {"date": "2024-05-01T00:00:00Z", "type": "s"}}},
+        )
+    }
     assert seen == set(SOURCES)

@@ -13,8 +13,25 @@ _json = st.recursive(
     lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner, max_size=4),
     max_leaves=12,
 )
-_keys = st.sampled_from(["log_id", "data", "detail", "type", "date", "_id", "user", "request", "stats",
-                         "user_id", "email", "country", "app_metadata", "location_info", "isMobile"])
+_keys = st.sampled_from(
+    [
+        "log_id",
+        "data",
+        "detail",
+        "type",
+        "date",
+        "_id",
+        "user",
+        "request",
+        "stats",
+        "user_id",
+        "email",
+        "country",
+        "app_metadata",
+        "location_info",
+        "isMobile",
+    ]
+)
 # Objects that look like Auth0 records often enough to reach deep into every extractor.
 _objects = st.dictionaries(st.one_of(_keys, st.text(max_size=6)), _json, max_size=6)
 _nested = st.recursive(_objects, lambda inner: st.dictionaries(_keys, inner, min_size=1, max_size=3), max_leaves=4)
@@ -44,8 +61,9 @@ def test_any_json_body_never_crashes(values):
 
 
 _ids = st.sampled_from(["a", "b", "c"])
-_records = st.lists(st.builds(lambda log_id, code: stream_record(log_id, type=code), _ids,
-                              st.sampled_from(["s", "f"])), max_size=12)
+_records = st.lists(
+    st.builds(lambda log_id, code: stream_record(log_id, type=code), _ids, st.sampled_from(["s", "f"])), max_size=12
+)
 
 
 @given(_records)

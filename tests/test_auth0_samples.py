@@ -71,7 +71,11 @@ def test_deduplicated_outcome_matches_the_readme(name):
 def test_sample_details():
     sumo = read_logs(FIXTURES / "sumologic_docs_auth0_s_with_location_info.json").frame.iloc[0]
     assert (sumo["country_code"], sumo["country_iso3"], sumo["city"], sumo["tenant"]) == (
-        "US", "USA", "Tucson", "nova-prod02")
+        "US",
+        "USA",
+        "Tucson",
+        "nova-prod02",
+    )
     mgmt = read_logs(FIXTURES / "mgmt_api_user_logs_MG177_sso.json").frame
     assert set(mgmt["source"]) == {"management_api"} and mgmt["is_mobile"].notna().all()
     assert (mgmt.loc[mgmt["type"] == "fsa", "category"] == "silent_auth").all()

@@ -67,8 +67,11 @@ def test_vectorised_path_agrees_with_the_per_record_path(moment, offset, fractio
     assert parse_timestamp_array(pa.array([text])).to_pylist()[0] == parse_timestamp(text)
 
 
-@given(st.lists(st.one_of(st.text(max_size=30), st.none(),
-                          st.builds(lambda m: m.isoformat() + "Z", _moments)), max_size=20))
+@given(
+    st.lists(
+        st.one_of(st.text(max_size=30), st.none(), st.builds(lambda m: m.isoformat() + "Z", _moments)), max_size=20
+    )
+)
 def test_vectorised_null_exactly_where_per_record_refuses(values):
     out = parse_timestamp_array(pa.array(values, type=pa.string())).to_pylist()
     for value, parsed in zip(values, out):

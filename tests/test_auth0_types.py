@@ -55,8 +55,9 @@ def test_every_code_auth0_documents_as_a_kind_has_that_category_not_the_fallback
     expected = {code: _documented_category(text) for code, text in LOG_TYPES.items()}
     expected = {code: category for code, category in expected.items() if category is not None}
     assert len(expected) >= 60  # the rules above cover a third of the table, not a handful
-    wrong = {code: (category_for(code), category) for code, category in expected.items()
-             if category_for(code) != category}
+    wrong = {
+        code: (category_for(code), category) for code, category in expected.items() if category_for(code) != category
+    }
     assert wrong == {}
 
 
@@ -77,14 +78,33 @@ def test_every_guardian_code_is_mfa():
 @pytest.mark.parametrize(
     ("code", "category"),
     [
-        ("s", "login_success"), ("f", "login_failure"), ("fp", "login_failure"), ("fu", "login_failure"),
-        ("fsa", "silent_auth"), ("ssa", "silent_auth"), ("ss", "signup"), ("fs", "signup_failure"),
-        ("slo", "logout"), ("flo", "logout_failure"), ("scp", "password_change"),
-        ("scpr", "password_reset"), ("pwd_leak", "breached_password"),
-        ("signup_pwd_leak", "breached_password"), ("limit_wc", "blocked"), ("limit_mu", "blocked"),
-        ("gd_send_pn", "mfa"), ("gd_enrollment_complete", "mfa"), ("seacft", "token_exchange"),
-        ("ferrt", "token_exchange"), ("sapi", "management_api"), ("fapi", "management_api"),
-        ("w", "other"), ("no_such_code", "other"), ("", "other"), (None, "other"), (5, "other"),
+        ("s", "login_success"),
+        ("f", "login_failure"),
+        ("fp", "login_failure"),
+        ("fu", "login_failure"),
+        ("fsa", "silent_auth"),
+        ("ssa", "silent_auth"),
+        ("ss", "signup"),
+        ("fs", "signup_failure"),
+        ("slo", "logout"),
+        ("flo", "logout_failure"),
+        ("scp", "password_change"),
+        ("scpr", "password_reset"),
+        ("pwd_leak", "breached_password"),
+        ("signup_pwd_leak", "breached_password"),
+        ("limit_wc", "blocked"),
+        ("limit_mu", "blocked"),
+        ("gd_send_pn", "mfa"),
+        ("gd_enrollment_complete", "mfa"),
+        ("seacft", "token_exchange"),
+        ("ferrt", "token_exchange"),
+        ("sapi", "management_api"),
+        ("fapi", "management_api"),
+        ("w", "other"),
+        ("no_such_code", "other"),
+        ("", "other"),
+        (None, "other"),
+        (5, "other"),
     ],
 )
 def test_buckets(code, category):

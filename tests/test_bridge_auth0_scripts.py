@@ -40,9 +40,13 @@ action.onExecutePostLogin(event, api).then(
 
 def run_action(event: dict) -> tuple[list, str]:
     """The Action's api calls, and what it logged (console.log goes to stdout, before them)."""
-    result = subprocess.run(["node", "-e", HARNESS, str(ACTION), json.dumps(event)],
-                            capture_output=True, text=True, timeout=30,
-                            env={**os.environ, "NODE_PATH": str(NODE_MODULES)})
+    result = subprocess.run(
+        ["node", "-e", HARNESS, str(ACTION), json.dumps(event)],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        env={**os.environ, "NODE_PATH": str(NODE_MODULES)},
+    )
     assert result.returncode == 0, result.stderr
     *logged, calls = result.stdout.rsplit("\n", 1) if "\n" in result.stdout else ("", result.stdout)
     return json.loads(calls), "".join(logged)
@@ -53,17 +57,24 @@ def test_the_action_publishes_what_the_parser_reads_as_a_tutorial_event():
         sub = Subscriber(hub.ws_url, key=hub.app.key)
         try:
             sub.subscribe(FEED_CHANNEL)
-            secrets = {"PUSHER_APP_ID": hub.app.app_id, "PUSHER_KEY": hub.app.key,
-                       "PUSHER_SECRET": hub.app.secret, "PUSHER_HOST": "127.0.0.1",
-                       "PUSHER_PORT": str(hub.port), "PUSHER_USE_TLS": "false"}
-            signup = action_event(record(1, "ss", user_id="auth0|new", email="new@example.com",
-                                         country="Japan", code="JP"))
+            secrets = {
+                "PUSHER_APP_ID": hub.app.app_id,
+                "PUSHER_KEY": hub.app.key,
+                "PUSHER_SECRET": hub.app.secret,
+                "PUSHER_HOST": "127.0.0.1",
+                "PUSHER_PORT": str(hub.port),
+                "PUSHER_USE_TLS": "false",
+            }
+            signup = action_event(
+                record(1, "ss", user_id="auth0|new", email="new@example.com", country="Japan", code="JP")
+            )
             login = action_event(record(2, "s"))
             signup["user"]["picture"] = "https://img.example/new.png"
             assert run_action({**signup, "secrets": secrets}) == ([["signedUp", True]], "")
             assert run_action({**login, "secrets": secrets}) == ([], "")
-            got = [sub.wait(lambda m: m.get("event") in (SIGNED_UP_EVENT, LOGGED_IN_EVENT), timeout=10)
-                   for _ in range(2)]
+            got = [
+                sub.wait(lambda m: m.get("event") in (SIGNED_UP_EVENT, LOGGED_IN_EVENT), timeout=10) for _ in range(2)
+            ]
         finally:
             sub.close()
     assert [m["event"] for m in got] == [SIGNED_UP_EVENT, LOGGED_IN_EVENT]
@@ -81,8 +92,14 @@ def test_the_action_publishes_what_the_parser_reads_as_a_tutorial_event():
 
 def test_the_action_never_blocks_a_login_when_pusher_is_down():
     event = action_event(record(3, "s"))
-    secrets = {"PUSHER_APP_ID": "1", "PUSHER_KEY": "k", "PUSHER_SECRET": "s",
-               "PUSHER_HOST": "127.0.0.1", "PUSHER_PORT": "9", "PUSHER_USE_TLS": "false"}
+    secrets = {
+        "PUSHER_APP_ID": "1",
+        "PUSHER_KEY": "k",
+        "PUSHER_SECRET": "s",
+        "PUSHER_HOST": "127.0.0.1",
+        "PUSHER_PORT": "9",
+        "PUSHER_USE_TLS": "false",
+    }
     calls, logged = run_action({**event, "secrets": secrets})
     assert calls == [] and "could not publish user-loggedIn" in logged
 

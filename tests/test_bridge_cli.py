@@ -16,15 +16,15 @@ from bridge_support import LOG_TOKEN, ROOT, Subscriber, bridge_hub, free_port, h
 
 
 def authviz(*args: str, timeout: float = 60, env: dict | None = None) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "authviz", *args], cwd=ROOT, capture_output=True,
-                          text=True, timeout=timeout, env=env)
+    return subprocess.run(
+        [sys.executable, "-m", "authviz", *args], cwd=ROOT, capture_output=True, text=True, timeout=timeout, env=env
+    )
 
 
 def history(url: str) -> list[dict]:
     out, after = [], 0
     for _ in range(100):
-        _, body, _ = http("GET", f"{url}/auth0/events?after={after}&limit=1000",
-                          headers={"Authorization": LOG_TOKEN})
+        _, body, _ = http("GET", f"{url}/auth0/events?after={after}&limit=1000", headers={"Authorization": LOG_TOKEN})
         page = json.loads(body)
         out += page["events"]
         after = page["last_seq"]
@@ -35,9 +35,25 @@ def history(url: str) -> list[dict]:
 
 def test_simulate_posts_reproducible_traffic_through_the_webhook(tmp_path, capsys):
     with bridge_hub(tmp_path) as hub:
-        args = ["simulate", "--target", hub.url, "--token", LOG_TOKEN, "--count", "150", "--rate", "50",
-                "--seed", "7", "--start", "2026-11-20T08:00:00Z", "--no-pace", "--no-progress",
-                "--scenario", "brute-force"]
+        args = [
+            "simulate",
+            "--target",
+            hub.url,
+            "--token",
+            LOG_TOKEN,
+            "--count",
+            "150",
+            "--rate",
+            "50",
+            "--seed",
+            "7",
+            "--start",
+            "2026-11-20T08:00:00Z",
+            "--no-pace",
+            "--no-progress",
+            "--scenario",
+            "brute-force",
+        ]
         assert main(args) == 0
         first = history(hub.url)
         assert len(first) > 150  # normal traffic + the injected attack
@@ -53,8 +69,23 @@ def test_simulate_posts_reproducible_traffic_through_the_webhook(tmp_path, capsy
 def test_simulate_paces_on_the_wall_clock(tmp_path):
     with bridge_hub(tmp_path) as hub:
         started = time.monotonic()
-        assert main(["simulate", "--target", hub.url + "/auth0/logs", "--token", LOG_TOKEN,
-                     "--duration", "1.5", "--rate", "40", "--no-progress"]) == 0
+        assert (
+            main(
+                [
+                    "simulate",
+                    "--target",
+                    hub.url + "/auth0/logs",
+                    "--token",
+                    LOG_TOKEN,
+                    "--duration",
+                    "1.5",
+                    "--rate",
+                    "40",
+                    "--no-progress",
+                ]
+            )
+            == 0
+        )
         elapsed = time.monotonic() - started
         assert 1.0 <= elapsed < 20  # paced on the wall clock (the upper bound only catches hangs)
         assert 10 < len(history(hub.url)) < 200
@@ -62,12 +93,30 @@ def test_simulate_paces_on_the_wall_clock(tmp_path):
 
 def test_simulate_reports_a_down_target_and_a_wrong_token(tmp_path, capsys):
     port = free_port()
-    assert main(["simulate", "--target", f"http://127.0.0.1:{port}", "--token", "t", "--count", "3",
-                 "--no-progress", "--no-pace", "--retries", "1"]) == 1
+    assert (
+        main(
+            [
+                "simulate",
+                "--target",
+                f"http://127.0.0.1:{port}",
+                "--token",
+                "t",
+                "--count",
+                "3",
+                "--no-progress",
+                "--no-pace",
+                "--retries",
+                "1",
+            ]
+        )
+        == 1
+    )
     assert "is `authviz serve` running there?" in capsys.readouterr().err
     with bridge_hub(tmp_path) as hub:
-        assert main(["simulate", "--target", hub.url, "--token", "wrong", "--count", "3",
-                     "--no-progress", "--no-pace"]) == 1
+        assert (
+            main(["simulate", "--target", hub.url, "--token", "wrong", "--count", "3", "--no-progress", "--no-pace"])
+            == 1
+        )
         assert "refused the token" in capsys.readouterr().err
     assert main(["simulate", "--target", "nonsense", "--token", "t", "--count", "1"]) == 2
     assert "not an http(s) URL" in capsys.readouterr().err
@@ -83,10 +132,12 @@ def test_token_command_mints_tokens_the_server_accepts(tmp_path, capsys):
         assert main(["token", "--user", "bob", "--server", hub.url]) == 0
         remote = capsys.readouterr().out.strip()
         for token, user in ((local, "dev|alice"), (remote, "dev|bob")):
-            status, body, _ = http("POST", hub.url + "/pusher/auth",
-                                   "socket_id=1.1&channel_name=presence-chat",
-                                   {"Authorization": f"Bearer {token}",
-                                    "Content-Type": "application/x-www-form-urlencoded"})
+            status, body, _ = http(
+                "POST",
+                hub.url + "/pusher/auth",
+                "socket_id=1.1&channel_name=presence-chat",
+                {"Authorization": f"Bearer {token}", "Content-Type": "application/x-www-form-urlencoded"},
+            )
             assert status == 200 and json.loads(json.loads(body)["channel_data"])["user_id"] == user
     result = authviz("token", "--user", "alice", "--state-dir", str(tmp_path / "empty"))
     assert result.returncode == 1 and "authviz serve --dev-identity" in result.stderr
@@ -97,10 +148,26 @@ def test_standalone_bridge_publishes_through_the_pusher_http_api(tmp_path):
         sub = Subscriber(hub.ws_url, key=hub.app.key)
         sub.subscribe("auth0")
         port = free_port()
-        proc = subprocess.Popen([sys.executable, "-m", "authviz", "bridge", "--pusher-url", hub.pusher_url,
-                                 "--port", str(port), "--state-dir", str(tmp_path), "--log-token", LOG_TOKEN,
-                                 "--public-feed"],
-                                cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        proc = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "authviz",
+                "bridge",
+                "--pusher-url",
+                hub.pusher_url,
+                "--port",
+                str(port),
+                "--state-dir",
+                str(tmp_path),
+                "--log-token",
+                LOG_TOKEN,
+                "--public-feed",
+            ],
+            cwd=ROOT,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+        )
         try:
             url = f"http://127.0.0.1:{port}"
             for _ in range(100):
@@ -115,8 +182,9 @@ def test_standalone_bridge_publishes_through_the_pusher_http_api(tmp_path):
             proc.send_signal(2)
             proc.wait(timeout=10)
             sub.close()
-    result = authviz("bridge", "--port", "0", "--state-dir", str(tmp_path),
-                     env={"PATH": "/usr/bin:/bin", "HOME": str(tmp_path)})
+    result = authviz(
+        "bridge", "--port", "0", "--state-dir", str(tmp_path), env={"PATH": "/usr/bin:/bin", "HOME": str(tmp_path)}
+    )
     assert result.returncode == 2 and "--pusher-url" in result.stderr  # a missing setting: usage
 
 
@@ -133,9 +201,25 @@ def test_demo_starts_everything_and_ctrl_c_stops_every_child(tmp_path):
 
     port = free_port()
     state = tmp_path / "state"
-    demo = subprocess.Popen([sys.executable, "-m", "authviz", "demo", "--no-jupyter", "--port", str(port),
-                             "--state-dir", str(state), "--rate", "30"],
-                            cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    demo = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "authviz",
+            "demo",
+            "--no-jupyter",
+            "--port",
+            str(port),
+            "--state-dir",
+            str(state),
+            "--rate",
+            "30",
+        ],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     try:
         deadline = time.monotonic() + 40
         while not (state / "demo.env").exists() and time.monotonic() < deadline:

@@ -41,11 +41,14 @@ def test_the_tutorial_feed_receives_sign_ups_and_log_ins_through_pysher(tmp_path
         client.connect()
         try:
             assert subscribed.get(timeout=10)
-            status, body = post_logs(hub.url, [
-                record(1, "ss", user_id="auth0|new", email="new@example.com", country="Japan", code="JP"),
-                record(2, "s", user_id="auth0|old", email="old@example.com"),
-                record(3, "f"),  # a failure is not on the tutorial feed
-            ])
+            status, body = post_logs(
+                hub.url,
+                [
+                    record(1, "ss", user_id="auth0|new", email="new@example.com", country="Japan", code="JP"),
+                    record(2, "s", user_id="auth0|old", email="old@example.com"),
+                    record(3, "f"),  # a failure is not on the tutorial feed
+                ],
+            )
             assert status == 200 and body["stored"] == 3
             first = received.get(timeout=10)
             second = received.get(timeout=10)
@@ -67,9 +70,12 @@ def test_private_event_feed_matches_the_history(tmp_path):
     with bridge_hub(tmp_path, "--dev-identity") as hub:
         sub = Subscriber(hub.ws_url)
         try:
-            status, body = form(hub.url, "/pusher/auth",
-                                {"socket_id": sub.socket_id, "channel_name": EVENTS_CHANNEL},
-                                hub.token("alice", permissions=["read:auth_events"]))
+            status, body = form(
+                hub.url,
+                "/pusher/auth",
+                {"socket_id": sub.socket_id, "channel_name": EVENTS_CHANNEL},
+                hub.token("alice", permissions=["read:auth_events"]),
+            )
             assert status == 200
             assert sub.subscribe(EVENTS_CHANNEL, json.loads(body))["event"] == "pusher_internal:subscription_succeeded"
             post_logs(hub.url, [record(10, "f"), record(11, "s")])

@@ -33,8 +33,9 @@ def _counts(hub) -> dict:
 
 
 def events(hub, after=0, limit=1000, token=LOG_TOKEN) -> dict:
-    status, body, _ = http("GET", f"{hub.url}/auth0/events?after={after}&limit={limit}",
-                           headers={"Authorization": token})
+    status, body, _ = http(
+        "GET", f"{hub.url}/auth0/events?after={after}&limit={limit}", headers={"Authorization": token}
+    )
     assert status == 200, body
     return json.loads(body)
 
@@ -50,8 +51,7 @@ def test_every_body_format_is_accepted_and_retries_are_idempotent(hub):
     assert status == 200 and body["stored"] == 1
     # Auth0 retries the same batch: nothing is stored twice
     status, body = post_logs(hub.url, [record(101), record(102)], fmt="array")
-    assert status == 200 and body == {"received": 2, "stored": 0, "duplicates": 2,
-                                      "quarantined": 0, "last_seq": None}
+    assert status == 200 and body == {"received": 2, "stored": 0, "duplicates": 2, "quarantined": 0, "last_seq": None}
     assert _counts(hub)["events"] == before + 5
     # "Bearer <token>" is accepted too
     status, _ = post_logs(hub.url, [record(106)], token=f"Bearer {LOG_TOKEN}")
@@ -71,8 +71,11 @@ def test_bad_requests_are_refused_and_change_nothing(hub):
     oversized = [record(1000 + i) for i in range(600)]  # > 200,000 bytes
     assert post_logs(hub.url, oversized)[0] == 413
     assert _counts(hub) == before
-    assert all(int(e["event_id"]) < 151 or int(e["event_id"]) > 2000
-               for e in events(hub)["events"] if e["event_id"].startswith("900"))
+    assert all(
+        int(e["event_id"]) < 151 or int(e["event_id"]) > 2000
+        for e in events(hub)["events"]
+        if e["event_id"].startswith("900")
+    )
 
 
 def test_a_mixed_batch_stores_the_good_records_and_quarantines_the_rest(hub):
@@ -113,8 +116,7 @@ def test_the_history_head_is_the_newest_stored_event_with_the_same_authorization
     newest = events(hub)["events"][-1]
     for token in (LOG_TOKEN, f"Bearer {hub.token('alice', permissions=['read:auth_events'])}"):
         status, body, _ = http("GET", hub.url + "/auth0/events/head", headers={"Authorization": token})
-        assert status == 200 and json.loads(body) == {"last_seq": newest["seq"],
-                                                      "event_id": newest["event_id"]}
+        assert status == 200 and json.loads(body) == {"last_seq": newest["seq"], "event_id": newest["event_id"]}
     assert http("GET", hub.url + "/auth0/events/head")[0] == 401
     assert http("GET", hub.url + "/auth0/events/head", headers={"Authorization": "Bearer nope"})[0] == 403
     assert http("GET", hub.url + "/auth0/events/head", headers={"Authorization": "wrong"})[0] == 403
@@ -135,27 +137,39 @@ def test_listeners_report_channels(hub):
 
 
 def test_private_and_presence_authorization_follow_the_policy(hub):
-    alice = hub.token("alice", extra={"picture": "https://img.example/alice.png"},
-                      permissions=["read:auth_events"])
+    alice = hub.token("alice", extra={"picture": "https://img.example/alice.png"}, permissions=["read:auth_events"])
     socket_id = "123.456"
     own = user_channel("dev|alice")
     status, body = form(hub.url, "/pusher/auth", {"socket_id": socket_id, "channel_name": own}, alice)
     assert status == 200 and verify_channel_auth(KEY, SECRET, socket_id, own, json.loads(body)["auth"])
     # another user's channel, even spelled differently: bare 403
-    for channel in (user_channel("dev|bob"), "private-user-dev=7Cbob", "private-user-dev|alice",
-                    "private-admin", "private-encrypted-secret"):
+    for channel in (
+        user_channel("dev|bob"),
+        "private-user-dev=7Cbob",
+        "private-user-dev|alice",
+        "private-admin",
+        "private-encrypted-secret",
+    ):
         assert form(hub.url, "/pusher/auth", {"socket_id": socket_id, "channel_name": channel}, alice) == (403, b"")
     status, body = form(hub.url, "/pusher/auth", {"socket_id": socket_id, "channel_name": EVENTS_CHANNEL}, alice)
     assert status == 200
     # presence user_info comes from the verified claims, never from the request
-    status, body = form(hub.url, "/pusher/auth",
-                        {"socket_id": socket_id, "channel_name": CHAT_CHANNEL,
-                         "channel_data": json.dumps({"user_id": "dev|root", "user_info": {"name": "Root"}})},
-                        alice)
+    status, body = form(
+        hub.url,
+        "/pusher/auth",
+        {
+            "socket_id": socket_id,
+            "channel_name": CHAT_CHANNEL,
+            "channel_data": json.dumps({"user_id": "dev|root", "user_info": {"name": "Root"}}),
+        },
+        alice,
+    )
     reply = json.loads(body)
     assert status == 200
     assert json.loads(reply["channel_data"]) == {
-        "user_id": "dev|alice", "user_info": {"name": "Alice", "picture": "https://img.example/alice.png"}}
+        "user_id": "dev|alice",
+        "user_info": {"name": "Alice", "picture": "https://img.example/alice.png"},
+    }
     assert verify_channel_auth(KEY, SECRET, socket_id, CHAT_CHANNEL, reply["auth"], reply["channel_data"])
     # malformed socket id: a clear 400
     status, body = form(hub.url, "/pusher/auth", {"socket_id": "x", "channel_name": CHAT_CHANNEL}, alice)
@@ -175,6 +189,7 @@ def test_forged_tokens_get_a_bare_403(hub):
     stranger = DevIdentity.generate()
     now = int(time.time())
     claims = {"sub": "dev|alice", "iss": issuer, "aud": audience, "exp": now + 600}
+
     def b64(data: dict) -> str:
         return base64.urlsafe_b64encode(json.dumps(data).encode()).rstrip(b"=").decode()
 
@@ -184,24 +199,49 @@ def test_forged_tokens_get_a_bare_403(hub):
         hub.token("alice", audience="https://other"),
         hub.bridge.dev_identity.mint("alice", issuer="http://evil.example/", audience=audience),
         jwt.encode(claims, stranger.private_key, algorithm="RS256", headers={"kid": "nope"}),
-        jwt.encode(claims, "a-shared-secret-of-at-least-32-bytes!", algorithm="HS256", headers={"kid": hub.bridge.dev_identity.kid}),
+        jwt.encode(
+            claims,
+            "a-shared-secret-of-at-least-32-bytes!",
+            algorithm="HS256",
+            headers={"kid": hub.bridge.dev_identity.kid},
+        ),
     ]
     for token in tokens:
-        for path, fields in (("/pusher/auth", {"socket_id": "1.1", "channel_name": CHAT_CHANNEL}),
-                             ("/pusher/user-auth", {"socket_id": "1.1"})):
+        for path, fields in (
+            ("/pusher/auth", {"socket_id": "1.1", "channel_name": CHAT_CHANNEL}),
+            ("/pusher/user-auth", {"socket_id": "1.1"}),
+        ):
             assert form(hub.url, path, fields, token) == (403, b"")
     assert form(hub.url, "/pusher/auth", {"socket_id": "1.1", "channel_name": CHAT_CHANNEL}) == (403, b"")
-    raw = http("POST", hub.url + "/pusher/auth", "socket_id=1.1&channel_name=presence-chat",
-               {"Authorization": hub.token("alice"), "Content-Type": "application/x-www-form-urlencoded"})
+    raw = http(
+        "POST",
+        hub.url + "/pusher/auth",
+        "socket_id=1.1&channel_name=presence-chat",
+        {"Authorization": hub.token("alice"), "Content-Type": "application/x-www-form-urlencoded"},
+    )
     assert raw[0] == 403  # a token without "Bearer" is not a bearer token
 
 
 def test_jsonp_callbacks_must_be_strict_identifiers(hub):
     token = hub.token("alice")
     base = f"{hub.url}/pusher/auth?socket_id=1.1&channel_name={CHAT_CHANNEL}&access_token={token}"
-    for evil in ("alert(1)//", "a;alert(1)", "</script><script>alert(1)</script>", "a b", "1abc",
-                 "a..b", "a.", "x" * 65, "a.b.c.d.e", "new", "a['b']", "cb%0a", "constructor.constructor('x')()",
-                 "", "a.function"):
+    for evil in (
+        "alert(1)//",
+        "a;alert(1)",
+        "</script><script>alert(1)</script>",
+        "a b",
+        "1abc",
+        "a..b",
+        "a.",
+        "x" * 65,
+        "a.b.c.d.e",
+        "new",
+        "a['b']",
+        "cb%0a",
+        "constructor.constructor('x')()",
+        "",
+        "a.function",
+    ):
         status, body, _ = http("GET", base + "&callback=" + quote(evil))
         assert status == 400 and b"alert" not in body, evil
     status, body, headers = http("GET", base + "&callback=Pusher.auth_callbacks")
@@ -215,15 +255,23 @@ def test_jsonp_callbacks_must_be_strict_identifiers(hub):
 
 
 def test_cors_answers_only_allowed_origins(hub):
-    status, _, headers = http("OPTIONS", hub.url + "/pusher/auth",
-                              headers={"Origin": ORIGIN, "Access-Control-Request-Method": "POST"})
+    status, _, headers = http(
+        "OPTIONS", hub.url + "/pusher/auth", headers={"Origin": ORIGIN, "Access-Control-Request-Method": "POST"}
+    )
     assert status == 204 and headers["Access-Control-Allow-Origin"] == ORIGIN
     assert "Authorization" in headers["Access-Control-Allow-Headers"]
     status, _, headers = http("OPTIONS", hub.url + "/pusher/auth", headers={"Origin": "https://evil.example"})
     assert status == 403 and "Access-Control-Allow-Origin" not in headers
-    _, _, headers = http("POST", hub.url + "/pusher/auth", "socket_id=1.1&channel_name=presence-chat",
-                         {"Origin": "https://evil.example", "Authorization": f"Bearer {hub.token('alice')}",
-                          "Content-Type": "application/x-www-form-urlencoded"})
+    _, _, headers = http(
+        "POST",
+        hub.url + "/pusher/auth",
+        "socket_id=1.1&channel_name=presence-chat",
+        {
+            "Origin": "https://evil.example",
+            "Authorization": f"Bearer {hub.token('alice')}",
+            "Content-Type": "application/x-www-form-urlencoded",
+        },
+    )
     assert "Access-Control-Allow-Origin" not in headers
 
 
@@ -241,19 +289,25 @@ def test_csrf_header_can_be_required(tmp_path):
 def test_chat_author_comes_from_the_token_and_html_stays_data(hub):
     sub = Subscriber(hub.ws_url)
     try:
-        status, body = form(hub.url, "/pusher/auth", {"socket_id": sub.socket_id, "channel_name": CHAT_CHANNEL},
-                            hub.token("carol"))
+        status, body = form(
+            hub.url, "/pusher/auth", {"socket_id": sub.socket_id, "channel_name": CHAT_CHANNEL}, hub.token("carol")
+        )
         assert sub.subscribe(CHAT_CHANNEL, json.loads(body))["event"] == "pusher_internal:subscription_succeeded"
         html = '<script>alert("x")</script><b onclick=steal()>hi</b> & bye'
-        status, data, _ = http("POST", hub.url + "/chat/messages",
-                               json.dumps({"text": html, "user_id": "dev|root", "name": "Root"}),
-                               {"Authorization": f"Bearer {hub.token('alice')}", "Content-Type": "application/json"})
+        status, data, _ = http(
+            "POST",
+            hub.url + "/chat/messages",
+            json.dumps({"text": html, "user_id": "dev|root", "name": "Root"}),
+            {"Authorization": f"Bearer {hub.token('alice')}", "Content-Type": "application/json"},
+        )
         assert status == 201
         message = json.loads(data)
         assert message["user_id"] == "dev|alice" and message["name"] == "Alice" and message["text"] == html
         live = sub.wait(lambda m: m.get("event") == MESSAGE_ADDED_EVENT)
         assert json.loads(live["data"])["text"] == html  # raw text as JSON data: escaping is the renderer's
-        status, data, _ = http("GET", hub.url + "/chat/messages", headers={"Authorization": f"Bearer {hub.token('bob')}"})
+        status, data, _ = http(
+            "GET", hub.url + "/chat/messages", headers={"Authorization": f"Bearer {hub.token('bob')}"}
+        )
         assert status == 200 and json.loads(data)["messages"][-1]["text"] == html
     finally:
         sub.close()
@@ -262,8 +316,10 @@ def test_chat_author_comes_from_the_token_and_html_stays_data(hub):
 def test_chat_refuses_strangers_and_bad_messages(hub):
     before = _counts(hub)["chat_messages"]
     headers = {"Authorization": f"Bearer {hub.token('alice')}", "Content-Type": "application/json"}
-    assert http("POST", hub.url + "/chat/messages", json.dumps({"text": "hi"}),
-                {"Content-Type": "application/json"})[0] == 403
+    assert (
+        http("POST", hub.url + "/chat/messages", json.dumps({"text": "hi"}), {"Content-Type": "application/json"})[0]
+        == 403
+    )
     assert http("POST", hub.url + "/chat/messages", json.dumps({"text": "   "}), headers)[0] == 400
     assert http("POST", hub.url + "/chat/messages", json.dumps({"text": "x" * 1001}), headers)[0] == 400
     assert http("POST", hub.url + "/chat/messages", "x" * 20_000, headers)[0] == 413
@@ -301,7 +357,6 @@ def test_parse_workers_give_the_same_answers(tmp_path):
         assert status == 200 and body["duplicates"] == 1
 
 
-
 def test_a_body_arriving_in_pieces_is_read_whole(hub):
     # The body reaches the server in two TCP segments 100 ms apart: every record must be stored.
     import socket
@@ -311,12 +366,14 @@ def test_a_body_arriving_in_pieces_is_read_whole(hub):
     body = json.dumps(batch).encode()
     assert len(body) < 200_000
     url = urlsplit(hub.url)
-    head = (f"POST /auth0/logs HTTP/1.1\r\nHost: {url.hostname}\r\nAuthorization: {LOG_TOKEN}\r\n"
-            f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\nConnection: close\r\n\r\n")
+    head = (
+        f"POST /auth0/logs HTTP/1.1\r\nHost: {url.hostname}\r\nAuthorization: {LOG_TOKEN}\r\n"
+        f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\nConnection: close\r\n\r\n"
+    )
     with socket.create_connection((url.hostname, url.port), timeout=10) as sock:
         sock.sendall(head.encode() + body[: len(body) // 2])
         time.sleep(0.1)
-        sock.sendall(body[len(body) // 2:])
+        sock.sendall(body[len(body) // 2 :])
         response = b""
         while chunk := sock.recv(65536):
             response += chunk

@@ -75,13 +75,14 @@ async def test_forged_tokens_are_refused(tenant):
     key = tenant.keys[0]
     kid = key.kid
     now = int(time.time())
-    good_claims = {**dev_user_claims("mallory"), "iss": tenant.issuer, "aud": AUDIENCE,
-                   "iat": now, "exp": now + 600}
+    good_claims = {**dev_user_claims("mallory"), "iss": tenant.issuer, "aud": AUDIENCE, "iat": now, "exp": now + 600}
     public_pem = key.private_key.public_key().public_bytes(
-        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
     header, payload = (b64(json.dumps(x).encode()) for x in ({"alg": "HS256", "typ": "JWT", "kid": kid}, good_claims))
     hs256_with_public_key = f"{header}.{payload}." + b64(
-        hmac.new(public_pem, f"{header}.{payload}".encode(), hashlib.sha256).digest())
+        hmac.new(public_pem, f"{header}.{payload}".encode(), hashlib.sha256).digest()
+    )
     other = DevIdentity.generate()
     valid = tenant.token()
     forged = {
@@ -91,16 +92,28 @@ async def test_forged_tokens_are_refused(tenant):
         "expired": tenant.token(now=now - 7200, ttl=600),
         "wrong audience": tenant.token(audience="https://other.example"),
         "wrong issuer": key.mint("alice", issuer="https://evil.example/", audience=AUDIENCE),
-        "unknown kid": jwt.encode(good_claims, other.private_key, algorithm="RS256",
-                                  headers={"kid": "not-a-known-kid"}),
-        "known kid, other key": jwt.encode(good_claims, other.private_key, algorithm="RS256",
-                                           headers={"kid": kid}),
+        "unknown kid": jwt.encode(
+            good_claims, other.private_key, algorithm="RS256", headers={"kid": "not-a-known-kid"}
+        ),
+        "known kid, other key": jwt.encode(good_claims, other.private_key, algorithm="RS256", headers={"kid": kid}),
         "no kid": jwt.encode(good_claims, key.private_key, algorithm="RS256"),
-        "tampered payload": valid.split(".")[0] + "." + b64(json.dumps({**good_claims, "sub": "dev|root"}).encode()) + "." + valid.split(".")[2],
-        "no exp": jwt.encode({k: v for k, v in good_claims.items() if k != "exp"}, key.private_key,
-                             algorithm="RS256", headers={"kid": kid}),
-        "no sub": jwt.encode({k: v for k, v in good_claims.items() if k != "sub"}, key.private_key,
-                             algorithm="RS256", headers={"kid": kid}),
+        "tampered payload": valid.split(".")[0]
+        + "."
+        + b64(json.dumps({**good_claims, "sub": "dev|root"}).encode())
+        + "."
+        + valid.split(".")[2],
+        "no exp": jwt.encode(
+            {k: v for k, v in good_claims.items() if k != "exp"},
+            key.private_key,
+            algorithm="RS256",
+            headers={"kid": kid},
+        ),
+        "no sub": jwt.encode(
+            {k: v for k, v in good_claims.items() if k != "sub"},
+            key.private_key,
+            algorithm="RS256",
+            headers={"kid": kid},
+        ),
         "garbage": "not.a.jwt",
         "empty": "",
     }

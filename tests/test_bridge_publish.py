@@ -24,11 +24,13 @@ def test_a_malformed_publication_is_refused_alone_and_its_neighbours_go_out():
         async def main() -> int:
             publisher = HttpPublisher(PusherCredentials.from_url(hub.pusher_url))
             try:
-                return await publisher.publish([
-                    Publication("e", '"ok1"', ("c",)),
-                    Publication("e", '"' + "x" * 20_000 + '"', ("c",)),  # over Pusher's 10 KB
-                    Publication("e", '"ok2"', ("c",)),
-                ])
+                return await publisher.publish(
+                    [
+                        Publication("e", '"ok1"', ("c",)),
+                        Publication("e", '"' + "x" * 20_000 + '"', ("c",)),  # over Pusher's 10 KB
+                        Publication("e", '"ok2"', ("c",)),
+                    ]
+                )
             finally:
                 await publisher.close()
 
@@ -44,8 +46,9 @@ def test_the_publisher_fails_over_to_the_next_node_and_stays_there():
         a.stop()  # the first node is down
 
         async def main() -> HttpPublisher:
-            publisher = HttpPublisher([PusherCredentials.from_url(a.pusher_url),
-                                       PusherCredentials.from_url(b.pusher_url)])
+            publisher = HttpPublisher(
+                [PusherCredentials.from_url(a.pusher_url), PusherCredentials.from_url(b.pusher_url)]
+            )
             try:
                 await publisher.publish([Publication("e", '"one"', ("c",))])
                 await publisher.publish([Publication("e", '"two"', ("c",))])

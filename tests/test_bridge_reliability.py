@@ -40,8 +40,7 @@ def test_kill_9_during_a_burst_loses_no_acknowledged_record(tmp_path):
                 batches[batch_id] = batch
             body = "\n".join(json.dumps(r) for r in batch)
             try:
-                status, _, _ = http("POST", server.url + "/auth0/logs", body,
-                                    {"Authorization": LOG_TOKEN}, timeout=5)
+                status, _, _ = http("POST", server.url + "/auth0/logs", body, {"Authorization": LOG_TOKEN}, timeout=5)
             except OSError:
                 return  # the server is gone: this batch was never acknowledged
             if status == 200:
@@ -75,16 +74,19 @@ def test_kill_9_during_a_burst_loses_no_acknowledged_record(tmp_path):
         all_ids = {r["log_id"] for batch in batches.values() for r in batch}
         duplicates = 0
         for batch in batches.values():
-            status, body, _ = http("POST", server.url + "/auth0/logs",
-                                   "\n".join(json.dumps(r) for r in batch), {"Authorization": LOG_TOKEN})
+            status, body, _ = http(
+                "POST",
+                server.url + "/auth0/logs",
+                "\n".join(json.dumps(r) for r in batch),
+                {"Authorization": LOG_TOKEN},
+            )
             assert status == 200
             duplicates += json.loads(body)["duplicates"]
         after = stored_log_ids(db)
         assert len(after) == len(set(after)) == len(all_ids) and set(after) == all_ids
         assert duplicates == len(before)
         # the history endpoint agrees with the file
-        status, body, _ = http("GET", server.url + "/auth0/events?limit=1000",
-                               headers={"Authorization": LOG_TOKEN})
+        status, body, _ = http("GET", server.url + "/auth0/events?limit=1000", headers={"Authorization": LOG_TOKEN})
         assert status == 200 and json.loads(body)["events"][0]["event_id"] in all_ids
     finally:
         server.stop()
@@ -114,14 +116,37 @@ def test_events_committed_but_not_published_before_a_crash_are_published_at_rest
     def run_bridge(hub) -> None:
         port = free_port()
         proc = subprocess.Popen(
-            [sys.executable, "-m", "authviz", "bridge", "--pusher-url", hub.pusher_url, "--port", str(port),
-             "--state-dir", str(tmp_path), "--log-token", LOG_TOKEN, "--public-feed"],
-            cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            [
+                sys.executable,
+                "-m",
+                "authviz",
+                "bridge",
+                "--pusher-url",
+                hub.pusher_url,
+                "--port",
+                str(port),
+                "--state-dir",
+                str(tmp_path),
+                "--log-token",
+                LOG_TOKEN,
+                "--public-feed",
+            ],
+            cwd=ROOT,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
         try:
             for _ in range(200):
                 try:
-                    if http("GET", f"http://127.0.0.1:{port}/auth0/events?limit=1",
-                            headers={"Authorization": LOG_TOKEN}, timeout=1)[0] == 200:
+                    if (
+                        http(
+                            "GET",
+                            f"http://127.0.0.1:{port}/auth0/events?limit=1",
+                            headers={"Authorization": LOG_TOKEN},
+                            timeout=1,
+                        )[0]
+                        == 200
+                    ):
                         break
                 except OSError:
                     time.sleep(0.1)
@@ -135,8 +160,10 @@ def test_events_committed_but_not_published_before_a_crash_are_published_at_rest
         try:
             sub.subscribe("auth0")
             run_bridge(hub)
-            got = [json.loads(sub.wait(lambda m: m.get("event") == "user-loggedIn", timeout=10)["data"])["email"]
-                   for _ in range(3)]
+            got = [
+                json.loads(sub.wait(lambda m: m.get("event") == "user-loggedIn", timeout=10)["data"])["email"]
+                for _ in range(3)
+            ]
             assert got == ["u0@example.com", "u1@example.com", "u2@example.com"]
             run_bridge(hub)  # nothing left to publish
             with pytest.raises(TimeoutError):

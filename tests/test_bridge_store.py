@@ -91,8 +91,14 @@ async def test_chat_text_is_stored_raw(tmp_path):
 
 async def test_publications_follow_the_tutorial_and_session_rules(tmp_path):
     async with EventStore(tmp_path / "s.db") as store:
-        records = [record(1, "s"), record(2, "ss"), record(3, "slo"), record(4, "f"),
-                   record(5, "limit_wc"), record(6, "scp", user_id=None)]
+        records = [
+            record(1, "s"),
+            record(2, "ss"),
+            record(3, "slo"),
+            record(4, "f"),
+            record(5, "limit_wc"),
+            record(6, "scp", user_id=None),
+        ]
         result = await store.add_batch(prepare(lines(*records)).events)
     pubs = publications_for(result.stored)
     from authviz.bridge.publications import feed_drafts
@@ -129,8 +135,13 @@ def test_feed_payload_is_none_for_other_events():
 def test_oversized_events_are_published_without_raw(tmp_path):
     from authviz.bridge.store import StoredEvent
 
-    big = StoredEvent(7, "x", "2026-01-01T00:00:00.000Z", {"event_id": "x", "type": "f",
-                      "category": "login_failure"}, orjson.dumps({"blob": "a" * 20_000}).decode())
+    big = StoredEvent(
+        7,
+        "x",
+        "2026-01-01T00:00:00.000Z",
+        {"event_id": "x", "type": "f", "category": "login_failure"},
+        orjson.dumps({"blob": "a" * 20_000}).decode(),
+    )
     (pub,) = publications_for([big])
     data = orjson.loads(pub.data)
     assert data["raw"] is None and data["raw_truncated"] is True and data["seq"] == 7
@@ -194,7 +205,13 @@ async def test_publish_queue_keeps_order_retries_and_bounds_memory():
     await queue.drain(5)
     assert [p.data for batch in recorder.batches for p in batch] == [str(n) for n in range(10)]
     stats = queue.stats()
-    assert (stats["pending"], stats["published"], stats["dropped"], stats["failed"], stats["retries"]) == (0, 10, 0, 0, 1)
+    assert (stats["pending"], stats["published"], stats["dropped"], stats["failed"], stats["retries"]) == (
+        0,
+        10,
+        0,
+        0,
+        1,
+    )
     assert stats["failing_since"] is None and stats["last_error"] == "server down"
     await queue.stop()
 
@@ -314,15 +331,16 @@ async def test_publish_queue_batches_submissions_in_order_within_max_batch():
     recorder.gate = __import__("asyncio").Event()
     queue = PublishQueue(recorder, max_batch=4)
     queue.start()
-    submissions = [[Publication("e", f"{s}.{n}", ("c",), seq=10 * s + n) for n in range(size)]
-                   for s, size in enumerate([3, 5, 2, 9], 1)]
+    submissions = [
+        [Publication("e", f"{s}.{n}", ("c",), seq=10 * s + n) for n in range(size)]
+        for s, size in enumerate([3, 5, 2, 9], 1)
+    ]
     for items in submissions:
         assert queue.submit(items) == len(items)
     assert queue.stats()["pending"] == 19
     recorder.gate.set()
     await queue.drain(5)
-    assert [p.data for batch in recorder.batches for p in batch] == [
-        p.data for items in submissions for p in items]
+    assert [p.data for batch in recorder.batches for p in batch] == [p.data for items in submissions for p in items]
     assert all(1 <= len(batch) <= 4 for batch in recorder.batches)
     assert queue.handled_seq == 48 and queue.stats()["pending"] == 0
     await queue.stop()
@@ -354,8 +372,11 @@ async def test_submit_batch_tells_the_seqs_before_the_commit_and_the_outcome_aft
         assert await committed is early
         # a batch that fails inside its savepoint: both futures get the error, nothing is stored
         bad = loop.create_future()
-        failing = store.submit_batch(prepare(lines(record(3))).events, [NewReject(1, "r", None)],  # type: ignore[arg-type]
-                                     inserted=bad)
+        failing = store.submit_batch(
+            prepare(lines(record(3))).events,
+            [NewReject(1, "r", None)],  # type: ignore[arg-type]
+            inserted=bad,
+        )
         with pytest.raises(Exception):
             await bad
         with pytest.raises(Exception):

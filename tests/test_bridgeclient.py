@@ -34,8 +34,12 @@ def test_log_records_are_posted_as_json_lines_with_the_token_verbatim():
 
 def test_answers_to_a_logs_post_are_read_one_way():
     assert read_logs_answer(200, b'{"stored": 2}', "u") == {"stored": 2}
-    cases = {401: "refused the token", 404: "no log-stream webhook there", 413: "refused the batch with HTTP 413",
-             503: "answered HTTP 503"}
+    cases = {
+        401: "refused the token",
+        404: "no log-stream webhook there",
+        413: "refused the batch with HTTP 413",
+        503: "answered HTTP 503",
+    }
     for status, words in cases.items():
         with pytest.raises(BridgeError, match=words) as caught:
             read_logs_answer(status, b'{"error": "why"}', "http://h/auth0/logs")
@@ -57,8 +61,13 @@ class _Handler(BaseHTTPRequestHandler):
     def _answer(self) -> None:
         length = int(self.headers.get("Content-Length") or 0)
         body = self.rfile.read(length) if length else b""
-        self.server.seen.append({"path": self.path, "body": body.decode(),  # type: ignore[attr-defined]
-                                 **{k.lower(): v for k, v in self.headers.items()}})
+        self.server.seen.append(
+            {
+                "path": self.path,
+                "body": body.decode(),  # type: ignore[attr-defined]
+                **{k.lower(): v for k, v in self.headers.items()},
+            }
+        )
         target = self.server.redirect_to  # type: ignore[attr-defined]
         if target and not self.path.startswith("/landed"):
             self.send_response(302)

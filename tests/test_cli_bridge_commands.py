@@ -31,8 +31,14 @@ def clean_env(**extra: str) -> dict[str, str]:
 
 
 def run_cli(cwd: Path, *args: str, timeout: float = 40, **env: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "authviz", *args], cwd=cwd, env=clean_env(**env),
-                          capture_output=True, text=True, timeout=timeout)
+    return subprocess.run(
+        [sys.executable, "-m", "authviz", *args],
+        cwd=cwd,
+        env=clean_env(**env),
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
 
 
 def one_sentence(stderr: str, ignore: tuple[str, ...] = ()) -> str:
@@ -85,10 +91,28 @@ def _start_demo(tmp_path: Path, *extra: str) -> tuple[subprocess.Popen, list[psu
     """``authviz demo --no-jupyter`` (serve + simulate), once both children run."""
     port = free_port()
     state = tmp_path / "state"
-    demo = subprocess.Popen([sys.executable, "-m", "authviz", "demo", "--no-jupyter", "--no-install",
-                             "--port", str(port), "--state-dir", str(state), "--rate", "5", *extra],
-                            cwd=tmp_path, env=clean_env(), stdout=subprocess.DEVNULL,
-                            stderr=subprocess.PIPE, text=True)
+    demo = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "authviz",
+            "demo",
+            "--no-jupyter",
+            "--no-install",
+            "--port",
+            str(port),
+            "--state-dir",
+            str(state),
+            "--rate",
+            "5",
+            *extra,
+        ],
+        cwd=tmp_path,
+        env=clean_env(),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     deadline = time.monotonic() + 40
     while not (state / "demo.env").exists() and time.monotonic() < deadline:
         assert demo.poll() is None, demo.stderr.read()
@@ -153,8 +177,19 @@ def test_demo_stops_the_rest_and_fails_when_a_child_dies(tmp_path):
 
 
 def test_demo_refuses_an_unknown_scenario_before_starting_anything(tmp_path):
-    done = run_cli(tmp_path, "demo", "--no-jupyter", "--port", str(free_port()), "--state-dir",
-                   str(tmp_path / "state"), "--scenario", "bogus", "--for", "8")
+    done = run_cli(
+        tmp_path,
+        "demo",
+        "--no-jupyter",
+        "--port",
+        str(free_port()),
+        "--state-dir",
+        str(tmp_path / "state"),
+        "--scenario",
+        "bogus",
+        "--for",
+        "8",
+    )
     assert done.returncode == 2, done.stderr
     assert "Traceback" not in done.stderr
     assert "--scenario" in done.stderr and "'bogus'" in done.stderr and "credential-stuffing" in done.stderr
@@ -181,20 +216,52 @@ def test_demo_and_simulate_help_give_defaults_placeholders_and_scenarios(capsys)
 
 def test_simulate_draws_no_progress_bar_into_a_pipe(tmp_path):
     with bridge_hub(tmp_path) as hub:
-        done = run_cli(tmp_path, "simulate", "--target", hub.url, "--token", LOG_TOKEN, "--count", "40",
-                       "--rate", "1000", "--no-pace")  # no --no-progress: stderr is a pipe here
+        done = run_cli(
+            tmp_path,
+            "simulate",
+            "--target",
+            hub.url,
+            "--token",
+            LOG_TOKEN,
+            "--count",
+            "40",
+            "--rate",
+            "1000",
+            "--no-pace",
+        )  # no --no-progress: stderr is a pipe here
     assert done.returncode == 0, done.stderr
     assert "\r" not in done.stderr and "event/s" not in done.stderr and "simulate:" not in done.stderr
     assert done.stderr.strip().splitlines() == [
-        "posted 40 records in 1 batches: 40 stored, 0 duplicates, 0 quarantined"]
+        "posted 40 records in 1 batches: 40 stored, 0 duplicates, 0 quarantined"
+    ]
 
 
 def test_simulate_says_up_front_how_long_a_scenario_makes_the_run(tmp_path):
     with bridge_hub(tmp_path) as hub:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "authviz", "simulate", "--target", hub.url, "--token", LOG_TOKEN,
-             "--count", "100", "--rate", "50", "--scenario", "credential-stuffing", "--no-progress"],
-            cwd=tmp_path, env=clean_env(), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+            [
+                sys.executable,
+                "-m",
+                "authviz",
+                "simulate",
+                "--target",
+                hub.url,
+                "--token",
+                LOG_TOKEN,
+                "--count",
+                "100",
+                "--rate",
+                "50",
+                "--scenario",
+                "credential-stuffing",
+                "--no-progress",
+            ],
+            cwd=tmp_path,
+            env=clean_env(),
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
         try:
             first = proc.stderr.readline()  # printed before anything is posted
             proc.send_signal(signal.SIGINT)
@@ -214,12 +281,25 @@ def test_simulate_says_up_front_how_long_a_scenario_makes_the_run(tmp_path):
 
 def test_simulate_to_a_wrong_path_is_one_clean_sentence(tmp_path, capsys):
     with bridge_hub(tmp_path) as hub:
-        status = main(["simulate", "--target", hub.url + "/wrong/path", "--token", LOG_TOKEN, "--count", "3",
-                       "--no-pace", "--no-progress"])
+        status = main(
+            [
+                "simulate",
+                "--target",
+                hub.url + "/wrong/path",
+                "--token",
+                LOG_TOKEN,
+                "--count",
+                "3",
+                "--no-pace",
+                "--no-progress",
+            ]
+        )
     assert status == 1
     line = one_sentence(capsys.readouterr().err, ignore=("authviz bridge:",))
-    assert line == (f"authviz: {hub.url}/wrong/path answered HTTP 404 (not found): no log-stream webhook "
-                    "there; give the server's base URL or its /auth0/logs URL (--target).")
+    assert line == (
+        f"authviz: {hub.url}/wrong/path answered HTTP 404 (not found): no log-stream webhook "
+        "there; give the server's base URL or its /auth0/logs URL (--target)."
+    )
 
 
 # -- token ------------------------------------------------------------------------------------------
@@ -236,8 +316,7 @@ def test_token_refuses_a_ttl_that_is_expired_or_absurd(tmp_path, capsys, ttl):
     assert main(["token", "--user", "alice", "--state-dir", str(tmp_path), "--ttl", ttl]) == 2
     captured = capsys.readouterr()
     assert captured.out == ""  # no token printed
-    assert one_sentence(captured.err) == (
-        f"authviz: --ttl must be from 1 to 2592000 seconds (30 days), not {ttl}.")
+    assert one_sentence(captured.err) == (f"authviz: --ttl must be from 1 to 2592000 seconds (30 days), not {ttl}.")
 
 
 # -- the store --------------------------------------------------------------------------------------
@@ -249,7 +328,8 @@ def test_serve_with_a_directory_or_a_corrupt_file_as_store_is_one_sentence(tmp_p
     assert done.returncode == 1, done.stderr
     assert one_sentence(done.stderr) == (
         "authviz: the event store 'somedir' is a directory; give the path of an SQLite file (--store), "
-        "e.g. .authviz/bridge.sqlite3.")
+        "e.g. .authviz/bridge.sqlite3."
+    )
     (tmp_path / "corrupt.sqlite3").write_bytes(b"this is not SQLite, just text " * 100)
     done = run_cli(tmp_path, "serve", "--port", "0", "--state-dir", "state", "--store", "corrupt.sqlite3")
     assert done.returncode == 1, done.stderr
@@ -264,8 +344,9 @@ def test_serve_with_a_directory_or_a_corrupt_file_as_store_is_one_sentence(tmp_p
 def test_bridge_without_pusher_url_is_a_usage_error(tmp_path):
     done = run_cli(tmp_path, "bridge", "--port", "0", "--state-dir", "state")
     assert done.returncode == 2, done.stderr
-    assert one_sentence(done.stderr) == ("authviz: give --pusher-url (or set PUSHER_URL) as "
-                                         "http(s)://KEY:SECRET@HOST[:PORT]/apps/APP_ID.")
+    assert one_sentence(done.stderr) == (
+        "authviz: give --pusher-url (or set PUSHER_URL) as http(s)://KEY:SECRET@HOST[:PORT]/apps/APP_ID."
+    )
 
 
 def test_bridge_has_no_meaningless_no_bridge_flag(capsys):
@@ -286,19 +367,28 @@ def test_bridge_port_in_use_says_it_once(tmp_path):
         taken.bind(("127.0.0.1", 0))
         taken.listen()
         port = taken.getsockname()[1]
-        done = run_cli(tmp_path, "bridge", "--port", str(port), "--state-dir", "state",
-                       PUSHER_URL="http://k:s@127.0.0.1:1/apps/1")
+        done = run_cli(
+            tmp_path, "bridge", "--port", str(port), "--state-dir", "state", PUSHER_URL="http://k:s@127.0.0.1:1/apps/1"
+        )
     assert done.returncode == 1, done.stderr
     line = one_sentence(done.stderr, ignore=("authviz bridge:",))
-    assert line == (f"authviz: cannot listen on 127.0.0.1:{port}: the port is already in use "
-                    "(another `authviz serve`?); stop that server or choose another --port.")
+    assert line == (
+        f"authviz: cannot listen on 127.0.0.1:{port}: the port is already in use "
+        "(another `authviz serve`?); stop that server or choose another --port."
+    )
 
 
 @pytest.mark.parametrize("command", ["serve", "bridge"])
-@pytest.mark.parametrize("flag, value", [
-    ("--max-log-body", "-5"), ("--max-log-body", "0"), ("--parse-workers", "-1"),
-    ("--public-url", "notaurl"), ("--public-url", "ftp://example.com/"),
-])
+@pytest.mark.parametrize(
+    "flag, value",
+    [
+        ("--max-log-body", "-5"),
+        ("--max-log-body", "0"),
+        ("--parse-workers", "-1"),
+        ("--public-url", "notaurl"),
+        ("--public-url", "ftp://example.com/"),
+    ],
+)
 def test_bridge_flags_out_of_range_are_usage_errors_naming_the_flag(capsys, command, flag, value):
     with pytest.raises(SystemExit) as exit_info:  # parse only: nothing is served
         build_parser().parse_args([command, flag, value])
@@ -316,14 +406,18 @@ def test_tail_replay_of_a_directory_says_it_is_a_directory(tmp_path):
     assert done.returncode == 1
     assert one_sentence(done.stderr) == (
         "authviz: The replay file recordings is a directory; give a JSON-lines file (a recording, as a "
-        "Recorder writes it), e.g. replay:events.jsonl.")
+        "Recorder writes it), e.g. replay:events.jsonl."
+    )
 
 
-@pytest.mark.parametrize("content, what", [
-    (b"SQLite format 3\x00" + bytes(range(256)) * 40, "an SQLite database"),
-    (b"\x00\x01\x02\x03binary\n" * 500, "a binary file"),
-    (b"\x1f\x8b\x08\x00" + bytes(range(256)) * 4, "gzip-compressed"),
-])
+@pytest.mark.parametrize(
+    "content, what",
+    [
+        (b"SQLite format 3\x00" + bytes(range(256)) * 40, "an SQLite database"),
+        (b"\x00\x01\x02\x03binary\n" * 500, "a binary file"),
+        (b"\x1f\x8b\x08\x00" + bytes(range(256)) * 4, "gzip-compressed"),
+    ],
+)
 def test_tail_replay_of_a_binary_file_is_one_sentence(tmp_path, content, what):
     (tmp_path / "events.jsonl").write_bytes(content)
     done = run_cli(tmp_path, "tail", "--source", "replay:events.jsonl", "--speed", "max")
@@ -331,7 +425,8 @@ def test_tail_replay_of_a_binary_file_is_one_sentence(tmp_path, content, what):
     assert done.stdout == ""
     assert one_sentence(done.stderr) == (
         f"authviz: The replay file events.jsonl is {what}, not JSON lines; give the JSON lines "
-        "of a recording, as a Recorder writes them (or Auth0 records, one per line).")
+        "of a recording, as a Recorder writes them (or Auth0 records, one per line)."
+    )
 
 
 # -- tail: live connection status and authorization back-off ----------------------------------------
@@ -343,8 +438,12 @@ def test_tail_prints_one_status_line_on_disconnect_and_on_reconnect_never_on_std
     hub = HubServer()
     proc = subprocess.Popen(
         [sys.executable, "-m", "authviz", "tail", "--channel", "auth0", "--json"],
-        cwd=tmp_path, env=clean_env(PUSHER_URL=hub.pusher_url), stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE, text=True)
+        cwd=tmp_path,
+        env=clean_env(PUSHER_URL=hub.pusher_url),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     try:
         out, err = lines_of(proc.stdout), lines_of(proc.stderr)
         subscribed = lambda: "auth0" in hub._hub.channels()  # noqa: E731
@@ -365,8 +464,9 @@ def test_tail_prints_one_status_line_on_disconnect_and_on_reconnect_never_on_std
             proc.wait(5)
         hub.close()
     where = f"127.0.0.1:{hub.port}"
-    assert lost[-1].strip() == (f"authviz: lost the connection to the Pusher server at {where}; "
-                                "reconnecting with back-off.")
+    assert lost[-1].strip() == (
+        f"authviz: lost the connection to the Pusher server at {where}; reconnecting with back-off."
+    )
     assert back[-1].strip() == f"authviz: reconnected to the Pusher server at {where}."
     status = [line for line in lost + back if "connect" in line and "Pusher server at" in line]
     assert sum("lost the connection" in line for line in status) == 1

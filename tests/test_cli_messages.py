@@ -29,9 +29,11 @@ pytestmark = pytest.mark.timeout(60)
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures" / "auth0"  # copies of the shared samples (see its README)
 LOG_STREAM_SAMPLE = FIXTURES / "elastic_auth0_logstream_webhook.ndjson"
-SAMPLE_LINE = (b'{"log_id": "90020230101000000000000000000000000000000000000000000001", "data": '
-               b'{"date": "2026-01-01T00:00:00.000Z", "type": "s", "user_id": "auth0|1", '
-               b'"ip": "203.0.113.7", "log_id": "90020230101000000000000000000000000000000000000000000001"}}\n')
+SAMPLE_LINE = (
+    b'{"log_id": "90020230101000000000000000000000000000000000000000000001", "data": '
+    b'{"date": "2026-01-01T00:00:00.000Z", "type": "s", "user_id": "auth0|1", '
+    b'"ip": "203.0.113.7", "log_id": "90020230101000000000000000000000000000000000000000000001"}}\n'
+)
 
 
 def clean_env(**extra: str) -> dict[str, str]:
@@ -41,8 +43,14 @@ def clean_env(**extra: str) -> dict[str, str]:
 
 
 def run_cli(tmp_path: Path, *args: str, timeout: float = 30, **env: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "authviz", *args], cwd=tmp_path, env=clean_env(**env),
-                          capture_output=True, text=True, timeout=timeout)
+    return subprocess.run(
+        [sys.executable, "-m", "authviz", *args],
+        cwd=tmp_path,
+        env=clean_env(**env),
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
 
 
 def one_sentence(stderr: str) -> str:
@@ -78,7 +86,16 @@ def _all_commands(parser, prefix=()):
 def test_every_command_and_flag_has_help():
     commands = list(_all_commands(build_parser()))
     assert {" ".join(path) for path, _ in commands} >= {
-        "logs", "logs convert", "logs pull", "serve", "tail", "simulate", "token", "demo", "bridge"}
+        "logs",
+        "logs convert",
+        "logs pull",
+        "serve",
+        "tail",
+        "simulate",
+        "token",
+        "demo",
+        "bridge",
+    }
     for path, parser in commands:
         assert parser.description, f"authviz {' '.join(path)} has no description"
         for action in parser._actions:
@@ -132,26 +149,47 @@ def test_serve_on_a_port_in_use_says_so_once(tmp_path):
         done = run_cli(tmp_path, "serve", "--port", str(port), "--no-bridge")
     assert done.returncode == 1
     line = one_sentence(done.stderr.replace("authviz hub", ""))
-    assert line == (f"authviz: cannot listen on 127.0.0.1:{port}: the port is already in use "
-                    "(another `authviz serve`?); stop that server or choose another --port.")
+    assert line == (
+        f"authviz: cannot listen on 127.0.0.1:{port}: the port is already in use "
+        "(another `authviz serve`?); stop that server or choose another --port."
+    )
 
 
 def test_listen_errors_point_at_the_flag_to_change():
-    not_here = OSError(errno.EADDRNOTAVAIL, "error while attempting to bind on address "
-                                            "('203.0.113.5', 6001): cannot assign requested address")
+    not_here = OSError(
+        errno.EADDRNOTAVAIL,
+        "error while attempting to bind on address ('203.0.113.5', 6001): cannot assign requested address",
+    )
     assert listen_error("203.0.113.5", 6001, not_here) == (
-        "cannot listen on 203.0.113.5:6001: cannot assign requested address; "
-        "check --host (an address of this machine).")
+        "cannot listen on 203.0.113.5:6001: cannot assign requested address; check --host (an address of this machine)."
+    )
     unknown = socket.gaierror(-2, "Name or service not known")
     assert listen_error("nosuch.invalid", 6001, unknown).endswith(
-        ": name or service not known; check --host (an address of this machine).")
+        ": name or service not known; check --host (an address of this machine)."
+    )
 
 
 def test_serve_prints_a_pusher_url_clients_can_read_back(tmp_path):
-    proc = subprocess.Popen([sys.executable, "-m", "authviz", "serve", "--port", "0", "--no-bridge",
-                             "--key", "k@y:1", "--secret", "s/e:c@"],
-                            cwd=tmp_path, env=clean_env(), stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "authviz",
+            "serve",
+            "--port",
+            "0",
+            "--no-bridge",
+            "--key",
+            "k@y:1",
+            "--secret",
+            "s/e:c@",
+        ],
+        cwd=tmp_path,
+        env=clean_env(),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     try:
         line = proc.stdout.readline().strip()
     finally:
@@ -166,13 +204,16 @@ def test_serve_prints_a_pusher_url_clients_can_read_back(tmp_path):
 # -- logs convert ---------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("content, what", [
-    (b"PAR1\x15\x04\x15\x10\x15\x14L\x15\x02\x15\x00\x12\x00\x00", "is a Parquet file"),
-    (b"BZh91AY&SY\x00\x01", "is bzip2-compressed"),
-    (b"\x7fELF\x02\x01\x01\x00", "is a program"),
-    (b"\x00\x01\x02binary\xff\xfe\n" * 10, "is a binary file"),
-    (gzip.compress(b"\x00\x00\x00\x01 not text"), "is a binary file"),
-])
+@pytest.mark.parametrize(
+    "content, what",
+    [
+        (b"PAR1\x15\x04\x15\x10\x15\x14L\x15\x02\x15\x00\x12\x00\x00", "is a Parquet file"),
+        (b"BZh91AY&SY\x00\x01", "is bzip2-compressed"),
+        (b"\x7fELF\x02\x01\x01\x00", "is a program"),
+        (b"\x00\x01\x02binary\xff\xfe\n" * 10, "is a binary file"),
+        (gzip.compress(b"\x00\x00\x00\x01 not text"), "is a binary file"),
+    ],
+)
 def test_convert_refuses_a_binary_file_in_one_sentence(tmp_path, content, what):
     (tmp_path / "in.jsonl").write_bytes(content)
     done = run_cli(tmp_path, "logs", "convert", "in.jsonl", "-o", "out.parquet")
@@ -221,22 +262,23 @@ def test_pull_into_a_file_is_a_usage_error(tmp_path):
     (tmp_path / "notes.txt").write_text("x")
     done = run_cli(tmp_path, "logs", "pull", "--domain", "acme.auth0.com", "--token", "t", "-o", "notes.txt")
     assert done.returncode == 2
-    assert one_sentence(done.stderr) == ("authviz: --output 'notes.txt' is a file; give a directory "
-                                         "for the Parquet files")
+    assert one_sentence(done.stderr) == (
+        "authviz: --output 'notes.txt' is a file; give a directory for the Parquet files"
+    )
 
 
 def test_pull_output_that_cannot_be_created_is_one_sentence(tmp_path):
     (tmp_path / "notes.txt").write_text("x")
     # mkdir fails before any request is made: no network is touched
-    done = run_cli(tmp_path, "logs", "pull", "--domain", "acme.auth0.com", "--token", "t",
-                   "-o", "notes.txt/logs")
+    done = run_cli(tmp_path, "logs", "pull", "--domain", "acme.auth0.com", "--token", "t", "-o", "notes.txt/logs")
     assert done.returncode == 1
     assert one_sentence(done.stderr) == "authviz: cannot write 'notes.txt/logs': Not a directory"
 
 
 def test_pull_negative_max_wait_is_a_usage_error(tmp_path):
-    done = run_cli(tmp_path, "logs", "pull", "--domain", "acme.auth0.com", "--token", "t", "-o", "out",
-                   "--max-wait", "-1")
+    done = run_cli(
+        tmp_path, "logs", "pull", "--domain", "acme.auth0.com", "--token", "t", "-o", "out", "--max-wait", "-1"
+    )
     assert done.returncode == 2
     assert one_sentence(done.stderr) == "authviz: --max-wait must be 0 or more seconds, not -1"
     assert not (tmp_path / "out").exists()
@@ -248,9 +290,15 @@ def test_pull_negative_max_wait_is_a_usage_error(tmp_path):
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
 def test_tail_without_a_server_retries_then_exits_0_on_a_signal(tmp_path, sig):
     url = f"http://k:s@127.0.0.1:{free_port()}/apps/1"  # nothing listens there
-    proc = subprocess.Popen([sys.executable, "-m", "authviz", "tail"], cwd=tmp_path,
-                            env=clean_env(PUSHER_URL=url), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            text=True, preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "authviz", "tail"],
+        cwd=tmp_path,
+        env=clean_env(PUSHER_URL=url),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+    )
     try:
         status = proc.stderr.readline()  # blocks until the first failed attempt is reported
         assert "Could not connect" in status and "retrying with back-off" in status
@@ -265,13 +313,20 @@ def test_tail_without_a_server_retries_then_exits_0_on_a_signal(tmp_path, sig):
             proc.wait()
 
 
-@pytest.mark.parametrize("env, message", [
-    ({"PUSHER_URL": "garbage"}, "PUSHER_URL must look like http://KEY:SECRET@HOST:PORT/apps/APP_ID."),
-    ({"PUSHER_KEY": "k", "PUSHER_HOST": "127.0.0.1", "PUSHER_TLS": "maybe"},
-     "PUSHER_TLS must be true or false, not 'maybe'."),
-    ({"PUSHER_KEY": "k", "PUSHER_HOST": "127.0.0.1", "PUSHER_PORT": "abc"},
-     "PUSHER_PORT must be a port number from 1 to 65535, not 'abc'."),
-])
+@pytest.mark.parametrize(
+    "env, message",
+    [
+        ({"PUSHER_URL": "garbage"}, "PUSHER_URL must look like http://KEY:SECRET@HOST:PORT/apps/APP_ID."),
+        (
+            {"PUSHER_KEY": "k", "PUSHER_HOST": "127.0.0.1", "PUSHER_TLS": "maybe"},
+            "PUSHER_TLS must be true or false, not 'maybe'.",
+        ),
+        (
+            {"PUSHER_KEY": "k", "PUSHER_HOST": "127.0.0.1", "PUSHER_PORT": "abc"},
+            "PUSHER_PORT must be a port number from 1 to 65535, not 'abc'.",
+        ),
+    ],
+)
 def test_tail_with_a_bad_setting_is_one_sentence(tmp_path, env, message):
     done = run_cli(tmp_path, "tail", **env)
     assert done.returncode == 1
@@ -283,8 +338,11 @@ def test_tail_with_a_bad_setting_is_one_sentence(tmp_path, env, message):
 
 def test_make_help_lists_every_documented_target():
     root = Path(__file__).resolve().parent.parent
-    documented = {line.split(":", 1)[0] for line in (root / "Makefile").read_text().splitlines()
-                  if "##" in line and ":" in line and not line.startswith(("\t", "#", " "))}
+    documented = {
+        line.split(":", 1)[0]
+        for line in (root / "Makefile").read_text().splitlines()
+        if "##" in line and ":" in line and not line.startswith(("\t", "#", " "))
+    }
     assert {"demo", "test", "e2e", "bench"} <= documented
     done = subprocess.run(["make", "-s", "help"], cwd=root, capture_output=True, text=True, timeout=30)
     assert done.returncode == 0
@@ -303,8 +361,7 @@ def test_a_dotenv_file_that_is_not_utf8_is_one_sentence(tmp_path):
 
 
 def test_a_bad_dotenv_line_is_named_without_echoing_it(tmp_path):
-    (tmp_path / ".env").write_text("# settings\nPUSHER_URL=http://k:s@127.0.0.1:1/apps/1\n\n"
-                                   "PUSHER_SECRET hunter2\n")
+    (tmp_path / ".env").write_text("# settings\nPUSHER_URL=http://k:s@127.0.0.1:1/apps/1\n\nPUSHER_SECRET hunter2\n")
     done = run_cli(tmp_path, "tail")
     assert done.returncode == 1
     assert one_sentence(done.stderr) == "authviz: .env line 4 is not NAME=value; fix or remove it."
@@ -321,33 +378,44 @@ def test_a_good_dotenv_file_is_still_read(tmp_path):
     assert values["PUSHER_PORT"] == "60\n01"  # a quoted value may span lines
 
 
-@pytest.mark.parametrize("args, message", [
-    (["--limit", "0"], "argument --limit: must be a whole number of events, at least 1, not '0'"),
-    (["--limit", "-1"], "argument --limit: must be a whole number of events, at least 1, not '-1'"),
-    (["--speed", "abc"], "argument --speed: must be a number (1 real time, 10 ten times faster) or max, "
-                         "not 'abc'"),
-    (["--speed", "-2"], "argument --speed: must be a number (1 real time, 10 ten times faster) or max, "
-                        "not '-2'"),
-])
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--limit", "0"], "argument --limit: must be a whole number of events, at least 1, not '0'"),
+        (["--limit", "-1"], "argument --limit: must be a whole number of events, at least 1, not '-1'"),
+        (["--speed", "abc"], "argument --speed: must be a number (1 real time, 10 ten times faster) or max, not 'abc'"),
+        (["--speed", "-2"], "argument --speed: must be a number (1 real time, 10 ten times faster) or max, not '-2'"),
+    ],
+)
 def test_tail_flags_out_of_range_name_the_flag(tmp_path, args, message):
     # --limit 0 used to exit 0 at once, printing nothing; --speed abc blamed AUTHVIZ_REPLAY_SPEED
     (tmp_path / "rec.jsonl").write_text("")
-    done = run_cli(tmp_path, "tail", "--source", "replay:rec.jsonl", *args, PUSHER_KEY="k",
-                   PUSHER_HOST="127.0.0.1")
+    done = run_cli(tmp_path, "tail", "--source", "replay:rec.jsonl", *args, PUSHER_KEY="k", PUSHER_HOST="127.0.0.1")
     assert done.returncode == 2
     assert "Traceback" not in done.stderr
     assert done.stderr.splitlines()[-1] == f"authviz tail: error: {message}"
 
 
 def test_tail_speed_max_and_limit_still_work(tmp_path):
-    record = ('{"channel": "auth0", "event": "user-loggedIn", "data": {"email": "a@example.com", '
-              '"country": "Canada"}, "timestamp": %d}\n')
+    record = (
+        '{"channel": "auth0", "event": "user-loggedIn", "data": {"email": "a@example.com", '
+        '"country": "Canada"}, "timestamp": %d}\n'
+    )
     (tmp_path / "rec.jsonl").write_text("".join(record % (1_700_000_000 + 3600 * i) for i in range(3)))
-    done = run_cli(tmp_path, "tail", "--source", "replay:rec.jsonl", "--speed", "max", "--limit", "2",
-                   PUSHER_KEY="k", PUSHER_HOST="127.0.0.1")
+    done = run_cli(
+        tmp_path,
+        "tail",
+        "--source",
+        "replay:rec.jsonl",
+        "--speed",
+        "max",
+        "--limit",
+        "2",
+        PUSHER_KEY="k",
+        PUSHER_HOST="127.0.0.1",
+    )
     assert done.returncode == 0, done.stderr
-    assert [line.split()[1:] for line in done.stdout.splitlines()] == [
-        ["login_success", "a@example.com", "Canada"]] * 2
+    assert [line.split()[1:] for line in done.stdout.splitlines()] == [["login_success", "a@example.com", "Canada"]] * 2
 
 
 # -- serve: flags checked before anything starts ---------------------------------------------------
@@ -358,8 +426,8 @@ def test_serve_refuses_a_webhook_url_that_is_not_http(tmp_path, url):
     done = run_cli(tmp_path, "serve", "--port", "0", "--no-bridge", "--webhook-url", url)
     assert done.returncode == 2
     assert one_sentence(done.stderr) == (
-        f"authviz: --webhook-url must be an http(s) URL such as "
-        f"http://127.0.0.1:8000/pusher/webhooks, not {url!r}.")
+        f"authviz: --webhook-url must be an http(s) URL such as http://127.0.0.1:8000/pusher/webhooks, not {url!r}."
+    )
 
 
 def test_serve_config_file_refuses_a_webhook_url_that_is_not_http(tmp_path):
@@ -370,29 +438,35 @@ def test_serve_config_file_refuses_a_webhook_url_that_is_not_http(tmp_path):
     assert "apps[0]: webhook_url must be an http(s) URL, not 'nope'." in one_sentence(done.stderr)
 
 
-@pytest.mark.parametrize("flag, value, where", [
-    ("--state-dir", "notes.txt", "notes.txt"),           # a file where a directory is needed
-    ("--store", "notes.txt/bridge.sqlite3", "notes.txt"),  # the store's directory cannot be made
-])
+@pytest.mark.parametrize(
+    "flag, value, where",
+    [
+        ("--state-dir", "notes.txt", "notes.txt"),  # a file where a directory is needed
+        ("--store", "notes.txt/bridge.sqlite3", "notes.txt"),  # the store's directory cannot be made
+    ],
+)
 def test_serve_state_that_cannot_be_made_is_one_sentence(tmp_path, flag, value, where):
     (tmp_path / "notes.txt").write_text("x")
     args = [flag, value] if flag == "--state-dir" else ["--state-dir", "state", flag, value]
     done = run_cli(tmp_path, "serve", "--port", "0", *args)
     assert done.returncode == 1
-    line = one_sentence("\n".join(text for text in done.stderr.splitlines()
-                                  if not text.startswith("authviz bridge:")))
+    line = one_sentence("\n".join(text for text in done.stderr.splitlines() if not text.startswith("authviz bridge:")))
     assert line.startswith(f"authviz: cannot prepare {where}")
     assert line.endswith("; check --state-dir and --store.")
 
 
-@pytest.mark.parametrize("channel, message", [
-    ("bad channel!", "channel name 'bad channel!' has characters outside A-Z a-z 0-9 _ - = @ , . ;"),
-    ("x" * 200, "channel name is 200 characters; the limit is 164"),
-])
+@pytest.mark.parametrize(
+    "channel, message",
+    [
+        ("bad channel!", "channel name 'bad channel!' has characters outside A-Z a-z 0-9 _ - = @ , . ;"),
+        ("x" * 200, "channel name is 200 characters; the limit is 164"),
+    ],
+)
 def test_tail_refuses_an_invalid_channel_name_at_once(tmp_path, channel, message):
     # it used to subscribe, be refused by the server, and retry forever
-    done = run_cli(tmp_path, "tail", "--channel", channel, PUSHER_KEY="k", PUSHER_HOST="127.0.0.1",
-                   PUSHER_PORT=str(free_port()))
+    done = run_cli(
+        tmp_path, "tail", "--channel", channel, PUSHER_KEY="k", PUSHER_HOST="127.0.0.1", PUSHER_PORT=str(free_port())
+    )
     assert done.returncode == 2
     assert done.stderr.splitlines()[-1] == f"authviz tail: error: argument --channel: {message}"
 
@@ -402,9 +476,13 @@ def test_tail_refuses_an_invalid_channel_name_at_once(tmp_path, channel, message
 
 def test_tail_into_head_stops_quietly(tmp_path):
     # `authviz tail | head -2`: the reader goes away; no BrokenPipeError traceback
-    proc = subprocess.Popen([sys.executable, "-m", "authviz", "tail", "--source", "simulator:1",
-                             "--speed", "max"], cwd=tmp_path, env=clean_env(PUSHER_KEY="k", PUSHER_HOST="127.0.0.1"),
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "authviz", "tail", "--source", "simulator:1", "--speed", "max"],
+        cwd=tmp_path,
+        env=clean_env(PUSHER_KEY="k", PUSHER_HOST="127.0.0.1"),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
     try:
         assert proc.stdout.readline() and proc.stdout.readline()
         proc.stdout.close()
@@ -420,8 +498,14 @@ def test_convert_into_a_closed_pipe_stops_quietly(tmp_path):
     (tmp_path / "in.jsonl").write_bytes(LOG_STREAM_SAMPLE.read_bytes())
     read_end, write_end = os.pipe()
     os.close(read_end)  # nobody reads the summary
-    done = subprocess.run([sys.executable, "-m", "authviz", "logs", "convert", "in.jsonl", "-o", "out.parquet"],
-                          cwd=tmp_path, env=clean_env(), stdout=write_end, stderr=subprocess.PIPE, timeout=60)
+    done = subprocess.run(
+        [sys.executable, "-m", "authviz", "logs", "convert", "in.jsonl", "-o", "out.parquet"],
+        cwd=tmp_path,
+        env=clean_env(),
+        stdout=write_end,
+        stderr=subprocess.PIPE,
+        timeout=60,
+    )
     os.close(write_end)
     assert done.returncode == 0
     assert done.stderr == b""
@@ -453,8 +537,9 @@ def test_pull_stopped_by_ctrl_c_is_not_a_success(tmp_path, monkeypatch, capsys):
     monkeypatch.chdir(tmp_path)
     monkeypatch.setattr(analytics_cli, "pull_logs", interrupted)
     assert main(["logs", "pull", "--domain", "acme.auth0.com", "--token", "t", "-o", "logs"]) == 130
-    assert capsys.readouterr().err == ("authviz: interrupted; what was pulled is saved in 'logs': run "
-                                       "the same command again to resume.\n")
+    assert capsys.readouterr().err == (
+        "authviz: interrupted; what was pulled is saved in 'logs': run the same command again to resume.\n"
+    )
 
 
 # -- the README promises only what exists -------------------------------------------------------
@@ -492,8 +577,9 @@ def test_every_flag_in_the_readme_command_table_exists():
 def test_every_setting_in_the_readme_is_read_somewhere():
     import re
 
-    source = "\n".join(p.read_text(encoding="utf-8")
-                       for p in (Path(__file__).resolve().parent.parent / "authviz").rglob("*.py"))
+    source = "\n".join(
+        p.read_text(encoding="utf-8") for p in (Path(__file__).resolve().parent.parent / "authviz").rglob("*.py")
+    )
     settings = set(re.findall(r"`((?:PUSHER|AUTHVIZ|AUTH0)_[A-Z_]+)`", _readme()))
     assert {"PUSHER_URL", "PUSHER_TLS", "AUTHVIZ_SOURCE", "AUTHVIZ_HISTORY_URL"} <= settings
     # PUSHER_USE_TLS is a secret of the Auth0 Action (JavaScript), not of the package

@@ -70,8 +70,14 @@ def tail(clients, node: SoketiServer, bridge: BridgeThread, **options) -> tuple[
     """A live client on ``node`` subscribed to the event channel, with the bridge's history."""
     settings = PusherSettings(key=KEY, secret=SECRET, app_id=APP_ID, host="127.0.0.1", port=node.port)
     options = {"history_check": 1.0, "reorder_delay": 0.5, **options}
-    client = LiveClient(settings, backoff=Backoff(**FAST), history_url=bridge.history_url,
-                        history_token=LOG_TOKEN, history_backoff=Backoff(initial=0.1, cap=1.0), **options)
+    client = LiveClient(
+        settings,
+        backoff=Backoff(**FAST),
+        history_url=bridge.history_url,
+        history_token=LOG_TOKEN,
+        history_backoff=Backoff(initial=0.1, cap=1.0),
+        **options,
+    )
     clients.append(client)
     sub = client.subscribe(EVENTS_CHANNEL, events=[AUTH_EVENT])
     assert sub.wait_subscribed(20)
@@ -82,8 +88,9 @@ def tail(clients, node: SoketiServer, bridge: BridgeThread, **options) -> tuple[
 class Poster:
     """Posts ``count`` events to the bridge's log-stream webhook, ``per_request`` at a time."""
 
-    def __init__(self, bridge: BridgeThread, count: int, *, per_request: int = 10, pause: float = 0.02,
-                 prefix: str = "777") -> None:
+    def __init__(
+        self, bridge: BridgeThread, count: int, *, per_request: int = 10, pause: float = 0.02, prefix: str = "777"
+    ) -> None:
         self.bridge = bridge
         self.count = count
         self.per_request = per_request
@@ -94,8 +101,10 @@ class Poster:
 
     def _run(self) -> None:
         for start in range(0, self.count, self.per_request):
-            records = [record(n, "s", user_id=f"auth0|u{n}", prefix=self.prefix)
-                       for n in range(start, min(self.count, start + self.per_request))]
+            records = [
+                record(n, "s", user_id=f"auth0|u{n}", prefix=self.prefix)
+                for n in range(start, min(self.count, start + self.per_request))
+            ]
             status, body = post_logs(self.bridge.url, records, token=LOG_TOKEN)
             assert status == 200 and body["stored"] == len(records), body
             self.posted.extend(r["log_id"] for r in records)
@@ -154,8 +163,9 @@ def test_presence_members_are_seen_across_nodes(nodes, clients):
     members = []
     for node, user in ((a, "ada"), (b, "grace")):
         settings = PusherSettings(key=KEY, secret=SECRET, app_id=APP_ID, host="127.0.0.1", port=node.port)
-        client = LiveClient(settings, user={"id": user, "user_info": {"name": user.title()}},
-                            backoff=Backoff(**FAST), backfill=False)
+        client = LiveClient(
+            settings, user={"id": user, "user_info": {"name": user.title()}}, backoff=Backoff(**FAST), backfill=False
+        )
         clients.append(client)
         sub = client.subscribe(channel)
         assert sub.wait_subscribed(20)

@@ -51,8 +51,10 @@ def test_port_owner_names_what_answers():
         with pytest.raises(AuthvizError) as error:
             check_ports_free(options)
         message = str(error.value)
-        assert message == (f"The hub cannot listen on 127.0.0.1:{hub.port}: it is in use by an authviz hub "
-                           f"(another demo or `authviz serve`); stop that, or choose another port.")
+        assert message == (
+            f"The hub cannot listen on 127.0.0.1:{hub.port}: it is in use by an authviz hub "
+            f"(another demo or `authviz serve`); stop that, or choose another port."
+        )
         assert error.value.settings == ("port",)  # the command line says --port
     finally:
         hub.stop()
@@ -106,8 +108,12 @@ def test_dashboard_server_serves_voila_and_the_offline_map_only(tmp_path):
     lab = NotebookServer("lab", tmp_path, 2, tmp_path / "lab.log")
     assert "--LabApp.news_url=None" in lab.command()
     lab._write_quiet_settings()
-    assert '"fetchNews": "false"' in (tmp_path / "lab-settings" / "@jupyterlab" / "apputils-extension"
-                                      / "notification.jupyterlab-settings").read_text()
+    assert (
+        '"fetchNews": "false"'
+        in (
+            tmp_path / "lab-settings" / "@jupyterlab" / "apputils-extension" / "notification.jupyterlab-settings"
+        ).read_text()
+    )
 
 
 def test_tail_without_settings_says_where_the_demo_keeps_them(tmp_path, monkeypatch, capsys):

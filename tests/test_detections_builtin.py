@@ -11,8 +11,16 @@ from authviz.detections import DetectionEngine, packaged_rules
 from authviz.simulator import month_of_traffic
 
 BUILTIN = packaged_rules(["builtin"])
-NAMES = ("brute_force", "credential_stuffing", "impossible_travel", "breached_password", "lockout_spike",
-         "signup_fraud", "mfa_push_fatigue", "refresh_token_reuse")
+NAMES = (
+    "brute_force",
+    "credential_stuffing",
+    "impossible_travel",
+    "breached_password",
+    "lockout_spike",
+    "signup_fraud",
+    "mfa_push_fatigue",
+    "refresh_token_reuse",
+)
 
 
 @pytest.fixture(scope="module")
@@ -52,10 +60,14 @@ def test_rule_finds_the_same_incidents_as_run_detections(both, name):
     got = found[found["rule_id"] == rule.id]
     # run_detections adds a later successful login to brute force / credential stuffing evidence
     added = successes if name in ("brute_force", "credential_stuffing") else set()
-    want_keys = sorted((k, pd.Timestamp(s), tuple(sorted(set(ids) - added)))
-                       for k, s, ids in zip(want["key"], want["start"], want["evidence_ids"]))
-    got_keys = sorted((next(iter(g.values())), pd.Timestamp(f), tuple(sorted(ids)))
-                      for g, f, ids in zip(got["group"], got["first"], got["event_ids"]))
+    want_keys = sorted(
+        (k, pd.Timestamp(s), tuple(sorted(set(ids) - added)))
+        for k, s, ids in zip(want["key"], want["start"], want["evidence_ids"])
+    )
+    got_keys = sorted(
+        (next(iter(g.values())), pd.Timestamp(f), tuple(sorted(ids)))
+        for g, f, ids in zip(got["group"], got["first"], got["event_ids"])
+    )
     assert got_keys == want_keys
     assert len(got) == len(want)
 

@@ -11,6 +11,7 @@ import pytest
 from authviz.cli import main as _main
 from detection_cases import cases, ev
 
+
 def main(argv: list[str]) -> int:
     """The command's exit status, whether argparse exits or the handler returns."""
     try:
@@ -82,14 +83,17 @@ def test_detect_since_until_and_table(logs, capsys):
     assert out == "no findings\n"
 
 
-@pytest.mark.parametrize("argv, message", [
-    (["detect", "/nonexistent/logs.jsonl"], "does not exist"),
-    (["detect", "{logs}", "--since", "yesterday"], "ISO 8601"),
-    (["detect", "{logs}", "--rules", "/nonexistent/rules"], "does not exist"),
-    (["detect", "{logs}", "--settings", "/nonexistent/tenant.yml"], "cannot be read"),
-    (["detect", "{logs}", "--since", "2025-03-02", "--until", "2025-03-01"], "--since must be before --until"),
-    (["detect"], "INPUT"),
-])
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["detect", "/nonexistent/logs.jsonl"], "does not exist"),
+        (["detect", "{logs}", "--since", "yesterday"], "ISO 8601"),
+        (["detect", "{logs}", "--rules", "/nonexistent/rules"], "does not exist"),
+        (["detect", "{logs}", "--settings", "/nonexistent/tenant.yml"], "cannot be read"),
+        (["detect", "{logs}", "--since", "2025-03-02", "--until", "2025-03-01"], "--since must be before --until"),
+        (["detect"], "INPUT"),
+    ],
+)
 def test_detect_usage_errors_exit_2_with_one_sentence(logs, argv, message, capsys):
     argv = [str(logs) if a == "{logs}" else a for a in argv]
     assert main(argv) == 2
@@ -128,8 +132,9 @@ def test_rules_list_and_check(rules_dir, tmp_path, capsys):
 
 
 def test_the_installed_command_runs(logs):
-    done = subprocess.run([sys.executable, "-m", "authviz", "detect", str(logs), "--json"],
-                          capture_output=True, text=True, timeout=300)
+    done = subprocess.run(
+        [sys.executable, "-m", "authviz", "detect", str(logs), "--json"], capture_output=True, text=True, timeout=300
+    )
     assert done.returncode == 0, done.stderr
     assert done.stdout.count("\n") >= 27
 

@@ -67,13 +67,27 @@ def test_json_types_null_exists_numbers_and_cidr():
     f = sapi("x", response={"enabled": "false", "n": "12", "ip": "10.2.0.1"})
     y = sapi("x", response={"enabled": True, "n": 3, "gone": "here", "ip": "not an ip"})
     body = "data.details.response.body"
-    assert fired(rule(f"    sel:\n        {body}.enabled: false\n    condition: sel\n"), [t, f, y]) == {t["log_id"], f["log_id"]}
-    assert fired(rule(f"    sel:\n        {body}.enabled: 'false'\n    condition: sel\n"), [t, f, y]) == {t["log_id"], f["log_id"]}
-    assert fired(rule(f"    sel:\n        {body}.gone: null\n    condition: sel\n"), [t, f, y]) == {t["log_id"], f["log_id"]}
+    assert fired(rule(f"    sel:\n        {body}.enabled: false\n    condition: sel\n"), [t, f, y]) == {
+        t["log_id"],
+        f["log_id"],
+    }
+    assert fired(rule(f"    sel:\n        {body}.enabled: 'false'\n    condition: sel\n"), [t, f, y]) == {
+        t["log_id"],
+        f["log_id"],
+    }
+    assert fired(rule(f"    sel:\n        {body}.gone: null\n    condition: sel\n"), [t, f, y]) == {
+        t["log_id"],
+        f["log_id"],
+    }
     assert fired(rule(f"    sel:\n        {body}.gone|exists: true\n    condition: sel\n"), [t, f, y]) == {y["log_id"]}
     assert fired(rule(f"    sel:\n        {body}.n: 12\n    condition: sel\n"), [t, f, y]) == {f["log_id"]}
-    assert fired(rule(f"    sel:\n        {body}.n|gt: 5\n    condition: sel\n"), [t, f, y]) == {t["log_id"], f["log_id"]}
-    assert fired(rule(f"    sel:\n        {body}.ip|cidr: 10.1.0.0/16\n    condition: sel\n"), [t, f, y]) == {t["log_id"]}
+    assert fired(rule(f"    sel:\n        {body}.n|gt: 5\n    condition: sel\n"), [t, f, y]) == {
+        t["log_id"],
+        f["log_id"],
+    }
+    assert fired(rule(f"    sel:\n        {body}.ip|cidr: 10.1.0.0/16\n    condition: sel\n"), [t, f, y]) == {
+        t["log_id"]
+    }
 
 
 def test_arrays_any_element_and_nested_paths():
@@ -89,9 +103,13 @@ def test_arrays_any_element_and_nested_paths():
 def test_regular_expressions_re2_and_python_fallback():
     a = ev("s", user_name="ab12@x.example")
     b = ev("s", user_name="abab@x.example")
-    assert fired(rule("    sel:\n        data.user_name|re: '^[a-z]+\\d+@'\n    condition: sel\n"), [a, b]) == {a["log_id"]}
+    assert fired(rule("    sel:\n        data.user_name|re: '^[a-z]+\\d+@'\n    condition: sel\n"), [a, b]) == {
+        a["log_id"]
+    }
     # a back-reference RE2 lacks: run with Python's re
-    assert fired(rule("    sel:\n        data.user_name|re: '^(ab)\\1@'\n    condition: sel\n"), [a, b]) == {b["log_id"]}
+    assert fired(rule("    sel:\n        data.user_name|re: '^(ab)\\1@'\n    condition: sel\n"), [a, b]) == {
+        b["log_id"]
+    }
 
 
 def test_keywords_quantifiers_and_not():
@@ -99,13 +117,19 @@ def test_keywords_quantifiers_and_not():
     b = ev("fp", "Wrong password", ip="192.0.2.2")
     c = ev("s", "Successful login", ip="192.0.2.3")
     assert fired(rule("    keywords:\n        - 'wrong email'\n    condition: keywords\n"), [a, b, c]) == {a["log_id"]}
-    text = rule("    selection_a:\n        data.type: f\n    selection_b:\n        data.type: fp\n"
-                "    condition: 1 of selection_*\n")
+    text = rule(
+        "    selection_a:\n        data.type: f\n    selection_b:\n        data.type: fp\n"
+        "    condition: 1 of selection_*\n"
+    )
     assert fired(text, [a, b, c]) == {a["log_id"], b["log_id"]}
-    text = rule("    one:\n        data.type|startswith: f\n    two:\n        data.ip: 192.0.2.2\n    condition: all of them\n")
+    text = rule(
+        "    one:\n        data.type|startswith: f\n    two:\n        data.ip: 192.0.2.2\n    condition: all of them\n"
+    )
     assert fired(text, [a, b, c]) == {b["log_id"]}
-    text = rule("    sel:\n        data.type|startswith: f\n    hidden:\n        data.details.x: 1\n"
-                "    condition: sel and not hidden\n")
+    text = rule(
+        "    sel:\n        data.type|startswith: f\n    hidden:\n        data.details.x: 1\n"
+        "    condition: sel and not hidden\n"
+    )
     assert fired(text, [a, b, c]) == {a["log_id"], b["log_id"]}
 
 
@@ -150,14 +174,23 @@ def test_base_rules_of_a_correlation_do_not_fire_alone_unless_generate():
     assert sorted(r.kind for r in loaded.rules) == ["correlation", "sigma", "sigma"]
 
 
-@pytest.mark.parametrize("text, problem", [
-    ("title: [unclosed", "is not valid YAML"),
-    ("just text", "is not a Sigma rule"),
-    ("title: t\nlogsource: {product: auth0}\ndetection: {sel: {data.type: s}}\n", "is not valid Sigma"),
-    ("title: t\nlogsource: {product: auth0}\ndetection: {sel: {data.type|nosuch: s}, condition: sel}\n", "is not valid Sigma"),
-    ("title: t\nlogsource: {product: auth0}\ndetection: {sel: {data.type: s}, condition: sel and nope}\n", "is not valid Sigma"),
-    ("title: t\nlogsource: {product: windows}\ndetection: {sel: {Image: x}, condition: sel}\n", "'windows' logs"),
-])
+@pytest.mark.parametrize(
+    "text, problem",
+    [
+        ("title: [unclosed", "is not valid YAML"),
+        ("just text", "is not a Sigma rule"),
+        ("title: t\nlogsource: {product: auth0}\ndetection: {sel: {data.type: s}}\n", "is not valid Sigma"),
+        (
+            "title: t\nlogsource: {product: auth0}\ndetection: {sel: {data.type|nosuch: s}, condition: sel}\n",
+            "is not valid Sigma",
+        ),
+        (
+            "title: t\nlogsource: {product: auth0}\ndetection: {sel: {data.type: s}, condition: sel and nope}\n",
+            "is not valid Sigma",
+        ),
+        ("title: t\nlogsource: {product: windows}\ndetection: {sel: {Image: x}, condition: sel}\n", "'windows' logs"),
+    ],
+)
 def test_a_bad_rule_file_is_one_sentence_naming_it_and_the_others_still_load(tmp_path, text, problem):
     (tmp_path / "bad.yml").write_text(text)
     (tmp_path / "good.yml").write_text(rule("    sel:\n        data.type: s\n    condition: sel\n"))
@@ -191,13 +224,19 @@ def test_parquet_archive_with_time_bounds_and_management_api_shape(tmp_path):
 
     early = ev("gd_send_sms", "Guardian - Second factor sms sent", at="2025-03-01T10:00:00Z")
     late = ev("gd_send_sms", "Guardian - Second factor sms sent", at="2025-03-02T10:00:00Z")
-    flat = {"_id": "mgmt-1", "date": "2025-03-02T11:00:00Z", "type": "gd_send_sms",
-            "description": "Guardian - Second factor sms sent"}
+    flat = {
+        "_id": "mgmt-1",
+        "date": "2025-03-02T11:00:00Z",
+        "type": "gd_send_sms",
+        "description": "Guardian - Second factor sms sent",
+    }
     frame = read_logs([early, late, flat]).frame
     for day, part in frame.groupby(frame["timestamp"].dt.strftime("%Y-%m-%d")):
         folder = tmp_path / f"date={day}"
         folder.mkdir()
-        pq.write_table(pa.Table.from_pandas(part.reset_index(drop=True), preserve_index=False), folder / "part-0.parquet")
+        pq.write_table(
+            pa.Table.from_pandas(part.reset_index(drop=True), preserve_index=False), folder / "part-0.parquet"
+        )
     rules = [r for r in packaged_rules(["catalog"]) if r.id == "74a1ddea-7172-11f0-ace0-723487b9527c"]
     with DetectionEngine(memory_limit="256MB") as engine:
         engine.add_parquet(tmp_path)

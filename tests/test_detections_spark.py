@@ -14,8 +14,22 @@ from detection_cases import SETTINGS, cases
 pytestmark = [pytest.mark.spark, pytest.mark.timeout(600)]
 pyspark = pytest.importorskip("pyspark", reason="pyspark is in the test extra")
 
-SPARK_COLUMNS = ("event_id", "timestamp", "type", "description", "user_id", "user_name", "connection", "client_id",
-                 "client_name", "ip", "user_agent", "country_code", "tenant", "data")
+SPARK_COLUMNS = (
+    "event_id",
+    "timestamp",
+    "type",
+    "description",
+    "user_id",
+    "user_name",
+    "connection",
+    "client_id",
+    "client_name",
+    "ip",
+    "user_agent",
+    "country_code",
+    "tenant",
+    "data",
+)
 
 
 @pytest.fixture(scope="module")
@@ -24,11 +38,17 @@ def spark(tmp_path_factory):
         pytest.fail("Java is needed for the Spark test (Java 17 is expected on the machine)")
     from pyspark.sql import SparkSession
 
-    session = (SparkSession.builder.master("local[1]").appName("authviz-detections-test")
-               .config("spark.ui.enabled", "false").config("spark.sql.shuffle.partitions", "2")
-               .config("spark.driver.host", "127.0.0.1").config("spark.driver.bindAddress", "127.0.0.1")
-               .config("spark.sql.session.timeZone", "UTC")
-               .config("spark.local.dir", str(tmp_path_factory.mktemp("spark"))).getOrCreate())
+    session = (
+        SparkSession.builder.master("local[1]")
+        .appName("authviz-detections-test")
+        .config("spark.ui.enabled", "false")
+        .config("spark.sql.shuffle.partitions", "2")
+        .config("spark.driver.host", "127.0.0.1")
+        .config("spark.driver.bindAddress", "127.0.0.1")
+        .config("spark.sql.session.timeZone", "UTC")
+        .config("spark.local.dir", str(tmp_path_factory.mktemp("spark")))
+        .getOrCreate()
+    )
     yield session
     session.stop()
 
@@ -49,8 +69,10 @@ def test_spark_export_finds_what_duckdb_finds(spark):
         assert not report.failed
         duck = engine.findings()
         events = engine.con.execute(
-            "SELECT " + ", ".join(c if c != "data" else "CAST(data AS VARCHAR) AS data" for c in SPARK_COLUMNS)
-            + " FROM events").df()
+            "SELECT "
+            + ", ".join(c if c != "data" else "CAST(data AS VARCHAR) AS data" for c in SPARK_COLUMNS)
+            + " FROM events"
+        ).df()
     events["timestamp"] = events["timestamp"].dt.tz_convert("UTC").dt.tz_localize(None)
     spark.createDataFrame(events).createOrReplaceTempView("auth0_events")
     exported = spark_sql(rules, SETTINGS, table="auth0_events")

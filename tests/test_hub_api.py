@@ -31,12 +31,10 @@ def test_apps_are_isolated(hub):
     b = RawClient(hub, key="key-b")
     a.established(), b.established()
     a.subscribe("shared"), b.subscribe("shared")
-    assert call(hub, "POST", "/apps/22/events",
-                {"name": "only-b", "channel": "shared", "data": "x"}, app=APPS[1]).ok
+    assert call(hub, "POST", "/apps/22/events", {"name": "only-b", "channel": "shared", "data": "x"}, app=APPS[1]).ok
     assert b.recv()["event"] == "only-b"
     # app 22's credentials do not work for app 11
-    r = call(hub, "POST", "/apps/11/events", {"name": "e", "channel": "shared", "data": "x"},
-             app=APPS[1])
+    r = call(hub, "POST", "/apps/11/events", {"name": "e", "channel": "shared", "data": "x"}, app=APPS[1])
     assert r.status_code == 401
     a.send("pusher:ping")
     assert a.recv()["event"] == "pusher:pong"  # nothing from app 22 arrived before it
@@ -47,19 +45,31 @@ def test_trigger_info_and_channel_queries(hub):
     c = RawClient(hub, key="key-a")
     c.established()
     channel_data = json.dumps({"user_id": "u1"})
-    c.subscribe("presence-i", authorize_channel("key-a", "secret-a", c.socket_id, "presence-i",
-                                                channel_data=channel_data))
+    c.subscribe(
+        "presence-i", authorize_channel("key-a", "secret-a", c.socket_id, "presence-i", channel_data=channel_data)
+    )
     c.subscribe("cache-i")
     c.recv()  # cache miss
-    r = call(hub, "POST", "/apps/11/events",
-             {"name": "e", "channels": ["presence-i", "cache-i"], "data": "d",
-              "info": "subscription_count,user_count"})
-    assert r.json() == {"channels": {"presence-i": {"subscription_count": 1, "user_count": 1},
-                                     "cache-i": {"subscription_count": 1}}}
-    r = call(hub, "POST", "/apps/11/batch_events",
-             {"batch": [{"channel": "presence-i", "name": "b", "data": "1",
-                         "info": "user_count"},
-                        {"channel": "cache-i", "name": "b", "data": "2"}]})
+    r = call(
+        hub,
+        "POST",
+        "/apps/11/events",
+        {"name": "e", "channels": ["presence-i", "cache-i"], "data": "d", "info": "subscription_count,user_count"},
+    )
+    assert r.json() == {
+        "channels": {"presence-i": {"subscription_count": 1, "user_count": 1}, "cache-i": {"subscription_count": 1}}
+    }
+    r = call(
+        hub,
+        "POST",
+        "/apps/11/batch_events",
+        {
+            "batch": [
+                {"channel": "presence-i", "name": "b", "data": "1", "info": "user_count"},
+                {"channel": "cache-i", "name": "b", "data": "2"},
+            ]
+        },
+    )
     assert r.json() == {"batch": [{"user_count": 1}, {}]}
     r = call(hub, "GET", "/apps/11/channels", params={"info": "subscription_count"})
     assert r.json()["channels"]["cache-i"] == {"subscription_count": 1}
@@ -73,8 +83,7 @@ def test_trigger_info_and_channel_queries(hub):
     assert r.status_code == 400 and "bogus" in r.text
     r = call(hub, "GET", "/apps/11/channels/cache-i", params={"info": "user_count"})
     assert r.status_code == 400
-    assert call(hub, "GET", "/apps/11/channels/presence-i/users").json() == {
-        "users": [{"id": "u1"}]}
+    assert call(hub, "GET", "/apps/11/channels/presence-i/users").json() == {"users": [{"id": "u1"}]}
     c.close()
 
 
@@ -82,16 +91,32 @@ def test_batch_is_all_or_nothing(hub):
     c = RawClient(hub, key="key-a")
     c.established()
     c.subscribe("atomic")
-    r = call(hub, "POST", "/apps/11/batch_events",
-             {"batch": [{"channel": "atomic", "name": "first", "data": "1"},
-                        {"channel": "atomic", "name": "second", "data": "x" * 10241}]})
+    r = call(
+        hub,
+        "POST",
+        "/apps/11/batch_events",
+        {
+            "batch": [
+                {"channel": "atomic", "name": "first", "data": "1"},
+                {"channel": "atomic", "name": "second", "data": "x" * 10241},
+            ]
+        },
+    )
     assert r.status_code == 413 and r.text.startswith("batch[1]")
     c.send("pusher:ping")
     assert c.recv()["event"] == "pusher:pong"  # "first" was not delivered
     c.close()
-    r = call(hub, "POST", "/apps/11/batch_events",
-             {"batch": [{"channel": "cache-atomic", "name": "first", "data": "1"},
-                        {"channel": "bad name", "name": "second", "data": "2"}]})
+    r = call(
+        hub,
+        "POST",
+        "/apps/11/batch_events",
+        {
+            "batch": [
+                {"channel": "cache-atomic", "name": "first", "data": "1"},
+                {"channel": "bad name", "name": "second", "data": "2"},
+            ]
+        },
+    )
     assert r.status_code == 400 and r.text.startswith("batch[1]")
     r = call(hub, "GET", "/apps/11/channels/cache-atomic", params={"info": "cache"})
     assert "cache" not in r.json()  # nor cached
@@ -117,9 +142,13 @@ def test_repeated_query_parameters_are_refused(hub):
 
 
 def test_unreachable_webhook_never_blocks_delivery_and_its_queue_is_bounded():
-    with running_hub("5", "wk", "ws", webhook_url="http://127.0.0.1:9/unreachable",
-                     webhook_options={"max_queue": 5, "backoff": 0.01, "max_attempts": 2,
-                                      "batch_interval": 0.01}) as h:
+    with running_hub(
+        "5",
+        "wk",
+        "ws",
+        webhook_url="http://127.0.0.1:9/unreachable",
+        webhook_options={"max_queue": 5, "backoff": 0.01, "max_attempts": 2, "batch_interval": 0.01},
+    ) as h:
         c = RawClient(h, key="wk")
         c.established()
         for i in range(20):

@@ -23,8 +23,7 @@ pytestmark = pytest.mark.timeout(60)
 
 def first_message_on_subscribe(hub: Hub, channel: str, now: float) -> tuple[dict, list]:
     conn, *_ = hub.connect(KEY, "7", now)
-    actions = hub.receive(conn, json.dumps({"event": "pusher:subscribe",
-                                            "data": {"channel": channel}}), now)
+    actions = hub.receive(conn, json.dumps({"event": "pusher:subscribe", "data": {"channel": channel}}), now)
     sent = [orjson.loads(a.payload) for a in actions if isinstance(a, Send)]
     assert sent[0]["event"] == "pusher_internal:subscription_succeeded"
     hub.disconnect(conn, now)
@@ -32,8 +31,7 @@ def first_message_on_subscribe(hub: Hub, channel: str, now: float) -> tuple[dict
 
 
 def test_the_least_recently_written_entry_is_evicted():
-    hub = Hub([App(APP_ID, KEY, SECRET, max_cache_channels=3, cache_ttl=100,
-                   webhook_url="http://127.0.0.1:1/hook")])
+    hub = Hub([App(APP_ID, KEY, SECRET, max_cache_channels=3, cache_ttl=100, webhook_url="http://127.0.0.1:1/hook")])
     state = hub.apps[APP_ID]
     for i, name in enumerate(["cache-a", "cache-b", "cache-c"]):
         state.trigger([name], "e", f"v{i}", now=i)
@@ -83,15 +81,12 @@ def subscribe_first(h, channel: str) -> dict:
 
 
 def test_eviction_and_expiry_over_loopback():
-    with running_hub(APP_ID, KEY, SECRET, max_cache_channels=2, cache_ttl=0.5,
-                     tick_interval=0.05) as h:
-        lib = pusher.Pusher(app_id=APP_ID, key=KEY, secret=SECRET, host="127.0.0.1",
-                            port=h.port, ssl=False)
+    with running_hub(APP_ID, KEY, SECRET, max_cache_channels=2, cache_ttl=0.5, tick_interval=0.05) as h:
+        lib = pusher.Pusher(app_id=APP_ID, key=KEY, secret=SECRET, host="127.0.0.1", port=h.port, ssl=False)
         lib.trigger("cache-one", "e", {"n": 1})
         lib.trigger("cache-two", "e", {"n": 2})
         lib.trigger("cache-three", "e", {"n": 3})  # evicts cache-one
-        assert subscribe_first(h, "cache-one") == {"event": "pusher:cache_miss", "data": "{}",
-                                                   "channel": "cache-one"}
+        assert subscribe_first(h, "cache-one") == {"event": "pusher:cache_miss", "data": "{}", "channel": "cache-one"}
         got = subscribe_first(h, "cache-three")
         assert got["event"] == "e" and json.loads(got["data"]) == {"n": 3}
         info = lib.channel_info("cache-two", ["cache"])

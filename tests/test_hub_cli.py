@@ -21,9 +21,14 @@ from hub_support import RawClient
 
 def _start(tmp_path, *args):
     env = {**os.environ, "AUTHVIZ_STATE_DIR": str(tmp_path / "state"), "PYTHONUNBUFFERED": "1"}
-    proc = subprocess.Popen([sys.executable, "-m", "authviz", "serve", "--port", "0", *args],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            cwd=tmp_path, env=env)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "authviz", "serve", "--port", "0", *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        cwd=tmp_path,
+        env=env,
+    )
     line = proc.stdout.readline()
     if not line.startswith("PUSHER_ENV_FILE="):
         proc.kill()
@@ -46,8 +51,7 @@ def test_serve_prints_pusher_url_serves_and_stops_cleanly(tmp_path, sig):
         c = RawClient(_Addr(url.port), key="k42")
         c.established()
         c.subscribe("news")
-        lib = pusher.Pusher(app_id="42", key="k42", secret="s42", host="127.0.0.1",
-                            port=url.port, ssl=False)
+        lib = pusher.Pusher(app_id="42", key="k42", secret="s42", host="127.0.0.1", port=url.port, ssl=False)
         lib.trigger("news", "flash", "hello")
         assert c.recv() == {"event": "flash", "channel": "news", "data": "hello"}
         proc.send_signal(sig)
@@ -63,9 +67,16 @@ def test_serve_prints_pusher_url_serves_and_stops_cleanly(tmp_path, sig):
 
 def test_serve_several_apps_from_a_config_file(tmp_path):
     config = tmp_path / "apps.json"
-    config.write_text(json.dumps({"apps": [
-        {"app_id": "1", "key": "ka", "secret": "sa"},
-        {"app_id": "2", "key": "kb", "secret": "sb", "enable_client_events": False}]}))
+    config.write_text(
+        json.dumps(
+            {
+                "apps": [
+                    {"app_id": "1", "key": "ka", "secret": "sa"},
+                    {"app_id": "2", "key": "kb", "secret": "sb", "enable_client_events": False},
+                ]
+            }
+        )
+    )
     proc, url = _start(tmp_path, "--config", str(config))
     try:
         second = proc.env_lines[1]
@@ -77,12 +88,15 @@ def test_serve_several_apps_from_a_config_file(tmp_path):
         assert proc.wait(timeout=15) == 0
 
 
-@pytest.mark.parametrize("content,message", [
-    ("{", "not valid JSON"),
-    ('{"apps": []}', "must hold"),
-    ('{"apps": [{"app_id": "1", "key": "k", "secret": "s", "colour": 1}]}', "unknown fields"),
-    ('{"apps": [{"app_id": "1", "key": "k"}]}', "secret"),
-])
+@pytest.mark.parametrize(
+    "content,message",
+    [
+        ("{", "not valid JSON"),
+        ('{"apps": []}', "must hold"),
+        ('{"apps": [{"app_id": "1", "key": "k", "secret": "s", "colour": 1}]}', "unknown fields"),
+        ('{"apps": [{"app_id": "1", "key": "k"}]}', "secret"),
+    ],
+)
 def test_bad_config_is_one_sentence_and_exit_1(tmp_path, capsys, content, message):
     config = tmp_path / "apps.json"
     config.write_text(content)
@@ -102,16 +116,25 @@ def test_missing_config_and_bad_port(tmp_path, capsys):
 def test_serve_mounts_the_bridge_on_the_hub_unless_told_not_to(tmp_path, no_bridge):
     parser = argparse.ArgumentParser()
     hub_cli.add_commands(parser.add_subparsers())
-    args = parser.parse_args(["serve", "--port", "0", "--state-dir", str(tmp_path),
-                              "--log-token", "t", *(["--no-bridge"] if no_bridge else [])])
+    args = parser.parse_args(
+        [
+            "serve",
+            "--port",
+            "0",
+            "--state-dir",
+            str(tmp_path),
+            "--log-token",
+            "t",
+            *(["--no-bridge"] if no_bridge else []),
+        ]
+    )
     seen = {}
 
     def ready(port):
         import urllib.error
         import urllib.request
 
-        request = urllib.request.Request(f"http://127.0.0.1:{port}/auth0/logs", data=b"",
-                                         method="POST")
+        request = urllib.request.Request(f"http://127.0.0.1:{port}/auth0/logs", data=b"", method="POST")
         try:
             urllib.request.urlopen(request, timeout=5)
         except urllib.error.HTTPError as error:
@@ -136,13 +159,28 @@ def test_debounce_and_cache_flags_and_config_fields(tmp_path, capsys):
     (default,) = hub_cli.apps_from_args(parser.parse_args(["serve"]))
     assert (default.webhook_debounce, default.max_cache_channels) == (3.0, 10_000)
     config = tmp_path / "apps.json"
-    config.write_text(json.dumps({"apps": [{"app_id": "1", "key": "k", "secret": "s",
-                                            "webhook_debounce": 0, "cache_ttl": 60,
-                                            "max_cache_channels": 2}]}))
+    config.write_text(
+        json.dumps(
+            {
+                "apps": [
+                    {
+                        "app_id": "1",
+                        "key": "k",
+                        "secret": "s",
+                        "webhook_debounce": 0,
+                        "cache_ttl": 60,
+                        "max_cache_channels": 2,
+                    }
+                ]
+            }
+        )
+    )
     (app,) = hub_cli.apps_from_args(parser.parse_args(["serve", "--config", str(config)]))
     assert (app.webhook_debounce, app.cache_ttl, app.max_cache_channels) == (0, 60, 2)
-    for flags, message in ((["--webhook-debounce", "-1"], "--webhook-debounce"),
-                           (["--max-cache-channels", "0"], "--max-cache-channels")):
+    for flags, message in (
+        (["--webhook-debounce", "-1"], "--webhook-debounce"),
+        (["--max-cache-channels", "0"], "--max-cache-channels"),
+    ):
         assert authviz_main(["serve", "--port", "0", *flags]) == 2
         err = capsys.readouterr().err
         assert message in err and err.count("\n") == 1

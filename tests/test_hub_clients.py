@@ -28,8 +28,7 @@ def hub():
 
 @pytest.fixture
 def server_lib(hub):
-    return pusher.Pusher(app_id=APP_ID, key=KEY, secret=SECRET, host="127.0.0.1",
-                         port=hub.port, ssl=False)
+    return pusher.Pusher(app_id=APP_ID, key=KEY, secret=SECRET, host="127.0.0.1", port=hub.port, ssl=False)
 
 
 class PysherClient:
@@ -39,10 +38,8 @@ class PysherClient:
         self.events: list[tuple[str, str, object]] = []
         self.lock = threading.Lock()
         self.connected = threading.Event()
-        self.p = pysher.Pusher(KEY, secret=SECRET, custom_host="127.0.0.1", port=hub.port,
-                               secure=False, **kw)
-        self.p.connection.bind("pusher:connection_established",
-                               lambda data: self.connected.set())
+        self.p = pysher.Pusher(KEY, secret=SECRET, custom_host="127.0.0.1", port=hub.port, secure=False, **kw)
+        self.p.connection.bind("pusher:connection_established", lambda data: self.connected.set())
         self.p.connect()
         assert self.connected.wait(5), "pysher did not connect"
 
@@ -126,22 +123,27 @@ def test_pysher_presence_members(hub, pysher_client):
 def test_pusher_library_queries(hub, server_lib):
     c = RawClient(hub)
     c.established()
-    auth = server_lib.authenticate(channel="presence-q", socket_id=c.socket_id,
-                                   custom_data={"user_id": "u1", "user_info": {"a": 1}})
+    auth = server_lib.authenticate(
+        channel="presence-q", socket_id=c.socket_id, custom_data={"user_id": "u1", "user_info": {"a": 1}}
+    )
     assert c.subscribe("presence-q", auth)["event"] == "pusher_internal:subscription_succeeded"
-    c.subscribe("private-q", server_lib.authenticate(channel="private-q",
-                                                     socket_id=c.socket_id))
+    c.subscribe("private-q", server_lib.authenticate(channel="private-q", socket_id=c.socket_id))
     assert server_lib.channels_info()["channels"].keys() >= {"presence-q", "private-q"}
     info = server_lib.channels_info(prefix_filter="presence-", attributes=["user_count"])
     assert info["channels"]["presence-q"] == {"user_count": 1}
     assert server_lib.channel_info("presence-q", ["user_count", "subscription_count"]) == {
-        "occupied": True, "user_count": 1, "subscription_count": 1}
+        "occupied": True,
+        "user_count": 1,
+        "subscription_count": 1,
+    }
     assert server_lib.channel_info("empty") == {"occupied": False}
     assert server_lib.users_info("presence-q") == {"users": [{"id": "u1"}]}
-    result = server_lib.trigger_batch([
-        {"channel": "private-q", "name": "b1", "data": "one"},
-        {"channel": "presence-q", "name": "b2", "data": {"two": 2}},
-    ])
+    result = server_lib.trigger_batch(
+        [
+            {"channel": "private-q", "name": "b1", "data": "one"},
+            {"channel": "presence-q", "name": "b2", "data": {"two": 2}},
+        ]
+    )
     assert result == {}
     assert c.recv() == {"event": "b1", "channel": "private-q", "data": "one"}
     assert c.recv() == {"event": "b2", "channel": "presence-q", "data": '{"two": 2}'}
@@ -158,8 +160,7 @@ def test_pusher_library_signin_send_to_user_and_terminate(hub, server_lib):
     c.send("pusher:signin", server_lib.authenticate_user(c.socket_id, {"id": "user-9"}))
     assert c.recv()["event"] == "pusher:signin_success"
     server_lib.send_to_user("user-9", "direct", {"m": 1})
-    assert c.recv() == {"event": "direct", "channel": "#server-to-user-user-9",
-                        "data": '{"m": 1}'}
+    assert c.recv() == {"event": "direct", "channel": "#server-to-user-user-9", "data": '{"m": 1}'}
     # The library posts to /users/{id}/terminate_connections (no /apps/{id}: its defect);
     # the hub accepts it because the auth_key names exactly one app.
     assert server_lib.terminate_user_connections("user-9") == {}
@@ -167,8 +168,7 @@ def test_pusher_library_signin_send_to_user_and_terminate(hub, server_lib):
 
 
 def test_pusher_library_bad_secret_is_401(hub):
-    bad = pusher.Pusher(app_id=APP_ID, key=KEY, secret="wrong", host="127.0.0.1",
-                        port=hub.port, ssl=False)
+    bad = pusher.Pusher(app_id=APP_ID, key=KEY, secret="wrong", host="127.0.0.1", port=hub.port, ssl=False)
     with pytest.raises(pusher.errors.PusherBadAuth):
         bad.trigger("x", "e", "d")
     with pytest.raises(pusher.errors.PusherBadAuth):
@@ -177,8 +177,9 @@ def test_pusher_library_bad_secret_is_401(hub):
 
 def _signed(hub, method, path, body=b"", params=None, secret=SECRET, key=KEY, timestamp=None):
     query = sign_request(key, secret, method, path, params or {}, body, timestamp=timestamp)
-    return requests.request(method, hub.url + path, params=query, data=body, timeout=5,
-                            headers={"Content-Type": "application/json"})
+    return requests.request(
+        method, hub.url + path, params=query, data=body, timeout=5, headers={"Content-Type": "application/json"}
+    )
 
 
 def test_http_api_status_codes(hub):
@@ -196,8 +197,7 @@ def test_http_api_status_codes(hub):
     assert r.status_code == 400 and "characters" in r.text
     r = _signed(hub, "POST", "/apps/999/events", b'{"name":"e","channels":["c"],"data":"d"}')
     assert r.status_code == 404
-    r = _signed(hub, "POST", events, b'{"name":"e","channels":["c"],"data":"d"}',
-                timestamp=int(time.time()) - 3600)
+    r = _signed(hub, "POST", events, b'{"name":"e","channels":["c"],"data":"d"}', timestamp=int(time.time()) - 3600)
     assert r.status_code == 401
     r = _signed(hub, "POST", events, b'{"name":"e","channels":["c"],"data":"d"}', secret="no")
     assert r.status_code == 401
@@ -239,8 +239,9 @@ def test_webhooks_signed_batched_and_retried():
     thread = threading.Thread(target=loop.run_forever, daemon=True)
     thread.start()
     try:
-        with running_hub(APP_ID, KEY, SECRET, webhook_url=f"http://127.0.0.1:{port}/hook",
-                         webhook_options={"backoff": 0.05}) as h:
+        with running_hub(
+            APP_ID, KEY, SECRET, webhook_url=f"http://127.0.0.1:{port}/hook", webhook_options={"backoff": 0.05}
+        ) as h:
             c = RawClient(h)
             c.established()
             c.subscribe("hooked")

@@ -29,8 +29,7 @@ P = "presence-room"
 
 
 def make_hub(debounce: float = 3.0) -> Hub:
-    return Hub([App(APP_ID, KEY, SECRET, webhook_url="http://127.0.0.1:1/hook",
-                    webhook_debounce=debounce)])
+    return Hub([App(APP_ID, KEY, SECRET, webhook_url="http://127.0.0.1:1/hook", webhook_debounce=debounce)])
 
 
 def connect(hub: Hub, now: float):
@@ -42,8 +41,7 @@ def connect(hub: Hub, now: float):
 def join(hub: Hub, conn, user: str, now: float, channel: str = P):
     data = {"channel": channel}
     if channel.startswith("presence-"):
-        data.update(authorize_channel(KEY, SECRET, conn.socket_id, channel,
-                                      channel_data=json.dumps({"user_id": user})))
+        data.update(authorize_channel(KEY, SECRET, conn.socket_id, channel, channel_data=json.dumps({"user_id": user})))
     return hub.receive(conn, json.dumps({"event": "pusher:subscribe", "data": data}), now)
 
 
@@ -53,8 +51,7 @@ def hooks(actions) -> list[tuple[str, str | None]]:
 
 def member_events(actions, conn) -> list[str]:
     """The websocket member_added/removed messages ``conn`` is sent."""
-    return [orjson.loads(a.payload)["event"] for a in actions
-            if isinstance(a, Broadcast) and conn in a.conns]
+    return [orjson.loads(a.payload)["event"] for a in actions if isinstance(a, Broadcast) and conn in a.conns]
 
 
 def test_a_quick_return_cancels_removed_and_added_but_not_the_websocket_events():
@@ -91,8 +88,11 @@ def test_due_events_go_first_when_the_user_returns_before_the_next_tick():
     hub.disconnect(a, 1.0)
     a2 = connect(hub, 2.5)  # due at 2.0, no tick in between
     assert hooks(join(hub, a2, "a", 2.5)) == [
-        ("member_removed", "a"), ("channel_vacated", None),
-        ("channel_occupied", None), ("member_added", "a")]
+        ("member_removed", "a"),
+        ("channel_vacated", None),
+        ("channel_occupied", None),
+        ("member_added", "a"),
+    ]
 
 
 def test_someone_else_keeps_the_channel_occupied_but_the_first_user_is_removed():
@@ -136,7 +136,10 @@ def test_shutdown_sends_what_is_held():
     join(hub, b, "b", 0)
     hub.disconnect(a, 1.0)
     assert hooks(hub.close_all(4100, "bye")) == [
-        ("member_removed", "a"), ("member_removed", "b"), ("channel_vacated", None)]
+        ("member_removed", "a"),
+        ("member_removed", "b"),
+        ("channel_vacated", None),
+    ]
 
 
 def test_debounce_is_validated():
@@ -151,17 +154,25 @@ def test_debounce_is_validated():
 def presence_client(h, user: str) -> RawClient:
     c = RawClient(h)
     c.established()
-    msg = c.subscribe(P, authorize_channel(KEY, SECRET, c.socket_id, P,
-                                           channel_data=json.dumps({"user_id": user})))
+    msg = c.subscribe(P, authorize_channel(KEY, SECRET, c.socket_id, P, channel_data=json.dumps({"user_id": user})))
     assert msg["event"] == "pusher_internal:subscription_succeeded", msg
     return c
 
 
 def test_webhooks_of_a_short_absence_are_debounced_over_loopback():
     """debounce 0.2 s: a user away 0.5 s is reported (after >= 0.2 s), one back at once is not."""
-    with WebhookReceiver() as receiver, running_hub(
-            APP_ID, KEY, SECRET, webhook_url=receiver.url, webhook_debounce=0.2,
-            tick_interval=0.02, webhook_options={"batch_interval": 0.01}) as h:
+    with (
+        WebhookReceiver() as receiver,
+        running_hub(
+            APP_ID,
+            KEY,
+            SECRET,
+            webhook_url=receiver.url,
+            webhook_debounce=0.2,
+            tick_interval=0.02,
+            webhook_options={"batch_interval": 0.01},
+        ) as h,
+    ):
         b = presence_client(h, "b")
         a = presence_client(h, "a")
         wait_for(lambda: receiver.names(user_id="a") == ["member_added"])
@@ -176,16 +187,20 @@ def test_webhooks_of_a_short_absence_are_debounced_over_loopback():
         left = time.monotonic()
         a.close()
         wait_for(lambda: receiver.names(user_id="a") == ["member_added", "member_removed"])
-        removed_at = next(t for t, e in receiver.events
-                          if e["name"] == "member_removed" and e["user_id"] == "a")
+        removed_at = next(t for t, e in receiver.events if e["name"] == "member_removed" and e["user_id"] == "a")
         assert removed_at - left >= 0.2
         # the last member leaves: removed and vacated come together, in that order
         b.close()
         wait_for(lambda: "channel_vacated" in receiver.names(channel=P))
         assert receiver.names(channel=P)[-2:] == ["member_removed", "channel_vacated"]
         assert receiver.names(channel=P) == [
-            "channel_occupied", "member_added", "member_added", "member_removed",
-            "member_removed", "channel_vacated"]
+            "channel_occupied",
+            "member_added",
+            "member_added",
+            "member_removed",
+            "member_removed",
+            "channel_vacated",
+        ]
         assert receiver.rejected == 0
 
 
@@ -193,13 +208,21 @@ def test_a_live_client_that_reconnects_quickly_causes_no_webhooks():
     """The live client loses its connection and comes back (fresh auth, new socket_id) within
     the debounce: the webhook receiver hears nothing; the other member saw the blip."""
     debounce = 1.5
-    with WebhookReceiver() as receiver, running_hub(
-            APP_ID, KEY, SECRET, webhook_url=receiver.url, webhook_debounce=debounce,
-            tick_interval=0.05, webhook_options={"batch_interval": 0.01}) as h:
+    with (
+        WebhookReceiver() as receiver,
+        running_hub(
+            APP_ID,
+            KEY,
+            SECRET,
+            webhook_url=receiver.url,
+            webhook_debounce=debounce,
+            tick_interval=0.05,
+            webhook_options={"batch_interval": 0.01},
+        ) as h,
+    ):
         observer = presence_client(h, "observer")
         settings = PusherSettings.from_url(h.pusher_url)
-        client = LiveClient(settings, user={"id": "a"},
-                            backoff=Backoff(initial=0.05, cap=0.2, stable_after=1.0))
+        client = LiveClient(settings, user={"id": "a"}, backoff=Backoff(initial=0.05, cap=0.2, stable_after=1.0))
         try:
             sub = client.subscribe(P)
             assert sub.wait_subscribed(10)
@@ -216,6 +239,5 @@ def test_a_live_client_that_reconnects_quickly_causes_no_webhooks():
             assert receiver.names(user_id="a") == ["member_added"]
         finally:
             assert client.close()
-        wait_for(lambda: receiver.names(user_id="a") == ["member_added", "member_removed"],
-                 timeout=debounce + 5)
+        wait_for(lambda: receiver.names(user_id="a") == ["member_added", "member_removed"], timeout=debounce + 5)
         observer.close()

@@ -58,10 +58,8 @@ def test_hub_delivers_a_batch_in_order_on_either_loop(monkeypatch, kind):
             for c in clients:
                 c.established()
                 assert c.subscribe("feed")["event"] == "pusher_internal:subscription_succeeded"
-            lib = pusher.Pusher(app_id=APP_ID, key=KEY, secret=SECRET, host="127.0.0.1",
-                                port=hub.port, ssl=False)
-            lib.trigger_batch([{"channel": "feed", "name": "n", "data": json.dumps({"i": i})}
-                               for i in range(10)])
+            lib = pusher.Pusher(app_id=APP_ID, key=KEY, secret=SECRET, host="127.0.0.1", port=hub.port, ssl=False)
+            lib.trigger_batch([{"channel": "feed", "name": "n", "data": json.dumps({"i": i})} for i in range(10)])
             for c in clients:
                 got = [json.loads(c.recv_event("n")["data"])["i"] for _ in range(10)]
                 assert got == list(range(10))

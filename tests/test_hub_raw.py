@@ -57,8 +57,7 @@ def test_bad_protocol_versions_closed(client, protocol, code):
 def test_unknown_app_key_4001(client):
     c = client(key="nope")
     err = c.recv()
-    assert err == {"event": "pusher:error",
-                   "data": {"message": "app key 'nope' does not exist", "code": 4001}}
+    assert err == {"event": "pusher:error", "data": {"message": "app key 'nope' does not exist", "code": 4001}}
     assert c.wait_close() == 4001
 
 
@@ -70,12 +69,10 @@ def test_private_presence_and_bad_auth(client, hub):
     ok = a.subscribe("private-p", authorize_channel(KEY, SECRET, a.socket_id, "private-p"))
     assert ok["event"] == "pusher_internal:subscription_succeeded"
     data_a = json.dumps({"user_id": "ann", "user_info": {"name": "Ann"}})
-    ok = a.subscribe("presence-room", authorize_channel(KEY, SECRET, a.socket_id,
-                                                        "presence-room", channel_data=data_a))
+    ok = a.subscribe("presence-room", authorize_channel(KEY, SECRET, a.socket_id, "presence-room", channel_data=data_a))
     assert json.loads(ok["data"])["presence"]["ids"] == ["ann"]
     data_b = json.dumps({"user_id": "bob"})
-    b.subscribe("presence-room", authorize_channel(KEY, SECRET, b.socket_id, "presence-room",
-                                                   channel_data=data_b))
+    b.subscribe("presence-room", authorize_channel(KEY, SECRET, b.socket_id, "presence-room", channel_data=data_b))
     added = a.recv_event("pusher_internal:member_added")
     assert json.loads(added["data"]) == {"user_id": "bob", "user_info": None}
     assert hub.presence_users("presence-room") == ["ann", "bob"]
@@ -92,8 +89,7 @@ def test_client_events_not_echoed_and_limits(client):
     a.send("client-typing", {"who": "a"}, "private-chat")
     a.send("pusher:ping")  # a's next message must be the pong: its own event is not echoed
     assert a.recv()["event"] == "pusher:pong"
-    assert b.recv() == {"event": "client-typing", "channel": "private-chat",
-                        "data": {"who": "a"}}
+    assert b.recv() == {"event": "client-typing", "channel": "private-chat", "data": {"who": "a"}}
     for i in range(20):  # more than 10 in a second -> 4301
         try:
             a.send("client-flood", str(i), "private-chat")
@@ -131,8 +127,7 @@ def test_cache_channel_over_the_wire(client, hub):
 def test_encrypted_channel_payload_relayed_untouched(client, hub):
     a = client()
     a.established()
-    auth = authorize_channel(KEY, SECRET, a.socket_id, "private-encrypted-s",
-                             encryption_master_key=bytes(32))
+    auth = authorize_channel(KEY, SECRET, a.socket_id, "private-encrypted-s", encryption_master_key=bytes(32))
     a.subscribe("private-encrypted-s", {"auth": auth["auth"]})
     cipher = json.dumps({"ciphertext": "q83vEjRWeJA=", "nonce": "AAECAwQFBgc="})
     hub.trigger("private-encrypted-s", "secret", cipher)
@@ -159,8 +154,12 @@ def test_trigger_many_skips_only_the_bad_item_and_keeps_order(client, hub):
         c.subscribe("feed")
     a.send("pusher:signin", authenticate_user(KEY, SECRET, a.socket_id, {"id": "u-7"}))
     assert a.recv()["event"] == "pusher:signin_success"
-    items = [("feed", "n", '"1"'), ("#server-to-user-u-7", "private", '"p"'),
-             (["feed"], "n", "x" * 20_000), ("feed", "n", '"2"')]
+    items = [
+        ("feed", "n", '"1"'),
+        ("#server-to-user-u-7", "private", '"p"'),
+        (["feed"], "n", "x" * 20_000),
+        ("feed", "n", '"2"'),
+    ]
     errors = hub.call(lambda: hub.server.trigger_many(hub.app.app_id, items))
     assert [i for i, _ in errors] == [2]
     assert isinstance(errors[0][1], TriggerError)

@@ -20,19 +20,29 @@ from hub_support import APP_ID, KEY, SECRET, RawClient, wait_for
 
 @pytest.fixture(scope="module")
 def hub():
-    with running_hub(APP_ID, KEY, SECRET, max_channels_per_connection=100,
-                     tick_interval=0.1) as h:
+    with running_hub(APP_ID, KEY, SECRET, max_channels_per_connection=100, tick_interval=0.1) as h:
         yield h
 
 
-BAD_TEXT = ["", "not json", "[1,2]", "42", "null", '{"event": 3}', '{"no": "event"}',
-            '{"event": "pusher:subscribe", "data": "not-an-object"}',
-            '{"event": "pusher:subscribe", "data": {"channel": "bad channel name!"}}',
-            '{"event": "pusher:subscribe", "data": {"channel": "' + "c" * 500 + '"}}',
-            '{"event": "pusher:subscribe", "data": {"channel": "#server-to-user-x"}}',
-            '{"event": "pusher:signin", "data": 5}', '{"event": "unknown-event"}',
-            '{"event": "pusher:whatever"}', '{"event": "client-x", "channel": "nope"}',
-            '{"event": "pusher:subscribe", "data": {"channel": ["list"]}}', "{" * 10000]
+BAD_TEXT = [
+    "",
+    "not json",
+    "[1,2]",
+    "42",
+    "null",
+    '{"event": 3}',
+    '{"no": "event"}',
+    '{"event": "pusher:subscribe", "data": "not-an-object"}',
+    '{"event": "pusher:subscribe", "data": {"channel": "bad channel name!"}}',
+    '{"event": "pusher:subscribe", "data": {"channel": "' + "c" * 500 + '"}}',
+    '{"event": "pusher:subscribe", "data": {"channel": "#server-to-user-x"}}',
+    '{"event": "pusher:signin", "data": 5}',
+    '{"event": "unknown-event"}',
+    '{"event": "pusher:whatever"}',
+    '{"event": "client-x", "channel": "nope"}',
+    '{"event": "pusher:subscribe", "data": {"channel": ["list"]}}',
+    "{" * 10000,
+]
 
 
 def test_malformed_frames_get_errors_and_the_connection_survives(hub):
@@ -80,8 +90,8 @@ def test_subscribe_flood_is_bounded(hub):
 def test_client_that_never_reads_is_dropped_and_others_keep_receiving():
     with running_hub(APP_ID, KEY, SECRET, send_buffer_bytes=256 * 1024) as h:
         slow = websocket.create_connection(
-            f"{h.ws_url}/app/{KEY}?protocol=7", timeout=5,
-            sockopt=[(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)])
+            f"{h.ws_url}/app/{KEY}?protocol=7", timeout=5, sockopt=[(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)]
+        )
         json.loads(slow.recv())
         slow.send(json.dumps({"event": "pusher:subscribe", "data": {"channel": "firehose"}}))
         json.loads(slow.recv())
@@ -116,8 +126,7 @@ def test_client_that_never_reads_is_dropped_and_others_keep_receiving():
 
 
 def test_dead_connection_closed_4201():
-    with running_hub(APP_ID, KEY, SECRET, activity_timeout=1, pong_timeout=0.5,
-                     tick_interval=0.1) as h:
+    with running_hub(APP_ID, KEY, SECRET, activity_timeout=1, pong_timeout=0.5, tick_interval=0.1) as h:
         c = RawClient(h)
         c.established()
         assert c.recv()["event"] == "pusher:ping"  # after 1 s of silence
@@ -159,8 +168,7 @@ def test_two_thousand_connect_disconnect_cycles_do_not_grow_tasks_or_memory(hub)
                 async with session.ws_connect(url) as ws:
                     msg = await ws.receive_json(timeout=5)
                     assert msg["event"] == "pusher:connection_established"
-                    await ws.send_json({"event": "pusher:subscribe",
-                                        "data": {"channel": f"churn-{i % 7}"}})
+                    await ws.send_json({"event": "pusher:subscribe", "data": {"channel": f"churn-{i % 7}"}})
                     assert (await ws.receive_json(timeout=5))["event"].endswith("succeeded")
 
     asyncio.run(cycles(200))  # warm up caches and pools

@@ -67,8 +67,16 @@ def test_live_client_over_wss_receives_what_the_pusher_library_triggers_over_htt
     try:
         sub = client.subscribe("news", "private-news")
         assert sub.wait_subscribed(10), list(sub.errors)
-        lib = pusher.Pusher(app_id=APP_ID, key=KEY, secret=SECRET, host="127.0.0.1",
-                            port=hub.port, ssl=True, backend=CABackend, ca_file=tls["ca"])
+        lib = pusher.Pusher(
+            app_id=APP_ID,
+            key=KEY,
+            secret=SECRET,
+            host="127.0.0.1",
+            port=hub.port,
+            ssl=True,
+            backend=CABackend,
+            ca_file=tls["ca"],
+        )
         lib.trigger(["news", "private-news"], "flash", {"n": 1})
         got = {(e.channel, e.name, e.data["n"]) for e in sub.events(timeout=5, limit=2)}
         assert got == {("news", "flash", 1), ("private-news", "flash", 1)}
@@ -88,14 +96,14 @@ def test_ssl_cert_file_is_honoured(hub, tls):
 
 def test_verification_stays_on(hub):
     # the pusher library's own bundle and requests' defaults do not know our CA
-    lib = pusher.Pusher(app_id=APP_ID, key=KEY, secret=SECRET, host="127.0.0.1",
-                        port=hub.port, ssl=True)
+    lib = pusher.Pusher(app_id=APP_ID, key=KEY, secret=SECRET, host="127.0.0.1", port=hub.port, ssl=True)
     with pytest.raises(requests.exceptions.SSLError):
         lib.trigger("news", "flash", "x")
     # nor does the system trust store, which the live client uses without PUSHER_CA_FILE
     with pytest.raises(ssl.SSLCertVerificationError):
-        websocket.create_connection(f"{hub.ws_url}/app/{KEY}?protocol=7", timeout=5,
-                                    sslopt={"context": ssl.create_default_context()})
+        websocket.create_connection(
+            f"{hub.ws_url}/app/{KEY}?protocol=7", timeout=5, sslopt={"context": ssl.create_default_context()}
+        )
 
 
 def test_wrong_ca_is_one_clear_sentence_not_a_traceback(hub, tls, capfd):
@@ -105,8 +113,9 @@ def test_wrong_ca_is_one_clear_sentence_not_a_traceback(hub, tls, capfd):
         wait_for(lambda: sub.errors, timeout=10)
         assert not client.is_subscribed("news")
         message = str(sub.errors[0])
-        assert message.startswith(f"The Pusher server at 127.0.0.1:{hub.port} presented a TLS "
-                                  "certificate this client does not trust (")
+        assert message.startswith(
+            f"The Pusher server at 127.0.0.1:{hub.port} presented a TLS certificate this client does not trust ("
+        )
         assert "set PUSHER_CA_FILE" in message and message.count("\n") == 0
     finally:
         assert client.close()
@@ -138,9 +147,25 @@ def test_plain_client_against_tls_port_and_bad_ca_files(hub, tls, tmp_path):
 def test_serve_with_tls_prints_an_https_url_and_serves_wss(tmp_path, tls):
     env = {**os.environ, "AUTHVIZ_STATE_DIR": str(tmp_path / "state"), "PYTHONUNBUFFERED": "1"}
     proc = subprocess.Popen(
-        [sys.executable, "-m", "authviz", "serve", "--port", "0", "--no-bridge",
-         "--tls-cert", str(tls["cert"]), "--tls-key", str(tls["key"])],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=tmp_path, env=env)
+        [
+            sys.executable,
+            "-m",
+            "authviz",
+            "serve",
+            "--port",
+            "0",
+            "--no-bridge",
+            "--tls-cert",
+            str(tls["cert"]),
+            "--tls-key",
+            str(tls["key"]),
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        cwd=tmp_path,
+        env=env,
+    )
     try:
         line = proc.stdout.readline().strip()
         assert line.startswith("PUSHER_ENV_FILE="), (line, proc.stderr.read())
@@ -148,13 +173,20 @@ def test_serve_with_tls_prints_an_https_url_and_serves_wss(tmp_path, tls):
         assert line.startswith("PUSHER_URL=https://"), line
         url = urlsplit(line.split("=", 1)[1])
         ws = websocket.create_connection(
-            f"wss://127.0.0.1:{url.port}/app/{url.username}?protocol=7", timeout=5,
-            sslopt={"ca_certs": str(tls["ca"])})
+            f"wss://127.0.0.1:{url.port}/app/{url.username}?protocol=7", timeout=5, sslopt={"ca_certs": str(tls["ca"])}
+        )
         assert "connection_established" in ws.recv()
         ws.close()
-        lib = pusher.Pusher(app_id=url.path.rsplit("/", 1)[1], key=url.username,
-                            secret=url.password, host="127.0.0.1", port=url.port, ssl=True,
-                            backend=CABackend, ca_file=tls["ca"])
+        lib = pusher.Pusher(
+            app_id=url.path.rsplit("/", 1)[1],
+            key=url.username,
+            secret=url.password,
+            host="127.0.0.1",
+            port=url.port,
+            ssl=True,
+            backend=CABackend,
+            ca_file=tls["ca"],
+        )
         assert lib.trigger("news", "flash", "hello") == {}
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(timeout=15) == 0
@@ -171,20 +203,18 @@ def test_bad_tls_files_are_one_cli_sentence(tmp_path, tls, capsys):
 
     key = serialization.load_pem_private_key(tls["key"].read_bytes(), None)
     encrypted = tmp_path / "encrypted-key.pem"  # refused, never a terminal password prompt
-    encrypted.write_bytes(key.private_bytes(serialization.Encoding.PEM,
-                                            serialization.PrivateFormat.PKCS8,
-                                            serialization.BestAvailableEncryption(b"pw")))
+    encrypted.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.BestAvailableEncryption(b"pw")
+        )
+    )
     cases = [
-        (["--tls-cert", str(tls["cert"]), "--tls-key", str(encrypted)], 1,
-         "unencrypted private key"),
+        (["--tls-cert", str(tls["cert"]), "--tls-key", str(encrypted)], 1, "unencrypted private key"),
         (["--tls-cert", str(tmp_path / "nope.pem")], 1, "--tls-cert"),
-        (["--tls-cert", str(tls["cert"]), "--tls-key", str(tmp_path / "nope.pem")], 1,
-         "--tls-key"),
+        (["--tls-cert", str(tls["cert"]), "--tls-key", str(tmp_path / "nope.pem")], 1, "--tls-key"),
         (["--tls-key", str(tls["key"])], 2, "--tls-key needs --tls-cert"),
-        (["--tls-cert", str(tls["ca"]), "--tls-key", str(tls["key"])], 1,
-         "is not the private key of the certificate"),
-        (["--tls-cert", str(tls["key"]), "--tls-key", str(tls["key"])], 1,
-         "not a PEM certificate"),
+        (["--tls-cert", str(tls["ca"]), "--tls-key", str(tls["key"])], 1, "is not the private key of the certificate"),
+        (["--tls-cert", str(tls["key"]), "--tls-key", str(tls["key"])], 1, "not a PEM certificate"),
     ]
     for flags, status, message in cases:
         assert authviz_main(["serve", "--port", "0", "--no-bridge", *flags]) == status, flags
@@ -193,16 +223,19 @@ def test_bad_tls_files_are_one_cli_sentence(tmp_path, tls, capsys):
 
 
 def test_tail_with_the_wrong_ca_prints_one_sentence_and_stops_cleanly(hub, tls, tmp_path):
-    env = {**os.environ, "PUSHER_URL": hub.pusher_url, "PUSHER_CA_FILE": str(tls["other_ca"]),
-           "PYTHONUNBUFFERED": "1"}
+    env = {**os.environ, "PUSHER_URL": hub.pusher_url, "PUSHER_CA_FILE": str(tls["other_ca"]), "PYTHONUNBUFFERED": "1"}
     env.pop("AUTHVIZ_SOURCE", None)
-    proc = subprocess.Popen([sys.executable, "-m", "authviz", "tail", "--channel", "news"],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            cwd=tmp_path, env=env)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "authviz", "tail", "--channel", "news"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        cwd=tmp_path,
+        env=env,
+    )
     try:
         line = proc.stderr.readline()
-        assert line.startswith("authviz: The Pusher server at 127.0.0.1:") and \
-            "does not trust" in line, line
+        assert line.startswith("authviz: The Pusher server at 127.0.0.1:") and "does not trust" in line, line
         proc.send_signal(signal.SIGINT)
         assert proc.wait(timeout=15) == 0
     finally:

@@ -40,9 +40,25 @@ def attack_file(tmp_path_factory):
 
 def run_tail(path, *extra: str) -> subprocess.CompletedProcess:
     return subprocess.run(
-        [sys.executable, "-m", "authviz", "tail", "--source", f"replay:{path}", "--speed", "max",
-         "--channel", EVENTS_CHANNEL, *extra],
-        cwd=path.parent, env=clean_env(), capture_output=True, text=True, timeout=60)
+        [
+            sys.executable,
+            "-m",
+            "authviz",
+            "tail",
+            "--source",
+            f"replay:{path}",
+            "--speed",
+            "max",
+            "--channel",
+            EVENTS_CHANNEL,
+            *extra,
+        ],
+        cwd=path.parent,
+        env=clean_env(),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
 
 
 def test_tail_prints_the_attack_alert_once(attack_file):
@@ -53,7 +69,9 @@ def test_tail_prints_the_attack_alert_once(attack_file):
     lines = result.stdout.splitlines()
     alerts = [line for line in lines if line.startswith("ALERT")]
     about = [line for line in alerts if f"Credential stuffing from one IP ({truth.key}):" in line]
-    assert len(about) == 1 and about[0].startswith(f"ALERT info Credential stuffing from one IP ({truth.key}): 10 users, 10 events in ")
+    assert len(about) == 1 and about[0].startswith(
+        f"ALERT info Credential stuffing from one IP ({truth.key}): 10 users, 10 events in "
+    )
     assert len(lines) - len(alerts) == total  # every event printed as well
 
 
@@ -65,7 +83,11 @@ def test_tail_json_alert_objects_and_no_alerts(attack_file):
     assert len(stuffing) == 1
     assert (stuffing[0]["key"], stuffing[0]["severity"], stuffing[0]["update"]) == (truth.key, "info", False)
     assert len(stuffing[0]["evidence_ids"]) == 10 and set(stuffing[0]["evidence_ids"]) <= set(truth.log_ids)
-    assert stuffing[0]["rule_id"] and stuffing[0]["title"] == "Credential stuffing from one IP" and stuffing[0]["what_to_do"]
+    assert (
+        stuffing[0]["rule_id"]
+        and stuffing[0]["title"] == "Credential stuffing from one IP"
+        and stuffing[0]["what_to_do"]
+    )
     assert sum("event" in line for line in lines) == total
 
     quiet = run_tail(path, "--no-alerts")
@@ -136,6 +158,7 @@ def test_ctrl_c_while_the_commands_load_is_quiet(monkeypatch, capsys):
     def handler_raising(error):
         def handler(args):
             raise error
+
         return handler
 
     for error, status in ((KeyboardInterrupt(), 0), (UsageError("Bad option."), 2), (AuthvizError("Broken."), 1)):

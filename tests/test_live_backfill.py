@@ -64,8 +64,9 @@ class HistoryGate:
                 if gate.mode == "hold" and number >= gate.hold_after:
                     gate.held.set()
                     gate.released.wait(30)
-                request = urllib.request.Request(gate.upstream + self.path,
-                                                 headers={"Authorization": self.headers.get("Authorization", "")})
+                request = urllib.request.Request(
+                    gate.upstream + self.path, headers={"Authorization": self.headers.get("Authorization", "")}
+                )
                 try:
                     with urllib.request.urlopen(request, timeout=10) as response:
                         status, body = response.status, response.read()
@@ -103,21 +104,25 @@ def proxy(hub):
     p.close()
 
 
-
 def initial_backfill_done(client: LiveClient) -> None:
     """Wait until the first backfill run (the head read, then the history after it) has finished.
 
     ``pending_from`` is also None before that run starts, and an event stored before the head is
     read counts as "before the client".
     """
-    assert wait_for(lambda: client.backfill.last_seq is not None and client.backfill.pending_from is None
-                    and not client.backfill._scheduled, 10)
+    assert wait_for(
+        lambda: (
+            client.backfill.last_seq is not None
+            and client.backfill.pending_from is None
+            and not client.backfill._scheduled
+        ),
+        10,
+    )
 
 
 def make_client(clients, port: int, history_url: str, **options) -> LiveClient:
     settings = PusherSettings(key=KEY, secret=SECRET, app_id=APP_ID, host="127.0.0.1", port=port)
-    client = LiveClient(settings, backoff=Backoff(**FAST), history_url=history_url, history_token=LOG_TOKEN,
-                        **options)
+    client = LiveClient(settings, backoff=Backoff(**FAST), history_url=history_url, history_token=LOG_TOKEN, **options)
     clients.append(client)
     return client
 
@@ -229,8 +234,9 @@ def test_a_failing_history_is_reported_once_live_events_flow_and_the_gap_fills_l
     gate = HistoryGate(hub.url)
     try:
         gate.mode = "fail"
-        client = make_client(clients, hub.port, gate.url, history_after=0,
-                             history_backoff=Backoff(initial=0.05, cap=0.2))
+        client = make_client(
+            clients, hub.port, gate.url, history_after=0, history_backoff=Backoff(initial=0.05, cap=0.2)
+        )
         sub = client.subscribe(EVENTS_CHANNEL, events=[AUTH_EVENT])
         assert sub.wait_subscribed(10)
         live = post(hub, [2, 3])
@@ -268,16 +274,20 @@ def test_history_client_finds_the_head_and_refuses_bad_pages(hub):
 def test_settings_derive_the_history_url():
     base = dict(key="k", host="127.0.0.1", port=6001)
     assert PusherSettings(**base).history_endpoint is None
-    s = PusherSettings(**base, auth_endpoint="https://bridge.example:8443/pusher/auth",
-                       auth_headers={"Authorization": "Bearer jwt"})
+    s = PusherSettings(
+        **base, auth_endpoint="https://bridge.example:8443/pusher/auth", auth_headers={"Authorization": "Bearer jwt"}
+    )
     assert s.history_endpoint == "https://bridge.example:8443/auth0/events"
     assert s.history_headers == {"Authorization": "Bearer jwt"}
-    s = PusherSettings.from_env({"PUSHER_URL": "http://k:s@127.0.0.1:6001/apps/1",
-                                 "AUTHVIZ_HISTORY_TOKEN": "tok"}, dotenv_path=None)
+    s = PusherSettings.from_env(
+        {"PUSHER_URL": "http://k:s@127.0.0.1:6001/apps/1", "AUTHVIZ_HISTORY_TOKEN": "tok"}, dotenv_path=None
+    )
     assert s.history_endpoint == "http://127.0.0.1:6001/auth0/events"
     assert s.history_headers == {"Authorization": "Bearer tok"} and "tok" not in repr(s)
-    s = PusherSettings.from_env({"PUSHER_URL": "http://k:s@127.0.0.1:6001/apps/1",
-                                 "AUTHVIZ_HISTORY_URL": "http://127.0.0.1:7000/auth0/events"}, dotenv_path=None)
+    s = PusherSettings.from_env(
+        {"PUSHER_URL": "http://k:s@127.0.0.1:6001/apps/1", "AUTHVIZ_HISTORY_URL": "http://127.0.0.1:7000/auth0/events"},
+        dotenv_path=None,
+    )
     assert s.history_endpoint == "http://127.0.0.1:7000/auth0/events"
     from authviz.errors import ConfigError
 
@@ -295,11 +305,19 @@ def test_tail_backfills_from_the_settings_across_a_dropped_connection(hub, proxy
     import sys
 
     env = {k: v for k, v in os.environ.items() if not k.startswith(("PUSHER_", "AUTHVIZ_"))}
-    env.update(PUSHER_URL=f"http://{KEY}:{SECRET}@127.0.0.1:{proxy.port}/apps/{APP_ID}",
-               AUTHVIZ_HISTORY_URL=hub.url + "/auth0/events", AUTHVIZ_HISTORY_TOKEN=LOG_TOKEN)
-    proc = subprocess.Popen([sys.executable, "-m", "authviz", "tail", "--channel", EVENTS_CHANNEL, "--json",
-                             "--no-alerts"], cwd=hub.args.state_dir, env=env, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True)
+    env.update(
+        PUSHER_URL=f"http://{KEY}:{SECRET}@127.0.0.1:{proxy.port}/apps/{APP_ID}",
+        AUTHVIZ_HISTORY_URL=hub.url + "/auth0/events",
+        AUTHVIZ_HISTORY_TOKEN=LOG_TOKEN,
+    )
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "authviz", "tail", "--channel", EVENTS_CHANNEL, "--json", "--no-alerts"],
+        cwd=hub.args.state_dir,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     lines: queue.Queue = queue.Queue()
     threading.Thread(target=lambda: [lines.put(line) for line in proc.stdout], daemon=True).start()
 

@@ -60,7 +60,6 @@ def proxy(backend):
     p.close()
 
 
-
 class RecordingAuthorizer(SecretAuthorizer):
     """Signs with the secret and records the socket_id of every authorization."""
 
@@ -89,8 +88,9 @@ def next_data(sub, timeout=5.0):
 # ---------------------------------------------------------------------------------------- channels
 def test_every_channel_kind_and_server_to_user_events(backend, clients):
     c = client_for(backend.settings(), clients, user={"id": "ana", "user_info": {"name": "Ana"}}, signin=True)
-    sub = c.subscribe("auth0", "private-auth0-events", "presence-chat", "private-encrypted-notes",
-                      "#server-to-user-ana")
+    sub = c.subscribe(
+        "auth0", "private-auth0-events", "presence-chat", "private-encrypted-notes", "#server-to-user-ana"
+    )
     assert sub.wait_subscribed(10), list(sub.errors)
     assert wait_for(c.signed_in.is_set, 5)
     assert sub.members() == {"ana": {"name": "Ana"}}
@@ -168,8 +168,9 @@ def test_restart_resubscribes_private_and_presence_with_fresh_auth(backend, clie
 
 
 def test_a_three_second_outage_causes_only_a_few_reconnects(backend, clients):
-    c = client_for(backend.settings(), clients, user={"id": "ana"},
-                   backoff=Backoff(initial=0.1, cap=2.0, stable_after=2.0))
+    c = client_for(
+        backend.settings(), clients, user={"id": "ana"}, backoff=Backoff(initial=0.1, cap=2.0, stable_after=2.0)
+    )
     sub = c.subscribe("private-auth0-events", "presence-chat")
     assert sub.wait_subscribed(10)
     before = c.reconnects
@@ -188,8 +189,9 @@ def test_a_three_second_outage_causes_only_a_few_reconnects(backend, clients):
 # ---------------------------------------------------------------------------------------- close codes
 @pytest.mark.parametrize("code", [4200, 4201])
 def test_4200_range_closes_reconnect_at_once(backend, proxy, clients, code):
-    c = client_for(proxy.settings(backend), clients, user={"id": "u"},
-                   backoff=Backoff(initial=4.0, cap=4.0))  # a back-off would show as >= 2 s
+    c = client_for(
+        proxy.settings(backend), clients, user={"id": "u"}, backoff=Backoff(initial=4.0, cap=4.0)
+    )  # a back-off would show as >= 2 s
     sub = c.subscribe("private-auth0-events")
     assert sub.wait_subscribed(10)
     old = c.socket_id
@@ -262,8 +264,7 @@ def test_a_dropped_connection_recovers(backend, proxy, clients):
 
 
 def test_a_dead_link_is_detected_by_ping_and_pong_timeout(backend, proxy, clients):
-    c = client_for(proxy.settings(backend), clients, activity_timeout=0.3, pong_timeout=1.0,
-                   connect_timeout=1.0)
+    c = client_for(proxy.settings(backend), clients, activity_timeout=0.3, pong_timeout=1.0, connect_timeout=1.0)
     sub = c.subscribe("auth0")
     assert sub.wait_subscribed(10)
     assert c.connection.effective_activity_timeout == 0.3
@@ -305,8 +306,9 @@ class AuthEndpoint:
                 else:
                     channel = form["channel_name"]
                     data = json.dumps({"user_id": "eve"}) if channel.startswith("presence-") else None
-                    body = authorize_channel(KEY, SECRET, form["socket_id"], channel, channel_data=data,
-                                             encryption_master_key=MASTER_KEY)
+                    body = authorize_channel(
+                        KEY, SECRET, form["socket_id"], channel, channel_data=data, encryption_master_key=MASTER_KEY
+                    )
                 payload = json.dumps(body).encode()
                 self.send_response(200)
                 self.send_header("Content-Type", "application/json")
@@ -434,8 +436,11 @@ def test_auth_endpoint_from_settings_is_used(backend, clients):
     port = free_port()
     endpoint = AuthEndpoint(port)
     try:
-        settings = backend.settings(auth_endpoint=f"http://127.0.0.1:{port}/pusher/auth",
-                                    auth_headers={"Authorization": "Bearer t0ken"}, secret="")
+        settings = backend.settings(
+            auth_endpoint=f"http://127.0.0.1:{port}/pusher/auth",
+            auth_headers={"Authorization": "Bearer t0ken"},
+            secret="",
+        )
         c = client_for(settings, clients, user={"id": "eve"}, signin=True)
         assert isinstance(c.authorizer, EndpointAuthorizer)
         sub = c.subscribe("presence-chat")
@@ -461,15 +466,17 @@ def test_an_unreachable_server_is_reported_once_per_outage(clients):
     from authviz.config import PusherSettings
 
     port = free_port()
-    c = client_for(PusherSettings(key=KEY, host="127.0.0.1", port=port), clients,
-                   backoff=Backoff(initial=0.05, cap=0.1))
+    c = client_for(
+        PusherSettings(key=KEY, host="127.0.0.1", port=port), clients, backoff=Backoff(initial=0.05, cap=0.1)
+    )
     sub = c.subscribe("auth0")
     wait_for(lambda: c.reconnects >= 5, 5)
     assert len(sub.errors) == 1
     message = str(sub.errors[0])
     assert c.connection._failure_reported
-    assert message == (f"Could not connect to the Pusher server at 127.0.0.1:{port} (Connection refused); "
-                       "retrying with back-off.")
+    assert message == (
+        f"Could not connect to the Pusher server at 127.0.0.1:{port} (Connection refused); retrying with back-off."
+    )
 
 
 def test_tls_connection_with_large_messages(backend, clients, tmp_path, monkeypatch):
@@ -484,8 +491,9 @@ def test_tls_connection_with_large_messages(backend, clients, tmp_path, monkeypa
         sub = c.subscribe("private-auth0-events", "presence-chat")
         assert sub.wait_subscribed(10), list(sub.errors)
         big = {"blob": "x" * 9000}
-        backend.api.trigger_batch([{"channel": "private-auth0-events", "name": "e", "data": {"i": i, **big}}
-                                   for i in range(5)])
+        backend.api.trigger_batch(
+            [{"channel": "private-auth0-events", "name": "e", "data": {"i": i, **big}} for i in range(5)]
+        )
         got = [next_data(sub).data for _ in range(5)]
         assert [d["i"] for d in got] == list(range(5)) and all(d["blob"] == big["blob"] for d in got)
         proxy.close_all(4200)
@@ -494,8 +502,7 @@ def test_tls_connection_with_large_messages(backend, clients, tmp_path, monkeypa
         untrusted = client_for(settings, clients, backoff=Backoff(initial=5.0))
         sub = untrusted.subscribe("auth0")
         wait_for(lambda: sub.errors, 10)
-        assert "presented a TLS certificate this client does not trust" in str(sub.errors[0]), \
-            sub.errors[0]
+        assert "presented a TLS certificate this client does not trust" in str(sub.errors[0]), sub.errors[0]
         assert not untrusted.is_subscribed("auth0")
     finally:
         proxy.close()

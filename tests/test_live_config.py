@@ -25,23 +25,38 @@ def test_https_url_defaults_to_443_and_pusher_api_host_means_cluster():
 
 
 def test_single_variables_and_cluster():
-    s = PusherSettings.from_env({"PUSHER_APP_ID": "1", "PUSHER_KEY": "k", "PUSHER_SECRET": "s",
-                                 "PUSHER_CLUSTER": "mt1"}, dotenv_path=None)
+    s = PusherSettings.from_env(
+        {"PUSHER_APP_ID": "1", "PUSHER_KEY": "k", "PUSHER_SECRET": "s", "PUSHER_CLUSTER": "mt1"}, dotenv_path=None
+    )
     assert (s.host, s.port, s.tls) == ("ws-mt1.pusher.com", 443, True)
 
 
 def test_host_port_tls_variables_override_the_url():
-    s = PusherSettings.from_env({"PUSHER_URL": "http://k:s@a.example/apps/1", "PUSHER_HOST": "127.0.0.1",
-                                 "PUSHER_PORT": "7000", "PUSHER_TLS": "false"}, dotenv_path=None)
+    s = PusherSettings.from_env(
+        {
+            "PUSHER_URL": "http://k:s@a.example/apps/1",
+            "PUSHER_HOST": "127.0.0.1",
+            "PUSHER_PORT": "7000",
+            "PUSHER_TLS": "false",
+        },
+        dotenv_path=None,
+    )
     assert (s.host, s.port, s.tls) == ("127.0.0.1", 7000, False)
 
 
 def test_auth_endpoint_token_headers_and_master_key():
     key = base64.b64encode(bytes(32)).decode()
-    s = PusherSettings.from_env({"PUSHER_KEY": "k", "PUSHER_HOST": "127.0.0.1",
-                                 "PUSHER_AUTH_ENDPOINT": "http://127.0.0.1:9/pusher/auth",
-                                 "PUSHER_AUTH_TOKEN": "tok", "PUSHER_AUTH_HEADERS": '{"X-Team": "blue"}',
-                                 "PUSHER_ENCRYPTION_MASTER_KEY": key}, dotenv_path=None)
+    s = PusherSettings.from_env(
+        {
+            "PUSHER_KEY": "k",
+            "PUSHER_HOST": "127.0.0.1",
+            "PUSHER_AUTH_ENDPOINT": "http://127.0.0.1:9/pusher/auth",
+            "PUSHER_AUTH_TOKEN": "tok",
+            "PUSHER_AUTH_HEADERS": '{"X-Team": "blue"}',
+            "PUSHER_ENCRYPTION_MASTER_KEY": key,
+        },
+        dotenv_path=None,
+    )
     assert s.auth_headers == {"X-Team": "blue", "Authorization": "Bearer tok"}
     assert s.encryption_master_key == bytes(32)
     assert "tok" not in repr(s) and "secret='***'" not in repr(s)
@@ -59,24 +74,28 @@ def test_secret_is_not_in_repr():
     assert "topsecret" not in repr(s)
 
 
-@pytest.mark.parametrize("env, variable", [
-    ({}, "PUSHER_KEY"),
-    ({"PUSHER_KEY": "k"}, "PUSHER_HOST"),
-    ({"PUSHER_URL": "ftp://k:s@h/apps/1"}, "PUSHER_URL"),
-    ({"PUSHER_URL": "http://h:1/apps/1"}, "PUSHER_URL"),
-    ({"PUSHER_URL": "http://k:s@h:1/app/1"}, "PUSHER_URL"),
-    ({"PUSHER_URL": "http://k:s@h:99999/apps/1"}, "PUSHER_URL"),
-    ({"PUSHER_KEY": "k", "PUSHER_HOST": "h", "PUSHER_PORT": "http"}, "PUSHER_PORT"),
-    ({"PUSHER_KEY": "k", "PUSHER_HOST": "h", "PUSHER_PORT": "0"}, "PUSHER_PORT"),
-    ({"PUSHER_KEY": "k", "PUSHER_HOST": "h", "PUSHER_TLS": "maybe"}, "PUSHER_TLS"),
-    ({"PUSHER_KEY": "k", "PUSHER_HOST": "h", "PUSHER_APP_ID": "app"}, "PUSHER_APP_ID"),
-    ({"PUSHER_KEY": "k", "PUSHER_CLUSTER": "eu west"}, "PUSHER_CLUSTER"),
-    ({"PUSHER_KEY": "k", "PUSHER_HOST": "h", "PUSHER_AUTH_HEADERS": "[1]"}, "PUSHER_AUTH_HEADERS"),
-    ({"PUSHER_KEY": "k", "PUSHER_HOST": "h", "PUSHER_ENCRYPTION_MASTER_KEY": "c2hvcnQ="},
-     "PUSHER_ENCRYPTION_MASTER_KEY"),
-    ({"PUSHER_KEY": "k", "PUSHER_HOST": "h", "PUSHER_ENCRYPTION_MASTER_KEY": "!!"},
-     "PUSHER_ENCRYPTION_MASTER_KEY"),
-])
+@pytest.mark.parametrize(
+    "env, variable",
+    [
+        ({}, "PUSHER_KEY"),
+        ({"PUSHER_KEY": "k"}, "PUSHER_HOST"),
+        ({"PUSHER_URL": "ftp://k:s@h/apps/1"}, "PUSHER_URL"),
+        ({"PUSHER_URL": "http://h:1/apps/1"}, "PUSHER_URL"),
+        ({"PUSHER_URL": "http://k:s@h:1/app/1"}, "PUSHER_URL"),
+        ({"PUSHER_URL": "http://k:s@h:99999/apps/1"}, "PUSHER_URL"),
+        ({"PUSHER_KEY": "k", "PUSHER_HOST": "h", "PUSHER_PORT": "http"}, "PUSHER_PORT"),
+        ({"PUSHER_KEY": "k", "PUSHER_HOST": "h", "PUSHER_PORT": "0"}, "PUSHER_PORT"),
+        ({"PUSHER_KEY": "k", "PUSHER_HOST": "h", "PUSHER_TLS": "maybe"}, "PUSHER_TLS"),
+        ({"PUSHER_KEY": "k", "PUSHER_HOST": "h", "PUSHER_APP_ID": "app"}, "PUSHER_APP_ID"),
+        ({"PUSHER_KEY": "k", "PUSHER_CLUSTER": "eu west"}, "PUSHER_CLUSTER"),
+        ({"PUSHER_KEY": "k", "PUSHER_HOST": "h", "PUSHER_AUTH_HEADERS": "[1]"}, "PUSHER_AUTH_HEADERS"),
+        (
+            {"PUSHER_KEY": "k", "PUSHER_HOST": "h", "PUSHER_ENCRYPTION_MASTER_KEY": "c2hvcnQ="},
+            "PUSHER_ENCRYPTION_MASTER_KEY",
+        ),
+        ({"PUSHER_KEY": "k", "PUSHER_HOST": "h", "PUSHER_ENCRYPTION_MASTER_KEY": "!!"}, "PUSHER_ENCRYPTION_MASTER_KEY"),
+    ],
+)
 def test_bad_settings_are_one_sentence_naming_the_variable(env, variable):
     with pytest.raises(ConfigError) as info:
         PusherSettings.from_env(env, dotenv_path=None)

@@ -43,8 +43,7 @@ def https_history(tmp_path):
         holder["port"] = runner.addresses[0][1]
         started.set()
 
-    thread = threading.Thread(target=lambda: (loop.run_until_complete(start()), loop.run_forever()),
-                              daemon=True)
+    thread = threading.Thread(target=lambda: (loop.run_until_complete(start()), loop.run_forever()), daemon=True)
     thread.start()
     assert started.wait(10)
     yield files, f"https://127.0.0.1:{holder['port']}/auth0/events"
@@ -56,8 +55,7 @@ def https_history(tmp_path):
 def test_history_trusts_the_ca_file(https_history):
     files, url = https_history
     settings = PusherSettings.from_url("https://k:s@127.0.0.1:1/apps/1", ca_file=str(files["ca"]))
-    page = HistoryClient(url, {"Authorization": "Bearer t"},
-                         ssl_context=settings.client_ssl_context()).fetch(0)
+    page = HistoryClient(url, {"Authorization": "Bearer t"}, ssl_context=settings.client_ssl_context()).fetch(0)
     assert page.last_seq == 1 and page.events[0]["id"] == "a"
 
 

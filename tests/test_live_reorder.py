@@ -74,8 +74,15 @@ def make(runner, history, **options):
         with lock:
             delivered.append(item.data["seq"])
 
-    backfill = Backfill(history, runner, deliver=deliver, report=errors.append, after=0,
-                        backoff=Backoff(initial=0.05, cap=0.1), **options)
+    backfill = Backfill(
+        history,
+        runner,
+        deliver=deliver,
+        report=errors.append,
+        after=0,
+        backoff=Backoff(initial=0.05, cap=0.1),
+        **options,
+    )
     backfill.subscribed()
     wait_for(lambda: backfill.last_seq is not None and not backfill._scheduled, 5)
     return backfill, delivered, errors

@@ -50,7 +50,8 @@ def test_recorder_writes_what_a_live_subscription_receives_and_replay_plays_it(t
         hub.close()
     lines = [json.loads(line) for line in path.read_text().splitlines()]
     assert [(d["channel"], d["event"]) for d in lines] == [("private-auth0-events", "auth-event")] * 3 + [
-        ("auth0", "user-loggedIn")]
+        ("auth0", "user-loggedIn")
+    ]
     replay = open_source("replay", path=path, speed="max", channels=["private-auth0-events", "auth0"])
     got = [(e.channel, e.data) for e in replay.events(timeout=5)]
     assert got == [(d["channel"], d["data"]) for d in lines]
@@ -72,8 +73,9 @@ def test_replay_keeps_the_recorded_pace_scaled_by_speed(tmp_path):
 def test_replay_reports_bad_lines_and_loses_nothing_else(tmp_path):
     path = tmp_path / "mixed.jsonl"
     good = json.dumps({"t": 1, "channel": "private-auth0-events", "event": "auth-event", "data": {"ok": 1}})
-    auth0_record = json.dumps({"log_id": "1", "data": {"date": "2026-11-01T00:00:00Z", "type": "s",
-                                                      "user_id": "auth0|1", "log_id": "1"}})
+    auth0_record = json.dumps(
+        {"log_id": "1", "data": {"date": "2026-11-01T00:00:00Z", "type": "s", "user_id": "auth0|1", "log_id": "1"}}
+    )
     path.write_text("\n".join([good, "{broken", "[1, 2]", auth0_record, "", good]) + "\n")
     source = ReplaySource(path, speed="max").start()
     errors: list = []
@@ -104,8 +106,7 @@ def test_simulator_is_seeded_paced_and_decodes_auth_events():
 
 
 def test_callbacks_run_on_one_consumer_thread_and_close_joins_everything():
-    source = SimulatorSource(seed=2, rate=1000, speed="max", limit=None,
-                             channels=["private-auth0-events", "auth0"])
+    source = SimulatorSource(seed=2, rate=1000, speed="max", limit=None, channels=["private-auth0-events", "auth0"])
     threads: set[str] = set()
     source.on_event(lambda e: threads.add(threading.current_thread().name))
     source.start()
@@ -115,21 +116,29 @@ def test_callbacks_run_on_one_consumer_thread_and_close_joins_everything():
     assert live_threads() == []
 
 
-@pytest.mark.parametrize("spec, expected", [
-    ("live", ("live", None)), ("replay:/tmp/x.jsonl", ("replay", "/tmp/x.jsonl")),
-    ("simulator", ("simulator", None)), ("simulator:42", ("simulator", "42")),
-])
+@pytest.mark.parametrize(
+    "spec, expected",
+    [
+        ("live", ("live", None)),
+        ("replay:/tmp/x.jsonl", ("replay", "/tmp/x.jsonl")),
+        ("simulator", ("simulator", None)),
+        ("simulator:42", ("simulator", "42")),
+    ],
+)
 def test_source_specs(spec, expected):
     assert parse_source_spec(spec) == expected
 
 
-@pytest.mark.parametrize("env, variable", [
-    ({"AUTHVIZ_SOURCE": "kafka"}, "AUTHVIZ_SOURCE"),
-    ({"AUTHVIZ_SOURCE": "replay"}, "AUTHVIZ_SOURCE"),
-    ({"AUTHVIZ_SOURCE": "simulator", "AUTHVIZ_SIMULATOR_RATE": "fast"}, "AUTHVIZ_SIMULATOR_RATE"),
-    ({"AUTHVIZ_SOURCE": "simulator", "AUTHVIZ_REPLAY_SPEED": "-1"}, "AUTHVIZ_REPLAY_SPEED"),
-    ({"AUTHVIZ_SOURCE": "live"}, "PUSHER_KEY"),
-])
+@pytest.mark.parametrize(
+    "env, variable",
+    [
+        ({"AUTHVIZ_SOURCE": "kafka"}, "AUTHVIZ_SOURCE"),
+        ({"AUTHVIZ_SOURCE": "replay"}, "AUTHVIZ_SOURCE"),
+        ({"AUTHVIZ_SOURCE": "simulator", "AUTHVIZ_SIMULATOR_RATE": "fast"}, "AUTHVIZ_SIMULATOR_RATE"),
+        ({"AUTHVIZ_SOURCE": "simulator", "AUTHVIZ_REPLAY_SPEED": "-1"}, "AUTHVIZ_REPLAY_SPEED"),
+        ({"AUTHVIZ_SOURCE": "live"}, "PUSHER_KEY"),
+    ],
+)
 def test_source_from_env_errors_name_the_variable(env, variable):
     with pytest.raises(ConfigError, match=variable):
         source_from_env(env, dotenv_path=None)
@@ -139,8 +148,7 @@ def test_source_from_env_switches_with_one_setting(tmp_path):
     path = write_recording(tmp_path / "r.jsonl", n=3)
     replay = source_from_env({"AUTHVIZ_SOURCE": f"replay:{path}", "AUTHVIZ_REPLAY_SPEED": "max"}, dotenv_path=None)
     assert [e.data["i"] for e in replay.events(timeout=5)] == [0, 1, 2]
-    sim = source_from_env({"AUTHVIZ_SOURCE": "simulator:5", "AUTHVIZ_REPLAY_SPEED": "max"}, dotenv_path=None,
-                          limit=3)
+    sim = source_from_env({"AUTHVIZ_SOURCE": "simulator:5", "AUTHVIZ_REPLAY_SPEED": "max"}, dotenv_path=None, limit=3)
     assert len(list(sim.events(timeout=5))) == 3
     hub = HubServer()
     try:

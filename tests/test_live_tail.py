@@ -40,8 +40,12 @@ def test_tail_follows_across_a_restart_and_exits_0_on_ctrl_c(tmp_path):
     hub = HubServer()
     proc = subprocess.Popen(
         [sys.executable, "-m", "authviz", "tail", "--channel", "private-auth0-events", "--json"],
-        cwd=tmp_path, env=clean_env(PUSHER_URL=hub.pusher_url), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-        text=True)
+        cwd=tmp_path,
+        env=clean_env(PUSHER_URL=hub.pusher_url),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     try:
         out = lines_of(proc.stdout)
         subscribed = lambda: "private-auth0-events" in hub._hub.channels()  # noqa: E731
@@ -66,19 +70,28 @@ def test_tail_follows_across_a_restart_and_exits_0_on_ctrl_c(tmp_path):
 
 
 def test_tail_config_error_is_one_sentence(tmp_path):
-    result = subprocess.run([sys.executable, "-m", "authviz", "tail"], cwd=tmp_path, env=clean_env(),
-                            capture_output=True, text=True, timeout=30)
+    result = subprocess.run(
+        [sys.executable, "-m", "authviz", "tail"],
+        cwd=tmp_path,
+        env=clean_env(),
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
     assert result.returncode == 1
     assert result.stderr.strip() == (
         "authviz: PUSHER_KEY is not set: give the app key (or PUSHER_URL). While `make demo` runs, load its "
-        "settings first: set -a; . .authviz/demo.env; set +a (or watch simulated traffic with --source simulator).")
+        "settings first: set -a; . .authviz/demo.env; set +a (or watch simulated traffic with --source simulator)."
+    )
     assert result.stdout == ""
 
 
 def test_tail_lines_show_time_category_user_country(capsys, monkeypatch, tmp_path):
     monkeypatch.chdir(tmp_path)
-    assert main(["tail", "--source", "simulator:4", "--speed", "max", "--limit", "6",
-                 "--channel", "private-auth0-events"]) == 0
+    assert (
+        main(["tail", "--source", "simulator:4", "--speed", "max", "--limit", "6", "--channel", "private-auth0-events"])
+        == 0
+    )
     lines = capsys.readouterr().out.splitlines()
     assert len(lines) == 6
     for line in lines:
@@ -93,13 +106,16 @@ def test_tail_filters_events_and_strips_terminal_escapes(capsys, monkeypatch, tm
     monkeypatch.chdir(tmp_path)
     path = tmp_path / "r.jsonl"
     records = [
-        {"t": 1, "channel": "auth0", "event": "user-loggedIn",
-         "data": {"email": "evil\x1b[2J@example.org", "country": "France", "updated_at": "2026-01-01T00:00:00Z"}},
+        {
+            "t": 1,
+            "channel": "auth0",
+            "event": "user-loggedIn",
+            "data": {"email": "evil\x1b[2J@example.org", "country": "France", "updated_at": "2026-01-01T00:00:00Z"},
+        },
         {"t": 2, "channel": "auth0", "event": "user-signedUp", "data": {"email": "b@example.org"}},
     ]
     path.write_text("".join(json.dumps(r) + "\n" for r in records))
     assert main(["tail", "--source", f"replay:{path}", "--speed", "max", "--event", "user-loggedIn"]) == 0
     out = capsys.readouterr().out
-    assert out.splitlines() == [
-        "2026-01-01T00:00:00Z  login_success    evil[2J@example.org              France"]
+    assert out.splitlines() == ["2026-01-01T00:00:00Z  login_success    evil[2J@example.org              France"]
     assert "\x1b" not in out

@@ -11,13 +11,23 @@ import pytest
 from authviz.live import Backoff, CloseAction, EventBuffer, LiveEvent, close_action
 
 
-@pytest.mark.parametrize("code, action", [
-    (4000, CloseAction.STOP), (4001, CloseAction.STOP), (4099, CloseAction.STOP),
-    (4100, CloseAction.BACKOFF), (4199, CloseAction.BACKOFF),
-    (4200, CloseAction.RECONNECT), (4201, CloseAction.RECONNECT), (4299, CloseAction.RECONNECT),
-    (4301, CloseAction.BACKOFF), (1000, CloseAction.BACKOFF), (1006, CloseAction.BACKOFF),
-    (None, CloseAction.BACKOFF),
-])
+@pytest.mark.parametrize(
+    "code, action",
+    [
+        (4000, CloseAction.STOP),
+        (4001, CloseAction.STOP),
+        (4099, CloseAction.STOP),
+        (4100, CloseAction.BACKOFF),
+        (4199, CloseAction.BACKOFF),
+        (4200, CloseAction.RECONNECT),
+        (4201, CloseAction.RECONNECT),
+        (4299, CloseAction.RECONNECT),
+        (4301, CloseAction.BACKOFF),
+        (1000, CloseAction.BACKOFF),
+        (1006, CloseAction.BACKOFF),
+        (None, CloseAction.BACKOFF),
+    ],
+)
 def test_close_codes(code, action):
     assert close_action(code) is action
 
@@ -26,7 +36,7 @@ def test_backoff_grows_with_jitter_up_to_the_cap():
     b = Backoff(initial=0.1, factor=2, cap=1.0, rng=random.Random(1))
     delays = [b.next_delay() for _ in range(10)]
     for n, d in enumerate(delays):
-        ceiling = min(1.0, 0.1 * 2 ** n)
+        ceiling = min(1.0, 0.1 * 2**n)
         assert ceiling / 2 <= d <= ceiling
     assert max(delays) <= 1.0 and len(set(delays)) == len(delays)
 
@@ -118,14 +128,17 @@ def test_buffer_rejects_bad_limits(bad):
         EventBuffer(**bad)
 
 
-@pytest.mark.parametrize("data, expected", [
-    ({"sent_at": 1_700_000_000.5}, 1_700_000_000.5),
-    ({"timestamp": "2023-11-14T22:13:20Z"}, 1_700_000_000.0),
-    ({"date": 1_700_000_000_000}, 1_700_000_000.0),
-    ({"data": {"date": "2023-11-14T22:13:20.000Z"}}, 1_700_000_000.0),
-    ({"nothing": 1}, None),
-    ("text", None),
-])
+@pytest.mark.parametrize(
+    "data, expected",
+    [
+        ({"sent_at": 1_700_000_000.5}, 1_700_000_000.5),
+        ({"timestamp": "2023-11-14T22:13:20Z"}, 1_700_000_000.0),
+        ({"date": 1_700_000_000_000}, 1_700_000_000.0),
+        ({"data": {"date": "2023-11-14T22:13:20.000Z"}}, 1_700_000_000.0),
+        ({"nothing": 1}, None),
+        ("text", None),
+    ],
+)
 def test_event_timestamp(data, expected):
     assert LiveEvent("c", "e", data, "", 0.0).timestamp == expected
 
@@ -211,16 +224,21 @@ def test_connection_hands_over_a_read_in_order_around_connection_messages():
     from authviz.live.transport import Transport
 
     rec = _Recorder()
-    conn = Transport("ws://127.0.0.1:9/app/k", on_channel_event=lambda *a: rec.seen.append(("one",) + a[:3]),
-                      on_channel_events=lambda msgs: rec.seen.append(
-                          ("run", [(m["event"], m["channel"]) for m in msgs])))
+    conn = Transport(
+        "ws://127.0.0.1:9/app/k",
+        on_channel_event=lambda *a: rec.seen.append(("one",) + a[:3]),
+        on_channel_events=lambda msgs: rec.seen.append(("run", [(m["event"], m["channel"]) for m in msgs])),
+    )
     conn.bind("pusher:pong", lambda data: rec.seen.append(("pong",)))
-    payloads = [orjson.dumps(m) for m in (
-        {"event": "a", "channel": "x", "data": "1"},
-        {"event": "b", "channel": "y", "data": "2"},
-        {"event": "pusher:pong", "data": "{}"},
-        {"event": "c", "channel": "x", "data": "3"},
-    )] + [b"not json", b'{"no_event": 1}', b"[1, 2]"]
+    payloads = [
+        orjson.dumps(m)
+        for m in (
+            {"event": "a", "channel": "x", "data": "1"},
+            {"event": "b", "channel": "y", "data": "2"},
+            {"event": "pusher:pong", "data": "{}"},
+            {"event": "c", "channel": "x", "data": "3"},
+        )
+    ] + [b"not json", b'{"no_event": 1}', b"[1, 2]"]
     conn._on_messages(payloads)
     assert rec.seen == [("run", [("a", "x"), ("b", "y")]), ("pong",), ("run", [("c", "x")])]
     assert conn.bad_messages == 3

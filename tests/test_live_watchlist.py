@@ -28,7 +28,6 @@ def settings():
         yield PusherSettings.from_url(h.pusher_url)
 
 
-
 def signed_in(settings, clients, user, **kw) -> LiveClient:
     c = LiveClient(settings, user=user, signin=True, backoff=FAST, **kw)
     clients.append(c)
@@ -38,8 +37,7 @@ def signed_in(settings, clients, user, **kw) -> LiveClient:
 
 
 def test_a_watcher_sees_online_then_offline(settings, clients):
-    a = LiveClient(settings, user={"id": "a", "watchlist": ["b", "nobody"]}, signin=True,
-                   backoff=FAST)
+    a = LiveClient(settings, user={"id": "a", "watchlist": ["b", "nobody"]}, signin=True, backoff=FAST)
     clients.append(a)
     sub = a.subscribe(server_to_user_channel("a"))
     assert sub.wait_subscribed(10) and a.signed_in.wait(10)
@@ -64,11 +62,9 @@ def test_users_already_online_are_announced_at_sign_in_and_callbacks_get_them(se
     signed_in(settings, clients, {"id": "c"})
     seen: list[tuple[str, list[str]]] = []
     got = threading.Event()
-    a = LiveClient(settings, user={"id": "a2", "watchlist": ["c", "d"]}, signin=True,
-                   backoff=FAST)
+    a = LiveClient(settings, user={"id": "a2", "watchlist": ["c", "d"]}, signin=True, backoff=FAST)
     clients.append(a)
-    sub = a.subscribe(server_to_user_channel("a2"),
-                      events=[WATCHLIST_ONLINE, WATCHLIST_OFFLINE])
+    sub = a.subscribe(server_to_user_channel("a2"), events=[WATCHLIST_ONLINE, WATCHLIST_OFFLINE])
 
     def record(event):
         seen.append((event.name, event.data["user_ids"]))

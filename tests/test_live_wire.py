@@ -36,7 +36,7 @@ def test_any_chunking_gives_the_same_messages(messages, cuts):
     reader = WireReader()
     out, pos = [], 0
     for cut in cuts:
-        out += reader.feed(stream[pos:pos + cut])
+        out += reader.feed(stream[pos : pos + cut])
         pos += cut
     out += reader.feed(stream[pos:])
     assert out == [(OP_TEXT, m) for m in messages]
@@ -44,7 +44,9 @@ def test_any_chunking_gives_the_same_messages(messages, cuts):
 
 def test_fragments_are_reassembled_around_control_frames():
     reader = WireReader()
-    data = frame(b"hel", fin=False) + frame(b"ping", OP_PING) + frame(b"lo", opcode=0, fin=False) + frame(b"!", opcode=0)
+    data = (
+        frame(b"hel", fin=False) + frame(b"ping", OP_PING) + frame(b"lo", opcode=0, fin=False) + frame(b"!", opcode=0)
+    )
     assert reader.feed(data) == [(OP_PING, b"ping"), (OP_TEXT, b"hello!")]
 
 
@@ -55,15 +57,18 @@ def test_close_frame_code_and_reason():
     assert parse_close(b"") == (None, "")
 
 
-@pytest.mark.parametrize("data, code", [
-    (frame(b"x", mask=True), 1002),
-    (frame(b"x", rsv=0x40), 1002),
-    (frame(b"x", opcode=0x3), 1002),
-    (frame(b"x", opcode=0), 1002),
-    (frame(b"p" * 126, OP_PING), 1002),
-    (frame(b"a", fin=False) + frame(b"b"), 1002),
-    (frame(b"z" * 2000), 1009),
-])
+@pytest.mark.parametrize(
+    "data, code",
+    [
+        (frame(b"x", mask=True), 1002),
+        (frame(b"x", rsv=0x40), 1002),
+        (frame(b"x", opcode=0x3), 1002),
+        (frame(b"x", opcode=0), 1002),
+        (frame(b"p" * 126, OP_PING), 1002),
+        (frame(b"a", fin=False) + frame(b"b"), 1002),
+        (frame(b"z" * 2000), 1009),
+    ],
+)
 def test_protocol_violations_name_the_close_code(data, code):
     with pytest.raises(WireError) as info:
         WireReader(max_message=1000).feed(data)

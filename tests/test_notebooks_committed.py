@@ -23,8 +23,12 @@ SECRET_PATTERNS = {
 
 
 def test_the_four_notebooks_exist():
-    assert [p.name for p in MINE] == ["01_live_feed.ipynb", "02_logins_by_country.ipynb", "03_chat.ipynb",
-                                      "04_session_events.ipynb"]
+    assert [p.name for p in MINE] == [
+        "01_live_feed.ipynb",
+        "02_logins_by_country.ipynb",
+        "03_chat.ipynb",
+        "04_session_events.ipynb",
+    ]
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
@@ -48,8 +52,11 @@ def test_no_secrets_are_committed(path):
 @pytest.mark.parametrize("path", MINE, ids=lambda p: p.name)
 def test_checked_cells_are_committed_executed_with_outputs(path):
     doc = json.loads(path.read_text())
-    checked = [c for c in doc["cells"] if c["cell_type"] == "code"
-               and "nbval-ignore-output" not in c.get("metadata", {}).get("tags", [])]
+    checked = [
+        c
+        for c in doc["cells"]
+        if c["cell_type"] == "code" and "nbval-ignore-output" not in c.get("metadata", {}).get("tags", [])
+    ]
     assert checked, path.name
     for cell in checked:
         assert cell.get("execution_count") is not None, f"{path.name}: a compared cell was committed unexecuted"
@@ -60,8 +67,11 @@ def test_checked_cells_are_committed_executed_with_outputs(path):
 
 
 def test_secret_scanner_finds_what_it_looks_for():
-    samples = ["eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJkZXZ8YWxpY2UifQ.c2lnbmF0dXJlLWJ5dGVz",
-               "http://authviz-key:authviz-secret@127.0.0.1:6001/apps/1",
-               "-----BEGIN PRIVATE KEY-----", "Authorization: Bearer abcdefghijklmnopqrstu"]
+    samples = [
+        "eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJkZXZ8YWxpY2UifQ.c2lnbmF0dXJlLWJ5dGVz",
+        "http://authviz-key:authviz-secret@127.0.0.1:6001/apps/1",
+        "-----BEGIN PRIVATE KEY-----",
+        "Authorization: Bearer abcdefghijklmnopqrstu",
+    ]
     for sample in samples:
         assert any(p.search(sample) for p in SECRET_PATTERNS.values()), sample

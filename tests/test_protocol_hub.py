@@ -45,13 +45,11 @@ def test_public_subscribe_trigger_and_exclusion():
     a, b = connect(hub), connect(hub)
     for c in (a, b):
         [msg] = frames_to(subscribe(hub, c, "news"), c)
-        assert msg == {"event": "pusher_internal:subscription_succeeded", "channel": "news",
-                       "data": "{}"}
+        assert msg == {"event": "pusher_internal:subscription_succeeded", "channel": "news", "data": "{}"}
     state = hub.apps["1"]
     actions = state.trigger(["news", "empty"], "flash", '{"x":1}')
     assert len(actions) == 1 and set(actions[0].conns) == {a, b}
-    assert orjson.loads(actions[0].payload) == {"event": "flash", "channel": "news",
-                                                "data": '{"x":1}'}
+    assert orjson.loads(actions[0].payload) == {"event": "flash", "channel": "news", "data": '{"x":1}'}
     excluded = state.trigger(["news"], "flash", "d", socket_id=a.socket_id)
     assert excluded[0].conns == (b,)
     send(hub, a, "pusher:unsubscribe", {"channel": "news"})
@@ -100,8 +98,7 @@ def test_private_channel_requires_valid_auth():
 def test_presence_members_one_per_user_across_connections():
     hub = make_hub()
     a1, a2, b = connect(hub), connect(hub), connect(hub)
-    [ok] = frames_to(subscribe(hub, a1, "presence-room", user_id="alice",
-                               user_info={"name": "A"}), a1)
+    [ok] = frames_to(subscribe(hub, a1, "presence-room", user_id="alice", user_info={"name": "A"}), a1)
     presence = json.loads(ok["data"])["presence"]
     assert presence == {"ids": ["alice"], "hash": {"alice": {"name": "A"}}, "count": 1}
     # alice's second connection: no member_added for anyone
@@ -151,8 +148,7 @@ def test_client_events_rules():
     assert err["event"] == "pusher:error"
     actions = send(hub, a, "client-hi", {"m": 1}, "private-chat")
     assert frames_to(actions, a) == []  # never echoed
-    assert frames_to(actions, b) == [{"event": "client-hi", "channel": "private-chat",
-                                      "data": {"m": 1}}]
+    assert frames_to(actions, b) == [{"event": "client-hi", "channel": "private-chat", "data": {"m": 1}}]
 
 
 def test_client_event_on_presence_carries_user_id_and_encrypted_refused():
@@ -219,6 +215,7 @@ def test_signin_bad_signature_closes_4009_and_watchlist_4302():
     b = connect(hub)
     user_data = json.dumps({"id": "u", "watchlist": [f"w{i}" for i in range(101)]})
     from authviz.pusher.signing import hmac_sha256_hex
+
     auth = f"{KEY}:" + hmac_sha256_hex(SECRET, f"{b.socket_id}::user::{user_data}")
     actions = send(hub, b, "pusher:signin", {"auth": auth, "user_data": user_data})
     assert [x.code for x in actions if isinstance(x, Close)] == [4302]
@@ -238,10 +235,8 @@ def test_cache_channels_replay_last_event_or_miss_within_ttl():
     a = connect(hub)
     actions = subscribe(hub, a, "cache-x", now=0)
     msgs = frames_to(actions, a)
-    assert [m["event"] for m in msgs] == ["pusher_internal:subscription_succeeded",
-                                          "pusher:cache_miss"]
-    assert any(isinstance(x, Webhook) and x.event == {"name": "cache_miss", "channel": "cache-x"}
-               for x in actions)
+    assert [m["event"] for m in msgs] == ["pusher_internal:subscription_succeeded", "pusher:cache_miss"]
+    assert any(isinstance(x, Webhook) and x.event == {"name": "cache_miss", "channel": "cache-x"} for x in actions)
     state.trigger(["cache-x"], "e", "last", now=10)
     b = connect(hub, now=20)
     msgs = frames_to(subscribe(hub, b, "cache-x", now=20), b)
@@ -267,10 +262,22 @@ def test_webhooks_occupied_vacated_members_client_events():
     collect(hub.disconnect(a))
     collect(hub.disconnect(b))
     assert [h["name"] for h in hooks] == [
-        "channel_occupied", "member_added", "member_added", "client_event",
-        "member_removed", "member_removed", "channel_vacated"]
-    assert hooks[3] == {"name": "client_event", "channel": "presence-w", "event": "client-z",
-                        "data": '{"k":1}', "socket_id": a.socket_id, "user_id": "a"}
+        "channel_occupied",
+        "member_added",
+        "member_added",
+        "client_event",
+        "member_removed",
+        "member_removed",
+        "channel_vacated",
+    ]
+    assert hooks[3] == {
+        "name": "client_event",
+        "channel": "presence-w",
+        "event": "client-z",
+        "data": '{"k":1}',
+        "socket_id": a.socket_id,
+        "user_id": "a",
+    }
     # no webhook URL: no webhook actions at all
     hub2 = make_hub()
     c = connect(hub2)
@@ -280,13 +287,23 @@ def test_webhooks_occupied_vacated_members_client_events():
 def test_bad_frames_get_errors_never_exceptions():
     hub = make_hub()
     a = connect(hub)
-    for text in ("", "nope", "[]", "1", '{"event": 5}', '{"data": {}}', b"\xff\xfe",
-                 '{"event": "pusher:subscribe"}', '{"event": "pusher:subscribe", "data": 3}',
-                 '{"event": "pusher:subscribe", "data": {"channel": "a b"}}',
-                 '{"event": "pusher:subscribe", "data": {"channel": "' + "x" * 200 + '"}}',
-                 '{"event": "pusher:signin", "data": "x"}',
-                 '{"event": "whatever"}', '{"event": "client-x"}',
-                 '{"event": "pusher:unsubscribe", "data": {"channel": "never"}}'):
+    for text in (
+        "",
+        "nope",
+        "[]",
+        "1",
+        '{"event": 5}',
+        '{"data": {}}',
+        b"\xff\xfe",
+        '{"event": "pusher:subscribe"}',
+        '{"event": "pusher:subscribe", "data": 3}',
+        '{"event": "pusher:subscribe", "data": {"channel": "a b"}}',
+        '{"event": "pusher:subscribe", "data": {"channel": "' + "x" * 200 + '"}}',
+        '{"event": "pusher:signin", "data": "x"}',
+        '{"event": "whatever"}',
+        '{"event": "client-x"}',
+        '{"event": "pusher:unsubscribe", "data": {"channel": "never"}}',
+    ):
         actions = hub.receive(a, text, 0)
         assert all(isinstance(x, Send) for x in actions), text
         for x in actions:
@@ -352,20 +369,22 @@ def test_watchlist_online_and_offline_events():
     send(hub, b1, "pusher:signin", authenticate_user(KEY, SECRET, b1.socket_id, {"id": "bob"}))
 
     def watch_events(actions):
-        return [json.loads(m["data"])["events"] for m in frames_to(actions, watcher)
-                if m["event"] == "pusher_internal:watchlist_events"]
+        return [
+            json.loads(m["data"])["events"]
+            for m in frames_to(actions, watcher)
+            if m["event"] == "pusher_internal:watchlist_events"
+        ]
 
-    user = authenticate_user(KEY, SECRET, watcher.socket_id,
-                             {"id": "ann", "watchlist": ["bob", "carl"]})
-    assert watch_events(send(hub, watcher, "pusher:signin", user)) == [
-        [{"name": "online", "user_ids": ["bob"]}]]
+    user = authenticate_user(KEY, SECRET, watcher.socket_id, {"id": "ann", "watchlist": ["bob", "carl"]})
+    assert watch_events(send(hub, watcher, "pusher:signin", user)) == [[{"name": "online", "user_ids": ["bob"]}]]
     # bob's second connection: already online, nothing; carl signs in: online
-    assert watch_events(send(hub, b2, "pusher:signin",
-                             authenticate_user(KEY, SECRET, b2.socket_id, {"id": "bob"}))) == []
+    assert (
+        watch_events(send(hub, b2, "pusher:signin", authenticate_user(KEY, SECRET, b2.socket_id, {"id": "bob"}))) == []
+    )
     carl = connect(hub)
-    assert watch_events(send(hub, carl, "pusher:signin",
-                             authenticate_user(KEY, SECRET, carl.socket_id, {"id": "carl"}))) \
-        == [[{"name": "online", "user_ids": ["carl"]}]]
+    assert watch_events(
+        send(hub, carl, "pusher:signin", authenticate_user(KEY, SECRET, carl.socket_id, {"id": "carl"}))
+    ) == [[{"name": "online", "user_ids": ["carl"]}]]
     assert watch_events(hub.disconnect(b1)) == []
     assert watch_events(hub.disconnect(b2)) == [[{"name": "offline", "user_ids": ["bob"]}]]
     hub.disconnect(watcher)

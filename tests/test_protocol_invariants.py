@@ -17,10 +17,8 @@ USERS = ["u1", "u2", "u3"]
 op = st.one_of(
     st.tuples(st.just("connect")),
     st.tuples(st.just("connect")),
-    st.tuples(st.just("subscribe"), st.integers(0, 2), st.just("presence-r"),
-              st.sampled_from(USERS)),
-    st.tuples(st.just("subscribe"), st.integers(0, 2), st.sampled_from(CHANNELS),
-              st.sampled_from(USERS)),
+    st.tuples(st.just("subscribe"), st.integers(0, 2), st.just("presence-r"), st.sampled_from(USERS)),
+    st.tuples(st.just("subscribe"), st.integers(0, 2), st.sampled_from(CHANNELS), st.sampled_from(USERS)),
     st.tuples(st.just("unsubscribe"), st.integers(0, 2), st.sampled_from(CHANNELS)),
     st.tuples(st.just("signin"), st.integers(0, 2), st.sampled_from(USERS)),
     st.tuples(st.just("client"), st.integers(0, 2), st.sampled_from(CHANNELS)),
@@ -34,8 +32,9 @@ op = st.one_of(
 def test_random_operations_keep_invariants(ops):
     # a debounce of 0.5 s with 0.3 s steps: presence webhooks are sometimes held, cancelled, sent
     # client events on (off by default) so the "client" operations reach their broadcast path
-    hub = Hub([App("1", KEY, SECRET, webhook_url="http://127.0.0.1:1/", webhook_debounce=0.5,
-                   enable_client_events=True)])
+    hub = Hub(
+        [App("1", KEY, SECRET, webhook_url="http://127.0.0.1:1/", webhook_debounce=0.5, enable_client_events=True)]
+    )
     state = hub.apps["1"]
     conns = []
     hooks: list[dict] = []
@@ -58,14 +57,17 @@ def test_random_operations_keep_invariants(ops):
                 data.update(authorize_channel(KEY, SECRET, c.socket_id, o[2], channel_data=cd))
             actions = hub.receive(c, json.dumps({"event": "pusher:subscribe", "data": data}), now)
         elif kind == "unsubscribe":
-            actions = hub.receive(c, json.dumps({"event": "pusher:unsubscribe",
-                                                 "data": {"channel": o[2]}}), now)
+            actions = hub.receive(c, json.dumps({"event": "pusher:unsubscribe", "data": {"channel": o[2]}}), now)
         elif kind == "signin":
-            actions = hub.receive(c, json.dumps({"event": "pusher:signin", "data":
-                                  authenticate_user(KEY, SECRET, c.socket_id, {"id": o[2]})}), now)
+            actions = hub.receive(
+                c,
+                json.dumps(
+                    {"event": "pusher:signin", "data": authenticate_user(KEY, SECRET, c.socket_id, {"id": o[2]})}
+                ),
+                now,
+            )
         elif kind == "client":
-            actions = hub.receive(c, json.dumps({"event": "client-x", "channel": o[2],
-                                                 "data": {}}), now)
+            actions = hub.receive(c, json.dumps({"event": "client-x", "channel": o[2], "data": {}}), now)
             for a in actions:
                 if isinstance(a, Broadcast):
                     assert c not in a.conns  # never echoed
@@ -102,15 +104,20 @@ def test_random_operations_keep_invariants(ops):
     # member_added/removed alternate per (channel, user) and match the final members
     for name in CHANNELS:
         for user in USERS:
-            seq = [h["name"] for h in hooks if h.get("channel") == name
-                   and h.get("user_id") == user and h["name"].startswith("member_")]
+            seq = [
+                h["name"]
+                for h in hooks
+                if h.get("channel") == name and h.get("user_id") == user and h["name"].startswith("member_")
+            ]
             assert all(a != b for a, b in zip(seq, seq[1:]))
             present = name in state.channels and user in state.channels[name].members
             assert (seq[-1] == "member_added") == present if seq else not present
     # occupied/vacated alternate per channel and match the final state
     for name in CHANNELS:
-        seq = [h["name"] for h in hooks if h.get("channel") == name
-               and h["name"] in ("channel_occupied", "channel_vacated")]
+        seq = [
+            h["name"]
+            for h in hooks
+            if h.get("channel") == name and h["name"] in ("channel_occupied", "channel_vacated")
+        ]
         assert all(a != b for a, b in zip(seq, seq[1:]))
-        assert (seq[-1] == "channel_occupied") == (name in state.channels) if seq else \
-            name not in state.channels
+        assert (seq[-1] == "channel_occupied") == (name in state.channels) if seq else name not in state.channels

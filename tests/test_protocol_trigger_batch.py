@@ -11,8 +11,7 @@ from authviz.pusher.protocol import Broadcast, TriggerError
 from authviz.pusher.signing import authenticate_user
 from protocol_support import KEY, SECRET, connect, make_hub, send, subscribe
 
-CHANNELS = ["feed", "news", "private-ops", "cache-last", "presence-room", "empty",
-            "#server-to-user-u1"]
+CHANNELS = ["feed", "news", "private-ops", "cache-last", "presence-room", "empty", "#server-to-user-u1"]
 
 
 def _world():
@@ -57,16 +56,15 @@ item = st.tuples(
 def test_batch_equals_one_by_one(items):
     (hub_a, conns_a), (hub_b, conns_b) = _world()
     state_a, state_b = hub_a.apps["1"], hub_b.apps["1"]
-    batch = [(chs, ev, data, conns_a[s].socket_id if s is not None else None)
-             for chs, ev, data, s in items]
+    batch = [(chs, ev, data, conns_a[s].socket_id if s is not None else None) for chs, ev, data, s in items]
     got = state_a.trigger_batch(batch, now=5.0)
     want = []
     for chs, ev, data, s in items:
-        want.extend(state_b.trigger(chs, ev, data, conns_b[s].socket_id if s is not None else None,
-                                    now=5.0))
+        want.extend(state_b.trigger(chs, ev, data, conns_b[s].socket_id if s is not None else None, now=5.0))
     assert _shape(got, conns_a) == _shape(want, conns_b)
-    assert {k: (v.payload, v.data) for k, v in state_a.cache.items()} == \
-        {k: (v.payload, v.data) for k, v in state_b.cache.items()}
+    assert {k: (v.payload, v.data) for k, v in state_a.cache.items()} == {
+        k: (v.payload, v.data) for k, v in state_b.cache.items()
+    }
 
 
 def test_a_bad_item_names_its_index_and_changes_nothing():

@@ -21,8 +21,12 @@ def test_every_public_name_is_the_object_its_module_defines():
 
 def test_the_public_api_is_listed_once_and_documented():
     assert len(authviz.__all__) == len(set(authviz.__all__))
-    undocumented = [name for name in authviz._EXPORTS if not (getattr(authviz, name).__doc__ or "").strip()
-                    and not isinstance(getattr(authviz, name), (tuple, list, dict, frozenset))]
+    undocumented = [
+        name
+        for name in authviz._EXPORTS
+        if not (getattr(authviz, name).__doc__ or "").strip()
+        and not isinstance(getattr(authviz, name), (tuple, list, dict, frozenset))
+    ]
     assert undocumented == []
 
 

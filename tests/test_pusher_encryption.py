@@ -126,8 +126,15 @@ def test_property_round_trip_and_tamper(data: str, master: bytes, pos: int, bit:
 
 
 @settings(max_examples=200, deadline=None)
-@given(st.one_of(st.text(max_size=200), st.binary(max_size=100), st.none(), st.integers(),
-                 st.dictionaries(st.sampled_from(["ciphertext", "nonce", "x"]), st.one_of(st.text(max_size=40), st.integers()))))
+@given(
+    st.one_of(
+        st.text(max_size=200),
+        st.binary(max_size=100),
+        st.none(),
+        st.integers(),
+        st.dictionaries(st.sampled_from(["ciphertext", "nonce", "x"]), st.one_of(st.text(max_size=40), st.integers())),
+    )
+)
 def test_decrypt_never_crashes(payload: object) -> None:
     try:
         decrypt_payload(payload, shared_secret(CHANNEL, MASTER))  # type: ignore[arg-type]

@@ -105,8 +105,10 @@ def node() -> dict:
         ],
         "sealed": [
             {"payload": encrypt_payload('{"message":"héllo 🙂"}', secret), "shared_secret": enc_auth["shared_secret"]},
-            {"payload": encrypt_payload("x", shared_secret("private-encrypted-other", MASTER)),
-             "shared_secret": enc_auth["shared_secret"]},
+            {
+                "payload": encrypt_payload("x", shared_secret("private-encrypted-other", MASTER)),
+                "shared_secret": enc_auth["shared_secret"],
+            },
         ],
     }
     proc = subprocess.run(
@@ -130,7 +132,9 @@ def test_channel_authorization_agrees(node: dict) -> None:
         KEY, SECRET, SOCKET, "presence-foobar", channel_data=presence_channel_data(10, {"name": "Mr. Channels"})
     )
     assert ours == theirs["presence"]
-    assert verify_channel_auth(KEY, SECRET, SOCKET, "presence-foobar", theirs["presence"]["auth"], theirs["presence"]["channel_data"])
+    assert verify_channel_auth(
+        KEY, SECRET, SOCKET, "presence-foobar", theirs["presence"]["auth"], theirs["presence"]["channel_data"]
+    )
     assert node["enc_auth"] == theirs["encrypted"]  # auth and shared_secret, both as text
 
 
@@ -146,7 +150,12 @@ def test_node_signed_requests_verify(node: dict) -> None:
     assert post["info"] == "user_count" and "body_md5" in post
     verify_request(SECRET, "POST", "/apps/workshop-app/events", post, BODY, now=node["ran_at"])
     ours = sign_request(
-        KEY, SECRET, "POST", "/apps/workshop-app/events", {"info": "user_count"}, BODY,
+        KEY,
+        SECRET,
+        "POST",
+        "/apps/workshop-app/events",
+        {"info": "user_count"},
+        BODY,
         timestamp=int(post["auth_timestamp"]),
     )
     assert ours == post

@@ -274,9 +274,14 @@ def test_parse_presence_channel_data() -> None:
     member = parse_presence_channel_data('{"user_id":10,"user_info":{"name":"Mr. Channels"}}')
     assert member.user_id == 10 and member.key == "10" and member.user_info == {"name": "Mr. Channels"}
     assert parse_presence_channel_data('{"user_id":"a"}').user_info is None
-    for bad, msg in [("[]", "JSON object"), ("{", "not valid JSON"), ("{}", "no user_id"),
-                     ('{"user_id":null}', "not NoneType"), (None, "must be a string"),
-                     ("[" * 100_000, "not valid JSON")]:
+    for bad, msg in [
+        ("[]", "JSON object"),
+        ("{", "not valid JSON"),
+        ("{}", "no user_id"),
+        ('{"user_id":null}', "not NoneType"),
+        (None, "must be a string"),
+        ("[" * 100_000, "not valid JSON"),
+    ]:
         with pytest.raises(PusherValidationError, match=msg):
             parse_presence_channel_data(bad)
 

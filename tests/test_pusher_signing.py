@@ -247,7 +247,9 @@ def test_non_empty_body_needs_body_md5() -> None:
         verify_request(SECRET, "POST", "/apps/3/events", unsigned_body, REST_BODY, now=REST_TIMESTAMP)
     assert err.value.reason == "body_md5"
     # GET without body and without body_md5 is fine.
-    get = _signed({"filter_by_prefix": "presence-", "info": "user_count"}, body=None, path="/apps/3/channels", method="GET")
+    get = _signed(
+        {"filter_by_prefix": "presence-", "info": "user_count"}, body=None, path="/apps/3/channels", method="GET"
+    )
     assert "body_md5" not in get
     verify_request(SECRET, "GET", "/apps/3/channels", get, b"", now=REST_TIMESTAMP)
 
@@ -261,7 +263,9 @@ def test_query_sorted_by_lower_cased_key_unescaped() -> None:
 
 
 def test_sign_request_replaces_caller_auth_params() -> None:
-    q = sign_request(KEY, SECRET, "GET", "/apps/3/channels", {"auth_signature": "x", "AUTH_KEY": "y", "info": "a"}, None, timestamp=5)
+    q = sign_request(
+        KEY, SECRET, "GET", "/apps/3/channels", {"auth_signature": "x", "AUTH_KEY": "y", "info": "a"}, None, timestamp=5
+    )
     assert q["auth_key"] == KEY and "AUTH_KEY" not in q and q["auth_signature"] != "x"
     verify_request(SECRET, "GET", "/apps/3/channels", q, b"", now=5)
 
@@ -310,7 +314,9 @@ def test_pusher_library_trigger_requests_verify() -> None:
     params = dict(request.query_params)
     now = float(params["auth_timestamp"])
     verify_request(SECRET, request.method, request.path, params, request.body, now=now)
-    ours = sign_request(KEY, SECRET, request.method, request.path, None, request.body, timestamp=int(params["auth_timestamp"]))
+    ours = sign_request(
+        KEY, SECRET, request.method, request.path, None, request.body, timestamp=int(params["auth_timestamp"])
+    )
     assert ours == params
 
     batch = client._pusher_client.trigger_batch.make_request([{"channel": "a", "name": "e", "data": "é"}])
@@ -350,8 +356,13 @@ def _flip_one_bit(text: str, position: int, bit: int) -> str:
 
 
 @settings(max_examples=150, deadline=None)
-@given(socket_ids, channel_names, st.text(alphabet="0123456789abcdef", min_size=8, max_size=40),
-       st.integers(0, 10**6), st.integers(0, 7))
+@given(
+    socket_ids,
+    channel_names,
+    st.text(alphabet="0123456789abcdef", min_size=8, max_size=40),
+    st.integers(0, 10**6),
+    st.integers(0, 7),
+)
 def test_property_channel_auth_round_trip_and_bit_flips(socket_id, channel, secret, pos, bit) -> None:
     auth = authorize_channel(KEY, secret, socket_id, channel)["auth"]
     assert verify_channel_auth(KEY, secret, socket_id, channel, auth)
@@ -362,9 +373,13 @@ def test_property_channel_auth_round_trip_and_bit_flips(socket_id, channel, secr
 
 
 @settings(max_examples=100, deadline=None)
-@given(socket_ids, st.text(min_size=1, max_size=20).map(str.strip).filter(bool),
-       st.dictionaries(st.text(max_size=10), st.text(max_size=20), max_size=4),
-       st.integers(0, 10**6), st.integers(0, 7))
+@given(
+    socket_ids,
+    st.text(min_size=1, max_size=20).map(str.strip).filter(bool),
+    st.dictionaries(st.text(max_size=10), st.text(max_size=20), max_size=4),
+    st.integers(0, 10**6),
+    st.integers(0, 7),
+)
 def test_property_presence_and_user_auth_round_trip(socket_id, uid, info, pos, bit) -> None:
     try:
         data = presence_channel_data(uid, info)
@@ -382,9 +397,18 @@ def test_property_presence_and_user_auth_round_trip(socket_id, uid, info, pos, b
 
 
 @settings(max_examples=150, deadline=None)
-@given(st.dictionaries(st.text(alphabet="abcdefghij_", min_size=1, max_size=8).filter(lambda k: not k.startswith("auth_") and k != "body_md5"),
-                       st.text(max_size=20), max_size=5),
-       st.binary(max_size=200), st.integers(0, 10**6), st.integers(0, 7))
+@given(
+    st.dictionaries(
+        st.text(alphabet="abcdefghij_", min_size=1, max_size=8).filter(
+            lambda k: not k.startswith("auth_") and k != "body_md5"
+        ),
+        st.text(max_size=20),
+        max_size=5,
+    ),
+    st.binary(max_size=200),
+    st.integers(0, 10**6),
+    st.integers(0, 7),
+)
 def test_property_request_round_trip_and_bit_flips(params, body, pos, bit) -> None:
     signed = sign_request(KEY, SECRET, "POST", "/apps/3/events", params, body, timestamp=1000)
     verify_request(SECRET, "POST", "/apps/3/events", signed, body, now=1000)
@@ -425,7 +449,9 @@ def test_verify_request_absurd_timestamp_is_refused_not_crashed() -> None:
 
 
 _text = st.text(max_size=80)
-_auth_keys = st.sampled_from(["auth_key", "auth_timestamp", "auth_version", "auth_signature", "body_md5", "AUTH_KEY", "x"])
+_auth_keys = st.sampled_from(
+    ["auth_key", "auth_timestamp", "auth_version", "auth_signature", "body_md5", "AUTH_KEY", "x"]
+)
 
 
 @settings(max_examples=300, deadline=None)
@@ -445,8 +471,12 @@ def test_property_verifiers_never_crash(socket_id, channel, auth, channel_data) 
 
 
 @settings(max_examples=300, deadline=None)
-@given(st.one_of(_text, socket_ids), st.one_of(_text, channel_names, st.sampled_from(["presence-a", "private-encrypted-a"])),
-       st.one_of(st.none(), _text, st.just('{"user_id":"x"}')), st.one_of(_text, st.dictionaries(_text, _text, max_size=3)))
+@given(
+    st.one_of(_text, socket_ids),
+    st.one_of(_text, channel_names, st.sampled_from(["presence-a", "private-encrypted-a"])),
+    st.one_of(st.none(), _text, st.just('{"user_id":"x"}')),
+    st.one_of(_text, st.dictionaries(_text, _text, max_size=3)),
+)
 def test_property_signers_raise_only_clear_errors(socket_id, channel, channel_data, user_data) -> None:
     try:
         response = authorize_channel(KEY, SECRET, socket_id, channel, channel_data=channel_data)

@@ -21,7 +21,16 @@ from authviz.pusher import authorize_channel
 from authviz.topics import EVENTS_CHANNEL, FEED_CHANNEL, READ_EVENTS_PERMISSION, user_channel
 
 from bridge_support import (
-    APP_ID, KEY, LOG_TOKEN, SECRET, Subscriber, bridge_hub, form, http, post_logs, record,
+    APP_ID,
+    KEY,
+    LOG_TOKEN,
+    SECRET,
+    Subscriber,
+    bridge_hub,
+    form,
+    http,
+    post_logs,
+    record,
 )
 from hub_support import wait_for
 
@@ -49,22 +58,25 @@ def _get(hub, path, token=None, raw=None):
 @pytest.mark.parametrize("path", HISTORY)
 def test_history_needs_the_read_permission(hub, path):
     plain = hub.token("mallory")
-    assert _get(hub, path) == 401                                # no token
-    assert _get(hub, path, plain) == 403                         # signed in, no permission
+    assert _get(hub, path) == 401  # no token
+    assert _get(hub, path, plain) == 403  # signed in, no permission
     assert _get(hub, path, hub.token("eve", permissions=["read:other"])) == 403
     assert _get(hub, path, hub.token("ana", permissions=[READ_EVENTS_PERMISSION])) == 200
     # the OAuth scope claim grants it too (a token from a client-credentials grant)
     scoped = hub.token("svc", extra={"scope": f"openid {READ_EVENTS_PERMISSION}"})
     assert _get(hub, path, scoped) == 200
-    assert _get(hub, path, raw=LOG_TOKEN) == 200                 # the log-stream token
+    assert _get(hub, path, raw=LOG_TOKEN) == 200  # the log-stream token
 
 
 def test_permissions_come_only_from_the_permissions_and_scope_claims():
-    assert permissions_of({"permissions": ["read:auth_events", 7, ""], "scope": "a b"}) == \
-        frozenset({"read:auth_events", "a", "b"})
+    assert permissions_of({"permissions": ["read:auth_events", 7, ""], "scope": "a b"}) == frozenset(
+        {"read:auth_events", "a", "b"}
+    )
     # look-alikes grant nothing
-    assert permissions_of({"permissions": "read:auth_events", "scp": ["read:auth_events"],
-                           "scope": ["read:auth_events"]}) == frozenset()
+    assert (
+        permissions_of({"permissions": "read:auth_events", "scp": ["read:auth_events"], "scope": ["read:auth_events"]})
+        == frozenset()
+    )
 
 
 def test_the_event_feed_channel_needs_the_permission_other_rules_stay():
@@ -85,11 +97,11 @@ def test_subscribing_to_the_event_feed_needs_the_permission(hub):
     try:
         fields = {"socket_id": sub.socket_id, "channel_name": EVENTS_CHANNEL}
         assert form(hub.url, "/pusher/auth", fields, token=hub.token("mallory"))[0] == 403
-        status, body = form(hub.url, "/pusher/auth", fields,
-                            token=hub.token("ana", permissions=[READ_EVENTS_PERMISSION]))
+        status, body = form(
+            hub.url, "/pusher/auth", fields, token=hub.token("ana", permissions=[READ_EVENTS_PERMISSION])
+        )
         assert status == 200
-        assert sub.subscribe(EVENTS_CHANNEL, json.loads(body))["event"] == \
-            "pusher_internal:subscription_succeeded"
+        assert sub.subscribe(EVENTS_CHANNEL, json.loads(body))["event"] == "pusher_internal:subscription_succeeded"
         # chat stays open to every signed-in user
         fields["channel_name"] = "presence-chat"
         assert form(hub.url, "/pusher/auth", fields, token=hub.token("mallory"))[0] == 200
@@ -110,9 +122,25 @@ def test_dev_token_grants_requested_permissions_and_refuses_forwarded_requests(h
 
 def test_authviz_token_mints_permissions(tmp_path, hub):
     done = subprocess.run(
-        [sys.executable, "-m", "authviz", "token", "--user", "ana", "--server", hub.url,
-         "--permission", READ_EVENTS_PERMISSION, "--permission", "x:y"],
-        capture_output=True, text=True, timeout=60, cwd=tmp_path)
+        [
+            sys.executable,
+            "-m",
+            "authviz",
+            "token",
+            "--user",
+            "ana",
+            "--server",
+            hub.url,
+            "--permission",
+            READ_EVENTS_PERMISSION,
+            "--permission",
+            "x:y",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=tmp_path,
+    )
     assert done.returncode == 0, done.stderr
     import jwt
 
@@ -125,8 +153,12 @@ def test_authviz_token_mints_permissions(tmp_path, hub):
 
 
 def _authorized(hub, sub, channel, user, permissions=()):
-    status, body = form(hub.url, "/pusher/auth", {"socket_id": sub.socket_id, "channel_name": channel},
-                        token=hub.token(user, permissions=list(permissions)))
+    status, body = form(
+        hub.url,
+        "/pusher/auth",
+        {"socket_id": sub.socket_id, "channel_name": channel},
+        token=hub.token(user, permissions=list(permissions)),
+    )
     assert status == 200, body
     return json.loads(body)
 
@@ -143,9 +175,17 @@ def test_client_events_are_off_by_default(hub):
 
 
 def _pwd_leak():
-    return {"log_id": "forged-1", "data": {"type": "pwd_leak", "date": "2026-11-20T10:00:00.000Z",
-                                           "user_name": "ceo@corp.example", "user_id": "auth0|ceo",
-                                           "ip": "203.0.113.7", "description": "breached password"}}
+    return {
+        "log_id": "forged-1",
+        "data": {
+            "type": "pwd_leak",
+            "date": "2026-11-20T10:00:00.000Z",
+            "user_name": "ceo@corp.example",
+            "user_id": "auth0|ceo",
+            "ip": "203.0.113.7",
+            "description": "breached password",
+        },
+    }
 
 
 def test_a_forged_pwd_leak_reaches_no_analyst(tmp_path):
@@ -155,8 +195,7 @@ def test_a_forged_pwd_leak_reaches_no_analyst(tmp_path):
     from bridge_support import BridgeHub, bridge_args
 
     hub = BridgeHub(bridge_args(tmp_path, "--dev-identity"))
-    hub.apps = [App(APP_ID, KEY, SECRET, enable_client_events=True,
-                    client_event_prefixes=("private-", "presence-"))]
+    hub.apps = [App(APP_ID, KEY, SECRET, enable_client_events=True, client_event_prefixes=("private-", "presence-"))]
     hub.app = hub.apps[0]
     hub.start()
     try:
@@ -168,8 +207,9 @@ def test_a_forged_pwd_leak_reaches_no_analyst(tmp_path):
         mine = user_channel("dev|mallory")
         attacker.subscribe(mine, _authorized(hub, attacker, mine, "mallory"))
         for channel in (EVENTS_CHANNEL, mine):
-            attacker.ws.send(json.dumps({"event": "client-auth-event", "channel": channel,
-                                         "data": json.dumps(_pwd_leak())}))
+            attacker.ws.send(
+                json.dumps({"event": "client-auth-event", "channel": channel, "data": json.dumps(_pwd_leak())})
+            )
             error = attacker.wait(lambda m: m["event"] == "pusher:error")
             assert "only the server publishes" in json.dumps(error)
         # a genuine record still arrives: the analyst saw nothing before it
@@ -239,8 +279,9 @@ def _feed_messages(hub):
         sub.subscribe(FEED_CHANNEL)
         assert post_logs(hub.url, [record(int(time.time() * 1000) % 10**9, prefix="77")])[0] == 200
         try:
-            return sub.wait(lambda m: m.get("channel") == FEED_CHANNEL and
-                            not m["event"].startswith("pusher"), timeout=2)
+            return sub.wait(
+                lambda m: m.get("channel") == FEED_CHANNEL and not m["event"].startswith("pusher"), timeout=2
+            )
         except TimeoutError:
             return None
     finally:

@@ -63,8 +63,7 @@ def _closed_by_server(s: socket.socket, within: float) -> bool:
 
 @pytest.fixture()
 def hub():
-    limits = ServerLimits(header_timeout=1.5, body_timeout=1.5, max_connections=40,
-                          max_connections_per_address=6)
+    limits = ServerLimits(header_timeout=1.5, body_timeout=1.5, max_connections=40, max_connections_per_address=6)
     with running_hub(limits=limits) as h:
         yield h
 
@@ -81,8 +80,9 @@ def test_slow_and_idle_sockets_up_to_the_cap_do_not_stop_legitimate_requests(hub
     assert refused.startswith(b"HTTP/1.1 503"), refused[:200]
     assert b"Retry-After: 1" in refused
     # a websocket from there completes the handshake and is closed with 4100 "over capacity"
-    ws = websocket.create_connection(f"{hub.ws_url}/app/{hub.app.key}?protocol=7", timeout=5,
-                                     socket=_connect(hub.port, ATTACKER))
+    ws = websocket.create_connection(
+        f"{hub.ws_url}/app/{hub.app.key}?protocol=7", timeout=5, socket=_connect(hub.port, ATTACKER)
+    )
     opcode, frame = ws.recv_data(control_frame=True)
     assert opcode == websocket.ABNF.OPCODE_CLOSE
     assert int.from_bytes(frame[:2], "big") == 4100 and frame[2:] == b"over capacity"
@@ -90,8 +90,9 @@ def test_slow_and_idle_sockets_up_to_the_cap_do_not_stop_legitimate_requests(hub
     # everyone else is still served, HTTP and websocket
     for _ in range(3):
         assert _get(hub.port, LEGIT).startswith(b"HTTP/1.1 200")
-    ok = websocket.create_connection(f"{hub.ws_url}/app/{hub.app.key}?protocol=7", timeout=5,
-                                     socket=_connect(hub.port, LEGIT))
+    ok = websocket.create_connection(
+        f"{hub.ws_url}/app/{hub.app.key}?protocol=7", timeout=5, socket=_connect(hub.port, LEGIT)
+    )
     assert "connection_established" in ok.recv()
     ok.close()
     # the header timeout sheds the slow and idle sockets (slow ones hear 408 first)
@@ -115,8 +116,10 @@ def test_a_slow_header_hears_408(hub):
 
 def test_a_slow_body_is_answered_408(hub):
     s = _connect(hub.port)
-    s.sendall(b"POST /apps/1/events HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
-              b"Content-Length: 1000\r\n\r\n{\"name\":")
+    s.sendall(
+        b"POST /apps/1/events HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+        b'Content-Length: 1000\r\n\r\n{"name":'
+    )
     s.settimeout(6)
     answer = _read_all(s)
     s.close()
@@ -126,8 +129,7 @@ def test_a_slow_body_is_answered_408(hub):
 def test_the_overall_cap_answers_503():
     limits = ServerLimits(header_timeout=5, max_connections=4, max_connections_per_address=0)
     with running_hub(limits=limits) as hub:
-        held = [_connect(hub.port, source) for source in ("127.0.0.3", "127.0.0.4",
-                                                          "127.0.0.5", "127.0.0.6")]
+        held = [_connect(hub.port, source) for source in ("127.0.0.3", "127.0.0.4", "127.0.0.5", "127.0.0.6")]
         wait_for(lambda: hub.server.guard.total == 4)
         assert _get(hub.port, LEGIT).startswith(b"HTTP/1.1 503")
         held[0].close()
@@ -160,10 +162,16 @@ def test_no_version_banner_and_no_header_echo(hub):
     assert b"aiohttp" not in answer.lower() and b"python/" not in answer.lower()
 
 
-@pytest.mark.parametrize("flags", [["--header-timeout", "0"], ["--body-timeout", "-1"],
-                                   ["--max-connections", "-5"],
-                                   ["--max-connections-per-address", "-1"],
-                                   ["--client-events", "news-"]])
+@pytest.mark.parametrize(
+    "flags",
+    [
+        ["--header-timeout", "0"],
+        ["--body-timeout", "-1"],
+        ["--max-connections", "-5"],
+        ["--max-connections-per-address", "-1"],
+        ["--client-events", "news-"],
+    ],
+)
 def test_serve_refuses_bad_limits_with_one_sentence(flags, capsys):
     from authviz.cli import main
 

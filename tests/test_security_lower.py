@@ -34,12 +34,30 @@ def test_allowing_an_encrypted_channel_is_one_sentence_not_a_500(tmp_path):
     import subprocess
     import sys
 
-    done = subprocess.run([sys.executable, "-m", "authviz", "serve", "--port", "0", "--state-dir",
-                           str(tmp_path), "--allow-channel", "private-encrypted-x"],
-                          capture_output=True, text=True, timeout=60, cwd=tmp_path)
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "authviz",
+            "serve",
+            "--port",
+            "0",
+            "--state-dir",
+            str(tmp_path),
+            "--allow-channel",
+            "private-encrypted-x",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=tmp_path,
+    )
     assert done.returncode == 1
-    assert done.stderr.strip().splitlines()[-1].startswith(
-        "authviz: --allow-channel private-encrypted-x is an encrypted channel")
+    assert (
+        done.stderr.strip()
+        .splitlines()[-1]
+        .startswith("authviz: --allow-channel private-encrypted-x is an encrypted channel")
+    )
     assert "Traceback" not in done.stderr
 
 
@@ -55,9 +73,12 @@ def test_an_encrypted_channel_in_a_hand_built_policy_is_a_501_sentence(tmp_path,
         sub = Subscriber(hub.ws_url)
         try:
             with caplog.at_level(logging.DEBUG):
-                status, body = form(hub.url, "/pusher/auth",
-                                    {"socket_id": sub.socket_id, "channel_name": "private-encrypted-x"},
-                                    token=hub.token("ana"))
+                status, body = form(
+                    hub.url,
+                    "/pusher/auth",
+                    {"socket_id": sub.socket_id, "channel_name": "private-encrypted-x"},
+                    token=hub.token("ana"),
+                )
         finally:
             sub.close()
     assert status == 501, (status, body)
@@ -75,8 +96,7 @@ class _Recorder(BaseHTTPRequestHandler):
 
     def _answer(self) -> None:
         type(self).seen.append({k.lower(): v for k, v in self.headers.items()})
-        body = b'{"auth": "x:y"}' if self.command == "POST" else \
-            b'{"events": [], "last_seq": 0, "more": false}'
+        body = b'{"auth": "x:y"}' if self.command == "POST" else b'{"events": [], "last_seq": 0, "more": false}'
         self.send_response(200)
         self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(len(body)))
@@ -124,8 +144,9 @@ def servers():
 
 
 def test_the_auth_client_never_sends_the_token_to_another_origin(servers):
-    authorizer = EndpointAuthorizer(servers + "/pusher/auth",
-                                    {"Authorization": "Bearer SECRET-TOKEN", "X-Api-Key": "k2"})
+    authorizer = EndpointAuthorizer(
+        servers + "/pusher/auth", {"Authorization": "Bearer SECRET-TOKEN", "X-Api-Key": "k2"}
+    )
     try:
         authorizer.authorize("1.2", "private-x", None)
     except AuthorizationError:
@@ -183,8 +204,9 @@ async def test_jwks_failures_are_remembered_and_good_keys_kept():
     await tenant.server.start_server()
     try:
         now = [1000.0]
-        verifier = TokenVerifier(tenant.issuer, AUDIENCE, cache_ttl=60, failure_ttl=30,
-                                 min_refresh_interval=0, clock=lambda: now[0])
+        verifier = TokenVerifier(
+            tenant.issuer, AUDIENCE, cache_ttl=60, failure_ttl=30, min_refresh_interval=0, clock=lambda: now[0]
+        )
         tenant.down = True
         for _ in range(100):  # the issuer is down: one fetch, not 100
             with pytest.raises(JwksError):
@@ -216,9 +238,12 @@ def test_a_client_gone_mid_body_is_quiet(tmp_path, caplog):
         with caplog.at_level(logging.INFO):
             for _ in range(3):
                 s = socket.create_connection(("127.0.0.1", hub.port))
-                s.sendall(b"POST /auth0/logs HTTP/1.1\r\nHost: x\r\nAuthorization: " + LOG_TOKEN.encode()
-                          + b"\r\nContent-Type: application/json\r\nContent-Length: 100000\r\n\r\n"
-                          + b'{"log_id": "1", "data": ')
+                s.sendall(
+                    b"POST /auth0/logs HTTP/1.1\r\nHost: x\r\nAuthorization: "
+                    + LOG_TOKEN.encode()
+                    + b"\r\nContent-Type: application/json\r\nContent-Length: 100000\r\n\r\n"
+                    + b'{"log_id": "1", "data": '
+                )
                 s.close()
             # the server is fine and says so for the next request
             assert post_logs(hub.url, [record(1)])[0] == 200

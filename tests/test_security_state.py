@@ -31,10 +31,14 @@ def _mode(path: Path) -> int:
 def _serve(tmp_path: Path, *args: str, env: dict | None = None) -> tuple[subprocess.Popen, str]:
     environment = {k: v for k, v in os.environ.items() if not k.startswith(("PUSHER_", "AUTHVIZ_"))}
     environment.update(PYTHONUNBUFFERED="1", **(env or {}))
-    proc = subprocess.Popen([sys.executable, "-m", "authviz", "serve", "--port", "0",
-                             "--state-dir", "state", *args],
-                            cwd=tmp_path, env=environment, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "authviz", "serve", "--port", "0", "--state-dir", "state", *args],
+        cwd=tmp_path,
+        env=environment,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     line = proc.stdout.readline().strip()
     assert line.startswith("PUSHER_ENV_FILE="), (line, proc.stderr.read() if proc.poll() else "")
     return proc, line
@@ -65,12 +69,14 @@ def test_serve_generates_a_private_secret_and_never_prints_it(tmp_path):
         assert f":{secret}@" in url
         port = int(url.rsplit(":", 1)[1].split("/")[0])
         # the old constant signs nothing; the generated secret does
-        forged = pusher.Pusher(app_id="1", key="authviz-key", secret=OLD_CONSTANT,
-                               host="127.0.0.1", port=port, ssl=False)
+        forged = pusher.Pusher(
+            app_id="1", key="authviz-key", secret=OLD_CONSTANT, host="127.0.0.1", port=port, ssl=False
+        )
         with pytest.raises(pusher.errors.PusherError):
             forged.trigger("news", "x", "y")
-        pusher.Pusher(app_id="1", key="authviz-key", secret=secret, host="127.0.0.1", port=port,
-                      ssl=False).trigger("news", "x", "y")
+        pusher.Pusher(app_id="1", key="authviz-key", secret=secret, host="127.0.0.1", port=port, ssl=False).trigger(
+            "news", "x", "y"
+        )
     finally:
         out, err = _stop(proc)
     assert secret not in first + out + err
@@ -122,8 +128,7 @@ def test_the_state_directory_and_every_file_in_it_are_private(tmp_path):
         assert post_logs(hub.url, [record(1)])[0] == 200
         hub.drain()
         files = sorted(p.name for p in state.iterdir())
-        assert {"bridge.sqlite3", "bridge.sqlite3-wal", "bridge.sqlite3-shm",
-                "dev-identity.pem"} <= set(files), files
+        assert {"bridge.sqlite3", "bridge.sqlite3-wal", "bridge.sqlite3-shm", "dev-identity.pem"} <= set(files), files
         assert _mode(state) == 0o700
         for path in state.iterdir():
             assert _mode(path) == 0o600, (path.name, oct(_mode(path)))
@@ -171,7 +176,12 @@ def test_serve_with_a_symlinked_store_says_one_sentence(tmp_path):
     state.mkdir(mode=0o700)
     (tmp_path / "elsewhere.db").write_text("")
     os.symlink(tmp_path / "elsewhere.db", state / "bridge.sqlite3")
-    done = subprocess.run([sys.executable, "-m", "authviz", "serve", "--port", "0", "--state-dir",
-                           str(state)], capture_output=True, text=True, timeout=60, cwd=tmp_path)
+    done = subprocess.run(
+        [sys.executable, "-m", "authviz", "serve", "--port", "0", "--state-dir", str(state)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=tmp_path,
+    )
     assert done.returncode == 1
     assert "symbolic link" in done.stderr and "Traceback" not in done.stderr

@@ -58,8 +58,16 @@ def test_record_shape_and_order(two_days):
         assert datetime.fromisoformat(data["date"].replace("Z", "+00:00")).tzinfo is not None
         for key in ("type", "tenant_name", "client_id", "client_name", "ip", "user_agent", "is_mobile", "hostname"):
             assert key in data
-        assert set(data["location_info"]) == {"country_code", "country_code3", "country_name", "city_name",
-                                              "latitude", "longitude", "time_zone", "continent_code"}
+        assert set(data["location_info"]) == {
+            "country_code",
+            "country_code3",
+            "country_name",
+            "city_name",
+            "latitude",
+            "longitude",
+            "time_zone",
+            "continent_code",
+        }
 
 
 def test_volume_and_proportions_are_believable(two_days):
@@ -79,7 +87,9 @@ def test_volume_and_proportions_are_believable(two_days):
 
 def test_rate_parameter_and_diurnal_curve():
     per_hour = Counter()
-    records = list(TrafficGenerator(seed=1, start=START, rate_per_s=0.2, countries={"US": 1}).generate(duration=timedelta(days=2)))
+    records = list(
+        TrafficGenerator(seed=1, start=START, rate_per_s=0.2, countries={"US": 1}).generate(duration=timedelta(days=2))
+    )
     assert 0.85 * 0.2 * 2 * 86400 <= len(records) <= 1.3 * 0.2 * 2 * 86400
     for r in records:
         per_hour[int(r["data"]["date"][11:13])] += 1
@@ -87,8 +97,12 @@ def test_rate_parameter_and_diurnal_curve():
     busy = sum(per_hour[h] for h in (19, 20, 21, 22))
     quiet = sum(per_hour[h] for h in (7, 8, 9, 10))
     assert busy > 2 * quiet
-    flat = Counter(int(r["data"]["date"][11:13]) for r in
-                   TrafficGenerator(seed=1, start=START, rate_per_s=0.2, countries={"US": 1}, diurnal=False).generate(duration=timedelta(days=2)))
+    flat = Counter(
+        int(r["data"]["date"][11:13])
+        for r in TrafficGenerator(seed=1, start=START, rate_per_s=0.2, countries={"US": 1}, diurnal=False).generate(
+            duration=timedelta(days=2)
+        )
+    )
     assert sum(flat[h] for h in (19, 20, 21, 22)) < 1.4 * sum(flat[h] for h in (7, 8, 9, 10))
 
 
@@ -99,7 +113,11 @@ def test_geo_is_coherent(two_days):
         country, city = CITIES[(loc["country_code"], loc["city_name"])]
         assert (loc["latitude"], loc["longitude"]) == (city.latitude, city.longitude)
         assert (loc["country_code3"], loc["country_name"], loc["continent_code"], loc["time_zone"]) == (
-            country.code3, country.name, country.continent, city.time_zone)
+            country.code3,
+            country.name,
+            country.continent,
+            city.time_zone,
+        )
         assert int(ip.split(".")[0]) in country.ip_prefixes
         assert not ip.startswith(ATTACK_NETWORKS)
         codes[loc["country_code"]] += 1
@@ -115,9 +133,15 @@ def test_a_user_keeps_a_home_and_never_travels_impossibly(two_days):
     assert sum(len(v) > 1 for v in logins.values()) > 100
     for events in logins.values():
         for a, b in zip(events, events[1:]):
-            km = haversine_km(a["location_info"]["latitude"], a["location_info"]["longitude"],
-                              b["location_info"]["latitude"], b["location_info"]["longitude"])
-            hours = (datetime.fromisoformat(b["date"][:-1]) - datetime.fromisoformat(a["date"][:-1])).total_seconds() / 3600
+            km = haversine_km(
+                a["location_info"]["latitude"],
+                a["location_info"]["longitude"],
+                b["location_info"]["latitude"],
+                b["location_info"]["longitude"],
+            )
+            hours = (
+                datetime.fromisoformat(b["date"][:-1]) - datetime.fromisoformat(a["date"][:-1])
+            ).total_seconds() / 3600
             assert km <= 500 or km / max(hours, 1e-9) < 1000
 
 
@@ -148,8 +172,12 @@ def test_scenarios_are_recognisable(name):
         assert {r["data"]["ip"] for r in records} == {truth.key} and types["s"] == 1
     elif name == "impossible-travel":
         a, b = (r["data"] for r in records)
-        km = haversine_km(a["location_info"]["latitude"], a["location_info"]["longitude"],
-                          b["location_info"]["latitude"], b["location_info"]["longitude"])
+        km = haversine_km(
+            a["location_info"]["latitude"],
+            a["location_info"]["longitude"],
+            b["location_info"]["latitude"],
+            b["location_info"]["longitude"],
+        )
         assert a["user_name"] == b["user_name"] == truth.key and km > 5000
     elif name == "breached-password":
         assert types == {"pwd_leak": 1}

@@ -31,11 +31,20 @@ RULES = load_rules(FIXTURES / "auth0-customer-detections", FIXTURES / "auth0-cus
 START = datetime(2026, 11, 1, tzinfo=UTC)
 AT = START + timedelta(hours=5)
 #: Rules that recognise a single event (no volume needed): ordinary traffic must never match them.
-SINGLE_EVENT_RULES = ("sms_bombarding", "refresh_token_reuse", "risk_of_signup_fraud_by_disposable_domains",
-                      "attack_protection_features_turned_off", "brute_force_critical_settings_manipulated",
-                      "breached_password_detection_settings_manipulated", "bot_detection_turned_off",
-                      "suspicious_ip_throttling_critical_settings_manipulated", "mfa_downgrade_detect_disable_factors",
-                      "mfa_downgrade_disable_mfa_policies", "mfa_donwgrade_risk_assessment_disabled", "risk_of_tenant_takeover")
+SINGLE_EVENT_RULES = (
+    "sms_bombarding",
+    "refresh_token_reuse",
+    "risk_of_signup_fraud_by_disposable_domains",
+    "attack_protection_features_turned_off",
+    "brute_force_critical_settings_manipulated",
+    "breached_password_detection_settings_manipulated",
+    "bot_detection_turned_off",
+    "suspicious_ip_throttling_critical_settings_manipulated",
+    "mfa_downgrade_detect_disable_factors",
+    "mfa_downgrade_disable_mfa_policies",
+    "mfa_donwgrade_risk_assessment_disabled",
+    "risk_of_tenant_takeover",
+)
 
 
 def _rule(name: str) -> dict:
@@ -51,8 +60,15 @@ def test_the_catalog_ids_are_those_of_the_rule_files():
 def test_every_catalog_scenario_is_a_scenario_and_the_split_is_complete():
     assert set(CATALOG_SCENARIOS) | set(BUILTIN_SCENARIOS) == set(SCENARIOS)
     assert not set(CATALOG_SCENARIOS) & set(BUILTIN_SCENARIOS)
-    assert {"sms-bombing", "disposable-signups", "attack-protection-off", "mfa-disabled", "tenant-takeover",
-            "mfa-push-fatigue", "refresh-token-reuse"} <= set(SCENARIOS)
+    assert {
+        "sms-bombing",
+        "disposable-signups",
+        "attack-protection-off",
+        "mfa-disabled",
+        "tenant-takeover",
+        "mfa-push-fatigue",
+        "refresh-token-reuse",
+    } <= set(SCENARIOS)
 
 
 @pytest.mark.parametrize("name", list(SCENARIOS))
@@ -98,17 +114,27 @@ def _details(record):
 def test_attack_protection_off_is_what_the_management_api_logs():
     records, truth = TrafficGenerator(seed=11, start=START).attack("attack-protection-off", AT)
     descriptions = [r["data"]["description"] for r in records]
-    assert descriptions == ["Update Brute-force settings", "Update Breached Password Detection settings",
-                            "Update Suspicious IP Throttling settings", "Create or update the anomaly detection captcha"]
+    assert descriptions == [
+        "Update Brute-force settings",
+        "Update Breached Password Detection settings",
+        "Update Suspicious IP Throttling settings",
+        "Create or update the anomaly detection captcha",
+    ]
     for record in records:
         data, details = record["data"], _details(record)
         assert data["type"] == "sapi" and details["response"]["statusCode"] == 200
-        assert details["request"]["method"] == "patch" and details["request"]["path"].startswith("/api/v2/attack-protection/")
-        assert details["request"]["auth"]["user"]["user_id"] == data["user_id"] and details["request"]["ip"] == data["ip"]
+        assert details["request"]["method"] == "patch" and details["request"]["path"].startswith(
+            "/api/v2/attack-protection/"
+        )
+        assert (
+            details["request"]["auth"]["user"]["user_id"] == data["user_id"] and details["request"]["ip"] == data["ip"]
+        )
         assert data["ip"].startswith(ATTACK_NETWORKS)
     assert [_details(r)["response"]["body"].get("enabled") for r in records[:3]] == [False, False, False]
     assert _details(records[3])["response"]["body"]["policy"] == "off"
-    one, truth_one = TrafficGenerator(seed=11, start=START).attack("attack-protection-off", AT, features=["brute-force"])
+    one, truth_one = TrafficGenerator(seed=11, start=START).attack(
+        "attack-protection-off", AT, features=["brute-force"]
+    )
     assert len(one) == 1 and truth_one.rule_ids == (CATALOG_RULE_IDS["brute_force_critical_settings_manipulated"],)
     with pytest.raises(ValueError, match="unknown attack-protection features"):
         TrafficGenerator(seed=11).attack("attack-protection-off", AT, features=["captcha"])
@@ -127,8 +153,11 @@ def test_turning_protection_on_is_a_near_miss():
 def test_mfa_disabled():
     records, truth = TrafficGenerator(seed=11, start=START).attack("mfa-disabled", AT)
     described = Counter(r["data"]["description"] for r in records)
-    assert described == {"Update multi-factor authentication type": 2, "Updates risk assessment configs": 1,
-                         "Update multi-factor authentication policies": 1}
+    assert described == {
+        "Update multi-factor authentication type": 2,
+        "Updates risk assessment configs": 1,
+        "Update multi-factor authentication policies": 1,
+    }
     policy = next(r for r in records if r["data"]["description"].endswith("policies"))
     assert _details(policy)["response"]["body"] == []  # MFA "Never"
     assert truth.end - truth.start < timedelta(minutes=10)
@@ -139,7 +168,9 @@ def test_tenant_takeover_matches_the_catalog_story():
     records, truth = gen.attack("tenant-takeover", AT)
     invite, *deletes = records
     body = _details(invite)["request"]["body"]
-    assert invite["data"]["description"] == "Create tenant invitations for a given client" and body["roles"] == ["owner"]
+    assert invite["data"]["description"] == "Create tenant invitations for a given client" and body["roles"] == [
+        "owner"
+    ]
     assert body["owners"][0].split("@")[1] in PERSONAL_DOMAINS
     assert [r["data"]["description"] for r in deletes] == ["Delete tenant member"] * 2
     deleted = {_details(r)["request"]["path"].rsplit("/", 1)[1] for r in deletes}
@@ -177,7 +208,8 @@ def test_admins_do_not_change_the_normal_traffic():
 def test_a_month_with_the_catalog_attacks_has_no_unexplained_builtin_finding():
     month = month_of_traffic(seed=1, start=datetime(2026, 10, 1, tzinfo=UTC), days=30, catalog=True)
     assert Counter(a.kind for a in month.attacks) == Counter(
-        list(BUILTIN_SCENARIOS) + ["brute-force", "credential-stuffing"] + list(CATALOG_SCENARIOS))
+        list(BUILTIN_SCENARIOS) + ["brute-force", "credential-stuffing"] + list(CATALOG_SCENARIOS)
+    )
     plain = month_of_traffic(seed=1, start=datetime(2026, 10, 1, tzinfo=UTC), days=30)
     builtin = [a for a in month.attacks if a.detection]
     assert [(a.kind, a.start) for a in builtin] == [(a.kind, a.start) for a in plain.attacks]
@@ -199,10 +231,34 @@ def test_catalog_attacks_go_through_the_real_webhook(tmp_path):
 
     with bridge_hub(tmp_path) as hub:
         done = subprocess.run(
-            [sys.executable, "-m", "authviz", "simulate", "--target", hub.url, "--token", LOG_TOKEN, "--count", "10",
-             "--no-pace", "--no-progress", "--start", "2026-11-01T00:00:00Z",
-             "--scenario", "tenant-takeover", "--scenario", "attack-protection-off", "--scenario", "sms-bombing"],
-            cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120)
+            [
+                sys.executable,
+                "-m",
+                "authviz",
+                "simulate",
+                "--target",
+                hub.url,
+                "--token",
+                LOG_TOKEN,
+                "--count",
+                "10",
+                "--no-pace",
+                "--no-progress",
+                "--start",
+                "2026-11-01T00:00:00Z",
+                "--scenario",
+                "tenant-takeover",
+                "--scenario",
+                "attack-protection-off",
+                "--scenario",
+                "sms-bombing",
+            ],
+            cwd=tmp_path,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
     assert done.returncode == 0, done.stderr
     assert "posted 32 records" in done.stderr and "32 stored, 0 duplicates, 0 quarantined" in done.stderr
 

@@ -36,9 +36,25 @@ def attack_file(tmp_path_factory):
 def tail(path, *extra: str, **env: str) -> subprocess.CompletedProcess:
     base = {k: v for k, v in os.environ.items() if not k.startswith(("PUSHER_", "AUTHVIZ_"))}
     return subprocess.run(
-        [sys.executable, "-m", "authviz", "tail", "--source", f"replay:{path}", "--speed", "max",
-         "--channel", EVENTS_CHANNEL, *extra],
-        cwd=path.parent, env={**base, **env}, capture_output=True, text=True, timeout=90)
+        [
+            sys.executable,
+            "-m",
+            "authviz",
+            "tail",
+            "--source",
+            f"replay:{path}",
+            "--speed",
+            "max",
+            "--channel",
+            EVENTS_CHANNEL,
+            *extra,
+        ],
+        cwd=path.parent,
+        env={**base, **env},
+        capture_output=True,
+        text=True,
+        timeout=90,
+    )
 
 
 @pytest.fixture
@@ -53,8 +69,7 @@ def test_tail_delivers_signed_alerts_to_a_webhook_and_slack(attack_file, receive
     path, truth = attack_file
     webhook, slack = receivers
     webhook.script = ["500"]  # the first attempt fails: retried
-    result = tail(path, "--alert-webhook", webhook.url, "--alert-slack", slack.url,
-                  AUTHVIZ_ALERT_WEBHOOK_SECRET=SECRET)
+    result = tail(path, "--alert-webhook", webhook.url, "--alert-slack", slack.url, AUTHVIZ_ALERT_WEBHOOK_SECRET=SECRET)
     assert result.returncode == 0, result.stderr
     assert "Traceback" not in result.stderr
     printed = [line for line in result.stdout.splitlines() if line.startswith("ALERT")]

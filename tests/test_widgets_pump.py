@@ -63,8 +63,10 @@ def test_widgets_receive_only_their_topics():
     assert pump.tick() == 3
     assert chat.items == ["c1"]
     # auth events reach widgets normalised once, as FeedRecords
-    assert [(r.category, r.who) for r in auth.items] == [("signup", "user1@example.com"),
-                                                         ("login_success", "b@example.com")]
+    assert [(r.category, r.who) for r in auth.items] == [
+        ("signup", "user1@example.com"),
+        ("login_success", "b@example.com"),
+    ]
 
 
 def test_buffer_overflow_drops_oldest_and_counts():

@@ -36,8 +36,7 @@ def test_every_simulated_event_reaches_the_widgets_with_the_expected_counts(sess
     assert session.wait_for_events(250, timeout=30), session.sim_errors
     categories, countries = expected_counts(250, seed=3, rate=500)
     assert feed.counts == categories and feed.countries == countries
-    assert chart.total == 250 and sum(events.counts.values()) == sum(
-        categories[c] for c in events.categories)
+    assert chart.total == 250 and sum(events.counts.values()) == sum(categories[c] for c in events.categories)
     assert session.pump.dropped == 0
     # one queue between the socket and the widgets: the subscription buffered nothing itself and
     # runs no consumer thread; every event it received went into the pump's queue
@@ -54,8 +53,10 @@ def test_every_simulated_event_reaches_the_widgets_with_the_expected_counts(sess
 def test_two_chat_users_see_each_other_and_their_messages(session):
     ann, bob = session.chat(), session.chat(user="bob")
     assert ann.send("hi <b>bob</b>") and bob.send("hello")
-    assert session.wait_for(lambda: len(ann.messages) == 2 and len(bob.messages) == 2
-                            and len(ann.online) == 2 == len(bob.online), timeout=15)
+    assert session.wait_for(
+        lambda: len(ann.messages) == 2 and len(bob.messages) == 2 and len(ann.online) == 2 == len(bob.online),
+        timeout=15,
+    )
     assert [(a, t) for a, t, _ in bob.messages.values()] == [("Analyst", "hi <b>bob</b>"), ("Bob", "hello")]
     assert ann.online == ["Analyst", "Bob"]
     assert not ann.send("x" * 5000) and "the limit is" in ann.error
@@ -166,8 +167,7 @@ def test_interpreter_exit_stops_every_session_cleanly(tmp_path):
     import sys
     from pathlib import Path
 
-    done = subprocess.run([sys.executable, "-X", "dev", "-c", KERNEL_EXIT], capture_output=True, text=True,
-                          timeout=60)
+    done = subprocess.run([sys.executable, "-X", "dev", "-c", KERNEL_EXIT], capture_output=True, text=True, timeout=60)
     assert done.returncode == 0, done.stderr[-2000:]
     state_dir = Path(done.stdout.strip().splitlines()[-1])
     assert not state_dir.exists(), "the local hub's temporary store outlived the interpreter"
@@ -180,8 +180,9 @@ def test_state_of_a_killed_kernel_is_swept_by_the_next_local_hub(tmp_path):
 
     from authviz.widgets.local import OWNER_FILE, STATE_PREFIX, sweep_stale_state
 
-    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True,
-                          text=True, check=True)
+    dead = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True, check=True
+    )
     stale, alive, foreign = tmp_path / f"{STATE_PREFIX}a", tmp_path / f"{STATE_PREFIX}b", tmp_path / f"{STATE_PREFIX}c"
     for folder in (stale, alive, foreign):
         folder.mkdir()

@@ -28,8 +28,12 @@ NASTY = [
 # -- LiveFeed --------------------------------------------------------------------------------
 def test_feed_is_newest_first_like_the_tutorial():
     feed = LiveFeed()
-    feed.consume([event("signup", n=1, email="ann@example.com", country="Germany"),
-                  event("login_success", n=2, email="bob@example.com", country="France")])
+    feed.consume(
+        [
+            event("signup", n=1, email="ann@example.com", country="Germany"),
+            event("login_success", n=2, email="bob@example.com", country="France"),
+        ]
+    )
     feed.refresh(float("inf"))
     text = visible_text(feed.view.value)
     assert text.index("Log In: bob@example.com") < text.index("Sign Up: ann@example.com")
@@ -100,11 +104,13 @@ def test_feed_sends_nothing_when_nothing_changed():
 # -- CountryChart ----------------------------------------------------------------------------
 def test_country_chart_top_n_stacked_by_category():
     chart = CountryChart(top_n=2)
-    chart.consume([event("login_success", country="France", iso3="FRA")] * 3
-                  + [event("signup", country="France", iso3="FRA")]
-                  + [event("login_failure", country="Brazil", iso3="BRA")] * 2
-                  + [event("logout", country="Brazil", iso3="BRA")] * 3
-                  + [event("login_success", country="Chile", iso3="CHL")])
+    chart.consume(
+        [event("login_success", country="France", iso3="FRA")] * 3
+        + [event("signup", country="France", iso3="FRA")]
+        + [event("login_failure", country="Brazil", iso3="BRA")] * 2
+        + [event("logout", country="Brazil", iso3="BRA")] * 3
+        + [event("login_success", country="Chile", iso3="CHL")]
+    )
     chart.refresh(float("inf"))
     by_name = {trace.name: dict(zip(trace.x, trace.y)) for trace in chart.bar.data}
     # log-ins, sign-ups and failures only: Brazil's three log-outs are out of the way
@@ -118,7 +124,7 @@ def test_country_chart_top_n_stacked_by_category():
     assert chart.bar.layout.title.text == "Log-ins, sign-ups and failed log-ins by country (top 2)"
     world = chart.map.data[0]
     # a logarithmic colour scale (small countries stay visible), the counts in the hover text
-    assert {loc: round(10 ** z) for loc, z in zip(world.locations, world.z)} == {"BRA": 2, "CHL": 1, "FRA": 4}
+    assert {loc: round(10**z) for loc, z in zip(world.locations, world.z)} == {"BRA": 2, "CHL": 1, "FRA": 4}
     assert list(world.text) == ["Brazil: 2 events", "Chile: 1 events", "France: 4 events"]
     assert world.locationmode == "ISO-3"
 
@@ -137,8 +143,9 @@ def test_country_chart_can_stack_the_other_events_when_asked():
 
 def test_country_chart_escapes_names_for_plotly_and_counts_unknown():
     chart = CountryChart()
-    chart.consume([event("login_success", country="<b>Atlantis</b>", iso3=""),
-                   event("login_success", country="", iso3="")])
+    chart.consume(
+        [event("login_success", country="<b>Atlantis</b>", iso3=""), event("login_success", country="", iso3="")]
+    )
     chart.refresh(float("inf"))
     assert list(chart.bar.data[0].x) == ["&lt;b&gt;Atlantis&lt;/b&gt;"]
     assert chart.unknown_country == 1 and list(chart.map.data[0].locations) == []
@@ -174,8 +181,15 @@ def test_chart_parameters_are_checked():
 # -- SessionEvents ---------------------------------------------------------------------------
 def test_session_events_keep_only_logouts_password_changes_and_blocks():
     view = SessionEvents()
-    view.consume([event("login_success", n=1), event("logout", n=2, email="ann@example.com"),
-                  event("password_change", n=3), event("blocked", n=4, email=NASTY[0]), event("signup", n=5)])
+    view.consume(
+        [
+            event("login_success", n=1),
+            event("logout", n=2, email="ann@example.com"),
+            event("password_change", n=3),
+            event("blocked", n=4, email=NASTY[0]),
+            event("signup", n=5),
+        ]
+    )
     view.refresh(float("inf"))
     text = visible_text(view.view.value)
     assert view.counts == {"logout": 1, "password_change": 1, "blocked": 1}
@@ -247,9 +261,13 @@ def test_chat_escapes_authors_texts_and_members(nasty):
 
 def test_chat_orders_messages_by_time_whatever_the_arrival_order():
     chat = ChatWidget(max_messages=2)
-    chat.consume([{"id": 3, "author": "c", "text": "third", "created_at": "2026-03-01T10:00:03Z"},
-                  {"id": 1, "author": "a", "text": "first", "created_at": "2026-03-01T10:00:01Z"},
-                  {"id": 2, "author": "b", "text": "second", "created_at": "2026-03-01T10:00:02Z"}])
+    chat.consume(
+        [
+            {"id": 3, "author": "c", "text": "third", "created_at": "2026-03-01T10:00:03Z"},
+            {"id": 1, "author": "a", "text": "first", "created_at": "2026-03-01T10:00:01Z"},
+            {"id": 2, "author": "b", "text": "second", "created_at": "2026-03-01T10:00:02Z"},
+        ]
+    )
     assert [text for _, text, _ in chat.messages.values()] == ["second", "third"]
 
 
@@ -260,10 +278,10 @@ def test_charts_resend_their_final_state_once_after_the_data_goes_quiet():
         chart = CountryChart(settle=2.0)
         chart.consume([event(country="France", iso3="FRA")])
         comms.reset()
-        assert chart.refresh(100.0) is True          # bars and map drawn
+        assert chart.refresh(100.0) is True  # bars and map drawn
         drawn = comms.messages
-        assert chart.refresh(101.0) is False         # quiet, not yet due
-        assert chart.refresh(102.5) is True          # the one settle resend: clear, then redraw
+        assert chart.refresh(101.0) is False  # quiet, not yet due
+        assert chart.refresh(102.5) is True  # the one settle resend: clear, then redraw
         assert comms.messages == 3 * drawn
         assert dict(zip(chart.map.data[0].locations, chart.map.data[0].text)) == {"FRA": "France: 1 events"}
         assert list(chart.bar.data[0].x) == ["France"]
@@ -294,9 +312,16 @@ def test_simulated_rows_are_marked_and_real_ones_are_not():
 
 
 def test_own_chat_messages_are_drawn_apart_from_the_others():
-    backend = FakeBackend([{"id": 1, "author": "Bob", "user_id": "dev|bob", "text": "hi", "created_at": "2026-03-01T09:00:00Z"}])
-    backend.send = lambda text: {"id": 2, "author": "Alice", "user_id": "dev|alice", "text": text,
-                                 "created_at": "2026-03-01T09:01:00Z"}
+    backend = FakeBackend(
+        [{"id": 1, "author": "Bob", "user_id": "dev|bob", "text": "hi", "created_at": "2026-03-01T09:00:00Z"}]
+    )
+    backend.send = lambda text: {
+        "id": 2,
+        "author": "Alice",
+        "user_id": "dev|alice",
+        "text": text,
+        "created_at": "2026-03-01T09:01:00Z",
+    }
     chat = ChatWidget(backend)
     assert chat.me is None
     assert chat.send("hello")
@@ -321,9 +346,11 @@ def test_country_board_draws_bars_and_a_log_scale_map_without_javascript():
     from authviz.widgets.worldmap import CountryBoard, country_paths, log_share
 
     board = CountryBoard(top_n=2)
-    board.consume([event("login_success", country="France", iso3="FRA")] * 100
-                  + [event("signup", country="<b>Brazil</b>", iso3="BRA")] * 1
-                  + [event("logout", country="Chile", iso3="CHL")] * 50)
+    board.consume(
+        [event("login_success", country="France", iso3="FRA")] * 100
+        + [event("signup", country="<b>Brazil</b>", iso3="BRA")] * 1
+        + [event("logout", country="Chile", iso3="CHL")] * 50
+    )
     board.refresh(float("inf"))
     assert board.top() == [("France", 100), ("<b>Brazil</b>", 1)] and board.ignored == 50
     assert "&lt;b&gt;Brazil&lt;/b&gt;" in board.bars.value and "<b>Brazil" not in board.bars.value

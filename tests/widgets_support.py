@@ -6,8 +6,15 @@ from __future__ import annotations
 from html.parser import HTMLParser
 
 
-def event(category: str = "login_success", *, n: int = 0, email: str | None = None, country: str = "France",
-          iso3: str = "FRA", **extra: object) -> dict:
+def event(
+    category: str = "login_success",
+    *,
+    n: int = 0,
+    email: str | None = None,
+    country: str = "France",
+    iso3: str = "FRA",
+    **extra: object,
+) -> dict:
     record = {
         "event_id": f"e{n}",
         "timestamp": f"2026-03-01T10:{n // 60 % 60:02d}:{n % 60:02d}Z",

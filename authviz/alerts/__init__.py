@@ -21,5 +21,22 @@ from authviz.alerts.documents import (
     webhook_document,
 )
 
-__all__ = ["Alert", "LiveDetector", "HUNTING_RULES", "live_rules", "AlertDelivery", "delivery_for", "Gate", "Target", "TargetStats", "slack_target", "webhook_target", "DELIVERY_HEADER",
-           "SIGNATURE_HEADER", "sign", "slack_payload", "verify_signature", "webhook_document"]
+__all__ = [
+    "Alert",
+    "LiveDetector",
+    "HUNTING_RULES",
+    "live_rules",
+    "AlertDelivery",
+    "delivery_for",
+    "Gate",
+    "Target",
+    "TargetStats",
+    "slack_target",
+    "webhook_target",
+    "DELIVERY_HEADER",
+    "SIGNATURE_HEADER",
+    "sign",
+    "slack_payload",
+    "verify_signature",
+    "webhook_document",
+]

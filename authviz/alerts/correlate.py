@@ -31,8 +31,14 @@ _MONOTONE = ("gt", "gte")
 
 
 def _holds(op: str, measure: float, threshold: float) -> bool:
-    return {"gt": measure > threshold, "gte": measure >= threshold, "lt": measure < threshold,
-            "lte": measure <= threshold, "eq": measure == threshold, "neq": measure != threshold}[op]
+    return {
+        "gt": measure > threshold,
+        "gte": measure >= threshold,
+        "lt": measure < threshold,
+        "lte": measure <= threshold,
+        "eq": measure == threshold,
+        "neq": measure != threshold,
+    }[op]
 
 
 @dataclass
@@ -58,8 +64,9 @@ class CorrelationState:
     """The live state of one correlation (duck-typed :class:`~authviz.detections.model.Correlation`:
     ``type``, ``timespan``, ``op``, ``threshold``, ``rules``)."""
 
-    def __init__(self, correlation: Any, *, max_groups: int = 100_000, max_per_group: int = 10_000,
-                 lateness_ns: int = 0) -> None:
+    def __init__(
+        self, correlation: Any, *, max_groups: int = 100_000, max_per_group: int = 10_000, lateness_ns: int = 0
+    ) -> None:
         self.type = correlation.type
         self.op = correlation.op
         self.threshold = float(correlation.threshold)
@@ -116,7 +123,7 @@ class CorrelationState:
             if cut:
                 del events[:cut]
         if len(events) > self.max_per_group:
-            del events[:len(events) - self.max_per_group]
+            del events[: len(events) - self.max_per_group]
         if not self.sliding:
             return None
         lo = bisect.bisect_left(events, (t_ns - self.span_ns,))
@@ -152,5 +159,3 @@ class CorrelationState:
             if events and _holds(self.op, measure, self.threshold):
                 out.append(Crossing(key[0], measure, events[0][0], events[-1][0], tuple(e for _, e, _ in events)))
         return out
-
-

@@ -64,8 +64,12 @@ def _group(alert: Any) -> tuple[str, str]:
 def _fingerprint(alert: Any) -> tuple:
     """What makes two alerts of one group the same news: an alert with the same fingerprint as the
     last one delivered for its group is a duplicate."""
-    return (getattr(alert, "severity", None), getattr(alert, "count", None), getattr(alert, "summary", None),
-            getattr(alert, "title", None))
+    return (
+        getattr(alert, "severity", None),
+        getattr(alert, "count", None),
+        getattr(alert, "summary", None),
+        getattr(alert, "title", None),
+    )
 
 
 class Gate:
@@ -183,8 +187,12 @@ def webhook_target(url: str, secret: str | bytes) -> Target:
     def render(alert: Any, delivery_id: str) -> tuple[bytes, dict[str, str]]:
         return webhook_document(alert, delivery_id), {"Content-Type": "application/json", DELIVERY_HEADER: delivery_id}
 
-    return Target(_public_name("alert webhook", url), _check_url(url, "alert webhook"), render,
-                  sign=lambda body: {SIGNATURE_HEADER: sign(body, key)})
+    return Target(
+        _public_name("alert webhook", url),
+        _check_url(url, "alert webhook"),
+        render,
+        sign=lambda body: {SIGNATURE_HEADER: sign(body, key)},
+    )
 
 
 def slack_target(url: str) -> Target:
@@ -217,9 +225,19 @@ class AlertDelivery:
     :meth:`close`.
     """
 
-    def __init__(self, targets: Iterable[Target], *, throttle: float = 60.0, max_queue: int = 1000,
-                 max_attempts: int = 5, backoff: float = 1.0, max_backoff: float = 60.0, timeout: float = 10.0,
-                 max_groups: int = 10_000, clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self,
+        targets: Iterable[Target],
+        *,
+        throttle: float = 60.0,
+        max_queue: int = 1000,
+        max_attempts: int = 5,
+        backoff: float = 1.0,
+        max_backoff: float = 60.0,
+        timeout: float = 10.0,
+        max_groups: int = 10_000,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         targets = list(targets)
         if not targets:
             raise ValueError("AlertDelivery needs at least one target")
@@ -300,8 +318,10 @@ class AlertDelivery:
             lane.target.stats.dropped += 1
             if not lane.full_reported:
                 lane.full_reported = True
-                self._problems.append(f"{lane.target.name}: {lane.max_queue} alerts are waiting; newer alerts are "
-                                      "dropped until it catches up.")
+                self._problems.append(
+                    f"{lane.target.name}: {lane.max_queue} alerts are waiting; newer alerts are "
+                    "dropped until it catches up."
+                )
             return
         lane.full_reported = False
         lane.queue.append(alert)
@@ -377,14 +397,17 @@ class AlertDelivery:
                         self._fail(target, f"{target.name} refused an alert ({error}); not retried.")
                         return
             except (aiohttp.ClientError, TimeoutError, OSError) as exc:
-                error = "no answer within %g s" % self.timeout if isinstance(exc, TimeoutError) else \
-                    f"{type(exc).__name__}: {exc}"
+                error = (
+                    "no answer within %g s" % self.timeout
+                    if isinstance(exc, TimeoutError)
+                    else f"{type(exc).__name__}: {exc}"
+                )
             target.stats.failed_attempts += 1
             if target.stats.last_error is None:
                 self._problems.append(f"{target.name}: {error}; retrying with back-off.")
             target.stats.last_error = error
             if attempt + 1 < self.max_attempts:
-                delay = min(self.max_backoff, self.backoff * 2 ** attempt)
+                delay = min(self.max_backoff, self.backoff * 2**attempt)
                 if retry_after is not None:
                     delay = min(self.max_backoff, max(delay, retry_after))
                 await asyncio.sleep(delay)
@@ -419,7 +442,9 @@ def delivery_for(settings: Any, **options: Any) -> AlertDelivery | None:
             targets.append(slack_target(url))
     except ValueError as error:
         if "signing key" in str(error):
-            raise ConfigError(f"{str(error)[0].upper()}{str(error)[1:]}: set {ALERT_WEBHOOK_SECRET_ENV} to at least "
-                              "16 random bytes (receivers verify the X-Authviz-Signature header with it).") from None
+            raise ConfigError(
+                f"{str(error)[0].upper()}{str(error)[1:]}: set {ALERT_WEBHOOK_SECRET_ENV} to at least "
+                "16 random bytes (receivers verify the X-Authviz-Signature header with it)."
+            ) from None
         raise ConfigError(f"{str(error)[0].upper()}{str(error)[1:]}.") from None
     return AlertDelivery(targets, throttle=settings.throttle, **options)

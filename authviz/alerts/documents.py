@@ -28,8 +28,16 @@ from typing import Any
 
 import orjson
 
-__all__ = ["SIGNATURE_HEADER", "DELIVERY_HEADER", "MIN_SECRET_BYTES", "webhook_document", "sign",
-           "verify_signature", "slack_payload", "check_secret"]
+__all__ = [
+    "SIGNATURE_HEADER",
+    "DELIVERY_HEADER",
+    "MIN_SECRET_BYTES",
+    "webhook_document",
+    "sign",
+    "verify_signature",
+    "slack_payload",
+    "check_secret",
+]
 
 SIGNATURE_HEADER = "X-Authviz-Signature"
 DELIVERY_HEADER = "X-Authviz-Delivery"
@@ -51,8 +59,10 @@ def check_secret(secret: str | bytes | None) -> bytes:
         raise ValueError("the alert webhook signing key is not set")
     key = _secret_bytes(secret)
     if len(key) < MIN_SECRET_BYTES:
-        raise ValueError(f"the alert webhook signing key is {len(key)} bytes long; use at least {MIN_SECRET_BYTES} "
-                         "random bytes (for example `python -c 'import secrets; print(secrets.token_hex(32))'`)")
+        raise ValueError(
+            f"the alert webhook signing key is {len(key)} bytes long; use at least {MIN_SECRET_BYTES} "
+            "random bytes (for example `python -c 'import secrets; print(secrets.token_hex(32))'`)"
+        )
     return key
 
 
@@ -63,9 +73,13 @@ def _alert_dict(alert: Any) -> dict[str, Any]:
 def webhook_document(alert: Any, delivery_id: str, created_at: datetime | None = None) -> bytes:
     """The JSON body for one alert (an :class:`~authviz.Alert` or its ``to_dict()``)."""
     created = (created_at or datetime.now(UTC)).astimezone(UTC)
-    document = {"type": DOCUMENT_TYPE, "version": DOCUMENT_VERSION, "delivery_id": delivery_id,
-                "created_at": created.isoformat(timespec="milliseconds").replace("+00:00", "Z"),
-                "alert": _alert_dict(alert)}
+    document = {
+        "type": DOCUMENT_TYPE,
+        "version": DOCUMENT_VERSION,
+        "delivery_id": delivery_id,
+        "created_at": created.isoformat(timespec="milliseconds").replace("+00:00", "Z"),
+        "alert": _alert_dict(alert),
+    }
     return orjson.dumps(document, default=str)
 
 
@@ -79,8 +93,14 @@ def sign(body: bytes, secret: str | bytes, timestamp: int | None = None) -> str:
     return f"t={t},v1={_digest(check_secret(secret), t, body)}"
 
 
-def verify_signature(body: bytes, header: str | None, secret: str | bytes, *, tolerance: float = DEFAULT_TOLERANCE,
-                     now: float | None = None) -> bool:
+def verify_signature(
+    body: bytes,
+    header: str | None,
+    secret: str | bytes,
+    *,
+    tolerance: float = DEFAULT_TOLERANCE,
+    now: float | None = None,
+) -> bool:
     """True when ``header`` is a valid signature of ``body`` made within ``tolerance`` seconds.
 
     Constant-time comparison; a header may carry several ``v1=`` values (key rotation) and is
@@ -113,8 +133,12 @@ def _slack_text(value: Any) -> str:
     return str(value).translate(_CONTROL).translate(_SLACK_ESCAPES)
 
 
-_SEVERITY_MARK = {"high": ":red_circle:", "medium": ":large_orange_circle:", "low": ":large_yellow_circle:",
-                  "info": ":white_circle:"}
+_SEVERITY_MARK = {
+    "high": ":red_circle:",
+    "medium": ":large_orange_circle:",
+    "low": ":large_yellow_circle:",
+    "info": ":white_circle:",
+}
 
 
 def slack_payload(alert: Any) -> dict[str, Any]:
@@ -125,14 +149,24 @@ def slack_payload(alert: Any) -> dict[str, Any]:
     headline = f"{'Updated ' if data.get('update') else ''}{severity} alert: {data.get('summary', '')}"
     text = _slack_text(headline)
     blocks: list[dict[str, Any]] = [
-        {"type": "section", "text": {"type": "mrkdwn",
-                                     "text": f"{_SEVERITY_MARK.get(severity, '')} *{_slack_text(title)}*\n{text}".strip()}},
+        {
+            "type": "section",
+            "text": {
+                "type": "mrkdwn",
+                "text": f"{_SEVERITY_MARK.get(severity, '')} *{_slack_text(title)}*\n{text}".strip(),
+            },
+        },
     ]
     what = data.get("what_to_do")
     if what:
-        blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": f"*What to do:* {_slack_text(what)}"[:3000]}})
-    context = [f"rule `{_slack_text(data.get('rule_id') or data.get('detection', ''))}`",
-               f"group `{_slack_text(data.get('key', ''))}`", f"{data.get('count', 0)} events",
-               f"{_slack_text(data.get('start', ''))} to {_slack_text(data.get('end', ''))}"]
+        blocks.append(
+            {"type": "section", "text": {"type": "mrkdwn", "text": f"*What to do:* {_slack_text(what)}"[:3000]}}
+        )
+    context = [
+        f"rule `{_slack_text(data.get('rule_id') or data.get('detection', ''))}`",
+        f"group `{_slack_text(data.get('key', ''))}`",
+        f"{data.get('count', 0)} events",
+        f"{_slack_text(data.get('start', ''))} to {_slack_text(data.get('end', ''))}",
+    ]
     blocks.append({"type": "context", "elements": [{"type": "mrkdwn", "text": " · ".join(context)[:3000]}]})
     return {"text": text[:3000], "blocks": blocks}

@@ -79,24 +79,24 @@ _SEVERITY_ORDER = ("info", "low", "medium", "high", "critical")
 #: by default (pass them in ``rules=`` to alert on them anyway).
 HUNTING_RULES: dict[str, str] = {
     "0c71d42b-d918-4698-a849-d5d5ee5b208b": "selects every successful login; the catalog joins it with a TLS "
-                                            "fingerprint feed authviz does not have",
+    "fingerprint feed authviz does not have",
     "3a9be414-716e-11f0-8153-723487b9527c": "counts every sign-up per IP with a threshold of 1 (the real thresholds "
-                                            "are per-tenant values in the catalog's Splunk query)",
+    "are per-tenant values in the catalog's Splunk query)",
     "6a19be71-ade9-4bdd-9d24-6f93800d8328": "fires on every token exchange (at least 1 user agent per user and "
-                                            "client over 30 days)",
+    "client over 30 days)",
     "6ef35d2c-ae8f-4b42-91b8-67915c7e41ff": "fires on every new account (at most 1 event type per user over 30 days)",
     "e604e40e-9db6-449d-854d-2b5323644fd7": "fires on two failed logins from one IP in an hour, ordinary at any "
-                                            "tenant with traffic",
+    "tenant with traffic",
     # selections whose aggregation is in the catalog's Splunk query: live alerts use that
     # aggregation, written as a correlation in authviz/alerts/rules/ (LIVE_FORM_OF says which)
     "e675f02e-716c-11f0-8602-723487b9527c": "selects every MFA push notification; the built-in MFA push fatigue "
-                                            "rule counts them per user",
+    "rule counts them per user",
     "74a1ddea-7172-11f0-ace0-723487b9527c": "selects every MFA text message; live alerts count them per user "
-                                            "(sms_bombing)",
+    "(sms_bombing)",
     "25b35d32-716b-11f0-a54e-723487b9527c": "selects every SMS enrollment; live alerts count users per phone "
-                                            "number (shared_phone_enrollment)",
+    "number (shared_phone_enrollment)",
     "bad8fcc0-716e-11f0-b852-723487b9527c": "selects every Guardian enrollment; live alerts count users per device "
-                                            "(shared_guardian_enrollment)",
+    "(shared_guardian_enrollment)",
 }
 
 #: catalog rule id -> the live rule (its ``name``) that alerts on what the catalog rule's query aggregates
@@ -114,7 +114,7 @@ LIVE_FORM_OF: dict[str, str] = {
 #: ``authviz/alerts/rules/`` catch the same attacks by their source instead.
 VOLUME_RULES: dict[str, str] = {
     "signup_fraud": "twenty sign-ups an hour on the whole tenant: a tenant with 3 events a second has ~370 an "
-                    "hour; live alerts use 'Sign-up fraud from one IP' instead",
+    "hour; live alerts use 'Sign-up fraud from one IP' instead",
 }
 
 #: Rules shipped for live alerting (loaded with the packaged ones by :func:`live_rules`).
@@ -127,13 +127,20 @@ def live_rules(settings: TenantSettings | None = None) -> list[Rule]:
     :data:`LIVE_RULES_DIR`."""
     rules = packaged_rules()
     rules.extend(load_rules([LIVE_RULES_DIR], origin="builtin"))
-    return [rule for rule in rules.runnable(settings)
-            if rule.id not in HUNTING_RULES and (rule.name or "") not in VOLUME_RULES]
+    return [
+        rule
+        for rule in rules.runnable(settings)
+        if rule.id not in HUNTING_RULES and (rule.name or "") not in VOLUME_RULES
+    ]
 
 
-_STRING_COLUMNS = [name for name, dtype in COLUMNS.items() if name not in ("timestamp", "latitude", "longitude", "is_mobile")]
-_KEY_EXPR = ("coalesce(nullif(\"user_name\", ''), nullif(\"email\", ''), nullif(\"user_id\", ''), nullif(\"ip\", ''), "
-             "nullif(\"tenant\", ''), '(all)')")
+_STRING_COLUMNS = [
+    name for name, dtype in COLUMNS.items() if name not in ("timestamp", "latitude", "longitude", "is_mobile")
+]
+_KEY_EXPR = (
+    "coalesce(nullif(\"user_name\", ''), nullif(\"email\", ''), nullif(\"user_id\", ''), nullif(\"ip\", ''), "
+    "nullif(\"tenant\", ''), '(all)')"
+)
 
 
 def _batch_table(events: Sequence[Any]) -> pa.Table:
@@ -160,13 +167,18 @@ def _batch_table(events: Sequence[Any]) -> pa.Table:
             # the record as received (rules read JSON paths from it by shape, as the batch engine
             # does) and ``data``, the Auth0 record alone (authviz.detections.engine._DATA_FROM_RAW)
             sources = column("source")
-            arrays["raw"] = pa.array([v if v is None or isinstance(v, str) else _json_text(v) for v in values],
-                                     type=pa.string())
-            arrays["data"] = pa.array([_data_text(v, str(src) if src is not None else None)
-                                       for v, src in zip(values, sources)], type=pa.string())
+            arrays["raw"] = pa.array(
+                [v if v is None or isinstance(v, str) else _json_text(v) for v in values], type=pa.string()
+            )
+            arrays["data"] = pa.array(
+                [_data_text(v, str(src) if src is not None else None) for v, src in zip(values, sources)],
+                type=pa.string(),
+            )
         else:
-            arrays[name] = pa.array([v if v is None or isinstance(v, str) else (None if v is pd.NA else str(v))
-                                     for v in values], type=pa.string())
+            arrays[name] = pa.array(
+                [v if v is None or isinstance(v, str) else (None if v is pd.NA else str(v)) for v in values],
+                type=pa.string(),
+            )
     return pa.table(arrays)
 
 
@@ -203,15 +215,27 @@ def _rows(events: pd.DataFrame | Iterable[Any]) -> list[Any]:
     out = list(events)
     for event in out:
         if not isinstance(event, Mapping) and not hasattr(event, "timestamp"):
-            raise TypeError(f"LiveDetector.feed takes Auth0 events (AuthEvent, schema rows or a DataFrame), "
-                            f"not {type(event).__name__}")
+            raise TypeError(
+                f"LiveDetector.feed takes Auth0 events (AuthEvent, schema rows or a DataFrame), "
+                f"not {type(event).__name__}"
+            )
     return out
 
 
 #: how a counted field reads in a summary ("14 users")
-_FIELD_WORDS = {"user_key": "users", "user_or_ip": "users or IPs", "ip": "IPs", "data.ip": "IPs",
-                "user_agent": "user agents", "data.user_agent": "user agents", "country_code": "countries",
-                "user_id": "users", "data.user_id": "users", "user_name": "users", "data.user_name": "users"}
+_FIELD_WORDS = {
+    "user_key": "users",
+    "user_or_ip": "users or IPs",
+    "ip": "IPs",
+    "data.ip": "IPs",
+    "user_agent": "user agents",
+    "data.user_agent": "user agents",
+    "country_code": "countries",
+    "user_id": "users",
+    "data.user_id": "users",
+    "user_name": "users",
+    "data.user_name": "users",
+}
 
 #: event ids remembered per incident to count evidence exactly
 _MAX_IDS = 10_000
@@ -262,12 +286,23 @@ class LiveDetector:
     docstring for the memory bounds.
     """
 
-    def __init__(self, rules: Iterable[Rule] | None = None, *, settings: TenantSettings | None = None,
-                 only: Iterable[str] | None = None, incident_gap: timedelta = timedelta(hours=1),
-                 lateness: timedelta = timedelta(minutes=5), horizon: timedelta = timedelta(hours=24),
-                 max_events: int = 50_000, max_groups: int = 100_000, max_evidence: int = 100,
-                 max_seen: int = 200_000, threads: int = 1, sql_interval: float = 1.0,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self,
+        rules: Iterable[Rule] | None = None,
+        *,
+        settings: TenantSettings | None = None,
+        only: Iterable[str] | None = None,
+        incident_gap: timedelta = timedelta(hours=1),
+        lateness: timedelta = timedelta(minutes=5),
+        horizon: timedelta = timedelta(hours=24),
+        max_events: int = 50_000,
+        max_groups: int = 100_000,
+        max_evidence: int = 100,
+        max_seen: int = 200_000,
+        threads: int = 1,
+        sql_interval: float = 1.0,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         if max_events < 1 or max_groups < 1 or max_evidence < 1:
             raise ValueError("max_events, max_groups and max_evidence must be >= 1")
         chosen = list(rules) if rules is not None else live_rules(settings)
@@ -318,7 +353,9 @@ class LiveDetector:
         # The batch lives in one table that is emptied and refilled (so the query is planned
         # once, as a prepared statement); ``data`` is extracted from ``raw`` once per event.
         self.con.register("_arrow", _batch_table([]))
-        self.con.execute("CREATE TABLE batch_events AS SELECT * REPLACE (CAST(data AS JSON) AS data) FROM _arrow LIMIT 0")
+        self.con.execute(
+            "CREATE TABLE batch_events AS SELECT * REPLACE (CAST(data AS JSON) AS data) FROM _arrow LIMIT 0"
+        )
         self.con.unregister("_arrow")
         matches: list[str] = []  # "<condition> AS <name>": computed for every event
         extras: list[str] = []  # group-by and value expressions: computed for matching events only
@@ -363,13 +400,18 @@ class LiveDetector:
         # One scan: per event, the list of the rule conditions it satisfies (a condition that is
         # NULL, e.g. on a missing field, does not match); then one row per (event, rule).
         listed = ", ".join(f"CASE WHEN {e.rsplit(' AS ', 1)[0]} THEN {n} END" for n, e in enumerate(matches))
-        hits = (f"SELECT rowid AS i, unnest(list_filter([{listed}], lambda x: x IS NOT NULL)) AS c FROM batch_events"
-                if matches else "SELECT NULL::BIGINT AS i, NULL::INTEGER AS c WHERE FALSE")
+        hits = (
+            f"SELECT rowid AS i, unnest(list_filter([{listed}], lambda x: x IS NOT NULL)) AS c FROM batch_events"
+            if matches
+            else "SELECT NULL::BIGINT AS i, NULL::INTEGER AS c WHERE FALSE"
+        )
         #: match column number -> (plan, counted rule index)
         self._column_of = [(plan, k) for plan in self._plans for k in range(len(plan.match_columns))]
-        self._query = (f"WITH hits AS ({hits}) "
-                       f"SELECT {', '.join(['c', 'event_id', 'epoch_ns(timestamp) AS t', f'{_KEY_EXPR} AS k', *extras])} "
-                       "FROM hits JOIN batch_events b ON b.rowid = hits.i ORDER BY t, i, c")
+        self._query = (
+            f"WITH hits AS ({hits}) "
+            f"SELECT {', '.join(['c', 'event_id', 'epoch_ns(timestamp) AS t', f'{_KEY_EXPR} AS k', *extras])} "
+            "FROM hits JOIN batch_events b ON b.rowid = hits.i ORDER BY t, i, c"
+        )
         self.con.execute(f"PREPARE live_matches AS {self._query}")
 
     @property
@@ -416,8 +458,10 @@ class LiveDetector:
                 # every sql_interval of wall time or of event time, whichever comes first: a replay
                 # faster than real time still sees them fire within sql_interval of event time, and
                 # waiting events never fall out of the horizon unevaluated
-                if (self._clock() - self._sql_last >= self.sql_interval
-                        or self.watermark_ns - self._sql_watermark_ns >= self.sql_interval * 1e9):
+                if (
+                    self._clock() - self._sql_last >= self.sql_interval
+                    or self.watermark_ns - self._sql_watermark_ns >= self.sql_interval * 1e9
+                ):
                     alerts += self._run_sql_rules(self._sql_pending)
                     self._sql_pending = set()
                     self._sql_last = self._clock()
@@ -465,7 +509,9 @@ class LiveDetector:
                 group = tuple(row[at[c]] for c in plan.group_columns)
                 if any(v is None for v in group):
                     continue  # not counted, as in the batch engine
-                value = k if plan.state.type == "temporal" else (row[at[plan.value_column]] if plan.value_column else None)
+                value = (
+                    k if plan.state.type == "temporal" else (row[at[plan.value_column]] if plan.value_column else None)
+                )
                 crossing = plan.state.add(group, t, event_id, value)
                 alert = self._on_crossing(plan, crossing) if crossing is not None else None
             if alert is not None:
@@ -540,10 +586,20 @@ class LiveDetector:
         summary = f"{rule.title} ({key})"
         if measure:
             summary += f": {measure}" + (f" in {_duration(span)}" if span > 0 else "")
-        alert = Alert(detection=rule.name or rule.id, severity=severity, key=key, start=_ts(incident.start_ns),
-                      end=_ts(incident.end_ns), count=incident.count, evidence_ids=tuple(incident.evidence),
-                      summary=summary, update=update, rule_id=rule.id, title=rule.title,
-                      what_to_do=rule.what_to_do)
+        alert = Alert(
+            detection=rule.name or rule.id,
+            severity=severity,
+            key=key,
+            start=_ts(incident.start_ns),
+            end=_ts(incident.end_ns),
+            count=incident.count,
+            evidence_ids=tuple(incident.evidence),
+            summary=summary,
+            update=update,
+            rule_id=rule.id,
+            title=rule.title,
+            what_to_do=rule.what_to_do,
+        )
         if alert.message == incident.last_message:
             return None  # nothing a person would read differently
         incident.alerted_count = incident.count
@@ -572,14 +628,20 @@ class LiveDetector:
         self.con.execute(f"DELETE FROM recent WHERE epoch_ns(timestamp) < {newest - self.horizon_ns}")
         excess = self.con.execute("SELECT count(*) FROM recent").fetchone()[0] - self.max_events
         if excess > 0:
-            self.con.execute(f"DELETE FROM recent WHERE event_id IN (SELECT event_id FROM recent ORDER BY timestamp LIMIT {excess})")
+            self.con.execute(
+                f"DELETE FROM recent WHERE event_id IN (SELECT event_id FROM recent ORDER BY timestamp LIMIT {excess})"
+            )
         alerts = []
         for rule in list(self._sql_rules):
             try:
                 query = rule.sql.format(events="recent")
-                found = self.con.execute(f'SELECT "group", count, epoch_ns(first), epoch_ns(last), event_ids FROM ({query})').fetchall()
+                found = self.con.execute(
+                    f'SELECT "group", count, epoch_ns(first), epoch_ns(last), event_ids FROM ({query})'
+                ).fetchall()
             except duckdb.Error as error:
-                self.failed.append((rule, f"rule {rule.id} ({rule.source}) cannot run live: {str(error).splitlines()[0]}"))
+                self.failed.append(
+                    (rule, f"rule {rule.id} ({rule.source}) cannot run live: {str(error).splitlines()[0]}")
+                )
                 self._sql_rules.remove(rule)
                 continue
             for group, _count, first, last, ids in found:
@@ -600,4 +662,3 @@ class LiveDetector:
 
     def close(self) -> None:
         self.con.close()
-

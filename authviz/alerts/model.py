@@ -48,8 +48,18 @@ class Alert:
         return f"{'updated ' if self.update else ''}{self.severity} alert: {self.summary}"
 
     def to_dict(self) -> dict[str, Any]:
-        return {"detection": self.detection, "severity": self.severity, "key": self.key,
-                "start": pd.Timestamp(self.start).isoformat(), "end": pd.Timestamp(self.end).isoformat(),
-                "count": self.count, "evidence_ids": list(self.evidence_ids), "summary": self.summary,
-                "update": self.update, "message": self.message, "rule_id": self.rule_id or self.detection,
-                "title": self.title, "what_to_do": self.what_to_do}
+        return {
+            "detection": self.detection,
+            "severity": self.severity,
+            "key": self.key,
+            "start": pd.Timestamp(self.start).isoformat(),
+            "end": pd.Timestamp(self.end).isoformat(),
+            "count": self.count,
+            "evidence_ids": list(self.evidence_ids),
+            "summary": self.summary,
+            "update": self.update,
+            "message": self.message,
+            "rule_id": self.rule_id or self.detection,
+            "title": self.title,
+            "what_to_do": self.what_to_do,
+        }

@@ -47,11 +47,18 @@ def empty_findings() -> pd.DataFrame:
 
 
 def _empty_findings() -> pd.DataFrame:
-    return pd.DataFrame({
-        "detection": pd.Series([], dtype=object), "severity": pd.Series([], dtype=object),
-        "key": pd.Series([], dtype=object), "start": pd.Series([], dtype=TIMESTAMP_DTYPE),
-        "end": pd.Series([], dtype=TIMESTAMP_DTYPE), "count": pd.Series([], dtype="int64"),
-        "evidence_ids": pd.Series([], dtype=object), "summary": pd.Series([], dtype=object)})
+    return pd.DataFrame(
+        {
+            "detection": pd.Series([], dtype=object),
+            "severity": pd.Series([], dtype=object),
+            "key": pd.Series([], dtype=object),
+            "start": pd.Series([], dtype=TIMESTAMP_DTYPE),
+            "end": pd.Series([], dtype=TIMESTAMP_DTYPE),
+            "count": pd.Series([], dtype="int64"),
+            "evidence_ids": pd.Series([], dtype=object),
+            "summary": pd.Series([], dtype=object),
+        }
+    )
 
 
 _EMPTY = _empty_findings()
@@ -78,8 +85,22 @@ def _pa(series: pd.Series, *, combine: bool = True) -> pa.Array | pa.ChunkedArra
 
 
 #: The columns detections read; :func:`prepare` keeps only these.
-DETECTION_COLUMNS = ("event_id", "timestamp", "type", "category", "description", "user_name", "email", "user_id",
-                     "ip", "tenant", "city", "country_code", "latitude", "longitude")
+DETECTION_COLUMNS = (
+    "event_id",
+    "timestamp",
+    "type",
+    "category",
+    "description",
+    "user_name",
+    "email",
+    "user_id",
+    "ip",
+    "tenant",
+    "city",
+    "country_code",
+    "latitude",
+    "longitude",
+)
 
 
 def prepare(frame: pd.DataFrame) -> pd.DataFrame:
@@ -100,8 +121,9 @@ def prepare(frame: pd.DataFrame) -> pd.DataFrame:
         if isinstance(series.dtype, pd.StringDtype) and series.dtype.storage == "pyarrow":
             data = pa.array(series.array)
             if isinstance(data, pa.ChunkedArray) and data.num_chunks > 1:
-                series = pd.Series(pd.arrays.ArrowStringArray(pa.chunked_array([data.combine_chunks()])),
-                                   index=frame.index, name=name)
+                series = pd.Series(
+                    pd.arrays.ArrowStringArray(pa.chunked_array([data.combine_chunks()])), index=frame.index, name=name
+                )
         columns[name] = series
     return pd.DataFrame(columns, index=frame.index, copy=False)
 
@@ -111,7 +133,9 @@ def _missing(arr: pa.Array) -> np.ndarray:
     return pc.fill_null(pc.equal(arr, ""), True).to_numpy(zero_copy_only=False)
 
 
-def _key_array(frame: pd.DataFrame, positions: np.ndarray, columns: tuple[str, ...], fill: str | None = None) -> pa.Array:
+def _key_array(
+    frame: pd.DataFrame, positions: np.ndarray, columns: tuple[str, ...], fill: str | None = None
+) -> pa.Array:
     """The first non-empty of ``columns`` at ``positions`` (null when none; ``fill`` if given).
 
     Later columns are only read at the rows still missing a key (usually none)."""
@@ -165,7 +189,11 @@ def _encode(key: pa.Array) -> tuple[np.ndarray, pa.Array]:
 def user_key(frame: pd.DataFrame) -> pd.Series:
     """The user an event is about: ``user_name``, else ``email``, else ``user_id``."""
     key = _user_at(frame, np.arange(len(frame)))
-    return pd.Series(key.to_pandas(types_mapper=pd.ArrowDtype), index=frame.index).astype(object).where(lambda s: s.notna(), None)
+    return (
+        pd.Series(key.to_pandas(types_mapper=pd.ArrowDtype), index=frame.index)
+        .astype(object)
+        .where(lambda s: s.notna(), None)
+    )
 
 
 def _timestamps_ns(frame: pd.DataFrame) -> np.ndarray:
@@ -225,8 +253,9 @@ class _Groups:
 def _summarise(members: pd.DataFrame) -> pd.DataFrame:
     """One row per incident: key, start, end, count, evidence_ids."""
     grouped = members.groupby("incident", sort=True)
-    out = grouped.agg(key=("key", "first"), start=("timestamp", "min"), end=("timestamp", "max"),
-                      count=("event_id", "size"))
+    out = grouped.agg(
+        key=("key", "first"), start=("timestamp", "min"), end=("timestamp", "max"), count=("event_id", "size")
+    )
     out["evidence_ids"] = _lists_by_incident(members, "event_id")
     return out
 
@@ -274,8 +303,13 @@ def _plural(n: int, word: str, plural: str | None = None) -> str:
     return f"{n} {word}" if n == 1 else f"{n} {plural or word + 's'}"
 
 
-def _threshold_incidents(frame: pd.DataFrame, mask: np.ndarray, key: Callable[[pd.DataFrame, np.ndarray], pa.Array],
-                         min_events: int, window: timedelta | str) -> tuple[_Groups | None, pd.DataFrame, pd.DataFrame]:
+def _threshold_incidents(
+    frame: pd.DataFrame,
+    mask: np.ndarray,
+    key: Callable[[pd.DataFrame, np.ndarray], pa.Array],
+    min_events: int,
+    window: timedelta | str,
+) -> tuple[_Groups | None, pd.DataFrame, pd.DataFrame]:
     """Incidents where >= ``min_events`` events of one key fall within ``window``."""
     positions = np.flatnonzero(mask)
     if len(positions) < max(int(min_events), 1):  # cheap exit: most batches have none of these types
@@ -325,13 +359,16 @@ def _add_success(rows: pd.DataFrame, success: pd.DataFrame) -> pd.DataFrame:
     if success.empty:
         rows["successes"] = 0
         return rows
-    extra = success.groupby("incident").agg(successes=("event_id", "size"), success_ids=("event_id", list),
-                                            last_success=("timestamp", "max"))
+    extra = success.groupby("incident").agg(
+        successes=("event_id", "size"), success_ids=("event_id", list), last_success=("timestamp", "max")
+    )
     rows = rows.join(extra)
     rows["successes"] = rows["successes"].fillna(0).astype("int64")
     has = rows["successes"] > 0
-    rows["evidence_ids"] = [ids + extra_ids if isinstance(extra_ids, list) else ids
-                            for ids, extra_ids in zip(rows["evidence_ids"], rows["success_ids"])]
+    rows["evidence_ids"] = [
+        ids + extra_ids if isinstance(extra_ids, list) else ids
+        for ids, extra_ids in zip(rows["evidence_ids"], rows["success_ids"])
+    ]
     rows.loc[has, "count"] = rows.loc[has, "count"] + rows.loc[has, "successes"]
     rows.loc[has, "end"] = rows.loc[has, ["end", "last_success"]].max(axis=1)
     return rows
@@ -361,8 +398,12 @@ def _success_frame(frame: pd.DataFrame, keys: set[str], by: str = "user") -> pd.
 
 
 # ------------------------------------------------------------------------------------ detections
-def brute_force(frame: pd.DataFrame, min_failures: int = 5, window: timedelta | str = timedelta(hours=1),
-                success_within: timedelta | str = timedelta(hours=1)) -> pd.DataFrame:
+def brute_force(
+    frame: pd.DataFrame,
+    min_failures: int = 5,
+    window: timedelta | str = timedelta(hours=1),
+    success_within: timedelta | str = timedelta(hours=1),
+) -> pd.DataFrame:
     """>= ``min_failures`` failed logins for one user within ``window`` (``info``); a successful
     login of that user during the failures or within ``success_within`` after the last one raises it to
     ``medium`` (Datadog's "Brute force attack on an Auth0 user")."""
@@ -377,8 +418,11 @@ def brute_force(frame: pd.DataFrame, min_failures: int = 5, window: timedelta | 
     failures = rows["count"] - rows["successes"]
     rows["summary"] = [
         f"brute force on {key}: {_plural(int(n), 'failed login')} in {_duration(end - start)}"
-        + (f" from {_ip_list(ip)}" if isinstance(ip, list) and ip else "") + (", then a successful login" if s else "")
-        for key, n, start, end, ip, s in zip(rows["key"], failures, rows["start"], rows["end"], ips.reindex(rows.index), rows["successes"])
+        + (f" from {_ip_list(ip)}" if isinstance(ip, list) and ip else "")
+        + (", then a successful login" if s else "")
+        for key, n, start, end, ip, s in zip(
+            rows["key"], failures, rows["start"], rows["end"], ips.reindex(rows.index), rows["successes"]
+        )
     ]
     return _finish(rows, "brute_force")
 
@@ -388,8 +432,12 @@ def _ip_list(ips: list, most: int = 2) -> str:
     return shown + (f" and {len(ips) - most} more" if len(ips) > most else "")
 
 
-def credential_stuffing(frame: pd.DataFrame, min_users: int = 10, window: timedelta | str = timedelta(hours=1),
-                        success_within: timedelta | str = timedelta(hours=1)) -> pd.DataFrame:
+def credential_stuffing(
+    frame: pd.DataFrame,
+    min_users: int = 10,
+    window: timedelta | str = timedelta(hours=1),
+    success_within: timedelta | str = timedelta(hours=1),
+) -> pd.DataFrame:
     """Failed logins for >= ``min_users`` distinct users from one IP within ``window`` (``info``);
     with a successful login from that IP during or within ``success_within`` after it: ``high``."""
     frame = prepare(frame)
@@ -414,17 +462,23 @@ def credential_stuffing(frame: pd.DataFrame, min_users: int = 10, window: timede
     success = _followed_by(rows, _success_frame(frame, set(rows["key"]), by="ip"), _ns(success_within), from_start=True)
     rows = _add_success(rows, success)
     rows["severity"] = np.where(rows["successes"] > 0, "high", "info")
-    rows["summary"] = [f"credential stuffing from {key}: {_plural(int(u), 'user')}, {_plural(int(s), 'success', 'successes')}"
-                       for key, u, s in zip(rows["key"], rows["users"], rows["successes"])]
+    rows["summary"] = [
+        f"credential stuffing from {key}: {_plural(int(u), 'user')}, {_plural(int(s), 'success', 'successes')}"
+        for key, u, s in zip(rows["key"], rows["users"], rows["successes"])
+    ]
     return _finish(rows, "credential_stuffing")
 
 
-def impossible_travel(frame: pd.DataFrame, min_distance_km: float = 500.0, min_speed_kmh: float = 1000.0) -> pd.DataFrame:
+def impossible_travel(
+    frame: pd.DataFrame, min_distance_km: float = 500.0, min_speed_kmh: float = 1000.0
+) -> pd.DataFrame:
     """Two consecutive successful logins of one user more than ``min_distance_km`` apart implying
     more than ``min_speed_kmh`` (great-circle distance; zero time = infinite speed). Chains of
     such hops (A -> B -> A) share their middle login and form one ``medium`` finding."""
     frame = prepare(frame)
-    mask = _category(frame, "login_success") & frame["latitude"].notna().to_numpy() & frame["longitude"].notna().to_numpy()
+    mask = (
+        _category(frame, "login_success") & frame["latitude"].notna().to_numpy() & frame["longitude"].notna().to_numpy()
+    )
     if mask.sum() < 2:
         return empty_findings()
     positions = np.flatnonzero(mask)
@@ -455,9 +509,18 @@ def impossible_travel(frame: pd.DataFrame, min_distance_km: float = 500.0, min_s
     incident[1:] = np.where(hop, chain, incident[1:])
     members = groups.members(incident)
     rows = _summarise(members)
-    pairs = pd.DataFrame({"incident": chain[hop], "km": km[hop], "speed": speed[hop], "hours": hours[hop],
-                          "a": np.flatnonzero(hop), "b": np.flatnonzero(hop) + 1})
+    pairs = pd.DataFrame(
+        {
+            "incident": chain[hop],
+            "km": km[hop],
+            "speed": speed[hop],
+            "hours": hours[hop],
+            "a": np.flatnonzero(hop),
+            "b": np.flatnonzero(hop) + 1,
+        }
+    )
     worst = pairs.sort_values("speed", ascending=False, kind="stable").drop_duplicates("incident").set_index("incident")
+
     def place(i: int) -> str:
         row = frame.iloc[int(groups.rows[i])]
         city, country = row["city"], row["country_code"]
@@ -479,15 +542,21 @@ def breached_password(frame: pd.DataFrame, window: timedelta | str = timedelta(h
     _, members, rows = _threshold_incidents(frame, _type_in(frame, BREACHED_PASSWORD_TYPES), _user_or_ip_at, 1, window)
     if rows.empty:
         return empty_findings()
-    kinds = pd.Series([", ".join(sorted(set(map(str, t)))) for t in _lists_by_incident(members, "type")],
-                      index=np.unique(members["incident"].to_numpy()))
+    kinds = pd.Series(
+        [", ".join(sorted(set(map(str, t)))) for t in _lists_by_incident(members, "type")],
+        index=np.unique(members["incident"].to_numpy()),
+    )
     rows["severity"] = "medium"
-    rows["summary"] = [f"breached password for {k}: {_plural(int(n), 'attempt')} with a leaked password ({kind})"
-                       for k, n, kind in zip(rows["key"], rows["count"], kinds.reindex(rows.index))]
+    rows["summary"] = [
+        f"breached password for {k}: {_plural(int(n), 'attempt')} with a leaked password ({kind})"
+        for k, n, kind in zip(rows["key"], rows["count"], kinds.reindex(rows.index))
+    ]
     return _finish(rows, "breached_password")
 
 
-def lockout_spike(frame: pd.DataFrame, min_events: int = 5, window: timedelta | str = timedelta(hours=1)) -> pd.DataFrame:
+def lockout_spike(
+    frame: pd.DataFrame, min_events: int = 5, window: timedelta | str = timedelta(hours=1)
+) -> pd.DataFrame:
     """More than four (``min_events`` = 5) ``limit_mu``/``limit_sul``/``limit_wc`` blocks on one
     tenant within ``window`` (``medium``)."""
     frame = prepare(frame)
@@ -496,12 +565,16 @@ def lockout_spike(frame: pd.DataFrame, min_events: int = 5, window: timedelta | 
         return empty_findings()
     ips = members.groupby("incident")["ip"].nunique()
     rows["severity"] = "medium"
-    rows["summary"] = [f"lockout spike on {k}: {n} account/IP blocks in {_duration(e - s)} from {_plural(int(i), 'IP')}"
-                       for k, n, s, e, i in zip(rows["key"], rows["count"], rows["start"], rows["end"], ips.reindex(rows.index))]
+    rows["summary"] = [
+        f"lockout spike on {k}: {n} account/IP blocks in {_duration(e - s)} from {_plural(int(i), 'IP')}"
+        for k, n, s, e, i in zip(rows["key"], rows["count"], rows["start"], rows["end"], ips.reindex(rows.index))
+    ]
     return _finish(rows, "lockout_spike")
 
 
-def signup_fraud(frame: pd.DataFrame, min_events: int = 20, window: timedelta | str = timedelta(minutes=60)) -> pd.DataFrame:
+def signup_fraud(
+    frame: pd.DataFrame, min_events: int = 20, window: timedelta | str = timedelta(minutes=60)
+) -> pd.DataFrame:
     """>= ``min_events`` ``ss``/``fs``/``signup_pwd_leak`` on one tenant within ``window``
     (``medium``; Panther's "Auth0 fraud risk volume")."""
     frame = prepare(frame)
@@ -510,20 +583,26 @@ def signup_fraud(frame: pd.DataFrame, min_events: int = 20, window: timedelta | 
         return empty_findings()
     ips = members.groupby("incident")["ip"].nunique()
     rows["severity"] = "medium"
-    rows["summary"] = [f"sign-up fraud volume on {k}: {n} sign-ups in {_duration(e - s)} from {_plural(int(i), 'IP')}"
-                       for k, n, s, e, i in zip(rows["key"], rows["count"], rows["start"], rows["end"], ips.reindex(rows.index))]
+    rows["summary"] = [
+        f"sign-up fraud volume on {k}: {n} sign-ups in {_duration(e - s)} from {_plural(int(i), 'IP')}"
+        for k, n, s, e, i in zip(rows["key"], rows["count"], rows["start"], rows["end"], ips.reindex(rows.index))
+    ]
     return _finish(rows, "signup_fraud")
 
 
-def mfa_push_fatigue(frame: pd.DataFrame, min_pushes: int = 5, window: timedelta | str = timedelta(minutes=30)) -> pd.DataFrame:
+def mfa_push_fatigue(
+    frame: pd.DataFrame, min_pushes: int = 5, window: timedelta | str = timedelta(minutes=30)
+) -> pd.DataFrame:
     """>= ``min_pushes`` ``gd_send_pn`` (MFA push sent) for one user within ``window`` (``high``)."""
     frame = prepare(frame)
     _, _, rows = _threshold_incidents(frame, _type_in(frame, MFA_PUSH_TYPE), _user_at, min_pushes, window)
     if rows.empty:
         return empty_findings()
     rows["severity"] = "high"
-    rows["summary"] = [f"MFA push fatigue on {k}: {n} push notifications in {_duration(e - s)}"
-                       for k, n, s, e in zip(rows["key"], rows["count"], rows["start"], rows["end"])]
+    rows["summary"] = [
+        f"MFA push fatigue on {k}: {n} push notifications in {_duration(e - s)}"
+        for k, n, s, e in zip(rows["key"], rows["count"], rows["start"], rows["end"])
+    ]
     return _finish(rows, "mfa_push_fatigue")
 
 
@@ -541,8 +620,11 @@ def refresh_token_reuse(frame: pd.DataFrame, window: timedelta | str = timedelta
         return empty_findings()
     ips = _distinct_ips(members)
     rows["severity"] = "high"
-    rows["summary"] = [f"refresh-token reuse for {k}: {_plural(int(n), 'reused refresh token')}" + (f" from {_ip_list(i)}" if isinstance(i, list) and i else "")
-                       for k, n, i in zip(rows["key"], rows["count"], ips.reindex(rows.index))]
+    rows["summary"] = [
+        f"refresh-token reuse for {k}: {_plural(int(n), 'reused refresh token')}"
+        + (f" from {_ip_list(i)}" if isinstance(i, list) and i else "")
+        for k, n, i in zip(rows["key"], rows["count"], ips.reindex(rows.index))
+    ]
     return _finish(rows, "refresh_token_reuse")
 
 
@@ -559,7 +641,9 @@ DETECTIONS: dict[str, Callable[..., pd.DataFrame]] = {
 }
 
 
-def run_detections(frame: pd.DataFrame, only: list[str] | tuple[str, ...] | None = None, **thresholds: dict) -> pd.DataFrame:
+def run_detections(
+    frame: pd.DataFrame, only: list[str] | tuple[str, ...] | None = None, **thresholds: dict
+) -> pd.DataFrame:
     """Run every detection (or ``only`` those named) and concatenate their findings by ``start``.
 
     ``thresholds`` maps a detection name to its keyword arguments, e.g.

@@ -23,27 +23,68 @@ def score_detections(findings: pd.DataFrame, attacks: Iterable[Any]) -> tuple[pd
     rows = []
     for attack in attacks:
         start, end = pd.Timestamp(attack.start), pd.Timestamp(attack.end)
-        candidates = findings.index[(findings["detection"] == attack.detection) & (findings["key"] == attack.key)
-                                    & (findings["start"] <= end) & (findings["end"] >= start)] if len(findings) else []
+        candidates = (
+            findings.index[
+                (findings["detection"] == attack.detection)
+                & (findings["key"] == attack.key)
+                & (findings["start"] <= end)
+                & (findings["end"] >= start)
+            ]
+            if len(findings)
+            else []
+        )
         hit = next((i for i in candidates if i not in used), None)
         if hit is not None:
             used.add(hit)
             row = findings.loc[hit]
-            rows.append({"kind": attack.kind, "detection": attack.detection, "key": attack.key, "start": start,
-                         "found": True, "expected_severity": attack.severity, "severity": row["severity"],
-                         "evidence_complete": set(attack.log_ids) <= set(row["evidence_ids"]), "summary": row["summary"]})
+            rows.append(
+                {
+                    "kind": attack.kind,
+                    "detection": attack.detection,
+                    "key": attack.key,
+                    "start": start,
+                    "found": True,
+                    "expected_severity": attack.severity,
+                    "severity": row["severity"],
+                    "evidence_complete": set(attack.log_ids) <= set(row["evidence_ids"]),
+                    "summary": row["summary"],
+                }
+            )
         else:
-            rows.append({"kind": attack.kind, "detection": attack.detection, "key": attack.key, "start": start,
-                         "found": False, "expected_severity": attack.severity, "severity": None,
-                         "evidence_complete": False, "summary": None})
-    table = pd.DataFrame(rows, columns=["kind", "detection", "key", "start", "found", "expected_severity", "severity",
-                                        "evidence_complete", "summary"])
+            rows.append(
+                {
+                    "kind": attack.kind,
+                    "detection": attack.detection,
+                    "key": attack.key,
+                    "start": start,
+                    "found": False,
+                    "expected_severity": attack.severity,
+                    "severity": None,
+                    "evidence_complete": False,
+                    "summary": None,
+                }
+            )
+    table = pd.DataFrame(
+        rows,
+        columns=[
+            "kind",
+            "detection",
+            "key",
+            "start",
+            "found",
+            "expected_severity",
+            "severity",
+            "evidence_complete",
+            "summary",
+        ],
+    )
     unexpected = findings.loc[[i for i in findings.index if i not in used]] if len(findings) else findings
     return table, unexpected
 
 
-def score_rule_findings(findings: pd.DataFrame, attacks: Iterable[Any],
-                        rule_names: dict[str, str | None]) -> tuple[pd.DataFrame, pd.DataFrame]:
+def score_rule_findings(
+    findings: pd.DataFrame, attacks: Iterable[Any], rule_names: dict[str, str | None]
+) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Score the findings of detection rules (``authviz detect``: ``rule_id``, ``group``, ``first``,
     ``last``, ``event_ids``) against injected attacks, as :func:`score_detections` does for
     ``run_detections``.
@@ -68,20 +109,42 @@ def score_rule_findings(findings: pd.DataFrame, attacks: Iterable[Any],
             if attack.detection:
                 ok = rule_names.get(finding["rule_id"]) == attack.detection and attack.key in map(str, group.values())
             else:
-                ok = finding["rule_id"] in set(getattr(attack, "rule_ids", ())) and bool(ids & set(finding["event_ids"]))
+                ok = finding["rule_id"] in set(getattr(attack, "rule_ids", ())) and bool(
+                    ids & set(finding["event_ids"])
+                )
             if ok:
                 hit = i
                 break
         if hit is not None:
             used.add(hit)
             row = findings.loc[hit]
-            rows.append({"kind": attack.kind, "rule": attack.detection or rule_names.get(row["rule_id"]) or row["title"],
-                         "key": attack.key, "start": start, "found": True,
-                         "evidence_complete": ids <= set(row["event_ids"]), "rule_id": row["rule_id"],
-                         "title": row["title"]})
+            rows.append(
+                {
+                    "kind": attack.kind,
+                    "rule": attack.detection or rule_names.get(row["rule_id"]) or row["title"],
+                    "key": attack.key,
+                    "start": start,
+                    "found": True,
+                    "evidence_complete": ids <= set(row["event_ids"]),
+                    "rule_id": row["rule_id"],
+                    "title": row["title"],
+                }
+            )
         else:
-            rows.append({"kind": attack.kind, "rule": attack.detection, "key": attack.key, "start": start,
-                         "found": False, "evidence_complete": False, "rule_id": None, "title": None})
-    table = pd.DataFrame(rows, columns=["kind", "rule", "key", "start", "found", "evidence_complete", "rule_id", "title"])
+            rows.append(
+                {
+                    "kind": attack.kind,
+                    "rule": attack.detection,
+                    "key": attack.key,
+                    "start": start,
+                    "found": False,
+                    "evidence_complete": False,
+                    "rule_id": None,
+                    "title": None,
+                }
+            )
+    table = pd.DataFrame(
+        rows, columns=["kind", "rule", "key", "start", "found", "evidence_complete", "rule_id", "title"]
+    )
     unexpected = findings.loc[[i for i in findings.index if i not in used]] if len(findings) else findings
     return table, unexpected

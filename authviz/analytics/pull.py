@@ -58,10 +58,16 @@ class PullState:
             return None
         try:
             data = json.loads(path.read_text())
-            return cls(domain=str(data["domain"]), last_log_id=data.get("last_log_id"),
-                       pulled=int(data.get("pulled", 0)), updated_at=float(data.get("updated_at", 0)))
+            return cls(
+                domain=str(data["domain"]),
+                last_log_id=data.get("last_log_id"),
+                pulled=int(data.get("pulled", 0)),
+                updated_at=float(data.get("updated_at", 0)),
+            )
         except (ValueError, KeyError, TypeError) as error:
-            raise PullError(f"the checkpoint file {path} is unreadable ({error}); remove it to start over, or give from_log_id").naming("from_log_id") from error
+            raise PullError(
+                f"the checkpoint file {path} is unreadable ({error}); remove it to start over, or give from_log_id"
+            ).naming("from_log_id") from error
 
     def save(self, out_dir: Path) -> None:
         self.updated_at = time.time()
@@ -110,18 +116,32 @@ class PartitionWriter:
         return written
 
 
-async def pull_logs(domain: str, out_dir: str | Path, *, token: str | None = None, client_id: str | None = None,
-                    client_secret: str | None = None, base_url: str | None = None, from_log_id: str | None = None,
-                    page_size: int = MAX_PAGE_SIZE, limit: int | None = None, flush_every: int = 10_000,
-                    max_retries: int = 5, max_wait: float = 60.0, progress: bool = True,
-                    sleep: Callable[[float], Awaitable[None]] = asyncio.sleep, timeout: float = 30.0) -> PullResult:
+async def pull_logs(
+    domain: str,
+    out_dir: str | Path,
+    *,
+    token: str | None = None,
+    client_id: str | None = None,
+    client_secret: str | None = None,
+    base_url: str | None = None,
+    from_log_id: str | None = None,
+    page_size: int = MAX_PAGE_SIZE,
+    limit: int | None = None,
+    flush_every: int = 10_000,
+    max_retries: int = 5,
+    max_wait: float = 60.0,
+    progress: bool = True,
+    sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+    timeout: float = 30.0,
+) -> PullResult:
     """Pull logs after the checkpoint (``from_log_id``, else the saved state, else the oldest) into
     ``out_dir``. ``limit`` caps the number of logs this run; ``max_wait`` is the longest rate-limit
     pause accepted before stopping with a "run again later" error (progress is saved first)."""
     domain = normalise_domain(domain)
     if not 1 <= int(page_size) <= MAX_PAGE_SIZE:
-        raise SettingError(f"page_size must be between 1 and {MAX_PAGE_SIZE} (Auth0's page limit), not {page_size}",
-                           "page_size")
+        raise SettingError(
+            f"page_size must be between 1 and {MAX_PAGE_SIZE} (Auth0's page limit), not {page_size}", "page_size"
+        )
     if limit is not None and limit < 1:
         raise SettingError("limit must be at least 1", "limit")
     if not token and not (client_id and client_secret):
@@ -154,11 +174,27 @@ async def pull_logs(domain: str, out_dir: str | Path, *, token: str | None = Non
         state.save(out)
         buffer.clear()
 
-    bar = tqdm(total=limit, unit="log", desc=f"pulling {domain}", disable=None if progress else True, file=sys.stderr, leave=False)  # None: off when stderr is not a terminal
+    bar = tqdm(
+        total=limit,
+        unit="log",
+        desc=f"pulling {domain}",
+        disable=None if progress else True,
+        file=sys.stderr,
+        leave=False,
+    )  # None: off when stderr is not a terminal
     try:
         async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=timeout)) as session:
-            client = ManagementClient(session, domain, token=token, client_id=client_id, client_secret=client_secret,
-                                      base_url=base_url, max_retries=max_retries, max_wait=max_wait, sleep=sleep)
+            client = ManagementClient(
+                session,
+                domain,
+                token=token,
+                client_id=client_id,
+                client_secret=client_secret,
+                base_url=base_url,
+                max_retries=max_retries,
+                max_wait=max_wait,
+                sleep=sleep,
+            )
             try:
                 async with contextlib.aclosing(client.log_pages(start, page_size)) as pages:
                     async for page in pages:

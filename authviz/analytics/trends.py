@@ -23,8 +23,9 @@ def time_series(frame: pd.DataFrame, interval: str = "1h") -> pd.DataFrame:
     logins), NaN when there were neither. Indexed by interval start (UTC); empty intervals are 0."""
     columns = [*SERIES_CATEGORIES, "events"]
     if frame.empty:
-        out = pd.DataFrame({c: pd.Series([], dtype="int64") for c in columns},
-                           index=pd.DatetimeIndex([], tz="UTC", name="timestamp"))
+        out = pd.DataFrame(
+            {c: pd.Series([], dtype="int64") for c in columns}, index=pd.DatetimeIndex([], tz="UTC", name="timestamp")
+        )
         out["failure_rate"] = pd.Series([], dtype="float64")
         return out
     ts = frame["timestamp"]
@@ -88,8 +89,10 @@ def new_vs_returning(frame: pd.DataFrame, interval: str = "1D") -> pd.DataFrame:
         user = user.where(user.notna() & (user != ""), logins[column].astype(object))
     ok = user.notna() & (user != "")
     if not ok.any():
-        return pd.DataFrame({"new": pd.Series([], dtype="int64"), "returning": pd.Series([], dtype="int64")},
-                            index=pd.DatetimeIndex([], tz="UTC", name="timestamp"))
+        return pd.DataFrame(
+            {"new": pd.Series([], dtype="int64"), "returning": pd.Series([], dtype="int64")},
+            index=pd.DatetimeIndex([], tz="UTC", name="timestamp"),
+        )
     bucket = logins.loc[ok, "timestamp"].dt.floor(interval)
     pairs = pd.DataFrame({"user": user[ok].to_numpy(), "bucket": bucket.to_numpy()}).drop_duplicates()
     first = pairs.groupby("user")["bucket"].transform("min")

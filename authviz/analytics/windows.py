@@ -77,8 +77,8 @@ def rolling_distinct(codes: np.ndarray, t: np.ndarray, values: np.ndarray, windo
     all_c = np.concatenate([codes, starts_c, ends_c])
     comp, span, unit = composite(all_c, all_t, 0)
     q = comp[:n]
-    s_comp = np.sort(comp[n:n + len(starts_t)])
-    e_comp = np.sort(comp[n + len(starts_t):])
+    s_comp = np.sort(comp[n : n + len(starts_t)])
+    e_comp = np.sort(comp[n + len(starts_t) :])
     base = codes.astype(np.int64) * span
     started = np.searchsorted(s_comp, q, side="right") - np.searchsorted(s_comp, base, side="left")
     ended = np.searchsorted(e_comp, q, side="left") - np.searchsorted(e_comp, base, side="left")

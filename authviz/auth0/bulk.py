@@ -41,8 +41,15 @@ from authviz.auth0.frame import LogFrame, events_to_frame
 from authviz.auth0.log_types import category_for, describe_type
 from authviz.auth0.model import AuthEvent, ParseError, Reject
 from authviz.auth0.parse import (
-    CONTENT_FIELDS, LEADING_SPACE, NOT_ONE_DOCUMENT, Collector, document_records, document_value,
-    dumps_text, loads, parse_event,
+    CONTENT_FIELDS,
+    LEADING_SPACE,
+    NOT_ONE_DOCUMENT,
+    Collector,
+    document_records,
+    document_value,
+    dumps_text,
+    loads,
+    parse_event,
     tenant_from_hostname,
 )
 from authviz.auth0.schema import CATEGORIES, COLUMNS, SOURCES, conform, empty_frame
@@ -62,15 +69,34 @@ MIN_COLUMNAR_LINES = 64
 PROGRESS_MIN_BYTES = 8 * 1024 * 1024
 
 _TEXT = pa.string()
-_LOCATION = pa.struct([
-    ("country_code", _TEXT), ("country_code3", _TEXT), ("country_name", _TEXT),
-    ("city_name", _TEXT), ("latitude", pa.float64()), ("longitude", pa.float64()),
-])
+_LOCATION = pa.struct(
+    [
+        ("country_code", _TEXT),
+        ("country_code3", _TEXT),
+        ("country_name", _TEXT),
+        ("city_name", _TEXT),
+        ("latitude", pa.float64()),
+        ("longitude", pa.float64()),
+    ]
+)
 _ENTRY_FIELDS = [
-    ("log_id", _TEXT), ("_id", _TEXT), ("date", _TEXT), ("type", _TEXT), ("description", _TEXT),
-    ("user_id", _TEXT), ("user_name", _TEXT), ("connection", _TEXT), ("client_id", _TEXT),
-    ("client_name", _TEXT), ("ip", _TEXT), ("user_agent", _TEXT), ("hostname", _TEXT),
-    ("tenant_name", _TEXT), ("tenant", _TEXT), ("is_mobile", pa.bool_()), ("isMobile", pa.bool_()),
+    ("log_id", _TEXT),
+    ("_id", _TEXT),
+    ("date", _TEXT),
+    ("type", _TEXT),
+    ("description", _TEXT),
+    ("user_id", _TEXT),
+    ("user_name", _TEXT),
+    ("connection", _TEXT),
+    ("client_id", _TEXT),
+    ("client_name", _TEXT),
+    ("ip", _TEXT),
+    ("user_agent", _TEXT),
+    ("hostname", _TEXT),
+    ("tenant_name", _TEXT),
+    ("tenant", _TEXT),
+    ("is_mobile", pa.bool_()),
+    ("isMobile", pa.bool_()),
     ("location_info", _LOCATION),
 ]
 _ENTRY = pa.struct(_ENTRY_FIELDS)
@@ -106,8 +132,17 @@ def _leaf_types(fields: Iterable[pa.Field], prefix: str = "") -> dict[str, pa.Da
 #: Every column path of :data:`LINE_SCHEMA` with its type (missing ones are read as all-null).
 _PATH_TYPES = _leaf_types(LINE_SCHEMA)
 _STRING_TYPES = {pa.string(): pd.StringDtype(), pa.large_string(): pd.StringDtype()}
-_TEXT_COLUMNS = ("description", "user_id", "user_name", "connection", "client_id", "client_name",
-                 "ip", "user_agent", "hostname")
+_TEXT_COLUMNS = (
+    "description",
+    "user_id",
+    "user_name",
+    "connection",
+    "client_id",
+    "client_name",
+    "ip",
+    "user_agent",
+    "hostname",
+)
 
 
 class LogInputError(AuthvizError):
@@ -117,9 +152,13 @@ class LogInputError(AuthvizError):
 
 #: Leading bytes of formats that are passed by mistake for a log file, and what they are.
 BINARY_SIGNATURES: tuple[tuple[bytes, str], ...] = (
-    (b"PAR1", "a Parquet file"), (b"BZh", "bzip2-compressed"), (b"PK\x03\x04", "a zip archive"),
-    (b"\xfd7zXZ\x00", "xz-compressed"), (b"\x28\xb5\x2f\xfd", "zstd-compressed"),
-    (b"SQLite format 3\x00", "an SQLite database"), (b"\x7fELF", "a program"),
+    (b"PAR1", "a Parquet file"),
+    (b"BZh", "bzip2-compressed"),
+    (b"PK\x03\x04", "a zip archive"),
+    (b"\xfd7zXZ\x00", "xz-compressed"),
+    (b"\x28\xb5\x2f\xfd", "zstd-compressed"),
+    (b"SQLite format 3\x00", "an SQLite database"),
+    (b"\x7fELF", "a program"),
 )
 #: A NUL byte among this many leading (decompressed) bytes marks a binary file: JSON text
 #: never holds one.
@@ -136,9 +175,15 @@ def _refuse_binary(head: bytes, label: str) -> None:
         raise LogInputError(f"{label} is a binary file, not Auth0 logs: {_TEXT_EXPECTED}")
 
 
-def read_logs(source: str | Path | bytes | bytearray | memoryview | Iterable[Any], *,
-              source_shape: str | None = None, strict: bool = False, progress: bool = False,
-              dedup: bool = True, engine: str = "pyarrow") -> LogFrame:
+def read_logs(
+    source: str | Path | bytes | bytearray | memoryview | Iterable[Any],
+    *,
+    source_shape: str | None = None,
+    strict: bool = False,
+    progress: bool = False,
+    dedup: bool = True,
+    engine: str = "pyarrow",
+) -> LogFrame:
     """Read Auth0 logs of any shape into a :class:`LogFrame`.
 
     ``source``: a path (JSON lines, a JSON array or one JSON document, optionally gzip), the bytes
@@ -162,9 +207,15 @@ def read_logs(source: str | Path | bytes | bytearray | memoryview | Iterable[Any
     return _finish(frames, collector, dedup=dedup)
 
 
-def read_log_files(paths: Iterable[str | Path], *, source_shape: str | None = None,
-                   strict: bool = False, progress: bool = False, dedup: bool = True,
-                   engine: str = "pyarrow") -> LogFrame:
+def read_log_files(
+    paths: Iterable[str | Path],
+    *,
+    source_shape: str | None = None,
+    strict: bool = False,
+    progress: bool = False,
+    dedup: bool = True,
+    engine: str = "pyarrow",
+) -> LogFrame:
     """Read several log files as one stream: one frame, deduplicated across all of them.
 
     Each reject carries the file it came from in ``Reject.input``.
@@ -207,8 +258,7 @@ def _maybe_gunzip(data: bytes, label: str) -> bytes:
         raise LogInputError(f"{label} looks gzip-compressed but cannot be decompressed: {error}") from None
 
 
-def _frames_from_iterable(records: Iterable[Any], collector: Collector,
-                          source_shape: str | None) -> list[pd.DataFrame]:
+def _frames_from_iterable(records: Iterable[Any], collector: Collector, source_shape: str | None) -> list[pd.DataFrame]:
     items = list(records)
     if items and all(isinstance(item, (str, bytes, bytearray)) for item in items):
         lines = [item.encode("utf-8") if isinstance(item, str) else bytes(item) for item in items]
@@ -231,8 +281,9 @@ def _frames_from_iterable(records: Iterable[Any], collector: Collector,
     return [frame]
 
 
-def _frames_from_path(path: str | Path, collector: Collector, source_shape: str | None,
-                      progress: bool, *, use_duckdb: bool = False) -> list[pd.DataFrame]:
+def _frames_from_path(
+    path: str | Path, collector: Collector, source_shape: str | None, progress: bool, *, use_duckdb: bool = False
+) -> list[pd.DataFrame]:
     """Frames of one file. JSON lines are read :data:`CHUNK_BYTES` at a time (the file is never
     held whole in memory) and parsed by DuckDB (:func:`_duckdb_read`; pyarrow's JSON reader with
     ``use_duckdb=False``); a JSON array or a single document is read whole."""
@@ -270,8 +321,15 @@ def _frames_from_path(path: str | Path, collector: Collector, source_shape: str 
         if table is not None:
             mark = len(collector.result.rejects)
             try:
-                return _lines_from_file(head, read, table, collector, source_shape,
-                                        _progress_bar(path.stat().st_size, enabled=progress), raw_file)
+                return _lines_from_file(
+                    head,
+                    read,
+                    table,
+                    collector,
+                    source_shape,
+                    _progress_bar(path.stat().st_size, enabled=progress),
+                    raw_file,
+                )
             except _Misaligned:  # DuckDB split the lines otherwise: read again, the other way
                 del collector.result.rejects[mark:]
                 raw_file.seek(0)
@@ -289,8 +347,11 @@ def _frames_from_path(path: str | Path, collector: Collector, source_shape: str 
                     carry = block
                     continue
                 if cut:
-                    frames.extend(_read_lines(block, collector, source_shape=source_shape,
-                                              progress=False, first_number=number, limit=cut))
+                    frames.extend(
+                        _read_lines(
+                            block, collector, source_shape=source_shape, progress=False, first_number=number, limit=cut
+                        )
+                    )
                     number += block.count(b"\n", 0, cut)
                 carry = block[cut:]
                 if bar is not None:
@@ -322,15 +383,21 @@ def _duckdb_type(data_type: pa.DataType, name: str = "") -> str:
 def _leaf_check(value: str, data_type: pa.DataType) -> tuple[str, str]:
     """(SQL: the JSON text ``value`` is null or of the schema's type; SQL: its typed value)."""
     if pa.types.is_boolean(data_type):
-        return (f"({value} IS NULL OR {value} IN ('null', 'true', 'false'))",
-                f"CASE {value} WHEN 'true' THEN true WHEN 'false' THEN false END")
+        return (
+            f"({value} IS NULL OR {value} IN ('null', 'true', 'false'))",
+            f"CASE {value} WHEN 'true' THEN true WHEN 'false' THEN false END",
+        )
     if pa.types.is_floating(data_type):
         number = f"(ascii({value}) BETWEEN 48 AND 57 OR ascii({value}) = 45)"  # a digit or '-'
-        return (f"({value} IS NULL OR {value} = 'null' OR {number})",
-                f"CASE WHEN {number} THEN TRY_CAST({value} AS DOUBLE) END")
-    return (f"({value} IS NULL OR {value} = 'null' OR starts_with({value}, '\"'))",
-            f"CASE WHEN NOT starts_with({value}, '\"') THEN NULL WHEN contains({value}, '\\') "
-            f"THEN json_extract_string({value}, '$') ELSE {value}[2:-2] END")
+        return (
+            f"({value} IS NULL OR {value} = 'null' OR {number})",
+            f"CASE WHEN {number} THEN TRY_CAST({value} AS DOUBLE) END",
+        )
+    return (
+        f"({value} IS NULL OR {value} = 'null' OR starts_with({value}, '\"'))",
+        f"CASE WHEN NOT starts_with({value}, '\"') THEN NULL WHEN contains({value}, '\\') "
+        f"THEN json_extract_string({value}, '$') ELSE {value}[2:-2] END",
+    )
 
 
 def _duckdb_sql(shape: str | None = None) -> tuple[str, str]:
@@ -347,9 +414,13 @@ def _duckdb_sql(shape: str | None = None) -> tuple[str, str]:
     selected (the caller fills them with nulls).
     """
     schema = SHAPE_SCHEMAS[shape]
-    columns = "{" + ", ".join(
-        f"'{f.name}': '{'JSON' if pa.types.is_null(f.type) else _duckdb_type(f.type, f.name)}'" for f in schema
-    ) + "}"
+    columns = (
+        "{"
+        + ", ".join(
+            f"'{f.name}': '{'JSON' if pa.types.is_null(f.type) else _duckdb_type(f.type, f.name)}'" for f in schema
+        )
+        + "}"
+    )
     absent = [f'"{f.name}" IS NULL' for f in schema if pa.types.is_null(f.type)]
     holders: dict[str, tuple[str, list[str]]] = {}  # JSON object path -> (its alias, field names)
     checks, select = list(absent), []
@@ -359,7 +430,7 @@ def _duckdb_sql(shape: str | None = None) -> tuple[str, str]:
         parts = path.split(".")
         inside = next((i for i, part in enumerate(parts[:-1]) if part in _JSON_OBJECTS), None)
         if inside is not None:  # a field of an object read as JSON text: one list extraction per object
-            holder = ".".join(parts[:inside + 1])
+            holder = ".".join(parts[: inside + 1])
             alias, names = holders.setdefault(holder, (f"_obj{len(holders)}", []))
             names.append(parts[-1])
             value = f'"{alias}"[{len(names)}]'
@@ -369,15 +440,18 @@ def _duckdb_sql(shape: str | None = None) -> tuple[str, str]:
             checks.append(f"({value} IS NULL OR json_type({value}) IN ('NULL', 'OBJECT'))")
             select.append(f"CASE WHEN json_type({value}) = 'OBJECT' THEN true END AS \"{path}\"")
         elif pa.types.is_struct(data_type):
-            select.append(f"CASE WHEN {value} IS NOT NULL THEN true END AS \"{path}\"")
+            select.append(f'CASE WHEN {value} IS NOT NULL THEN true END AS "{path}"')
         else:
             check, typed = _leaf_check(value, data_type)
             checks.append(check)
-            select.append(f"{typed} AS \"{path}\"")
+            select.append(f'{typed} AS "{path}"')
     select.insert(0, "coalesce(" + " AND ".join(checks) + ", false) AS vouched")
     extracted = "".join(
-        ", json_extract(" + ".".join(f'"{part}"' for part in holder.split(".")) + ", ["
-        + ", ".join(f"'$.\"{name}\"'" for name in names) + f"]) AS \"{alias}\""
+        ", json_extract("
+        + ".".join(f'"{part}"' for part in holder.split("."))
+        + ", ["
+        + ", ".join(f"'$.\"{name}\"'" for name in names)
+        + f']) AS "{alias}"'
         for holder, (alias, names) in holders.items()
     )
     return columns, ", ".join(select) + "\0" + extracted
@@ -399,9 +473,11 @@ def _duckdb_read(path: Path, compressed: bool, shape: str | None = None) -> pa.T
     literal = str(path).replace("'", "''")
     columns, select = _DUCKDB_SQL[shape]
     select, extracted = select.split("\0")
-    sql = (f"SELECT {select} FROM (SELECT *{extracted} FROM read_json('{literal}', format = 'newline_delimited', "
-           f"columns = {columns}, ignore_errors = true, maximum_object_size = {MAX_LINE_BYTES}, "
-           f"compression = '{'gzip' if compressed else 'none'}'))")
+    sql = (
+        f"SELECT {select} FROM (SELECT *{extracted} FROM read_json('{literal}', format = 'newline_delimited', "
+        f"columns = {columns}, ignore_errors = true, maximum_object_size = {MAX_LINE_BYTES}, "
+        f"compression = '{'gzip' if compressed else 'none'}'))"
+    )
     with duckdb.connect() as connection:
         connection.execute("SET preserve_insertion_order = true")
         relation = connection.sql(sql)
@@ -417,8 +493,9 @@ def _duckdb_read(path: Path, compressed: bool, shape: str | None = None) -> pa.T
 _LENIENT_PATTERN = r"NaN|Infinity|,[ \t\r\n]*[}\]]|\x{FEFF}"
 
 
-def _lines_from_file(head: bytes, read, table: pa.Table, collector: Collector, source_shape: str | None,
-                     bar, raw_file) -> list[pd.DataFrame]:
+def _lines_from_file(
+    head: bytes, read, table: pa.Table, collector: Collector, source_shape: str | None, bar, raw_file
+) -> list[pd.DataFrame]:
     """Frames of a JSON-lines file whose columns DuckDB read into ``table``; the file's own
     lines (read here :data:`CHUNK_BYTES` at a time) give positions and ``raw``."""
     frames: list[pd.DataFrame] = []
@@ -457,8 +534,15 @@ def _lines_from_file(head: bytes, read, table: pa.Table, collector: Collector, s
     return frames
 
 
-def _block_from_rows(block: bytes, part: pa.Table, starts: np.ndarray, ends: np.ndarray, numbers: np.ndarray,
-                     collector: Collector, source_shape: str | None) -> pd.DataFrame:
+def _block_from_rows(
+    block: bytes,
+    part: pa.Table,
+    starts: np.ndarray,
+    ends: np.ndarray,
+    numbers: np.ndarray,
+    collector: Collector,
+    source_shape: str | None,
+) -> pd.DataFrame:
     raw = _line_array(block, starts, ends)
     if raw is None:  # not UTF-8 somewhere in the block
         return _per_record(block, starts, ends, numbers, collector, source_shape)
@@ -480,7 +564,7 @@ def _block_from_rows(block: bytes, part: pa.Table, starts: np.ndarray, ends: np.
 def _needs_whole_document(head: bytes) -> bool:
     """Whether a file starting with ``head`` must be read whole (not JSON lines)."""
     begin = LEADING_SPACE.match(head).end()
-    opening = head[begin:begin + 1]
+    opening = head[begin : begin + 1]
     if opening == b"[":
         return True
     if opening != b"{":
@@ -495,16 +579,16 @@ def _needs_whole_document(head: bytes) -> bool:
     return LEADING_SPACE.match(head, newline).end() == len(head)  # only one line: one document
 
 
-def _frames_from_bytes(data: bytes, collector: Collector, source_shape: str | None,
-                       progress: bool) -> list[pd.DataFrame]:
+def _frames_from_bytes(
+    data: bytes, collector: Collector, source_shape: str | None, progress: bool
+) -> list[pd.DataFrame]:
     value = document_value(data)
     if value is not NOT_ONE_DOCUMENT:
         return [_read_document(data, value, collector, source_shape=source_shape)]
     return list(_read_lines(data, collector, source_shape=source_shape, progress=progress))
 
 
-def _read_document(data: bytes, value: Any, collector: Collector, *,
-                   source_shape: str | None) -> pd.DataFrame:
+def _read_document(data: bytes, value: Any, collector: Collector, *, source_shape: str | None) -> pd.DataFrame:
     events: list[AuthEvent] = []
     positions: list[int] = []
     texts: list[str] = []
@@ -552,16 +636,26 @@ def _line_bounds(data: bytes, limit: int) -> tuple[np.ndarray, np.ndarray, np.nd
     ends = ends - carriage
     keep = ends > starts
     # Lines starting with whitespace may be blank: check those few one by one.
-    maybe_blank = np.flatnonzero(keep & np.isin(buffer[np.minimum(starts, max(len(buffer) - 1, 0))],
-                                                [9, 11, 12, 13, 32]) if len(buffer) else keep)
+    maybe_blank = np.flatnonzero(
+        keep & np.isin(buffer[np.minimum(starts, max(len(buffer) - 1, 0))], [9, 11, 12, 13, 32])
+        if len(buffer)
+        else keep
+    )
     for index in maybe_blank:
-        if not data[starts[index]:ends[index]].strip():
+        if not data[starts[index] : ends[index]].strip():
             keep[index] = False
     return starts[keep], ends[keep], numbers[keep]
 
 
-def _read_lines(data: bytes, collector: Collector, *, source_shape: str | None,
-                progress: bool, first_number: int = 1, limit: int | None = None) -> Iterator[pd.DataFrame]:
+def _read_lines(
+    data: bytes,
+    collector: Collector,
+    *,
+    source_shape: str | None,
+    progress: bool,
+    first_number: int = 1,
+    limit: int | None = None,
+) -> Iterator[pd.DataFrame]:
     """Frames of the JSON lines in ``data[:limit]``; line numbers start at ``first_number``."""
     starts, ends, numbers = _line_bounds(data, len(data) if limit is None else limit)
     if len(starts) == 0:
@@ -571,8 +665,9 @@ def _read_lines(data: bytes, collector: Collector, *, source_shape: str | None,
     try:
         chunk_starts = _chunk_boundaries(starts, ends, CHUNK_BYTES)
         for first, last in zip(chunk_starts[:-1], chunk_starts[1:]):
-            yield from _read_block(data, starts[first:last], ends[first:last], numbers[first:last],
-                                   collector, source_shape)
+            yield from _read_block(
+                data, starts[first:last], ends[first:last], numbers[first:last], collector, source_shape
+            )
             if bar is not None:
                 bar.update(int(ends[last - 1] - starts[first]))
     finally:
@@ -599,8 +694,14 @@ def _progress_bar(total: int, *, enabled: bool):
     return tqdm(total=total, unit="B", unit_scale=True, desc="parsing", file=sys.stderr, leave=False)
 
 
-def _read_block(data: bytes, starts: np.ndarray, ends: np.ndarray, numbers: np.ndarray,
-                collector: Collector, source_shape: str | None) -> Iterator[pd.DataFrame]:
+def _read_block(
+    data: bytes,
+    starts: np.ndarray,
+    ends: np.ndarray,
+    numbers: np.ndarray,
+    collector: Collector,
+    source_shape: str | None,
+) -> Iterator[pd.DataFrame]:
     if len(starts) == 0:
         return
     # pyarrow's reader crashes (segfault) on some inputs that do not open with an object, e.g. a
@@ -660,8 +761,14 @@ def _columnar(data: bytes, begin: int, end: int, expected_rows: int, shape: str 
     return table if table.num_rows == expected_rows else None
 
 
-def _per_record(data: bytes, starts: np.ndarray, ends: np.ndarray, numbers: np.ndarray,
-                collector: Collector, source_shape: str | None) -> pd.DataFrame:
+def _per_record(
+    data: bytes,
+    starts: np.ndarray,
+    ends: np.ndarray,
+    numbers: np.ndarray,
+    collector: Collector,
+    source_shape: str | None,
+) -> pd.DataFrame:
     events: list[AuthEvent] = []
     positions: list[int] = []
     texts: list[str] = []
@@ -722,26 +829,42 @@ def _coalesce_nonempty(*arrays: pa.Array) -> pa.Array:
     return out
 
 
-def _table_to_frame(table: pa.Table, data: bytes, starts: np.ndarray, ends: np.ndarray,
-                    numbers: np.ndarray, collector: Collector,
-                    source_shape: str | None) -> pd.DataFrame | None:
+def _table_to_frame(
+    table: pa.Table,
+    data: bytes,
+    starts: np.ndarray,
+    ends: np.ndarray,
+    numbers: np.ndarray,
+    collector: Collector,
+    source_shape: str | None,
+) -> pd.DataFrame | None:
     """The rows of one block the columnar pass vouches for, plus the others parsed per record.
 
     ``None`` when the block's text is not valid UTF-8 (the caller splits it).
     """
     n = table.num_rows
     read = _flat_columns(table)
-    col = {path: read[path] if path in read and read[path].type == kind_ else pa.nulls(n, kind_)
-           for path, kind_ in _PATH_TYPES.items()}
+    col = {
+        path: read[path] if path in read and read[path].type == kind_ else pa.nulls(n, kind_)
+        for path, kind_ in _PATH_TYPES.items()
+    }
     raw = _line_array(data, starts, ends)
     if raw is None:
         return None
     return _columns_frame(col, raw, np.ones(n, dtype=bool), data, starts, ends, numbers, collector, source_shape)
 
 
-def _columns_frame(col: dict[str, pa.Array], raw: pa.Array, vouched: np.ndarray, data: bytes, starts: np.ndarray,
-                   ends: np.ndarray, numbers: np.ndarray, collector: Collector,
-                   source_shape: str | None) -> pd.DataFrame:
+def _columns_frame(
+    col: dict[str, pa.Array],
+    raw: pa.Array,
+    vouched: np.ndarray,
+    data: bytes,
+    starts: np.ndarray,
+    ends: np.ndarray,
+    numbers: np.ndarray,
+    collector: Collector,
+    source_shape: str | None,
+) -> pd.DataFrame:
     """The rows the columnar pass vouches for (``vouched`` and a complete log entry), plus the
     others parsed per record; ``col`` holds every :data:`LINE_SCHEMA` path (struct paths: valid
     where the object is present)."""
@@ -780,8 +903,7 @@ def _columns_frame(col: dict[str, pa.Array], raw: pa.Array, vouched: np.ndarray,
     type_code = pick("type")
     timestamps = parse_timestamp_array(pick("date"))
     shaped = pc.or_(pc.or_(eventbridge, log_stream), flat)
-    accepted = pc.and_(pc.and_(shaped, _nonempty(event_id)),
-                       pc.and_(_nonempty(type_code), pc.is_valid(timestamps)))
+    accepted = pc.and_(pc.and_(shaped, _nonempty(event_id)), pc.and_(_nonempty(type_code), pc.is_valid(timestamps)))
     accepted_np = np.asarray(accepted.to_numpy(zero_copy_only=False), dtype=bool) & vouched
 
     columns: dict[str, Any] = {"event_id": event_id, "timestamp": timestamps, "type": type_code}
@@ -791,7 +913,9 @@ def _columns_frame(col: dict[str, pa.Array], raw: pa.Array, vouched: np.ndarray,
         columns[name] = pick(f"location_info.{name}")
     columns["is_mobile"] = pc.coalesce(pick("is_mobile"), pick("isMobile"))
     columns["tenant"] = _coalesce_nonempty(
-        pick("tenant_name"), pick("tenant"), _mapped_text(columns["hostname"], tenant_from_hostname),
+        pick("tenant_name"),
+        pick("tenant"),
+        _mapped_text(columns["hostname"], tenant_from_hostname),
     )
     source = pc.if_else(eventbridge, "eventbridge", pc.if_else(log_stream, "log_stream", "management_api"))
     frame = _columns_to_frame(columns, source, raw, numbers)
@@ -850,7 +974,9 @@ def _columns_to_frame(columns: dict[str, Any], source: pa.Array, raw: pa.Array, 
     type_code = columns["type"]
     description = pc.coalesce(columns["description"], _mapped_text(type_code, describe_type))
     user_name = columns["user_name"]
-    email = pc.if_else(pc.fill_null(pc.match_substring(user_name, "@"), False), user_name, pa.nulls(len(user_name), _TEXT))
+    email = pc.if_else(
+        pc.fill_null(pc.match_substring(user_name, "@"), False), user_name, pa.nulls(len(user_name), _TEXT)
+    )
     code, iso3, name = _countries(columns["country_code"], columns["country_code3"], columns["country_name"])
 
     def text(values: pa.Array) -> pd.Series:
@@ -877,7 +1003,9 @@ def _columns_to_frame(columns: dict[str, Any], source: pa.Array, raw: pa.Array, 
         "city": text(columns["city_name"]),
         "latitude": columns["latitude"].to_numpy(zero_copy_only=False),
         "longitude": columns["longitude"].to_numpy(zero_copy_only=False),
-        "is_mobile": pd.array(columns["is_mobile"].to_pandas(types_mapper={pa.bool_(): pd.BooleanDtype()}.get), dtype="boolean"),
+        "is_mobile": pd.array(
+            columns["is_mobile"].to_pandas(types_mapper={pa.bool_(): pd.BooleanDtype()}.get), dtype="boolean"
+        ),
         "tenant": text(columns["tenant"]),
         "source": _categorical(source, lambda value: value, list(SOURCES)),
         "raw": text(raw),
@@ -952,9 +1080,9 @@ def _drop_repeats(frame: pd.DataFrame, repeated: np.ndarray, collector: Collecto
         if inputs is not None and inputs[first] != inputs[index]:
             where = f"{inputs[first]} record {first_position}"
         collector.reject(
-            int(frame["_position"].iat[index]), str(frame["raw"].iat[index]),
-            f"event id {ids[index]!r} was already seen in {where} with different content; "
-            f"{where} was kept",
+            int(frame["_position"].iat[index]),
+            str(frame["raw"].iat[index]),
+            f"event id {ids[index]!r} was already seen in {where} with different content; {where} was kept",
             input=inputs[index] if inputs is not None else None,
         )
     return frame[~repeated], duplicates

@@ -134,8 +134,11 @@ def normalize_country(value: str | None) -> Country:
     if not text:
         return UNKNOWN
     if text.isascii() and text.isalpha() and len(text) in (2, 3):
-        record = (pycountry.countries.get(alpha_2=text.upper()) if len(text) == 2
-                  else pycountry.countries.get(alpha_3=text.upper()))
+        record = (
+            pycountry.countries.get(alpha_2=text.upper())
+            if len(text) == 2
+            else pycountry.countries.get(alpha_3=text.upper())
+        )
         if record is not None:
             return _country(record)
     code = _folded_names().get(_fold(text))

@@ -31,7 +31,13 @@ from authviz.auth0.countries import resolve_country
 from authviz.auth0.log_types import category_for, describe_type
 from authviz.auth0.model import AuthEvent, ParseError, iso_z, unwrap
 from authviz.auth0.parse import (
-    CONTENT_FIELDS, NOT_ONE_DOCUMENT, document_records, document_value, dumps_text, loads, parse_event,
+    CONTENT_FIELDS,
+    NOT_ONE_DOCUMENT,
+    document_records,
+    document_value,
+    dumps_text,
+    loads,
+    parse_event,
     tenant_from_hostname,
 )
 from authviz.auth0.schema import COLUMNS
@@ -113,8 +119,9 @@ _TEXT_OR_NULL = frozenset({str, type(None)})
 _countries: dict[tuple[Any, Any, Any], tuple[str | None, str | None, str | None]] = {}
 
 
-def _country_columns(code: str | None, code3: str | None,
-                     name: str | None) -> tuple[str | None, str | None, str | None]:
+def _country_columns(
+    code: str | None, code3: str | None, name: str | None
+) -> tuple[str | None, str | None, str | None]:
     key = (code, code3, name)
     columns = _countries.get(key)
     if columns is None:
@@ -166,11 +173,13 @@ def _entry_event(entry: dict[str, Any], outer_id: Any, source: str) -> dict[str,
         code = code3 = name = city = latitude = longitude = None
     elif type(location) is _dict:
         lget = location.get
-        code, code3, name, city = (lget("country_code"), lget("country_code3"),
-                                   lget("country_name"), lget("city_name"))
+        code, code3, name, city = (lget("country_code"), lget("country_code3"), lget("country_name"), lget("city_name"))
         latitude, longitude = lget("latitude"), lget("longitude")
-        if type(latitude) is not _float or type(longitude) is not _float or not (
-                isfinite(latitude) and isfinite(longitude)):
+        if (
+            type(latitude) is not _float
+            or type(longitude) is not _float
+            or not (isfinite(latitude) and isfinite(longitude))
+        ):
             latitude, longitude = _coordinate(latitude), _coordinate(longitude)
             if latitude is False or longitude is False:
                 return None
@@ -189,11 +198,37 @@ def _entry_event(entry: dict[str, Any], outer_id: Any, source: str) -> dict[str,
         if other is not None and other != "":
             tenant = other
     description, user_id, user_name, connection, client_id, client_name, ip, user_agent, hostname = (
-        get("description"), get("user_id"), get("user_name"), get("connection"), get("client_id"),
-        get("client_name"), get("ip"), get("user_agent"), get("hostname"))
-    if not _TEXT_OR_NULL.issuperset(map(type, (
-            description, user_id, user_name, connection, client_id, client_name, ip, user_agent,
-            hostname, tenant, code, code3, name, city))):
+        get("description"),
+        get("user_id"),
+        get("user_name"),
+        get("connection"),
+        get("client_id"),
+        get("client_name"),
+        get("ip"),
+        get("user_agent"),
+        get("hostname"),
+    )
+    if not _TEXT_OR_NULL.issuperset(
+        map(
+            type,
+            (
+                description,
+                user_id,
+                user_name,
+                connection,
+                client_id,
+                client_name,
+                ip,
+                user_agent,
+                hostname,
+                tenant,
+                code,
+                code3,
+                name,
+                city,
+            ),
+        )
+    ):
         return None  # a number or boolean where text belongs: the reference converts or refuses
     category, default_description = _type_info(type_code)
     country_code, country_iso3, country_name = _country_columns(code, code3, name)
@@ -357,9 +392,16 @@ def read_body_fast(body: bytes) -> BodyRead:
             duplicates += 1
         else:  # the reference's conflict (authviz.auth0.parse.Collector.event), same words
             text = raw if isinstance(raw, str) else _line_text(raw)
-            rejects.append((position, (
-                f"record {position}: event id {log_id!r} was already seen in record {first[0]} "
-                f"with different content; record {first[0]} was kept"), text))
+            rejects.append(
+                (
+                    position,
+                    (
+                        f"record {position}: event id {log_id!r} was already seen in record {first[0]} "
+                        f"with different content; record {first[0]} was kept"
+                    ),
+                    text,
+                )
+            )
     return BodyRead(events, rejects, duplicates)
 
 

@@ -29,8 +29,15 @@ import aiohttp
 from authviz import __version__
 from authviz.errors import AuthvizError, SettingError
 
-__all__ = ["LOOPBACK_HOSTS", "MAX_PAGE_SIZE", "ManagementApiError", "ManagementClient", "base_url_for",
-           "normalise_domain", "retry_delay"]
+__all__ = [
+    "LOOPBACK_HOSTS",
+    "MAX_PAGE_SIZE",
+    "ManagementApiError",
+    "ManagementClient",
+    "base_url_for",
+    "normalise_domain",
+    "retry_delay",
+]
 
 MAX_PAGE_SIZE = 100  # Auth0's limit for `take`
 LOOPBACK_HOSTS = frozenset({"127.0.0.1", "::1", "localhost"})
@@ -45,7 +52,7 @@ def normalise_domain(domain: str) -> str:
     text = (domain or "").strip()
     for prefix in ("https://", "http://"):
         if text.lower().startswith(prefix):
-            text = text[len(prefix):]
+            text = text[len(prefix) :]
     text = text.rstrip("/")
     host = urlsplit("//" + text).hostname if text else None
     if not text or "/" in text or not host or any(c.isspace() for c in text):
@@ -61,8 +68,7 @@ def base_url_for(domain: str, base_url: str | None = None) -> str:
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise SettingError(f"base_url {base_url!r} must be an http(s) URL", "base_url")
     if parts.scheme == "http" and parts.hostname not in LOOPBACK_HOSTS:
-        raise SettingError("base_url may use plain http only on 127.0.0.1 (a local test server); use https",
-                           "base_url")
+        raise SettingError("base_url may use plain http only on 127.0.0.1 (a local test server); use https", "base_url")
     return f"{parts.scheme}://{parts.netloc}"
 
 
@@ -109,10 +115,19 @@ class ManagementClient:
     ``retries`` count what was done; ``caught_up`` says the last page reached the newest log.
     """
 
-    def __init__(self, session: aiohttp.ClientSession, domain: str, *, token: str | None = None,
-                 client_id: str | None = None, client_secret: str | None = None, base_url: str | None = None,
-                 max_retries: int = 5, max_wait: float = 60.0,
-                 sleep: Callable[[float], Awaitable[None]] = asyncio.sleep) -> None:
+    def __init__(
+        self,
+        session: aiohttp.ClientSession,
+        domain: str,
+        *,
+        token: str | None = None,
+        client_id: str | None = None,
+        client_secret: str | None = None,
+        base_url: str | None = None,
+        max_retries: int = 5,
+        max_wait: float = 60.0,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+    ) -> None:
         if not token and not (client_id and client_secret):
             raise SettingError("give token, or client_id and client_secret", "token", "client_id", "client_secret")
         self.session = session
@@ -127,31 +142,42 @@ class ManagementClient:
 
     async def fetch_token(self) -> str:
         """A Management API token by the client-credentials grant."""
-        body = {"grant_type": "client_credentials", "client_id": self.client_id,
-                "client_secret": self.client_secret, "audience": f"https://{self.domain}/api/v2/"}
+        body = {
+            "grant_type": "client_credentials",
+            "client_id": self.client_id,
+            "client_secret": self.client_secret,
+            "audience": f"https://{self.domain}/api/v2/",
+        }
         try:
             async with self.session.post(f"{self.base}/oauth/token", json=body) as response:
                 payload = await _json(response)
                 if response.status != 200:
-                    reason = payload.get("error_description") or payload.get("error") if isinstance(payload, dict) else None
+                    reason = (
+                        payload.get("error_description") or payload.get("error") if isinstance(payload, dict) else None
+                    )
                     raise ManagementApiError(
                         f"{self.domain} refused the client credentials ({response.status}"
                         f"{': ' + str(reason) if reason else ''}); check client_id and client_secret and that "
-                        "the application is authorized for the Management API").naming("client_id", "client_secret")
+                        "the application is authorized for the Management API"
+                    ).naming("client_id", "client_secret")
         except aiohttp.ClientError as error:
-            raise ManagementApiError(f"cannot reach {self.base}/oauth/token ({error.__class__.__name__}); "
-                                     "check domain and the network").naming("domain") from error
+            raise ManagementApiError(
+                f"cannot reach {self.base}/oauth/token ({error.__class__.__name__}); check domain and the network"
+            ).naming("domain") from error
         token = payload.get("access_token") if isinstance(payload, dict) else None
         if not isinstance(token, str) or not token:
             raise ManagementApiError(f"{self.domain}'s token endpoint answered without an access_token")
         return token
 
-    async def log_pages(self, from_log_id: str | None = None, page_size: int = MAX_PAGE_SIZE) -> AsyncIterator[list[Any]]:
+    async def log_pages(
+        self, from_log_id: str | None = None, page_size: int = MAX_PAGE_SIZE
+    ) -> AsyncIterator[list[Any]]:
         """Each non-empty page of logs after ``from_log_id`` (else from the oldest), in order, until
         caught up or no next link; a page is the JSON array Auth0 sent."""
         if not 1 <= int(page_size) <= MAX_PAGE_SIZE:
-            raise SettingError(f"page_size must be between 1 and {MAX_PAGE_SIZE} (Auth0's page limit), not {page_size}",
-                               "page_size")
+            raise SettingError(
+                f"page_size must be between 1 and {MAX_PAGE_SIZE} (Auth0's page limit), not {page_size}", "page_size"
+            )
         query: dict[str, Any] = {"take": int(page_size)}
         if from_log_id:
             query["from"] = from_log_id
@@ -172,7 +198,8 @@ class ManagementClient:
                 return
             if not _same_origin(next_url, self.base):
                 raise ManagementApiError(
-                    f"refusing to follow a next-page link to another host ({urlsplit(next_url).hostname})")
+                    f"refusing to follow a next-page link to another host ({urlsplit(next_url).hostname})"
+                )
             url = next_url
 
     async def _get_page(self, url: str) -> tuple[list[Any], str | None]:
@@ -183,7 +210,9 @@ class ManagementClient:
         refreshed = False
         while True:
             try:
-                async with self.session.get(url, headers={**headers, "Authorization": f"Bearer {self._bearer}"}) as response:
+                async with self.session.get(
+                    url, headers={**headers, "Authorization": f"Bearer {self._bearer}"}
+                ) as response:
                     status = response.status
                     payload = await _json(response)
                     link = response.links.get("next", {}).get("url")
@@ -196,25 +225,33 @@ class ManagementClient:
                 network_error = None
             if status == 200:
                 if not isinstance(payload, list):
-                    raise ManagementApiError(f"{domain} answered the checkpoint request without a JSON array; "
-                                             "is domain an Auth0 tenant?").naming("domain")
+                    raise ManagementApiError(
+                        f"{domain} answered the checkpoint request without a JSON array; is domain an Auth0 tenant?"
+                    ).naming("domain")
                 return payload, next_url
             if status == 401 and self.client_id and self.client_secret and not refreshed:
                 self._bearer, refreshed = await self.fetch_token(), True
                 continue
             if status in (401, 403):
                 message = payload.get("message") if isinstance(payload, dict) else None
-                raise ManagementApiError(f"{domain} refused the token ({status}{': ' + message if message else ''}); "
-                                         "check that it is a Management API token with the read:logs scope")
+                raise ManagementApiError(
+                    f"{domain} refused the token ({status}{': ' + message if message else ''}); "
+                    "check that it is a Management API token with the read:logs scope"
+                )
             if status == 429 or status == -1 or status >= 500:
                 attempt += 1
                 self.retries += 1
                 delay = retry_delay(response_headers, time.time(), attempt - 1)
                 if attempt > self.max_retries:
-                    what = ("the rate limit" if status == 429
-                            else ("the network" if status == -1 else f"server errors ({status})"))
-                    raise ManagementApiError(f"gave up after {self.max_retries} retries because of {what}; "
-                                             "run the same command again later: it resumes from the last saved log")
+                    what = (
+                        "the rate limit"
+                        if status == 429
+                        else ("the network" if status == -1 else f"server errors ({status})")
+                    )
+                    raise ManagementApiError(
+                        f"gave up after {self.max_retries} retries because of {what}; "
+                        "run the same command again later: it resumes from the last saved log"
+                    )
                 if delay > self.max_wait:
                     raise ManagementApiError(
                         f"{domain}'s rate limit resets in {math.ceil(delay)} s (more than max_wait "
@@ -223,6 +260,8 @@ class ManagementClient:
                 await self._sleep(delay)
                 continue
             message = payload.get("message") if isinstance(payload, dict) else None
-            raise ManagementApiError(f"{domain} answered {status} to the logs request"
-                                     + (f": {message}" if message else "")
-                                     + (f" ({network_error})" if network_error else ""))
+            raise ManagementApiError(
+                f"{domain} answered {status} to the logs request"
+                + (f": {message}" if message else "")
+                + (f" ({network_error})" if network_error else "")
+            )

@@ -26,9 +26,26 @@ TENANT_HOST_PATTERN = r"^([A-Za-z0-9][A-Za-z0-9-]*)\.(?:[A-Za-z]{2}\.)?auth0\.co
 _TENANT_HOST_RE = re.compile(TENANT_HOST_PATTERN)
 
 #: Fields compared to tell a retry (same content: a counted duplicate) from a conflict (a reject).
-CONTENT_FIELDS = ("timestamp", "type", "description", "user_id", "user_name", "email", "connection",
-                  "client_id", "client_name", "ip", "user_agent", "country_code", "country_name",
-                  "city", "latitude", "longitude", "is_mobile", "tenant")
+CONTENT_FIELDS = (
+    "timestamp",
+    "type",
+    "description",
+    "user_id",
+    "user_name",
+    "email",
+    "connection",
+    "client_id",
+    "client_name",
+    "ip",
+    "user_agent",
+    "country_code",
+    "country_name",
+    "city",
+    "latitude",
+    "longitude",
+    "is_mobile",
+    "tenant",
+)
 
 _TRUE = {"true": True, "false": False, "1": True, "0": False}
 
@@ -106,16 +123,19 @@ def email_from(email: str | None, user_name: str | None) -> str | None:
     return email
 
 
-def _build(fields: Mapping[str, tuple[str, Any]], raw: Mapping[str, Any], record: Mapping[str, Any],
-           shape: str) -> AuthEvent:
+def _build(
+    fields: Mapping[str, tuple[str, Any]], raw: Mapping[str, Any], record: Mapping[str, Any], shape: str
+) -> AuthEvent:
     date_label, date_value = fields["date"]
     if date_value is None or date_value == "":
         raise ParseError(f"{date_label!r} is {'missing' if date_value is None else 'empty'}")
     try:
         timestamp = parse_timestamp(date_value)
     except TimestampError as error:
-        raise ParseError(f"{date_label!r} is not a timestamp: {_short(date_value)}"
-                         + ("" if "not a timestamp" in str(error) else f" ({error})")) from None
+        raise ParseError(
+            f"{date_label!r} is not a timestamp: {_short(date_value)}"
+            + ("" if "not a timestamp" in str(error) else f" ({error})")
+        ) from None
     type_label, type_value = fields["type"]
     if type_value is None or type_value == "":
         raise ParseError(f"{type_label!r} is {'missing' if type_value is None else 'empty'}")
@@ -125,8 +145,9 @@ def _build(fields: Mapping[str, tuple[str, Any]], raw: Mapping[str, Any], record
         event_id = _text(fields, "event_id") or derived_id(record)
     except ShapeError as error:
         raise ParseError(str(error)) from None
-    country = resolve_country(_text(fields, "country_code"), _text(fields, "country_code3"),
-                              _text(fields, "country_name"))
+    country = resolve_country(
+        _text(fields, "country_code"), _text(fields, "country_code3"), _text(fields, "country_name")
+    )
     user_name = _text(fields, "user_name")
     description = _text(fields, "description")
     return AuthEvent(
@@ -191,8 +212,7 @@ class Collector:
             raise ParseError(f"{where}: {reject.reason}" if where else reject.reason)
         self.result.rejects.append(reject)
 
-    def record(self, position: int, obj: Any, raw_text: str | None = None, *,
-               source: str | None = None) -> None:
+    def record(self, position: int, obj: Any, raw_text: str | None = None, *, source: str | None = None) -> None:
         try:
             event = parse_event(obj, source=source)
         except ParseError as error:
@@ -213,7 +233,8 @@ class Collector:
             self.result.duplicates += 1
         else:
             self.reject(
-                position, raw_text if raw_text is not None else dumps_text(event.raw),
+                position,
+                raw_text if raw_text is not None else dumps_text(event.raw),
                 f"event id {event.event_id!r} was already seen in record {first[0]} with different "
                 f"content; record {first[0]} was kept",
             )
@@ -253,8 +274,9 @@ def _refuse_constant(name: str) -> Any:
     raise ValueError(f"{name} is not valid JSON")
 
 
-def parse_records(records: Iterable[Mapping[str, Any]], *, source: str | None = None,
-                  strict: bool = False, dedup: bool = True) -> ParseResult:
+def parse_records(
+    records: Iterable[Mapping[str, Any]], *, source: str | None = None, strict: bool = False, dedup: bool = True
+) -> ParseResult:
     """Parse records (already-decoded objects); positions are 1-based indexes in ``records``.
 
     Events are deduplicated by ``event_id`` (the first is kept; see :class:`Collector`) unless
@@ -309,7 +331,7 @@ def document_value(data: bytes) -> Any:
     line numbers), and that one object otherwise.
     """
     begin = LEADING_SPACE.match(data).end()
-    head = data[begin:begin + 1]
+    head = data[begin : begin + 1]
     if head not in (b"[", b"{"):
         return NOT_ONE_DOCUMENT
     if head == b"{":
@@ -365,8 +387,9 @@ def collection_items(value: Mapping[str, Any]) -> list[Any]:
     return [value]
 
 
-def parse_body(body: bytes | str, *, source: str | None = None, strict: bool = False,
-               dedup: bool = True) -> ParseResult:
+def parse_body(
+    body: bytes | str, *, source: str | None = None, strict: bool = False, dedup: bool = True
+) -> ParseResult:
     """Parse a webhook body in any Log Streaming content format, or any other shape's JSON.
 
     Invalid JSON lines become rejects; the other lines still parse. Positions are line numbers

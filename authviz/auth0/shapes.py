@@ -33,11 +33,9 @@ MAX_WRAPPER_DEPTH = 4
 Fields = dict[str, tuple[str, Any]]
 
 _ACTION_KEYS = ("request", "stats", "client", "connection", "transaction", "authentication", "session")
-_RULE_KEYS = ("country", "app_metadata", "updated_at", "identities", "created_at", "last_login",
-              "logins_count")
+_RULE_KEYS = ("country", "app_metadata", "updated_at", "identities", "created_at", "last_login", "logins_count")
 #: Log-entry keys that map one-to-one onto schema fields.
-_ENTRY_TEXT = ("description", "user_id", "user_name", "connection", "client_id", "client_name", "ip",
-               "user_agent")
+_ENTRY_TEXT = ("description", "user_id", "user_name", "connection", "client_id", "client_name", "ip", "user_agent")
 
 
 class ShapeError(AuthvizError, ValueError):
@@ -135,8 +133,11 @@ def log_entry_fields(entry: Mapping[str, Any], prefix: str, outer_id: tuple[str,
     location = _object(entry, "location_info", f"{prefix}location_info")
     loc = f"{prefix}location_info."
     fields: Fields = {
-        "event_id": _first(*([outer_id] if outer_id else []), (f"{prefix}log_id", entry.get("log_id")),
-                           (f"{prefix}_id", entry.get("_id"))),
+        "event_id": _first(
+            *([outer_id] if outer_id else []),
+            (f"{prefix}log_id", entry.get("log_id")),
+            (f"{prefix}_id", entry.get("_id")),
+        ),
         "date": (f"{prefix}date", entry.get("date")),
         "type": (f"{prefix}type", entry.get("type")),
         "country_code": (f"{loc}country_code", location.get("country_code")),
@@ -145,10 +146,10 @@ def log_entry_fields(entry: Mapping[str, Any], prefix: str, outer_id: tuple[str,
         "city": (f"{loc}city_name", location.get("city_name")),
         "latitude": (f"{loc}latitude", location.get("latitude")),
         "longitude": (f"{loc}longitude", location.get("longitude")),
-        "is_mobile": _first((f"{prefix}is_mobile", entry.get("is_mobile")),
-                            (f"{prefix}isMobile", entry.get("isMobile"))),
-        "tenant": _first((f"{prefix}tenant_name", entry.get("tenant_name")),
-                         (f"{prefix}tenant", entry.get("tenant"))),
+        "is_mobile": _first(
+            (f"{prefix}is_mobile", entry.get("is_mobile")), (f"{prefix}isMobile", entry.get("isMobile"))
+        ),
+        "tenant": _first((f"{prefix}tenant_name", entry.get("tenant_name")), (f"{prefix}tenant", entry.get("tenant"))),
         "hostname": (f"{prefix}hostname", entry.get("hostname")),
     }
     for name in _ENTRY_TEXT:
@@ -189,20 +190,26 @@ def _action(obj: Mapping[str, Any]) -> Fields:
     first_login = logins == 1 and not isinstance(logins, bool)
     geo = "request.geoip."
     return {
-        "event_id": _first(("log_id", obj.get("log_id")), ("event_id", obj.get("event_id")),
-                           ("id", obj.get("id"))),
-        "date": _first(("timestamp", obj.get("timestamp")), ("date", obj.get("date")),
-                       ("authentication.methods[-1].timestamp", last_method.get("timestamp")),
-                       ("user.last_login", user.get("last_login")),
-                       ("user.updated_at", user.get("updated_at"))),
+        "event_id": _first(("log_id", obj.get("log_id")), ("event_id", obj.get("event_id")), ("id", obj.get("id"))),
+        "date": _first(
+            ("timestamp", obj.get("timestamp")),
+            ("date", obj.get("date")),
+            ("authentication.methods[-1].timestamp", last_method.get("timestamp")),
+            ("user.last_login", user.get("last_login")),
+            ("user.updated_at", user.get("updated_at")),
+        ),
         "type": ("stats.logins_count", "ss" if first_login else "s"),
         "description": ("description", obj.get("description")),
         "user_id": ("user.user_id", user.get("user_id")),
-        "user_name": _first(("user.username", user.get("username")), ("user.email", user.get("email")),
-                            ("user.name", user.get("name"))),
+        "user_name": _first(
+            ("user.username", user.get("username")), ("user.email", user.get("email")), ("user.name", user.get("name"))
+        ),
         "email": ("user.email", user.get("email")),
-        "connection": (("connection.name", connection.get("name")) if isinstance(connection, Mapping)
-                       else ("connection", connection)),
+        "connection": (
+            ("connection.name", connection.get("name"))
+            if isinstance(connection, Mapping)
+            else ("connection", connection)
+        ),
         "client_id": ("client.client_id", client.get("client_id")),
         "client_name": ("client.name", client.get("name")),
         "ip": ("request.ip", request.get("ip")),
@@ -224,7 +231,9 @@ def _rule(obj: Mapping[str, Any]) -> Fields:
     geoip = _object(obj, "geoip", "geoip")
     signed_up = app_metadata.get("signedUp") is True or app_metadata.get("signedUp") == "true"
     identities = obj.get("identities")
-    first_identity = identities[0] if isinstance(identities, list) and identities and isinstance(identities[0], Mapping) else {}
+    first_identity = (
+        identities[0] if isinstance(identities, list) and identities and isinstance(identities[0], Mapping) else {}
+    )
     type_code = "s" if signed_up else "ss"
     event_id = _first(("log_id", obj.get("log_id")), ("event_id", obj.get("event_id")))
     if event_id[1] in (None, ""):
@@ -233,24 +242,31 @@ def _rule(obj: Mapping[str, Any]) -> Fields:
         event_id = ("user_id", "derived-" + hashlib.sha1(basis.encode("utf-8")).hexdigest())
     return {
         "event_id": event_id,
-        "date": _first(("updated_at", obj.get("updated_at")), ("last_login", obj.get("last_login")),
-                       ("created_at", obj.get("created_at"))),
+        "date": _first(
+            ("updated_at", obj.get("updated_at")),
+            ("last_login", obj.get("last_login")),
+            ("created_at", obj.get("created_at")),
+        ),
         "type": ("app_metadata.signedUp", type_code),
         "description": ("description", obj.get("description")),
         "user_id": ("user_id", obj.get("user_id")),
-        "user_name": _first(("username", obj.get("username")), ("email", obj.get("email")),
-                            ("name", obj.get("name")), ("nickname", obj.get("nickname"))),
+        "user_name": _first(
+            ("username", obj.get("username")),
+            ("email", obj.get("email")),
+            ("name", obj.get("name")),
+            ("nickname", obj.get("nickname")),
+        ),
         "email": ("email", obj.get("email")),
         "connection": ("identities[0].connection", first_identity.get("connection")),
         "client_id": ("client_id", obj.get("client_id")),
         "client_name": ("client_name", obj.get("client_name")),
         "ip": _first(("ip", obj.get("ip")), ("last_ip", obj.get("last_ip"))),
         "user_agent": ("user_agent", obj.get("user_agent")),
-        "country_code": _first(("country_code", obj.get("country_code")),
-                               ("geoip.country_code", geoip.get("country_code"))),
+        "country_code": _first(
+            ("country_code", obj.get("country_code")), ("geoip.country_code", geoip.get("country_code"))
+        ),
         "country_code3": ("geoip.country_code3", geoip.get("country_code3")),
-        "country_name": _first(("country", obj.get("country")),
-                               ("geoip.country_name", geoip.get("country_name"))),
+        "country_name": _first(("country", obj.get("country")), ("geoip.country_name", geoip.get("country_name"))),
         "city": _first(("city", obj.get("city")), ("geoip.city_name", geoip.get("city_name"))),
         "latitude": ("geoip.latitude", geoip.get("latitude")),
         "longitude": ("geoip.longitude", geoip.get("longitude")),

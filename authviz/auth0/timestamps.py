@@ -20,9 +20,7 @@ import pyarrow.compute as pc
 from authviz.auth0.model import ParseError
 
 #: The accepted textual form (also used, as RE2, by the vectorised path).
-TIMESTAMP_PATTERN = (
-    r"^(\d{4})-(\d{2})-(\d{2})[T ](\d{2}):(\d{2}):(\d{2})(?:\.(\d{1,9}))?(Z|[+-]\d{2}:?\d{2})?$"
-)
+TIMESTAMP_PATTERN = r"^(\d{4})-(\d{2})-(\d{2})[T ](\d{2}):(\d{2}):(\d{2})(?:\.(\d{1,9}))?(Z|[+-]\d{2}:?\d{2})?$"
 _TIMESTAMP_RE = re.compile(TIMESTAMP_PATTERN, re.ASCII)
 _ZONE_PATTERN = r"(Z|[+-]\d{2}:?\d{2})$"
 
@@ -56,9 +54,7 @@ def parse_timestamp(value: object) -> datetime:
         raise TimestampError(f"{value!r} is not a timestamp (expected ISO 8601 text)")
     match = _TIMESTAMP_RE.fullmatch(value)
     if match is None:
-        raise TimestampError(
-            f"{value!r} is not a timestamp (expected ISO 8601 such as 2024-05-01T12:00:00.000Z)"
-        )
+        raise TimestampError(f"{value!r} is not a timestamp (expected ISO 8601 such as 2024-05-01T12:00:00.000Z)")
     year, month, day, hour, minute, second, fraction, zone = match.groups()
     micro = int((fraction or "0")[:6].ljust(6, "0"))
     try:
@@ -99,16 +95,20 @@ def parse_timestamp_array(values: pa.Array | pa.ChunkedArray) -> pa.Array:
     valid = pc.fill_null(pc.match_substring_regex(values, TIMESTAMP_PATTERN), False)
     has_zone = pc.fill_null(pc.match_substring_regex(values, _ZONE_PATTERN), False)
     candidates = pc.if_else(valid, values, pa.scalar(None, pa.large_string()))
-    zoned = pc.if_else(has_zone, candidates, pc.binary_join_element_wise(
-        candidates, pa.scalar("Z", pa.large_string()), pa.scalar("", pa.large_string())
-    ))
+    zoned = pc.if_else(
+        has_zone,
+        candidates,
+        pc.binary_join_element_wise(candidates, pa.scalar("Z", pa.large_string()), pa.scalar("", pa.large_string())),
+    )
     try:
         parsed = pc.cast(zoned, pa.timestamp("ns", "UTC"))
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
         # One bad value (month 13, out of range) fails the whole cast: coerce per element instead.
         series = pd.to_datetime(
             pd.Series(zoned.to_pandas(types_mapper=pd.ArrowDtype)).astype(object),
-            utc=True, format="ISO8601", errors="coerce",
+            utc=True,
+            format="ISO8601",
+            errors="coerce",
         )
         series = series.where(series.between(MIN_TIMESTAMP, MAX_TIMESTAMP))
         parsed = pa.array(series, type=pa.timestamp("ns", "UTC"))

@@ -74,7 +74,12 @@ from .identity import Identity, InvalidToken, TokenVerifier
 from .policy import ChannelPolicy, Decision
 from .publications import Publication, feed_payload, publications_for, session_payload, signin_user_id
 from .publish import (
-    HttpPublisher, HubPublisher, PublishError, PublishQueue, PublishRefused, PusherCredentials,
+    HttpPublisher,
+    HubPublisher,
+    PublishError,
+    PublishQueue,
+    PublishRefused,
+    PusherCredentials,
 )
 from .store import EventStore, StoredEvent, StoreError
 

@@ -55,7 +55,11 @@ from .identity import Identity, InvalidToken, TokenVerifier, bearer_token
 from .ingest import BodyRefused, prepare, warm_up
 from .policy import ChannelPolicy
 from .publications import (
-    DEFAULT_MAX_DATA_BYTES, Publication, feed_drafts, publications_for, signin_user_id,
+    DEFAULT_MAX_DATA_BYTES,
+    Publication,
+    feed_drafts,
+    publications_for,
+    signin_user_id,
 )
 from .publish import PublishQueue
 from .store import EventStore, StoreError
@@ -65,9 +69,7 @@ __all__ = ["Bridge", "BridgeConfig", "JSONP_CALLBACK", "valid_callback"]
 log = logging.getLogger(__name__)
 
 #: A JSONP callback: a JS identifier, or a dotted path of at most 4 identifiers (<= 64 chars each).
-JSONP_CALLBACK = re.compile(
-    r"^[A-Za-z_$][A-Za-z0-9_$]{0,63}(?:\.[A-Za-z_$][A-Za-z0-9_$]{0,63}){0,3}$"
-)
+JSONP_CALLBACK = re.compile(r"^[A-Za-z_$][A-Za-z0-9_$]{0,63}(?:\.[A-Za-z_$][A-Za-z0-9_$]{0,63}){0,3}$")
 _RESERVED = frozenset(
     "break case catch class const continue debugger default delete do else export extends "
     "finally for function if import in instanceof new return super switch this throw try "
@@ -78,8 +80,7 @@ _RESERVED = frozenset(
 PREFIXES = ("/auth0/", "/pusher/", "/chat/", "/dev/")
 
 #: Headers a reverse proxy adds; their presence means "loopback" is not the real client.
-FORWARDING_HEADERS = ("Forwarded", "X-Forwarded-For", "X-Forwarded-Host", "X-Real-IP",
-                      "X-Forwarded-Proto", "Via")
+FORWARDING_HEADERS = ("Forwarded", "X-Forwarded-For", "X-Forwarded-Host", "X-Real-IP", "X-Forwarded-Proto", "Via")
 #: A permission name (Auth0 allows letters, digits and ``: _ . -``; e.g. ``read:auth_events``).
 _PERMISSION = re.compile(r"[A-Za-z0-9_.:-]{1,128}")
 
@@ -137,9 +138,7 @@ class BridgeConfig:
 
 
 def _json(data: Any, status: int = 200, headers: Mapping[str, str] | None = None) -> web.Response:
-    return web.Response(
-        body=orjson.dumps(data), status=status, content_type="application/json", headers=headers
-    )
+    return web.Response(body=orjson.dumps(data), status=status, content_type="application/json", headers=headers)
 
 
 def _error(status: int, message: str, **extra: Any) -> web.Response:
@@ -227,7 +226,14 @@ class Bridge:
         r.add_get("/pusher/user-auth", self.get_user_auth_jsonp)
         r.add_post("/chat/messages", self.post_chat)
         r.add_get("/chat/messages", self.get_chat)
-        for path in ("/auth0/events", "/auth0/events/head", "/auth0/listeners", "/pusher/auth", "/pusher/user-auth", "/chat/messages"):
+        for path in (
+            "/auth0/events",
+            "/auth0/events/head",
+            "/auth0/listeners",
+            "/pusher/auth",
+            "/pusher/user-auth",
+            "/chat/messages",
+        ):
             r.add_route("OPTIONS", path, self.preflight)
         if self.dev_identity is not None:
             r.add_get("/.well-known/jwks.json", self.get_jwks)
@@ -247,7 +253,8 @@ class Bridge:
 
             # spawn: never fork a process that runs threads and an event loop
             self._parse_pool = ProcessPoolExecutor(
-                self.config.parse_workers, mp_context=multiprocessing.get_context("spawn"))
+                self.config.parse_workers, mp_context=multiprocessing.get_context("spawn")
+            )
             await asyncio.get_running_loop().run_in_executor(self._parse_pool, warm_up)
 
     async def stop(self) -> None:
@@ -282,8 +289,10 @@ class Bridge:
         rows = await self.store.events_after(after, limit)
         if not rows:
             return [], after
-        return (publications_for(rows, max_data_bytes=self.config.max_data_bytes,
-                                 feed=self.config.publish_feed), rows[-1].seq)
+        return (
+            publications_for(rows, max_data_bytes=self.config.max_data_bytes, feed=self.config.publish_feed),
+            rows[-1].seq,
+        )
 
     async def _mark_published(self) -> None:
         handled = self.queue.handled_seq
@@ -341,10 +350,10 @@ class Bridge:
         if identity is not None and self.config.policy.may_read_events(identity.permissions):
             return None
         if identity is not None:
-            log.debug("history refused for %s: no %s permission", identity.user_id,
-                      self.config.policy.events_permission)
-        return _forbidden() if request.headers.get("Authorization") else \
-            _error(401, "authorization required")
+            log.debug(
+                "history refused for %s: no %s permission", identity.user_id, self.config.policy.events_permission
+            )
+        return _forbidden() if request.headers.get("Authorization") else _error(401, "authorization required")
 
     def _int_param(self, request: web.Request, name: str, default: int, low: int, high: int) -> int:
         value = request.query.get(name)
@@ -425,8 +434,9 @@ class Bridge:
             except StoreError:
                 await committed  # fails the same way (and its outcome is consumed)
                 raise
-            publications = publications_for(written.stored, max_data_bytes=config.max_data_bytes,
-                                            feed=config.publish_feed, feeds=feeds)
+            publications = publications_for(
+                written.stored, max_data_bytes=config.max_data_bytes, feed=config.publish_feed, feeds=feeds
+            )
             batch = await committed  # the same result object, now durable
         except StoreError as error:
             log.error("%s", error)
@@ -447,9 +457,7 @@ class Bridge:
         if refusal is not None:
             return refusal
         after = self._int_param(request, "after", 0, 0, 2**63 - 1)
-        limit = self._int_param(
-            request, "limit", self.config.history_default_limit, 1, self.config.history_max_limit
-        )
+        limit = self._int_param(request, "limit", self.config.history_default_limit, 1, self.config.history_max_limit)
         rows = await self.store.events_after(after, limit + 1)
         more = len(rows) > limit
         rows = rows[:limit]
@@ -516,8 +524,10 @@ class Bridge:
             return None
         if channel.startswith("private-encrypted-"):
             # never allowed by ChannelPolicy; a hand-built policy gets a sentence, not a 500
-            raise _Misconfigured(f"{channel} is an encrypted channel, which this bridge cannot "
-                                 "authorize (it holds no encryption master key)")
+            raise _Misconfigured(
+                f"{channel} is an encrypted channel, which this bridge cannot "
+                "authorize (it holds no encryption master key)"
+            )
         channel_data = None
         if is_presence_channel(channel):
             channel_data = presence_channel_data(identity.user_id, identity.user_info() or None)
@@ -594,7 +604,9 @@ class Bridge:
     async def _jsonp_request(self, request: web.Request, sign: Callable[[Identity], Any]) -> web.Response:
         callback = request.query.get("callback", "")
         if not valid_callback(callback):
-            return _error(400, "callback must be a JavaScript identifier (letters, digits, _ and $; dotted paths allowed)")
+            return _error(
+                400, "callback must be a JavaScript identifier (letters, digits, _ and $; dotted paths allowed)"
+            )
         identity = await self._identity(request, allow_query=True)
         if identity is None:
             return self._jsonp(callback, None, status=403)
@@ -635,9 +647,7 @@ class Bridge:
         if len(text) > self.config.chat_max_chars:
             return _error(400, f"the message is {len(text)} characters; the limit is {self.config.chat_max_chars}")
         try:
-            message = await self.store.add_chat_message(
-                identity.user_id, identity.name, identity.picture, text
-            )
+            message = await self.store.add_chat_message(identity.user_id, identity.name, identity.picture, text)
         except StoreError as error:
             log.error("%s", error)
             return _error(503, "the chat store is unavailable; retry later")
@@ -667,8 +677,7 @@ class Bridge:
         assert self.dev_identity is not None
         if not _is_loopback(request) or self.verifier.issuer is None:
             return _forbidden()
-        if not self.config.dev_token_behind_proxy and any(
-                name in request.headers for name in FORWARDING_HEADERS):
+        if not self.config.dev_token_behind_proxy and any(name in request.headers for name in FORWARDING_HEADERS):
             log.debug("/dev/token refused: the request carries forwarding headers")
             return _forbidden()
         body = await _read_limited(request, self.config.max_form_bytes)
@@ -684,9 +693,10 @@ class Bridge:
         if not user or len(user) > 64 or not re.fullmatch(r"[A-Za-z0-9_.@|-]+", user):
             return _error(400, "user must be 1-64 characters of letters, digits, _ . @ | -")
         if any(not _PERMISSION.fullmatch(p) for p in permissions) or len(permissions) > 32:
-            return _error(400, "a permission is 1-128 characters of letters, digits and _ . : - "
-                               "(at most 32)")
-        token = self.dev_identity.mint(user, issuer=self.verifier.issuer,
-                                       audience=self.verifier.audience, permissions=permissions)
-        return _json({"access_token": token, "token_type": "Bearer", "user": user,
-                      "permissions": sorted(set(permissions))})
+            return _error(400, "a permission is 1-128 characters of letters, digits and _ . : - (at most 32)")
+        token = self.dev_identity.mint(
+            user, issuer=self.verifier.issuer, audience=self.verifier.audience, permissions=permissions
+        )
+        return _json(
+            {"access_token": token, "token_type": "Bearer", "user": user, "permissions": sorted(set(permissions))}
+        )

@@ -83,16 +83,16 @@ class DemoOptions:
 
         for name in self.scenarios:
             if name not in SCENARIOS:
-                raise SettingError(f"scenario {name!r} is not a scenario; choose from {', '.join(SCENARIOS)}.",
-                                   "scenario")
+                raise SettingError(
+                    f"scenario {name!r} is not a scenario; choose from {', '.join(SCENARIOS)}.", "scenario"
+                )
         ports = (("port", self.port), ("jupyter_port", self.jupyter_port), ("dashboard_port", self.dashboard_port))
         for setting, port in ports:
             if not 1 <= port <= 65535:
                 raise SettingError(f"{setting} must be from 1 to 65535, not {port}.", setting)
         used = [port for _setting, port in ports]
         if len(set(used)) != len(used):
-            raise SettingError(f"the hub, JupyterLab and the dashboard need three different ports, not {used}.",
-                               "port")
+            raise SettingError(f"the hub, JupyterLab and the dashboard need three different ports, not {used}.", "port")
         if not self.rate > 0:
             raise SettingError(f"rate must be a positive number of events per second, not {self.rate:g}.", "rate")
         if self.run_for is not None and not self.run_for > 0:
@@ -163,8 +163,10 @@ def check_ports_free(options: DemoOptions) -> None:
     for setting, port, what in wanted:
         owner = port_owner(port)
         if owner is not None:
-            raise AuthvizError(f"{what} cannot listen on 127.0.0.1:{port}: it is in use by {owner}; stop "
-                               f"that, or choose another {setting}.").naming(setting)
+            raise AuthvizError(
+                f"{what} cannot listen on 127.0.0.1:{port}: it is in use by {owner}; stop "
+                f"that, or choose another {setting}."
+            ).naming(setting)
 
 
 def notebooks_copy(options: DemoOptions) -> Path:
@@ -182,8 +184,7 @@ def _install_notebooks_extra() -> bool:
         return False
     _say("JupyterLab is not installed: installing the notebooks extra (pip install -e '.[notebooks]')...")
     result = subprocess.run(
-        [sys.executable, "-m", "pip", "install", "--quiet", "--disable-pip-version-check",
-         "-e", f"{root}[notebooks]"],
+        [sys.executable, "-m", "pip", "install", "--quiet", "--disable-pip-version-check", "-e", f"{root}[notebooks]"],
         check=False,
     )
     importlib.invalidate_caches()
@@ -254,8 +255,7 @@ def _run(options: DemoOptions) -> int:
     secret, _source = app_secret(options.state_dir)
     base = f"http://127.0.0.1:{options.port}"
     children: list[tuple[str, subprocess.Popen[bytes]]] = []
-    child_env = process_environment(AUTHVIZ_LOG_TOKEN=log_token, PUSHER_SECRET=secret,
-                                    PYTHONUNBUFFERED="1")
+    child_env = process_environment(AUTHVIZ_LOG_TOKEN=log_token, PUSHER_SECRET=secret, PYTHONUNBUFFERED="1")
     try:
         # The notebooks' token is minted before the server answers (same key file and issuer as
         # `authviz serve --dev-identity` on this port), so JupyterLab and the dashboard start
@@ -263,46 +263,82 @@ def _run(options: DemoOptions) -> int:
         DevIdentity.load_or_create(options.state_dir / KEY_FILE)  # the key the server will load
         issuer = normalise_issuer(f"{base}/")
         # the notebook user reads the event feed and its history: read:auth_events
-        user_token = mint_token(options.user, state_dir=options.state_dir, issuer=issuer,
-                                audience=DEFAULT_AUDIENCE, permissions=[READ_EVENTS_PERMISSION])
+        user_token = mint_token(
+            options.user,
+            state_dir=options.state_dir,
+            issuer=issuer,
+            audience=DEFAULT_AUDIENCE,
+            permissions=[READ_EVENTS_PERMISSION],
+        )
         env = demo_environment(options.port, log_token, user_token, secret)
         serve = subprocess.Popen(
             # --public-feed: the tutorial's React feed and notebook 01 read it; loopback only
-            [*authviz, "serve", "--dev-identity", "--port", str(options.port), "--state-dir", state,
-             "--app-id", APP_ID, "--key", KEY, "--public-feed"],
-            env=child_env, stdout=subprocess.DEVNULL,
+            [
+                *authviz,
+                "serve",
+                "--dev-identity",
+                "--port",
+                str(options.port),
+                "--state-dir",
+                state,
+                "--app-id",
+                APP_ID,
+                "--key",
+                KEY,
+                "--public-feed",
+            ],
+            env=child_env,
+            stdout=subprocess.DEVNULL,
         )
         children.append(("authviz serve", serve))
 
         servers: list[NotebookServer] = []
         if options.jupyter:
             if not _has_jupyterlab() and not (options.install and _install_notebooks_extra()):
-                _say("JupyterLab is not available (install the notebooks extra: "
-                     "pip install -e '.[notebooks]'); going on without it.")
+                _say(
+                    "JupyterLab is not available (install the notebooks extra: "
+                    "pip install -e '.[notebooks]'); going on without it."
+                )
             else:
                 workdir = notebooks_copy(options)
                 copied = working_copy(options.notebooks, workdir, reset=options.reset_notebooks)
                 if copied:
-                    _say(f"copied {len(copied)} notebooks into {workdir} (your working copy; "
-                         "saving there changes no tracked file)")
+                    _say(
+                        f"copied {len(copied)} notebooks into {workdir} (your working copy; "
+                        "saving there changes no tracked file)"
+                    )
                 kernel_env = {**child_env, **env}
                 if options.dashboard and (workdir / DASHBOARD).exists():
-                    servers.append(NotebookServer("dashboard", workdir, options.dashboard_port,
-                                                  options.state_dir / "dashboard.log"))
-                servers.append(NotebookServer("lab", workdir, options.jupyter_port,
-                                              options.state_dir / "jupyterlab.log"))
+                    servers.append(
+                        NotebookServer(
+                            "dashboard", workdir, options.dashboard_port, options.state_dir / "dashboard.log"
+                        )
+                    )
+                servers.append(
+                    NotebookServer("lab", workdir, options.jupyter_port, options.state_dir / "jupyterlab.log")
+                )
                 for server in servers:
                     server.start(kernel_env)
                     children.append((server.name, server.proc))
 
         _wait_ready(base, log_token, serve, options.start_timeout)
         if (read_dev_settings(options.state_dir) or {}).get("issuer") != issuer:
-            raise AuthvizError(f"the demo's server records another issuer than {issuer}; the notebooks' "
-                               "token would be refused.")
+            raise AuthvizError(
+                f"the demo's server records another issuer than {issuer}; the notebooks' token would be refused."
+            )
 
         if options.simulator:
-            cmd = [*authviz, "simulate", "--target", base + "/auth0/logs", "--rate", str(options.rate),
-                   "--seed", str(options.seed), "--no-progress"]
+            cmd = [
+                *authviz,
+                "simulate",
+                "--target",
+                base + "/auth0/logs",
+                "--rate",
+                str(options.rate),
+                "--seed",
+                str(options.seed),
+                "--no-progress",
+            ]
             for name in options.scenarios:
                 cmd += ["--scenario", name]
             children.append(("authviz simulate", subprocess.Popen(cmd, env=child_env)))
@@ -313,8 +349,10 @@ def _run(options: DemoOptions) -> int:
         _say(f"  log stream     POST {base}/auth0/logs  (token in {options.state_dir}/log-token)")
         _say(f"  history        GET  {base}/auth0/events?after=0&limit=100")
         if servers:
-            _say(f"  notebooks      {notebooks_copy(options)}  (your copy, kept; delete it to start again; "
-                 f"logs: {options.state_dir}/jupyterlab.log, dashboard.log)")
+            _say(
+                f"  notebooks      {notebooks_copy(options)}  (your copy, kept; delete it to start again; "
+                f"logs: {options.state_dir}/jupyterlab.log, dashboard.log)"
+            )
         env_file = _write_env_file(options.state_dir, env)
         # each URL is printed once its server answers (the dashboard usually first)
         _announce_when_ready(servers, options.start_timeout * 3)
@@ -332,10 +370,12 @@ def _run(options: DemoOptions) -> int:
                     # every child runs until the demo stops it: one that stopped is a failure
                     server = next((s for s in servers if s.proc is proc), None)
                     if server is not None:
-                        raise server.failure(f"stopped unexpectedly ({_exit_status(proc.returncode)}); "
-                                             "the demo stopped the rest.")
-                    raise AuthvizError(f"{name} stopped unexpectedly ({_exit_status(proc.returncode)}); "
-                                       "the demo stopped the rest.")
+                        raise server.failure(
+                            f"stopped unexpectedly ({_exit_status(proc.returncode)}); the demo stopped the rest."
+                        )
+                    raise AuthvizError(
+                        f"{name} stopped unexpectedly ({_exit_status(proc.returncode)}); the demo stopped the rest."
+                    )
             time.sleep(0.2)
     except (KeyboardInterrupt, _Terminated):
         pass

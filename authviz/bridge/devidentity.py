@@ -141,8 +141,15 @@ class DevIdentity:
         ``permissions`` in the ``permissions`` claim, as Auth0 RBAC does (none by default)."""
         issued = int(time.time() if now is None else now)
         claims = dev_user_claims(user)
-        claims.update({"iss": issuer, "aud": audience, "iat": issued, "exp": issued + int(ttl),
-                       "permissions": sorted(set(permissions))})
+        claims.update(
+            {
+                "iss": issuer,
+                "aud": audience,
+                "iat": issued,
+                "exp": issued + int(ttl),
+                "permissions": sorted(set(permissions)),
+            }
+        )
         if extra:
             claims.update(extra)
         return jwt.encode(claims, self.private_key, algorithm="RS256", headers={"kid": self.kid})
@@ -173,9 +180,16 @@ def read_dev_settings(state_dir: str | Path) -> dict[str, str] | None:
 MAX_TOKEN_TTL = 30 * 24 * 3600
 
 
-def mint_token(user: str, *, state_dir: str | Path, key_file: str | Path | None = None,
-               issuer: str | None = None, audience: str | None = None, ttl: int = 8 * 3600,
-               permissions: Iterable[str] = ()) -> str:
+def mint_token(
+    user: str,
+    *,
+    state_dir: str | Path,
+    key_file: str | Path | None = None,
+    issuer: str | None = None,
+    audience: str | None = None,
+    ttl: int = 8 * 3600,
+    permissions: Iterable[str] = (),
+) -> str:
     """A dev-identity token signed with the local key, for the issuer and audience the server
     recorded in ``state_dir`` (unless given), granting ``permissions`` (none by default).
 
@@ -196,15 +210,20 @@ def mint_token(user: str, *, state_dir: str | Path, key_file: str | Path | None 
         )
     key_path = Path(key_file) if key_file else Path(state_dir) / KEY_FILE
     if not key_path.exists():
-        raise ConfigError(f"{key_path} does not exist; start a server with a dev identity "
-                          "(authviz serve --dev-identity) first.")
+        raise ConfigError(
+            f"{key_path} does not exist; start a server with a dev identity (authviz serve --dev-identity) first."
+        )
     try:
         identity = DevIdentity.load(key_path)
     except ValueError as error:
         raise ConfigError(f"{key_path} is not a usable RSA key ({error}).") from None
     try:
-        return identity.mint(user, issuer=issuer,
-                             audience=audience or settings.get("audience") or DEFAULT_AUDIENCE, ttl=ttl,
-                             permissions=permissions)
+        return identity.mint(
+            user,
+            issuer=issuer,
+            audience=audience or settings.get("audience") or DEFAULT_AUDIENCE,
+            ttl=ttl,
+            permissions=permissions,
+        )
     except ValueError as error:
         raise UsageError(f"{error}.") from None

@@ -70,8 +70,16 @@ def _raw_text(event: AuthEvent) -> str:
 
 
 def _new_event(log_id: str, data: dict[str, Any], raw: str) -> NewEvent:
-    return NewEvent(log_id, data, raw, data["timestamp"], data["type"], data["category"],
-                    data["user_id"], orjson.dumps(data).decode())
+    return NewEvent(
+        log_id,
+        data,
+        raw,
+        data["timestamp"],
+        data["type"],
+        data["category"],
+        data["user_id"],
+        orjson.dumps(data).decode(),
+    )
 
 
 def to_row(event: AuthEvent) -> NewEvent:
@@ -98,9 +106,7 @@ def _finish(events: list[NewEvent], rejects: list[NewReject], duplicates: int) -
     received = len(events) + len(rejects) + duplicates
     if not events:
         reasons = [r.reason for r in rejects[:MAX_REPORTED_REASONS]]
-        raise BodyRefused(
-            f"none of the {received} records could be read; nothing was stored", reasons
-        )
+        raise BodyRefused(f"none of the {received} records could be read; nothing was stored", reasons)
     return Ingest(events, rejects, duplicates, received)
 
 

@@ -57,11 +57,11 @@ class ChannelPolicy:
             raise ValueError(
                 f"{encrypted[0]} is an encrypted channel: its authorization needs the encryption "
                 "master key, which the bridge does not hold; open a private- or presence- "
-                "channel instead")
+                "channel instead"
+            )
 
     @classmethod
-    def with_extra(cls, channels: Iterable[str], *,
-                   events_permission: str = READ_EVENTS_PERMISSION) -> ChannelPolicy:
+    def with_extra(cls, channels: Iterable[str], *, events_permission: str = READ_EVENTS_PERMISSION) -> ChannelPolicy:
         """The default rules plus ``channels``; ValueError (one sentence) for an encrypted one."""
         return cls(extra_channels=frozenset(channels), events_permission=events_permission)
 
@@ -69,8 +69,7 @@ class ChannelPolicy:
         """True when ``permissions`` (verified) include :attr:`events_permission`."""
         return bool(self.events_permission) and self.events_permission in frozenset(permissions)
 
-    def decide(self, user_id: str, channel: str,
-               permissions: Iterable[str] = frozenset()) -> Decision:
+    def decide(self, user_id: str, channel: str, permissions: Iterable[str] = frozenset()) -> Decision:
         try:
             validate_channel_name(channel)
         except PusherValidationError as error:

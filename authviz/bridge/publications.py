@@ -91,7 +91,7 @@ def signin_user_id(user_id: str) -> str:
     the id is escaped exactly as in :func:`authviz.topics.user_channel` (``auth0|abc`` ->
     ``auth0=7Cabc``).
     """
-    return user_channel(user_id)[len(USER_CHANNEL_PREFIX):]
+    return user_channel(user_id)[len(USER_CHANNEL_PREFIX) :]
 
 
 def _dumps(obj: Any) -> str:

@@ -174,18 +174,21 @@ class HttpPublisher:
         if self._session is None or self._session.closed:
             self._session = aiohttp.ClientSession(
                 timeout=aiohttp.ClientTimeout(total=self.timeout),
-                connector=aiohttp.TCPConnector(limit=max(100, self.max_concurrency)))
+                connector=aiohttp.TCPConnector(limit=max(100, self.max_concurrency)),
+            )
             self._own_session = True
         return self._session
 
-    async def _post(self, session: aiohttp.ClientSession, target: PusherCredentials,
-                    entries: list[dict[str, Any]]) -> None:
+    async def _post(
+        self, session: aiohttp.ClientSession, target: PusherCredentials, entries: list[dict[str, Any]]
+    ) -> None:
         path = f"/apps/{target.app_id}/batch_events"
         body = orjson.dumps({"batch": entries})
         params = sign_request(target.key, target.secret, "POST", path, {}, body)
         try:
-            async with session.post(target.base_url + path, params=params, data=body,
-                                    headers={"Content-Type": "application/json"}) as response:
+            async with session.post(
+                target.base_url + path, params=params, data=body, headers={"Content-Type": "application/json"}
+            ) as response:
                 # read the answer even on success: an unread body makes aiohttp close the
                 # connection instead of keeping it alive (a new TCP connection per request)
                 await response.read()
@@ -447,8 +450,8 @@ class PublishQueue:
                 batch.extend(head[:room])
                 lists[0] = head[room:]
         if len(batch) > self.max_batch:
-            lists.appendleft(batch[self.max_batch:])
-            del batch[self.max_batch:]
+            lists.appendleft(batch[self.max_batch :])
+            del batch[self.max_batch :]
         return batch
 
     def _mark_idle(self) -> None:
@@ -526,8 +529,11 @@ class PublishQueue:
         self.last_error = message
         if self.failing_since is None:
             self.failing_since = time.time()
-            log.warning("publishing failed: %s; the events are kept and retried with back-off "
-                        "(at most every %g s)", message, self.backoff_cap)
+            log.warning(
+                "publishing failed: %s; the events are kept and retried with back-off (at most every %g s)",
+                message,
+                self.backoff_cap,
+            )
 
     async def _deliver(self, batch: list[Publication]) -> None:
         """Publish ``batch``, retrying with back-off until it goes out (see the invariants)."""
@@ -546,8 +552,9 @@ class PublishQueue:
                 self.failed += refused
             self.published += len(batch)
             if self.failing_since is not None:
-                log.warning("publishing works again after %.1f s (%d retries)",
-                            time.time() - self.failing_since, self.retries)
+                log.warning(
+                    "publishing works again after %.1f s (%d retries)", time.time() - self.failing_since, self.retries
+                )
                 self.failing_since = None
             return
 

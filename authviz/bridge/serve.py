@@ -31,8 +31,15 @@ from .policy import ChannelPolicy
 from .publish import HttpPublisher, HubPublisher, PublishQueue, PusherCredentials
 from .store import EventStore
 
-__all__ = ["MAX_LOG_BODY", "MAX_PARSE_WORKERS", "MIN_LOG_BODY", "build_bridge", "ensure_log_token",
-           "mount", "standalone_app"]
+__all__ = [
+    "MAX_LOG_BODY",
+    "MAX_PARSE_WORKERS",
+    "MIN_LOG_BODY",
+    "build_bridge",
+    "ensure_log_token",
+    "mount",
+    "standalone_app",
+]
 
 log = logging.getLogger(__name__)
 
@@ -92,7 +99,8 @@ def build_bridge(
     if settings.dev_identity:
         if settings.auth0_domain:
             raise ConfigError("Use either dev_identity or auth0_domain, not both.").naming(
-                "dev_identity", "auth0_domain")
+                "dev_identity", "auth0_domain"
+            )
         dev = DevIdentity.load_or_create(state_dir / KEY_FILE)
         issuer = settings.public_url or _local_url(host, port, tls=tls)
         audience = settings.auth0_audience or DEFAULT_AUDIENCE
@@ -101,7 +109,8 @@ def build_bridge(
         audience = settings.auth0_audience or ""
         if issuer and not audience:
             raise ConfigError("auth0_audience (AUTH0_AUDIENCE) is required with auth0_domain.").naming(
-                "auth0_audience", "auth0_domain")
+                "auth0_audience", "auth0_domain"
+            )
     try:
         verifier = TokenVerifier(normalise_issuer(issuer) if issuer else None, audience)
     except ValueError as error:
@@ -109,8 +118,7 @@ def build_bridge(
     if dev is not None and verifier.issuer:
         write_dev_settings(state_dir, issuer=verifier.issuer, audience=audience)
     try:
-        policy = ChannelPolicy.with_extra(list(settings.allowed_channels),
-                                          events_permission=settings.events_permission)
+        policy = ChannelPolicy.with_extra(list(settings.allowed_channels), events_permission=settings.events_permission)
     except ValueError as error:
         raise ConfigError(f"allowed_channels {error}.").naming("allowed_channels") from None
     config = BridgeConfig(
@@ -178,15 +186,18 @@ def install(app: web.Application, bridge: Bridge) -> None:
             f"authviz bridge: POST /auth0/logs (token: {token_source}), GET /auth0/events, "
             f"/pusher/auth, /chat/messages; store {bridge.config.store_path}"
             + ("; dev identity ON (/.well-known/jwks.json)" if bridge.dev_identity else "")
-            + (f"; history and private-auth0-events need the permission "
-               f"{bridge.config.policy.events_permission}"),
-            file=sys.stderr, flush=True,
+            + (f"; history and private-auth0-events need the permission {bridge.config.policy.events_permission}"),
+            file=sys.stderr,
+            flush=True,
         )
         if bridge.config.publish_feed and not _loopback_host(bridge.listen_host):
-            print(f"authviz bridge: WARNING: the public feed is on and the server listens on "
-                  f"{bridge.listen_host or 'all addresses'}: anyone who can connect sees every "
-                  "log-in's email, name and country on the public channel 'auth0'.",
-                  file=sys.stderr, flush=True)
+            print(
+                f"authviz bridge: WARNING: the public feed is on and the server listens on "
+                f"{bridge.listen_host or 'all addresses'}: anyone who can connect sees every "
+                "log-in's email, name and country on the public channel 'auth0'.",
+                file=sys.stderr,
+                flush=True,
+            )
 
     async def on_cleanup(_app: web.Application) -> None:
         await bridge.stop()
@@ -196,8 +207,15 @@ def install(app: web.Application, bridge: Bridge) -> None:
     app[BRIDGE_KEY] = bridge
 
 
-def mount(app: web.Application, hub: Any, settings: BridgeSettings, *, host: str | None = None,
-          port: int | None = None, tls: bool = False) -> Bridge:
+def mount(
+    app: web.Application,
+    hub: Any,
+    settings: BridgeSettings,
+    *,
+    host: str | None = None,
+    port: int | None = None,
+    tls: bool = False,
+) -> Bridge:
     """Mount the bridge on the hub's application, publishing in-process to the hub's first app."""
     state = next(iter(hub.hub.apps.values()))
     publisher = HubPublisher(hub, state.app.app_id)
@@ -220,14 +238,20 @@ def pusher_targets(urls: Sequence[str]) -> list[PusherCredentials]:
     first = targets[0]
     for other in targets[1:]:
         if (other.app_id, other.key, other.secret) != (first.app_id, first.key, first.secret):
-            raise ConfigError("Every Pusher URL must name the same app (app id, key and secret): "
-                              "they are nodes of one cluster.")
+            raise ConfigError(
+                "Every Pusher URL must name the same app (app id, key and secret): they are nodes of one cluster."
+            )
     return targets
 
 
-def standalone_app(settings: BridgeSettings, pusher_url: str | Sequence[str], *, host: str | None,
-                   port: int | None, limits: ServerLimits | None = None,
-                   ) -> tuple[web.Application, Bridge]:
+def standalone_app(
+    settings: BridgeSettings,
+    pusher_url: str | Sequence[str],
+    *,
+    host: str | None,
+    port: int | None,
+    limits: ServerLimits | None = None,
+) -> tuple[web.Application, Bridge]:
     """The bridge alone, publishing through the Pusher HTTP API to ``pusher_url``: one URL, or
     the URLs of the nodes of one cluster (failed over in turn)."""
     urls = [pusher_url] if isinstance(pusher_url, str) else [url for url in pusher_url if url]

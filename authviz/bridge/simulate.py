@@ -81,8 +81,11 @@ def _planned_records(options: SimulateOptions, start: datetime) -> tuple[Iterato
     for name in options.scenarios:
         if name not in SCENARIOS:
             raise UsageError(f"unknown scenario {name!r}; choose from {', '.join(SCENARIOS)}.")
-    expected = options.count if options.count is not None else (
-        math.ceil(options.rate * options.duration) if options.duration is not None else None)
+    expected = (
+        options.count
+        if options.count is not None
+        else (math.ceil(options.rate * options.duration) if options.duration is not None else None)
+    )
     users = options.users if options.users is not None else users_for_rate(options.rate, events=expected)
     generator = TrafficGenerator(seed=options.seed, start=start, rate_per_s=options.rate, users=users)
     normal: Iterable[dict]
@@ -137,8 +140,10 @@ def run_length_notice(options: SimulateOptions, ends: dict[str, float]) -> str |
     why = f"the {name} scenario follows its own timeline, its last record is due {_span(end)} after the start"
     if normal is None:
         return f"authviz simulate: {why}."
-    return (f"authviz simulate: this run takes about {_span(end)} (the normal traffic alone would take "
-            f"about {_span(normal)}): {why}; --no-pace posts everything at once.")
+    return (
+        f"authviz simulate: this run takes about {_span(end)} (the normal traffic alone would take "
+        f"about {_span(normal)}): {why}; --no-pace posts everything at once."
+    )
 
 
 class _Poster:
@@ -200,8 +205,13 @@ async def run_simulation(options: SimulateOptions) -> SimulateReport:
         from tqdm import tqdm
 
         # disable=None: no bar when stderr is not a terminal (a pipe, a log file, CI)
-        progress = tqdm(total=None if options.scenarios else options.count, unit="event", file=sys.stderr,
-                        desc="simulate", disable=None)
+        progress = tqdm(
+            total=None if options.scenarios else options.count,
+            unit="event",
+            file=sys.stderr,
+            desc="simulate",
+            disable=None,
+        )
     timeout = aiohttp.ClientTimeout(total=options.timeout)
     try:
         async with aiohttp.ClientSession(timeout=timeout) as session:

@@ -145,8 +145,10 @@ class StoredEvent(NamedTuple):
         if self.event_json is not None and len(self.event_json) > 2:
             # ``event`` holds no "seq"/"received_at" (schema columns only): appending them
             # gives exactly what orjson writes for the merged dict.
-            text = (f'{self.event_json[:-1]},"seq":{int(self.seq)},"received_at":'
-                    f'{orjson.dumps(self.received_at).decode()}}}')
+            text = (
+                f'{self.event_json[:-1]},"seq":{int(self.seq)},"received_at":'
+                f"{orjson.dumps(self.received_at).decode()}}}"
+            )
         else:
             out = dict(self.event)
             out["seq"] = self.seq
@@ -225,8 +227,15 @@ class EventStore:
         self.synchronous = synchronous.upper()
         self._writer: ThreadPoolExecutor | None = None
         #: (events, rejects, committed future, its loop, inserted future or None) per batch
-        self._pending: list[tuple[list[NewEvent], list[NewReject], asyncio.Future[BatchResult],
-                                  asyncio.AbstractEventLoop, asyncio.Future[BatchResult] | None]] = []
+        self._pending: list[
+            tuple[
+                list[NewEvent],
+                list[NewReject],
+                asyncio.Future[BatchResult],
+                asyncio.AbstractEventLoop,
+                asyncio.Future[BatchResult] | None,
+            ]
+        ] = []
         self._pending_lock = threading.Lock()
         self._reader: ThreadPoolExecutor | None = None
         self._write_conn: sqlite3.Connection | None = None
@@ -242,8 +251,10 @@ class EventStore:
         if self.path != ":memory:":
             where = Path(self.path)
             if where.is_dir():
-                raise StoreError(f"the event store {self.path!r} is a directory; give the path of "
-                                 "an SQLite file (--store), e.g. .authviz/bridge.sqlite3.")
+                raise StoreError(
+                    f"the event store {self.path!r} is a directory; give the path of "
+                    "an SQLite file (--store), e.g. .authviz/bridge.sqlite3."
+                )
             if not where.parent.exists():  # OSError: the caller names the flag
                 where.parent.mkdir(parents=True, exist_ok=True)
                 os.chmod(where.parent, DIR_MODE)
@@ -252,8 +263,10 @@ class EventStore:
             if not os.path.lexists(where):
                 private_file(where)
             elif os.path.islink(where):
-                raise StateFileError(f"the event store {self.path} is a symbolic link; refusing "
-                                     "to follow it (give the real path with --store).")
+                raise StateFileError(
+                    f"the event store {self.path} is a symbolic link; refusing "
+                    "to follow it (give the real path with --store)."
+                )
         conn = None
         try:
             conn = _connect(self.path, self.synchronous)
@@ -263,8 +276,11 @@ class EventStore:
         except sqlite3.Error as error:
             if conn is not None:
                 conn.close()
-            hint = ("; it is not an authviz event store: move it away or give another --store"
-                    if isinstance(error, sqlite3.DatabaseError) and "not a database" in str(error) else "")
+            hint = (
+                "; it is not an authviz event store: move it away or give another --store"
+                if isinstance(error, sqlite3.DatabaseError) and "not a database" in str(error)
+                else ""
+            )
             raise StoreError(f"cannot open the event store {self.path!r} ({error}){hint}.") from error
         self._write_conn = conn
         self._read_conn = _connect(self.path, self.synchronous)
@@ -301,9 +317,7 @@ class EventStore:
 
     # -- events --------------------------------------------------------------------------------
 
-    async def add_batch(
-        self, events: Sequence[NewEvent], rejects: Sequence[NewReject] = ()
-    ) -> BatchResult:
+    async def add_batch(self, events: Sequence[NewEvent], rejects: Sequence[NewReject] = ()) -> BatchResult:
         """Store ``events`` (ignoring known log_ids) and ``rejects`` atomically; return once the
         transaction holding them is committed.
 
@@ -314,7 +328,10 @@ class EventStore:
         return await self.submit_batch(events, rejects)
 
     def submit_batch(
-        self, events: Sequence[NewEvent], rejects: Sequence[NewReject] = (), *,
+        self,
+        events: Sequence[NewEvent],
+        rejects: Sequence[NewReject] = (),
+        *,
         inserted: asyncio.Future[BatchResult] | None = None,
     ) -> asyncio.Future[BatchResult]:
         """:meth:`add_batch` in two steps: hand the batch to the writer now (call it on the event
@@ -366,8 +383,9 @@ class EventStore:
                 conn.execute("ROLLBACK")
                 raise
         except BaseException as error:  # the commit itself failed: nobody was stored
-            failure = error if isinstance(error, StoreError) else StoreError(
-                f"cannot write to the event store: {error}")
+            failure = (
+                error if isinstance(error, StoreError) else StoreError(f"cannot write to the event store: {error}")
+            )
             outcomes = [failure] * len(items)
         for (_events, _rejects, future, loop, inserted), outcome in zip(items, outcomes):
             if inserted is not None:  # (a failed BEGIN: it was never resolved)
@@ -388,9 +406,16 @@ class EventStore:
                 "(log_id, received_at, timestamp, type, category, user_id, event, raw)"
                 " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                 [
-                    (item.log_id, now, item.timestamp, item.type, item.category, item.user_id,
-                     item.event_json if item.event_json is not None
-                     else orjson.dumps(item.event).decode(), item.raw)
+                    (
+                        item.log_id,
+                        now,
+                        item.timestamp,
+                        item.type,
+                        item.category,
+                        item.user_id,
+                        item.event_json if item.event_json is not None else orjson.dumps(item.event).decode(),
+                        item.raw,
+                    )
                     for item in events
                 ],
             )
@@ -404,15 +429,13 @@ class EventStore:
                     for i, item in enumerate(events)
                 ]
             else:  # some were known: find which by their log_id
-                seqs = dict(conn.execute(
-                    "SELECT log_id, seq FROM events WHERE seq > ?", (before,)).fetchall())
+                seqs = dict(conn.execute("SELECT log_id, seq FROM events WHERE seq > ?", (before,)).fetchall())
                 for item in events:
                     seq = seqs.pop(item.log_id, None)
                     if seq is None:
                         result.duplicates += 1
                     else:
-                        result.stored.append(StoredEvent(
-                            seq, item.log_id, now, item.event, item.raw, item.event_json))
+                        result.stored.append(StoredEvent(seq, item.log_id, now, item.event, item.raw, item.event_json))
                 result.stored.sort(key=lambda stored: stored.seq)
         if rejects:
             conn.executemany(
@@ -422,9 +445,7 @@ class EventStore:
             result.quarantined = len(rejects)
         return result
 
-    async def events_after(
-        self, after: int = 0, limit: int = 100, *, include_raw: bool = True
-    ) -> list[StoredEvent]:
+    async def events_after(self, after: int = 0, limit: int = 100, *, include_raw: bool = True) -> list[StoredEvent]:
         """Events with ``seq > after`` in ``seq`` order, at most ``limit``."""
         return await self._run(self._reader, self._events_after_sync, after, limit, include_raw)
 
@@ -436,8 +457,7 @@ class EventStore:
             (after, limit),
         ).fetchall()
         return [  # the stored text is orjson's encoding of the event: reused as event_json
-            StoredEvent(seq, log_id, received, orjson.loads(event), raw if include_raw else None,
-                        event)
+            StoredEvent(seq, log_id, received, orjson.loads(event), raw if include_raw else None, event)
             for seq, log_id, received, event, raw in rows
         ]
 
@@ -482,8 +502,7 @@ class EventStore:
 
     def _head_sync(self) -> tuple[int, str | None]:
         assert self._read_conn is not None
-        row = self._read_conn.execute(
-            "SELECT seq, log_id FROM events ORDER BY seq DESC LIMIT 1").fetchone()
+        row = self._read_conn.execute("SELECT seq, log_id FROM events ORDER BY seq DESC LIMIT 1").fetchone()
         return (int(row[0]), row[1]) if row is not None else (0, None)
 
     async def counts(self) -> dict[str, int]:
@@ -496,8 +515,7 @@ class EventStore:
 
     def _counts_sync(self) -> dict[str, int]:
         return {
-            table: self._scalar(f"SELECT COUNT(*) FROM {table}")
-            for table in ("events", "quarantine", "chat_messages")
+            table: self._scalar(f"SELECT COUNT(*) FROM {table}") for table in ("events", "quarantine", "chat_messages")
         }
 
     async def quarantine(self, limit: int = 100) -> list[dict[str, Any]]:
@@ -515,9 +533,7 @@ class EventStore:
 
     # -- chat ----------------------------------------------------------------------------------
 
-    async def add_chat_message(
-        self, user_id: str, name: str | None, picture: str | None, text: str
-    ) -> ChatMessage:
+    async def add_chat_message(self, user_id: str, name: str | None, picture: str | None, text: str) -> ChatMessage:
         """Store one chat message (committed) and return it with its id."""
         return await self._run(self._writer, self._add_chat_sync, user_id, name, picture, text)
 

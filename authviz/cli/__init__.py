@@ -43,9 +43,12 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"authviz {__version__}")
     commands = parser.add_subparsers(title="commands", metavar="COMMAND")
 
-    logs = commands.add_parser("logs", help="convert Auth0 log files and pull a tenant's logs",
-                               description="Convert Auth0 log files of any shape into a table, and "
-                                           "pull a tenant's logs from the Management API.")
+    logs = commands.add_parser(
+        "logs",
+        help="convert Auth0 log files and pull a tenant's logs",
+        description="Convert Auth0 log files of any shape into a table, and "
+        "pull a tenant's logs from the Management API.",
+    )
     logs_commands = logs.add_subparsers(title="logs commands", metavar="COMMAND")
     logs.set_defaults(func=lambda args: _missing_subcommand(logs))
     for name in _LOGS_MODULES:
@@ -62,8 +65,13 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 #: Library settings whose flag is not ``--`` + the setting with dashes.
-_FLAG_OF_SETTING = {"page_size": "--take", "run_for": "--for", "from_log_id": "--from",
-                    "allowed_channels": "--allow-channel", "publish_feed": "--public-feed"}
+_FLAG_OF_SETTING = {
+    "page_size": "--take",
+    "run_for": "--for",
+    "from_log_id": "--from",
+    "allowed_channels": "--allow-channel",
+    "publish_feed": "--public-feed",
+}
 
 
 def flag_of(setting: str) -> str:

@@ -9,8 +9,7 @@ from collections.abc import Callable
 __all__ = ["whole_number"]
 
 
-def whole_number(low: int, high: int | None = None, *, unit: str,
-                 note: str = "") -> Callable[[str], int]:
+def whole_number(low: int, high: int | None = None, *, unit: str, note: str = "") -> Callable[[str], int]:
     """A ``type=`` accepting a whole number from ``low`` to ``high`` (no upper bound when None).
 
     ``unit`` names what is counted ("events", "bytes"); ``note`` follows the upper bound, e.g.
@@ -24,8 +23,7 @@ def whole_number(low: int, high: int | None = None, *, unit: str,
             number = None
         if number is None or number < low or (high is not None and number > high):
             allowed = f"at least {low}" if high is None else f"from {low} to {high}{note}"
-            raise argparse.ArgumentTypeError(
-                f"must be a whole number of {unit}, {allowed}, not {value!r}")
+            raise argparse.ArgumentTypeError(f"must be a whole number of {unit}, {allowed}, not {value!r}")
         return number
 
     return parse

@@ -45,36 +45,54 @@ def _add_simulate(subparsers: Any) -> None:
         "simulate",
         help="post realistic simulated Auth0 traffic to a log-stream webhook",
         description="Generate seeded Auth0 Log Streaming traffic (diurnal curve, country mix, "
-                    "sign-ups, log-ins, failures, optional attacks) and POST it in JSON lines "
-                    "batches to the bridge's /auth0/logs, paced on the wall clock.",
+        "sign-ups, log-ins, failures, optional attacks) and POST it in JSON lines "
+        "batches to the bridge's /auth0/logs, paced on the wall clock.",
     )
-    p.add_argument("--target", default=load_environment().get("AUTHVIZ_BRIDGE_URL", DEFAULT_SERVER),
-                   help="webhook URL, or the server's base URL (default: "
-                        f"{DEFAULT_SERVER}/auth0/logs)")
-    p.add_argument("--token", default=load_environment().get("AUTHVIZ_LOG_TOKEN"),
-                   help="the log-stream token (default: env AUTHVIZ_LOG_TOKEN, else "
-                        "STATE_DIR/log-token written by authviz serve)")
-    p.add_argument("--state-dir", default=_state_dir_default(), metavar="DIR",
-                   help="where to find log-token (default: .authviz, env AUTHVIZ_STATE_DIR)")
+    p.add_argument(
+        "--target",
+        default=load_environment().get("AUTHVIZ_BRIDGE_URL", DEFAULT_SERVER),
+        help=f"webhook URL, or the server's base URL (default: {DEFAULT_SERVER}/auth0/logs)",
+    )
+    p.add_argument(
+        "--token",
+        default=load_environment().get("AUTHVIZ_LOG_TOKEN"),
+        help="the log-stream token (default: env AUTHVIZ_LOG_TOKEN, else STATE_DIR/log-token written by authviz serve)",
+    )
+    p.add_argument(
+        "--state-dir",
+        default=_state_dir_default(),
+        metavar="DIR",
+        help="where to find log-token (default: .authviz, env AUTHVIZ_STATE_DIR)",
+    )
     p.add_argument("--rate", type=float, default=5.0, help="mean events per second (default 5)")
     amount = p.add_mutually_exclusive_group()
-    amount.add_argument("--duration", type=float, metavar="SECONDS",
-                        help="seconds of normal traffic (default: until Ctrl-C)")
-    amount.add_argument("--count", type=int, metavar="N",
-                        help="number of normal events to send (default: until Ctrl-C)")
+    amount.add_argument(
+        "--duration", type=float, metavar="SECONDS", help="seconds of normal traffic (default: until Ctrl-C)"
+    )
+    amount.add_argument(
+        "--count", type=int, metavar="N", help="number of normal events to send (default: until Ctrl-C)"
+    )
     p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
-    p.add_argument("--scenario", action="append", default=[], choices=list(SCENARIOS), metavar="NAME",
-                   help="inject an attack a few seconds in (repeatable; it follows its own timeline, "
-                        "up to about 50 minutes for disposable-signups): " + ", ".join(SCENARIOS))
+    p.add_argument(
+        "--scenario",
+        action="append",
+        default=[],
+        choices=list(SCENARIOS),
+        metavar="NAME",
+        help="inject an attack a few seconds in (repeatable; it follows its own timeline, "
+        "up to about 50 minutes for disposable-signups): " + ", ".join(SCENARIOS),
+    )
     p.add_argument("--batch-size", type=int, default=100, help="records per POST (default 100)")
-    p.add_argument("--no-pace", action="store_true",
-                   help="send as fast as the server answers instead of on the wall clock")
-    p.add_argument("--start", default=None,
-                   help="timestamp of the first event, ISO 8601 (default: now)")
-    p.add_argument("--retries", type=int, default=3,
-                   help="retries of a failed batch, as Auth0 does (default 3)")
-    p.add_argument("--no-progress", action="store_true",
-                   help="no progress bar (there is none either when stderr is not a terminal)")
+    p.add_argument(
+        "--no-pace", action="store_true", help="send as fast as the server answers instead of on the wall clock"
+    )
+    p.add_argument("--start", default=None, help="timestamp of the first event, ISO 8601 (default: now)")
+    p.add_argument("--retries", type=int, default=3, help="retries of a failed batch, as Auth0 does (default 3)")
+    p.add_argument(
+        "--no-progress",
+        action="store_true",
+        help="no progress bar (there is none either when stderr is not a terminal)",
+    )
     p.set_defaults(func=run_simulate)
 
 
@@ -109,10 +127,18 @@ def run_simulate(args: argparse.Namespace) -> int:
         except ValueError:
             raise UsageError(f"--start {args.start!r} is not an ISO 8601 timestamp.") from None
     options = SimulateOptions(
-        target=_webhook_url(args.target), token=token, rate=args.rate, duration=args.duration,
-        count=args.count, seed=args.seed, scenarios=tuple(args.scenario),
-        batch_size=args.batch_size, pace=not args.no_pace, start=start,
-        progress=not args.no_progress, retries=args.retries,
+        target=_webhook_url(args.target),
+        token=token,
+        rate=args.rate,
+        duration=args.duration,
+        count=args.count,
+        seed=args.seed,
+        scenarios=tuple(args.scenario),
+        batch_size=args.batch_size,
+        pace=not args.no_pace,
+        start=start,
+        progress=not args.no_progress,
+        retries=args.retries,
     )
     try:
         report = asyncio.run(run_simulation(options))
@@ -135,23 +161,34 @@ def _add_token(subparsers: Any) -> None:
         "token",
         help="mint a dev-identity access token for a demo user",
         description="Print an RS256 access token for a demo user, signed by the dev identity of "
-                    "`authviz serve --dev-identity` (the key in STATE_DIR/dev-identity.pem, or "
-                    "asked from the running server with --server). For demos and tests only.",
+        "`authviz serve --dev-identity` (the key in STATE_DIR/dev-identity.pem, or "
+        "asked from the running server with --server). For demos and tests only.",
     )
     p.add_argument("--user", required=True, help="demo user name, e.g. alice (sub becomes dev|alice)")
-    p.add_argument("--permission", action="append", default=[], metavar="PERM",
-                   help="grant this permission in the token's permissions claim, as Auth0 RBAC "
-                        "does (repeatable), e.g. read:auth_events to read the event feed and "
-                        "its history (default: none)")
-    p.add_argument("--server", default=None,
-                   help="ask this running server (POST /dev/token, loopback only) instead of "
-                        "signing with the local key file")
+    p.add_argument(
+        "--permission",
+        action="append",
+        default=[],
+        metavar="PERM",
+        help="grant this permission in the token's permissions claim, as Auth0 RBAC "
+        "does (repeatable), e.g. read:auth_events to read the event feed and "
+        "its history (default: none)",
+    )
+    p.add_argument(
+        "--server",
+        default=None,
+        help="ask this running server (POST /dev/token, loopback only) instead of signing with the local key file",
+    )
     p.add_argument("--key-file", default=None, help="PEM key (default STATE_DIR/dev-identity.pem)")
-    p.add_argument("--issuer", default=None,
-                   help="issuer URL (default: the one the server recorded in STATE_DIR)")
+    p.add_argument("--issuer", default=None, help="issuer URL (default: the one the server recorded in STATE_DIR)")
     p.add_argument("--audience", default=None, help="audience (default: the server's)")
-    p.add_argument("--ttl", type=int, default=8 * 3600, metavar="SECONDS",
-                   help=f"lifetime in seconds, 1 to {MAX_TOKEN_TTL} (30 days) (default 8 h)")
+    p.add_argument(
+        "--ttl",
+        type=int,
+        default=8 * 3600,
+        metavar="SECONDS",
+        help=f"lifetime in seconds, 1 to {MAX_TOKEN_TTL} (30 days) (default 8 h)",
+    )
     p.add_argument("--state-dir", default=_state_dir_default(), help="state directory (default .authviz)")
     p.set_defaults(func=run_token)
 
@@ -178,9 +215,15 @@ def run_token(args: argparse.Namespace) -> int:
     if args.server:
         token = _token_from_server(args.server, args.user, args.permission)
     else:
-        token = mint_token(args.user, state_dir=args.state_dir, key_file=args.key_file,
-                           issuer=args.issuer, audience=args.audience, ttl=args.ttl,
-                           permissions=args.permission)
+        token = mint_token(
+            args.user,
+            state_dir=args.state_dir,
+            key_file=args.key_file,
+            issuer=args.issuer,
+            audience=args.audience,
+            ttl=args.ttl,
+            permissions=args.permission,
+        )
     print(token)
     return 0
 
@@ -202,47 +245,75 @@ def _add_demo(subparsers: Any) -> None:
         "demo",
         help="start the hub with the bridge, the simulator, JupyterLab and the dashboard (offline)",
         description="Start `authviz serve --dev-identity` (hub, bridge, dev identity), the "
-                    "simulator posting traffic through the real webhook, JupyterLab and the live "
-                    "dashboard (Voila) on a working copy of the notebooks in STATE_DIR/notebooks "
-                    "(kept across runs: saving there changes no tracked file), with the environment "
-                    "the notebooks read. Ports in use are refused at once; the URLs are printed "
-                    "once the servers answer; their logs are kept in STATE_DIR. Ctrl-C (or SIGTERM) "
-                    "stops them all; when one of them stops on its own the demo stops the rest "
-                    "and exits 1. From make: make demo ARGS=\"--scenario credential-stuffing\".",
+        "simulator posting traffic through the real webhook, JupyterLab and the live "
+        "dashboard (Voila) on a working copy of the notebooks in STATE_DIR/notebooks "
+        "(kept across runs: saving there changes no tracked file), with the environment "
+        "the notebooks read. Ports in use are refused at once; the URLs are printed "
+        "once the servers answer; their logs are kept in STATE_DIR. Ctrl-C (or SIGTERM) "
+        "stops them all; when one of them stops on its own the demo stops the rest "
+        'and exits 1. From make: make demo ARGS="--scenario credential-stuffing".',
     )
     p.add_argument("--port", type=int, default=6001, help="hub and bridge port (default 6001)")
     p.add_argument("--jupyter-port", type=int, default=8888, help="JupyterLab port (default 8888)")
     p.add_argument("--dashboard-port", type=int, default=8866, help="dashboard (Voila) port (default 8866)")
     p.add_argument("--rate", type=float, default=3.0, help="simulated events per second (default 3)")
     p.add_argument("--seed", type=int, default=0, metavar="N", help="simulator seed (default 0)")
-    p.add_argument("--scenario", action="append", default=[], choices=list(SCENARIOS), metavar="NAME",
-                   help="attack scenario to inject a few seconds in (repeatable): " + ", ".join(SCENARIOS))
+    p.add_argument(
+        "--scenario",
+        action="append",
+        default=[],
+        choices=list(SCENARIOS),
+        metavar="NAME",
+        help="attack scenario to inject a few seconds in (repeatable): " + ", ".join(SCENARIOS),
+    )
     p.add_argument("--user", default="alice", help="demo user whose token the notebooks get (default alice)")
     p.add_argument("--state-dir", default=_state_dir_default(), help="state directory (default .authviz)")
     p.add_argument("--notebooks", default="notebooks", help="notebook directory (default notebooks/)")
     p.add_argument("--no-jupyter", action="store_true", help="do not start JupyterLab nor the dashboard")
     p.add_argument("--no-dashboard", action="store_true", help="do not start the dashboard")
-    p.add_argument("--reset-notebooks", action="store_true",
-                   help="replace the working copy's notebooks with the shipped ones (your edits there are lost)")
+    p.add_argument(
+        "--reset-notebooks",
+        action="store_true",
+        help="replace the working copy's notebooks with the shipped ones (your edits there are lost)",
+    )
     p.add_argument("--no-simulator", action="store_true", help="do not start the simulator")
-    p.add_argument("--no-install", action="store_true",
-                   help="never try to install the notebooks extra when JupyterLab is missing")
-    p.add_argument("--for", dest="run_for", type=float, default=None, metavar="SECONDS",
-                   help="stop everything after this many seconds (default: until Ctrl-C or SIGTERM)")
+    p.add_argument(
+        "--no-install", action="store_true", help="never try to install the notebooks extra when JupyterLab is missing"
+    )
+    p.add_argument(
+        "--for",
+        dest="run_for",
+        type=float,
+        default=None,
+        metavar="SECONDS",
+        help="stop everything after this many seconds (default: until Ctrl-C or SIGTERM)",
+    )
     p.set_defaults(func=run_demo)
 
 
 def run_demo(args: argparse.Namespace) -> int:
     from authviz.bridge.demo import DemoOptions, run
 
-    return run(DemoOptions(
-        port=args.port, jupyter_port=args.jupyter_port, dashboard_port=args.dashboard_port,
-        dashboard=not args.no_dashboard, reset_notebooks=args.reset_notebooks, rate=args.rate, seed=args.seed,
-        scenarios=tuple(args.scenario), user=args.user, state_dir=Path(args.state_dir),
-        notebooks=Path(args.notebooks), jupyter=not args.no_jupyter,
-        simulator=not args.no_simulator, install=not args.no_install, run_for=args.run_for,
-        log_token=load_environment().get("AUTHVIZ_LOG_TOKEN") or None,
-    ))
+    return run(
+        DemoOptions(
+            port=args.port,
+            jupyter_port=args.jupyter_port,
+            dashboard_port=args.dashboard_port,
+            dashboard=not args.no_dashboard,
+            reset_notebooks=args.reset_notebooks,
+            rate=args.rate,
+            seed=args.seed,
+            scenarios=tuple(args.scenario),
+            user=args.user,
+            state_dir=Path(args.state_dir),
+            notebooks=Path(args.notebooks),
+            jupyter=not args.no_jupyter,
+            simulator=not args.no_simulator,
+            install=not args.no_install,
+            run_for=args.run_for,
+            log_token=load_environment().get("AUTHVIZ_LOG_TOKEN") or None,
+        )
+    )
 
 
 # -- bridge (standalone) -------------------------------------------------------------------------
@@ -258,17 +329,32 @@ def _add_bridge(subparsers: Any) -> None:
         "bridge",
         help="run only the bridge, publishing to real Pusher Channels or soketi",
         description="Serve /auth0/logs, /auth0/events, /pusher/auth, /pusher/user-auth and "
-                    "/chat/messages on their own port and publish through the Pusher HTTP API "
-                    "of --pusher-url (use `authviz serve` instead for the embedded hub).",
+        "/chat/messages on their own port and publish through the Pusher HTTP API "
+        "of --pusher-url (use `authviz serve` instead for the embedded hub).",
     )
-    p.add_argument("--pusher-url", action="append", default=None, metavar="URL",
-                   help="http(s)://KEY:SECRET@HOST[:PORT]/apps/APP_ID (env PUSHER_URL); repeat it "
-                        "for each node of one cluster: publishing fails over to the next")
-    p.add_argument("--publish-concurrency", type=_publish_concurrency_arg, default=8, metavar="N",
-                   help="publishing requests (of up to 10 events) in flight at once (default 8)")
-    p.add_argument("--publish-retry-max", type=_publish_retry_arg, default=30, metavar="SECONDS",
-                   help="while the Pusher server fails, the events are kept and retried; the wait "
-                        "between attempts doubles up to this (default 30)")
+    p.add_argument(
+        "--pusher-url",
+        action="append",
+        default=None,
+        metavar="URL",
+        help="http(s)://KEY:SECRET@HOST[:PORT]/apps/APP_ID (env PUSHER_URL); repeat it "
+        "for each node of one cluster: publishing fails over to the next",
+    )
+    p.add_argument(
+        "--publish-concurrency",
+        type=_publish_concurrency_arg,
+        default=8,
+        metavar="N",
+        help="publishing requests (of up to 10 events) in flight at once (default 8)",
+    )
+    p.add_argument(
+        "--publish-retry-max",
+        type=_publish_retry_arg,
+        default=30,
+        metavar="SECONDS",
+        help="while the Pusher server fails, the events are kept and retried; the wait "
+        "between attempts doubles up to this (default 30)",
+    )
     p.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
     p.add_argument("--port", type=int, default=6002, help="port (default 6002)")
     add_bridge_arguments(p, standalone=True)
@@ -286,14 +372,19 @@ def run_bridge(args: argparse.Namespace) -> int:
     pusher_urls = args.pusher_url or [load_environment().get("PUSHER_URL") or ""]
     if not all(pusher_urls):
         # a missing setting is a usage error, as for `authviz logs pull` without --domain
-        raise UsageError("give --pusher-url (or set PUSHER_URL) as "
-                         "http(s)://KEY:SECRET@HOST[:PORT]/apps/APP_ID.")
-    settings = replace(bridge_settings(args), publish_concurrency=args.publish_concurrency,
-                       publish_retry_max=float(args.publish_retry_max))
+        raise UsageError("give --pusher-url (or set PUSHER_URL) as http(s)://KEY:SECRET@HOST[:PORT]/apps/APP_ID.")
+    settings = replace(
+        bridge_settings(args),
+        publish_concurrency=args.publish_concurrency,
+        publish_retry_max=float(args.publish_retry_max),
+    )
 
     def listening(port: int) -> None:
-        print(f"authviz bridge listening on http://{args.host}:{port} "
-              f"(log stream: POST /auth0/logs); Ctrl-C stops it", file=sys.stderr, flush=True)
+        print(
+            f"authviz bridge listening on http://{args.host}:{port} (log stream: POST /auth0/logs); Ctrl-C stops it",
+            file=sys.stderr,
+            flush=True,
+        )
 
     async def main() -> None:
         app, _bridge = standalone_app(settings, pusher_urls, host=args.host, port=args.port)

@@ -20,47 +20,79 @@ from authviz.errors import UsageError
 def add_commands(subparsers) -> None:
     """Register ``authviz detect`` and ``authviz rules list|check``."""
     detect = subparsers.add_parser(
-        "detect", help="run the packaged and your Sigma rules over log files or a Parquet archive",
+        "detect",
+        help="run the packaged and your Sigma rules over log files or a Parquet archive",
         description="Run the packaged detection rules (authviz's built-in detections and Auth0's Security "
-                    "Detection Catalog) plus any given Sigma rules over Auth0 log files (any shape `logs "
-                    "convert` reads), Parquet files, or an archive directory written by `logs pull`. Prints "
-                    "a table, or one JSON object per finding with --json. Rules whose placeholders the "
-                    "settings file does not fill are listed as needing configuration and not run.")
-    detect.add_argument("inputs", nargs="+", metavar="INPUT",
-                        help="log file (JSON lines, JSON array, gzip), .parquet file, or archive directory")
-    detect.add_argument("--rules", action="append", default=[], metavar="DIR_OR_FILE",
-                        help="more Sigma rules: a .yml file or a directory searched recursively (repeatable)")
-    detect.add_argument("--json", action="store_true",
-                        help="one JSON object per finding per line (rule_id, title, level, group, count, first, "
-                             "last, event_ids)")
-    detect.add_argument("--since", type=_time, metavar="T",
-                        help="only events at or after T (ISO 8601, e.g. 2026-11-01 or 2026-11-01T08:00Z; UTC "
-                             "when no offset is given)")
+        "Detection Catalog) plus any given Sigma rules over Auth0 log files (any shape `logs "
+        "convert` reads), Parquet files, or an archive directory written by `logs pull`. Prints "
+        "a table, or one JSON object per finding with --json. Rules whose placeholders the "
+        "settings file does not fill are listed as needing configuration and not run.",
+    )
+    detect.add_argument(
+        "inputs",
+        nargs="+",
+        metavar="INPUT",
+        help="log file (JSON lines, JSON array, gzip), .parquet file, or archive directory",
+    )
+    detect.add_argument(
+        "--rules",
+        action="append",
+        default=[],
+        metavar="DIR_OR_FILE",
+        help="more Sigma rules: a .yml file or a directory searched recursively (repeatable)",
+    )
+    detect.add_argument(
+        "--json",
+        action="store_true",
+        help="one JSON object per finding per line (rule_id, title, level, group, count, first, last, event_ids)",
+    )
+    detect.add_argument(
+        "--since",
+        type=_time,
+        metavar="T",
+        help="only events at or after T (ISO 8601, e.g. 2026-11-01 or 2026-11-01T08:00Z; UTC when no offset is given)",
+    )
     detect.add_argument("--until", type=_time, metavar="T", help="only events before T (ISO 8601, UTC by default)")
-    detect.add_argument("--settings", type=Path, metavar="FILE",
-                        help="per-tenant values of rule placeholders (YAML: `your-tenant-url: acme.eu.auth0.com`)")
-    detect.add_argument("--memory-limit", metavar="SIZE",
-                        help="DuckDB memory limit for large archives, e.g. 2GB (default: DuckDB's, 80%% of RAM)")
+    detect.add_argument(
+        "--settings",
+        type=Path,
+        metavar="FILE",
+        help="per-tenant values of rule placeholders (YAML: `your-tenant-url: acme.eu.auth0.com`)",
+    )
+    detect.add_argument(
+        "--memory-limit",
+        metavar="SIZE",
+        help="DuckDB memory limit for large archives, e.g. 2GB (default: DuckDB's, 80%% of RAM)",
+    )
     detect.set_defaults(func=detect_command)
 
-    rules = subparsers.add_parser("rules", help="list the loaded detection rules and check rule files",
-                                  description="List the detection rules authviz would run, and check Sigma rule "
-                                              "files: what loads, what compiles, what needs configuration.")
+    rules = subparsers.add_parser(
+        "rules",
+        help="list the loaded detection rules and check rule files",
+        description="List the detection rules authviz would run, and check Sigma rule "
+        "files: what loads, what compiles, what needs configuration.",
+    )
     rules_commands = rules.add_subparsers(title="rules commands", metavar="COMMAND")
     rules.set_defaults(func=lambda args: _missing(rules))
-    listing = rules_commands.add_parser("list", help="list the packaged rules and any given ones",
-                                        description="List every loaded rule: origin (builtin, catalog, user), "
-                                                    "kind, level, id, title, and the placeholders it still needs.")
-    listing.add_argument("--rules", action="append", default=[], metavar="DIR_OR_FILE",
-                         help="more Sigma rules to list (repeatable)")
+    listing = rules_commands.add_parser(
+        "list",
+        help="list the packaged rules and any given ones",
+        description="List every loaded rule: origin (builtin, catalog, user), "
+        "kind, level, id, title, and the placeholders it still needs.",
+    )
+    listing.add_argument(
+        "--rules", action="append", default=[], metavar="DIR_OR_FILE", help="more Sigma rules to list (repeatable)"
+    )
     listing.add_argument("--settings", type=Path, metavar="FILE", help="per-tenant placeholder values (YAML)")
     listing.add_argument("--json", action="store_true", help="one JSON object per rule per line")
     listing.set_defaults(func=rules_list_command)
     check = rules_commands.add_parser(
-        "check", help="check Sigma rule files: load, compile, placeholders",
+        "check",
+        help="check Sigma rule files: load, compile, placeholders",
         description="Load and compile the Sigma rules in DIR (default: the packaged rules). Prints one sentence "
-                    "per file that is not usable and each rule that needs configuration. Exit 0 when every "
-                    "file loads, 1 when some does not.")
+        "per file that is not usable and each rule that needs configuration. Exit 0 when every "
+        "file loads, 1 when some does not.",
+    )
     check.add_argument("directory", nargs="?", type=Path, metavar="DIR", help="a directory or .yml file of rules")
     check.add_argument("--settings", type=Path, metavar="FILE", help="per-tenant placeholder values (YAML)")
     check.set_defaults(func=rules_check_command)
@@ -115,8 +147,15 @@ def detect_command(args: argparse.Namespace) -> int:
             raise UsageError(f"input {path!r} does not exist")
     tty = sys.stderr.isatty()
     try:
-        engine, summary, report = run_rules(args.inputs, rules, settings, since=args.since, until=args.until,
-                                            memory_limit=args.memory_limit, progress=_say if tty else None)
+        engine, summary, report = run_rules(
+            args.inputs,
+            rules,
+            settings,
+            since=args.since,
+            until=args.until,
+            memory_limit=args.memory_limit,
+            progress=_say if tty else None,
+        )
     except RuleError as error:
         raise UsageError(str(error)) from None
     try:
@@ -137,12 +176,17 @@ def detect_command(args: argparse.Namespace) -> int:
     for _rule, message in report.failed:
         _say(f"authviz: {message}")
     if summary.rejects:
-        _say(f"authviz: {summary.rejects} record(s) could not be read as Auth0 logs and were skipped "
-             f"(see `authviz logs convert` for each reason)")
+        _say(
+            f"authviz: {summary.rejects} record(s) could not be read as Auth0 logs and were skipped "
+            f"(see `authviz logs convert` for each reason)"
+        )
     if report.needs_configuration:
         names = sorted({name for _, missing in report.needs_configuration for name in missing})
-        _say(f"authviz: {len(report.needs_configuration)} rule(s) need configuration and were not run: set "
-             + ", ".join("{" + n + "}" for n in names) + " in a --settings file (see `authviz rules check`)")
+        _say(
+            f"authviz: {len(report.needs_configuration)} rule(s) need configuration and were not run: set "
+            + ", ".join("{" + n + "}" for n in names)
+            + " in a --settings file (see `authviz rules check`)"
+        )
     _say(f"authviz: {len(report.ran)} rules ran, {report.findings} finding(s)")
     return 0
 
@@ -156,10 +200,23 @@ def rules_list_command(args: argparse.Namespace) -> int:
         _say(f"authviz: {problem}")
     if args.json:
         for rule in rules.rules:
-            sys.stdout.write(json.dumps({
-                "id": rule.id, "title": rule.title, "level": rule.level, "kind": rule.kind, "origin": rule.origin,
-                "source": rule.source, "description": rule.description, "prevention": list(rule.prevention),
-                "needs": ["{" + m + "}" for m in rule.missing(settings)]}, ensure_ascii=False) + "\n")
+            sys.stdout.write(
+                json.dumps(
+                    {
+                        "id": rule.id,
+                        "title": rule.title,
+                        "level": rule.level,
+                        "kind": rule.kind,
+                        "origin": rule.origin,
+                        "source": rule.source,
+                        "description": rule.description,
+                        "prevention": list(rule.prevention),
+                        "needs": ["{" + m + "}" for m in rule.missing(settings)],
+                    },
+                    ensure_ascii=False,
+                )
+                + "\n"
+            )
     else:
         for line in rules_table(rules, settings):
             sys.stdout.write(line + "\n")
@@ -195,6 +252,8 @@ def rules_check_command(args: argparse.Namespace) -> int:
                 continue
             print(f"ok       {rule.id}  {rule.title}")
     runnable = len(rules.rules) - len(rules.needing_configuration(settings))
-    _say(f"authviz: {len(rules.rules)} rules loaded, {runnable} ready to run, "
-         f"{len(rules.needing_configuration(settings))} need configuration, {broken} problem(s)")
+    _say(
+        f"authviz: {len(rules.rules)} rules loaded, {runnable} ready to run, "
+        f"{len(rules.needing_configuration(settings))} need configuration, {broken} problem(s)"
+    )
     return 1 if broken else 0

@@ -42,18 +42,30 @@ def add_logs_commands(subparsers) -> None:
         ),
     )
     parser.add_argument("inputs", nargs="+", metavar="INPUT", type=Path, help="log files to read")
-    parser.add_argument("-o", "--output", required=True, type=Path, metavar="OUT",
-                        help="output file; its extension (.parquet, .csv, .jsonl) picks the format")
-    parser.add_argument("--format", choices=sorted(set(FORMATS.values())),
-                        help="output format, when OUT's extension does not say it")
+    parser.add_argument(
+        "-o",
+        "--output",
+        required=True,
+        type=Path,
+        metavar="OUT",
+        help="output file; its extension (.parquet, .csv, .jsonl) picks the format",
+    )
+    parser.add_argument(
+        "--format", choices=sorted(set(FORMATS.values())), help="output format, when OUT's extension does not say it"
+    )
     parser.add_argument("--shape", choices=SOURCES, help="force the input shape instead of detecting it")
     parser.add_argument("--strict", action="store_true", help="stop at the first rejected record (exit 1)")
-    parser.add_argument("--keep-duplicates", action="store_true",
-                        help="keep records repeating an event id instead of dropping them")
-    parser.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None,
-                        help=f"show a progress bar on stderr for inputs of {PROGRESS_MIN_BYTES >> 20} MiB "
-                             "or more (default: "
-                             "only when stderr is a terminal, so logs and pipes stay clean)")
+    parser.add_argument(
+        "--keep-duplicates", action="store_true", help="keep records repeating an event id instead of dropping them"
+    )
+    parser.add_argument(
+        "--progress",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help=f"show a progress bar on stderr for inputs of {PROGRESS_MIN_BYTES >> 20} MiB "
+        "or more (default: "
+        "only when stderr is a terminal, so logs and pipes stay clean)",
+    )
     parser.set_defaults(func=convert_command)
 
 
@@ -64,8 +76,7 @@ def output_format(output: Path, explicit: str | None) -> str:
     fmt = FORMATS.get(output.suffix.lower())
     if fmt is None:
         raise UsageError(
-            f"cannot tell the output format from {str(output)!r}: name it .parquet, .csv or .jsonl, "
-            "or pass --format"
+            f"cannot tell the output format from {str(output)!r}: name it .parquet, .csv or .jsonl, or pass --format"
         )
     return fmt
 
@@ -110,8 +121,9 @@ def convert_command(args: argparse.Namespace) -> int:
         if path.is_file() and path.stat().st_size == 0:
             print(f"authviz: note: {str(path)!r} is empty (no records).", file=sys.stderr)
     try:
-        result = read_log_files(args.inputs, source_shape=args.shape, strict=args.strict,
-                                progress=progress, dedup=not args.keep_duplicates)
+        result = read_log_files(
+            args.inputs, source_shape=args.shape, strict=args.strict, progress=progress, dedup=not args.keep_duplicates
+        )
     except LogInputError as error:
         raise UsageError(str(error)) from None
     except ParseError as error:
@@ -125,8 +137,10 @@ def convert_command(args: argparse.Namespace) -> int:
         args.output.parent.mkdir(parents=True, exist_ok=True)
         write_rejects(result.rejects, rejected_to)
         shown = "".join(f"\n  {reject.reason}" for reject in result.rejects[:SUMMARY_MAX_REJECTS])
-        print(f"authviz: {empty}; nothing was written.{shown}\nrejected records with their reasons: {rejected_to}",
-              file=sys.stderr)
+        print(
+            f"authviz: {empty}; nothing was written.{shown}\nrejected records with their reasons: {rejected_to}",
+            file=sys.stderr,
+        )
         return 1
     try:
         args.output.parent.mkdir(parents=True, exist_ok=True)
@@ -157,7 +171,9 @@ def nothing_read(result: LogFrame, inputs: Sequence[Path]) -> str | None:
         verb = "is" if len(inputs) == 1 else "are"
         return f"{label} {verb} not JSON (Auth0 logs are JSON lines, a JSON array or a JSON document)"
     count = len(result.rejects)
-    return f"no Auth0 events in {label}: {'the only record was' if count == 1 else f'all {count:,} records were'} rejected"
+    return (
+        f"no Auth0 events in {label}: {'the only record was' if count == 1 else f'all {count:,} records were'} rejected"
+    )
 
 
 def summary(result: LogFrame, output: Path, rejected_to: Path, *, multiple: bool) -> str:
@@ -178,6 +194,7 @@ def summary(result: LogFrame, output: Path, rejected_to: Path, *, multiple: bool
     if result.rejects:
         lines.append(f"rejected records with their reasons: {rejected_to}")
     if any("with different content" in reject.reason for reject in result.rejects):
-        lines.append("records that reuse an event id with different content were rejected; "
-                     "--keep-duplicates keeps every record")
+        lines.append(
+            "records that reuse an event id with different content were rejected; --keep-duplicates keeps every record"
+        )
     return "\n".join(lines)

@@ -34,43 +34,79 @@ _CONTROL = dict.fromkeys([*range(0, 32), 127], None)
 def add_commands(subparsers) -> None:
     """Register ``authviz tail``."""
     parser = subparsers.add_parser(
-        "tail", help="print live Auth0 events as they arrive",
+        "tail",
+        help="print live Auth0 events as they arrive",
         description="Print Auth0 events as they arrive: one line per event (time, category, user, "
-                    "country) or one JSON object per line with --json (the replay format). Keeps running "
-                    "across server restarts (with AUTHVIZ_HISTORY_URL/AUTHVIZ_HISTORY_TOKEN, or an auth endpoint, "
-                    "the events missed meanwhile are backfilled from the bridge); Ctrl-C stops it. On "
-                    f"{topics.EVENTS_CHANNEL} it prints live security alerts too (--no-alerts). Settings: "
-                    "PUSHER_URL or PUSHER_* variables (or .env); AUTHVIZ_SOURCE picks live, replay:PATH or "
-                    "simulator. A server with its own TLS certificate (authviz serve --tls-cert): "
-                    "PUSHER_CA_FILE names the CA to trust (or SSL_CERT_FILE); verification stays on.")
-    parser.add_argument("--channel", action="append", metavar="NAME", type=_channel_arg,
-                        help=f"channel to follow (repeatable; default {topics.FEED_CHANNEL}; "
-                             f"{topics.EVENTS_CHANNEL} carries every event but needs the secret or an "
-                             "auth endpoint)")
-    parser.add_argument("--event", action="append", metavar="NAME",
-                        help="only events with this name (repeatable; default all)")
+        "country) or one JSON object per line with --json (the replay format). Keeps running "
+        "across server restarts (with AUTHVIZ_HISTORY_URL/AUTHVIZ_HISTORY_TOKEN, or an auth endpoint, "
+        "the events missed meanwhile are backfilled from the bridge); Ctrl-C stops it. On "
+        f"{topics.EVENTS_CHANNEL} it prints live security alerts too (--no-alerts). Settings: "
+        "PUSHER_URL or PUSHER_* variables (or .env); AUTHVIZ_SOURCE picks live, replay:PATH or "
+        "simulator. A server with its own TLS certificate (authviz serve --tls-cert): "
+        "PUSHER_CA_FILE names the CA to trust (or SSL_CERT_FILE); verification stays on.",
+    )
+    parser.add_argument(
+        "--channel",
+        action="append",
+        metavar="NAME",
+        type=_channel_arg,
+        help=f"channel to follow (repeatable; default {topics.FEED_CHANNEL}; "
+        f"{topics.EVENTS_CHANNEL} carries every event but needs the secret or an "
+        "auth endpoint)",
+    )
+    parser.add_argument(
+        "--event", action="append", metavar="NAME", help="only events with this name (repeatable; default all)"
+    )
     parser.add_argument("--json", action="store_true", help="one JSON object per line")
-    parser.add_argument("--source", metavar="SPEC",
-                        help="live, replay:PATH or simulator[:SEED] (default: AUTHVIZ_SOURCE, else live)")
-    parser.add_argument("--speed", type=_speed_arg, default=None, metavar="X",
-                        help="replay/simulator speed: 1 real time, 10 ten times, max (or 0) no waiting "
-                             "(default: AUTHVIZ_REPLAY_SPEED, else 1)")
-    parser.add_argument("--limit", type=_positive_int, default=None, metavar="N",
-                        help="stop after N events (default: run until Ctrl-C)")
-    parser.add_argument("--alerts", action=argparse.BooleanOptionalAction, default=None,
-                        help="run the security detections on the events and print an ALERT line (or "
-                             '{"alert": ...} with --json) per new or growing incident (default: on when '
-                             f"following {topics.EVENTS_CHANNEL})")
-    parser.add_argument("--alert-webhook", action="append", metavar="URL", type=_url_arg, default=None,
-                        help="also POST each alert to URL as one JSON document, signed with an HMAC-SHA256 "
-                             "X-Authviz-Signature header keyed with AUTHVIZ_ALERT_WEBHOOK_SECRET (required; see "
-                             "README 'Alert delivery'); repeatable")
-    parser.add_argument("--alert-slack", action="append", metavar="URL", type=_url_arg, default=None,
-                        help="also post each alert to this Slack incoming-webhook URL (or set "
-                             "AUTHVIZ_ALERT_SLACK_URL: the URL is a secret); repeatable")
-    parser.add_argument("--alert-throttle", type=_seconds_arg, default=None, metavar="SECONDS",
-                        help="at most one delivery per rule and group every SECONDS per receiver; newer news "
-                             "waits and replaces older (default 60)")
+    parser.add_argument(
+        "--source", metavar="SPEC", help="live, replay:PATH or simulator[:SEED] (default: AUTHVIZ_SOURCE, else live)"
+    )
+    parser.add_argument(
+        "--speed",
+        type=_speed_arg,
+        default=None,
+        metavar="X",
+        help="replay/simulator speed: 1 real time, 10 ten times, max (or 0) no waiting "
+        "(default: AUTHVIZ_REPLAY_SPEED, else 1)",
+    )
+    parser.add_argument(
+        "--limit", type=_positive_int, default=None, metavar="N", help="stop after N events (default: run until Ctrl-C)"
+    )
+    parser.add_argument(
+        "--alerts",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="run the security detections on the events and print an ALERT line (or "
+        '{"alert": ...} with --json) per new or growing incident (default: on when '
+        f"following {topics.EVENTS_CHANNEL})",
+    )
+    parser.add_argument(
+        "--alert-webhook",
+        action="append",
+        metavar="URL",
+        type=_url_arg,
+        default=None,
+        help="also POST each alert to URL as one JSON document, signed with an HMAC-SHA256 "
+        "X-Authviz-Signature header keyed with AUTHVIZ_ALERT_WEBHOOK_SECRET (required; see "
+        "README 'Alert delivery'); repeatable",
+    )
+    parser.add_argument(
+        "--alert-slack",
+        action="append",
+        metavar="URL",
+        type=_url_arg,
+        default=None,
+        help="also post each alert to this Slack incoming-webhook URL (or set "
+        "AUTHVIZ_ALERT_SLACK_URL: the URL is a secret); repeatable",
+    )
+    parser.add_argument(
+        "--alert-throttle",
+        type=_seconds_arg,
+        default=None,
+        metavar="SECONDS",
+        help="at most one delivery per rule and group every SECONDS per receiver; newer news "
+        "waits and replaces older (default 60)",
+    )
     parser.set_defaults(func=tail)
 
 
@@ -113,8 +149,7 @@ def _speed_arg(value: str) -> str:
     except ValueError:
         number = float("nan")
     if not number >= 0:
-        raise argparse.ArgumentTypeError(f"must be a number (1 real time, 10 ten times faster) or max, "
-                                         f"not {value!r}")
+        raise argparse.ArgumentTypeError(f"must be a number (1 real time, 10 ten times faster) or max, not {value!r}")
     return value
 
 
@@ -192,9 +227,11 @@ def _with_demo_hint(error: ConfigError) -> ConfigError:
     if "PUSHER_KEY is not set" not in str(error):
         return error
     state_dir = load_environment().get("AUTHVIZ_STATE_DIR", ".authviz")
-    hint = ConfigError(f"{error} While `make demo` runs, load its settings first: "
-                       f"set -a; . {state_dir}/demo.env; set +a (or watch simulated traffic with "
-                       "--source simulator).")
+    hint = ConfigError(
+        f"{error} While `make demo` runs, load its settings first: "
+        f"set -a; . {state_dir}/demo.env; set +a (or watch simulated traffic with "
+        "--source simulator)."
+    )
     hint.settings = error.settings
     return hint
 
@@ -212,7 +249,6 @@ def tail(args: argparse.Namespace, out: TextIO | None = None, err: TextIO | None
     options: dict[str, Any] = {"channels": channels, "events": args.event}
     env = None
     if args.source:
-
         env = {**load_environment(), "AUTHVIZ_SOURCE": args.source}
     if args.speed is not None:
         options["speed"] = args.speed
@@ -229,7 +265,8 @@ def tail(args: argparse.Namespace, out: TextIO | None = None, err: TextIO | None
             raise _with_demo_hint(error) from None
         raise
     render: Callable[[LiveEvent], str] = (
-        (lambda e: orjson.dumps(e.to_dict(), default=str).decode()) if args.json else format_line)
+        (lambda e: orjson.dumps(e.to_dict(), default=str).decode()) if args.json else format_line
+    )
 
     def show_alerts(batch: Callable[[], list]) -> None:
         nonlocal alerts
@@ -240,8 +277,7 @@ def tail(args: argparse.Namespace, out: TextIO | None = None, err: TextIO | None
             alerts = None
             return
         for alert in found:
-            line = (orjson.dumps({"alert": alert.to_dict()}, default=str).decode() if args.json
-                    else format_alert(alert))
+            line = orjson.dumps({"alert": alert.to_dict()}, default=str).decode() if args.json else format_alert(alert)
             print(line, file=out, flush=True)
             if delivery is not None:
                 delivery.submit(alert)  # never blocks: a bounded queue and its own thread
@@ -286,8 +322,7 @@ def tail(args: argparse.Namespace, out: TextIO | None = None, err: TextIO | None
                     print(f"authviz: {problem}", file=err, flush=True)
         finally:
             if on_main:
-                signal.signal(signal.SIGTERM, previous_term if previous_term is not None
-                              else signal.SIG_DFL)
+                signal.signal(signal.SIGTERM, previous_term if previous_term is not None else signal.SIG_DFL)
     return 0
 
 
@@ -307,16 +342,23 @@ def _alert_delivery(args: argparse.Namespace, alerts_on: bool):
     AUTHVIZ_ALERT_SLACK_URL) name receivers, else None."""
     from authviz.config import AlertSettings
 
-    settings = AlertSettings.from_env(webhook_urls=tuple(args.alert_webhook or ()) or None,
-                                      throttle=args.alert_throttle)
+    settings = AlertSettings.from_env(
+        webhook_urls=tuple(args.alert_webhook or ()) or None, throttle=args.alert_throttle
+    )
     if args.alert_slack:
-        settings = AlertSettings(webhook_urls=settings.webhook_urls, webhook_secret=settings.webhook_secret,
-                                 slack_urls=tuple(args.alert_slack), throttle=settings.throttle)
+        settings = AlertSettings(
+            webhook_urls=settings.webhook_urls,
+            webhook_secret=settings.webhook_secret,
+            slack_urls=tuple(args.alert_slack),
+            throttle=settings.throttle,
+        )
     if not settings.enabled:
         return None
     if not alerts_on:
-        raise UsageError(f"--alert-webhook and --alert-slack deliver live alerts, which run on "
-                         f"{topics.EVENTS_CHANNEL}: add --channel {topics.EVENTS_CHANNEL} (and drop --no-alerts).")
+        raise UsageError(
+            f"--alert-webhook and --alert-slack deliver live alerts, which run on "
+            f"{topics.EVENTS_CHANNEL}: add --channel {topics.EVENTS_CHANNEL} (and drop --no-alerts)."
+        )
     from authviz.alerts import delivery_for
 
     return delivery_for(settings)

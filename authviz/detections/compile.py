@@ -51,8 +51,9 @@ from authviz.detections.load import PLACEHOLDER, RuleError
 from authviz.detections.model import Rule, TenantSettings
 
 #: ``data.<key>`` read from the normalised column of the same name (log-entry keys kept 1:1).
-DATA_COLUMNS = frozenset({"type", "description", "user_id", "user_name", "connection", "client_id",
-                          "client_name", "ip", "user_agent"})
+DATA_COLUMNS = frozenset(
+    {"type", "description", "user_id", "user_name", "connection", "client_id", "client_name", "ip", "user_agent"}
+)
 #: authviz's own keys, computed from schema columns (first non-empty of the columns listed;
 #: ``tenant_key`` falls back to ``(all)``): what the built-in detections group by.
 DERIVED_FIELDS: dict[str, tuple[tuple[str, ...], str | None]] = {
@@ -65,6 +66,7 @@ MAX_EVENT_IDS = 1000
 
 
 # ---- the engine-neutral form -------------------------------------------------------------------
+
 
 @dataclass(frozen=True, slots=True)
 class Field:
@@ -218,6 +220,7 @@ _ONE = _Wildcard("?")
 
 # ---- rendering ---------------------------------------------------------------------------------
 
+
 class Dialect:
     """How one SQL engine spells JSON access, lists, regexes and time. Subclasses fill the gaps."""
 
@@ -280,7 +283,9 @@ class Dialect:
 
     def _test(self, test: Test, data: str) -> str:
         if test.field is None:
-            return self._predicate(test, f"CAST({data} AS VARCHAR)" if self.name == "duckdb" else f"CAST({data} AS STRING)", keyword=True)
+            return self._predicate(
+                test, f"CAST({data} AS VARCHAR)" if self.name == "duckdb" else f"CAST({data} AS STRING)", keyword=True
+            )
         field = test.field
         if field.column is not None:
             expr = self.column(field.column)
@@ -307,8 +312,9 @@ class Dialect:
             if not any(isinstance(p, _Wildcard) for p in parts):
                 text = "".join(parts)
                 return f"({subject} = {self.literal(text if cased else text.lower())})"
-            pattern = "".join("%" if p is _STAR else "_" if p is _ONE else _like_escape(p if cased else p.lower())
-                              for p in parts)
+            pattern = "".join(
+                "%" if p is _STAR else "_" if p is _ONE else _like_escape(p if cased else p.lower()) for p in parts
+            )
             return f"({subject} LIKE {self.literal(pattern)} ESCAPE {self.literal(chr(92))})"
         if kind == "bool":
             return f"(lower({expr}) = {self.literal('true' if value else 'false')})"
@@ -355,9 +361,11 @@ class DuckDBDialect(Dialect):
             return f"json_extract_string({base}, {self.literal(self._path(path))})"
         # Read the path straight from the record text (one parse), by shape, rather than from the
         # derived ``data`` column (which would parse, re-serialise and parse again).
-        return (f"(CASE WHEN source = 'log_stream' THEN json_extract_string(raw, {self.literal(self._path(('data', *path)))}) "
-                f"WHEN source = 'eventbridge' THEN json_extract_string(raw, {self.literal(self._path(('detail', 'data', *path)))}) "
-                f"ELSE json_extract_string(raw, {self.literal(self._path(path))}) END)")
+        return (
+            f"(CASE WHEN source = 'log_stream' THEN json_extract_string(raw, {self.literal(self._path(('data', *path)))}) "
+            f"WHEN source = 'eventbridge' THEN json_extract_string(raw, {self.literal(self._path(('detail', 'data', *path)))}) "
+            f"ELSE json_extract_string(raw, {self.literal(self._path(path))}) END)"
+        )
 
     def any_of(self, items: str, predicate) -> str:
         var = self.lambda_var
@@ -377,8 +385,10 @@ class DuckDBDialect(Dialect):
 
     def ipv4(self, expr: str) -> str:
         parts = [f"TRY_CAST(split_part({expr}, '.', {i}) AS BIGINT)" for i in range(1, 5)]
-        return (f"(CASE WHEN regexp_full_match({expr}, '\\d{{1,3}}(\\.\\d{{1,3}}){{3}}') THEN "
-                f"{parts[0]} * 16777216 + {parts[1]} * 65536 + {parts[2]} * 256 + {parts[3]} END)")
+        return (
+            f"(CASE WHEN regexp_full_match({expr}, '\\d{{1,3}}(\\.\\d{{1,3}}){{3}}') THEN "
+            f"{parts[0]} * 16777216 + {parts[1]} * 65536 + {parts[2]} * 256 + {parts[3]} END)"
+        )
 
     def epoch(self, expr: str) -> str:
         return f"epoch({expr})"
@@ -412,7 +422,7 @@ class SparkDialect(Dialect):
     def json_list(self, base: str, path: tuple[str | None, ...]) -> str:
         # split at the first "any element": the array, then each element's remaining path.
         cut = path.index(None)
-        head, tail = path[:cut], path[cut + 1:]
+        head, tail = path[:cut], path[cut + 1 :]
         array = f"from_json({self.json_scalar(base, head) if head else base}, 'array<string>')"
         if not tail:
             return array
@@ -434,8 +444,10 @@ class SparkDialect(Dialect):
 
     def ipv4(self, expr: str) -> str:
         parts = [f"TRY_CAST(split({expr}, '\\\\.')[{i}] AS BIGINT)" for i in range(4)]
-        return (f"(CASE WHEN {expr} RLIKE '^\\\\d{{1,3}}(\\\\.\\\\d{{1,3}}){{3}}$' THEN "
-                f"{parts[0]} * 16777216 + {parts[1]} * 65536 + {parts[2]} * 256 + {parts[3]} END)")
+        return (
+            f"(CASE WHEN {expr} RLIKE '^\\\\d{{1,3}}(\\\\.\\\\d{{1,3}}){{3}}$' THEN "
+            f"{parts[0]} * 16777216 + {parts[1]} * 65536 + {parts[2]} * 256 + {parts[3]} END)"
+        )
 
     def epoch(self, expr: str) -> str:
         return f"unix_timestamp({expr})"
@@ -447,8 +459,10 @@ class SparkDialect(Dialect):
         return f"size(collect_set({expr}) {window})"
 
     def id_list(self, ids: str, order: str) -> str:
-        return (f"slice(transform(array_sort(collect_list(struct({order} AS o, {ids} AS i))), s -> s.i), 1, "
-                f"{MAX_EVENT_IDS})")
+        return (
+            f"slice(transform(array_sort(collect_list(struct({order} AS o, {ids} AS i))), s -> s.i), 1, "
+            f"{MAX_EVENT_IDS})"
+        )
 
 
 DUCKDB = DuckDBDialect()
@@ -463,6 +477,7 @@ def re2_compatible(pattern: str) -> bool:
 
 
 # ---- whole queries -----------------------------------------------------------------------------
+
 
 def event_query(rule: Rule, settings: TenantSettings | None, dialect: Dialect, table: str = "events") -> str:
     """SQL selecting ``event_id, timestamp`` of the events that match Sigma event ``rule``."""
@@ -495,9 +510,10 @@ def correlation_query(rule: Rule, settings: TenantSettings | None, dialect: Dial
         condition = dialect.render(rule_tree(counted, settings))
         present = [f"({g}) IS NOT NULL" for g in groups]
         where = " AND ".join([condition, *present])
-        columns = ", ".join([f"{g} AS g{i}" for i, g in enumerate(groups)]
-                            + [f"CAST({value if spec.type != 'temporal' else index} AS {_string(dialect)}) AS v",
-                               f"{index} AS k"])
+        columns = ", ".join(
+            [f"{g} AS g{i}" for i, g in enumerate(groups)]
+            + [f"CAST({value if spec.type != 'temporal' else index} AS {_string(dialect)}) AS v", f"{index} AS k"]
+        )
         selects.append(f"SELECT event_id, timestamp, {columns} FROM {table} WHERE {where}")
     matched = " UNION ALL ".join(selects)
     group_columns = [f"g{i}" for i in range(len(groups))]
@@ -530,9 +546,11 @@ def correlation_query(rule: Rule, settings: TenantSettings | None, dialect: Dial
     total = {"event_count": "count(*)", "value_count": "count(DISTINCT v)", "temporal": "count(DISTINCT v)"}[spec.type]
     if group_columns:
         on = " AND ".join(f"m.{g} = e.{g}" for g in group_columns)
-        pruned = (f"eligible AS (SELECT {', '.join(group_columns)} FROM matched GROUP BY {', '.join(group_columns)} "
-                  f"HAVING {total} {symbol} {threshold}), "
-                  f"kept AS (SELECT m.* FROM matched AS m {dialect.semi_join} eligible AS e ON {on}), ")
+        pruned = (
+            f"eligible AS (SELECT {', '.join(group_columns)} FROM matched GROUP BY {', '.join(group_columns)} "
+            f"HAVING {total} {symbol} {threshold}), "
+            f"kept AS (SELECT m.* FROM matched AS m {dialect.semi_join} eligible AS e ON {on}), "
+        )
     else:
         pruned = "kept AS (SELECT * FROM matched), "
     return (
@@ -572,17 +590,21 @@ def findings_query(rule: Rule, settings: TenantSettings | None, dialect: Dialect
         else:
             group = "json_object(" + ", ".join(f"{dialect.literal(n)}, g{i}" for i, n in enumerate(names)) + ")"
         inner = correlation_query(rule, settings, dialect, table)
-        return (f"SELECT {meta}, {group} AS {dialect.column('group')}, event_count AS count, first, last, event_ids "
-                f"FROM ({inner}) AS c")
+        return (
+            f"SELECT {meta}, {group} AS {dialect.column('group')}, event_count AS count, first, last, event_ids "
+            f"FROM ({inner}) AS c"
+        )
     if rule.sql is not None:
         if dialect.name != "duckdb":
             raise RuleError(f"rule {rule.id} is written in DuckDB SQL and has no {dialect.name} form")
-        return f"SELECT {meta}, \"group\", count, first, last, event_ids FROM ({rule.sql.format(events=table)}) AS s"
+        return f'SELECT {meta}, "group", count, first, last, event_ids FROM ({rule.sql.format(events=table)}) AS s'
     inner = event_query(rule, settings, dialect, table)
     empty = "'{}'" if dialect.name == "spark" else "'{}'::JSON"
-    return (f"SELECT {meta}, {empty} AS {dialect.column('group')}, 1 AS count, timestamp AS first, "
-            f"timestamp AS last, {'array(event_id)' if dialect.name == 'spark' else '[event_id]'} AS event_ids "
-            f"FROM ({inner}) AS e")
+    return (
+        f"SELECT {meta}, {empty} AS {dialect.column('group')}, 1 AS count, timestamp AS first, "
+        f"timestamp AS last, {'array(event_id)' if dialect.name == 'spark' else '[event_id]'} AS event_ids "
+        f"FROM ({inner}) AS e"
+    )
 
 
 def spark_sql(rules, settings: TenantSettings | None = None, table: str = "auth0_events") -> dict[str, str]:

@@ -28,9 +28,11 @@ from authviz.detections.model import Rule, TenantSettings
 #: Columns of a finding, in order (``group`` is a mapping of group-by field to value).
 FINDING_COLUMNS: tuple[str, ...] = ("rule_id", "title", "level", "group", "count", "first", "last", "event_ids")
 
-_DATA_FROM_RAW = ("CASE WHEN source = 'log_stream' THEN json_extract(raw, '$.data') "
-                  "WHEN source = 'eventbridge' THEN json_extract(raw, '$.detail.data') "
-                  "ELSE CAST(raw AS JSON) END")
+_DATA_FROM_RAW = (
+    "CASE WHEN source = 'log_stream' THEN json_extract(raw, '$.data') "
+    "WHEN source = 'eventbridge' THEN json_extract(raw, '$.detail.data') "
+    "ELSE CAST(raw AS JSON) END"
+)
 
 
 @dataclass(slots=True)
@@ -55,8 +57,14 @@ def _py_regexp(text: str, pattern: str) -> bool:
 class DetectionEngine:
     """A DuckDB database holding events and findings. ``memory_limit`` like ``"2GB"``."""
 
-    def __init__(self, database: str = ":memory:", *, memory_limit: str | None = None,
-                 threads: int | None = None, temp_directory: str | None = None) -> None:
+    def __init__(
+        self,
+        database: str = ":memory:",
+        *,
+        memory_limit: str | None = None,
+        threads: int | None = None,
+        temp_directory: str | None = None,
+    ) -> None:
         self.con = duckdb.connect(database)
         if memory_limit:
             self.con.execute(f"SET memory_limit = '{_setting(memory_limit)}'")
@@ -82,9 +90,11 @@ class DetectionEngine:
         try:
             before = self.con.execute("SELECT count(*) FROM stored_events").fetchall()[0][0]
             # an event repeated across inputs is stored once (the first seen)
-            self.con.execute("INSERT INTO stored_events BY NAME SELECT * FROM _incoming "
-                             "WHERE event_id IS NULL OR event_id NOT IN (SELECT event_id FROM stored_events "
-                             "WHERE event_id IS NOT NULL)").fetchall()
+            self.con.execute(
+                "INSERT INTO stored_events BY NAME SELECT * FROM _incoming "
+                "WHERE event_id IS NULL OR event_id NOT IN (SELECT event_id FROM stored_events "
+                "WHERE event_id IS NOT NULL)"
+            ).fetchall()
             after = self.con.execute("SELECT count(*) FROM stored_events").fetchall()[0][0]
         finally:
             self.con.unregister("_incoming")
@@ -96,8 +106,9 @@ class DetectionEngine:
         pattern = str(path / "**" / "*.parquet") if path.is_dir() else str(path)
         if path.is_dir() and not any(path.rglob("*.parquet")):
             raise RuleError(f"{str(path)!r} holds no .parquet files")
-        self._sources.append(f"SELECT * FROM read_parquet({_quote(pattern)}, hive_partitioning = true, "
-                             "union_by_name = true)")
+        self._sources.append(
+            f"SELECT * FROM read_parquet({_quote(pattern)}, hive_partitioning = true, union_by_name = true)"
+        )
 
     def add_table(self, name: str) -> None:
         """Use an existing table or view of this database (schema columns, ``raw`` or ``data``)."""
@@ -119,7 +130,7 @@ class DetectionEngine:
             else:
                 data, raw, shape = "NULL::JSON", "NULL::VARCHAR AS raw", None
             columns = [f'"{c}"' if c in names else f'NULL AS "{c}"' for c in COLUMNS if c not in ("raw", "source")]
-            columns.append(shape or ('CAST(source AS VARCHAR) AS source' if "source" in names else "NULL AS source"))
+            columns.append(shape or ("CAST(source AS VARCHAR) AS source" if "source" in names else "NULL AS source"))
             columns.append(raw)
             timestamp = "CAST(timestamp AS TIMESTAMPTZ) AS timestamp"
             columns = [timestamp if c == '"timestamp"' else c for c in columns]
@@ -151,11 +162,18 @@ class DetectionEngine:
 
     # ---- rules -----------------------------------------------------------------------------
     def _create_findings(self) -> None:
-        self.con.execute("CREATE OR REPLACE TABLE findings (rule_id VARCHAR, title VARCHAR, level VARCHAR, "
-                         "\"group\" JSON, count BIGINT, first TIMESTAMPTZ, last TIMESTAMPTZ, event_ids VARCHAR[])")
+        self.con.execute(
+            "CREATE OR REPLACE TABLE findings (rule_id VARCHAR, title VARCHAR, level VARCHAR, "
+            '"group" JSON, count BIGINT, first TIMESTAMPTZ, last TIMESTAMPTZ, event_ids VARCHAR[])'
+        )
 
-    def run(self, rules: Iterable[Rule], settings: TenantSettings | None = None, *,
-            progress: Callable[[Rule], None] | None = None) -> RunReport:
+    def run(
+        self,
+        rules: Iterable[Rule],
+        settings: TenantSettings | None = None,
+        *,
+        progress: Callable[[Rule], None] | None = None,
+    ) -> RunReport:
         """Run ``rules`` over ``events`` (call :meth:`define_events` first), appending to ``findings``.
 
         A rule whose placeholders ``settings`` leaves unset is reported, never run; a rule that
@@ -190,8 +208,9 @@ class DetectionEngine:
     # ---- results ---------------------------------------------------------------------------
     def findings(self) -> pd.DataFrame:
         """Every finding so far, ordered by first event, as pandas (``group`` a dict, ``event_ids`` a list)."""
-        frame = self.con.execute(f"SELECT {', '.join(_q(c) for c in FINDING_COLUMNS)} FROM findings "
-                                 "ORDER BY first, rule_id").df()
+        frame = self.con.execute(
+            f"SELECT {', '.join(_q(c) for c in FINDING_COLUMNS)} FROM findings ORDER BY first, rule_id"
+        ).df()
         return _hand_over(frame)
 
     def iter_findings(self, batch: int = 10_000) -> Iterator[dict]:
@@ -214,9 +233,14 @@ class DetectionEngine:
         self.close()
 
 
-def detect(events: pd.DataFrame | str | Path, rules: Iterable[Rule] | None = None, *,
-           settings: TenantSettings | None = None, since: datetime | None = None,
-           until: datetime | None = None) -> pd.DataFrame:
+def detect(
+    events: pd.DataFrame | str | Path,
+    rules: Iterable[Rule] | None = None,
+    *,
+    settings: TenantSettings | None = None,
+    since: datetime | None = None,
+    until: datetime | None = None,
+) -> pd.DataFrame:
     """Findings of ``rules`` (default: every packaged rule) over a schema DataFrame or Parquet path."""
     from authviz.detections.load import packaged_rules
 

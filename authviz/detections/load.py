@@ -77,8 +77,7 @@ def packaged_rules(which: Iterable[str] = PACKAGED) -> RuleSet:
         folder = base / name
         for entry in sorted(folder.iterdir(), key=lambda e: e.name):
             if entry.name.endswith(RULE_SUFFIXES):
-                result.extend(load_rule_text(entry.read_text(encoding="utf-8"), f"{name}/{entry.name}",
-                                             origin=name))
+                result.extend(load_rule_text(entry.read_text(encoding="utf-8"), f"{name}/{entry.name}", origin=name))
         if name == "builtin":
             result.rules.extend(sql_rules())
     return result
@@ -178,7 +177,7 @@ def _unquoted_placeholders(doc: dict[str, Any]) -> None:
 
     def fix(value: Any) -> Any:
         if isinstance(value, dict) and len(value) == 1:
-            (key, inner), = value.items()
+            ((key, inner),) = value.items()
             if inner is None and isinstance(key, str) and PLACEHOLDER.fullmatch("{" + key + "}"):
                 return "{" + key + "}"
         if isinstance(value, list):
@@ -248,11 +247,18 @@ def _event_rule(rule: SigmaRule, source: str, origin: str, index: int) -> Rule:
         prevention = prevention or _lines(_custom(rule, key))
     rule_id = str(rule.id) if rule.id else (rule.name or f"{Path(source).stem}#{index}")
     return Rule(
-        id=rule_id, title=rule.title or rule_id, level=_level(rule),
-        description=" ".join((rule.description or "").split()), origin=origin, source=source,
-        prevention=prevention, tags=tuple(str(t) for t in rule.tags or ()),
+        id=rule_id,
+        title=rule.title or rule_id,
+        level=_level(rule),
+        description=" ".join((rule.description or "").split()),
+        origin=origin,
+        source=source,
+        prevention=prevention,
+        tags=tuple(str(t) for t in rule.tags or ()),
         status=rule.status.name.lower() if rule.status else None,
-        falsepositives=_lines(rule.falsepositives), name=rule.name, detection=rule,
+        falsepositives=_lines(rule.falsepositives),
+        name=rule.name,
+        detection=rule,
         placeholders=frozenset(_placeholders(rule)),
     )
 
@@ -272,8 +278,12 @@ def _correlation_rule(correlation: SigmaCorrelationRule, counted: tuple[Rule, ..
     if kind == "value_count" and not field:
         raise RuleError(f"{source}: a value_count correlation needs condition.field")
     spec = Correlation(
-        type=kind, rules=counted, group_by=tuple(correlation.group_by or ()),
-        timespan=timedelta(seconds=correlation.timespan.seconds), op=op, threshold=float(condition.count),
+        type=kind,
+        rules=counted,
+        group_by=tuple(correlation.group_by or ()),
+        timespan=timedelta(seconds=correlation.timespan.seconds),
+        op=op,
+        threshold=float(condition.count),
         field=field if kind == "value_count" else None,
     )
     placeholders = frozenset().union(*(rule.placeholders for rule in counted))
@@ -282,10 +292,15 @@ def _correlation_rule(correlation: SigmaCorrelationRule, counted: tuple[Rule, ..
         title=correlation.title or first.title,
         level=_level(correlation, first.level),
         description=" ".join((correlation.description or first.description or "").split()),
-        origin=origin, source=source, prevention=first.prevention,
+        origin=origin,
+        source=source,
+        prevention=first.prevention,
         tags=tuple(str(t) for t in correlation.tags or ()) or first.tags,
-        status=first.status, falsepositives=first.falsepositives, name=correlation.name,
-        correlation=spec, placeholders=placeholders,
+        status=first.status,
+        falsepositives=first.falsepositives,
+        name=correlation.name,
+        correlation=spec,
+        placeholders=placeholders,
     )
 
 

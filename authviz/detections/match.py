@@ -144,7 +144,10 @@ def _predicate(test: Test, text: str | None, keyword: bool = False) -> bool | No
         parts = (_STAR, *value, _STAR) if keyword else value
         cased = kind == "cased"
         subject = text if cased else text.lower()
-        return _like(tuple(p if not isinstance(p, str) or cased else p.lower() for p in parts)).fullmatch(subject) is not None
+        return (
+            _like(tuple(p if not isinstance(p, str) or cased else p.lower() for p in parts)).fullmatch(subject)
+            is not None
+        )
     if kind == "bool":
         return text.lower() == ("true" if value else "false")
     if kind in ("number", "compare"):
@@ -155,8 +158,13 @@ def _predicate(test: Test, text: str | None, keyword: bool = False) -> bool | No
         if kind == "number":
             return number == value
         op, limit = value
-        return {"lt": number < limit, "lte": number <= limit, "gt": number > limit, "gte": number >= limit,
-                "neq": number != limit}[op]
+        return {
+            "lt": number < limit,
+            "lte": number <= limit,
+            "gt": number > limit,
+            "gte": number >= limit,
+            "neq": number != limit,
+        }[op]
     if kind == "re":
         pattern, flags = value
         return _regex((f"(?{flags})" if flags else "") + pattern).search(text) is not None

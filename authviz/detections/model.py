@@ -48,8 +48,7 @@ class Correlation:
     field: str | None = None
 
     def describe(self) -> str:
-        what = {"event_count": "events", "value_count": f"distinct {self.field}",
-                "temporal": "of the rules"}[self.type]
+        what = {"event_count": "events", "value_count": f"distinct {self.field}", "temporal": "of the rules"}[self.type]
         by = ", ".join(self.group_by) or "everything"
         symbol = {"gt": ">", "gte": ">=", "lt": "<", "lte": "<=", "eq": "=", "neq": "!="}[self.op]
         return f"{what} {symbol} {self.threshold:g} per {by} in {_span(self.timespan)}"

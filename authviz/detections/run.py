@@ -44,8 +44,9 @@ def gather_rules(rule_paths: Iterable[str | Path] = (), *, packaged: bool = True
     return rules
 
 
-def add_inputs(engine: DetectionEngine, inputs: Sequence[str | Path],
-               progress: Callable[[str], None] | None = None) -> InputSummary:
+def add_inputs(
+    engine: DetectionEngine, inputs: Sequence[str | Path], progress: Callable[[str], None] | None = None
+) -> InputSummary:
     """Register every input with ``engine``; a path that does not exist raises :class:`RuleError`."""
     from authviz.auth0.bulk import read_logs
 
@@ -70,16 +71,24 @@ def add_inputs(engine: DetectionEngine, inputs: Sequence[str | Path],
     return summary
 
 
-def run_rules(inputs: Sequence[str | Path], rules: RuleSet, settings: TenantSettings | None = None, *,
-              since: datetime | None = None, until: datetime | None = None, memory_limit: str | None = None,
-              progress: Callable[[str], None] | None = None) -> tuple[DetectionEngine, InputSummary, RunReport]:
+def run_rules(
+    inputs: Sequence[str | Path],
+    rules: RuleSet,
+    settings: TenantSettings | None = None,
+    *,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    memory_limit: str | None = None,
+    progress: Callable[[str], None] | None = None,
+) -> tuple[DetectionEngine, InputSummary, RunReport]:
     """Run ``rules`` over ``inputs``; the caller reads findings from the engine and closes it."""
     engine = DetectionEngine(memory_limit=memory_limit)
     try:
         summary = add_inputs(engine, inputs, progress)
         engine.define_events(since=since, until=until)
-        report = engine.run(rules.rules, settings,
-                            progress=(lambda rule: progress(f"ran {rule.title}")) if progress else None)
+        report = engine.run(
+            rules.rules, settings, progress=(lambda rule: progress(f"ran {rule.title}")) if progress else None
+        )
     except BaseException:
         engine.close()
         raise
@@ -104,7 +113,9 @@ def findings_table(findings: Iterable[dict], width: int = 120) -> Iterator[str]:
     for finding in findings:
         group = ", ".join(f"{k}={v}" for k, v in (finding["group"] or {}).items()) or "-"
         first = _iso(finding["first"])[:19].replace("T", " ") if finding["first"] is not None else "-"
-        line = f"{finding['level']:<13} {first:<20} {int(finding['count']):>6}  {_cut(group, 32):<32} {finding['title']}"
+        line = (
+            f"{finding['level']:<13} {first:<20} {int(finding['count']):>6}  {_cut(group, 32):<32} {finding['title']}"
+        )
         yield _cut(line, width)
 
 

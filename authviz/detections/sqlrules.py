@@ -60,12 +60,19 @@ def sql_rules() -> list[Rule]:
             id="1588a940-b173-547b-a482-2eb3a91acde0",
             title="Impossible travel",
             level="medium",
-            description=("Two consecutive successful logins of one user more than 500 km apart, implying more "
-                         "than 1000 km/h: the account is used from two places at once."),
-            origin="builtin", source="builtin/sqlrules.py#impossible_travel",
-            prevention=("Ask the user whether both logins were theirs; if not, reset the password and revoke "
-                        "sessions.", "Consider adaptive MFA (risk assessment) for new devices and locations."),
-            tags=("attack.initial-access", "attack.t1078"), status="stable", name="impossible_travel",
+            description=(
+                "Two consecutive successful logins of one user more than 500 km apart, implying more "
+                "than 1000 km/h: the account is used from two places at once."
+            ),
+            origin="builtin",
+            source="builtin/sqlrules.py#impossible_travel",
+            prevention=(
+                "Ask the user whether both logins were theirs; if not, reset the password and revoke sessions.",
+                "Consider adaptive MFA (risk assessment) for new devices and locations.",
+            ),
+            tags=("attack.initial-access", "attack.t1078"),
+            status="stable",
+            name="impossible_travel",
             sql=IMPOSSIBLE_TRAVEL_SQL,
         ),
     ]

@@ -22,8 +22,9 @@ CREDENTIALS_FILE = "pusher.env"
 _NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
 
 
-def app_secret(state_dir: str | os.PathLike[str], *, secret: str | None = None,
-               secret_file: str | os.PathLike[str] | None = None) -> tuple[str, str]:
+def app_secret(
+    state_dir: str | os.PathLike[str], *, secret: str | None = None, secret_file: str | os.PathLike[str] | None = None
+) -> tuple[str, str]:
     """``(secret, where it came from)``: ``secret`` when given, else the first line of
     ``secret_file``, else the one kept in ``state_dir/app-secret`` (generated the first time).
     The second item names a source for messages (``"the command line"``, a path), never the value.

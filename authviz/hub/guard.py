@@ -41,8 +41,15 @@ import aiohttp
 from aiohttp import web
 from aiohttp.web_protocol import RequestHandler
 
-__all__ = ["GUARD_KEY", "ConnectionGuard", "GuardedSite", "ServerLimits",
-           "default_max_connections", "guard_middleware", "guarded_application"]
+__all__ = [
+    "GUARD_KEY",
+    "ConnectionGuard",
+    "GuardedSite",
+    "ServerLimits",
+    "default_max_connections",
+    "guard_middleware",
+    "guarded_application",
+]
 
 log = logging.getLogger(__name__)
 
@@ -129,8 +136,7 @@ class ConnectionGuard:
 
     def admits(self, address: str) -> bool:
         limits = self.limits
-        return (self.total < limits.max_connections
-                and self.by_address[address] < limits.max_connections_per_address)
+        return self.total < limits.max_connections and self.by_address[address] < limits.max_connections_per_address
 
     # -- connection life cycle -------------------------------------------------------------------
 
@@ -151,8 +157,7 @@ class ConnectionGuard:
         conn = _Conn(transport, address, admitted)
         self._conns[id(transport)] = conn
         # a refused connection gets at most REFUSAL_TIMEOUT to send the request it is refused
-        self._arm(conn, self.limits.header_timeout if admitted
-                  else min(self.limits.header_timeout, REFUSAL_TIMEOUT))
+        self._arm(conn, self.limits.header_timeout if admitted else min(self.limits.header_timeout, REFUSAL_TIMEOUT))
         return conn
 
     def closed(self, conn: _Conn) -> None:
@@ -202,9 +207,10 @@ class ConnectionGuard:
         transport = conn.transport
         if conn.received and not transport.is_closing():
             transport.write(  # type: ignore[attr-defined] - a write transport (asyncio or uvloop)
-b"HTTP/1.1 408 Request Timeout\r\nConnection: close\r\n"
-                            b"Content-Type: text/plain\r\nContent-Length: 38\r\n\r\n"
-                            b"the request headers took too long\r\n\r\n")
+                b"HTTP/1.1 408 Request Timeout\r\nConnection: close\r\n"
+                b"Content-Type: text/plain\r\nContent-Length: 38\r\n\r\n"
+                b"the request headers took too long\r\n\r\n"
+            )
         transport.close()
 
 
@@ -215,20 +221,25 @@ class _QuietRequestHandler(RequestHandler):
 
     __slots__ = ()
 
-    def handle_error(self, request: Any, status: int = 500, exc: BaseException | None = None,
-                     message: str | None = None) -> web.StreamResponse:
-        quiet = status < 500 or isinstance(exc, (ConnectionError, aiohttp.ClientError,
-                                                 asyncio.CancelledError))
+    def handle_error(
+        self, request: Any, status: int = 500, exc: BaseException | None = None, message: str | None = None
+    ) -> web.StreamResponse:
+        quiet = status < 500 or isinstance(exc, (ConnectionError, aiohttp.ClientError, asyncio.CancelledError))
         if not quiet:
             return super().handle_error(request, status, exc, message)
-        log.debug("refused a request from %s: HTTP %d (%s)", request.remote, status,
-                  type(exc).__name__ if exc is not None else "no detail")
+        log.debug(
+            "refused a request from %s: HTTP %d (%s)",
+            request.remote,
+            status,
+            type(exc).__name__ if exc is not None else "no detail",
+        )
         if request.writer is not None and request.writer.output_size > 0:
             raise ConnectionError("the response had started; the connection is closed")
         if status >= 500:
             status = 400
-        response = web.Response(status=status, text=f"{status} {HTTPStatus(status).phrase}\n",
-                                headers={"Server": "authviz"})
+        response = web.Response(
+            status=status, text=f"{status} {HTTPStatus(status).phrase}\n", headers={"Server": "authviz"}
+        )
         response.force_close()
         return response
 
@@ -286,8 +297,7 @@ class _GuardedProtocol(asyncio.Protocol):
 class GuardedSite(web.TCPSite):
     """A ``TCPSite`` whose connections pass through ``guard`` (same arguments, plus ``guard``)."""
 
-    def __init__(self, runner: web.BaseRunner, *args: Any, guard: ConnectionGuard,
-                 **kwargs: Any) -> None:
+    def __init__(self, runner: web.BaseRunner, *args: Any, guard: ConnectionGuard, **kwargs: Any) -> None:
         super().__init__(runner, *args, **kwargs)
         self.guard = guard
 
@@ -299,16 +309,22 @@ class GuardedSite(web.TCPSite):
         guard = self.guard
         self._server = await loop.create_server(
             lambda: _GuardedProtocol(_request_handler(server), guard),
-            self._host, self._port, ssl=self._ssl_context, backlog=self._backlog,
-            reuse_address=self._reuse_address, reuse_port=self._reuse_port,
+            self._host,
+            self._port,
+            ssl=self._ssl_context,
+            backlog=self._backlog,
+            reuse_address=self._reuse_address,
+            reuse_port=self._reuse_port,
         )
         sockets = self._server.sockets
         self._bound_port = sockets[0].getsockname()[1] if sockets else self._port
 
 
 def _is_websocket_upgrade(request: web.BaseRequest) -> bool:
-    return (request.headers.get("Upgrade", "").lower() == "websocket"
-            and "upgrade" in request.headers.get("Connection", "").lower())
+    return (
+        request.headers.get("Upgrade", "").lower() == "websocket"
+        and "upgrade" in request.headers.get("Connection", "").lower()
+    )
 
 
 def guard_middleware(guard: ConnectionGuard) -> Callable[..., Awaitable[web.StreamResponse]]:
@@ -352,8 +368,7 @@ async def _over_capacity(request: web.Request, websocket: bool) -> web.StreamRes
             await ws.prepare(request)
             await ws.close(code=OVER_CAPACITY_CODE, message=OVER_CAPACITY_REASON.encode())
             return ws
-    response = web.Response(status=503, text="the server is over capacity; retry later\n",
-                            headers={"Retry-After": "1"})
+    response = web.Response(status=503, text="the server is over capacity; retry later\n", headers={"Retry-After": "1"})
     response.force_close()
     return response
 

@@ -19,7 +19,6 @@ __all__ = ["EVENT_LOOP_ENV", "event_loop_kind", "new_event_loop", "run"]
 T = TypeVar("T")
 
 
-
 def _uvloop() -> Any | None:
     if event_loop_choice() == "asyncio":
         return None

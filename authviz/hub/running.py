@@ -42,10 +42,20 @@ def random_secret() -> str:
     """A fresh app secret (256 bits, URL-safe)."""
     return secrets.token_urlsafe(32)
 
+
 T = TypeVar("T")
 
-_SERVER_OPTIONS = frozenset({"max_message_bytes", "send_buffer_bytes", "max_request_bytes",
-                             "tick_interval", "close_timeout", "webhook_options", "limits"})
+_SERVER_OPTIONS = frozenset(
+    {
+        "max_message_bytes",
+        "send_buffer_bytes",
+        "max_request_bytes",
+        "tick_interval",
+        "close_timeout",
+        "webhook_options",
+        "limits",
+    }
+)
 
 
 class RunningHub:
@@ -57,11 +67,18 @@ class RunningHub:
     (and ``tls_key``, PEM files) or a server ``ssl_context`` they are https/wss URLs.
     """
 
-    def __init__(self, apps: Sequence[App], host: str = "127.0.0.1", port: int = 0,
-                 start_timeout: float = 10.0, *,
-                 tls_cert: str | os.PathLike[str] | None = None,
-                 tls_key: str | os.PathLike[str] | None = None,
-                 ssl_context: ssl.SSLContext | None = None, **server_options: Any) -> None:
+    def __init__(
+        self,
+        apps: Sequence[App],
+        host: str = "127.0.0.1",
+        port: int = 0,
+        start_timeout: float = 10.0,
+        *,
+        tls_cert: str | os.PathLike[str] | None = None,
+        tls_key: str | os.PathLike[str] | None = None,
+        ssl_context: ssl.SSLContext | None = None,
+        **server_options: Any,
+    ) -> None:
         unknown = set(server_options) - _SERVER_OPTIONS
         if unknown:
             raise TypeError(f"unknown hub options: {', '.join(sorted(unknown))}")
@@ -100,8 +117,7 @@ class RunningHub:
     @property
     def pusher_url(self) -> str:
         a = self.app
-        return (f"{'https' if self.tls else 'http'}://{a.key}:{a.secret}@{self.host}:{self.port}"
-                f"/apps/{a.app_id}")
+        return f"{'https' if self.tls else 'http'}://{a.key}:{a.secret}@{self.host}:{self.port}/apps/{a.app_id}"
 
     @property
     def loop(self) -> asyncio.AbstractEventLoop | None:
@@ -119,9 +135,16 @@ class RunningHub:
         that cannot be bound is a :class:`~authviz.errors.ListenError` here."""
         if self.running:
             return self
-        serving = ServerThread(self._make_app, host=self.host, port=self.port, ssl_context=self.ssl_context,
-                               start_timeout=self._start_timeout, shutdown_timeout=2.0,
-                               on_stop=self._unmount, name="authviz-hub")
+        serving = ServerThread(
+            self._make_app,
+            host=self.host,
+            port=self.port,
+            ssl_context=self.ssl_context,
+            start_timeout=self._start_timeout,
+            shutdown_timeout=2.0,
+            on_stop=self._unmount,
+            name="authviz-hub",
+        )
         serving.start()
         self._serving_thread = serving
         self.port = serving.port
@@ -171,17 +194,20 @@ class RunningHub:
             raise AuthvizError("the hub is not running; start it first")
         return serving.call(fn, *args, timeout=timeout, **kwargs)
 
-    def trigger(self, channels: str | Iterable[str], event: str, data: str,
-                socket_id: str | None = None, app_id: str | None = None) -> None:
+    def trigger(
+        self,
+        channels: str | Iterable[str],
+        event: str,
+        data: str,
+        socket_id: str | None = None,
+        app_id: str | None = None,
+    ) -> None:
         """Publish from any thread (see :meth:`HubServer.trigger`)."""
         channels = channels if isinstance(channels, str) else list(channels)
-        self.call(lambda: self.server.trigger(app_id or self.app.app_id, channels, event,
-                                              data, socket_id))
+        self.call(lambda: self.server.trigger(app_id or self.app.app_id, channels, event, data, socket_id))
 
-    def send_to_user(self, user_id: str, event: str, data: str,
-                     app_id: str | None = None) -> None:
-        self.call(lambda: self.server.send_to_user(app_id or self.app.app_id, user_id, event,
-                                                   data))
+    def send_to_user(self, user_id: str, event: str, data: str, app_id: str | None = None) -> None:
+        self.call(lambda: self.server.send_to_user(app_id or self.app.app_id, user_id, event, data))
 
     def channels(self, prefix: str = "", app_id: str | None = None) -> dict[str, int]:
         return self.call(lambda: self.server.channels(app_id or self.app.app_id, prefix))

@@ -98,8 +98,7 @@ class _ApiError(Exception):
 
 
 def _json(value: Any, status: int = 200) -> web.Response:
-    return web.Response(body=orjson.dumps(value), status=status,
-                        content_type="application/json")
+    return web.Response(body=orjson.dumps(value), status=status, content_type="application/json")
 
 
 class HubServer:
@@ -139,7 +138,8 @@ class HubServer:
         self._receiving: Connection | None = None
         self.webhooks: dict[str, WebhookSender] = {
             s.app.app_id: WebhookSender(s.app, **(webhook_options or {}))
-            for s in self.hub.apps.values() if s.app.webhook_url
+            for s in self.hub.apps.values()
+            if s.app.webhook_url
         }
         #: connections dropped because they did not read their messages
         self.slow_drops = 0
@@ -179,8 +179,7 @@ class HubServer:
     async def _on_shutdown(self, _app: web.Application) -> None:
         """Close every client with 4100 (reconnect with back-off) and wait for the closes."""
         self._closing = True
-        self._apply(self.hub.close_all(CloseCode.OVER_CAPACITY,
-                                       "the server is shutting down; reconnect later"))
+        self._apply(self.hub.close_all(CloseCode.OVER_CAPACITY, "the server is shutting down; reconnect later"))
         if self._tasks:  # the close handshakes started by _apply; aiohttp's own shutdown
             # then drops whoever did not answer in time
             await asyncio.wait(list(self._tasks), timeout=self.close_timeout)
@@ -300,25 +299,25 @@ class HubServer:
     # -- websocket -------------------------------------------------------------------------------
 
     async def _index(self, request: web.Request) -> web.Response:
-        return web.Response(text="authviz hub: Pusher protocol 7 on /app/{key}, "
-                                 "HTTP API on /apps/{app_id}/\n")
+        return web.Response(text="authviz hub: Pusher protocol 7 on /app/{key}, HTTP API on /apps/{app_id}/\n")
 
     async def _websocket(self, request: web.Request) -> web.StreamResponse:
         # autoping off: protocol-level pings are answered here so that they count as activity.
-        ws = web.WebSocketResponse(max_msg_size=self.max_message_bytes, autoping=False,
-                                   compress=False, timeout=self.close_timeout)
+        ws = web.WebSocketResponse(
+            max_msg_size=self.max_message_bytes, autoping=False, compress=False, timeout=self.close_timeout
+        )
         await ws.prepare(request)
         hub = self.hub
         if self._closing:
             await ws.close(code=CloseCode.OVER_CAPACITY, message=b"the server is shutting down")
             return ws
         conn, messages, code, reason = hub.connect(
-            request.match_info["key"], request.query.get("protocol"), time.monotonic())
+            request.match_info["key"], request.query.get("protocol"), time.monotonic()
+        )
         if conn is None:
             for message in messages:
                 await ws.send_str(message.decode())
-            await ws.close(code=code or CloseCode.UNKNOWN_APP,
-                           message=reason.encode("utf-8")[:120])
+            await ws.close(code=code or CloseCode.UNKNOWN_APP, message=reason.encode("utf-8")[:120])
             return ws
         writer = getattr(ws, "_writer", None)
         transport = getattr(writer, "transport", None) or request.transport
@@ -335,8 +334,11 @@ class HubServer:
                 if kind is WSMsgType.TEXT or kind is WSMsgType.BINARY:
                     self._receiving = conn
                     try:
-                        apply(hub.receive(conn, msg.data, monotonic()) if kind is WSMsgType.TEXT
-                              else hub.receive_binary(conn, monotonic()))
+                        apply(
+                            hub.receive(conn, msg.data, monotonic())
+                            if kind is WSMsgType.TEXT
+                            else hub.receive_binary(conn, monotonic())
+                        )
                     finally:
                         self._receiving = None
                     if sink.close_request is not None:
@@ -412,26 +414,25 @@ class HubServer:
         fields = [f for f in info.split(",") if f]
         for f in fields:
             if f not in ("user_count", "subscription_count", "cache"):
-                raise _ApiError(400, f"info attribute {f[:40]!r} is not one of user_count, "
-                                     "subscription_count, cache")
+                raise _ApiError(400, f"info attribute {f[:40]!r} is not one of user_count, subscription_count, cache")
         return fields
 
     @staticmethod
     def _event_fields(doc: dict[str, Any], batch: bool) -> tuple[list[str], str, str, str | None]:
         name, data = doc.get("name"), doc.get("data")
         if not isinstance(name, str):
-            raise _ApiError(400, "the event has no \"name\" string")
+            raise _ApiError(400, 'the event has no "name" string')
         if not isinstance(data, str):
-            raise _ApiError(400, "the event's \"data\" must be a string (JSON-encode objects)")
+            raise _ApiError(400, 'the event\'s "data" must be a string (JSON-encode objects)')
         if batch or "channel" in doc and "channels" not in doc:
             channel = doc.get("channel")
             if not isinstance(channel, str):
-                raise _ApiError(400, "the event has no \"channel\" string")
+                raise _ApiError(400, 'the event has no "channel" string')
             channels = [channel]
         else:
             channels = doc.get("channels")
             if not isinstance(channels, list):
-                raise _ApiError(400, "the event needs \"channels\" (a list) or \"channel\"")
+                raise _ApiError(400, 'the event needs "channels" (a list) or "channel"')
         socket_id = doc.get("socket_id")
         if socket_id is not None:
             try:
@@ -484,7 +485,7 @@ class HubServer:
         doc = self._body_json(body)
         batch = doc.get("batch")
         if not isinstance(batch, list):
-            raise _ApiError(400, "the body needs \"batch\": a list of events")
+            raise _ApiError(400, 'the body needs "batch": a list of events')
         try:
             validate_batch_size(len(batch), state.app.limits)
         except PusherValidationError as exc:
@@ -501,10 +502,16 @@ class HubServer:
         actions = state.trigger_batch([fields for _, *fields in items], time.monotonic())
         self._apply_coalesced(actions)
         if any(item.get("info") for item, *_ in items):
-            return _json({"batch": [
-                self._trigger_info(state, channels, item["info"]).get(channels[0], {})
-                if item.get("info") else {}
-                for item, channels, *_ in items]})
+            return _json(
+                {
+                    "batch": [
+                        self._trigger_info(state, channels, item["info"]).get(channels[0], {})
+                        if item.get("info")
+                        else {}
+                        for item, channels, *_ in items
+                    ]
+                }
+            )
         return _json({})
 
     async def _channels(self, request: web.Request) -> web.StreamResponse:
@@ -561,15 +568,13 @@ class HubServer:
         state = self._state(request)
         name = self._channel_name(request, state)
         if not is_presence_channel(name):
-            raise _ApiError(400, f"{name} is not a presence channel; only presence channels "
-                                 "have users")
+            raise _ApiError(400, f"{name} is not a presence channel; only presence channels have users")
         return _json({"users": state.presence_users(name)})
 
     async def _terminate(self, request: web.Request) -> web.StreamResponse:
         return await self._api(self._do_terminate, request)
 
-    async def _do_terminate(self, request: web.Request, state: AppState | None = None
-                            ) -> web.Response:
+    async def _do_terminate(self, request: web.Request, state: AppState | None = None) -> web.Response:
         await self._verified(request, state)
         state = state or self._state(request)
         user_id = request.match_info["user_id"]
@@ -584,8 +589,9 @@ class HubServer:
         key = request.query.get("auth_key", "")
         state = self.hub.by_key.get(key)
         if state is None:
-            return web.Response(status=404, text="no app has this auth_key; use "
-                                "/apps/{app_id}/users/{user_id}/terminate_connections\n")
+            return web.Response(
+                status=404, text="no app has this auth_key; use /apps/{app_id}/users/{user_id}/terminate_connections\n"
+            )
         return await self._api(lambda r: self._do_terminate(r, state), request)
 
     # -- in-process API (event-loop thread only) -------------------------------------------------
@@ -600,17 +606,18 @@ class HubServer:
         except KeyError:
             raise KeyError(f"app {app_id!r} is not served by this hub") from None
 
-    def trigger(self, app_id: str | None, channels: str | Iterable[str], event: str, data: str,
-                socket_id: str | None = None) -> None:
+    def trigger(
+        self, app_id: str | None, channels: str | Iterable[str], event: str, data: str, socket_id: str | None = None
+    ) -> None:
         """Publish ``event`` (``data`` is a string) on ``channels``, excluding ``socket_id``.
 
         Raises :class:`~authviz.pusher.protocol.TriggerError` when a limit is broken."""
         names = [channels] if isinstance(channels, str) else list(channels)
-        self._apply_coalesced(self._app_state(app_id).trigger(
-            names, event, data, socket_id, time.monotonic()))
+        self._apply_coalesced(self._app_state(app_id).trigger(names, event, data, socket_id, time.monotonic()))
 
-    def trigger_many(self, app_id: str | None,
-                     items: Iterable[tuple[str | Iterable[str], str, str]]) -> list[tuple[int, Exception]]:
+    def trigger_many(
+        self, app_id: str | None, items: Iterable[tuple[str | Iterable[str], str, str]]
+    ) -> list[tuple[int, Exception]]:
         """Publish ``(channels, event, data)`` items in order, with one write per connection.
 
         Each item stands alone: one that breaks a limit is skipped and returned as
@@ -643,8 +650,7 @@ class HubServer:
 
     def channels(self, app_id: str | None = None, prefix: str = "") -> dict[str, int]:
         """Occupied channels (name -> subscription count) whose name starts with ``prefix``."""
-        return {ch.name: ch.subscription_count
-                for ch in self._app_state(app_id).occupied_channels(prefix)}
+        return {ch.name: ch.subscription_count for ch in self._app_state(app_id).occupied_channels(prefix)}
 
     def presence_users(self, app_id: str | None, name: str) -> list[str]:
         """User ids on presence channel ``name``."""

@@ -30,8 +30,14 @@ __all__ = ["ServerThread", "listen", "serve"]
 T = TypeVar("T")
 
 
-async def listen(app: web.Application, *, host: str, port: int, ssl_context: ssl.SSLContext | None = None,
-                 shutdown_timeout: float = 3.0) -> tuple[web.AppRunner, int]:
+async def listen(
+    app: web.Application,
+    *,
+    host: str,
+    port: int,
+    ssl_context: ssl.SSLContext | None = None,
+    shutdown_timeout: float = 3.0,
+) -> tuple[web.AppRunner, int]:
     """Start serving ``app`` on ``host:port``: its runner (clean it up to stop) and the bound port
     (``port`` may be 0). Nothing is left running when this raises."""
     runner = web.AppRunner(app, access_log=None, handle_signals=False, shutdown_timeout=shutdown_timeout)
@@ -42,9 +48,11 @@ async def listen(app: web.Application, *, host: str, port: int, ssl_context: ssl
             await runner.cleanup()
         raise StateError(exc) from None
     guard = app.get(GUARD_KEY)  # timeouts and caps of a guarded application (authviz.hub.guard)
-    site = (GuardedSite(runner, host, port, reuse_address=True, ssl_context=ssl_context, guard=guard)
-            if guard is not None
-            else web.TCPSite(runner, host, port, reuse_address=True, ssl_context=ssl_context))
+    site = (
+        GuardedSite(runner, host, port, reuse_address=True, ssl_context=ssl_context, guard=guard)
+        if guard is not None
+        else web.TCPSite(runner, host, port, reuse_address=True, ssl_context=ssl_context)
+    )
     try:
         await site.start()
     except BaseException as exc:
@@ -56,14 +64,18 @@ async def listen(app: web.Application, *, host: str, port: int, ssl_context: ssl
     return runner, runner.addresses[0][1]
 
 
-async def serve(app: web.Application, *, host: str, port: int,
-                ssl_context: ssl.SSLContext | None = None,
-                ready: Callable[[int], Awaitable[None] | None] | None = None,
-                shutdown_timeout: float = 3.0) -> None:
+async def serve(
+    app: web.Application,
+    *,
+    host: str,
+    port: int,
+    ssl_context: ssl.SSLContext | None = None,
+    ready: Callable[[int], Awaitable[None] | None] | None = None,
+    shutdown_timeout: float = 3.0,
+) -> None:
     """Serve ``app`` on ``host:port`` until SIGINT/SIGTERM; ``ready(port)`` is called once it
     listens (the bound port: ``port`` may be 0). The application is cleaned up on the way out."""
-    runner, bound = await listen(app, host=host, port=port, ssl_context=ssl_context,
-                                 shutdown_timeout=shutdown_timeout)
+    runner, bound = await listen(app, host=host, port=port, ssl_context=ssl_context, shutdown_timeout=shutdown_timeout)
     try:
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
@@ -90,10 +102,18 @@ class ServerThread:
     loop and never prints; :meth:`stop` cleans up and joins it.
     """
 
-    def __init__(self, make_app: Callable[[], Awaitable[web.Application]], *, host: str = "127.0.0.1",
-                 port: int = 0, ssl_context: ssl.SSLContext | None = None, start_timeout: float = 10.0,
-                 shutdown_timeout: float = 2.0, on_stop: Callable[[], Awaitable[None]] | None = None,
-                 name: str = "authviz-server") -> None:
+    def __init__(
+        self,
+        make_app: Callable[[], Awaitable[web.Application]],
+        *,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        ssl_context: ssl.SSLContext | None = None,
+        start_timeout: float = 10.0,
+        shutdown_timeout: float = 2.0,
+        on_stop: Callable[[], Awaitable[None]] | None = None,
+        name: str = "authviz-server",
+    ) -> None:
         self._make_app = make_app
         self._on_stop = on_stop
         self.host, self.port, self.ssl_context = host, port, ssl_context
@@ -115,8 +135,7 @@ class ServerThread:
         if self.running:
             return self
         ready: Future[None] = Future()
-        self._thread = threading.Thread(target=self._main, args=(ready,), name=f"{self.name}-{self.port}",
-                                        daemon=True)
+        self._thread = threading.Thread(target=self._main, args=(ready,), name=f"{self.name}-{self.port}", daemon=True)
         self._thread.start()
         try:
             ready.result(timeout=self.start_timeout)
@@ -149,9 +168,13 @@ class ServerThread:
     async def _start(self) -> None:
         app = await self._make_app()
         try:
-            self._runner, self.port = await listen(app, host=self.host, port=self.port,
-                                                   ssl_context=self.ssl_context,
-                                                   shutdown_timeout=self.shutdown_timeout)
+            self._runner, self.port = await listen(
+                app,
+                host=self.host,
+                port=self.port,
+                ssl_context=self.ssl_context,
+                shutdown_timeout=self.shutdown_timeout,
+            )
         except BaseException:
             if self._on_stop is not None:
                 await self._on_stop()

@@ -16,8 +16,9 @@ from authviz.errors import ConfigError
 __all__ = ["server_ssl_context"]
 
 
-def server_ssl_context(cert_file: str | os.PathLike[str],
-                       key_file: str | os.PathLike[str] | None = None) -> ssl.SSLContext:
+def server_ssl_context(
+    cert_file: str | os.PathLike[str], key_file: str | os.PathLike[str] | None = None
+) -> ssl.SSLContext:
     """A TLS server context (TLS 1.2 or newer) serving ``cert_file`` (PEM, the certificate chain,
     leaf first) with its private key ``key_file`` (PEM, unencrypted; None: inside ``cert_file``)."""
     cert = Path(cert_file)
@@ -37,11 +38,14 @@ def server_ssl_context(cert_file: str | os.PathLike[str],
     except ssl.SSLError as exc:
         reason = getattr(exc, "reason", None) or str(exc)
         if "KEY_VALUES_MISMATCH" in str(reason).upper():
-            raise ConfigError(f"tls_key {key} is not the private key of the certificate "
-                              f"tls_cert {cert}.").naming("tls_cert", "tls_key") from None
-        raise ConfigError(f"tls_cert {cert} / tls_key {key}: not a PEM certificate and "
-                          f"its unencrypted private key ({reason}).").naming("tls_cert", "tls_key") from None
+            raise ConfigError(f"tls_key {key} is not the private key of the certificate tls_cert {cert}.").naming(
+                "tls_cert", "tls_key"
+            ) from None
+        raise ConfigError(
+            f"tls_cert {cert} / tls_key {key}: not a PEM certificate and its unencrypted private key ({reason})."
+        ).naming("tls_cert", "tls_key") from None
     except OSError as exc:
-        raise ConfigError(f"cannot read tls_cert {cert} / tls_key {key}: "
-                          f"{exc.strerror or exc}.").naming("tls_cert", "tls_key") from None
+        raise ConfigError(f"cannot read tls_cert {cert} / tls_key {key}: {exc.strerror or exc}.").naming(
+            "tls_cert", "tls_key"
+        ) from None
     return context

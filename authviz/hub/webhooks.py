@@ -95,8 +95,7 @@ class WebhookSender:
             self._wake.clear()
             await asyncio.sleep(self.batch_interval)
             while self._queue:
-                batch = [self._queue.popleft()
-                         for _ in range(min(self.max_batch, len(self._queue)))]
+                batch = [self._queue.popleft() for _ in range(min(self.max_batch, len(self._queue)))]
                 await self._post(batch)
 
     async def _post(self, events: list[dict[str, Any]]) -> None:

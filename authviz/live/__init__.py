@@ -75,4 +75,3 @@ __all__ = [
     "source_from_env",
     "subscribe",
 ]
-

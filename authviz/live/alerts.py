@@ -39,9 +39,15 @@ class AlertBatcher:
     :meth:`flush` feeds what waits now. ``channels``: where normalised events come from.
     """
 
-    def __init__(self, detector: Any = None, *, interval: float = 0.5, max_batch: int = 200,
-                 channels: tuple[str, ...] = (topics.EVENTS_CHANNEL,),
-                 clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self,
+        detector: Any = None,
+        *,
+        interval: float = 0.5,
+        max_batch: int = 200,
+        channels: tuple[str, ...] = (topics.EVENTS_CHANNEL,),
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         if interval <= 0 or max_batch < 1:
             raise ValueError("interval must be > 0 and max_batch >= 1")
         if detector is None:

@@ -48,12 +48,18 @@ class SecretAuthorizer:
 
         if channel_kind(channel) is ChannelKind.PRESENCE and channel_data is None:
             raise AuthorizationError(
-                f"Subscribing to presence channel {channel} needs a user: pass user={{'id': ...}} "
-                "to the client.", channel)
+                f"Subscribing to presence channel {channel} needs a user: pass user={{'id': ...}} to the client.",
+                channel,
+            )
         try:
-            return authorize_channel(self.key, self._secret, socket_id, channel,
-                                     channel_data=channel_data,
-                                     encryption_master_key=self._master_key)
+            return authorize_channel(
+                self.key,
+                self._secret,
+                socket_id,
+                channel,
+                channel_data=channel_data,
+                encryption_master_key=self._master_key,
+            )
         except AuthvizError as error:
             raise AuthorizationError(f"Channel {channel} could not be authorized: {error}.", channel) from None
 
@@ -73,9 +79,14 @@ class EndpointAuthorizer:
     (``/pusher/auth`` -> ``/pusher/user-auth``).
     """
 
-    def __init__(self, url: str, headers: Mapping[str, str] | None = None,
-                 user_url: str | None = None, timeout: float = 5.0,
-                 ssl_context: ssl.SSLContext | None = None) -> None:
+    def __init__(
+        self,
+        url: str,
+        headers: Mapping[str, str] | None = None,
+        user_url: str | None = None,
+        timeout: float = 5.0,
+        ssl_context: ssl.SSLContext | None = None,
+    ) -> None:
         self.url = url
         self.user_url = user_url or urllib.parse.urljoin(url, "user-auth")
         self.headers = dict(headers or {})
@@ -90,23 +101,24 @@ class EndpointAuthorizer:
         except BridgeError as error:
             if error.status is None:
                 raise AuthorizationError(
-                    f"The auth endpoint {url} could not be reached ({error.reason}); retrying with back-off.",
-                    channel) from None
+                    f"The auth endpoint {url} could not be reached ({error.reason}); retrying with back-off.", channel
+                ) from None
             hint = " (check the token in PUSHER_AUTH_TOKEN)" if error.status in (401, 403) else ""
             raise AuthorizationError(
-                f"The auth endpoint {url} refused {what} with HTTP {error.status}{hint}.", channel) from None
+                f"The auth endpoint {url} refused {what} with HTTP {error.status}{hint}.", channel
+            ) from None
         try:
             doc = json.loads(payload)
         except ValueError:
             doc = None
         if not isinstance(doc, dict) or not isinstance(doc.get("auth"), str):
             raise AuthorizationError(
-                f"The auth endpoint {url} answered {what} without a JSON object holding 'auth'.", channel)
+                f"The auth endpoint {url} answered {what} without a JSON object holding 'auth'.", channel
+            )
         return doc
 
     def authorize(self, socket_id: str, channel: str, channel_data: str | None) -> dict[str, Any]:
-        return self._post(self.url, {"socket_id": socket_id, "channel_name": channel},
-                          f"channel {channel}", channel)
+        return self._post(self.url, {"socket_id": socket_id, "channel_name": channel}, f"channel {channel}", channel)
 
     def authenticate_user(self, socket_id: str, user_data: str) -> dict[str, Any]:
         return self._post(self.user_url, {"socket_id": socket_id}, "the user sign-in", None)
@@ -118,8 +130,9 @@ def authorizer_from_settings(settings) -> Authorizer | None:
         context = None
         if getattr(settings, "ca_file", None) or getattr(settings, "ssl_cert_file", None):
             context = settings.client_ssl_context()
-        return EndpointAuthorizer(settings.auth_endpoint, settings.auth_headers,
-                                  settings.user_auth_endpoint, ssl_context=context)
+        return EndpointAuthorizer(
+            settings.auth_endpoint, settings.auth_headers, settings.user_auth_endpoint, ssl_context=context
+        )
     if settings.secret:
         return SecretAuthorizer(settings.key, settings.secret, settings.encryption_master_key)
     return None

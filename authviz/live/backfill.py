@@ -77,12 +77,22 @@ class Backfill:
     from the history's head at that moment, i.e. only what is missed from then on; 0: everything).
     """
 
-    def __init__(self, history: HistoryClient, runner: TaskRunner, *,
-                 deliver: Callable[[LiveEvent], None], report: Callable[[Exception], None],
-                 channel: str = topics.EVENTS_CHANNEL, event: str = topics.AUTH_EVENT,
-                 after: int | None = None, max_recent: int = 20_000, max_held: int = 10_000,
-                 backoff: Backoff | None = None, reorder_delay: float = 1.0,
-                 head_interval: float | None = 10.0) -> None:
+    def __init__(
+        self,
+        history: HistoryClient,
+        runner: TaskRunner,
+        *,
+        deliver: Callable[[LiveEvent], None],
+        report: Callable[[Exception], None],
+        channel: str = topics.EVENTS_CHANNEL,
+        event: str = topics.AUTH_EVENT,
+        after: int | None = None,
+        max_recent: int = 20_000,
+        max_held: int = 10_000,
+        backoff: Backoff | None = None,
+        reorder_delay: float = 1.0,
+        head_interval: float | None = 10.0,
+    ) -> None:
         if max_recent < 1 or max_held < 1:
             raise ValueError("max_recent and max_held must be at least 1")
         if reorder_delay < 0 or (head_interval is not None and head_interval <= 0):
@@ -202,8 +212,7 @@ class Backfill:
                 if until is not None and cursor >= until:
                     page = HistoryPage([], cursor, False)  # the gap is read (or never existed)
                 else:
-                    page = self.history.fetch(cursor, None if until is None else
-                                              max(1, min(FILL_PAGE, until - cursor)))
+                    page = self.history.fetch(cursor, None if until is None else max(1, min(FILL_PAGE, until - cursor)))
                 with self._lock:
                     for doc in page.events:
                         if self._seen(doc):
@@ -231,8 +240,9 @@ class Backfill:
             self._failed(error)
         except Exception as error:  # never let a bad page kill the worker: report and retry
             log.exception("backfill failed")
-            self._failed(HistoryError(f"The backfill from {self.history.url} failed ({error}); "
-                                      "retrying with back-off."))
+            self._failed(
+                HistoryError(f"The backfill from {self.history.url} failed ({error}); retrying with back-off.")
+            )
 
     def _failed(self, error: HistoryError) -> None:
         with self._lock:
@@ -244,9 +254,12 @@ class Backfill:
                 self.enabled = False
                 self._scheduled = False
                 self.pending_from = None
-                error = HistoryError(f"The history {self.history.url} answered HTTP 404, so missed "
-                                     "events are not backfilled (set AUTHVIZ_HISTORY_URL to the bridge's "
-                                     "/auth0/events).", status=404)
+                error = HistoryError(
+                    f"The history {self.history.url} answered HTTP 404, so missed "
+                    "events are not backfilled (set AUTHVIZ_HISTORY_URL to the bridge's "
+                    "/auth0/events).",
+                    status=404,
+                )
             else:
                 delay = self._backoff.next_delay()
                 self._runner.call_later(delay, self._run)
@@ -294,8 +307,13 @@ class Backfill:
                 # more (a stream that moves but lags is left alone: the events are on their
                 # way, and reading them twice would only load the bridge further)
                 stalled = before is not None and self.last_seq == before
-                if (probe is not None and self.last_seq is not None and probe > self.last_seq
-                        and stalled and not self._scheduled):
+                if (
+                    probe is not None
+                    and self.last_seq is not None
+                    and probe > self.last_seq
+                    and stalled
+                    and not self._scheduled
+                ):
                     self.gap_fills += 1
                     self._owe_gap_locked(hold=True, until=probe)
             if self.head_interval is not None and not self._head_timer:

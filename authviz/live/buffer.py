@@ -38,8 +38,7 @@ class EventBuffer(Generic[T]):
     ``_sleeping`` under the lock *then* re-checks the deque before waiting.
     """
 
-    def __init__(self, maxsize: int = 10_000, overflow: Overflow = "drop_oldest",
-                 max_control: int = 1_000) -> None:
+    def __init__(self, maxsize: int = 10_000, overflow: Overflow = "drop_oldest", max_control: int = 1_000) -> None:
         if maxsize < 1:
             raise ValueError("maxsize must be at least 1")
         if overflow not in OVERFLOW_POLICIES:

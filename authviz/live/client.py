@@ -101,14 +101,26 @@ class LiveClient:
     seconds for it before it is read from the history.
     """
 
-    def __init__(self, settings: PusherSettings, *, user: Mapping[str, Any] | None = None,
-                 signin: bool = False, authorizer: Authorizer | None = None,
-                 backoff: Backoff | None = None, activity_timeout: float = 120.0,
-                 pong_timeout: float = 30.0, connect_timeout: float = 10.0,
-                 name: str = "authviz-live", backfill: bool = True, history_url: str | None = None,
-                 history_token: str | None = None, history_after: int | None = None,
-                 history_backoff: Backoff | None = None, history_check: float | None = 10.0,
-                 reorder_delay: float = 1.0) -> None:
+    def __init__(
+        self,
+        settings: PusherSettings,
+        *,
+        user: Mapping[str, Any] | None = None,
+        signin: bool = False,
+        authorizer: Authorizer | None = None,
+        backoff: Backoff | None = None,
+        activity_timeout: float = 120.0,
+        pong_timeout: float = 30.0,
+        connect_timeout: float = 10.0,
+        name: str = "authviz-live",
+        backfill: bool = True,
+        history_url: str | None = None,
+        history_token: str | None = None,
+        history_after: int | None = None,
+        history_backoff: Backoff | None = None,
+        history_check: float | None = 10.0,
+        reorder_delay: float = 1.0,
+    ) -> None:
         self.settings = settings
         self.user = dict(user) if user is not None else None
         if self.user is not None and not str(self.user.get("id", "")):
@@ -137,12 +149,20 @@ class LiveClient:
         self._closed = False
         self._started = False
         self._connection = Transport(
-            settings.ws_url, on_channel_event=self._on_channel_event,
+            settings.ws_url,
+            on_channel_event=self._on_channel_event,
             on_channel_events=self._on_channel_events,
-            on_connected=self._on_connected, on_disconnected=self._on_disconnected,
-            on_fatal=self._on_fatal, on_error=self._on_server_error,
-            on_connect_failed=self._on_connect_failed, backoff=backoff, activity_timeout=activity_timeout,
-            pong_timeout=pong_timeout, connect_timeout=connect_timeout, name=f"{name}-ws")
+            on_connected=self._on_connected,
+            on_disconnected=self._on_disconnected,
+            on_fatal=self._on_fatal,
+            on_error=self._on_server_error,
+            on_connect_failed=self._on_connect_failed,
+            backoff=backoff,
+            activity_timeout=activity_timeout,
+            pong_timeout=pong_timeout,
+            connect_timeout=connect_timeout,
+            name=f"{name}-ws",
+        )
         self._connection.bind("pusher:signin_success", self._on_signin_success)
         self._connection.bind("pusher_internal:watchlist_events", self._on_watchlist)
         if settings.tls and (settings.ca_file or settings.ssl_cert_file):
@@ -154,18 +174,25 @@ class LiveClient:
         history_settings = settings
         if history_url or history_token:
             history_settings = dataclasses.replace(
-                settings, history_url=history_url or settings.history_url,
-                history_token=history_token or settings.history_token)
+                settings,
+                history_url=history_url or settings.history_url,
+                history_token=history_token or settings.history_token,
+            )
         url = history_settings.history_endpoint
         if backfill and url:
             headers = history_settings.history_headers
             self._history_tasks = TaskRunner(name=f"{name}-history")
-            context = (settings.client_ssl_context()
-                       if settings.ca_file or settings.ssl_cert_file else None)
-            self.backfill = Backfill(HistoryClient(url, headers, ssl_context=context), self._history_tasks,
-                                     deliver=self._deliver_backfilled, report=self._report_history,
-                                     after=history_after, backoff=history_backoff,
-                                     head_interval=history_check, reorder_delay=reorder_delay)
+            context = settings.client_ssl_context() if settings.ca_file or settings.ssl_cert_file else None
+            self.backfill = Backfill(
+                HistoryClient(url, headers, ssl_context=context),
+                self._history_tasks,
+                deliver=self._deliver_backfilled,
+                report=self._report_history,
+                after=history_after,
+                backoff=history_backoff,
+                head_interval=history_check,
+                reorder_delay=reorder_delay,
+            )
 
     # ------------------------------------------------------------------ lifecycle
     def connect(self) -> "LiveClient":
@@ -251,8 +278,14 @@ class LiveClient:
             return dict(state.members) if state else {}
 
     # ------------------------------------------------------------------ subscribe
-    def subscribe(self, *channels: str, events: Iterable[str] | None = None, maxsize: int = 10_000,
-                  overflow: Overflow = "drop_oldest", sink: Callable[[LiveEvent], Any] | None = None) -> Subscription:
+    def subscribe(
+        self,
+        *channels: str,
+        events: Iterable[str] | None = None,
+        maxsize: int = 10_000,
+        overflow: Overflow = "drop_oldest",
+        sink: Callable[[LiveEvent], Any] | None = None,
+    ) -> Subscription:
         """A buffered :class:`Subscription` to one or more channels (optionally only ``events``).
 
         ``sink``: hand each event to this callable on the websocket thread instead of buffering
@@ -305,8 +338,7 @@ class LiveClient:
         if kind is ChannelKind.PUBLIC:
             return
         if self.authorizer is None:
-            raise ConfigError(f"Channel {name} needs an authorization: set PUSHER_SECRET or "
-                              "PUSHER_AUTH_ENDPOINT.")
+            raise ConfigError(f"Channel {name} needs an authorization: set PUSHER_SECRET or PUSHER_AUTH_ENDPOINT.")
         if kind is ChannelKind.PRESENCE and self.user is None and isinstance(self.authorizer, SecretAuthorizer):
             raise UsageError(f"Presence channel {name} needs user={{'id': ...}} on the client.")
 
@@ -378,15 +410,18 @@ class LiveClient:
             failure = LiveError(
                 f"The Pusher server at {where} presented a TLS certificate this client does not "
                 f"trust ({error.verify_message or error.reason}); set PUSHER_CA_FILE to the CA "
-                "certificate that signed it; retrying with back-off.")
+                "certificate that signed it; retrying with back-off."
+            )
         elif isinstance(error, ssl.SSLError):
             failure = LiveError(
                 f"The TLS handshake with the Pusher server at {where} failed "
                 f"({error.reason or type(error).__name__}); check PUSHER_TLS and PUSHER_PORT; "
-                "retrying with back-off.")
+                "retrying with back-off."
+            )
         else:
-            failure = LiveError(f"Could not connect to the Pusher server at {where} ({reason}); "
-                                "retrying with back-off.")
+            failure = LiveError(
+                f"Could not connect to the Pusher server at {where} ({reason}); retrying with back-off."
+            )
         with self._lock:
             subs = list(self._subscriptions)
         for sub in subs:
@@ -396,18 +431,29 @@ class LiveClient:
         """A ``pusher:error`` without a channel (the connection stays up). When it names a
         channel still waiting for its subscription, that subscription is retried with fresh auth."""
         with self._lock:
-            pending = [s for s in self._channels.values()
-                       if not s.internal and not s.subscribed and s.socket_id and s.name in message]
+            pending = [
+                s
+                for s in self._channels.values()
+                if not s.internal and not s.subscribed and s.socket_id and s.name in message
+            ]
             subs = list(self._subscriptions)
         if pending:
             state = max(pending, key=lambda s: len(s.name))  # the most specific name mentioned
-            self._auth_failed(state, self._connection.socket_id, AuthorizationError(
-                f"The server refused the subscription to {state.name} ({message.rstrip('.')}); "
-                "retrying with back-off.", state.name))
+            self._auth_failed(
+                state,
+                self._connection.socket_id,
+                AuthorizationError(
+                    f"The server refused the subscription to {state.name} ({message.rstrip('.')}); "
+                    "retrying with back-off.",
+                    state.name,
+                ),
+            )
             return
         if code is not None and 4100 <= code <= 4299:
             return  # "reconnect (later)": the close that follows is handled by the connection
-        error = LiveError(f"The server reported an error{f' {code}' if code else ''}: {message.rstrip('.') or 'no message'}.")
+        error = LiveError(
+            f"The server reported an error{f' {code}' if code else ''}: {message.rstrip('.') or 'no message'}."
+        )
         for sub in subs:
             sub.notify(ControlNotice("error", error=error))
 
@@ -472,8 +518,7 @@ class LiveClient:
                 self.ignored_client_events += 1
                 continue
             state = channels.get(channel)
-            if (state is None or channel == special or state.kind is encrypted
-                    or event.startswith("pusher")):
+            if state is None or channel == special or state.kind is encrypted or event.startswith("pusher"):
                 if run:
                     self._hand_over(run_state, run)
                     run = []
@@ -544,8 +589,9 @@ class LiveClient:
         try:
             return decrypt_payload(data, state.shared_secret)
         except DecryptionError as error:
-            raise DecryptionFailed(f"An event on {state.name} could not be decrypted ({error}); "
-                                   "check PUSHER_ENCRYPTION_MASTER_KEY.") from None
+            raise DecryptionFailed(
+                f"An event on {state.name} could not be decrypted ({error}); check PUSHER_ENCRYPTION_MASTER_KEY."
+            ) from None
 
     def _on_channel_control(self, state: _Channel, event: str, data: Any) -> None:
         if event == "pusher_internal:subscription_succeeded":
@@ -579,7 +625,8 @@ class LiveClient:
             error = AuthorizationError(
                 f"The server refused the subscription to {state.name} "
                 f"({doc.get('error') or doc.get('message') or 'no reason given'}); retrying with back-off.",
-                state.name)
+                state.name,
+            )
             self._auth_failed(state, self._connection.socket_id, error)
         elif event == "pusher:cache_miss":
             pass
@@ -637,9 +684,15 @@ class LiveClient:
                 except ValueError:
                     state.shared_secret = None
                 if not state.shared_secret:
-                    self._auth_failed(state, socket_id, AuthorizationError(
-                        f"The authorization of {state.name} carried no shared_secret: set "
-                        "PUSHER_ENCRYPTION_MASTER_KEY (or fix the auth endpoint).", state.name))
+                    self._auth_failed(
+                        state,
+                        socket_id,
+                        AuthorizationError(
+                            f"The authorization of {state.name} carried no shared_secret: set "
+                            "PUSHER_ENCRYPTION_MASTER_KEY (or fix the auth endpoint).",
+                            state.name,
+                        ),
+                    )
                     return
         with self._lock:
             if not self._current(socket_id):
@@ -680,8 +733,9 @@ class LiveClient:
                 sub.notify(ControlNotice("error", error=error))
             self._tasks.call_later(self._signin_backoff.next_delay(), lambda: self._signin(socket_id))
             return
-        self._connection.send_event("pusher:signin", {"auth": response["auth"],
-                                                      "user_data": response.get("user_data", user_data)})
+        self._connection.send_event(
+            "pusher:signin", {"auth": response["auth"], "user_data": response.get("user_data", user_data)}
+        )
 
 
 def _json_object(data: Any) -> dict:
@@ -693,8 +747,13 @@ def _json_object(data: Any) -> dict:
     return data if isinstance(data, dict) else {}
 
 
-def subscribe(*channels: str, settings: PusherSettings | None = None, events: Iterable[str] | None = None,
-              user: Mapping[str, Any] | None = None, **options: Any) -> Subscription:
+def subscribe(
+    *channels: str,
+    settings: PusherSettings | None = None,
+    events: Iterable[str] | None = None,
+    user: Mapping[str, Any] | None = None,
+    **options: Any,
+) -> Subscription:
     """Connect and subscribe in one call; closing the subscription closes its client.
 
     ``settings`` default to :meth:`PusherSettings.from_env`; ``options`` go to :class:`LiveClient`

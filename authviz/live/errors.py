@@ -4,7 +4,14 @@ from __future__ import annotations
 
 from authviz.errors import AuthvizError
 
-__all__ = ["AuthorizationError", "ConnectionRejected", "DecryptionFailed", "HistoryError", "LiveError", "SubscriptionClosed"]
+__all__ = [
+    "AuthorizationError",
+    "ConnectionRejected",
+    "DecryptionFailed",
+    "HistoryError",
+    "LiveError",
+    "SubscriptionClosed",
+]
 
 
 class LiveError(AuthvizError):

@@ -23,6 +23,7 @@ def expects_server_events(channel: str) -> bool:
     one is forged or misrouted, and is never treated as data."""
     return topics.server_only(channel) or not channel.startswith(("private-", "presence-"))
 
+
 _TIME_KEYS = ("sent_at", "timestamp", "date", "time")
 
 

@@ -46,12 +46,17 @@ def parse_page(body: bytes, url: str) -> HistoryPage:
         doc = orjson.loads(body)
     except orjson.JSONDecodeError:
         doc = None
-    if (not isinstance(doc, dict) or not isinstance(doc.get("events"), list)
-            or not isinstance(doc.get("last_seq"), int) or isinstance(doc.get("last_seq"), bool)
-            or not isinstance(doc.get("more"), bool)
-            or not all(isinstance(e, dict) for e in doc["events"])):
-        raise HistoryError(f"The history {url} answered without the expected "
-                           '{"events": [...], "last_seq", "more"} object.')
+    if (
+        not isinstance(doc, dict)
+        or not isinstance(doc.get("events"), list)
+        or not isinstance(doc.get("last_seq"), int)
+        or isinstance(doc.get("last_seq"), bool)
+        or not isinstance(doc.get("more"), bool)
+        or not all(isinstance(e, dict) for e in doc["events"])
+    ):
+        raise HistoryError(
+            f'The history {url} answered without the expected {{"events": [...], "last_seq", "more"}} object.'
+        )
     return HistoryPage(doc["events"], doc["last_seq"], doc["more"])
 
 
@@ -80,8 +85,15 @@ class HistoryClient:
     ``page_size`` events per request (1..1000); ``timeout`` seconds per request.
     """
 
-    def __init__(self, url: str, headers: Mapping[str, str] | None = None, *, page_size: int = 500,
-                 timeout: float = 5.0, ssl_context: ssl.SSLContext | None = None) -> None:
+    def __init__(
+        self,
+        url: str,
+        headers: Mapping[str, str] | None = None,
+        *,
+        page_size: int = 500,
+        timeout: float = 5.0,
+        ssl_context: ssl.SSLContext | None = None,
+    ) -> None:
         if not 1 <= page_size <= MAX_PAGE:
             raise ValueError(f"page_size must be between 1 and {MAX_PAGE}")
         self.url = url
@@ -111,13 +123,17 @@ class HistoryClient:
             return self._bridge.request("GET", url, timeout=self.timeout).body
         except BridgeError as error:
             if error.status is None:
-                raise HistoryError(f"The history {label} could not be reached ({error.reason}); "
-                                   "retrying with back-off.") from None
-            hint = {401: " (no credentials: set AUTHVIZ_HISTORY_TOKEN)",
-                    403: " (check AUTHVIZ_HISTORY_TOKEN)",
-                    404: " (is it an authviz bridge? set AUTHVIZ_HISTORY_URL)"}.get(error.status, "")
-            raise HistoryError(f"The history {label} answered HTTP {error.status}{hint}; "
-                               "retrying with back-off.", status=error.status) from None
+                raise HistoryError(
+                    f"The history {label} could not be reached ({error.reason}); retrying with back-off."
+                ) from None
+            hint = {
+                401: " (no credentials: set AUTHVIZ_HISTORY_TOKEN)",
+                403: " (check AUTHVIZ_HISTORY_TOKEN)",
+                404: " (is it an authviz bridge? set AUTHVIZ_HISTORY_URL)",
+            }.get(error.status, "")
+            raise HistoryError(
+                f"The history {label} answered HTTP {error.status}{hint}; retrying with back-off.", status=error.status
+            ) from None
 
     def head(self) -> int:
         """The highest seq stored now (0 for an empty history), read in ONE request.

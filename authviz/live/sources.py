@@ -47,8 +47,9 @@ class _ThreadedSource(EventStream):
     lag_from_payload = False
     thread_name = "authviz-live-source"
 
-    def __init__(self, *, channels: Iterable[str] | None, events: Iterable[str] | None, maxsize: int,
-                 overflow: Overflow) -> None:
+    def __init__(
+        self, *, channels: Iterable[str] | None, events: Iterable[str] | None, maxsize: int, overflow: Overflow
+    ) -> None:
         super().__init__(events=events, maxsize=maxsize, overflow=overflow)
         self.channels = tuple(channels) if channels is not None else None
         self._halt = threading.Event()
@@ -114,13 +115,23 @@ class ReplaySource(_ThreadedSource):
 
     thread_name = "authviz-live-replay"
 
-    def __init__(self, path: str | os.PathLike[str], *, speed: float | str = 1.0,
-                 channels: Iterable[str] | None = None, events: Iterable[str] | None = None,
-                 maxsize: int = 10_000, overflow: Overflow = "block", loop: bool = False) -> None:
+    def __init__(
+        self,
+        path: str | os.PathLike[str],
+        *,
+        speed: float | str = 1.0,
+        channels: Iterable[str] | None = None,
+        events: Iterable[str] | None = None,
+        maxsize: int = 10_000,
+        overflow: Overflow = "block",
+        loop: bool = False,
+    ) -> None:
         self.path = Path(path)
         if self.path.is_dir():
-            raise ConfigError(f"The replay file {self.path} is a directory; give a JSON-lines file "
-                              "(a recording, as a Recorder writes it), e.g. replay:events.jsonl.")
+            raise ConfigError(
+                f"The replay file {self.path} is a directory; give a JSON-lines file "
+                "(a recording, as a Recorder writes it), e.g. replay:events.jsonl."
+            )
         if not self.path.is_file():
             raise ConfigError(f"The replay file {self.path} does not exist.")
         _refuse_binary_replay(self.path)
@@ -147,8 +158,12 @@ class ReplaySource(_ThreadedSource):
                     if not isinstance(t, (int, float)):
                         t = None
                     data = doc.get("data")
-                    yield number, t, LiveEvent(str(doc["channel"]), str(doc["event"]), data, data, 0.0,
-                                               doc.get("user_id")), None
+                    yield (
+                        number,
+                        t,
+                        LiveEvent(str(doc["channel"]), str(doc["event"]), data, data, 0.0, doc.get("user_id")),
+                        None,
+                    )
                 else:
                     item = _auth_record_event(doc)
                     if item is None:
@@ -165,8 +180,11 @@ class ReplaySource(_ThreadedSource):
                     return
                 if item is None:
                     self.bad_lines += 1
-                    self.notify(ControlNotice("error", error=ReplayError(
-                        f"Line {number} of {self.path} {problem}; it was skipped.")))
+                    self.notify(
+                        ControlNotice(
+                            "error", error=ReplayError(f"Line {number} of {self.path} {problem}; it was skipped.")
+                        )
+                    )
                     continue
                 if self.speed and t is not None:
                     if first_t is None:
@@ -193,13 +211,17 @@ def _refuse_binary_replay(path: Path) -> None:
             head = handle.read(BINARY_SNIFF_BYTES)
     except OSError as error:
         raise ConfigError(f"The replay file {path} cannot be read ({error.strerror or error}).") from None
-    what = next((label for magic, label in ((_GZIP_MAGIC, "gzip-compressed"), *BINARY_SIGNATURES)
-                 if head.startswith(magic)), None)
+    what = next(
+        (label for magic, label in ((_GZIP_MAGIC, "gzip-compressed"), *BINARY_SIGNATURES) if head.startswith(magic)),
+        None,
+    )
     if what is None and b"\x00" in head:
         what = "a binary file"
     if what is not None:
-        raise ConfigError(f"The replay file {path} is {what}, not JSON lines; give the JSON lines "
-                          "of a recording, as a Recorder writes them (or Auth0 records, one per line).")
+        raise ConfigError(
+            f"The replay file {path} is {what}, not JSON lines; give the JSON lines "
+            "of a recording, as a Recorder writes them (or Auth0 records, one per line)."
+        )
 
 
 def _auth_record_event(doc: Mapping[str, Any]) -> LiveEvent | None:
@@ -225,10 +247,19 @@ class SimulatorSource(_ThreadedSource):
 
     thread_name = "authviz-live-simulator"
 
-    def __init__(self, *, seed: int | str = 0, rate: float = 5.0, speed: float | str = 1.0,
-                 limit: int | None = None, channels: Iterable[str] | None = DEFAULT_CHANNELS,
-                 events: Iterable[str] | None = None, maxsize: int = 10_000,
-                 overflow: Overflow = "drop_oldest", start: datetime | None = None) -> None:
+    def __init__(
+        self,
+        *,
+        seed: int | str = 0,
+        rate: float = 5.0,
+        speed: float | str = 1.0,
+        limit: int | None = None,
+        channels: Iterable[str] | None = DEFAULT_CHANNELS,
+        events: Iterable[str] | None = None,
+        maxsize: int = 10_000,
+        overflow: Overflow = "drop_oldest",
+        start: datetime | None = None,
+    ) -> None:
         if not rate > 0:
             raise ConfigError(f"AUTHVIZ_SIMULATOR_RATE must be a positive number of events per second, not {rate!r}.")
         super().__init__(channels=channels, events=events, maxsize=maxsize, overflow=overflow)
@@ -237,8 +268,7 @@ class SimulatorSource(_ThreadedSource):
         self.seed = seed
         self.speed = _speed(speed)
         self.limit = limit
-        self.generator = TrafficGenerator(seed=seed, start=start or datetime.now(UTC), rate_per_s=rate,
-                                          diurnal=False)
+        self.generator = TrafficGenerator(seed=seed, start=start or datetime.now(UTC), rate_per_s=rate, diurnal=False)
 
     def _produce(self) -> None:
         from authviz.auth0 import ParseError, parse_event
@@ -320,10 +350,21 @@ def parse_source_spec(spec: str) -> tuple[str, str | None]:
     return kind, argument or None
 
 
-def open_source(kind: str = "live", *, channels: Iterable[str] | None = None, events: Iterable[str] | None = None,
-                settings: PusherSettings | None = None, path: str | os.PathLike[str] | None = None,
-                speed: float | str = 1.0, seed: int | str = 0, rate: float = 5.0, limit: int | None = None,
-                maxsize: int = 10_000, overflow: Overflow | None = None, **client_options: Any) -> EventStream:
+def open_source(
+    kind: str = "live",
+    *,
+    channels: Iterable[str] | None = None,
+    events: Iterable[str] | None = None,
+    settings: PusherSettings | None = None,
+    path: str | os.PathLike[str] | None = None,
+    speed: float | str = 1.0,
+    seed: int | str = 0,
+    rate: float = 5.0,
+    limit: int | None = None,
+    maxsize: int = 10_000,
+    overflow: Overflow | None = None,
+    **client_options: Any,
+) -> EventStream:
     """Open one source. ``channels`` default to ``private-auth0-events`` for every kind.
 
     live: ``settings`` (default from the environment) and ``client_options`` go to
@@ -334,21 +375,37 @@ def open_source(kind: str = "live", *, channels: Iterable[str] | None = None, ev
     if kind == "live":
         from authviz.live.client import subscribe
 
-        return subscribe(*chosen, settings=settings or PusherSettings.from_env(), events=events,
-                         maxsize=maxsize, overflow=overflow or "drop_oldest", **client_options)
+        return subscribe(
+            *chosen,
+            settings=settings or PusherSettings.from_env(),
+            events=events,
+            maxsize=maxsize,
+            overflow=overflow or "drop_oldest",
+            **client_options,
+        )
     if kind == "replay":
         if path is None:
             raise UsageError("open_source('replay') needs path=.")
-        return ReplaySource(path, speed=speed, channels=chosen, events=events, maxsize=maxsize,
-                            overflow=overflow or "block").start()
+        return ReplaySource(
+            path, speed=speed, channels=chosen, events=events, maxsize=maxsize, overflow=overflow or "block"
+        ).start()
     if kind == "simulator":
-        return SimulatorSource(seed=seed, rate=rate, speed=speed, limit=limit, channels=chosen, events=events,
-                               maxsize=maxsize, overflow=overflow or "drop_oldest").start()
+        return SimulatorSource(
+            seed=seed,
+            rate=rate,
+            speed=speed,
+            limit=limit,
+            channels=chosen,
+            events=events,
+            maxsize=maxsize,
+            overflow=overflow or "drop_oldest",
+        ).start()
     raise UsageError(f"source kind must be live, replay or simulator, not {kind!r}.")
 
 
-def source_from_env(env: Mapping[str, str] | None = None, *, dotenv_path: str | None = ".env",
-                    **options: Any) -> EventStream:
+def source_from_env(
+    env: Mapping[str, str] | None = None, *, dotenv_path: str | None = ".env", **options: Any
+) -> EventStream:
     """Open the source named by ``AUTHVIZ_SOURCE`` (default ``live``); see the module docstring."""
     values = load_environment(env, dotenv_path)
     kind, argument = parse_source_spec(values.get("AUTHVIZ_SOURCE") or "live")
@@ -362,8 +419,10 @@ def source_from_env(env: Mapping[str, str] | None = None, *, dotenv_path: str | 
             try:
                 options.setdefault("rate", float(values["AUTHVIZ_SIMULATOR_RATE"]))
             except ValueError:
-                raise ConfigError("AUTHVIZ_SIMULATOR_RATE must be a number of events per second, not "
-                                  f"{values['AUTHVIZ_SIMULATOR_RATE']!r}.") from None
+                raise ConfigError(
+                    "AUTHVIZ_SIMULATOR_RATE must be a number of events per second, not "
+                    f"{values['AUTHVIZ_SIMULATOR_RATE']!r}."
+                ) from None
         options.setdefault("speed", values.get("AUTHVIZ_REPLAY_SPEED", "1"))
     else:
         options.setdefault("settings", PusherSettings.from_env(env, dotenv_path=dotenv_path))

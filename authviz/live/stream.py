@@ -66,9 +66,15 @@ class EventStream:
     #: where the lag is measured from: the payload's own time, or the moment it was emitted
     lag_from_payload = True
 
-    def __init__(self, *, events: Iterable[str] | None = None, maxsize: int = 10_000,
-                 overflow: Overflow = "drop_oldest", max_errors: int = 100,
-                 sink: Callable[[LiveEvent], Any] | None = None) -> None:
+    def __init__(
+        self,
+        *,
+        events: Iterable[str] | None = None,
+        maxsize: int = 10_000,
+        overflow: Overflow = "drop_oldest",
+        max_errors: int = 100,
+        sink: Callable[[LiveEvent], Any] | None = None,
+    ) -> None:
         self._event_filter = frozenset(events) if events is not None else None
         #: when set, events go to this callable on the producer's thread instead of the buffer
         #: (which then carries control notices only): a consumer with its own bounded queue
@@ -86,7 +92,12 @@ class EventStream:
         #: errors seen so far (``errors`` keeps only the most recent)
         self.error_count = 0
         self._callbacks: dict[str, list[Callable[..., Any]]] = {
-            "event": [], "member_added": [], "member_removed": [], "error": [], "subscribed": []}
+            "event": [],
+            "member_added": [],
+            "member_removed": [],
+            "error": [],
+            "subscribed": [],
+        }
         self._consumer: threading.Thread | None = None
         self._iterating = False
         self._closed = False
@@ -221,8 +232,7 @@ class EventStream:
                 raise UsageError("this stream is being iterated; register callbacks before iterating.")
             self._callbacks[kind].append(callback)
             if self._consumer is None and not self._closed:
-                self._consumer = threading.Thread(target=self._consume, name="authviz-live-consumer",
-                                                  daemon=True)
+                self._consumer = threading.Thread(target=self._consume, name="authviz-live-consumer", daemon=True)
                 self._consumer.start()
         return self
 
@@ -261,9 +271,19 @@ class EventStream:
     def stats(self) -> StreamStats:
         reconnects, auth_failures, decrypt_failures = self._extra_counts()
         buffer = self._buffer
-        return StreamStats(self.received, self.delivered, buffer.dropped, len(buffer), buffer.high_water,
-                           reconnects, auth_failures, decrypt_failures, self.callback_errors,
-                           self.lag, self.max_lag)
+        return StreamStats(
+            self.received,
+            self.delivered,
+            buffer.dropped,
+            len(buffer),
+            buffer.high_water,
+            reconnects,
+            auth_failures,
+            decrypt_failures,
+            self.callback_errors,
+            self.lag,
+            self.max_lag,
+        )
 
     @property
     def closed(self) -> bool:

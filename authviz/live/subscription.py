@@ -39,9 +39,17 @@ class Subscription(EventStream):
     when the subscription owns it, see :func:`authviz.live.subscribe`).
     """
 
-    def __init__(self, client: ChannelHost, channels: Iterable[str], *, events: Iterable[str] | None = None,
-                 maxsize: int = 10_000, overflow: Overflow = "drop_oldest", owns_client: bool = False,
-                 sink: Callable[[LiveEvent], Any] | None = None) -> None:
+    def __init__(
+        self,
+        client: ChannelHost,
+        channels: Iterable[str],
+        *,
+        events: Iterable[str] | None = None,
+        maxsize: int = 10_000,
+        overflow: Overflow = "drop_oldest",
+        owns_client: bool = False,
+        sink: Callable[[LiveEvent], Any] | None = None,
+    ) -> None:
         super().__init__(events=events, maxsize=maxsize, overflow=overflow, sink=sink)
         self.client = client
         self.channels: tuple[str, ...] = tuple(channels)

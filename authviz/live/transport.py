@@ -9,7 +9,7 @@ pysher 1.0.8                                     here
 ==============================================  ==================================================
 every message formatted into an INFO log line    no logging or formatting per message; orjson
 ``WebSocketApp`` reads each frame with one       websocket-client still does the handshake (TLS,
-``select`` and three ``recv`` calls              proxies) and the sends; frames are read in 64 KB 
+``select`` and three ``recv`` calls              proxies) and the sends; frames are read in 64 KB
                                                  chunks and parsed by :mod:`authviz.live.wire`
 two ``sched`` timers cancelled/re-armed per msg  one timestamp per message; the keep-alive check
                                                  runs on the client's task thread
@@ -71,22 +71,26 @@ class Transport(pysher.connection.Connection):
       a connection that worked), not for every retry.
     """
 
-    def __init__(self, url: str, *,
-                 on_channel_event: Callable[[str, Any, str, dict], None],
-                 on_channel_events: Callable[[list[dict]], None] | None = None,
-                 on_connected: Callable[[str], None] = lambda socket_id: None,
-                 on_disconnected: Callable[[int | None, str], None] = lambda code, reason: None,
-                 on_fatal: Callable[[ConnectionRejected], None] = lambda error: None,
-                 on_error: Callable[[int | None, str], None] = lambda code, message: None,
-                 on_connect_failed: Callable[[Exception], None] = lambda error: None,
-                 backoff: Backoff | None = None,
-                 activity_timeout: float = 120.0,
-                 pong_timeout: float = 30.0,
-                 connect_timeout: float = 10.0,
-                 read_size: int = 64 * 1024,
-                 max_message: int = 1 << 20,
-                 poll_interval: float = 0.5,
-                 name: str = "authviz-live-ws") -> None:
+    def __init__(
+        self,
+        url: str,
+        *,
+        on_channel_event: Callable[[str, Any, str, dict], None],
+        on_channel_events: Callable[[list[dict]], None] | None = None,
+        on_connected: Callable[[str], None] = lambda socket_id: None,
+        on_disconnected: Callable[[int | None, str], None] = lambda code, reason: None,
+        on_fatal: Callable[[ConnectionRejected], None] = lambda error: None,
+        on_error: Callable[[int | None, str], None] = lambda code, message: None,
+        on_connect_failed: Callable[[Exception], None] = lambda error: None,
+        backoff: Backoff | None = None,
+        activity_timeout: float = 120.0,
+        pong_timeout: float = 30.0,
+        connect_timeout: float = 10.0,
+        read_size: int = 64 * 1024,
+        max_message: int = 1 << 20,
+        poll_interval: float = 0.5,
+        name: str = "authviz-live-ws",
+    ) -> None:
         super().__init__(on_channel_event, url, log_level=None, daemon=True, reconnect_interval=0)
         self.name = name
         self.logger = log
@@ -161,8 +165,13 @@ class Transport(pysher.connection.Connection):
             lived = time.monotonic() - self._established_at if self._established_at else 0.0
             code = self._forced_code if self._forced_code is not None else self.close_code
             last_error, self._last_error = self._last_error, None
-            if code is None and last_error is not None and time.monotonic() - last_error[0] < 1.0 \
-                    and last_error[1] is not None and close_action(last_error[1]) is CloseAction.STOP:
+            if (
+                code is None
+                and last_error is not None
+                and time.monotonic() - last_error[0] < 1.0
+                and last_error[1] is not None
+                and close_action(last_error[1]) is CloseAction.STOP
+            ):
                 code, self.close_reason = last_error[1], last_error[2]
             self.socket_id = ""
             self.state = "unavailable"
@@ -175,7 +184,9 @@ class Transport(pysher.connection.Connection):
             if self.fatal_error is None and close_action(code) is CloseAction.STOP:
                 self.fatal_error = ConnectionRejected(
                     f"The server rejected the connection with code {code} "
-                    f"({self.close_reason or describe_close_code(code)}); not reconnecting.", code)
+                    f"({self.close_reason or describe_close_code(code)}); not reconnecting.",
+                    code,
+                )
             if self.fatal_error is not None:
                 self.state = "failed"
                 try:
@@ -199,8 +210,7 @@ class Transport(pysher.connection.Connection):
     def _session(self) -> None:
         """One connection: websocket-client does the handshake (TLS, proxies) and the sends;
         frames are read in large chunks and parsed by :class:`~authviz.live.wire.WireReader`."""
-        ws = websocket.WebSocket(skip_utf8_validation=True, enable_multithread=True,
-                                 sslopt=self.sslopt)
+        ws = websocket.WebSocket(skip_utf8_validation=True, enable_multithread=True, sslopt=self.sslopt)
         with self._socket_lock:
             if self._halt.is_set():
                 return
@@ -428,8 +438,7 @@ class Transport(pysher.connection.Connection):
     @property
     def check_interval(self) -> float:
         """How often :meth:`check_alive` should run to honour the timeouts closely."""
-        return max(0.05, min(1.0, self.effective_activity_timeout / 4, self.pong_timeout / 4,
-                             self.connect_timeout / 4))
+        return max(0.05, min(1.0, self.effective_activity_timeout / 4, self.pong_timeout / 4, self.connect_timeout / 4))
 
     # ------------------------------------------------------------------ control
     def reconnect(self, reconnect_interval: float | None = None) -> None:

@@ -13,8 +13,7 @@ from __future__ import annotations
 
 from authviz.errors import AuthvizError
 
-__all__ = ["OP_BINARY", "OP_CLOSE", "OP_PING", "OP_PONG", "OP_TEXT", "WireError", "WireReader",
-           "parse_close"]
+__all__ = ["OP_BINARY", "OP_CLOSE", "OP_PING", "OP_PONG", "OP_TEXT", "WireError", "WireReader", "parse_close"]
 
 OP_CONTINUATION = 0x0
 OP_TEXT = 0x1
@@ -66,19 +65,19 @@ class WireReader:
             if length == 126:
                 if end - pos < 4:
                     break
-                length = int.from_bytes(buf[pos + 2:pos + 4], "big")
+                length = int.from_bytes(buf[pos + 2 : pos + 4], "big")
                 header = 4
             elif length == 127:
                 if end - pos < 10:
                     break
-                length = int.from_bytes(buf[pos + 2:pos + 10], "big")
+                length = int.from_bytes(buf[pos + 2 : pos + 10], "big")
                 header = 10
             if length > self.max_message:
                 raise WireError(f"a frame of {length} bytes exceeds max_message", 1009)
             if end - pos < header + length:
                 break
             start = pos + header
-            payload = bytes(buf[start:start + length])
+            payload = bytes(buf[start : start + length])
             pos = start + length
             fin = b0 & 0x80
             if opcode in _CONTROL:

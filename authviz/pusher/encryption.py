@@ -53,15 +53,12 @@ class DecryptionError(AuthvizError):
 def decode_master_key(text: str) -> bytes:
     """Decode a base64 master key (``openssl rand -base64 32``) into its 32 bytes."""
     if not isinstance(text, str):
-        raise EncryptionKeyError(
-            f"the encryption master key must be a base64 string, not {type(text).__name__}"
-        )
+        raise EncryptionKeyError(f"the encryption master key must be a base64 string, not {type(text).__name__}")
     try:
         key = base64.b64decode(text.strip(), validate=True)
     except (binascii.Error, ValueError):
         raise EncryptionKeyError(
-            "the encryption master key is not valid base64; generate one with "
-            "`openssl rand -base64 32`"
+            "the encryption master key is not valid base64; generate one with `openssl rand -base64 32`"
         ) from None
     _check_master_key(key)
     return key
@@ -106,9 +103,7 @@ def encrypt_payload(data: str | bytes, secret: bytes, *, nonce: bytes | None = N
     try:
         plaintext = data.encode("utf-8") if isinstance(data, str) else bytes(data)
     except UnicodeEncodeError:
-        raise EncryptionError(
-            "the data to encrypt is not valid text (it contains an unpaired surrogate)"
-        ) from None
+        raise EncryptionError("the data to encrypt is not valid text (it contains an unpaired surrogate)") from None
     if nonce is None:
         nonce = nacl.utils.random(_NONCE_BYTES)
     elif len(nonce) != _NONCE_BYTES:
@@ -144,9 +139,7 @@ def decrypt_payload(payload: str | bytes | Mapping[str, object], secret: bytes) 
     else:
         doc = payload
     if not isinstance(doc, Mapping):
-        raise DecryptionError(
-            'the encrypted payload must be a JSON object {"ciphertext", "nonce"}'
-        )
+        raise DecryptionError('the encrypted payload must be a JSON object {"ciphertext", "nonce"}')
     ciphertext = _b64_field(doc, "ciphertext")
     nonce = _b64_field(doc, "nonce")
     if len(nonce) != _NONCE_BYTES:

@@ -111,9 +111,7 @@ class PusherValidationError(AuthvizError, ValueError):
     too large, 400 otherwise).
     """
 
-    def __init__(
-        self, message: str, *, limit: str, code: int | None = None, http_status: int = 400
-    ) -> None:
+    def __init__(self, message: str, *, limit: str, code: int | None = None, http_status: int = 400) -> None:
         super().__init__(message)
         self.limit = limit
         self.code = code
@@ -128,9 +126,7 @@ def _show(value: object, width: int = 40) -> str:
 
 def _require_str(value: object, what: str, limit: str) -> str:
     if not isinstance(value, str):
-        raise PusherValidationError(
-            f"{what} must be a string, not {type(value).__name__}", limit=limit
-        )
+        raise PusherValidationError(f"{what} must be a string, not {type(value).__name__}", limit=limit)
     return value
 
 
@@ -147,9 +143,7 @@ def validate_socket_id(socket_id: object) -> str:
     return s
 
 
-def validate_channel_name(
-    name: object, limits: Limits = DEFAULT_LIMITS, *, allow_server_to_user: bool = False
-) -> str:
+def validate_channel_name(name: object, limits: Limits = DEFAULT_LIMITS, *, allow_server_to_user: bool = False) -> str:
     """Check a channel name: non-empty, ≤ ``max_channel_name`` characters of ``A-Za-z0-9_-=@,.;``.
 
     ``#server-to-user-{id}`` is refused unless *allow_server_to_user* (the HTTP API may publish to
@@ -183,9 +177,7 @@ def validate_channel_name(
             )
         body = s[len(SERVER_TO_USER_PREFIX) :]
         if not body:
-            raise PusherValidationError(
-                f"channel {_show(s)} names no user", limit="channel_chars"
-            )
+            raise PusherValidationError(f"channel {_show(s)} names no user", limit="channel_chars")
     if not _CHANNEL_CHARS_RE.match(body):
         raise PusherValidationError(
             f"channel name {_show(s)} has characters outside A-Z a-z 0-9 _ - = @ , . ;",
@@ -193,8 +185,7 @@ def validate_channel_name(
         )
     if s.startswith(_PRESENCE_ENCRYPTED_PREFIX):
         raise PusherValidationError(
-            f"channel {_show(s)}: encrypted channels cannot be presence channels; "
-            f"use a {ENCRYPTED_PREFIX}* channel",
+            f"channel {_show(s)}: encrypted channels cannot be presence channels; use a {ENCRYPTED_PREFIX}* channel",
             limit="channel_kind",
         )
     return s
@@ -209,8 +200,7 @@ def validate_event_name(name: object, limits: Limits = DEFAULT_LIMITS) -> str:
         raise PusherValidationError("event name is empty", limit="event_name")
     if s.startswith(_RESERVED_EVENT_PREFIXES):
         raise PusherValidationError(
-            f"event name {_show(s)} is reserved: names beginning pusher: or pusher_internal: "
-            "belong to the protocol",
+            f"event name {_show(s)} is reserved: names beginning pusher: or pusher_internal: belong to the protocol",
             limit="reserved_event_name",
         )
     if len(s) > limits.max_event_name:
@@ -238,9 +228,7 @@ def validate_data_size(data: object, limits: Limits = DEFAULT_LIMITS) -> int:
     elif isinstance(data, (bytes, bytearray, memoryview)):
         size = data.nbytes if isinstance(data, memoryview) else len(data)
     else:
-        raise PusherValidationError(
-            f"event data must be a string, not {type(data).__name__}", limit="data_type"
-        )
+        raise PusherValidationError(f"event data must be a string, not {type(data).__name__}", limit="data_type")
     if size > limits.max_data_bytes:
         raise PusherValidationError(
             f"event data is {size} bytes; the limit is {limits.max_data_bytes}",
@@ -250,9 +238,7 @@ def validate_data_size(data: object, limits: Limits = DEFAULT_LIMITS) -> int:
     return size
 
 
-def validate_user_id(
-    user_id: object, limits: Limits = DEFAULT_LIMITS, *, channel_safe: bool = False
-) -> str | int:
+def validate_user_id(user_id: object, limits: Limits = DEFAULT_LIMITS, *, channel_safe: bool = False) -> str | int:
     """Check a user id: a non-empty string of ≤ ``max_user_id`` characters, or a JS-safe integer.
 
     With *channel_safe* (sign-in ids, which become ``#server-to-user-{id}``) only a string of
@@ -262,8 +248,7 @@ def validate_user_id(
     if isinstance(user_id, int) and not isinstance(user_id, bool) and not channel_safe:
         if abs(user_id) > _JS_MAX_SAFE_INTEGER:
             raise PusherValidationError(
-                f"user id {user_id} is beyond 2**53, the largest integer JavaScript represents "
-                "exactly; use a string",
+                f"user id {user_id} is beyond 2**53, the largest integer JavaScript represents exactly; use a string",
                 limit="max_user_id",
             )
         return user_id
@@ -283,26 +268,19 @@ def validate_user_id(
                 limit="user_id_chars",
             )
     elif _CONTROL_RE.search(s):
-        raise PusherValidationError(
-            f"user id {_show(s)} contains control characters", limit="user_id_chars"
-        )
+        raise PusherValidationError(f"user id {_show(s)} contains control characters", limit="user_id_chars")
     return s
 
 
 def validate_user_info(user_info: object, limits: Limits = DEFAULT_LIMITS) -> object:
     """Check presence ``user_info`` is JSON-serialisable and ≤ ``max_presence_user_info_bytes``."""
     try:
-        encoded = json.dumps(
-            user_info, separators=(",", ":"), ensure_ascii=False, allow_nan=False
-        ).encode("utf-8")
+        encoded = json.dumps(user_info, separators=(",", ":"), ensure_ascii=False, allow_nan=False).encode("utf-8")
     except (TypeError, ValueError, RecursionError, UnicodeEncodeError) as exc:
-        raise PusherValidationError(
-            f"user_info is not JSON-serialisable ({exc})", limit="user_info"
-        ) from None
+        raise PusherValidationError(f"user_info is not JSON-serialisable ({exc})", limit="user_info") from None
     if len(encoded) > limits.max_presence_user_info_bytes:
         raise PusherValidationError(
-            f"user_info is {len(encoded)} bytes of JSON; the limit is "
-            f"{limits.max_presence_user_info_bytes}",
+            f"user_info is {len(encoded)} bytes of JSON; the limit is {limits.max_presence_user_info_bytes}",
             limit="max_presence_user_info_bytes",
         )
     return user_info
@@ -349,8 +327,7 @@ def validate_channels(channels: object, limits: Limits = DEFAULT_LIMITS) -> list
         raise PusherValidationError("channels is empty; name at least one channel", limit="channels")
     if len(channels) > limits.max_channels_per_trigger:
         raise PusherValidationError(
-            f"trigger names {len(channels)} channels; the limit is "
-            f"{limits.max_channels_per_trigger}",
+            f"trigger names {len(channels)} channels; the limit is {limits.max_channels_per_trigger}",
             limit="max_channels_per_trigger",
         )
     seen: dict[str, None] = {}
@@ -406,15 +383,11 @@ def _parse_json_object(text: object, what: str) -> dict[str, Any]:
     except (ValueError, RecursionError):
         raise PusherValidationError(f"{what} is not valid JSON", limit=what) from None
     if not isinstance(value, dict):
-        raise PusherValidationError(
-            f"{what} must be a JSON object, not {type(value).__name__}", limit=what
-        )
+        raise PusherValidationError(f"{what} must be a JSON object, not {type(value).__name__}", limit=what)
     return value
 
 
-def parse_presence_channel_data(
-    channel_data: object, limits: Limits = DEFAULT_LIMITS
-) -> PresenceMember:
+def parse_presence_channel_data(channel_data: object, limits: Limits = DEFAULT_LIMITS) -> PresenceMember:
     """Parse and check a presence ``channel_data`` string ``{"user_id", "user_info"?}``."""
     doc = _parse_json_object(channel_data, "channel_data")
     if "user_id" not in doc:
@@ -434,9 +407,7 @@ def parse_user_data(user_data: object, limits: Limits = DEFAULT_LIMITS) -> Signe
     if "id" not in doc:
         raise PusherValidationError("user_data has no id", limit="user_data")
     if not isinstance(doc["id"], str):
-        raise PusherValidationError(
-            f"user_data id must be a string, not {type(doc['id']).__name__}", limit="user_data"
-        )
+        raise PusherValidationError(f"user_data id must be a string, not {type(doc['id']).__name__}", limit="user_data")
     uid = str(validate_user_id(doc["id"], limits, channel_safe=True))
     watchlist = validate_watchlist(doc["watchlist"], limits) if "watchlist" in doc else []
     return SignedInUser(uid, doc.get("user_info"), tuple(watchlist), doc)

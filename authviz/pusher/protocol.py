@@ -173,14 +173,15 @@ class App:
     webhook_url: str | None = None
     webhook_debounce: float = 3.0
     webhook_events: frozenset[str] = frozenset(
-        {"channel_occupied", "channel_vacated", "member_added", "member_removed",
-         "client_event", "cache_miss"}
+        {"channel_occupied", "channel_vacated", "member_added", "member_removed", "client_event", "cache_miss"}
     )
 
     def server_only(self, channel: str) -> bool:
         """True when only the server may publish on ``channel`` (see ``server_only_channels``)."""
-        return any(channel.startswith(entry) if entry.endswith("-") else channel == entry
-                   for entry in self.server_only_channels)
+        return any(
+            channel.startswith(entry) if entry.endswith("-") else channel == entry
+            for entry in self.server_only_channels
+        )
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "client_event_prefixes", tuple(self.client_event_prefixes))
@@ -191,14 +192,20 @@ class App:
                 raise ValueError(f"app {name} must be a non-empty string")
         if self.activity_timeout <= 0 or self.pong_timeout <= 0:
             raise ValueError("activity_timeout and pong_timeout must be positive")
-        if isinstance(self.max_cache_channels, bool) or not isinstance(
-                self.max_cache_channels, int) or self.max_cache_channels < 1:
-            raise ValueError(f"max_cache_channels must be a positive whole number, not "
-                             f"{self.max_cache_channels!r}")
-        if not isinstance(self.webhook_debounce, (int, float)) or isinstance(
-                self.webhook_debounce, bool) or not 0 <= self.webhook_debounce <= 3600:
-            raise ValueError(f"webhook_debounce must be a number of seconds from 0 to 3600, not "
-                             f"{self.webhook_debounce!r}")
+        if (
+            isinstance(self.max_cache_channels, bool)
+            or not isinstance(self.max_cache_channels, int)
+            or self.max_cache_channels < 1
+        ):
+            raise ValueError(f"max_cache_channels must be a positive whole number, not {self.max_cache_channels!r}")
+        if (
+            not isinstance(self.webhook_debounce, (int, float))
+            or isinstance(self.webhook_debounce, bool)
+            or not 0 <= self.webhook_debounce <= 3600
+        ):
+            raise ValueError(
+                f"webhook_debounce must be a number of seconds from 0 to 3600, not {self.webhook_debounce!r}"
+            )
 
 
 # --- actions ------------------------------------------------------------------------------------
@@ -288,8 +295,21 @@ class Connection:
     """One websocket connection's protocol state. ``sink`` belongs to the I/O layer."""
 
     __slots__ = (
-        "socket_id", "app", "protocol", "channels", "presence", "user_id", "user", "watchlist",
-        "last_seen", "ping_sent", "ce_window", "ce_count", "open", "sink", "__weakref__",
+        "socket_id",
+        "app",
+        "protocol",
+        "channels",
+        "presence",
+        "user_id",
+        "user",
+        "watchlist",
+        "last_seen",
+        "ping_sent",
+        "ce_window",
+        "ce_count",
+        "open",
+        "sink",
+        "__weakref__",
     )
 
     def __init__(self, socket_id: str, app: AppState, protocol: int, now: float) -> None:
@@ -412,7 +432,7 @@ class AppState:
         for name in names:
             payload = orjson.dumps({"event": event, "channel": name, "data": data})
             if name.startswith(SERVER_TO_USER_PREFIX):
-                audience = self.users.get(name[len(SERVER_TO_USER_PREFIX):])
+                audience = self.users.get(name[len(SERVER_TO_USER_PREFIX) :])
             else:
                 ch = self.channels.get(name)
                 audience = ch.subscribers if ch is not None else None
@@ -433,9 +453,7 @@ class AppState:
             out.append(Broadcast(payload, conns))
         return out
 
-    def trigger_batch(
-        self, events: list[tuple[list[str], str, str, str | None]], now: float = 0.0
-    ) -> list[Action]:
+    def trigger_batch(self, events: list[tuple[list[str], str, str, str | None]], now: float = 0.0) -> list[Action]:
         """Publish ``(channels, event, data, socket_id)`` items in order, all or nothing.
 
         Every item is validated before any is delivered or cached (a :class:`TriggerError`
@@ -461,8 +479,11 @@ class AppState:
         limits = self.app.limits
         known = self._known_channels
         try:
-            if (type(channels) is list and 0 < len(channels) <= limits.max_channels_per_trigger
-                    and all(name in known for name in channels)):
+            if (
+                type(channels) is list
+                and 0 < len(channels) <= limits.max_channels_per_trigger
+                and all(name in known for name in channels)
+            ):
                 names = channels if len(channels) == 1 else list(dict.fromkeys(channels))
             else:
                 names = validate_channels(channels, limits)
@@ -484,14 +505,12 @@ class AppState:
         """Deliver ``event`` to every connection signed in as ``user_id``."""
         return self.trigger([SERVER_TO_USER_PREFIX + user_id], event, data, None, now)
 
-    def terminate_user_connections(self, user_id: str, now: float | None = None
-                                   ) -> list[Action]:
+    def terminate_user_connections(self, user_id: str, now: float | None = None) -> list[Action]:
         """Close (4009) every connection signed in as ``user_id``."""
         now = self.clock if now is None else now
         out: list[Action] = []
         for conn in list(self.users.get(user_id, ())):
-            out.extend(self._close(conn, CloseCode.UNAUTHORIZED,
-                                   "connections terminated by the app", now))
+            out.extend(self._close(conn, CloseCode.UNAUTHORIZED, "connections terminated by the app", now))
         return out
 
     # -- queries (the HTTP API's read side) -----------------------------------------------------
@@ -499,8 +518,7 @@ class AppState:
     def channel_info(self, name: str, now: float = 0.0) -> dict[str, Any]:
         """``occupied``, ``subscription_count``, ``user_count`` (presence) and ``cache``."""
         ch = self.channels.get(name)
-        info: dict[str, Any] = {"occupied": ch is not None,
-                                "subscription_count": ch.subscription_count if ch else 0}
+        info: dict[str, Any] = {"occupied": ch is not None, "subscription_count": ch.subscription_count if ch else 0}
         if channel_kind(name) is ChannelKind.PRESENCE:
             info["user_count"] = ch.user_count if ch else 0
         entry = self.cache.get(name)
@@ -558,8 +576,7 @@ class AppState:
         watchers = self.watchers.get(user_id)
         if not watchers:
             return []
-        payload = _internal("pusher_internal:watchlist_events",
-                            {"events": [{"name": name, "user_ids": [user_id]}]})
+        payload = _internal("pusher_internal:watchlist_events", {"events": [{"name": name, "user_ids": [user_id]}]})
         return [Broadcast(payload, tuple(watchers))]
 
     def _unwatch(self, conn: Connection) -> None:
@@ -601,15 +618,22 @@ class AppState:
     def _subscribe(self, conn: Connection, data: Any, now: float) -> list[Action]:
         app = self.app
         if not isinstance(data, dict):
-            return [Send(conn, _error("pusher:subscribe needs data {\"channel\": ...}"))]
+            return [Send(conn, _error('pusher:subscribe needs data {"channel": ...}'))]
         name = data.get("channel")
         if isinstance(name, str) and name.startswith(SERVER_TO_USER_PREFIX):
             # pusher-js subscribes to its own server-to-user channel after signing in; that
             # connection is already in the audience, so only confirm (nobody else may).
             if conn.user_id is not None and name == SERVER_TO_USER_PREFIX + conn.user_id:
                 return [Send(conn, _internal("pusher_internal:subscription_succeeded", {}, name))]
-            return [Send(conn, _error(f"{name} is reserved for the user who signed in as that "
-                                      "id (pusher:signin)", CloseCode.UNAUTHORIZED))]
+            return [
+                Send(
+                    conn,
+                    _error(
+                        f"{name} is reserved for the user who signed in as that id (pusher:signin)",
+                        CloseCode.UNAUTHORIZED,
+                    ),
+                )
+            ]
         try:
             validate_channel_name(name, app.limits)
         except PusherValidationError as exc:
@@ -617,24 +641,37 @@ class AppState:
         if name in conn.channels:
             return [Send(conn, self._succeeded_payload(conn.channels[name]))]
         if len(conn.channels) >= app.max_channels_per_connection:
-            return [Send(conn, _error(
-                f"this connection is subscribed to {len(conn.channels)} channels; the limit is "
-                f"{app.max_channels_per_connection}", CloseCode.OVER_CAPACITY))]
+            return [
+                Send(
+                    conn,
+                    _error(
+                        f"this connection is subscribed to {len(conn.channels)} channels; the limit is "
+                        f"{app.max_channels_per_connection}",
+                        CloseCode.OVER_CAPACITY,
+                    ),
+                )
+            ]
         kind = channel_kind(name)
         member = None
         if kind is not ChannelKind.PUBLIC:
             auth = data.get("auth")
             channel_data = data.get("channel_data") if kind is ChannelKind.PRESENCE else None
             if kind is ChannelKind.PRESENCE and not isinstance(channel_data, str):
-                return [Send(conn, _error(f"subscribing to {name} needs channel_data",
-                                          CloseCode.UNAUTHORIZED))]
+                return [Send(conn, _error(f"subscribing to {name} needs channel_data", CloseCode.UNAUTHORIZED))]
             if not isinstance(auth, str) or not verify_channel_auth(
                 app.key, app.secret, conn.socket_id, name, auth, channel_data
             ):
-                return [Send(conn, _error(
-                    f"invalid signature for {name}: expected HMAC SHA256 of "
-                    f"'{conn.socket_id}:{name}{':<channel_data>' if channel_data else ''}' "
-                    "signed with the app secret", CloseCode.UNAUTHORIZED))]
+                return [
+                    Send(
+                        conn,
+                        _error(
+                            f"invalid signature for {name}: expected HMAC SHA256 of "
+                            f"'{conn.socket_id}:{name}{':<channel_data>' if channel_data else ''}' "
+                            "signed with the app secret",
+                            CloseCode.UNAUTHORIZED,
+                        ),
+                    )
+                ]
             if kind is ChannelKind.PRESENCE:
                 try:
                     member = parse_presence_channel_data(channel_data, app.limits)
@@ -642,11 +679,21 @@ class AppState:
                     return [Send(conn, _error(str(exc)))]
         out: list[Action] = []
         ch = self.channels.get(name)
-        if member is not None and ch is not None and member.key not in ch.members \
-                and len(ch.members) >= app.limits.max_presence_members:
-            return [Send(conn, _error(
-                f"{name} has {len(ch.members)} members; the limit is "
-                f"{app.limits.max_presence_members}", CloseCode.OVER_CAPACITY))]
+        if (
+            member is not None
+            and ch is not None
+            and member.key not in ch.members
+            and len(ch.members) >= app.limits.max_presence_members
+        ):
+            return [
+                Send(
+                    conn,
+                    _error(
+                        f"{name} has {len(ch.members)} members; the limit is {app.limits.max_presence_members}",
+                        CloseCode.OVER_CAPACITY,
+                    ),
+                )
+            ]
         held = self.held
         if held:
             self._flush_held(now, out)  # what is due goes first; what is left may be cancelled
@@ -660,10 +707,12 @@ class AppState:
             if m is None:
                 m = ch.members[key] = _Member(member.user_id, member.user_info)
                 if ch.subscribers:
-                    out.append(Broadcast(
-                        _internal("pusher_internal:member_added",
-                                  {"user_id": key, "user_info": m.user_info}, name),
-                        tuple(ch.subscribers)))
+                    out.append(
+                        Broadcast(
+                            _internal("pusher_internal:member_added", {"user_id": key, "user_info": m.user_info}, name),
+                            tuple(ch.subscribers),
+                        )
+                    )
                 if not (held and self._unhold((name, key))):
                     self._hook(out, "member_added", channel=name, user_id=key)
             m.count += 1
@@ -684,11 +733,13 @@ class AppState:
     def _succeeded_payload(ch: Channel) -> bytes:
         if ch.kind is ChannelKind.PRESENCE:
             ids = list(ch.members)
-            data: dict[str, Any] = {"presence": {
-                "ids": ids,
-                "hash": {k: m.user_info for k, m in ch.members.items()},
-                "count": len(ids),
-            }}
+            data: dict[str, Any] = {
+                "presence": {
+                    "ids": ids,
+                    "hash": {k: m.user_info for k, m in ch.members.items()},
+                    "count": len(ids),
+                }
+            }
         else:
             data = {}
         return _internal("pusher_internal:subscription_succeeded", data, ch.name)
@@ -708,9 +759,12 @@ class AppState:
                 if m.count <= 0:
                     del ch.members[key]
                     if ch.subscribers:
-                        out.append(Broadcast(
-                            _internal("pusher_internal:member_removed", {"user_id": key}, name),
-                            tuple(ch.subscribers)))
+                        out.append(
+                            Broadcast(
+                                _internal("pusher_internal:member_removed", {"user_id": key}, name),
+                                tuple(ch.subscribers),
+                            )
+                        )
                     if debounce:
                         self._hold((name, key), now, "member_removed", channel=name, user_id=key)
                     else:
@@ -732,27 +786,32 @@ class AppState:
         if not app.enable_client_events:
             return [Send(conn, _error("client events are disabled for this app", None))]
         if isinstance(name, str) and app.server_only(name):
-            return [Send(conn, _error(f"client events are refused on {name[:80]}: only the server "
-                                      "publishes there", None))]
+            return [
+                Send(conn, _error(f"client events are refused on {name[:80]}: only the server publishes there", None))
+            ]
         if isinstance(name, str) and not name.startswith(app.client_event_prefixes):
             return [Send(conn, _error(f"client events are not enabled on {name[:80]}", None))]
         ch = conn.channels.get(name) if isinstance(name, str) else None
         if ch is None:
-            return [Send(conn, _error(f"client event {event[:64]!r} rejected: not subscribed to "
-                                      f"{str(name)[:80]!r}", None))]
+            return [
+                Send(conn, _error(f"client event {event[:64]!r} rejected: not subscribed to {str(name)[:80]!r}", None))
+            ]
         if ch.kind is ChannelKind.PUBLIC or ch.kind is ChannelKind.PRIVATE_ENCRYPTED:
-            return [Send(conn, _error(
-                f"client events are only allowed on private and presence channels, not {name}",
-                None))]
+            return [
+                Send(conn, _error(f"client events are only allowed on private and presence channels, not {name}", None))
+            ]
         second = int(now)
         if second != conn.ce_window:
             conn.ce_window = second
             conn.ce_count = 0
         conn.ce_count += 1
         if conn.ce_count > app.limits.client_events_per_second:
-            return self._close(conn, CloseCode.CLIENT_EVENT_RATE,
-                               f"more than {app.limits.client_events_per_second} client events "
-                               "per second", now)
+            return self._close(
+                conn,
+                CloseCode.CLIENT_EVENT_RATE,
+                f"more than {app.limits.client_events_per_second} client events per second",
+                now,
+            )
         data = msg.get("data")
         try:
             validate_event_name(event, app.limits)
@@ -768,9 +827,12 @@ class AppState:
         if others:
             out.append(Broadcast(orjson.dumps(delivered), others))
         if self.webhooks and "client_event" in app.webhook_events:
-            hook = {"channel": name, "event": event,
-                    "data": data if isinstance(data, str) else orjson.dumps(data).decode(),
-                    "socket_id": conn.socket_id}
+            hook = {
+                "channel": name,
+                "event": event,
+                "data": data if isinstance(data, str) else orjson.dumps(data).decode(),
+                "socket_id": conn.socket_id,
+            }
             if user_id is not None:
                 hook["user_id"] = user_id
             self._hook(out, "client_event", **hook)
@@ -781,19 +843,19 @@ class AppState:
         if not app.enable_user_auth:
             return [Send(conn, _error("user authentication is disabled for this app", None))]
         if not isinstance(data, dict):
-            return [Send(conn, _error("pusher:signin needs data {\"auth\", \"user_data\"}", None))]
+            return [Send(conn, _error('pusher:signin needs data {"auth", "user_data"}', None))]
         auth, user_data = data.get("auth"), data.get("user_data")
-        if not isinstance(auth, str) or not isinstance(user_data, str) or not verify_user_auth(
-            app.key, app.secret, conn.socket_id, user_data, auth
+        if (
+            not isinstance(auth, str)
+            or not isinstance(user_data, str)
+            or not verify_user_auth(app.key, app.secret, conn.socket_id, user_data, auth)
         ):
-            return self._close(conn, CloseCode.UNAUTHORIZED,
-                               "invalid user authentication signature", now)
+            return self._close(conn, CloseCode.UNAUTHORIZED, "invalid user authentication signature", now)
         try:
             user = parse_user_data(user_data, app.limits)
         except PusherValidationError as exc:
             if exc.code is not None:
-                return [Send(conn, _error(str(exc), exc.code)),
-                        *self._close(conn, exc.code, str(exc)[:120], now)]
+                return [Send(conn, _error(str(exc), exc.code)), *self._close(conn, exc.code, str(exc)[:120], now)]
             return self._close(conn, CloseCode.UNAUTHORIZED, str(exc)[:120], now)
         out: list[Action] = []
         if conn.user_id is not None and conn.user_id != user.id:
@@ -813,9 +875,14 @@ class AppState:
                 self.watchers.setdefault(watched, {})[conn] = None
             online = [u for u in conn.watchlist if u in self.users]
             if online:
-                out.append(Send(conn, _internal("pusher_internal:watchlist_events",
-                                                {"events": [{"name": "online",
-                                                             "user_ids": online}]})))
+                out.append(
+                    Send(
+                        conn,
+                        _internal(
+                            "pusher_internal:watchlist_events", {"events": [{"name": "online", "user_ids": online}]}
+                        ),
+                    )
+                )
         return out
 
 
@@ -875,9 +942,9 @@ class Hub:
         state.connections[conn.socket_id] = conn
         if now > state.clock:
             state.clock = now
-        established = _internal("pusher:connection_established",
-                                {"socket_id": conn.socket_id,
-                                 "activity_timeout": app.activity_timeout})
+        established = _internal(
+            "pusher:connection_established", {"socket_id": conn.socket_id, "activity_timeout": app.activity_timeout}
+        )
         return conn, [established], None, ""
 
     def receive(self, conn: Connection, text: str | bytes, now: float) -> list[Action]:
@@ -894,7 +961,7 @@ class Hub:
             return [Send(conn, _error("messages must be JSON objects", None))]
         event = msg.get("event")
         if not isinstance(event, str):
-            return [Send(conn, _error("the message has no \"event\" string", None))]
+            return [Send(conn, _error('the message has no "event" string', None))]
         data = msg.get("data")
         if isinstance(data, str) and event.startswith("pusher:"):
             # pusher:* data arrives as an object from most clients, as a JSON string from some.
@@ -940,8 +1007,7 @@ class Hub:
             state.clock = now
         return state._forget(conn, now)
 
-    def close(self, conn: Connection, code: int, reason: str,
-              now: float | None = None) -> list[Action]:
+    def close(self, conn: Connection, code: int, reason: str, now: float | None = None) -> list[Action]:
         """Close ``conn`` from the server side (e.g. a client too slow to read)."""
         state = conn.app
         return state._close(conn, code, reason, state.clock if now is None else now)
@@ -971,8 +1037,7 @@ class Hub:
             for conn in list(state.connections.values()):
                 if conn.ping_sent is not None:
                     if conn.ping_sent <= dead_after:
-                        out.extend(state._close(conn, CloseCode.PONG_NOT_RECEIVED,
-                                                "pong not received", now))
+                        out.extend(state._close(conn, CloseCode.PONG_NOT_RECEIVED, "pong not received", now))
                 elif conn.last_seen <= idle_after:
                     conn.ping_sent = now
                     out.append(Send(conn, _PING))

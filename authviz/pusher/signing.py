@@ -111,9 +111,7 @@ def _check_auth(key: str, secret: str | bytes, auth: object, string_to_sign: str
 # --- channels -------------------------------------------------------------------------------------
 
 
-def presence_channel_data(
-    user_id: str | int, user_info: Any = None, limits: Limits = DEFAULT_LIMITS
-) -> str:
+def presence_channel_data(user_id: str | int, user_info: Any = None, limits: Limits = DEFAULT_LIMITS) -> str:
     """The compact JSON ``channel_data`` of a presence member: ``{"user_id":..,"user_info":..}``.
 
     ``user_info`` is omitted when ``None``. Sign this exact string and return it unchanged.
@@ -173,8 +171,7 @@ def authorize_channel(
     elif kind is ChannelKind.PRIVATE_ENCRYPTED:
         if encryption_master_key is None:
             raise EncryptionKeyError(
-                f"channel {channel!r} is encrypted: authorizing it needs the app's "
-                "encryption master key"
+                f"channel {channel!r} is encrypted: authorizing it needs the app's encryption master key"
             )
         secret_bytes = shared_secret(channel, encryption_master_key)
         response["shared_secret"] = base64.b64encode(secret_bytes).decode("ascii")
@@ -225,9 +222,7 @@ def authenticate_user(
         try:
             text = json.dumps(dict(user_data), separators=(",", ":"), ensure_ascii=False)
         except (TypeError, ValueError) as exc:
-            raise PusherValidationError(
-                f"user_data is not JSON-serialisable ({exc})", limit="user_data"
-            ) from None
+            raise PusherValidationError(f"user_data is not JSON-serialisable ({exc})", limit="user_data") from None
     else:
         text = user_data
     parse_user_data(text, limits)
@@ -237,9 +232,7 @@ def authenticate_user(
     }
 
 
-def verify_user_auth(
-    key: str, secret: str | bytes, socket_id: str, user_data: str, auth: object
-) -> bool:
+def verify_user_auth(key: str, secret: str | bytes, socket_id: str, user_data: str, auth: object) -> bool:
     """True when *auth* signs ``{socket_id}::user::{user_data}`` with this key's secret."""
     if not isinstance(socket_id, str) or not isinstance(user_data, str):
         return False
@@ -251,9 +244,7 @@ def verify_user_auth(
 
 def request_string_to_sign(method: str, path: str, params: Mapping[str, str]) -> str:
     """``METHOD\\npath\\nk=v&...``: params minus ``auth_signature``, sorted by lower-cased key."""
-    pairs = sorted(
-        (str(k).lower(), str(v)) for k, v in params.items() if str(k).lower() != "auth_signature"
-    )
+    pairs = sorted((str(k).lower(), str(v)) for k, v in params.items() if str(k).lower() != "auth_signature")
     query = "&".join(f"{k}={v}" for k, v in pairs)
     return f"{method.upper()}\n{path}\n{query}"
 
@@ -279,9 +270,7 @@ def sign_request(
     ``/apps/3/events``. Caller-supplied ``auth_*``/``body_md5`` parameters are replaced.
     """
     query: dict[str, str] = {
-        str(k): str(v)
-        for k, v in (params or {}).items()
-        if str(k).lower() not in (*_AUTH_PARAMS, "body_md5")
+        str(k): str(v) for k, v in (params or {}).items() if str(k).lower() not in (*_AUTH_PARAMS, "body_md5")
     }
     query["auth_key"] = key
     query["auth_timestamp"] = str(int(time.time()) if timestamp is None else int(timestamp))
@@ -341,9 +330,7 @@ def verify_request(
         )
     ts_text = lowered["auth_timestamp"]
     if not (ts_text.isascii() and ts_text.isdigit() and len(ts_text) <= 12):
-        raise SignatureError(
-            f"auth_timestamp {ts_text[:20]!r} is not a whole number of seconds", reason="expired"
-        )
+        raise SignatureError(f"auth_timestamp {ts_text[:20]!r} is not a whole number of seconds", reason="expired")
     current = time.time() if now is None else now
     skew = int(ts_text) - current
     if abs(skew) > max_skew:
@@ -355,10 +342,6 @@ def verify_request(
     given_md5 = lowered.get("body_md5")
     if given_md5 is None:
         if body:
-            raise SignatureError(
-                "the request has a body but no body_md5 parameter", reason="body_md5"
-            )
+            raise SignatureError("the request has a body but no body_md5 parameter", reason="body_md5")
     elif not isinstance(given_md5, str) or not _equal(given_md5, _body_md5(body or b"")):
-        raise SignatureError(
-            "body_md5 does not match the request body (was the body altered?)", reason="body_md5"
-        )
+        raise SignatureError("body_md5 does not match the request body (was the body altered?)", reason="body_md5")

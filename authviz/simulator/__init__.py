@@ -39,16 +39,37 @@ from authviz.simulator.traffic import (
 )
 
 
-def month_of_traffic(seed: int | str = 0, start: datetime | None = None, days: int = 30,
-                     events_per_day: float = 2000.0, users: int = 500, catalog: bool = False) -> SimulatedTraffic:
+def month_of_traffic(
+    seed: int | str = 0,
+    start: datetime | None = None,
+    days: int = 30,
+    events_per_day: float = 2000.0,
+    users: int = 500,
+    catalog: bool = False,
+) -> SimulatedTraffic:
     """``days`` of seeded traffic with every built-in scenario injected, and with ``catalog`` every
     catalog attack too (see :func:`default_attack_plan`)."""
     return TrafficGenerator(seed=seed, start=start, events_per_day=events_per_day, users=users).month(
-        days=days, catalog=catalog)
+        days=days, catalog=catalog
+    )
 
 
 __all__ = [
-    "ATTACK_NETWORKS", "BUILTIN_SCENARIOS", "CATALOG_RULE_IDS", "CATALOG_SCENARIOS", "COUNTRIES", "DEFAULT_COUNTRY_MIX", "DEFAULT_EVENT_MIX", "SCENARIOS",
-    "InjectedAttack", "SimulatedTraffic", "TrafficGenerator", "action_event", "default_attack_plan",
-    "haversine_km", "management_api_entry", "month_of_traffic", "rule_payload",
+    "ATTACK_NETWORKS",
+    "BUILTIN_SCENARIOS",
+    "CATALOG_RULE_IDS",
+    "CATALOG_SCENARIOS",
+    "COUNTRIES",
+    "DEFAULT_COUNTRY_MIX",
+    "DEFAULT_EVENT_MIX",
+    "SCENARIOS",
+    "InjectedAttack",
+    "SimulatedTraffic",
+    "TrafficGenerator",
+    "action_event",
+    "default_attack_plan",
+    "haversine_km",
+    "management_api_entry",
+    "month_of_traffic",
+    "rule_payload",
 ]

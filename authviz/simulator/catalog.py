@@ -55,8 +55,16 @@ CATALOG_RULE_IDS: dict[str, str] = {
 
 #: The e-mail domains the catalog's disposable-domain sign-up rule lists.
 DISPOSABLE_DOMAINS: tuple[str, ...] = (
-    "mailinator.com", "yopmail.com", "10minutemail.com", "guerrillamail.com", "temp-mail.org",
-    "disposable.com", "mailnesia.com", "sharklasers.com", "getnada.com", "mohmal.com",
+    "mailinator.com",
+    "yopmail.com",
+    "10minutemail.com",
+    "guerrillamail.com",
+    "temp-mail.org",
+    "disposable.com",
+    "mailnesia.com",
+    "sharklasers.com",
+    "getnada.com",
+    "mohmal.com",
 )
 
 #: Personal mail providers (the catalog's tenant-takeover query flags an owner invited on one).
@@ -70,20 +78,54 @@ REFRESH_TOKEN_REUSED = "Unsuccessful Refresh Token exchange, reused refresh toke
 #: Attack-protection feature -> (``data.description`` of its update, Management API path, the
 #: settings as Auth0 returns them once turned off).
 ATTACK_PROTECTION: dict[str, tuple[str, str, dict[str, Any]]] = {
-    "brute-force": ("Update Brute-force settings", "/api/v2/attack-protection/brute-force-protection",
-                    {"enabled": False, "shields": ["block", "user_notification"], "mode": "count_per_identifier_and_ip",
-                     "allowlist": [], "max_attempts": 10}),
-    "breached-password": ("Update Breached Password Detection settings", "/api/v2/attack-protection/breached-password-detection",
-                          {"enabled": False, "shields": ["block", "admin_notification"], "admin_notification_frequency": ["immediately"],
-                           "method": "standard", "stage": {"pre-user-registration": {"shields": ["block"]}}}),
-    "suspicious-ip-throttling": ("Update Suspicious IP Throttling settings", "/api/v2/attack-protection/suspicious-ip-throttling",
-                                 {"enabled": False, "shields": ["block", "admin_notification"], "allowlist": [],
-                                  "stage": {"pre-login": {"max_attempts": 100, "rate": 864000},
-                                            "pre-user-registration": {"max_attempts": 50, "rate": 1200}}}),
-    "bot-detection": ("Create or update the anomaly detection captcha", "/api/v2/attack-protection/bot-detection",
-                      {"bot_detection_level": "medium", "challenge_password_policy": "never", "policy": "off",
-                       "passwordless_policy": "off", "password_reset_policy": "off", "allowlist": [],
-                       "monitoring_mode_enabled": False}),
+    "brute-force": (
+        "Update Brute-force settings",
+        "/api/v2/attack-protection/brute-force-protection",
+        {
+            "enabled": False,
+            "shields": ["block", "user_notification"],
+            "mode": "count_per_identifier_and_ip",
+            "allowlist": [],
+            "max_attempts": 10,
+        },
+    ),
+    "breached-password": (
+        "Update Breached Password Detection settings",
+        "/api/v2/attack-protection/breached-password-detection",
+        {
+            "enabled": False,
+            "shields": ["block", "admin_notification"],
+            "admin_notification_frequency": ["immediately"],
+            "method": "standard",
+            "stage": {"pre-user-registration": {"shields": ["block"]}},
+        },
+    ),
+    "suspicious-ip-throttling": (
+        "Update Suspicious IP Throttling settings",
+        "/api/v2/attack-protection/suspicious-ip-throttling",
+        {
+            "enabled": False,
+            "shields": ["block", "admin_notification"],
+            "allowlist": [],
+            "stage": {
+                "pre-login": {"max_attempts": 100, "rate": 864000},
+                "pre-user-registration": {"max_attempts": 50, "rate": 1200},
+            },
+        },
+    ),
+    "bot-detection": (
+        "Create or update the anomaly detection captcha",
+        "/api/v2/attack-protection/bot-detection",
+        {
+            "bot_detection_level": "medium",
+            "challenge_password_policy": "never",
+            "policy": "off",
+            "passwordless_policy": "off",
+            "password_reset_policy": "off",
+            "allowlist": [],
+            "monitoring_mode_enabled": False,
+        },
+    ),
 }
 
 #: Attack-protection feature -> the catalog rules whose detection matches turning it off.
@@ -96,14 +138,30 @@ ATTACK_PROTECTION_RULES: dict[str, tuple[str, ...]] = {
 
 #: MFA change -> (``data.description``, method, path, request body, response body, catalog rules).
 MFA_CHANGES: dict[str, tuple[str, str, str, Any, Any, tuple[str, ...]]] = {
-    "push-notification": ("Update multi-factor authentication type", "put", "/api/v2/guardian/factors/push-notification",
-                          {"enabled": False}, {"enabled": False}, ("mfa_downgrade_detect_disable_factors",)),
-    "webauthn-roaming": ("Update multi-factor authentication type", "put", "/api/v2/guardian/factors/webauthn-roaming",
-                         {"enabled": False}, {"enabled": False}, ("mfa_downgrade_detect_disable_factors",)),
-    "risk-assessment": ("Updates risk assessment configs", "patch", "/api/v2/risk-assessment/config",
-                        {"AfterAuthentication": False},
-                        {"AfterAuthentication": False, "BeforeLoginPrompt": False, "BeforeLoginPromptMonitoring": False},
-                        ("mfa_donwgrade_risk_assessment_disabled",)),
+    "push-notification": (
+        "Update multi-factor authentication type",
+        "put",
+        "/api/v2/guardian/factors/push-notification",
+        {"enabled": False},
+        {"enabled": False},
+        ("mfa_downgrade_detect_disable_factors",),
+    ),
+    "webauthn-roaming": (
+        "Update multi-factor authentication type",
+        "put",
+        "/api/v2/guardian/factors/webauthn-roaming",
+        {"enabled": False},
+        {"enabled": False},
+        ("mfa_downgrade_detect_disable_factors",),
+    ),
+    "risk-assessment": (
+        "Updates risk assessment configs",
+        "patch",
+        "/api/v2/risk-assessment/config",
+        {"AfterAuthentication": False},
+        {"AfterAuthentication": False, "BeforeLoginPrompt": False, "BeforeLoginPromptMonitoring": False},
+        ("mfa_donwgrade_risk_assessment_disabled",),
+    ),
     "policies": ("Update multi-factor authentication policies", "put", "/api/v2/guardian/policies", [], [], ()),
 }
 
@@ -116,8 +174,19 @@ def rule_ids(*names: str) -> tuple[str, ...]:
     return tuple(dict.fromkeys(CATALOG_RULE_IDS[name] for name in names))
 
 
-def management_details(*, admin: Mapping[str, str], jti: str, ip: str, user_agent: str, method: str, path: str,
-                       body: Any, status: int, response: Any, query: Mapping[str, Any] | None = None) -> dict:
+def management_details(
+    *,
+    admin: Mapping[str, str],
+    jti: str,
+    ip: str,
+    user_agent: str,
+    method: str,
+    path: str,
+    body: Any,
+    status: int,
+    response: Any,
+    query: Mapping[str, Any] | None = None,
+) -> dict:
     """``data.details`` of a Management API (``sapi``) log record for a change made in the Dashboard.
 
     ``admin`` has ``email``, ``name`` and ``user_id`` (the tenant member who made the change).
@@ -126,10 +195,18 @@ def management_details(*, admin: Mapping[str, str], jti: str, ip: str, user_agen
     body, response = copy.deepcopy(body), copy.deepcopy(response)
     return {
         "request": {
-            "auth": {"credentials": {"jti": jti}, "strategy": "jwt",
-                     "user": {"email": admin["email"], "name": admin["name"], "user_id": admin["user_id"]}},
-            "body": body, "channel": "https://manage.auth0.com/", "ip": ip, "method": method, "path": path,
-            "query": dict(query or {}), "userAgent": user_agent,
+            "auth": {
+                "credentials": {"jti": jti},
+                "strategy": "jwt",
+                "user": {"email": admin["email"], "name": admin["name"], "user_id": admin["user_id"]},
+            },
+            "body": body,
+            "channel": "https://manage.auth0.com/",
+            "ip": ip,
+            "method": method,
+            "path": path,
+            "query": dict(query or {}),
+            "userAgent": user_agent,
         },
         "response": {"body": response, "statusCode": status},
     }

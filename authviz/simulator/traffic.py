@@ -62,13 +62,78 @@ DEFAULT_EVENTS_PER_DAY = 2000.0
 DIURNAL_AMPLITUDE = 0.6  # activity at local 14:00 is (1+A)/(1-A) = 4x that at 02:00
 DIURNAL_PEAK_HOUR = 14.0
 
-_FIRST = ("alice", "bob", "carol", "dave", "erin", "frank", "grace", "heidi", "ivan", "judy",
-          "mallory", "nina", "oscar", "peggy", "quinn", "rupert", "sybil", "trent", "ursula",
-          "victor", "wendy", "xavier", "yara", "zoe", "amir", "bea", "chen", "divya", "emeka",
-          "farah", "goro", "hana", "ines", "jonas", "kofi", "lena", "mateo", "noor", "olga", "priya")
-_LAST = ("smith", "jones", "garcia", "muller", "martin", "rossi", "silva", "kim", "tanaka", "singh",
-         "nguyen", "kowalski", "johansson", "dubois", "ozturk", "mensah", "lopez", "brown", "wang",
-         "ivanova", "haddad", "novak", "costa", "sato", "patel", "jensen", "okafor", "reyes")
+_FIRST = (
+    "alice",
+    "bob",
+    "carol",
+    "dave",
+    "erin",
+    "frank",
+    "grace",
+    "heidi",
+    "ivan",
+    "judy",
+    "mallory",
+    "nina",
+    "oscar",
+    "peggy",
+    "quinn",
+    "rupert",
+    "sybil",
+    "trent",
+    "ursula",
+    "victor",
+    "wendy",
+    "xavier",
+    "yara",
+    "zoe",
+    "amir",
+    "bea",
+    "chen",
+    "divya",
+    "emeka",
+    "farah",
+    "goro",
+    "hana",
+    "ines",
+    "jonas",
+    "kofi",
+    "lena",
+    "mateo",
+    "noor",
+    "olga",
+    "priya",
+)
+_LAST = (
+    "smith",
+    "jones",
+    "garcia",
+    "muller",
+    "martin",
+    "rossi",
+    "silva",
+    "kim",
+    "tanaka",
+    "singh",
+    "nguyen",
+    "kowalski",
+    "johansson",
+    "dubois",
+    "ozturk",
+    "mensah",
+    "lopez",
+    "brown",
+    "wang",
+    "ivanova",
+    "haddad",
+    "novak",
+    "costa",
+    "sato",
+    "patel",
+    "jensen",
+    "okafor",
+    "reyes",
+)
 _DOMAINS = ("example.com", "example.org", "example.net")
 
 _DESKTOP_UA = (
@@ -219,7 +284,11 @@ class TrafficGenerator:
         if unknown:
             raise ValueError(f"unknown country codes {unknown}; known: {sorted(COUNTRY_BY_CODE)}")
         self.seed = seed
-        self.start = _ms((start or datetime(2026, 11, 1, tzinfo=UTC)).replace(tzinfo=(start.tzinfo if start and start.tzinfo else UTC)))
+        self.start = _ms(
+            (start or datetime(2026, 11, 1, tzinfo=UTC)).replace(
+                tzinfo=(start.tzinfo if start and start.tzinfo else UTC)
+            )
+        )
         self.rate_per_s = float(rate)
         self.diurnal = diurnal
         self.tenant = tenant
@@ -244,8 +313,13 @@ class TrafficGenerator:
         self.admins: list[dict[str, str]] = []
         for first in admins.sample(_FIRST, 3):
             last = admins.choice(_LAST)
-            self.admins.append({"email": f"{first}.{last}@{_DOMAINS[0]}", "name": f"{first.capitalize()} {last.capitalize()}",
-                                "user_id": f"google-oauth2|{admins.getrandbits(70) % 10**21:021d}"})
+            self.admins.append(
+                {
+                    "email": f"{first}.{last}@{_DOMAINS[0]}",
+                    "name": f"{first.capitalize()} {last.capitalize()}",
+                    "user_id": f"google-oauth2|{admins.getrandbits(70) % 10**21:021d}",
+                }
+            )
 
     # ---------------------------------------------------------------- population
     def _new_user(self, rng: random.Random, country: Country | None = None) -> SimUser:
@@ -265,53 +339,144 @@ class TrafficGenerator:
         mobile = rng.random() < self.mobile_share
         client = CLIENTS[1] if mobile else (CLIENTS[2] if rng.random() < 0.05 else CLIENTS[0])
         return SimUser(
-            user_id=user_id, email=email, connection=connection, client=client, home=(country, city),
-            ip=_plausible_ip(rng, country), user_agent=rng.choice(_MOBILE_UA if mobile else _DESKTOP_UA),
-            traveller=rng.random() < self.traveller_share, mfa=rng.random() < self.mfa_share,
+            user_id=user_id,
+            email=email,
+            connection=connection,
+            client=client,
+            home=(country, city),
+            ip=_plausible_ip(rng, country),
+            user_agent=rng.choice(_MOBILE_UA if mobile else _DESKTOP_UA),
+            traveller=rng.random() < self.traveller_share,
+            mfa=rng.random() < self.mfa_share,
         )
 
     # ---------------------------------------------------------------- records
-    def _record(self, rng: random.Random, t: datetime, type_: str, description: str, *,
-                user_id: str | None, user_name: str | None, ip: str, where: tuple[Country, City],
-                client: Client, connection: Auth0Connection | None, user_agent: str) -> dict:
+    def _record(
+        self,
+        rng: random.Random,
+        t: datetime,
+        type_: str,
+        description: str,
+        *,
+        user_id: str | None,
+        user_name: str | None,
+        ip: str,
+        where: tuple[Country, City],
+        client: Client,
+        connection: Auth0Connection | None,
+        user_agent: str,
+    ) -> dict:
         country, city = where
         log_id = "900" + t.strftime("%Y%m%d%H%M%S") + f"{t.microsecond // 1000:03d}{rng.getrandbits(120) % 10**36:036d}"
-        data: dict = {"date": _iso(t), "type": type_, "description": description, "log_id": log_id,
-                      "tenant_name": self.tenant, "client_id": client.client_id, "client_name": client.name}
+        data: dict = {
+            "date": _iso(t),
+            "type": type_,
+            "description": description,
+            "log_id": log_id,
+            "tenant_name": self.tenant,
+            "client_id": client.client_id,
+            "client_name": client.name,
+        }
         if connection is not None:
-            data.update(connection=connection.name, connection_id=connection.connection_id,
-                        strategy=connection.strategy, strategy_type=connection.strategy_type)
+            data.update(
+                connection=connection.name,
+                connection_id=connection.connection_id,
+                strategy=connection.strategy,
+                strategy_type=connection.strategy_type,
+            )
         data.update(ip=ip, user_agent=user_agent)
         if user_id is not None:
             data["user_id"] = user_id
         if user_name is not None:
             data["user_name"] = user_name
-        data.update(is_mobile=client.mobile, hostname=self.hostname, location_info={
-            "country_code": country.code, "country_code3": country.code3, "country_name": country.name,
-            "city_name": city.name, "latitude": city.latitude, "longitude": city.longitude,
-            "time_zone": city.time_zone, "continent_code": country.continent})
+        data.update(
+            is_mobile=client.mobile,
+            hostname=self.hostname,
+            location_info={
+                "country_code": country.code,
+                "country_code3": country.code3,
+                "country_name": country.name,
+                "city_name": city.name,
+                "latitude": city.latitude,
+                "longitude": city.longitude,
+                "time_zone": city.time_zone,
+                "continent_code": country.continent,
+            },
+        )
         return {"log_id": log_id, "data": data}
 
-    def _admin_record(self, rng: random.Random, t: datetime, description: str, admin: Mapping[str, str], *,
-                      ip: str, user_agent: str, jti: str, method: str, path: str, body: object, status: int,
-                      response: object) -> dict:
+    def _admin_record(
+        self,
+        rng: random.Random,
+        t: datetime,
+        description: str,
+        admin: Mapping[str, str],
+        *,
+        ip: str,
+        user_agent: str,
+        jti: str,
+        method: str,
+        path: str,
+        body: object,
+        status: int,
+        response: object,
+    ) -> dict:
         """A Management API log record (``sapi``) for a change a tenant member made in the Dashboard."""
         log_id = "900" + t.strftime("%Y%m%d%H%M%S") + f"{t.microsecond // 1000:03d}{rng.getrandbits(120) % 10**36:036d}"
-        data = {"date": _iso(t), "type": "sapi", "description": description, "log_id": log_id,
-                "tenant_name": self.tenant, "client_id": catalog.DASHBOARD_CLIENT_ID, "client_name": "",
-                "ip": ip, "user_agent": user_agent, "user_id": admin["user_id"], "hostname": self.hostname,
-                "details": catalog.management_details(admin=admin, jti=jti, ip=ip, user_agent=user_agent, method=method,
-                                                      path=path, body=body, status=status, response=response)}
+        data = {
+            "date": _iso(t),
+            "type": "sapi",
+            "description": description,
+            "log_id": log_id,
+            "tenant_name": self.tenant,
+            "client_id": catalog.DASHBOARD_CLIENT_ID,
+            "client_name": "",
+            "ip": ip,
+            "user_agent": user_agent,
+            "user_id": admin["user_id"],
+            "hostname": self.hostname,
+            "details": catalog.management_details(
+                admin=admin,
+                jti=jti,
+                ip=ip,
+                user_agent=user_agent,
+                method=method,
+                path=path,
+                body=body,
+                status=status,
+                response=response,
+            ),
+        }
         return {"log_id": log_id, "data": data}
 
-    def _user_record(self, rng: random.Random, t: datetime, type_: str, description: str, user: SimUser,
-                     *, connection: bool = True, user_name: str | None = None, with_id: bool = True,
-                     ip: str | None = None, where: tuple[Country, City] | None = None,
-                     user_agent: str | None = None) -> dict:
-        return self._record(rng, t, type_, description, user_id=user.user_id if with_id else None,
-                            user_name=user_name or user.email, ip=ip or user.ip, where=where or user.location,
-                            client=user.client, connection=user.connection if connection else None,
-                            user_agent=user_agent or user.user_agent)
+    def _user_record(
+        self,
+        rng: random.Random,
+        t: datetime,
+        type_: str,
+        description: str,
+        user: SimUser,
+        *,
+        connection: bool = True,
+        user_name: str | None = None,
+        with_id: bool = True,
+        ip: str | None = None,
+        where: tuple[Country, City] | None = None,
+        user_agent: str | None = None,
+    ) -> dict:
+        return self._record(
+            rng,
+            t,
+            type_,
+            description,
+            user_id=user.user_id if with_id else None,
+            user_name=user_name or user.email,
+            ip=ip or user.ip,
+            where=where or user.location,
+            client=user.client,
+            connection=user.connection if connection else None,
+            user_agent=user_agent or user.user_agent,
+        )
 
     def _maybe_travel(self, rng: random.Random, user: SimUser, t: datetime) -> None:
         """Move a traveller, only at an implied speed below MAX_TRAVEL_SPEED_KMH (or back home)."""
@@ -322,8 +487,9 @@ class TrafficGenerator:
         else:
             country = rng.choices(self._countries, self._country_weights)[0]
             target = (country, rng.choice(country.cities))
-        km = haversine_km(user.location[1].latitude, user.location[1].longitude,
-                          target[1].latitude, target[1].longitude)
+        km = haversine_km(
+            user.location[1].latitude, user.location[1].longitude, target[1].latitude, target[1].longitude
+        )
         hours = (t - user.last_login).total_seconds() / 3600.0
         if km <= hours * MAX_TRAVEL_SPEED_KMH:
             user.location = target
@@ -338,9 +504,16 @@ class TrafficGenerator:
             new.user_id = f"auth0|{rng.getrandbits(96):024x}"
             self.users.append(new)
             new.last_login = later(2)
-            return [(t, self._user_record(rng, t, "ss", "", new)),
-                    (later(2), self._user_record(rng, later(2), "s", "Successful login", new)),
-                    (later(3), self._user_record(rng, later(3), "seacft", "Authorization Code for Access Token", new, connection=False))]
+            return [
+                (t, self._user_record(rng, t, "ss", "", new)),
+                (later(2), self._user_record(rng, later(2), "s", "Successful login", new)),
+                (
+                    later(3),
+                    self._user_record(
+                        rng, later(3), "seacft", "Authorization Code for Access Token", new, connection=False
+                    ),
+                ),
+            ]
         if type_ in ("fp", "fu", "fs", "scp", "scpr", "fcp") and user.connection is not _DB:
             type_ = "s"  # social users have no password: they just log in
         if type_ == "gd_send_pn" and not user.mfa:
@@ -357,17 +530,29 @@ class TrafficGenerator:
         if type_ == "fu":
             local, domain = user.email.split("@")
             typo = local[:-1] + rng.choice("abcdefghijklmnopqrstuvwxyz") + "@" + domain
-            return [(t, self._user_record(rng, t, "fu", "Wrong email or password.", user, user_name=typo, with_id=False))]
+            return [
+                (t, self._user_record(rng, t, "fu", "Wrong email or password.", user, user_name=typo, with_id=False))
+            ]
         if type_ == "f":
-            reason = rng.choice(("Callback URL mismatch. https://app.example.com/callback is not in the list of allowed callback URLs",
-                                 "the connection is not enabled", "Invalid state"))
+            reason = rng.choice(
+                (
+                    "Callback URL mismatch. https://app.example.com/callback is not in the list of allowed callback URLs",
+                    "the connection is not enabled",
+                    "Invalid state",
+                )
+            )
             return [(t, self._user_record(rng, t, "f", reason, user))]
         if type_ == "fs":
             return [(t, self._user_record(rng, t, "fs", "The user already exists.", user, with_id=False))]
         descriptions = {
-            "seacft": "Authorization Code for Access Token", "sertft": "Refresh Token for Access Token",
-            "ssa": "Successful silent authentication", "fsa": "Login required", "slo": "User successfully logged out",
-            "scp": "Password changed", "scpr": "Change password request", "fcp": "Password change failed: invalid ticket",
+            "seacft": "Authorization Code for Access Token",
+            "sertft": "Refresh Token for Access Token",
+            "ssa": "Successful silent authentication",
+            "fsa": "Login required",
+            "slo": "User successfully logged out",
+            "scp": "Password changed",
+            "scpr": "Change password request",
+            "fcp": "Password change failed: invalid ticket",
             "gd_send_pn": catalog.PUSH_SENT,
             "ferrt": "Unsuccessful Refresh Token exchange, invalid refresh token",
             "limit_wc": f"User ({user.email}) attempted 10 consecutive logins unsuccessfully. Brute force protection is enabled for this connection, further attempts are blocked from this IP address for this user.",
@@ -426,11 +611,20 @@ class TrafficGenerator:
         rng = random.Random(f"authviz-scenario:{self.seed}:{name}:{at.isoformat()}:{sorted(options.items())}")
         records, detection, key, severity, *rules = getattr(self, "_scn_" + name.replace("-", "_"))(rng, at, **options)
         times = [datetime.fromisoformat(r["data"]["date"].replace("Z", "+00:00")) for r in records]
-        return records, InjectedAttack(name, detection, key, min(times), max(times),
-                                       tuple(r["log_id"] for r in records), severity, tuple(rules[0]) if rules else ())
+        return records, InjectedAttack(
+            name,
+            detection,
+            key,
+            min(times),
+            max(times),
+            tuple(r["log_id"] for r in records),
+            severity,
+            tuple(rules[0]) if rules else (),
+        )
 
-    def month(self, days: int = 30, attacks: list[tuple[str, timedelta]] | None = None,
-              catalog: bool = False) -> SimulatedTraffic:
+    def month(
+        self, days: int = 30, attacks: list[tuple[str, timedelta]] | None = None, catalog: bool = False
+    ) -> SimulatedTraffic:
         """``days`` of normal traffic from the current clock with attacks mixed in.
 
         ``attacks`` is a list of (scenario name, offset from the start[, options]); by default every
@@ -455,7 +649,11 @@ class TrafficGenerator:
 
     # ---------------------------------------------------------------- scenarios
     def _victim(self, rng: random.Random, database: bool = True) -> SimUser:
-        pool = [u for u in self.users[:max(1, len(self.users))] if not u.traveller and (u.connection is _DB or not database)]
+        pool = [
+            u
+            for u in self.users[: max(1, len(self.users))]
+            if not u.traveller and (u.connection is _DB or not database)
+        ]
         return rng.choice(pool or self.users)
 
     def _attacker_ip(self, rng: random.Random) -> str:
@@ -465,11 +663,25 @@ class TrafficGenerator:
         victim, ip = self._victim(rng), self._attacker_ip(rng)
         out, t = [], at
         for _ in range(int(attempts)):
-            out.append(self._user_record(rng, t, "fp", "Wrong email or password.", victim, ip=ip, where=victim.home, user_agent=_ATTACK_UA))
+            out.append(
+                self._user_record(
+                    rng, t, "fp", "Wrong email or password.", victim, ip=ip, where=victim.home, user_agent=_ATTACK_UA
+                )
+            )
             t = _ms(t + timedelta(seconds=rng.uniform(5, 25)))
         if success:
-            out.append(self._user_record(rng, t, "s", "Successful login", victim, ip=ip, where=victim.home, user_agent=_ATTACK_UA))
-        return out, "brute_force", victim.email, "medium" if success else "info", catalog.rule_ids("credential_stuffing_signals")
+            out.append(
+                self._user_record(
+                    rng, t, "s", "Successful login", victim, ip=ip, where=victim.home, user_agent=_ATTACK_UA
+                )
+            )
+        return (
+            out,
+            "brute_force",
+            victim.email,
+            "medium" if success else "info",
+            catalog.rule_ids("credential_stuffing_signals"),
+        )
 
     def _scn_credential_stuffing(self, rng: random.Random, at: datetime, users: int = 14, successes: int = 1):
         ip = self._attacker_ip(rng)
@@ -478,45 +690,120 @@ class TrafficGenerator:
         where = known[0].home if known else self.users[0].home
         out, t = [], at
         for user in known:
-            out.append(self._user_record(rng, t, "fp", "Wrong email or password.", user, ip=ip, where=where, user_agent=_ATTACK_UA))
+            out.append(
+                self._user_record(
+                    rng, t, "fp", "Wrong email or password.", user, ip=ip, where=where, user_agent=_ATTACK_UA
+                )
+            )
             t = _ms(t + timedelta(seconds=rng.uniform(3, 15)))
         for _ in range(int(users) - len(known)):
             name = f"{rng.choice(_FIRST)}{rng.randrange(10000)}@{rng.choice(_DOMAINS)}"
-            out.append(self._record(rng, t, "fu", "Wrong email or password.", user_id=None, user_name=name, ip=ip,
-                                    where=where, client=CLIENTS[0], connection=_DB, user_agent=_ATTACK_UA))
+            out.append(
+                self._record(
+                    rng,
+                    t,
+                    "fu",
+                    "Wrong email or password.",
+                    user_id=None,
+                    user_name=name,
+                    ip=ip,
+                    where=where,
+                    client=CLIENTS[0],
+                    connection=_DB,
+                    user_agent=_ATTACK_UA,
+                )
+            )
             t = _ms(t + timedelta(seconds=rng.uniform(3, 15)))
-        for user in known[:int(successes)]:
+        for user in known[: int(successes)]:
             # the compromised account is one whose home the attacker's IP appears in: no travel signal
-            out.append(self._user_record(rng, t, "s", "Successful login", user, ip=ip, where=user.home if user is known[0] else where, user_agent=_ATTACK_UA))
+            out.append(
+                self._user_record(
+                    rng,
+                    t,
+                    "s",
+                    "Successful login",
+                    user,
+                    ip=ip,
+                    where=user.home if user is known[0] else where,
+                    user_agent=_ATTACK_UA,
+                )
+            )
             t = _ms(t + timedelta(seconds=rng.uniform(3, 15)))
-        return out, "credential_stuffing", ip, "high" if successes else "info", catalog.rule_ids("credential_stuffing_signals")
+        return (
+            out,
+            "credential_stuffing",
+            ip,
+            "high" if successes else "info",
+            catalog.rule_ids("credential_stuffing_signals"),
+        )
 
     def _scn_impossible_travel(self, rng: random.Random, at: datetime, minutes: float = 40.0):
         victim = self._victim(rng, database=False)
-        home_km = lambda c: haversine_km(victim.home[1].latitude, victim.home[1].longitude, c.cities[0].latitude, c.cities[0].longitude)  # noqa: E731
+        home_km = lambda c: haversine_km(
+            victim.home[1].latitude, victim.home[1].longitude, c.cities[0].latitude, c.cities[0].longitude
+        )  # noqa: E731
         far = rng.choice([c for c in COUNTRIES if home_km(c) > 5000])
         first = self._user_record(rng, at, "s", "Successful login", victim, ip=victim.home_ip, where=victim.home)
         t2 = _ms(at + timedelta(minutes=float(minutes)))
-        second = self._user_record(rng, t2, "s", "Successful login", victim, ip=self._attacker_ip(rng),
-                                   where=(far, far.cities[0]), user_agent=_ATTACK_UA)
+        second = self._user_record(
+            rng,
+            t2,
+            "s",
+            "Successful login",
+            victim,
+            ip=self._attacker_ip(rng),
+            where=(far, far.cities[0]),
+            user_agent=_ATTACK_UA,
+        )
         return [first, second], "impossible_travel", victim.email, "medium"
 
     def _scn_breached_password(self, rng: random.Random, at: datetime):
         victim, ip = self._victim(rng), self._attacker_ip(rng)
         description = f"Someone behind the IP address: {ip} attempted to login with a leaked password."
-        return ([self._user_record(rng, at, "pwd_leak", description, victim, ip=ip, where=victim.home, user_agent=_ATTACK_UA)],
-                "breached_password", victim.email, "medium")
+        return (
+            [
+                self._user_record(
+                    rng, at, "pwd_leak", description, victim, ip=ip, where=victim.home, user_agent=_ATTACK_UA
+                )
+            ],
+            "breached_password",
+            victim.email,
+            "medium",
+        )
 
     def _scn_lockout_spike(self, rng: random.Random, at: datetime, events: int = 6):
         out, t = [], at
         for i in range(int(events)):
             victim, ip = self._victim(rng), self._attacker_ip(rng)
             if i % 3 == 2:
-                out.append(self._record(rng, t, "limit_mu", f"Too many failed login attempts from IP {ip}.", user_id=None,
-                                        user_name=None, ip=ip, where=victim.home, client=CLIENTS[0], connection=_DB, user_agent=_ATTACK_UA))
+                out.append(
+                    self._record(
+                        rng,
+                        t,
+                        "limit_mu",
+                        f"Too many failed login attempts from IP {ip}.",
+                        user_id=None,
+                        user_name=None,
+                        ip=ip,
+                        where=victim.home,
+                        client=CLIENTS[0],
+                        connection=_DB,
+                        user_agent=_ATTACK_UA,
+                    )
+                )
             else:
-                out.append(self._user_record(rng, t, "limit_wc", f"User ({victim.email}) attempted 10 consecutive logins unsuccessfully.",
-                                             victim, ip=ip, where=victim.home, user_agent=_ATTACK_UA))
+                out.append(
+                    self._user_record(
+                        rng,
+                        t,
+                        "limit_wc",
+                        f"User ({victim.email}) attempted 10 consecutive logins unsuccessfully.",
+                        victim,
+                        ip=ip,
+                        where=victim.home,
+                        user_agent=_ATTACK_UA,
+                    )
+                )
             t = _ms(t + timedelta(minutes=rng.uniform(2, 8)))
         return out, "lockout_spike", self.tenant, "medium"
 
@@ -528,9 +815,21 @@ class TrafficGenerator:
             name = f"user{rng.randrange(10**6):06d}@{rng.choice(_DOMAINS)}"
             ok = i % 5 != 4
             user_id = f"auth0|{rng.getrandbits(96):024x}" if ok else None
-            out.append(self._record(rng, t, "ss" if ok else "fs", "" if ok else "The user already exists.", user_id=user_id,
-                                    user_name=name, ip=rng.choice(ips), where=(country, country.cities[0]),
-                                    client=CLIENTS[0], connection=_DB, user_agent=_ATTACK_UA))
+            out.append(
+                self._record(
+                    rng,
+                    t,
+                    "ss" if ok else "fs",
+                    "" if ok else "The user already exists.",
+                    user_id=user_id,
+                    user_name=name,
+                    ip=rng.choice(ips),
+                    where=(country, country.cities[0]),
+                    client=CLIENTS[0],
+                    connection=_DB,
+                    user_agent=_ATTACK_UA,
+                )
+            )
             t = _ms(t + timedelta(seconds=rng.uniform(20, 70)))
         return out, "signup_fraud", self.tenant, "medium", catalog.rule_ids("risk_of_signup_fraud_by_volume")
 
@@ -538,15 +837,27 @@ class TrafficGenerator:
         victim, ip = self._victim(rng), self._attacker_ip(rng)
         out, t = [], at
         for _ in range(int(pushes)):
-            out.append(self._user_record(rng, t, "gd_send_pn", catalog.PUSH_SENT, victim,
-                                         ip=ip, where=victim.home, user_agent=_ATTACK_UA))
+            out.append(
+                self._user_record(
+                    rng, t, "gd_send_pn", catalog.PUSH_SENT, victim, ip=ip, where=victim.home, user_agent=_ATTACK_UA
+                )
+            )
             t = _ms(t + timedelta(seconds=rng.uniform(40, 120)))
         return out, "mfa_push_fatigue", victim.email, "high", catalog.rule_ids("risk_for_mfa_push_fatigue")
 
     def _scn_refresh_token_reuse(self, rng: random.Random, at: datetime):
         victim, ip = self._victim(rng), self._attacker_ip(rng)
-        record = self._user_record(rng, at, "ferrt", catalog.REFRESH_TOKEN_REUSED,
-                                   victim, connection=False, ip=ip, where=victim.home, user_agent=_ATTACK_UA)
+        record = self._user_record(
+            rng,
+            at,
+            "ferrt",
+            catalog.REFRESH_TOKEN_REUSED,
+            victim,
+            connection=False,
+            ip=ip,
+            where=victim.home,
+            user_agent=_ATTACK_UA,
+        )
         return [record], "refresh_token_reuse", victim.email, "high", catalog.rule_ids("refresh_token_reuse")
 
     # ------------------------------------------------ the catalog's attacks (authviz.simulator.catalog)
@@ -555,8 +866,19 @@ class TrafficGenerator:
         out, step = [], float(minutes) * 60.0 / max(int(messages) - 1, 1)
         for i in range(int(messages)):
             t = _ms(at + timedelta(seconds=i * step + (rng.uniform(0, step / 3) if i else 0.0)))
-            out.append(self._user_record(rng, t, "gd_send_sms", catalog.SMS_SENT, victim, connection=False,
-                                         ip=ip, where=victim.home, user_agent=_ATTACK_UA))
+            out.append(
+                self._user_record(
+                    rng,
+                    t,
+                    "gd_send_sms",
+                    catalog.SMS_SENT,
+                    victim,
+                    connection=False,
+                    ip=ip,
+                    where=victim.home,
+                    user_agent=_ATTACK_UA,
+                )
+            )
         return out, "", victim.user_id, "medium", catalog.rule_ids("sms_bombarding")
 
     def _scn_disposable_signups(self, rng: random.Random, at: datetime, accounts: int = 10, minutes: float = 50.0):
@@ -566,32 +888,74 @@ class TrafficGenerator:
         for i in range(int(accounts)):
             t = _ms(at + timedelta(seconds=i * step + (rng.uniform(0, step / 3) if i else 0.0)))
             name = f"{rng.choice(_FIRST)}{rng.randrange(10**5):05d}@{rng.choice(catalog.DISPOSABLE_DOMAINS)}"
-            out.append(self._record(rng, t, "ss", "", user_id=f"auth0|{rng.getrandbits(96):024x}", user_name=name,
-                                    ip=rng.choice(ips), where=(country, country.cities[0]), client=CLIENTS[0],
-                                    connection=_DB, user_agent=_ATTACK_UA))
-        return (out, "", self.tenant, "medium",
-                catalog.rule_ids("risk_of_signup_fraud_by_disposable_domains", "risk_of_signup_fraud_by_volume"))
+            out.append(
+                self._record(
+                    rng,
+                    t,
+                    "ss",
+                    "",
+                    user_id=f"auth0|{rng.getrandbits(96):024x}",
+                    user_name=name,
+                    ip=rng.choice(ips),
+                    where=(country, country.cities[0]),
+                    client=CLIENTS[0],
+                    connection=_DB,
+                    user_agent=_ATTACK_UA,
+                )
+            )
+        return (
+            out,
+            "",
+            self.tenant,
+            "medium",
+            catalog.rule_ids("risk_of_signup_fraud_by_disposable_domains", "risk_of_signup_fraud_by_volume"),
+        )
 
-    def _scn_attack_protection_off(self, rng: random.Random, at: datetime,
-                                   features: tuple[str, ...] | list[str] | str = tuple(catalog.ATTACK_PROTECTION)):
+    def _scn_attack_protection_off(
+        self,
+        rng: random.Random,
+        at: datetime,
+        features: tuple[str, ...] | list[str] | str = tuple(catalog.ATTACK_PROTECTION),
+    ):
         features = (features,) if isinstance(features, str) else tuple(features)
         unknown = sorted(set(features) - set(catalog.ATTACK_PROTECTION))
         if unknown or not features:
-            raise ValueError(f"unknown attack-protection features {unknown}; known: {', '.join(catalog.ATTACK_PROTECTION)}")
+            raise ValueError(
+                f"unknown attack-protection features {unknown}; known: {', '.join(catalog.ATTACK_PROTECTION)}"
+            )
         admin, ip, agent = rng.choice(self.admins), self._attacker_ip(rng), rng.choice(_DESKTOP_UA)
         jti = f"{rng.getrandbits(128):032x}"
         out, t, rules = [], at, []
         for feature in features:
             description, path, settings = catalog.ATTACK_PROTECTION[feature]
-            body = {k: v for k, v in settings.items() if k in ("enabled", "policy", "passwordless_policy", "password_reset_policy")}
-            out.append(self._admin_record(rng, t, description, admin, ip=ip, user_agent=agent, jti=jti, method="patch",
-                                          path=path, body=body, status=200, response=settings))
+            body = {
+                k: v
+                for k, v in settings.items()
+                if k in ("enabled", "policy", "passwordless_policy", "password_reset_policy")
+            }
+            out.append(
+                self._admin_record(
+                    rng,
+                    t,
+                    description,
+                    admin,
+                    ip=ip,
+                    user_agent=agent,
+                    jti=jti,
+                    method="patch",
+                    path=path,
+                    body=body,
+                    status=200,
+                    response=settings,
+                )
+            )
             rules += catalog.ATTACK_PROTECTION_RULES[feature]
             t = _ms(t + timedelta(seconds=rng.uniform(20, 90)))
         return out, "", self.tenant, "medium", catalog.rule_ids(*rules)
 
-    def _scn_mfa_disabled(self, rng: random.Random, at: datetime,
-                          changes: tuple[str, ...] | list[str] | str = tuple(catalog.MFA_CHANGES)):
+    def _scn_mfa_disabled(
+        self, rng: random.Random, at: datetime, changes: tuple[str, ...] | list[str] | str = tuple(catalog.MFA_CHANGES)
+    ):
         changes = (changes,) if isinstance(changes, str) else tuple(changes)
         unknown = sorted(set(changes) - set(catalog.MFA_CHANGES))
         if unknown or not changes:
@@ -601,8 +965,22 @@ class TrafficGenerator:
         out, t, rules = [], at, []
         for change in changes:
             description, method, path, body, response, names = catalog.MFA_CHANGES[change]
-            out.append(self._admin_record(rng, t, description, admin, ip=ip, user_agent=agent, jti=jti, method=method,
-                                          path=path, body=body, status=200, response=response))
+            out.append(
+                self._admin_record(
+                    rng,
+                    t,
+                    description,
+                    admin,
+                    ip=ip,
+                    user_agent=agent,
+                    jti=jti,
+                    method=method,
+                    path=path,
+                    body=body,
+                    status=200,
+                    response=response,
+                )
+            )
             rules += names
             t = _ms(t + timedelta(seconds=rng.uniform(20, 90)))
         return out, "", self.tenant, "medium", catalog.rule_ids(*rules)
@@ -616,16 +994,41 @@ class TrafficGenerator:
         invited = f"{rng.choice(_FIRST)}.{rng.choice(_LAST)}{rng.randrange(100)}@{rng.choice(catalog.PERSONAL_DOMAINS)}"
         expires = _iso(at + timedelta(days=3))
         invitation = f"inv_{rng.getrandbits(80):020x}"[:20]
-        out = [self._admin_record(rng, at, "Create tenant invitations for a given client", insider, ip=ip, user_agent=agent,
-                                  jti=jti, method="post", path="/api/v2/tenants/invitations",
-                                  body={"owners": [invited], "roles": ["owner"]}, status=201,
-                                  response=[{"email": invited, "expires_at": expires, "invitation_id": invitation}])]
+        out = [
+            self._admin_record(
+                rng,
+                at,
+                "Create tenant invitations for a given client",
+                insider,
+                ip=ip,
+                user_agent=agent,
+                jti=jti,
+                method="post",
+                path="/api/v2/tenants/invitations",
+                body={"owners": [invited], "roles": ["owner"]},
+                status=201,
+                response=[{"email": invited, "expires_at": expires, "invitation_id": invitation}],
+            )
+        ]
         t = at
-        for member in others[:int(deletions)]:
+        for member in others[: int(deletions)]:
             t = _ms(t + timedelta(seconds=rng.uniform(60, 240)))
-            out.append(self._admin_record(rng, t, "Delete tenant member", insider, ip=ip, user_agent=agent, jti=jti,
-                                          method="delete", path=f"/api/v2/tenants/members/{member['user_id']}",
-                                          body={"roles": ["owner"]}, status=204, response={}))
+            out.append(
+                self._admin_record(
+                    rng,
+                    t,
+                    "Delete tenant member",
+                    insider,
+                    ip=ip,
+                    user_agent=agent,
+                    jti=jti,
+                    method="delete",
+                    path=f"/api/v2/tenants/members/{member['user_id']}",
+                    body={"roles": ["owner"]},
+                    status=204,
+                    response={},
+                )
+            )
         return out, "", self.tenant, "medium", catalog.rule_ids("risk_of_tenant_takeover")
 
 
@@ -649,8 +1052,14 @@ SCENARIOS: dict[str, str] = {
 #: The scenarios :func:`authviz.analytics.run_detections` has a built-in detection for; the others
 #: (catalog attacks) are found by Auth0's catalog rules (``InjectedAttack.rule_ids``).
 BUILTIN_SCENARIOS: tuple[str, ...] = (
-    "brute-force", "credential-stuffing", "impossible-travel", "breached-password", "lockout-spike",
-    "signup-fraud", "mfa-push-fatigue", "refresh-token-reuse",
+    "brute-force",
+    "credential-stuffing",
+    "impossible-travel",
+    "breached-password",
+    "lockout-spike",
+    "signup-fraud",
+    "mfa-push-fatigue",
+    "refresh-token-reuse",
 )
 CATALOG_SCENARIOS: tuple[str, ...] = tuple(name for name in SCENARIOS if name not in BUILTIN_SCENARIOS)
 
@@ -667,8 +1076,10 @@ def default_attack_plan(seed: int | str, days: int = 30, catalog: bool = False) 
     if catalog:
         rng = random.Random(f"authviz-plan-catalog:{seed}")
         step = max(days - 2, 1) / len(CATALOG_SCENARIOS)
-        out += [(name, timedelta(days=1 + (i + 0.5) * step, hours=rng.uniform(0, 20)), {})
-                for i, name in enumerate(CATALOG_SCENARIOS)]
+        out += [
+            (name, timedelta(days=1 + (i + 0.5) * step, hours=rng.uniform(0, 20)), {})
+            for i, name in enumerate(CATALOG_SCENARIOS)
+        ]
     return out
 
 
@@ -721,8 +1132,14 @@ def rule_payload(record: Mapping) -> dict:
         "nickname": email.split("@")[0],
         "picture": f"https://s.gravatar.com/avatar/{digest}?s=480&r=pg&d=identicon",
         "updated_at": data.get("date"),
-        "identities": [{"provider": provider, "user_id": ident, "connection": data.get("connection"),
-                        "isSocial": data.get("strategy_type") == "social"}],
+        "identities": [
+            {
+                "provider": provider,
+                "user_id": ident,
+                "connection": data.get("connection"),
+                "isSocial": data.get("strategy_type") == "social",
+            }
+        ],
         "app_metadata": {} if data.get("type") == "ss" else {"signedUp": True},
         "country": loc.get("country_name"),
     }
@@ -736,21 +1153,41 @@ def action_event(record: Mapping) -> dict:
     user_id = data.get("user_id") or ""
     seed = int(hashlib.sha256((data.get("log_id") or "").encode()).hexdigest()[:8], 16)
     return {
-        "user": {"user_id": user_id, "email": email, "name": _name_from_email(email), "email_verified": True,
-                 "app_metadata": {} if data.get("type") == "ss" else {"signedUp": True}, "user_metadata": {},
-                 "updated_at": data.get("date")},
+        "user": {
+            "user_id": user_id,
+            "email": email,
+            "name": _name_from_email(email),
+            "email_verified": True,
+            "app_metadata": {} if data.get("type") == "ss" else {"signedUp": True},
+            "user_metadata": {},
+            "updated_at": data.get("date"),
+        },
         "client": {"client_id": data.get("client_id"), "name": data.get("client_name")},
-        "connection": {"id": data.get("connection_id"), "name": data.get("connection"), "strategy": data.get("strategy")},
+        "connection": {
+            "id": data.get("connection_id"),
+            "name": data.get("connection"),
+            "strategy": data.get("strategy"),
+        },
         "stats": {"logins_count": 1 if data.get("type") == "ss" else 2 + seed % 60},
         "tenant": {"id": data.get("tenant_name")},
         "transaction": {"id": f"tx_{seed:08x}", "protocol": "oidc-basic-profile"},
         "session": {"id": f"sess_{seed:08x}"},
         "authentication": {"methods": [{"name": "pwd", "timestamp": data.get("date")}]},
-        "request": {"ip": data.get("ip"), "user_agent": data.get("user_agent"), "hostname": data.get("hostname"),
-                    "geoip": {"cityName": loc.get("city_name"), "continentCode": loc.get("continent_code"),
-                              "countryCode": loc.get("country_code"), "countryCode3": loc.get("country_code3"),
-                              "countryName": loc.get("country_name"), "latitude": loc.get("latitude"),
-                              "longitude": loc.get("longitude"), "timeZone": loc.get("time_zone")}},
+        "request": {
+            "ip": data.get("ip"),
+            "user_agent": data.get("user_agent"),
+            "hostname": data.get("hostname"),
+            "geoip": {
+                "cityName": loc.get("city_name"),
+                "continentCode": loc.get("continent_code"),
+                "countryCode": loc.get("country_code"),
+                "countryCode3": loc.get("country_code3"),
+                "countryName": loc.get("country_name"),
+                "latitude": loc.get("latitude"),
+                "longitude": loc.get("longitude"),
+                "timeZone": loc.get("time_zone"),
+            },
+        },
         "timestamp": data.get("date"),
     }
 

@@ -43,6 +43,16 @@ def __getattr__(name: str):
 
 __all__ = [
     *_SESSION_NAMES,
-    "CATEGORY_LABELS", "ChatBackend", "ChatWidget", "CountryChart", "FeedRecord",
-    "LiveFeed", "LiveWidget", "Pump", "SessionEvents", "to_record", "topojson_path", "topojson_url",
+    "CATEGORY_LABELS",
+    "ChatBackend",
+    "ChatWidget",
+    "CountryChart",
+    "FeedRecord",
+    "LiveFeed",
+    "LiveWidget",
+    "Pump",
+    "SessionEvents",
+    "to_record",
+    "topojson_path",
+    "topojson_url",
 ]

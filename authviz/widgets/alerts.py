@@ -82,8 +82,9 @@ class AlertsPanel(W.VBox):
     def __repr__(self) -> str:
         return "(the alerts of the live detections appear here when the cell runs)"
 
-    def __init__(self, detector: Any = None, *, interval: float = 2.0, max_alerts: int = 50,
-                 title: str = "Alerts") -> None:
+    def __init__(
+        self, detector: Any = None, *, interval: float = 2.0, max_alerts: int = 50, title: str = "Alerts"
+    ) -> None:
         #: made on the first run when not given (pandas and the rules load then, after the page drew)
         self.detector = detector
         self.interval = interval
@@ -152,7 +153,9 @@ class AlertsPanel(W.VBox):
 
     def _render(self) -> str:
         rows = [alert_html(alert) for alert in reversed(self.alerts.values())]
-        body = "".join(rows) or ('<li class="av-empty">No alerts. The live detections watch every event; '
-                                 "launch an attack to see one fire.</li>")
+        body = "".join(rows) or (
+            '<li class="av-empty">No alerts. The live detections watch every event; '
+            "launch an attack to see one fire.</li>"
+        )
         error = f'<div class="av-error">The detections failed: {esc(self.last_error)}</div>' if self.last_error else ""
         return f'<div class="authviz authviz-alerts">{style_block()}<ul class="av-rows">{body}</ul>{error}</div>'

@@ -61,9 +61,15 @@ class ChatWidget(W.VBox):
         # what a saved notebook shows where the widget will be (widget state is never saved)
         return "(the chat appears here when the cell runs: messages, who is online, a box to type in)"
 
-    def __init__(self, backend: ChatBackend | None = None, *, max_messages: int = 200,
-                 title: str = "Chat", placeholder: str = "Say something and press Enter",
-                 me: str | None = None) -> None:
+    def __init__(
+        self,
+        backend: ChatBackend | None = None,
+        *,
+        max_messages: int = 200,
+        title: str = "Chat",
+        placeholder: str = "Say something and press Enter",
+        me: str | None = None,
+    ) -> None:
         if max_messages < 1:
             raise ValueError(f"max_messages must be at least 1, got {max_messages}")
         self.backend = backend
@@ -148,7 +154,7 @@ class ChatWidget(W.VBox):
                 if message.get("user_id"):
                     self._user_ids[ident] = str(message["user_id"])
             # history, own answers and the live channel interleave: keep (time, id) order
-            ordered = sorted(self.messages.items(), key=_order_key)[-self.max_messages:]
+            ordered = sorted(self.messages.items(), key=_order_key)[-self.max_messages :]
             self.messages = OrderedDict(ordered)
             self._user_ids = {k: v for k, v in self._user_ids.items() if k in self.messages}
             self._dirty = True
@@ -181,11 +187,10 @@ class ChatWidget(W.VBox):
             you = '<span class="av-you"> (you)</span>' if mine else ""
             rows.append(
                 f'<li class="av-row av-chat{" av-mine" if mine else ""}"><span class="av-author">'
-                f'{esc(author)}</span>{you}'
-                f'{time_html(parse_timestamp(when))}<br>'
+                f"{esc(author)}</span>{you}"
+                f"{time_html(parse_timestamp(when))}<br>"
                 f'<span class="av-text">{esc(text)}</span></li>'
             )
         body = "".join(rows) or '<li class="av-empty">No messages yet.</li>'
         error = f'<div class="av-error">{esc(self.error)}</div>' if self.error else ""
-        return (f'<div class="authviz authviz-chat">{style_block()}{header}<ul class="av-rows">{body}</ul>'
-                f"{error}</div>")
+        return f'<div class="authviz authviz-chat">{style_block()}{header}<ul class="av-rows">{body}</ul>{error}</div>'

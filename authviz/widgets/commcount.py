@@ -44,8 +44,9 @@ class CommCounter:
 
 def _make_comm_class(counter: CommCounter) -> type[BaseComm]:
     class CountingComm(BaseComm):
-        def publish_msg(self, msg_type: str, data: Any = None, metadata: Any = None,
-                        buffers: Any = None, **keys: Any) -> None:
+        def publish_msg(
+            self, msg_type: str, data: Any = None, metadata: Any = None, buffers: Any = None, **keys: Any
+        ) -> None:
             counter.record(msg_type, data)
 
     return CountingComm

@@ -44,7 +44,7 @@ def log_scale(totals: list[int]) -> tuple[float, list[float], list[str]]:
     top = max(totals, default=1)
     zmax = max(1.0, math.log10(top))
     decades = range(0, int(math.floor(zmax)) + 1)
-    return zmax, [float(d) for d in decades], [f"{10 ** d:,}" for d in decades]
+    return zmax, [float(d) for d in decades], [f"{10**d:,}" for d in decades]
 
 
 class CountryChart(W.VBox):
@@ -104,27 +104,46 @@ class CountryChart(W.VBox):
                 for s in self.stacks
             ],
             layout=go.Layout(
-                barmode="stack", height=height,
+                barmode="stack",
+                height=height,
                 title=f"{_stack_title(self.stacks)} by country (top {top_n})",
                 margin=dict(l=40, r=10, t=60, b=80),
                 legend=dict(orientation="h", x=1, xanchor="right", y=1.02, yanchor="bottom"),
-                xaxis=dict(title=None), yaxis=dict(title="events", rangemode="tozero"),
+                xaxis=dict(title=None),
+                yaxis=dict(title="events", rangemode="tozero"),
             ),
         )
         self.map = None
         children: list[W.Widget] = [self.bar]
         if show_map:
             self.map = go.FigureWidget(
-                data=[go.Choropleth(locations=[], z=[], text=[], locationmode="ISO-3", colorscale="Blues",
-                                    zmin=0, zmax=1, hovertemplate="%{text}<extra></extra>",
-                                    colorbar=dict(title="events", tickvals=[0], ticktext=["1"]),
-                                    marker_line_color="#ffffff")],
+                data=[
+                    go.Choropleth(
+                        locations=[],
+                        z=[],
+                        text=[],
+                        locationmode="ISO-3",
+                        colorscale="Blues",
+                        zmin=0,
+                        zmax=1,
+                        hovertemplate="%{text}<extra></extra>",
+                        colorbar=dict(title="events", tickvals=[0], ticktext=["1"]),
+                        marker_line_color="#ffffff",
+                    )
+                ],
                 layout=go.Layout(
-                    height=height, title=f"{_stack_title(self.stacks)} on the map (log scale)",
+                    height=height,
+                    title=f"{_stack_title(self.stacks)} on the map (log scale)",
                     margin=dict(l=0, r=0, t=40, b=0),
-                    geo=dict(showframe=False, showcoastlines=True, showcountries=True, resolution=110,
-                             projection=dict(type="natural earth", rotation=dict(lon=0)),
-                             center=dict(lon=0, lat=15), lonaxis=dict(range=[-180, 180])),
+                    geo=dict(
+                        showframe=False,
+                        showcoastlines=True,
+                        showcountries=True,
+                        resolution=110,
+                        projection=dict(type="natural earth", rotation=dict(lon=0)),
+                        center=dict(lon=0, lat=15),
+                        lonaxis=dict(range=[-180, 180]),
+                    ),
                 ),
             )
             self.map._config = {**self.map._config, "topojsonURL": topojson_url()}
@@ -169,8 +188,12 @@ class CountryChart(W.VBox):
             if not self._bar_dirty and self._bar_settle is not None and now >= self._bar_settle:
                 self._bar_dirty, self._bar_settle, bar_resend = True, None, True
                 self._bar_last = float("-inf")
-            if (self.map is not None and not self._map_dirty and self._map_settle is not None
-                    and now >= self._map_settle):
+            if (
+                self.map is not None
+                and not self._map_dirty
+                and self._map_settle is not None
+                and now >= self._map_settle
+            ):
                 self._map_dirty, self._map_settle, map_resend = True, None, True
                 self._map_last = float("-inf")
             settling = now != float("inf")

@@ -37,23 +37,47 @@ class Dashboard(W.VBox):
     def __repr__(self) -> str:
         return "(the live dashboard appears here when the cell runs)"
 
-    def __init__(self, *, feed: W.Widget, bars: W.Widget, map_: W.Widget | None, alerts: W.Widget,
-                 session_events: W.Widget, status: W.Widget, scenarios: Mapping[str, str],
-                 launch: Callable[[str], str], title: str = "authviz live") -> None:
+    def __init__(
+        self,
+        *,
+        feed: W.Widget,
+        bars: W.Widget,
+        map_: W.Widget | None,
+        alerts: W.Widget,
+        session_events: W.Widget,
+        status: W.Widget,
+        scenarios: Mapping[str, str],
+        launch: Callable[[str], str],
+        title: str = "authviz live",
+    ) -> None:
         self.launch_fn = launch
-        self.scenario = W.Dropdown(options=[(f"{name}: {text}", name) for name, text in scenarios.items()],
-                                   layout=W.Layout(width="360px"), description="Attack",
-                                   style={"description_width": "50px"})
-        self.launch_button = W.Button(description="Launch", icon="bolt", button_style="danger",
-                                      tooltip="Post this attack of the simulator through the bridge's webhook",
-                                      layout=W.Layout(width="90px"))
+        self.scenario = W.Dropdown(
+            options=[(f"{name}: {text}", name) for name, text in scenarios.items()],
+            layout=W.Layout(width="360px"),
+            description="Attack",
+            style={"description_width": "50px"},
+        )
+        self.launch_button = W.Button(
+            description="Launch",
+            icon="bolt",
+            button_style="danger",
+            tooltip="Post this attack of the simulator through the bridge's webhook",
+            layout=W.Layout(width="90px"),
+        )
         self.launch_result = W.HTML(value="")
         self.launch_result.add_class("authviz-launch-result")
         self.launch_button.on_click(lambda _b: self.launch(self.scenario.value))
-        header = W.HBox([W.HTML(f'<span class="av-head">{esc(title)}</span>'), status,
-                         W.HBox([self.scenario, self.launch_button, self.launch_result],
-                                layout=W.Layout(margin="0 0 0 auto", align_items="center"))],
-                        layout=W.Layout(align_items="center", width="100%"))
+        header = W.HBox(
+            [
+                W.HTML(f'<span class="av-head">{esc(title)}</span>'),
+                status,
+                W.HBox(
+                    [self.scenario, self.launch_button, self.launch_result],
+                    layout=W.Layout(margin="0 0 0 auto", align_items="center"),
+                ),
+            ],
+            layout=W.Layout(align_items="center", width="100%"),
+        )
 
         def cell(widget: W.Widget, area: str) -> W.Box:
             widget.layout.width = "100%"
@@ -61,15 +85,21 @@ class Dashboard(W.VBox):
             box.add_class("av-cell")
             return box
 
-        cells = [cell(feed, "feed"), cell(bars, "bars"), cell(alerts, "alerts"),
-                 cell(session_events, "session")]
+        cells = [cell(feed, "feed"), cell(bars, "bars"), cell(alerts, "alerts"), cell(session_events, "session")]
         areas = '"feed bars alerts" "feed bars session"'
         if map_ is not None:
             cells.append(cell(map_, "map"))
             areas = '"feed bars alerts" "feed map session"'
-        grid = W.GridBox(cells, layout=W.Layout(
-            grid_template_columns="30% 38% 32%", grid_template_rows=f"{ROW_PX}px {ROW_PX}px",
-            grid_template_areas=areas, grid_gap="6px", width="100%"))
+        grid = W.GridBox(
+            cells,
+            layout=W.Layout(
+                grid_template_columns="30% 38% 32%",
+                grid_template_rows=f"{ROW_PX}px {ROW_PX}px",
+                grid_template_areas=areas,
+                grid_gap="6px",
+                width="100%",
+            ),
+        )
         super().__init__([W.HTML(DASHBOARD_CSS), header, grid], layout=W.Layout(width="100%"))
         self.add_class("authviz-dashboard")
 

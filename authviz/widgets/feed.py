@@ -75,8 +75,9 @@ class LiveFeed(W.VBox):
         self.total = 0
         self._dirty = True
         self._last_refresh = float("-inf")
-        self.filter = W.Dropdown(options=list(FILTERS), value="All events", description="Show",
-                                 layout=W.Layout(width="320px"))
+        self.filter = W.Dropdown(
+            options=list(FILTERS), value="All events", description="Show", layout=W.Layout(width="320px")
+        )
         self.filter.observe(self._on_filter, names="value")
         self.view = W.HTML(value=self._render())
         self.view.add_class("authviz-feed")
@@ -111,8 +112,7 @@ class LiveFeed(W.VBox):
         selected = FILTERS[self.filter.value]
         with self._lock:
             cats = [c for c in CATEGORY_LABELS if selected is None or c in selected]
-            merged = heapq.nlargest(self.max_rows, (row for c in cats for row in self._rows[c]),
-                                    key=lambda row: row[0])
+            merged = heapq.nlargest(self.max_rows, (row for c in cats for row in self._rows[c]), key=lambda row: row[0])
             cache = self._html_cache
             out = []
             for seq, record in merged:

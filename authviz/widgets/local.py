@@ -26,8 +26,13 @@ from authviz.pusher.protocol import App
 def _bridge_settings(state_dir: Path, log_token: str) -> BridgeSettings:
     # explicit values so nothing is taken from the caller's environment
     # publish_feed: the notebooks read the tutorial feed; this hub listens on loopback only
-    return BridgeSettings(state_dir=state_dir, store=state_dir / "bridge.sqlite3",
-                          log_token=log_token, dev_identity=True, publish_feed=True)
+    return BridgeSettings(
+        state_dir=state_dir,
+        store=state_dir / "bridge.sqlite3",
+        log_token=log_token,
+        dev_identity=True,
+        publish_feed=True,
+    )
 
 
 #: Prefix of the local hubs' temporary state directories; each holds the pid of its process.
@@ -68,8 +73,13 @@ class LocalHub(RunningHub):
     async def _mount(self, server: HubServer) -> None:
         settings = _bridge_settings(self.state_dir, self.log_token)
         self.bridge = bridge_serve.build_bridge(
-            settings, publisher=HubPublisher(server, self.app.app_id), app_key=self.app.key,
-            app_secret=self.app.secret, host=self.host, port=None)
+            settings,
+            publisher=HubPublisher(server, self.app.app_id),
+            app_key=self.app.key,
+            app_secret=self.app.secret,
+            host=self.host,
+            port=None,
+        )
         self.bridge.install(server.app)
         await self.bridge.start()
 

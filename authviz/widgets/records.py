@@ -110,8 +110,18 @@ def parse_timestamp(value: Any) -> datetime | None:
     return None
 
 
-_FIELDS = ("event_id", "timestamp", "category", "email", "user_name", "user_id", "country_name",
-           "country_iso3", "description", "ip")
+_FIELDS = (
+    "event_id",
+    "timestamp",
+    "category",
+    "email",
+    "user_name",
+    "user_id",
+    "country_name",
+    "country_iso3",
+    "description",
+    "ip",
+)
 
 
 def to_record(event: Any) -> FeedRecord:
@@ -126,8 +136,10 @@ def to_record(event: Any) -> FeedRecord:
     elif isinstance(event, Mapping):
         get = event.get
     else:
+
         def get(name: str, _e: Any = event) -> Any:
             return getattr(_e, name, None)
+
     category = _text(get("category")) or "other"
     if category not in CATEGORY_LABELS:
         category = "other"

@@ -41,7 +41,11 @@ from authviz.config import NOTEBOOK_MODE_ENV, NotebookSettings, PusherSettings
 from authviz.errors import ConfigError
 from authviz.live import EndpointAuthorizer, LiveClient
 from authviz.topics import (
-    AUTH_EVENT, CHAT_CHANNEL, EVENTS_CHANNEL, MESSAGE_ADDED_EVENT, READ_EVENTS_PERMISSION,
+    AUTH_EVENT,
+    CHAT_CHANNEL,
+    EVENTS_CHANNEL,
+    MESSAGE_ADDED_EVENT,
+    READ_EVENTS_PERMISSION,
 )
 from authviz.widgets.chat import ChatWidget
 from authviz.widgets.countries import CountryChart
@@ -82,8 +86,6 @@ def _token_subject(token: str) -> str | None:
     except Exception:
         return None
     return str(sub) if sub else None
-
-
 
 
 def _duration(span: Any) -> str:
@@ -135,8 +137,9 @@ class LiveSession:
     chat messages a chat widget loads when it opens.
     """
 
-    def __init__(self, *, hz: float = 4.0, mode: str | None = None, connect_timeout: float = 15.0,
-                 history: int = CHAT_HISTORY) -> None:
+    def __init__(
+        self, *, hz: float = 4.0, mode: str | None = None, connect_timeout: float = 15.0, history: int = CHAT_HISTORY
+    ) -> None:
         if history < 0:
             raise ValueError(f"history must be 0 or more messages, got {history}")
         self.history = history
@@ -236,8 +239,10 @@ class LiveSession:
             token = NotebookSettings.from_env().auth_token
             if token:
                 return token
-            raise ConfigError("PUSHER_AUTH_TOKEN is not set: give a user token, or a demo user name "
-                              "(chat(user='bob')) when the bridge runs with a dev identity.")
+            raise ConfigError(
+                "PUSHER_AUTH_TOKEN is not set: give a user token, or a demo user name "
+                "(chat(user='bob')) when the bridge runs with a dev identity."
+            )
         user = user or self.default_user or "analyst"
         if user not in self._tokens:
             if not self.bridge_url:
@@ -261,8 +266,11 @@ class LiveSession:
         if self._events_sub is not None:
             return
         token = self.token() if (self.mode == "local" or self.settings.auth_endpoint) else None
-        client = self._client(token) if self.mode == "local" else LiveClient(
-            self.settings, connect_timeout=self.connect_timeout)
+        client = (
+            self._client(token)
+            if self.mode == "local"
+            else LiveClient(self.settings, connect_timeout=self.connect_timeout)
+        )
         if client not in self._clients:
             self._clients.append(client)
         self._events_client = client
@@ -275,8 +283,10 @@ class LiveSession:
         # one bounded queue (the pump's) and one drop counter between the socket and the widgets
         sub = client.subscribe(EVENTS_CHANNEL, events=[AUTH_EVENT], sink=hand_over)
         if not sub.wait_subscribed(timeout=self.connect_timeout):
-            raise ConfigError(f"Could not subscribe to {EVENTS_CHANNEL} within {self.connect_timeout:g} s "
-                              f"at {self.settings.host}:{self.settings.port}; is the hub running?")
+            raise ConfigError(
+                f"Could not subscribe to {EVENTS_CHANNEL} within {self.connect_timeout:g} s "
+                f"at {self.settings.host}:{self.settings.port}; is the hub running?"
+            )
         self._events_sub = sub
         self._subs.append(sub)
 
@@ -348,9 +358,17 @@ class LiveSession:
         status = self.status_line()
         for widget in (feed, chart, alerts, events):  # one status line for the whole page
             self._drop_status(widget)
-        board = Dashboard(feed=feed, bars=chart.bars, map_=chart.map, alerts=alerts,
-                          session_events=events, status=status, scenarios=SCENARIOS,
-                          launch=self.launch_attack, **options)
+        board = Dashboard(
+            feed=feed,
+            bars=chart.bars,
+            map_=chart.map,
+            alerts=alerts,
+            session_events=events,
+            status=status,
+            scenarios=SCENARIOS,
+            launch=self.launch_attack,
+            **options,
+        )
         board.feed, board.chart, board.alerts, board.session_events = feed, chart, alerts, events
         board.status = status
         if self.mode == "local" and background_rate:
@@ -385,13 +403,13 @@ class LiveSession:
         client = self._client(token)
         pump = self.pump
         # messages straight into the pump's queue; member changes (control notices) on callbacks
-        sub = client.subscribe(CHAT_CHANNEL, events=[MESSAGE_ADDED_EVENT],
-                               sink=lambda ev: pump.submit(ev.data, topic))
+        sub = client.subscribe(CHAT_CHANNEL, events=[MESSAGE_ADDED_EVENT], sink=lambda ev: pump.submit(ev.data, topic))
 
         def members_changed(*_args: Any) -> None:
             members = client.members(CHAT_CHANNEL)
-            names = [(info or {}).get("name") or uid if isinstance(info, Mapping) else uid
-                     for uid, info in members.items()]
+            names = [
+                (info or {}).get("name") or uid if isinstance(info, Mapping) else uid for uid, info in members.items()
+            ]
             pump.submit({"members": names}, topic)
 
         sub.on_subscribed(members_changed)
@@ -399,15 +417,18 @@ class LiveSession:
         sub.on_member_removed(members_changed)
         self._subs.append(sub)
         if not sub.wait_subscribed(timeout=self.connect_timeout):
-            widget._show_error(f"Could not join the chat within {self.connect_timeout:g} s; "
-                               "check the token and that the bridge is running.")
+            widget._show_error(
+                f"Could not join the chat within {self.connect_timeout:g} s; "
+                "check the token and that the bridge is running."
+            )
         members_changed()
         self._with_status(widget)
         return widget
 
     # -- simulated traffic through the real webhook -----------------------------------------
-    def simulate(self, n: int | None = 400, *, rate: float = 50.0, seed: int = 7,
-                 wait: bool = False) -> threading.Thread:
+    def simulate(
+        self, n: int | None = 400, *, rate: float = 50.0, seed: int = 7, wait: bool = False
+    ) -> threading.Thread:
         """Post ``n`` seeded simulator records (``None``: until the session stops) to the bridge's
         ``/auth0/logs`` at ``rate`` per second from a background thread (which never prints; errors
         land in :attr:`sim_errors`).

@@ -28,8 +28,14 @@ class SessionEvents(W.VBox):
         # what a saved notebook shows where the widget will be (widget state is never saved)
         return "(the live table of log-outs, password changes and blocks appears here when the cell runs)"
 
-    def __init__(self, *, categories: tuple[str, ...] = SESSION_CATEGORIES, max_rows: int = 100,
-                 min_interval: float = 0.5, title: str = "Session events") -> None:
+    def __init__(
+        self,
+        *,
+        categories: tuple[str, ...] = SESSION_CATEGORIES,
+        max_rows: int = 100,
+        min_interval: float = 0.5,
+        title: str = "Session events",
+    ) -> None:
         unknown = [c for c in categories if c not in CATEGORY_LABELS]
         if unknown:
             raise ValueError(f"unknown categories: {unknown}; choose from {list(CATEGORY_LABELS)}")
@@ -78,11 +84,13 @@ class SessionEvents(W.VBox):
             rows.append(
                 f'<li class="av-row av-{tone} av-cat-{r.category}"><span class="av-label">'
                 f'{esc(CATEGORY_LABELS[r.category])}:</span> <span class="av-who">{esc(r.who or "unknown user")}'
-                f'</span>{time_html(r.time, simulated=r.simulated)}'
+                f"</span>{time_html(r.time, simulated=r.simulated)}"
                 + (f'<span class="av-country">From {esc(r.country_name)}</span>' if r.country_name else "")
                 + (f'<span class="av-detail">{esc(r.description)}</span>' if r.description else "")
                 + "</li>"
             )
         body = "".join(rows) or '<li class="av-empty">No log-outs, password changes or blocks yet.</li>'
-        return (f'<div class="authviz authviz-session">{style_block()}<div class="av-totals">{totals}</div>'
-                f'<ul class="av-rows">{body}</ul></div>')
+        return (
+            f'<div class="authviz authviz-session">{style_block()}<div class="av-totals">{totals}</div>'
+            f'<ul class="av-rows">{body}</ul></div>'
+        )

@@ -44,8 +44,7 @@ def _ago(seconds: float) -> str:
     return f"{seconds // 3600:.0f} h ago"
 
 
-def status_text(state: str, *, total: int, rate: float | None, last_age: float | None,
-                detail: str = "") -> str:
+def status_text(state: str, *, total: int, rate: float | None, last_age: float | None, detail: str = "") -> str:
     """The words of the status line. ``rate`` in events/s (None: not shown), ``last_age`` in seconds
     since the last event (None: none yet)."""
     if state not in STATES:
@@ -73,8 +72,14 @@ class StatusLine(W.HBox):
 
     topics = frozenset({"auth"})
 
-    def __init__(self, state: Callable[[], str], on_stop: Callable[[], None] | None = None, *,
-                 interval: float = 1.0, clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self,
+        state: Callable[[], str],
+        on_stop: Callable[[], None] | None = None,
+        *,
+        interval: float = 1.0,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self._state = state
         self._on_stop = on_stop
         self.interval = interval
@@ -88,8 +93,9 @@ class StatusLine(W.HBox):
         self._shown = self._render(clock())
         self.text = W.HTML(value=self._shown)
         self.text.add_class("authviz-status")
-        self.stop_button = W.Button(description="Stop", icon="stop", tooltip="Stop the live updates",
-                                    layout=W.Layout(width="80px"))
+        self.stop_button = W.Button(
+            description="Stop", icon="stop", tooltip="Stop the live updates", layout=W.Layout(width="80px")
+        )
         self.stop_button.on_click(self._stop_clicked)
         super().__init__([self.text, self.stop_button], layout=W.Layout(align_items="center"))
 
@@ -134,8 +140,10 @@ class StatusLine(W.HBox):
         symbol, _word, colour = STATES.get(state, STATES["failed"])
         last_age = None if self.last_event is None else now - self.last_event
         words = status_text(state, total=self.total, rate=self.rate(now), last_age=last_age)
-        return (f'<span class="authviz av-status av-status-{esc(state)}" style="color:{colour}">'
-                f"{symbol} {esc(words)}</span>")
+        return (
+            f'<span class="authviz av-status av-status-{esc(state)}" style="color:{colour}">'
+            f"{symbol} {esc(words)}</span>"
+        )
 
     def _stop_clicked(self, _button: Any = None) -> None:
         self.stop_button.disabled = True

@@ -107,45 +107,63 @@ def _blue(share: float) -> str:
     return f"#{r:02x}{g:02x}{b:02x}"
 
 
-def map_html(totals: Mapping[str, tuple[str, int]], *, title: str = "Log-ins, sign-ups and failed log-ins on the map") -> str:
+def map_html(
+    totals: Mapping[str, tuple[str, int]], *, title: str = "Log-ins, sign-ups and failed log-ins on the map"
+) -> str:
     """An SVG world map; ``totals`` maps ISO-3 codes to (country name, count)."""
     top = max((n for _name, n in totals.values()), default=0)
     shapes = []
     for code, path in country_paths().items():
         name, n = totals.get(code, ("", 0))
         tip = f"{name}: {n:,} events" if n else ""
-        shapes.append(f'<path class="av-country-shape" data-iso3="{esc(code)}" data-count="{n}" d="{path}" '
-                      f'fill="{_blue(log_share(n, top))}">' + (f"<title>{esc(tip)}</title>" if tip else "")
-                      + "</path>")
+        shapes.append(
+            f'<path class="av-country-shape" data-iso3="{esc(code)}" data-count="{n}" d="{path}" '
+            f'fill="{_blue(log_share(n, top))}">' + (f"<title>{esc(tip)}</title>" if tip else "") + "</path>"
+        )
     legend = ""
     if top:
-        decades = [10 ** d for d in range(0, int(math.log10(top)) + 1)]
-        legend = " ".join(f'<span class="av-key" style="background:{_blue(log_share(v, top))}"></span>{v:,}'
-                          for v in decades)
-    return (f'<div class="authviz authviz-map">{style_block()}<div class="av-chart-title">{esc(title)} '
-            f'<span class="av-detail">(log scale: {legend or "no events yet"})</span></div>'
-            f'<svg viewBox="0 0 360 142" width="100%" style="max-width:900px" preserveAspectRatio="xMidYMid meet" '
-            f'stroke="#ffffff" stroke-width="0.25">{"".join(shapes)}</svg></div>')
+        decades = [10**d for d in range(0, int(math.log10(top)) + 1)]
+        legend = " ".join(
+            f'<span class="av-key" style="background:{_blue(log_share(v, top))}"></span>{v:,}' for v in decades
+        )
+    return (
+        f'<div class="authviz authviz-map">{style_block()}<div class="av-chart-title">{esc(title)} '
+        f'<span class="av-detail">(log scale: {legend or "no events yet"})</span></div>'
+        f'<svg viewBox="0 0 360 142" width="100%" style="max-width:900px" preserveAspectRatio="xMidYMid meet" '
+        f'stroke="#ffffff" stroke-width="0.25">{"".join(shapes)}</svg></div>'
+    )
 
 
-def bars_html(rows: list[tuple[str, Mapping[str, int]]], *, stacks: tuple[str, ...] = STACKS,
-              title: str = "Log-ins, sign-ups and failed log-ins by country") -> str:
+def bars_html(
+    rows: list[tuple[str, Mapping[str, int]]],
+    *,
+    stacks: tuple[str, ...] = STACKS,
+    title: str = "Log-ins, sign-ups and failed log-ins by country",
+) -> str:
     """Horizontal stacked bars, one per (country, counts by stack), longest first as given."""
     top = max((sum(c.get(s, 0) for s in stacks) for _n, c in rows), default=0)
-    legend = " ".join(f'<span class="av-key" style="background:{COLOURS.get(s, "#9e9e9e")}"></span>'
-                      f"{esc(CATEGORY_LABELS.get(s, s))}" for s in stacks)
+    legend = " ".join(
+        f'<span class="av-key" style="background:{COLOURS.get(s, "#9e9e9e")}"></span>{esc(CATEGORY_LABELS.get(s, s))}'
+        for s in stacks
+    )
     lines = []
     for name, counts in rows:
         total = sum(counts.get(s, 0) for s in stacks)
         segments = "".join(
             f'<span class="av-seg av-seg-{esc(s)}" title="{esc(CATEGORY_LABELS.get(s, s))}: {counts.get(s, 0):,}" '
             f'style="width:{100.0 * counts.get(s, 0) / top:.2f}%;background:{COLOURS.get(s, "#9e9e9e")}"></span>'
-            for s in stacks if counts.get(s, 0) and top)
-        lines.append(f'<div class="av-bar-row"><span class="av-bar-name" title="{esc(name)}">{esc(name)}</span>'
-                     f'<span class="av-bar-track">{segments}</span><span class="av-bar-total">{total:,}</span></div>')
+            for s in stacks
+            if counts.get(s, 0) and top
+        )
+        lines.append(
+            f'<div class="av-bar-row"><span class="av-bar-name" title="{esc(name)}">{esc(name)}</span>'
+            f'<span class="av-bar-track">{segments}</span><span class="av-bar-total">{total:,}</span></div>'
+        )
     body = "".join(lines) or '<div class="av-empty">Waiting for log-ins…</div>'
-    return (f'<div class="authviz authviz-bars">{style_block()}<div class="av-chart-title">{esc(title)}</div>'
-            f'<div class="av-legend">{legend}</div>{body}</div>')
+    return (
+        f'<div class="authviz authviz-bars">{style_block()}<div class="av-chart-title">{esc(title)}</div>'
+        f'<div class="av-legend">{legend}</div>{body}</div>'
+    )
 
 
 class CountryBoard(W.VBox):
@@ -162,8 +180,9 @@ class CountryBoard(W.VBox):
     def __repr__(self) -> str:
         return "(the live bars and map of log-ins by country appear here when the cell runs)"
 
-    def __init__(self, *, top_n: int = 10, stacks: tuple[str, ...] = STACKS, bar_interval: float = 0.5,
-                 map_interval: float = 2.0) -> None:
+    def __init__(
+        self, *, top_n: int = 10, stacks: tuple[str, ...] = STACKS, bar_interval: float = 0.5, map_interval: float = 2.0
+    ) -> None:
         if top_n < 1:
             raise ValueError(f"top_n must be at least 1, got {top_n}")
         self.top_n = top_n

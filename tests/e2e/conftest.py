@@ -34,9 +34,17 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = ROOT / "artifacts" / "e2e"
 CHROMIUM = os.environ.get("AUTHVIZ_CHROMIUM", "/usr/bin/chromium")
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync",
-                 "--disable-dev-shm-usage"]
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--disable-dev-shm-usage",
+]
 LAB_START_TIMEOUT = 90.0
 
 # Only `make e2e` (which sets AUTHVIZ_E2E=1) runs the browser tests; `make test` does not collect them.
@@ -79,14 +87,16 @@ def traffic(hub):
     sent = [0]
 
     def post() -> None:
-        records = TrafficGenerator(seed=99, start=datetime.now(timezone.utc), rate_per_s=4,
-                                   diurnal=False).generate()
+        records = TrafficGenerator(seed=99, start=datetime.now(timezone.utc), rate_per_s=4, diurnal=False).generate()
         while not stop.wait(0.5):
             batch = [next(records), next(records)]
             body = "\n".join(json.dumps(r) for r in batch).encode()
-            request = urllib.request.Request(hub.url + "/auth0/logs", data=body, method="POST",
-                                             headers={"Authorization": hub.log_token,
-                                                      "Content-Type": "application/json"})
+            request = urllib.request.Request(
+                hub.url + "/auth0/logs",
+                data=body,
+                method="POST",
+                headers={"Authorization": hub.log_token, "Content-Type": "application/json"},
+            )
             try:
                 with urllib.request.urlopen(request, timeout=10):
                     sent[0] += len(batch)
@@ -173,22 +183,36 @@ def lab(hub, tmp_path_factory):
     port, token = _free_port(), secrets.token_hex(16)
     env = {k: v for k, v in os.environ.items() if not k.startswith(("PUSHER_", "AUTHVIZ_", "JUPYTER"))}
     base = hub.url
-    env.update({
-        "PUSHER_URL": hub.pusher_url,
-        "PUSHER_AUTH_ENDPOINT": base + "/pusher/auth",
-        "PUSHER_AUTH_TOKEN": _dev_token(hub, "alice"),
-        "AUTHVIZ_BRIDGE_URL": base,
-        "AUTHVIZ_LOG_TOKEN": hub.log_token,
-        "JUPYTER_CONFIG_DIR": str(root / ".jupyter-config"),
-        "JUPYTER_RUNTIME_DIR": str(root / ".jupyter-runtime"),
-    })
-    cmd = [sys.executable, "-m", "jupyterlab", "--no-browser", "--ServerApp.ip=127.0.0.1",
-           f"--ServerApp.port={port}", "--ServerApp.port_retries=0", "--ServerApp.allow_root=True",
-           f"--IdentityProvider.token={token}", "--LabApp.extension_manager=readonly",
-           f"--ServerApp.root_dir={root}", "--ServerApp.jpserver_extensions={'authviz.widgets.serverext': True}",
-           f"--LabApp.workspaces_dir={root / '.workspaces'}", f"--LabApp.user_settings_dir={root / 'lab-settings'}",
-           "--LabApp.news_url=None", "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate",
-           "--MappingKernelManager.cull_idle_timeout=0"]
+    env.update(
+        {
+            "PUSHER_URL": hub.pusher_url,
+            "PUSHER_AUTH_ENDPOINT": base + "/pusher/auth",
+            "PUSHER_AUTH_TOKEN": _dev_token(hub, "alice"),
+            "AUTHVIZ_BRIDGE_URL": base,
+            "AUTHVIZ_LOG_TOKEN": hub.log_token,
+            "JUPYTER_CONFIG_DIR": str(root / ".jupyter-config"),
+            "JUPYTER_RUNTIME_DIR": str(root / ".jupyter-runtime"),
+        }
+    )
+    cmd = [
+        sys.executable,
+        "-m",
+        "jupyterlab",
+        "--no-browser",
+        "--ServerApp.ip=127.0.0.1",
+        f"--ServerApp.port={port}",
+        "--ServerApp.port_retries=0",
+        "--ServerApp.allow_root=True",
+        f"--IdentityProvider.token={token}",
+        "--LabApp.extension_manager=readonly",
+        f"--ServerApp.root_dir={root}",
+        "--ServerApp.jpserver_extensions={'authviz.widgets.serverext': True}",
+        f"--LabApp.workspaces_dir={root / '.workspaces'}",
+        f"--LabApp.user_settings_dir={root / 'lab-settings'}",
+        "--LabApp.news_url=None",
+        "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate",
+        "--MappingKernelManager.cull_idle_timeout=0",
+    ]
     log = (root / "lab.log").open("w")
     proc = subprocess.Popen(cmd, env=env, stdout=log, stderr=subprocess.STDOUT, cwd=root, start_new_session=True)
     url = f"http://127.0.0.1:{port}"

@@ -23,8 +23,22 @@ def free_port() -> int:
 
 
 def demo_command(hub: int, lab: int, board: int, state: Path, *extra: str) -> list[str]:
-    return [sys.executable, "-m", "authviz", "demo", "--port", str(hub), "--jupyter-port", str(lab),
-            "--dashboard-port", str(board), "--state-dir", str(state), "--no-install", *extra]
+    return [
+        sys.executable,
+        "-m",
+        "authviz",
+        "demo",
+        "--port",
+        str(hub),
+        "--jupyter-port",
+        str(lab),
+        "--dashboard-port",
+        str(board),
+        "--state-dir",
+        str(state),
+        "--no-install",
+        *extra,
+    ]
 
 
 class Demo:
@@ -33,8 +47,16 @@ class Demo:
     def __init__(self, command: list[str]) -> None:
         env = {k: v for k, v in os.environ.items() if not k.startswith(("PUSHER_", "AUTHVIZ_", "JUPYTER"))}
         self.started = time.monotonic()
-        self.proc = subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                                     stdin=subprocess.DEVNULL, text=True, start_new_session=True)
+        self.proc = subprocess.Popen(
+            command,
+            cwd=ROOT,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            text=True,
+            start_new_session=True,
+        )
         self.lines: list[str] = []
         self._reader = threading.Thread(target=self._read, daemon=True)
         self._reader.start()

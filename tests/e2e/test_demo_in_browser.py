@@ -16,8 +16,7 @@ pytestmark = pytest.mark.timeout(420)
 
 
 def _git_status() -> str:
-    return subprocess.run(["git", "status", "--porcelain"], cwd=ROOT, capture_output=True, text=True,
-                          check=True).stdout
+    return subprocess.run(["git", "status", "--porcelain"], cwd=ROOT, capture_output=True, text=True, check=True).stdout
 
 
 def test_demo_dashboard_live_saving_leaves_git_clean_and_a_second_demo_is_refused(new_page, artifacts, timings):
@@ -40,8 +39,9 @@ def test_demo_dashboard_live_saving_leaves_git_clean_and_a_second_demo_is_refuse
         second = subprocess.run(demo_command(*ports, state), cwd=ROOT, capture_output=True, text=True, timeout=60)
         assert second.returncode == 1 and time.monotonic() - t0 < 20
         said = second.stderr.strip()
-        assert said.startswith(f"authviz: The hub cannot listen on 127.0.0.1:{ports[0]}: it is in use by an "
-                               "authviz hub"), said
+        assert said.startswith(
+            f"authviz: The hub cannot listen on 127.0.0.1:{ports[0]}: it is in use by an authviz hub"
+        ), said
         assert said.endswith("stop that, or choose another --port."), said
         assert len(said.splitlines()) == 1 and "Traceback" not in said
 

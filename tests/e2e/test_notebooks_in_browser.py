@@ -20,8 +20,10 @@ def _kernel_ready(lab, name: str) -> bool:
     url, token, _root = lab
     with urllib.request.urlopen(f"{url}/api/sessions?token={token}", timeout=5) as r:
         sessions = json.loads(r.read())
-    return any(s["path"].endswith(name) and s["kernel"]["execution_state"] == "idle"
-               and s["kernel"]["connections"] >= 1 for s in sessions)
+    return any(
+        s["path"].endswith(name) and s["kernel"]["execution_state"] == "idle" and s["kernel"]["connections"] >= 1
+        for s in sessions
+    )
 
 
 def _run_all(page) -> None:
@@ -51,8 +53,8 @@ def open_and_run(page, lab, name: str) -> float:
         _run_all(page)
         try:
             page.wait_for_function(
-                "(el) => /\\[(\\*|\\d+)\\]/.test(el.textContent)", arg=first_prompt.element_handle(),
-                timeout=20_000)
+                "(el) => /\\[(\\*|\\d+)\\]/.test(el.textContent)", arg=first_prompt.element_handle(), timeout=20_000
+            )
             return started
         except Exception:
             if attempt:
@@ -63,7 +65,9 @@ def run_finished(page, timeout_ms: int = RUN_TIMEOUT_MS) -> None:
     """Wait until every code cell ran (numbered prompts, none pending) and the kernel is idle."""
     page.wait_for_function(
         "() => { const p = [...document.querySelectorAll('.jp-CodeCell .jp-InputPrompt')].map(e => e.textContent);"
-        " return p.length > 0 && p.every(t => /\\[\\d+\\]/.test(t)); }", timeout=timeout_ms)
+        " return p.length > 0 && p.every(t => /\\[\\d+\\]/.test(t)); }",
+        timeout=timeout_ms,
+    )
     page.wait_for_selector('.jp-Notebook-ExecutionIndicator[data-status="idle"]', timeout=timeout_ms)
 
 
@@ -111,9 +115,11 @@ def render_report(page, selector: str, artifacts, name: str) -> dict:
     updates.sort()
     report = {"selector": selector, "updates": len(updates)}
     if updates:
-        report.update(p50_ms=round(updates[len(updates) // 2], 1),
-                      p95_ms=round(updates[min(len(updates) - 1, int(0.95 * len(updates)))], 1),
-                      max_ms=round(updates[-1], 1))
+        report.update(
+            p50_ms=round(updates[len(updates) // 2], 1),
+            p95_ms=round(updates[min(len(updates) - 1, int(0.95 * len(updates)))], 1),
+            max_ms=round(updates[-1], 1),
+        )
     (artifacts / f"render-{name}.json").write_text(json.dumps(report, indent=2))
     print(f"render {name}: {report}")
     return report
@@ -152,9 +158,20 @@ def test_live_feed_rows_appear_and_stay_live_after_run_all(new_page, lab, traffi
     rows.first.wait_for(timeout=RUN_TIMEOUT_MS)
     timings["run_all_to_first_row_s"] = round(time.monotonic() - started, 2)
     shot(page, page.locator(".authviz-feed").first, artifacts, "01_live_feed_early.png")
-    assert rows.first.inner_text().split(":")[0] in {"Sign Up", "Log In", "Failed Log In", "Log Out", "MFA",
-                                                     "Token Exchange", "Silent Auth", "Failed Sign Up",
-                                                     "Password Reset", "Password Changed", "Other", "Blocked"}
+    assert rows.first.inner_text().split(":")[0] in {
+        "Sign Up",
+        "Log In",
+        "Failed Log In",
+        "Log Out",
+        "MFA",
+        "Token Exchange",
+        "Silent Auth",
+        "Failed Sign Up",
+        "Password Reset",
+        "Password Changed",
+        "Other",
+        "Blocked",
+    }
     run_finished(page)
     nasty = page.locator(".authviz-feed .av-who", has_text="<img src=x onerror=alert(1)>@evil.example")
     assert nasty.count() >= 1, "the escaped user name is not shown as text"
@@ -172,8 +189,9 @@ def test_live_feed_rows_appear_and_stay_live_after_run_all(new_page, lab, traffi
     assert render_report(page, ".authviz-feed", artifacts, "feed")["updates"] >= 3
     # the Stop control stops it, and the line says so
     page.locator(".authviz-status").first.locator("xpath=..").get_by_role("button", name="Stop").click()
-    page.wait_for_function("() => document.querySelector('.authviz-status').textContent.includes('stopped')",
-                           timeout=20_000)
+    page.wait_for_function(
+        "() => document.querySelector('.authviz-status').textContent.includes('stopped')", timeout=20_000
+    )
     no_errors(page)
 
 
@@ -200,11 +218,16 @@ def test_bars_grow_as_events_arrive_and_the_map_shows_countries_offline(new_page
     assert "United States" in names and len(names) >= 5, names
     legend = page.locator(".authviz-bars .av-legend").inner_text()
     assert "Other" not in legend and all(k in legend for k in ("Log In", "Sign Up", "Failed Log In")), legend
-    page.wait_for_function("() => [...document.querySelectorAll('.authviz-map .av-country-shape')]"
-                           ".filter(p => p.dataset.count > 0).length >= 10", timeout=RUN_TIMEOUT_MS)
+    page.wait_for_function(
+        "() => [...document.querySelectorAll('.authviz-map .av-country-shape')]"
+        ".filter(p => p.dataset.count > 0).length >= 10",
+        timeout=RUN_TIMEOUT_MS,
+    )
     # small countries are visible: every country with events is coloured apart from the land's grey
-    fills = page.evaluate("() => [...document.querySelectorAll('.authviz-map .av-country-shape')]"
-                          ".filter(p => p.dataset.count > 0).map(p => p.getAttribute('fill'))")
+    fills = page.evaluate(
+        "() => [...document.querySelectorAll('.authviz-map .av-country-shape')]"
+        ".filter(p => p.dataset.count > 0).map(p => p.getAttribute('fill'))"
+    )
     assert fills and "#e8e8e8" not in fills
     assert page.offline.blocked == [], page.offline.blocked
     render_report(page, ".authviz-bars", artifacts, "bars")
@@ -225,7 +248,9 @@ def test_two_pages_chat_and_see_each_other_online(new_page, lab, artifacts):
         page.wait_for_function(
             "(other) => [...document.querySelectorAll('.authviz-chat .av-totals')].some(d => "
             "d.textContent.includes('Online (2)') && d.textContent.includes(other))",
-            arg=other, timeout=RUN_TIMEOUT_MS)
+            arg=other,
+            timeout=RUN_TIMEOUT_MS,
+        )
     text = "typed in the browser <i>not italic</i> & still text"
     box = alice.get_by_placeholder("Say something and press Enter").first
     box.fill(text)
@@ -250,8 +275,9 @@ def test_session_events_appear(new_page, lab, traffic, artifacts):
     open_and_run(page, lab, "04_session_events.ipynb")
     rows = page.locator(".authviz-session li.av-row")
     rows.first.wait_for(timeout=RUN_TIMEOUT_MS)
-    page.wait_for_function("() => document.querySelectorAll('.authviz-session li.av-row').length >= 10",
-                           timeout=RUN_TIMEOUT_MS)
+    page.wait_for_function(
+        "() => document.querySelectorAll('.authviz-session li.av-row').length >= 10", timeout=RUN_TIMEOUT_MS
+    )
     assert "Log Out:" in page.locator(".authviz-session").first.inner_text()
     run_finished(page)
     page.wait_for_timeout(11_000)
@@ -260,18 +286,23 @@ def test_session_events_appear(new_page, lab, traffic, artifacts):
     no_errors(page)
 
 
-def test_dashboard_shows_rows_bars_map_and_an_alert_after_a_launched_attack(new_page, dashboard, traffic,
-                                                                          artifacts, timings):
+def test_dashboard_shows_rows_bars_map_and_an_alert_after_a_launched_attack(
+    new_page, dashboard, traffic, artifacts, timings
+):
     page = new_page(viewport=(1366, 768))
     started = time.monotonic()
     page.goto(dashboard, wait_until="domcontentloaded")
     rows = page.locator(".authviz-dashboard .authviz-feed li.av-row")
     rows.first.wait_for(timeout=RUN_TIMEOUT_MS)
     timings["dashboard_open_to_first_row_s"] = round(time.monotonic() - started, 2)
-    page.wait_for_function("() => document.querySelectorAll('.authviz-dashboard .av-bar-row').length >= 3",
-                           timeout=RUN_TIMEOUT_MS)
-    page.wait_for_function("() => [...document.querySelectorAll('.authviz-dashboard .av-country-shape')]"
-                           ".filter(p => p.dataset.count > 0).length >= 3", timeout=RUN_TIMEOUT_MS)
+    page.wait_for_function(
+        "() => document.querySelectorAll('.authviz-dashboard .av-bar-row').length >= 3", timeout=RUN_TIMEOUT_MS
+    )
+    page.wait_for_function(
+        "() => [...document.querySelectorAll('.authviz-dashboard .av-country-shape')]"
+        ".filter(p => p.dataset.count > 0).length >= 3",
+        timeout=RUN_TIMEOUT_MS,
+    )
     assert status_text(page, ".authviz-dashboard").startswith("● live")
     shot(page, page.locator(".authviz-dashboard"), artifacts, "00_dashboard_live.png")
     # a workshop launches an attack from the page; the live detections fire within 30 s
