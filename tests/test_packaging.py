@@ -25,6 +25,10 @@ def _pyproject_requirements() -> dict[str, str]:
     return dict(_name_and_spec(r) for r in requirements)
 
 
+#: conda-forge names that differ from the PyPI name of the same package
+CONDA_FORGE_NAMES = {"python-duckdb": "duckdb"}
+
+
 def _environment_requirements() -> dict[str, str]:
     found: dict[str, str] = {}
     text = (ROOT / "environment.yml").read_text()
@@ -35,7 +39,7 @@ def _environment_requirements() -> dict[str, str]:
         name, spec = _name_and_spec(match.group(1))
         if name in {"python", "pip", "-e", "."}:
             continue
-        found[name] = spec
+        found[CONDA_FORGE_NAMES.get(name, name)] = spec
     return found
 
 
