@@ -24,11 +24,10 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import aiohttp
-import pyarrow as pa
-import pyarrow.parquet as pq
 from tqdm import tqdm
 
 from authviz.auth0 import read_logs
+from authviz.auth0.archive import write_parquet
 from authviz.auth0.management import MAX_PAGE_SIZE, ManagementApiError, ManagementClient, normalise_domain
 from authviz.errors import AuthvizError, SettingError
 
@@ -95,7 +94,8 @@ def _atomic_write(path: Path, data: bytes) -> None:
 
 
 class PartitionWriter:
-    """Writes schema frames as ``DIR/date=YYYY-MM-DD/part-<first event_id>.parquet``."""
+    """Writes schema frames as ``DIR/date=YYYY-MM-DD/part-<first event_id>.parquet`` in the archive
+    layout of :mod:`authviz.auth0.archive` (derived columns, rows sorted for rules)."""
 
     def __init__(self, out_dir: Path) -> None:
         self.out_dir = out_dir
@@ -108,11 +108,8 @@ class PartitionWriter:
         for day, part in frame.groupby(days.to_numpy(), sort=True):
             directory = self.out_dir / f"date={day}"
             directory.mkdir(parents=True, exist_ok=True)
-            path = directory / f"part-{part['event_id'].iloc[0]}.parquet"
-            tmp = path.with_name("." + path.name + ".tmp")
-            pq.write_table(pa.Table.from_pandas(part.reset_index(drop=True), preserve_index=False), tmp)
-            os.replace(tmp, path)
-            written.append(path)
+            # named after the batch's first log (in fetch order): a re-fetched batch overwrites it
+            written.append(write_parquet(part, directory / f"part-{part['event_id'].iloc[0]}.parquet"))
         return written
 
 

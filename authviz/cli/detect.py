@@ -224,7 +224,7 @@ def rules_list_command(args: argparse.Namespace) -> int:
 
 
 def rules_check_command(args: argparse.Namespace) -> int:
-    from authviz.detections.compile import DUCKDB, findings_query
+    from authviz.detections.compile import DUCKDB_EVENTS, findings_query
     from authviz.detections.engine import DetectionEngine
 
     settings = _settings(args.settings)
@@ -245,7 +245,7 @@ def rules_check_command(args: argparse.Namespace) -> int:
                 print(f"needs    {rule.id}  {rule.title}: set " + ", ".join("{" + m + "}" for m in missing))
                 continue
             try:
-                engine.con.execute(f"EXPLAIN {findings_query(rule, settings, DUCKDB)}").fetchall()
+                engine.con.execute(f"EXPLAIN {findings_query(rule, settings, DUCKDB_EVENTS)}").fetchall()
             except Exception as error:  # a rule that loads but does not compile is as broken as a bad file
                 broken += 1
                 print(f"invalid  {rule.source}: rule {rule.id} does not compile ({str(error).splitlines()[0]})")

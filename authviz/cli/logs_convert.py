@@ -15,6 +15,7 @@ from pathlib import Path
 import orjson
 import pandas as pd
 
+from authviz.auth0.archive import write_parquet
 from authviz.auth0.bulk import PROGRESS_MIN_BYTES, LogInputError, read_log_files
 from authviz.auth0.frame import LogFrame
 from authviz.auth0.model import ParseError, Reject
@@ -87,9 +88,10 @@ def rejects_path(output: Path) -> Path:
 
 
 def write_frame(frame: pd.DataFrame, output: Path, fmt: str) -> None:
-    """Write the events; ``raw`` stays a JSON string in every format."""
+    """Write the events; ``raw`` stays a JSON string in every format. Parquet is written in the
+    archive layout (:mod:`authviz.auth0.archive`: derived columns, rows sorted for rules)."""
     if fmt == "parquet":
-        frame.to_parquet(output, engine="pyarrow", index=False)
+        write_parquet(frame, output)
     elif fmt == "csv":
         out = frame.copy()
         out["timestamp"] = out["timestamp"].dt.strftime("%Y-%m-%dT%H:%M:%S.%fZ")

@@ -46,6 +46,7 @@ from sigma.types import (
     SpecialChars,
 )
 
+from authviz.auth0.archive import OBJECT_COLUMNS, SCALAR_COLUMNS, TYPE_KEY
 from authviz.auth0.schema import COLUMNS
 from authviz.detections.load import PLACEHOLDER, RuleError
 from authviz.detections.model import Rule, TenantSettings
@@ -61,6 +62,11 @@ DERIVED_FIELDS: dict[str, tuple[tuple[str, ...], str | None]] = {
     "user_or_ip": (("user_name", "email", "user_id", "ip"), None),
     "tenant_key": (("tenant",), "(all)"),
 }
+#: Schema columns whose values are lower case by definition (:data:`authviz.auth0.schema.CATEGORIES`,
+#: :data:`authviz.auth0.schema.SOURCES`).
+LOWER_CASE_COLUMNS = frozenset({"category", "source"})
+#: Keys of the Auth0 record that the events view also holds as columns of the same name.
+JSON_COLUMNS = SCALAR_COLUMNS | OBJECT_COLUMNS
 #: How many event ids a correlation finding lists at most (the count is exact).
 MAX_EVENT_IDS = 1000
 
@@ -301,14 +307,15 @@ class Dialect:
             return f"(NOT {self.empty(items)})"
         return self.any_of(items, lambda var: self._predicate(test, var))
 
-    def _predicate(self, test: Test, expr: str, keyword: bool = False) -> str:
+    def _predicate(self, test: Test, expr: str, keyword: bool = False, folded: bool = False) -> str:
+        """``test`` on ``expr``; ``folded``: ``expr`` is already ``lower()`` of the field (text tests)."""
         kind, value = test.kind, test.value
         if kind in ("text", "cased"):
             parts = value
             if keyword:  # a keyword matches anywhere in the record
                 parts = (_STAR, *parts, _STAR)
             cased = kind == "cased"
-            subject = expr if cased else f"lower({expr})"
+            subject = expr if cased or folded else f"lower({expr})"
             if not any(isinstance(p, _Wildcard) for p in parts):
                 text = "".join(parts)
                 return f"({subject} = {self.literal(text if cased else text.lower())})"
@@ -403,6 +410,39 @@ class DuckDBDialect(Dialect):
         return f"list({ids} ORDER BY {order}, {ids})[1:{MAX_EVENT_IDS}]"
 
 
+class DuckDBEventsDialect(DuckDBDialect):
+    """DuckDB over the engine's ``events`` view, which always has the archive's derived columns
+    (:mod:`authviz.auth0.archive`), stored in a new archive and computed in the view otherwise.
+
+    Same results as :class:`DuckDBDialect`, read from cheaper places: a case-insensitive text test
+    on ``type`` compares ``type_key`` (``lower(type)``, on which a Parquet scan skips row groups
+    of a type-sorted archive), ``data.hostname`` is the ``hostname`` column, and a path under
+    ``data.details`` parses only the ``details`` text.
+    """
+
+    def _test(self, test: Test, data: str) -> str:
+        field = test.field
+        if field is not None and test.kind == "text":
+            if field.column == "type":
+                return self._predicate(test, _quoted(TYPE_KEY), folded=True)
+            if field.column in LOWER_CASE_COLUMNS:  # lower(x) = x: compared as is, so the scan can filter
+                return self._predicate(test, _quoted(field.column), folded=True)
+        return super()._test(test, data)
+
+    def _extract(self, base: str, path: tuple[str | None, ...]) -> str:
+        if base == "data" and path and path[0] in JSON_COLUMNS:
+            column = _quoted(str(path[0]))
+            if len(path) == 1 and path[0] in SCALAR_COLUMNS:
+                return column
+            if path[0] in OBJECT_COLUMNS:
+                return f"json_extract_string({column}, {self.literal(self._path(path[1:]))})"
+        return super()._extract(base, path)
+
+
+def _quoted(name: str) -> str:
+    return '"' + name + '"'
+
+
 class SparkDialect(Dialect):
     """Spark SQL: ``get_json_object`` with ``$['key']`` paths, ``from_json`` arrays, Java regexes."""
 
@@ -466,6 +506,8 @@ class SparkDialect(Dialect):
 
 
 DUCKDB = DuckDBDialect()
+#: The dialect of :class:`authviz.detections.DetectionEngine` (its ``events`` view).
+DUCKDB_EVENTS = DuckDBEventsDialect()
 SPARK = SparkDialect()
 #: The DuckDB scalar function that runs a Python regular expression (registered by the engine).
 PY_REGEX_FUNCTION = "authviz_regexp"
@@ -541,18 +583,40 @@ def correlation_query(rule: Rule, settings: TenantSettings | None, dialect: Dial
     running = f"OVER ({partition} ORDER BY t, event_id ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW)"
     measure = f"count(*) {back}" if spec.type == "event_count" else dialect.distinct_in_window("v", back)
     select_groups = ", ".join(group_columns) + ", " if group_columns else ""
-    # Exact pruning: a window never holds more than its group's whole history, so a group whose
-    # total measure misses the threshold cannot trigger and skips the window passes.
+    # Exact pruning by fixed buckets of one timespan (b = floor(t / span)): only events whose
+    # buckets b-2..b+2 hold together a measure meeting the threshold are windowed. Invariant: a
+    # dropped event is in no triggering window, and no kept event's measure, cover or incident
+    # changes (a window [t - span, t] around or next to a dropped event lies in its five buckets, the
+    # measure only grows with more events, and an event between two events of one incident lies
+    # within two buckets of both their triggering windows).
+    keys = ", ".join([*group_columns, "b"])
+    if spec.type == "event_count":
+        counts, carried, near_measure = f"SELECT {keys}, count(*) AS n FROM bucketed GROUP BY {keys}", "n", "sum(n)"
+    else:
+        counts, carried, near_measure = f"SELECT DISTINCT {keys}, v FROM bucketed", "v", "count(DISTINCT v)"
+    shifted = " UNION ALL ".join(
+        f"SELECT {', '.join([*group_columns, f'b + {offset} AS b'])}, {carried} FROM counts"
+        for offset in (-2, -1, 0, 1, 2)
+    )
+    on = " AND ".join(f"m.{g} = e.{g}" for g in [*group_columns, "b"])
+    # First (cheaper, and enough for most groups): a window never holds more than its group's
+    # whole history, so a group whose total measure misses the threshold is dropped.
     total = {"event_count": "count(*)", "value_count": "count(DISTINCT v)", "temporal": "count(DISTINCT v)"}[spec.type]
     if group_columns:
-        on = " AND ".join(f"m.{g} = e.{g}" for g in group_columns)
-        pruned = (
+        group_on = " AND ".join(f"m.{g} = e.{g}" for g in group_columns)
+        grouped = (
             f"eligible AS (SELECT {', '.join(group_columns)} FROM matched GROUP BY {', '.join(group_columns)} "
             f"HAVING {total} {symbol} {threshold}), "
-            f"kept AS (SELECT m.* FROM matched AS m {dialect.semi_join} eligible AS e ON {on}), "
+            f"grouped AS (SELECT m.* FROM matched AS m {dialect.semi_join} eligible AS e ON {group_on}), "
         )
     else:
-        pruned = "kept AS (SELECT * FROM matched), "
+        grouped = "grouped AS (SELECT * FROM matched), "
+    pruned = (
+        f"{grouped}bucketed AS (SELECT *, floor({dialect.epoch_ms('timestamp')} / {span_ms}) AS b FROM grouped), "
+        f"counts AS ({counts}), "
+        f"near AS (SELECT {keys} FROM ({shifted}) AS s GROUP BY {keys} HAVING {near_measure} {symbol} {threshold}), "
+        f"kept AS (SELECT m.* FROM bucketed AS m {dialect.semi_join} near AS e ON {on}), "
+    )
     return (
         f"WITH matched AS ({matched}), {pruned}"
         f"timed AS (SELECT *, {dialect.epoch_ms('timestamp')} AS t FROM kept), "

@@ -20,8 +20,9 @@ from pathlib import Path
 import duckdb
 import pandas as pd
 
+from authviz.auth0.archive import DERIVED, derived_sql
 from authviz.auth0.schema import COLUMNS
-from authviz.detections.compile import DUCKDB, PY_REGEX_FUNCTION, findings_query
+from authviz.detections.compile import DUCKDB_EVENTS, PY_REGEX_FUNCTION, findings_query
 from authviz.detections.load import RuleError
 from authviz.detections.model import Rule, TenantSettings
 
@@ -115,7 +116,12 @@ class DetectionEngine:
         self._sources.append(f"SELECT * FROM {_identifier(name)}")
 
     def define_events(self, *, since: datetime | None = None, until: datetime | None = None) -> None:
-        """(Re)create the view ``events`` over every source, limited to ``since <= timestamp < until``."""
+        """(Re)create the view ``events`` over every source, limited to ``since <= timestamp < until``.
+
+        The view has the schema columns, ``data`` and the archive's derived columns
+        (:data:`authviz.auth0.archive.DERIVED`): read from an archive that stores them, computed
+        from ``raw`` otherwise (the same SQL the archive writer runs, so the same values).
+        """
         sources = self._sources or [self._empty_source()]  # no events (all rejected): no findings
         parts = []
         for source in sources:
@@ -134,7 +140,14 @@ class DetectionEngine:
             columns.append(raw)
             timestamp = "CAST(timestamp AS TIMESTAMPTZ) AS timestamp"
             columns = [timestamp if c == '"timestamp"' else c for c in columns]
-            parts.append(f"SELECT {', '.join(columns)}, {data} AS data FROM ({source})")
+            stored = [f'"{name}"' for name in DERIVED if name in names]  # text columns, as written
+            inner = f"SELECT {', '.join(columns + stored)}, {data} AS data FROM ({source})"
+            computed = [f'{derived_sql(name)} AS "{name}"' for name in DERIVED if name not in names]
+            derived = ", ".join(f'"{name}"' for name in DERIVED)
+            parts.append(
+                f"SELECT {', '.join(_q(c) for c in COLUMNS)}, data, {derived} FROM "
+                f"(SELECT *{', ' + ', '.join(computed) if computed else ''} FROM ({inner}))"
+            )
         where = []
         if since is not None:
             where.append(f"timestamp >= {_quote(since.isoformat())}::TIMESTAMPTZ")
@@ -188,9 +201,8 @@ class DetectionEngine:
                 report.needs_configuration.append((rule, missing))
                 continue
             try:
-                before = self._count_findings()
-                self.con.execute(self.insert_sql(rule, settings)).fetchall()
-                report.findings += self._count_findings() - before
+                # an INSERT answers the number of rows it added
+                report.findings += self.con.execute(self.insert_sql(rule, settings)).fetchall()[0][0]
                 report.ran.append(rule)
             except (RuleError, duckdb.Error) as error:
                 report.failed.append((rule, _sentence(rule, error)))
@@ -200,10 +212,7 @@ class DetectionEngine:
 
     def insert_sql(self, rule: Rule, settings: TenantSettings | None) -> str:
         """The ``INSERT INTO findings`` statement that runs ``rule``."""
-        return f"INSERT INTO findings {findings_query(rule, settings, DUCKDB)}"
-
-    def _count_findings(self) -> int:
-        return self.con.execute("SELECT count(*) FROM findings").fetchall()[0][0]
+        return f"INSERT INTO findings {findings_query(rule, settings, DUCKDB_EVENTS)}"
 
     # ---- results ---------------------------------------------------------------------------
     def findings(self) -> pd.DataFrame:
