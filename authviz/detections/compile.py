@@ -232,6 +232,7 @@ class Dialect:
 
     name = "sql"
     lambda_var = "_x"
+    materialized = ""  # how a CTE is marked to be computed once (where the engine can say it)
 
     def literal(self, text: str) -> str:
         return "'" + text.replace("'", "''") + "'"
@@ -353,6 +354,7 @@ class DuckDBDialect(Dialect):
 
     name = "duckdb"
     semi_join = "SEMI JOIN"
+    materialized = "MATERIALIZED "  # a CTE computed once, before what uses it (not inlined and reordered)
 
     def _path(self, path: tuple[str | None, ...]) -> str:
         return "$" + "".join("[*]" if key is None else '."' + key.replace('"', '\\"') + '"' for key in path)
@@ -406,6 +408,9 @@ class DuckDBDialect(Dialect):
     def distinct_in_window(self, expr: str, window: str) -> str:
         return f"count(DISTINCT {expr}) {window}"
 
+    def group_hash(self, exprs: list[str]) -> str:
+        return f"hash({', '.join(exprs)})"
+
     def id_list(self, ids: str, order: str) -> str:
         return f"list({ids} ORDER BY {order}, {ids})[1:{MAX_EVENT_IDS}]"
 
@@ -448,6 +453,7 @@ class SparkDialect(Dialect):
 
     name = "spark"
     semi_join = "LEFT SEMI JOIN"
+    materialized = ""
 
     def literal(self, text: str) -> str:
         return "'" + text.replace("\\", "\\\\").replace("'", "\\'") + "'"
@@ -497,6 +503,9 @@ class SparkDialect(Dialect):
 
     def distinct_in_window(self, expr: str, window: str) -> str:
         return f"size(collect_set({expr}) {window})"
+
+    def group_hash(self, exprs: list[str]) -> str:
+        return f"xxhash64({', '.join(exprs)})"
 
     def id_list(self, ids: str, order: str) -> str:
         return (
@@ -583,39 +592,33 @@ def correlation_query(rule: Rule, settings: TenantSettings | None, dialect: Dial
     running = f"OVER ({partition} ORDER BY t, event_id ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW)"
     measure = f"count(*) {back}" if spec.type == "event_count" else dialect.distinct_in_window("v", back)
     select_groups = ", ".join(group_columns) + ", " if group_columns else ""
-    # Exact pruning by fixed buckets of one timespan (b = floor(t / span)): only events whose
-    # buckets b-2..b+2 hold together a measure meeting the threshold are windowed. Invariant: a
-    # dropped event is in no triggering window, and no kept event's measure, cover or incident
-    # changes (a window [t - span, t] around or next to a dropped event lies in its five buckets, the
-    # measure only grows with more events, and an event between two events of one incident lies
-    # within two buckets of both their triggering windows).
-    keys = ", ".join([*group_columns, "b"])
-    if spec.type == "event_count":
-        counts, carried, near_measure = f"SELECT {keys}, count(*) AS n FROM bucketed GROUP BY {keys}", "n", "sum(n)"
-    else:
-        counts, carried, near_measure = f"SELECT DISTINCT {keys}, v FROM bucketed", "v", "count(DISTINCT v)"
-    shifted = " UNION ALL ".join(
-        f"SELECT {', '.join([*group_columns, f'b + {offset} AS b'])}, {carried} FROM counts"
-        for offset in (-2, -1, 0, 1, 2)
-    )
-    on = " AND ".join(f"m.{g} = e.{g}" for g in [*group_columns, "b"])
-    # First (cheaper, and enough for most groups): a window never holds more than its group's
-    # whole history, so a group whose total measure misses the threshold is dropped.
+    # Exact pruning, before the window passes (which sort every event kept). Invariant: a dropped
+    # event is in no triggering window, and no kept event's measure, cover or incident changes.
+    # 1. A window never holds more than its group's whole history: a group whose total measure
+    #    misses the threshold is dropped.
+    # 2. Fixed buckets of one timespan (b = floor(t / span)): an event is kept only if its buckets
+    #    b-2..b+2 together meet the threshold (a window [t - span, t] that holds or neighbours a
+    #    dropped event lies in those five buckets, and an event between two events of one incident
+    #    lies within two buckets of both their triggering windows).
+    # Groups are told apart by a 64-bit hash: two groups sharing one only keep more events (the
+    # measure over the union is at least each one's), never fewer; the windows use the values.
+    hashed = dialect.group_hash(group_columns) if group_columns else "0"
     total = {"event_count": "count(*)", "value_count": "count(DISTINCT v)", "temporal": "count(DISTINCT v)"}[spec.type]
-    if group_columns:
-        group_on = " AND ".join(f"m.{g} = e.{g}" for g in group_columns)
-        grouped = (
-            f"eligible AS (SELECT {', '.join(group_columns)} FROM matched GROUP BY {', '.join(group_columns)} "
-            f"HAVING {total} {symbol} {threshold}), "
-            f"grouped AS (SELECT m.* FROM matched AS m {dialect.semi_join} eligible AS e ON {group_on}), "
-        )
+    near_window = "OVER (PARTITION BY h ORDER BY b RANGE BETWEEN 2 PRECEDING AND 2 FOLLOWING)"
+    if spec.type == "event_count":
+        counts = "SELECT h, b, count(*) AS n FROM grouped GROUP BY h, b"
+        near_measure = f"sum(n) {near_window}"
     else:
-        grouped = "grouped AS (SELECT * FROM matched), "
+        counts = "SELECT DISTINCT h, b, v FROM grouped"
+        near_measure = dialect.distinct_in_window("v", near_window)
     pruned = (
-        f"{grouped}bucketed AS (SELECT *, floor({dialect.epoch_ms('timestamp')} / {span_ms}) AS b FROM grouped), "
+        f"hashed AS (SELECT *, {hashed} AS h, CAST(floor({dialect.epoch_ms('timestamp')} / {span_ms}) AS BIGINT) AS b "
+        f"FROM matched), "
+        f"eligible AS (SELECT h FROM hashed GROUP BY h HAVING {total} {symbol} {threshold}), "
+        f"grouped AS {dialect.materialized}(SELECT m.* FROM hashed AS m {dialect.semi_join} eligible AS e ON m.h = e.h), "
         f"counts AS ({counts}), "
-        f"near AS (SELECT {keys} FROM ({shifted}) AS s GROUP BY {keys} HAVING {near_measure} {symbol} {threshold}), "
-        f"kept AS (SELECT m.* FROM bucketed AS m {dialect.semi_join} near AS e ON {on}), "
+        f"near AS {dialect.materialized}(SELECT h, b FROM (SELECT h, b, {near_measure} AS s FROM counts) AS c WHERE s {symbol} {threshold}), "
+        f"kept AS (SELECT m.* FROM grouped AS m {dialect.semi_join} near AS e ON m.h = e.h AND m.b = e.b), "
     )
     return (
         f"WITH matched AS ({matched}), {pruned}"

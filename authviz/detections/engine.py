@@ -3,8 +3,8 @@
 The events relation (view ``events``) has the schema columns of :mod:`authviz.auth0.schema` and
 ``data``, the Auth0 log record as JSON (taken from a ``data`` column when the input has one,
 otherwise from ``raw`` by shape: ``raw.data`` for Log Streaming records, ``raw.detail.data`` for
-EventBridge, the record itself for Management API entries). Findings are written into the DuckDB
-table ``findings`` as each rule runs, so neither events nor findings need to fit in memory;
+EventBridge, the record itself for Management API entries). Findings are written into DuckDB (the
+view ``findings``) as each rule runs, so neither events nor findings need to fit in memory;
 :meth:`DetectionEngine.findings` hands them over as pandas.
 """
 
@@ -175,9 +175,18 @@ class DetectionEngine:
 
     # ---- rules -----------------------------------------------------------------------------
     def _create_findings(self) -> None:
+        # A finding row names its rule by id; title and level are kept once per rule (a rule may
+        # find millions of events: writing its title into each row cost more than finding them).
         self.con.execute(
-            "CREATE OR REPLACE TABLE findings (rule_id VARCHAR, title VARCHAR, level VARCHAR, "
+            "CREATE OR REPLACE TABLE finding_rows (rule_id VARCHAR, "
             '"group" JSON, count BIGINT, first TIMESTAMPTZ, last TIMESTAMPTZ, event_ids VARCHAR[])'
+        )
+        self.con.execute(
+            "CREATE OR REPLACE TABLE finding_rules (rule_id VARCHAR PRIMARY KEY, title VARCHAR, level VARCHAR)"
+        )
+        self.con.execute(
+            "CREATE OR REPLACE VIEW findings AS SELECT f.rule_id, r.title, r.level, f.\"group\", f.count, f.first, "
+            "f.last, f.event_ids FROM finding_rows AS f JOIN finding_rules AS r USING (rule_id)"
         )
 
     def run(
@@ -203,6 +212,9 @@ class DetectionEngine:
             try:
                 # an INSERT answers the number of rows it added
                 report.findings += self.con.execute(self.insert_sql(rule, settings)).fetchall()[0][0]
+                self.con.execute(
+                    "INSERT OR REPLACE INTO finding_rules VALUES (?, ?, ?)", [rule.id, rule.title, rule.level]
+                )
                 report.ran.append(rule)
             except (RuleError, duckdb.Error) as error:
                 report.failed.append((rule, _sentence(rule, error)))
@@ -211,8 +223,12 @@ class DetectionEngine:
         return report
 
     def insert_sql(self, rule: Rule, settings: TenantSettings | None) -> str:
-        """The ``INSERT INTO findings`` statement that runs ``rule``."""
-        return f"INSERT INTO findings {findings_query(rule, settings, DUCKDB_EVENTS)}"
+        """The statement that runs ``rule``, adding its findings to ``finding_rows`` (the view ``findings``
+        adds title and level)."""
+        columns = ", ".join(_q(c) for c in FINDING_COLUMNS if c not in ("title", "level"))
+        return (
+            f"INSERT INTO finding_rows SELECT {columns} FROM ({findings_query(rule, settings, DUCKDB_EVENTS)}) AS found"
+        )
 
     # ---- results ---------------------------------------------------------------------------
     def findings(self) -> pd.DataFrame:
