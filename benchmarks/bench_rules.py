@@ -1,22 +1,27 @@
-"""Benchmark: every packaged rule (built-in + Auth0 catalog) over a day-partitioned Parquet archive.
+"""Benchmark: every packaged rule plus the further catalog rules over a day-partitioned Parquet archive,
+the code on ``main`` over the archive layout it knew, against this code over the archive layout of
+:mod:`authviz.auth0.archive`, on the same events, interleaved in one run.
 
-    python benchmarks/bench_rules.py                    # 1M, then 10M events (a few minutes)
-    python benchmarks/bench_rules.py --events 100000000 # 100M, with a 2 GB DuckDB limit (long)
-    python benchmarks/bench_rules.py --compare 1000000  # built-in rules on DuckDB vs run_detections (pandas)
+    python benchmarks/bench_rules.py                     # 1M, then 10M events: old vs new (a few minutes)
+    python benchmarks/bench_rules.py --events 100000000  # 100M, new code, DuckDB limit 2 GB (long)
+    python benchmarks/bench_rules.py --compare 1000000   # built-in rules on DuckDB vs run_detections (pandas)
 
-The archive is generated with DuckDB (no JSON files): the schema columns plus ``raw``, a Log Streaming
-record whose ``data`` carries ``details`` for Management API (``sapi``) events, one directory per
-day (``date=YYYY-MM-DD/``), under ``benchmarks/out/`` (git-ignored), reused when present. 100M
-events are ten consecutive 30-day copies of the 10M archive (ids suffixed, times shifted), each
-day file rewritten by DuckDB: same mix, 300 days. Each run
-is a fresh process; it reports the rules' wall time (events read in place from Parquet, findings
-written to DuckDB) and its peak RSS.
+Archives are generated with DuckDB (no JSON files) under ``benchmarks/out/`` (git-ignored) and reused:
+``archive-N`` in the old layout (schema columns plus ``raw``, a Log Streaming record whose ``data``
+carries ``details``; one ``date=YYYY-MM-DD/part-0.parquet`` per day, rows in time order), and
+``archive-N-v2``, the same events rewritten by ``authviz.auth0.archive.copy_sql`` (derived columns,
+rows sorted by type and time, small row groups). 100M events are ten consecutive 30-day copies of
+the 10M archive (ids suffixed, times shifted). The old code is ``main`` exported with ``git archive``
+(``--baseline REF`` picks another commit). Each measurement is a fresh process: wall time of
+``DetectionEngine.run`` (events read in place, findings written to DuckDB), peak RSS, and the load
+average beside it. Target: <= 10 s for 10M events; 100M with a 2 GB DuckDB limit and peak RSS <= 3 GB.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import resource
 import shutil
 import subprocess
@@ -26,6 +31,10 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent
 OUT = ROOT / "out"
+#: The further catalog rules (packaged by the catalog work; loaded from here when they are not).
+MORE_RULES = ROOT.parent / "tests" / "fixtures" / "sigma" / "auth0-customer-detections-more"
+TARGET_10M_S = 10.0
+TARGET_RSS_MIB = 3 * 1024
 DAYS = 30
 #: Larger archives are whole copies of this one, shifted in time (see _replicate).
 BASE = 10_000_000
@@ -82,11 +91,8 @@ def generate(events: int, folder: Path) -> float:
     marker = folder / ".complete"
     if marker.exists() and marker.read_text() == str(events):
         return 0.0
-    base = OUT / f"archive-{BASE}"
-    if events > BASE and events % BASE == 0:
-        if not ((base / ".complete").exists() and (base / ".complete").read_text() == str(BASE)):
-            generate(BASE, base)
-        return _replicate(base, events // BASE, folder)
+    if events > BASE:
+        raise ValueError("archives above 10M events are copies of the 10M one (see archives())")
     shutil.rmtree(folder, ignore_errors=True)
     folder.parent.mkdir(parents=True, exist_ok=True)
     con = duckdb.connect()
@@ -136,16 +142,30 @@ def generate(events: int, folder: Path) -> float:
     return seconds
 
 
-def _replicate(base: Path, copies: int, folder: Path) -> float:
-    """``copies`` consecutive periods of the ``base`` archive: copy k has ids suffixed ``-k`` and
-    times shifted by k x 30 days (each day file rewritten by DuckDB into its new day directory)."""
+def _copy_plain(select: str, target: Path) -> str:
+    """The old layout's writer: the rows as they come, large row groups."""
+    return f"COPY ({select}) TO '{target}' (FORMAT parquet, COMPRESSION zstd, ROW_GROUP_SIZE 122880)"
+
+
+def _connect():
     import duckdb
 
-    shutil.rmtree(folder, ignore_errors=True)
-    folder.mkdir(parents=True)
     con = duckdb.connect()
     con.execute("SET memory_limit = '2GB'")
     con.execute("SET enable_progress_bar = false")
+    con.execute(f"SET temp_directory = '{OUT / 'tmp'}'")
+    return con
+
+
+def _replicate(base: Path, copies: int, folder: Path, layout: str) -> float:
+    """``copies`` consecutive periods of the ``base`` archive: copy k has ids suffixed ``-k`` and
+    times shifted by k x 30 days (each day file rewritten by DuckDB into its new day directory)."""
+    sys.path.insert(0, str(ROOT.parent))
+    from authviz.auth0.archive import DERIVED, copy_sql
+
+    shutil.rmtree(folder, ignore_errors=True)
+    folder.mkdir(parents=True)
+    con = _connect()
     started = time.perf_counter()
     for k in range(copies):
         for day_dir in sorted(base.glob("date=*")):
@@ -155,22 +175,88 @@ def _replicate(base: Path, copies: int, folder: Path) -> float:
             ]
             (folder / f"date={new_day}").mkdir(exist_ok=True)
             suffix = f"-{k}" if k else ""
-            con.execute(f"""
-            COPY (SELECT * REPLACE (event_id || '{suffix}' AS event_id,
-                                    timestamp + INTERVAL {k * DAYS} DAY AS timestamp)
-                  FROM read_parquet('{day_dir}/*.parquet'))
-            TO '{folder}/date={new_day}/part-0.parquet' (FORMAT parquet, COMPRESSION zstd, ROW_GROUP_SIZE 122880)
-            """)
+            select = (f"SELECT * EXCLUDE ({', '.join(DERIVED)}) " if layout == "v2" else "SELECT * ") + (
+                f"REPLACE (event_id || '{suffix}' AS event_id, timestamp + INTERVAL {k * DAYS} DAY AS timestamp) "
+                f"FROM read_parquet('{day_dir}/*.parquet')"
+            )
+            target = folder / f"date={new_day}" / "part-0.parquet"
+            con.execute(copy_sql(select, target) if layout == "v2" else _copy_plain(select, target))
     (folder / ".complete").write_text(str(copies * BASE))
     return time.perf_counter() - started
 
 
-def run(folder: Path, memory_limit: str | None) -> dict:
-    """One measurement, in this (fresh) process."""
+def relayout(old: Path, folder: Path) -> float:
+    """The events of the old-layout archive ``old`` rewritten in the archive layout (``copy_sql``)."""
     sys.path.insert(0, str(ROOT.parent))
-    from authviz.detections import DetectionEngine, TenantSettings, packaged_rules
+    from authviz.auth0.archive import copy_sql
+
+    marker = folder / ".complete"
+    if marker.exists() and marker.read_text() == (old / ".complete").read_text():
+        return 0.0
+    shutil.rmtree(folder, ignore_errors=True)
+    con = _connect()
+    started = time.perf_counter()
+    for day_dir in sorted(old.glob("date=*")):
+        (folder / day_dir.name).mkdir(parents=True, exist_ok=True)
+        con.execute(
+            copy_sql(f"SELECT * FROM read_parquet('{day_dir}/*.parquet')", folder / day_dir.name / "part-0.parquet")
+        )
+    marker.write_text((old / ".complete").read_text())
+    return time.perf_counter() - started
+
+
+def archives(events: int, with_old: bool) -> tuple[Path | None, Path, float]:
+    """(old-layout archive or None, new-layout archive, seconds spent generating) for ``events``."""
+    old, new = OUT / f"archive-{events}", OUT / f"archive-{events}-v2"
+    made = 0.0
+    if events > BASE and events % BASE == 0:
+        base_old, base_new = OUT / f"archive-{BASE}", OUT / f"archive-{BASE}-v2"
+        made += generate(BASE, base_old) + relayout(base_old, base_new)
+        if not _complete(new, events):
+            made += _replicate(base_new, events // BASE, new, "v2")
+        if with_old and not _complete(old, events):
+            made += _replicate(base_old, events // BASE, old, "old")
+        return (old if with_old else None), new, made
+    made += generate(events, old) + relayout(old, new)
+    return old, new, made
+
+
+def _complete(folder: Path, events: int) -> bool:
+    marker = folder / ".complete"
+    return marker.exists() and marker.read_text() == str(events)
+
+
+def baseline(ref: str) -> Path | None:
+    """``ref``'s ``authviz`` package exported under ``out/`` (the old code), or None without git."""
+    try:
+        sha = subprocess.run(
+            ["git", "-C", str(ROOT), "rev-parse", "--short", ref], check=True, capture_output=True, text=True
+        ).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return None
+    folder = OUT / f"baseline-{sha}"
+    if not (folder / "authviz").exists():
+        folder.mkdir(parents=True, exist_ok=True)
+        archive = subprocess.run(
+            ["git", "-C", str(ROOT.parent), "archive", "--format=tar", sha, "authviz"], check=True, capture_output=True
+        ).stdout
+        subprocess.run(["tar", "-x", "-C", str(folder)], input=archive, check=True)
+    return folder
+
+
+def load_average() -> str:
+    return " ".join(f"{x:.2f}" for x in os.getloadavg())
+
+
+def run(folder: Path, memory_limit: str | None) -> dict:
+    """One measurement, in this (fresh) process, with whichever ``authviz`` is first on the path."""
+    import authviz
+    from authviz.detections import DetectionEngine, TenantSettings, load_rules, packaged_rules
 
     rules = packaged_rules()
+    known = {rule.id for rule in rules.rules}
+    more = [rule for rule in load_rules([MORE_RULES]).rules if rule.id not in known]
+    all_rules = rules.rules + more
     settings = TenantSettings({k: (v,) for k, v in SETTINGS.items()})
     per_rule = {}
     with DetectionEngine(memory_limit=memory_limit, temp_directory=str(OUT / "tmp")) as engine:
@@ -184,20 +270,34 @@ def run(folder: Path, memory_limit: str | None) -> dict:
             per_rule[rule.title[:60]] = round(now - last[0], 3)
             last[0] = now
 
-        report = engine.run(rules.rules, settings, progress=tick)
+        report = engine.run(all_rules, settings, progress=tick)
         seconds = time.perf_counter() - started
         findings = report.findings
         failed = [message for _, message in report.failed]
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB -> MiB (Linux)
     return {
-        "rules": len(rules.rules),
+        "rules": len(all_rules),
         "ran": len(report.ran),
         "findings": findings,
         "seconds": round(seconds, 2),
         "peak_rss_mib": round(peak),
         "failed": failed,
         "slowest": sorted(per_rule.items(), key=lambda kv: -kv[1])[:5],
+        "code_path": str(Path(authviz.__file__).parent),
     }
+
+
+def measure(code: Path, folder: Path, memory_limit: str | None) -> dict:
+    """``run`` in a fresh process with ``code`` first on the path, the load average before and after."""
+    command = [sys.executable, __file__, "--child", str(folder)] + (
+        ["--memory-limit", memory_limit] if memory_limit else []
+    )
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(code), os.environ.get("PYTHONPATH", "")]).rstrip(os.pathsep))
+    before = load_average()
+    done = subprocess.run(command, check=False, capture_output=True, text=True, env=env)
+    if done.returncode != 0:
+        return {"error": (done.stderr.strip().splitlines() or ["failed"])[-1], "load": [before, load_average()]}
+    return {**json.loads(done.stdout), "load": [before, load_average()]}
 
 
 def compare(events: int) -> dict:
@@ -242,8 +342,11 @@ def main() -> int:
     parser.add_argument(
         "--events", type=int, action="append", help="archive size(s) (default 1M and 10M; 100M is --events 100000000)"
     )
+    parser.add_argument("--memory-limit", default=None, help="DuckDB memory limit (default: none up to 10M, 2GB above)")
+    parser.add_argument("--repeat", type=int, default=1, help="measurements of each code per size, interleaved")
+    parser.add_argument("--baseline", default="main", metavar="REF", help="git commit of the old code (default: main)")
     parser.add_argument(
-        "--memory-limit", default=None, help="DuckDB memory limit (default: none for 10M, 2GB for 100M)"
+        "--with-old", action="store_true", help="above 10M events, run the old code too (by default only up to 10M)"
     )
     parser.add_argument(
         "--compare", type=int, metavar="N", help="compare built-in rules with run_detections on N events"
@@ -256,27 +359,48 @@ def main() -> int:
     if args.compare:
         print(json.dumps(compare(args.compare), indent=2))
         return 0
+    new_code = ROOT.parent
     for events in args.events or [1_000_000, 10_000_000]:
-        folder = OUT / f"archive-{events}"
-        made = generate(events, folder)
-        size = sum(p.stat().st_size for p in folder.rglob("*.parquet")) / 2**30
-        limit = args.memory_limit or ("2GB" if events >= 100_000_000 else None)
-        command = [sys.executable, __file__, "--child", str(folder)] + (["--memory-limit", limit] if limit else [])
-        result = json.loads(subprocess.run(command, check=True, capture_output=True, text=True).stdout)
+        with_old = events <= BASE or args.with_old
+        old_archive, new_archive, made = archives(events, with_old)
+        old_code = baseline(args.baseline) if with_old else None
+        limit = args.memory_limit or ("2GB" if events > BASE else None)
+        rows = []
+        for attempt in range(args.repeat):
+            if old_code is not None and old_archive is not None:
+                rows.append({"code": f"old ({args.baseline}), old layout", **measure(old_code, old_archive, limit)})
+            rows.append({"code": "new, new layout", **measure(new_code, new_archive, limit)})
+        target = f"<= {TARGET_10M_S:.0f} s at 10M" if events <= BASE else f"peak RSS <= {TARGET_RSS_MIB} MiB"
         print(
             json.dumps(
                 {
                     "events": events,
                     "generated_s": round(made, 1),
-                    "archive_gib": round(size, 2),
+                    "archive_gib": {
+                        "old": _gib(old_archive) if old_archive is not None else None,
+                        "new": _gib(new_archive),
+                    },
                     "memory_limit": limit,
-                    **result,
+                    "target": target,
+                    "runs": rows,
                 },
                 indent=2,
             ),
             flush=True,
         )
+        for row in rows:
+            print(
+                f"{events:>11,} events  {row['code']:<30} {row.get('seconds', '-'):>8} s  "
+                f"peak RSS {row.get('peak_rss_mib', '-'):>6} MiB  findings {row.get('findings', '-'):>10}  "
+                f"load {row['load'][0]} -> {row['load'][1]}  {row.get('error', '')}",
+                flush=True,
+            )
+        print(f"target: {target}", flush=True)
     return 0
+
+
+def _gib(folder: Path) -> float:
+    return round(sum(p.stat().st_size for p in folder.rglob("*.parquet")) / 2**30, 2)
 
 
 if __name__ == "__main__":

@@ -587,7 +587,10 @@ def correlation_query(rule: Rule, settings: TenantSettings | None, dialect: Dial
     span_ms = span * 1000
     partition = "PARTITION BY " + ", ".join(group_columns) if group_columns else ""
     back = f"OVER ({partition} ORDER BY t RANGE BETWEEN {span_ms} PRECEDING AND CURRENT ROW)"
-    ahead = f"OVER ({partition} ORDER BY t RANGE BETWEEN CURRENT ROW AND {span_ms} FOLLOWING)"
+    # cov: a hit in [t, t + span]. The earliest hit at or after t, as a running minimum backwards in
+    # time (hits first among equal times, so each row sees its peers' hits): one pass, where a
+    # RANGE frame ahead cost ten times more.
+    ahead = f"OVER ({partition} ORDER BY t DESC, hit DESC ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW)"
     order = f"OVER ({partition} ORDER BY t, event_id)"
     running = f"OVER ({partition} ORDER BY t, event_id ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW)"
     measure = f"count(*) {back}" if spec.type == "event_count" else dialect.distinct_in_window("v", back)
@@ -604,6 +607,9 @@ def correlation_query(rule: Rule, settings: TenantSettings | None, dialect: Dial
     # measure over the union is at least each one's), never fewer; the windows use the values.
     hashed = dialect.group_hash(group_columns) if group_columns else "0"
     total = {"event_count": "count(*)", "value_count": "count(DISTINCT v)", "temporal": "count(DISTINCT v)"}[spec.type]
+    group_test = f"{total} {symbol} {threshold}"
+    if spec.type != "event_count" and (spec.op, spec.threshold) in (("gte", 2), ("gt", 1)):
+        group_test = "min(v) <> max(v)"  # two distinct values or more, without a distinct aggregate
     near_window = "OVER (PARTITION BY h ORDER BY b RANGE BETWEEN 2 PRECEDING AND 2 FOLLOWING)"
     if spec.type == "event_count":
         counts = "SELECT h, b, count(*) AS n FROM grouped GROUP BY h, b"
@@ -614,7 +620,7 @@ def correlation_query(rule: Rule, settings: TenantSettings | None, dialect: Dial
     pruned = (
         f"hashed AS (SELECT *, {hashed} AS h, CAST(floor({dialect.epoch_ms('timestamp')} / {span_ms}) AS BIGINT) AS b "
         f"FROM matched), "
-        f"eligible AS (SELECT h FROM hashed GROUP BY h HAVING {total} {symbol} {threshold}), "
+        f"eligible AS (SELECT h FROM hashed GROUP BY h HAVING {group_test}), "
         f"grouped AS {dialect.materialized}(SELECT m.* FROM hashed AS m {dialect.semi_join} eligible AS e ON m.h = e.h), "
         f"counts AS ({counts}), "
         f"near AS {dialect.materialized}(SELECT h, b FROM (SELECT h, b, {near_measure} AS s FROM counts) AS c WHERE s {symbol} {threshold}), "
@@ -624,7 +630,8 @@ def correlation_query(rule: Rule, settings: TenantSettings | None, dialect: Dial
         f"WITH matched AS ({matched}), {pruned}"
         f"timed AS (SELECT *, {dialect.epoch_ms('timestamp')} AS t FROM kept), "
         f"measured AS (SELECT *, CASE WHEN {measure} {symbol} {threshold} THEN 1 ELSE 0 END AS hit FROM timed), "
-        f"covered AS (SELECT *, max(hit) {ahead} AS cov FROM measured), "
+        f"ahead AS (SELECT *, min(CASE WHEN hit = 1 THEN t END) {ahead} AS next_hit FROM measured), "
+        f"covered AS (SELECT *, CASE WHEN next_hit <= t + {span_ms} THEN 1 ELSE 0 END AS cov FROM ahead), "
         f"marked AS (SELECT *, CASE WHEN cov = 1 AND (lag(cov) {order} IS NULL OR lag(cov) {order} = 0 "
         f"OR t - lag(t) {order} > {span_ms}) THEN 1 ELSE 0 END AS opens FROM covered), "
         f"numbered AS (SELECT *, sum(opens) {running} AS incident FROM marked) "

@@ -17,12 +17,13 @@ WITH logins AS (
            coalesce(nullif(user_name, ''), nullif(email, ''), nullif(user_id, '')) AS u
     FROM {events}
     WHERE category = 'login_success' AND latitude IS NOT NULL AND longitude IS NOT NULL
-), movers AS (
-    -- exact pruning: a hop needs two different places, so users seen at one place never hop
-    SELECT u FROM logins WHERE u IS NOT NULL GROUP BY u HAVING min(latitude) <> max(latitude)
+), movers AS MATERIALIZED (
+    -- exact pruning: a hop needs two different places, so users seen at one place never hop (users
+    -- told apart by a 64-bit hash: two sharing one are kept if either moved, never dropped)
+    SELECT hash(u) AS hu FROM logins WHERE u IS NOT NULL GROUP BY hu HAVING min(latitude) <> max(latitude)
         OR min(longitude) <> max(longitude)
 ), keyed AS (
-    SELECT * FROM logins SEMI JOIN movers USING (u)
+    SELECT * FROM logins WHERE u IS NOT NULL AND hash(u) IN (SELECT hu FROM movers)
 ), paired AS (
     SELECT *, lag(latitude) OVER w AS lat0, lag(longitude) OVER w AS lon0,
            lag(timestamp) OVER w AS t0, row_number() OVER w AS position
