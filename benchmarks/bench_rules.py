@@ -142,11 +142,6 @@ def generate(events: int, folder: Path) -> float:
     return seconds
 
 
-def _copy_plain(select: str, target: Path) -> str:
-    """The old layout's writer: the rows as they come, large row groups."""
-    return f"COPY ({select}) TO '{target}' (FORMAT parquet, COMPRESSION zstd, ROW_GROUP_SIZE 122880)"
-
-
 def _connect():
     import duckdb
 
@@ -161,7 +156,7 @@ def _replicate(base: Path, copies: int, folder: Path, layout: str) -> float:
     """``copies`` consecutive periods of the ``base`` archive: copy k has ids suffixed ``-k`` and
     times shifted by k x 30 days (each day file rewritten by DuckDB into its new day directory)."""
     sys.path.insert(0, str(ROOT.parent))
-    from authviz.auth0.archive import DERIVED, copy_sql
+    from authviz.auth0.archive import ROW_GROUP_ROWS
 
     shutil.rmtree(folder, ignore_errors=True)
     folder.mkdir(parents=True)
@@ -175,12 +170,15 @@ def _replicate(base: Path, copies: int, folder: Path, layout: str) -> float:
             ]
             (folder / f"date={new_day}").mkdir(exist_ok=True)
             suffix = f"-{k}" if k else ""
-            select = (f"SELECT * EXCLUDE ({', '.join(DERIVED)}) " if layout == "v2" else "SELECT * ") + (
-                f"REPLACE (event_id || '{suffix}' AS event_id, timestamp + INTERVAL {k * DAYS} DAY AS timestamp) "
+            select = (
+                f"SELECT * REPLACE (event_id || '{suffix}' AS event_id, timestamp + INTERVAL {k * DAYS} DAY AS timestamp) "
                 f"FROM read_parquet('{day_dir}/*.parquet')"
             )
             target = folder / f"date={new_day}" / "part-0.parquet"
-            con.execute(copy_sql(select, target) if layout == "v2" else _copy_plain(select, target))
+            # The derived columns do not depend on id or time, and a common shift and suffix keep
+            # the base file's order (fixed-width ids): each file is copied as it is, in order.
+            rows = ROW_GROUP_ROWS if layout == "v2" else 122880
+            con.execute(f"COPY ({select}) TO '{target}' (FORMAT parquet, COMPRESSION zstd, ROW_GROUP_SIZE {rows})")
     (folder / ".complete").write_text(str(copies * BASE))
     return time.perf_counter() - started
 
