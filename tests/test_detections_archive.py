@@ -56,7 +56,14 @@ def _findings(inputs: list[Path]) -> list[tuple]:
     try:
         assert not report.failed, report.failed
         return sorted(
-            (f["rule_id"], json.dumps(f["group"], sort_keys=True), f["count"], f["first"], f["last"], tuple(f["event_ids"]))
+            (
+                f["rule_id"],
+                json.dumps(f["group"], sort_keys=True),
+                f["count"],
+                f["first"],
+                f["last"],
+                tuple(f["event_ids"]),
+            )
             for f in engine.iter_findings()
         )
     finally:
@@ -97,14 +104,21 @@ def test_the_new_layout_stores_derived_columns_as_readers_compute_them_and_sorts
     files = sorted(inputs["new archive"].rglob("*.parquet")) + [inputs["converted"]]
     con = duckdb.connect()
     for path in files:
-        names = [row[0] for row in con.execute(f"DESCRIBE SELECT * FROM read_parquet('{path}', hive_partitioning = false)").fetchall()]
+        names = [
+            row[0]
+            for row in con.execute(
+                f"DESCRIBE SELECT * FROM read_parquet('{path}', hive_partitioning = false)"
+            ).fetchall()
+        ]
         assert names == list(COLUMNS) + list(DERIVED)
         differing = con.execute(
             f"SELECT count(*) FROM (SELECT {', '.join(DERIVED)} FROM read_parquet('{path}', hive_partitioning = false) "
             f"EXCEPT ALL SELECT {derived_select()} FROM read_parquet('{path}', hive_partitioning = false))"
         ).fetchall()[0][0]
         assert differing == 0, path
-        keys = con.execute(f"SELECT {', '.join(SORT_KEY)} FROM read_parquet('{path}', hive_partitioning = false)").fetchall()
+        keys = con.execute(
+            f"SELECT {', '.join(SORT_KEY)} FROM read_parquet('{path}', hive_partitioning = false)"
+        ).fetchall()
         assert keys == sorted(keys, key=lambda k: tuple((v is None, v) for v in k)), path
         groups = pq.ParquetFile(path).metadata
         assert all(groups.row_group(i).num_rows <= ROW_GROUP_ROWS for i in range(groups.num_row_groups))
@@ -122,9 +136,9 @@ def test_a_rare_type_is_read_from_few_row_groups(tmp_path, monkeypatch):
     PartitionWriter(out).write(frame)
     engine, _, report = run_rules([out], gather_rules([]), SETTINGS)
     try:
-        plan = engine.con.execute(
-            "EXPLAIN ANALYZE SELECT count(*) FROM events WHERE type_key = 'sapi'"
-        ).fetchall()[0][1]
+        plan = engine.con.execute("EXPLAIN ANALYZE SELECT count(*) FROM events WHERE type_key = 'sapi'").fetchall()[0][
+            1
+        ]
     finally:
         engine.close()
     scanned = [line for line in plan.splitlines() if "Row Groups Scanned" in line]

@@ -185,7 +185,7 @@ class DetectionEngine:
             "CREATE OR REPLACE TABLE finding_rules (rule_id VARCHAR PRIMARY KEY, title VARCHAR, level VARCHAR)"
         )
         self.con.execute(
-            "CREATE OR REPLACE VIEW findings AS SELECT f.rule_id, r.title, r.level, f.\"group\", f.count, f.first, "
+            'CREATE OR REPLACE VIEW findings AS SELECT f.rule_id, r.title, r.level, f."group", f.count, f.first, '
             "f.last, f.event_ids FROM finding_rows AS f JOIN finding_rules AS r USING (rule_id)"
         )
 
