@@ -233,6 +233,7 @@ class Dialect:
     name = "sql"
     lambda_var = "_x"
     materialized = ""  # how a CTE is marked to be computed once (where the engine can say it)
+    inlined = ""  # how a CTE is marked to be recomputed where it is used
 
     def literal(self, text: str) -> str:
         return "'" + text.replace("'", "''") + "'"
@@ -355,6 +356,9 @@ class DuckDBDialect(Dialect):
     name = "duckdb"
     semi_join = "SEMI JOIN"
     materialized = "MATERIALIZED "  # a CTE computed once, before what uses it (not inlined and reordered)
+    # a CTE recomputed where it is used: the matched events are read again rather than held (the
+    # group test reads only the group and value columns; measured faster over 10M events)
+    inlined = "NOT MATERIALIZED "
 
     def _path(self, path: tuple[str | None, ...]) -> str:
         return "$" + "".join("[*]" if key is None else '."' + key.replace('"', '\\"') + '"' for key in path)
@@ -618,7 +622,7 @@ def correlation_query(rule: Rule, settings: TenantSettings | None, dialect: Dial
         counts = "SELECT DISTINCT h, b, v FROM grouped"
         near_measure = dialect.distinct_in_window("v", near_window)
     pruned = (
-        f"hashed AS (SELECT *, {hashed} AS h, CAST(floor({dialect.epoch_ms('timestamp')} / {span_ms}) AS BIGINT) AS b "
+        f"hashed AS {dialect.inlined}(SELECT *, {hashed} AS h, CAST(floor({dialect.epoch_ms('timestamp')} / {span_ms}) AS BIGINT) AS b "
         f"FROM matched), "
         f"eligible AS (SELECT h FROM hashed GROUP BY h HAVING {group_test}), "
         f"grouped AS {dialect.materialized}(SELECT m.* FROM hashed AS m {dialect.semi_join} eligible AS e ON m.h = e.h), "
@@ -627,7 +631,7 @@ def correlation_query(rule: Rule, settings: TenantSettings | None, dialect: Dial
         f"kept AS (SELECT m.* FROM grouped AS m {dialect.semi_join} near AS e ON m.h = e.h AND m.b = e.b), "
     )
     return (
-        f"WITH matched AS ({matched}), {pruned}"
+        f"WITH matched AS {dialect.inlined}({matched}), {pruned}"
         f"timed AS (SELECT *, {dialect.epoch_ms('timestamp')} AS t FROM kept), "
         f"measured AS (SELECT *, CASE WHEN {measure} {symbol} {threshold} THEN 1 ELSE 0 END AS hit FROM timed), "
         f"ahead AS (SELECT *, min(CASE WHEN hit = 1 THEN t END) {ahead} AS next_hit FROM measured), "
