@@ -12,7 +12,7 @@ from authviz.detections.model import Rule
 #: consecutive successful logins of one user more than 500 km apart implying more than 1000 km/h
 #: (great circle, zero time = infinite speed); chains of hops (A -> B -> A) form one finding.
 IMPOSSIBLE_TRAVEL_SQL = """
-WITH logins AS (
+WITH logins AS NOT MATERIALIZED (  -- read again where used, not held: faster over millions of logins
     SELECT event_id, timestamp, latitude, longitude,
            coalesce(nullif(user_name, ''), nullif(email, ''), nullif(user_id, '')) AS u
     FROM {events}
