@@ -45,6 +45,8 @@ BF = "Update Brute-force settings"
 BPD = "Update Breached Password Detection settings"
 SIT = "Update Suspicious IP Throttling settings"
 BOT = "Create or update the anomaly detection captcha"
+REUSED = "Unsuccessful Refresh Token exchange, reused refresh token detected"
+INVITE = "Create tenant invitations for a given client"
 
 
 def cases() -> dict[str, tuple[list[dict], list[dict]]]:
@@ -288,5 +290,45 @@ def cases() -> dict[str, tuple[list[dict], list[dict]]]:
         "466073e8-7171-11f0-858f-723487b9527c": (
             [ev("s", hostname="acme.eu.auth0.com"), ev("fepft", hostname="ACME.eu.auth0.com")],
             [ev("s", hostname="login.acme.example"), ev("sapi", hostname="acme.eu.auth0.com")],
+        ),
+        # refresh-token reuse: every reuse per user per day; other refresh-token failures are not reuse
+        "a7b2e75c-7171-11f0-aa28-723487b9527c": (
+            [
+                ev("ferrt", REUSED, user_id="auth0|victim-1", at="2025-03-01T10:00:00.000Z"),
+                ev("ferrt", REUSED, user_id="auth0|victim-1", at="2025-03-01T18:30:00.000Z"),
+                ev("ferrt", REUSED, user_id="auth0|victim-2"),
+            ],
+            [
+                ev("ferrt", "Unsuccessful Refresh Token exchange, invalid refresh token", user_id="auth0|victim-1"),
+                ev("sertft", REUSED, user_id="auth0|victim-1"),
+                ev("ferrt", REUSED),  # no user to group by: the catalog counts per data.user_id
+            ],
+        ),
+        # sign-ups with disposable e-mail domains, per IP and hour (the domain compared without case)
+        "e92605d8-716d-11f0-b2ae-723487b9527c": (
+            [
+                ev("ss", user_name="x1@mailinator.com", ip="198.51.100.7"),
+                ev("ss", user_name="x2@YOPMAIL.com", ip="198.51.100.7"),
+                ev("ss", user_name="y@getnada.com", ip="198.51.100.8"),
+            ],
+            [
+                ev("ss", user_name="x@notmailinator.com", ip="198.51.100.7"),
+                ev("ss", user_name="x@mailinator.com.example.org", ip="198.51.100.7"),
+                ev("fs", user_name="x3@mailinator.com", ip="198.51.100.7"),
+            ],
+        ),
+        # tenant takeover: owner invitations and deletions of owners by the Management API
+        "711501ce-716e-11f0-8b6e-723487b9527c": (
+            [
+                sapi(INVITE, request={"owners": ["mallory@gmail.com"], "roles": ["owner"]}),
+                sapi("Delete tenant member", request={"roles": ["owner"]}),
+                sapi("Delete tenant member", request={"roles": ["editor - users", "owner"]}),
+            ],
+            [
+                sapi(INVITE, request={"owners": ["new.hire@acme.example"], "roles": ["editor - users"]}),
+                sapi("Delete tenant member", request={}),
+                sapi("Update tenant member", request={"roles": ["owner"]}),
+                ev("fapi", INVITE, details={"request": {"body": {"roles": ["owner"]}}}),
+            ],
         ),
     }

@@ -33,12 +33,23 @@ def ids(records):
 
 def test_every_catalog_file_loads_with_provenance_and_licence():
     files = sorted(CATALOG_DIR.glob("*.yml"))
-    assert len(files) == 27
+    assert len(files) == 30
     assert not CATALOG.problems
     assert {rule.source.split("/")[-1] for rule in CATALOG} == {f.name for f in files}
     assert "Apache License" in (CATALOG_DIR / "LICENSE").read_text()
     assert "15f263fbaf11b47a3363739cb89e3ea71a3b9c57" in (CATALOG_DIR / "PROVENANCE.md").read_text()
     assert all(rule.origin == "catalog" and rule.title and rule.level for rule in CATALOG)
+
+
+def test_catalog_files_are_copied_unchanged():
+    fixtures = Path(__file__).resolve().parent / "fixtures" / "sigma"
+    copies = {
+        p.name: p
+        for folder in ("auth0-customer-detections", "auth0-customer-detections-more")
+        for p in (fixtures / folder).glob("*.yml")
+    }
+    for packaged in CATALOG_DIR.glob("*.yml"):
+        assert packaged.read_bytes() == copies[packaged.name].read_bytes(), packaged.name
 
 
 def test_every_catalog_rule_has_cases():

@@ -116,7 +116,7 @@ def test_detect_reads_an_archive_directory(tmp_path, capsys):
 def test_rules_list_and_check(rules_dir, tmp_path, capsys):
     assert main(["rules", "list"]) == 0
     out, _ = capsys.readouterr()
-    assert len(out.splitlines()) == 1 + 35
+    assert len(out.splitlines()) == 1 + 38
     assert "[needs {your-tenant-url}]" in out
     assert main(["rules", "list", "--json", "--rules", str(rules_dir)]) == 0
     out, err = capsys.readouterr()
@@ -125,7 +125,7 @@ def test_rules_list_and_check(rules_dir, tmp_path, capsys):
     assert "broken.yml" in err
     assert main(["rules", "check"]) == 0
     out, _ = capsys.readouterr()
-    assert out.count("ok ") == 31 and out.count("needs ") == 4
+    assert out.count("ok ") == 34 and out.count("needs ") == 4
     assert main(["rules", "check", str(rules_dir)]) == 1
     out, _ = capsys.readouterr()
     assert "invalid" in out and "broken.yml" in out and "ok       12345678" in out
