@@ -119,7 +119,9 @@ def load_rule_text(text: str, source: str, *, origin: str = "user") -> RuleSet:
     except SigmaError as error:
         return _problem(source, f"is not valid Sigma: {_sigma_message(error)}")
     except RuleError as error:
-        return _problem(source, str(error))
+        text = str(error)  # names the file already, or is about the file
+        text = text if text.startswith(source) else f"{source}: {text}"
+        return RuleSet(problems=[RuleProblem(source, f"{text.rstrip('.')}.")])
 
 
 def load_settings(path: str | Path) -> TenantSettings:
@@ -268,8 +270,21 @@ def _correlation_rule(correlation: SigmaCorrelationRule, counted: tuple[Rule, ..
     condition = correlation.condition
     op = condition.op.name.lower() if isinstance(condition.op, SigmaCorrelationConditionOperator) else str(condition.op)
     kind = correlation.type.name.lower()
-    if kind not in ("event_count", "value_count", "temporal"):
-        raise RuleError(f"{source}: correlation type {kind!r} is not supported (event_count, value_count, temporal)")
+    if kind not in ("event_count", "value_count", "temporal", "temporal_ordered"):
+        raise RuleError(
+            f"{source}: correlation type {kind!r} is not supported (event_count, value_count, temporal, "
+            "temporal_ordered)"
+        )
+    threshold = float(condition.count)
+    if kind == "temporal_ordered":
+        # every rule, in order: Sigma's default condition (gte: the number of rules) and its spellings
+        every = (op == "gte" and threshold in (1, len(counted))) or (op == "gt" and threshold == len(counted) - 1)
+        if not every:
+            raise RuleError(
+                f"{source}: a temporal_ordered correlation fires when all of its {len(counted)} rules matched in "
+                f"order; condition {op}: {condition.count:g} is not supported"
+            )
+        op, threshold = "gte", float(len(counted))
     field = condition.fieldref
     if isinstance(field, list):
         if len(field) != 1:
@@ -283,7 +298,7 @@ def _correlation_rule(correlation: SigmaCorrelationRule, counted: tuple[Rule, ..
         group_by=tuple(correlation.group_by or ()),
         timespan=timedelta(seconds=correlation.timespan.seconds),
         op=op,
-        threshold=float(condition.count),
+        threshold=threshold,
         field=field if kind == "value_count" else None,
     )
     placeholders = frozenset().union(*(rule.placeholders for rule in counted))
