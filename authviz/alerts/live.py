@@ -510,7 +510,9 @@ class LiveDetector:
                 if any(v is None for v in group):
                     continue  # not counted, as in the batch engine
                 value = (
-                    k if plan.state.type == "temporal" else (row[at[plan.value_column]] if plan.value_column else None)
+                    k
+                    if plan.state.type in ("temporal", "temporal_ordered")
+                    else (row[at[plan.value_column]] if plan.value_column else None)
                 )
                 crossing = plan.state.add(group, t, event_id, value)
                 alert = self._on_crossing(plan, crossing) if crossing is not None else None
@@ -572,7 +574,8 @@ class LiveDetector:
         elif spec.type == "value_count":
             measure = f"{crossing.measure} {_FIELD_WORDS.get(spec.field or '', 'distinct ' + str(spec.field))}, {known.count} events"
         else:
-            measure = f"{crossing.measure} of {len(spec.rules)} rules, {known.count} events"
+            in_order = " in order" if spec.type == "temporal_ordered" else ""
+            measure = f"{crossing.measure} of {len(spec.rules)} rules{in_order}, {known.count} events"
         return self._maybe_alert(rule, crossing.group, known, measure)
 
     def _maybe_alert(self, rule: Rule, group: tuple, incident: _Incident, measure: str) -> Alert | None:
