@@ -460,6 +460,8 @@ def feature_cases() -> dict[str, tuple[list[dict], list[dict]]]:
                 ev("s", ip="2001:db8::1::2"),
                 ev("s", ip="not an address"),
                 ev("s", ip="198.51.101.7"),
+                ev("s", ip="198.51.99.300"),  # not an address (read as numbers, 198.51.100.44)
+                ev("s", ip="198.51.100.07"),  # a leading zero: not an address for Python's ipaddress
                 ev("s", ip="203.0.113.5", details={"forwarded": ["2001:db8:ab::1", "198.51.100.7"]}),
             ],
         ),

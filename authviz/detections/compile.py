@@ -402,7 +402,7 @@ class DuckDBDialect(Dialect):
     def ipv4(self, expr: str) -> str:
         parts = [f"TRY_CAST(split_part({expr}, '.', {i}) AS BIGINT)" for i in range(1, 5)]
         return (
-            f"(CASE WHEN regexp_full_match({expr}, '\\d{{1,3}}(\\.\\d{{1,3}}){{3}}') THEN "
+            f"(CASE WHEN regexp_full_match({expr}, '{_OCTET}(\\.{_OCTET}){{3}}') THEN "
             f"{parts[0]} * 16777216 + {parts[1]} * 65536 + {parts[2]} * 256 + {parts[3]} END)"
         )
 
@@ -476,7 +476,7 @@ class SparkDialect(Dialect):
     def ipv4(self, expr: str) -> str:
         parts = [f"TRY_CAST(split({expr}, '\\\\.')[{i}] AS BIGINT)" for i in range(4)]
         return (
-            f"(CASE WHEN {expr} RLIKE '^\\\\d{{1,3}}(\\\\.\\\\d{{1,3}}){{3}}$' THEN "
+            f"(CASE WHEN {expr} RLIKE '^{_OCTET_SPARK}(\\\\.{_OCTET_SPARK}){{3}}$' THEN "
             f"{parts[0]} * 16777216 + {parts[1]} * 65536 + {parts[2]} * 256 + {parts[3]} END)"
         )
 
@@ -516,6 +516,9 @@ SPARK = SparkDialect()
 PY_REGEX_FUNCTION = "authviz_regexp"
 
 
+#: One IPv4 octet as Python's ``ipaddress`` reads it: 0-255, no leading zero.
+_OCTET = "(25[0-5]|2[0-4]\\d|1\\d\\d|[1-9]?\\d)"
+_OCTET_SPARK = _OCTET.replace("\\", "\\\\")  # in a Spark string literal, backslashes are escaped
 #: IPv6 text, lowercase: eight groups, or groups around one ``::`` (at most seven: checked apart).
 _IPV6_FULL = "([0-9a-f]{1,4}:){7}[0-9a-f]{1,4}"
 _IPV6_SHORT = "(([0-9a-f]{1,4}:)*[0-9a-f]{1,4})?::(([0-9a-f]{1,4}:)*[0-9a-f]{1,4})?"
