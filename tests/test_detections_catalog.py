@@ -142,3 +142,14 @@ def test_python_matcher_agrees_with_duckdb_on_every_catalog_case():
                 tree = rule_tree(base, SETTINGS)
                 by_python = {e["event_id"] for e in events if matches(tree, e)}
                 assert by_python == by_sql, base.title
+
+
+def test_a_reused_refresh_token_raises_one_live_alert_not_two():
+    # the catalog's refresh-token rule selects the built-in rule's events: live alerts leave it out
+    from authviz.alerts import LiveDetector
+
+    firing, _ = CASES["a7b2e75c-7171-11f0-aa28-723487b9527c"]
+    alerts = LiveDetector().feed(read_logs(firing).frame)
+    assert {a.detection for a in alerts} == {"refresh_token_reuse"}
+    assert "a7b2e75c-7171-11f0-aa28-723487b9527c" not in {a.rule_id for a in alerts}
+    assert {i for a in alerts for i in a.evidence_ids} == ids(firing)

@@ -97,6 +97,8 @@ HUNTING_RULES: dict[str, str] = {
     "number (shared_phone_enrollment)",
     "bad8fcc0-716e-11f0-b852-723487b9527c": "selects every Guardian enrollment; live alerts count users per device "
     "(shared_guardian_enrollment)",
+    "a7b2e75c-7171-11f0-aa28-723487b9527c": "selects the same reused-refresh-token events as the built-in refresh "
+    "token reuse rule, which alerts on each of them (high)",
 }
 
 #: catalog rule id -> the live rule (its ``name``) that alerts on what the catalog rule's query aggregates
@@ -105,6 +107,7 @@ LIVE_FORM_OF: dict[str, str] = {
     "74a1ddea-7172-11f0-ace0-723487b9527c": "sms_bombing",
     "25b35d32-716b-11f0-a54e-723487b9527c": "shared_phone_enrollment",
     "bad8fcc0-716e-11f0-b852-723487b9527c": "shared_guardian_enrollment",
+    "a7b2e75c-7171-11f0-aa28-723487b9527c": "refresh_token_reuse",
 }
 
 
