@@ -336,33 +336,64 @@ def _frames_from_path(
                 return _frames_from_path(path, collector, source_shape, progress, use_duckdb=False)
         bar = _progress_bar(path.stat().st_size, enabled=progress)
         frames: list[pd.DataFrame] = []
+
+        def readinto(view: memoryview) -> int:
+            try:
+                return stream.readinto(view)
+            except (OSError, EOFError, zlib.error) as error:
+                raise LogInputError(
+                    f"{str(path)!r} looks gzip-compressed but cannot be decompressed: {error}"
+                ) from None
+
+        position = 0
         try:
-            carry, number, position = head, 1, 0
-            while True:
-                more = read(CHUNK_BYTES)
-                block = carry + more
-                at_end = not more
-                cut = len(block) if at_end else block.rfind(b"\n") + 1
-                if cut == 0 and not at_end:  # a line longer than a chunk: keep reading
-                    carry = block
-                    continue
-                if cut:
-                    frames.extend(
-                        _read_lines(
-                            block, collector, source_shape=source_shape, progress=False, first_number=number, limit=cut
-                        )
+            for block, cut, number in _line_chunks(head, readinto):
+                frames.extend(
+                    _read_lines(
+                        block, collector, source_shape=source_shape, progress=False, first_number=number, limit=cut
                     )
-                    number += block.count(b"\n", 0, cut)
-                carry = block[cut:]
+                )
                 if bar is not None:
                     bar.update(raw_file.tell() - position)
                     position = raw_file.tell()
-                if at_end:
-                    break
         finally:
             if bar is not None:
                 bar.close()
         return frames
+
+
+def _line_chunks(head: bytes, readinto) -> Iterator[tuple[bytearray, int, int]]:
+    """``(buffer, cut, first line number)`` per run of whole lines of a stream: its lines are
+    ``buffer[:cut]``, about :data:`CHUNK_BYTES` at a time, the first of them numbered
+    ``first line number``. ``head`` is the stream's start, already read; ``readinto`` fills a
+    memoryview from the rest and returns the bytes it wrote (0 at the end).
+
+    One buffer is filled again for every run (the partial line at its end moved to its start):
+    the buffer is valid only until the next run is asked for, so nothing may keep a reference
+    into it (the columnar reader and :func:`_line_array` copy what they keep). A line longer
+    than the buffer doubles it.
+    """
+    buffer = bytearray(max(2 * CHUNK_BYTES, len(head) + CHUNK_BYTES))
+    buffer[: len(head)] = head
+    filled, number, at_end = len(head), 1, False
+    while not at_end:
+        with memoryview(buffer) as view:
+            while filled < len(buffer):
+                wrote = readinto(view[filled:])
+                if not wrote:
+                    at_end = True
+                    break
+                filled += wrote
+        cut = filled if at_end else buffer.rfind(b"\n", 0, filled) + 1
+        if cut == 0 and not at_end:  # a line longer than the buffer: grow it, keep reading
+            buffer = buffer + bytearray(len(buffer))
+            continue
+        if cut:
+            yield buffer, cut, number
+            number += buffer.count(b"\n", 0, cut)
+        rest = filled - cut
+        buffer[:rest] = buffer[cut:filled]
+        filled = rest
 
 
 class _Misaligned(Exception):
