@@ -27,8 +27,9 @@ import gzip
 import sys
 import zlib
 from collections.abc import Iterable, Iterator, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 import pandas as pd
@@ -347,12 +348,15 @@ def _frames_from_path(
 
         position = 0
         try:
-            for block, cut, number in _line_chunks(head, readinto):
-                frames.extend(
-                    _read_lines(
-                        block, collector, source_shape=source_shape, progress=False, first_number=number, limit=cut
+            for block, cut, number, prepared in _prefetched(_line_chunks(head, readinto), source_shape):
+                if prepared is not None:
+                    frames.append(_prepared_frame(prepared, block, collector, source_shape))
+                else:  # not an ordinary run: the general path, block by block
+                    frames.extend(
+                        _read_lines(
+                            block, collector, source_shape=source_shape, progress=False, first_number=number, limit=cut
+                        )
                     )
-                )
                 if bar is not None:
                     bar.update(raw_file.tell() - position)
                     position = raw_file.tell()
@@ -368,12 +372,15 @@ def _line_chunks(head: bytes, readinto) -> Iterator[tuple[bytearray, int, int]]:
     ``first line number``. ``head`` is the stream's start, already read; ``readinto`` fills a
     memoryview from the rest and returns the bytes it wrote (0 at the end).
 
-    One buffer is filled again for every run (the partial line at its end moved to its start):
-    the buffer is valid only until the next run is asked for, so nothing may keep a reference
-    into it (the columnar reader and :func:`_line_array` copy what they keep). A line longer
-    than the buffer doubles it.
+    Two buffers take turns (the partial line at the end of one moved to the start of the
+    other), so a run stays valid while the next one is read, and only until the one after that
+    is asked for: nothing may keep a reference into a buffer (the columnar reader and
+    :func:`_line_array` copy what they keep). A line longer than a buffer doubles it.
     """
-    buffer = bytearray(max(2 * CHUNK_BYTES, len(head) + CHUNK_BYTES))
+    size = max(CHUNK_BYTES, len(head))
+    buffers = [bytearray(size), bytearray(size)]
+    turn = 0
+    buffer = buffers[turn]
     buffer[: len(head)] = head
     filled, number, at_end = len(head), 1, False
     while not at_end:
@@ -386,14 +393,86 @@ def _line_chunks(head: bytes, readinto) -> Iterator[tuple[bytearray, int, int]]:
                 filled += wrote
         cut = filled if at_end else buffer.rfind(b"\n", 0, filled) + 1
         if cut == 0 and not at_end:  # a line longer than the buffer: grow it, keep reading
-            buffer = buffer + bytearray(len(buffer))
+            buffer = buffers[turn] = buffer + bytearray(len(buffer))
             continue
         if cut:
             yield buffer, cut, number
             number += buffer.count(b"\n", 0, cut)
         rest = filled - cut
-        buffer[:rest] = buffer[cut:filled]
-        filled = rest
+        turn = 1 - turn
+        if len(buffers[turn]) < len(buffer):
+            buffers[turn] = bytearray(len(buffer))
+        buffers[turn][:rest] = buffer[cut:filled]
+        buffer, filled = buffers[turn], rest
+
+
+class _Prepared(NamedTuple):
+    """A run of lines the columnar reader took whole: what :func:`_prepared_frame` needs."""
+
+    starts: np.ndarray
+    ends: np.ndarray
+    numbers: np.ndarray
+    columns: dict[str, pa.Array]
+    raw: pa.Array
+
+
+def _prepare(block: bytearray, cut: int, number: int, source_shape: str | None) -> _Prepared | None:
+    """The columnar reading of the lines ``block[:cut]`` (numbered from ``number``) when the run
+    is ordinary: every line framed ``{...}``, the first one of a log shape, the reader taking
+    them all in one piece, valid UTF-8. ``None`` otherwise: the caller then reads the run by the
+    general path (:func:`_read_lines`), which splits, retries and goes per record as needed;
+    both give the same frame (a run taken here goes through :func:`_columns_frame` as a block
+    of the general path does). Pure with respect to the collector: safe in another thread.
+    """
+    if source_shape not in (None, "log_stream", "management_api", "eventbridge"):
+        return None
+    starts, ends, numbers = _line_bounds(block, cut)
+    if len(starts) == 0 or int(ends[-1] - starts[0]) > CHUNK_BYTES:
+        return None
+    buffer = np.frombuffer(block, dtype=np.uint8, count=cut)
+    if not ((buffer[starts] == 0x7B) & (buffer[ends - 1] == 0x7D)).all():
+        return None
+    shape = _sniff(block, int(starts[0]), int(ends[0]), source_shape)
+    table = _columnar(block, int(starts[0]), int(ends[-1]), len(starts), shape)
+    if table is None:
+        return None
+    raw = _line_array(block, starts, ends)
+    if raw is None:
+        return None
+    numbers += number - 1
+    return _Prepared(starts, ends, numbers, _schema_columns(table), raw)
+
+
+def _prepared_frame(
+    prepared: _Prepared, block: bytearray, collector: Collector, source_shape: str | None
+) -> pd.DataFrame:
+    starts, ends, numbers, columns, raw = prepared
+    return _columns_frame(
+        columns, raw, np.ones(len(starts), dtype=bool), block, starts, ends, numbers, collector, source_shape
+    )
+
+
+def _prefetched(
+    runs: Iterator[tuple[bytearray, int, int]], source_shape: str | None
+) -> Iterator[tuple[bytearray, int, int, _Prepared | None]]:
+    """``runs``, each with its :func:`_prepare`, read and prepared one run ahead in a worker
+    thread while the caller builds the frame of the current one (pyarrow's reader and compute
+    functions release the GIL): the two cores work on two runs at once. At most one run is
+    ahead, which :func:`_line_chunks`' two buffers allow.
+    """
+
+    def following() -> tuple[bytearray, int, int, _Prepared | None] | None:
+        run = next(runs, None)
+        if run is None:
+            return None
+        block, cut, number = run
+        return block, cut, number, _prepare(block, cut, number, source_shape)
+
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="authviz-read") as worker:
+        pending = worker.submit(following)
+        while (item := pending.result()) is not None:
+            pending = worker.submit(following)
+            yield item
 
 
 class _Misaligned(Exception):
@@ -873,16 +952,22 @@ def _table_to_frame(
 
     ``None`` when the block's text is not valid UTF-8 (the caller splits it).
     """
-    n = table.num_rows
-    read = _flat_columns(table)
-    col = {
-        path: read[path] if path in read and read[path].type == kind_ else pa.nulls(n, kind_)
-        for path, kind_ in _PATH_TYPES.items()
-    }
     raw = _line_array(data, starts, ends)
     if raw is None:
         return None
-    return _columns_frame(col, raw, np.ones(n, dtype=bool), data, starts, ends, numbers, collector, source_shape)
+    col = _schema_columns(table)
+    return _columns_frame(col, raw, np.ones(len(raw), dtype=bool), data, starts, ends, numbers, collector, source_shape)
+
+
+def _schema_columns(table: pa.Table) -> dict[str, pa.Array]:
+    """Every :data:`LINE_SCHEMA` path of the columnar reader's ``table`` (all-null where the
+    shape's schema did not read it)."""
+    n = table.num_rows
+    read = _flat_columns(table)
+    return {
+        path: read[path] if path in read and read[path].type == kind_ else pa.nulls(n, kind_)
+        for path, kind_ in _PATH_TYPES.items()
+    }
 
 
 def _columns_frame(
