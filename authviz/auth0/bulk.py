@@ -366,11 +366,10 @@ def _frames_from_path(
         return frames
 
 
-def _line_chunks(head: bytes, readinto) -> Iterator[tuple[bytearray, int, int]]:
-    """``(buffer, cut, first line number)`` per run of whole lines of a stream: its lines are
-    ``buffer[:cut]``, about :data:`CHUNK_BYTES` at a time, the first of them numbered
-    ``first line number``. ``head`` is the stream's start, already read; ``readinto`` fills a
-    memoryview from the rest and returns the bytes it wrote (0 at the end).
+def _line_chunks(head: bytes, readinto) -> Iterator[tuple[bytearray, int]]:
+    """``(buffer, cut)`` per run of whole lines of a stream: its lines are ``buffer[:cut]``,
+    about :data:`CHUNK_BYTES` at a time. ``head`` is the stream's start, already read;
+    ``readinto`` fills a memoryview from the rest and returns the bytes it wrote (0 at the end).
 
     Two buffers take turns (the partial line at the end of one moved to the start of the
     other), so a run stays valid while the next one is read, and only until the one after that
@@ -382,7 +381,7 @@ def _line_chunks(head: bytes, readinto) -> Iterator[tuple[bytearray, int, int]]:
     turn = 0
     buffer = buffers[turn]
     buffer[: len(head)] = head
-    filled, number, at_end = len(head), 1, False
+    filled, at_end = len(head), False
     while not at_end:
         with memoryview(buffer) as view:
             while filled < len(buffer):
@@ -396,8 +395,7 @@ def _line_chunks(head: bytes, readinto) -> Iterator[tuple[bytearray, int, int]]:
             buffer = buffers[turn] = buffer + bytearray(len(buffer))
             continue
         if cut:
-            yield buffer, cut, number
-            number += buffer.count(b"\n", 0, cut)
+            yield buffer, cut
         rest = filled - cut
         turn = 1 - turn
         if len(buffers[turn]) < len(buffer):
@@ -416,7 +414,9 @@ class _Prepared(NamedTuple):
     raw: pa.Array
 
 
-def _prepare(block: bytearray, cut: int, number: int, source_shape: str | None) -> _Prepared | None:
+def _prepare(
+    block: bytearray, starts: np.ndarray, ends: np.ndarray, numbers: np.ndarray, source_shape: str | None
+) -> _Prepared | None:
     """The columnar reading of the lines ``block[:cut]`` (numbered from ``number``) when the run
     is ordinary: every line framed ``{...}``, the first one of a log shape, the reader taking
     them all in one piece, valid UTF-8. ``None`` otherwise: the caller then reads the run by the
@@ -426,10 +426,9 @@ def _prepare(block: bytearray, cut: int, number: int, source_shape: str | None) 
     """
     if source_shape not in (None, "log_stream", "management_api", "eventbridge"):
         return None
-    starts, ends, numbers = _line_bounds(block, cut)
     if len(starts) == 0 or int(ends[-1] - starts[0]) > CHUNK_BYTES:
         return None
-    buffer = np.frombuffer(block, dtype=np.uint8, count=cut)
+    buffer = np.frombuffer(block, dtype=np.uint8)
     if not ((buffer[starts] == 0x7B) & (buffer[ends - 1] == 0x7D)).all():
         return None
     shape = _sniff(block, int(starts[0]), int(ends[0]), source_shape)
@@ -439,7 +438,6 @@ def _prepare(block: bytearray, cut: int, number: int, source_shape: str | None) 
     raw = _line_array(block, starts, ends)
     if raw is None:
         return None
-    numbers += number - 1
     return _Prepared(starts, ends, numbers, _schema_columns(table), raw)
 
 
@@ -453,20 +451,25 @@ def _prepared_frame(
 
 
 def _prefetched(
-    runs: Iterator[tuple[bytearray, int, int]], source_shape: str | None
+    runs: Iterator[tuple[bytearray, int]], source_shape: str | None
 ) -> Iterator[tuple[bytearray, int, int, _Prepared | None]]:
-    """``runs``, each with its :func:`_prepare`, read and prepared one run ahead in a worker
-    thread while the caller builds the frame of the current one (pyarrow's reader and compute
-    functions release the GIL): the two cores work on two runs at once. At most one run is
-    ahead, which :func:`_line_chunks`' two buffers allow.
+    """``(buffer, cut, first line number, prepared)`` per run of ``runs``
+    (:func:`_line_chunks`), with its :func:`_prepare`, read and prepared one run ahead in a
+    worker thread while the caller builds the frame of the current one (pyarrow's reader and
+    compute functions release the GIL): the two cores work on two runs at once. At most one
+    run is ahead, which :func:`_line_chunks`' two buffers allow.
     """
+    number = 1
 
     def following() -> tuple[bytearray, int, int, _Prepared | None] | None:
+        nonlocal number
         run = next(runs, None)
         if run is None:
             return None
-        block, cut, number = run
-        return block, cut, number, _prepare(block, cut, number, source_shape)
+        block, cut = run
+        starts, ends, numbers, newlines = _counted_line_bounds(block, cut)
+        first, number = number, number + newlines
+        return block, cut, first, _prepare(block, starts, ends, numbers + (first - 1), source_shape)
 
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="authviz-read") as worker:
         pending = worker.submit(following)
@@ -735,6 +738,12 @@ def _newlines(data: bytes, limit: int) -> Iterator[int]:
 def _line_bounds(data: bytes, limit: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Start, end (exclusive, without ``\\r``) and 1-based number of every non-blank line of
     ``data[:limit]``."""
+    starts, ends, numbers, _ = _counted_line_bounds(data, limit)
+    return starts, ends, numbers
+
+
+def _counted_line_bounds(data: bytes, limit: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, int]:
+    """:func:`_line_bounds`, and how many ``\\n`` ``data[:limit]`` holds."""
     buffer = np.frombuffer(data, dtype=np.uint8)[:limit]
     newlines = np.fromiter(_newlines(data, limit), dtype=np.int64)
     starts = np.concatenate(([0], newlines + 1)).astype(np.int64)
@@ -754,7 +763,7 @@ def _line_bounds(data: bytes, limit: int) -> tuple[np.ndarray, np.ndarray, np.nd
     for index in maybe_blank:
         if not data[starts[index] : ends[index]].strip():
             keep[index] = False
-    return starts[keep], ends[keep], numbers[keep]
+    return starts[keep], ends[keep], numbers[keep], len(newlines)
 
 
 def _read_lines(
