@@ -366,7 +366,7 @@ def _frames_from_path(
         return frames
 
 
-def _line_chunks(head: bytes, readinto) -> Iterator[tuple[bytearray, int]]:
+def _line_chunks(head: bytes, readinto) -> Iterator[tuple[bytes | bytearray, int]]:
     """``(buffer, cut)`` per run of whole lines of a stream: its lines are ``buffer[:cut]``,
     about :data:`CHUNK_BYTES` at a time. ``head`` is the stream's start, already read;
     ``readinto`` fills a memoryview from the rest and returns the bytes it wrote (0 at the end).
@@ -376,8 +376,15 @@ def _line_chunks(head: bytes, readinto) -> Iterator[tuple[bytearray, int]]:
     is asked for: nothing may keep a reference into a buffer (the columnar reader and
     :func:`_line_array` copy what they keep). A line longer than a buffer doubles it.
     """
-    size = max(CHUNK_BYTES, len(head))
-    buffers = [bytearray(size), bytearray(size)]
+    if len(head) < CHUNK_BYTES:  # usually the whole input: then it is the one run, uncopied
+        probe = bytearray(_LINE_ROOM)
+        wrote = readinto(memoryview(probe))
+        if not wrote:
+            if head:
+                yield head, len(head)
+            return
+        head = head + probe[:wrote]
+    buffers = [bytearray(max(len(head), CHUNK_BYTES)), bytearray(0)]
     turn = 0
     buffer = buffers[turn]
     buffer[: len(head)] = head
@@ -404,6 +411,11 @@ def _line_chunks(head: bytes, readinto) -> Iterator[tuple[bytearray, int]]:
         buffer, filled = buffers[turn], rest
 
 
+#: Bytes :func:`_line_chunks` asks for after a head shorter than a chunk, to see whether the
+#: input goes on.
+_LINE_ROOM = 64 * 1024
+
+
 class _Prepared(NamedTuple):
     """A run of lines the columnar reader took whole: what :func:`_prepared_frame` needs."""
 
@@ -415,7 +427,7 @@ class _Prepared(NamedTuple):
 
 
 def _prepare(
-    block: bytearray, starts: np.ndarray, ends: np.ndarray, numbers: np.ndarray, source_shape: str | None
+    block: bytes | bytearray, starts: np.ndarray, ends: np.ndarray, numbers: np.ndarray, source_shape: str | None
 ) -> _Prepared | None:
     """The columnar reading of the lines ``block[:cut]`` (numbered from ``number``) when the run
     is ordinary: every line framed ``{...}``, the first one of a log shape, the reader taking
@@ -442,7 +454,7 @@ def _prepare(
 
 
 def _prepared_frame(
-    prepared: _Prepared, block: bytearray, collector: Collector, source_shape: str | None
+    prepared: _Prepared, block: bytes | bytearray, collector: Collector, source_shape: str | None
 ) -> pd.DataFrame:
     starts, ends, numbers, columns, raw = prepared
     return _columns_frame(
@@ -451,8 +463,8 @@ def _prepared_frame(
 
 
 def _prefetched(
-    runs: Iterator[tuple[bytearray, int]], source_shape: str | None
-) -> Iterator[tuple[bytearray, int, int, _Prepared | None]]:
+    runs: Iterator[tuple[bytes | bytearray, int]], source_shape: str | None
+) -> Iterator[tuple[bytes | bytearray, int, int, _Prepared | None]]:
     """``(buffer, cut, first line number, prepared)`` per run of ``runs``
     (:func:`_line_chunks`), with its :func:`_prepare`, read and prepared one run ahead in a
     worker thread while the caller builds the frame of the current one (pyarrow's reader and
@@ -461,7 +473,7 @@ def _prefetched(
     """
     number = 1
 
-    def following() -> tuple[bytearray, int, int, _Prepared | None] | None:
+    def following() -> tuple[bytes | bytearray, int, int, _Prepared | None] | None:
         nonlocal number
         run = next(runs, None)
         if run is None:
