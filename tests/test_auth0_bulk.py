@@ -339,6 +339,22 @@ def test_file_runs_forced_the_general_way_give_the_same_result(tmp_path, monkeyp
     assert forced.rejects == fast.rejects and forced.duplicates == fast.duplicates
 
 
+def test_file_run_with_invalid_utf8_in_a_skipped_field_goes_the_general_way(tmp_path, monkeypatch):
+    monkeypatch.setattr(bulk, "CHUNK_BYTES", 1500)
+    good = [stream_record(f"id{i}") for i in range(30)]
+    bad = b'{"log_id": "b", "data": {"date": "2024-05-01T00:00:00Z", "type": "s", "details": "\xff"}}\n'
+    body = lines(*good[:15]) + bad + lines(*good[15:])
+    path = tmp_path / "utf8.jsonl"
+    path.write_bytes(body)
+    got = read_logs(path)
+    assert got.frame["event_id"].tolist() == [f"id{i}" for i in range(30)]
+    (reject,) = got.rejects
+    assert reject.position == 16 and reject.reason.startswith("record 16: not valid UTF-8 text")
+    whole = read_logs(body)
+    pd.testing.assert_frame_equal(got.frame, whole.frame)
+    assert got.rejects == whole.rejects
+
+
 def test_file_errors_in_the_read_ahead_reach_the_caller(tmp_path, monkeypatch):
     monkeypatch.setattr(bulk, "CHUNK_BYTES", 1500)
     body, _ = _mixed_file_body()

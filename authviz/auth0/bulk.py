@@ -349,8 +349,9 @@ def _frames_from_path(
         position = 0
         try:
             for block, cut, number, prepared in _prefetched(_line_chunks(head, readinto), source_shape):
-                if prepared is not None:
-                    frames.append(_prepared_frame(prepared, block, collector, source_shape))
+                frame = None if prepared is None else _prepared_frame(prepared, block, collector, source_shape)
+                if frame is not None:
+                    frames.append(frame)
                 else:  # not an ordinary run: the general path, block by block
                     frames.extend(
                         _read_lines(
@@ -423,18 +424,18 @@ class _Prepared(NamedTuple):
     ends: np.ndarray
     numbers: np.ndarray
     columns: dict[str, pa.Array]
-    raw: pa.Array
 
 
 def _prepare(
     block: bytes | bytearray, starts: np.ndarray, ends: np.ndarray, numbers: np.ndarray, source_shape: str | None
 ) -> _Prepared | None:
-    """The columnar reading of the lines ``block[:cut]`` (numbered from ``number``) when the run
-    is ordinary: every line framed ``{...}``, the first one of a log shape, the reader taking
-    them all in one piece, valid UTF-8. ``None`` otherwise: the caller then reads the run by the
-    general path (:func:`_read_lines`), which splits, retries and goes per record as needed;
-    both give the same frame (a run taken here goes through :func:`_columns_frame` as a block
-    of the general path does). Pure with respect to the collector: safe in another thread.
+    """The columnar reading of a run of lines (``starts``, ``ends``, ``numbers`` from
+    :func:`_line_bounds`) when the run is ordinary: every line framed ``{...}``, the first one
+    of a log shape, the reader taking them all in one piece. ``None`` otherwise: the caller
+    then reads the run by the general path (:func:`_read_lines`), which splits, retries and
+    goes per record as needed; both give the same frame (a run taken here goes through
+    :func:`_columns_frame` as a block of the general path does). Pure with respect to the
+    collector: safe in another thread.
     """
     if source_shape not in (None, "log_stream", "management_api", "eventbridge"):
         return None
@@ -447,16 +448,19 @@ def _prepare(
     table = _columnar(block, int(starts[0]), int(ends[-1]), len(starts), shape)
     if table is None:
         return None
-    raw = _line_array(block, starts, ends)
-    if raw is None:
-        return None
-    return _Prepared(starts, ends, numbers, _schema_columns(table), raw)
+    return _Prepared(starts, ends, numbers, _schema_columns(table))
 
 
 def _prepared_frame(
     prepared: _Prepared, block: bytes | bytearray, collector: Collector, source_shape: str | None
-) -> pd.DataFrame:
-    starts, ends, numbers, columns, raw = prepared
+) -> pd.DataFrame | None:
+    """The frame of a prepared run; ``None`` when its text is not valid UTF-8 (the caller then
+    takes the general path). ``raw`` is cut here, in the caller's thread, which the reading
+    ahead of the next run otherwise leaves the less busy of the two."""
+    starts, ends, numbers, columns = prepared
+    raw = _line_array(block, starts, ends)
+    if raw is None:
+        return None
     return _columns_frame(
         columns, raw, np.ones(len(starts), dtype=bool), block, starts, ends, numbers, collector, source_shape
     )
