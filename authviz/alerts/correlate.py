@@ -41,6 +41,17 @@ def _holds(op: str, measure: float, threshold: float) -> bool:
     }[op]
 
 
+def _ordered_prefix(events: list[tuple[int, str, Hashable]]) -> int:
+    """How many of the rules 0, 1, 2, ... matched in that order, each strictly later than the one
+    before, among ``events`` (sorted by time; ``value`` is the rule's index). Taking each rule's
+    earliest match after the previous one is optimal, so one pass decides."""
+    need, after = 0, None
+    for t_ns, _, rule in events:
+        if rule == need and (after is None or t_ns > after):
+            need, after = need + 1, t_ns
+    return need
+
+
 @dataclass
 class _Group:
     """One group's recent matching events, sorted by time: (t_ns, event_id, value)."""
@@ -92,6 +103,8 @@ class CorrelationState:
     def _measure(self, events: list[tuple[int, str, Hashable]]) -> int:
         if self.type == "event_count":
             return len(events)
+        if self.type == "temporal_ordered":
+            return _ordered_prefix(events)
         return len({value for _, _, value in events if value is not None})
 
     def add(self, group: tuple, t_ns: int, event_id: str, value: Hashable | None = None) -> Crossing | None:

@@ -97,6 +97,8 @@ HUNTING_RULES: dict[str, str] = {
     "number (shared_phone_enrollment)",
     "bad8fcc0-716e-11f0-b852-723487b9527c": "selects every Guardian enrollment; live alerts count users per device "
     "(shared_guardian_enrollment)",
+    "a7b2e75c-7171-11f0-aa28-723487b9527c": "selects the same reused-refresh-token events as the built-in refresh "
+    "token reuse rule, which alerts on each of them (high)",
 }
 
 #: catalog rule id -> the live rule (its ``name``) that alerts on what the catalog rule's query aggregates
@@ -105,6 +107,7 @@ LIVE_FORM_OF: dict[str, str] = {
     "74a1ddea-7172-11f0-ace0-723487b9527c": "sms_bombing",
     "25b35d32-716b-11f0-a54e-723487b9527c": "shared_phone_enrollment",
     "bad8fcc0-716e-11f0-b852-723487b9527c": "shared_guardian_enrollment",
+    "a7b2e75c-7171-11f0-aa28-723487b9527c": "refresh_token_reuse",
 }
 
 
@@ -510,7 +513,9 @@ class LiveDetector:
                 if any(v is None for v in group):
                     continue  # not counted, as in the batch engine
                 value = (
-                    k if plan.state.type == "temporal" else (row[at[plan.value_column]] if plan.value_column else None)
+                    k
+                    if plan.state.type in ("temporal", "temporal_ordered")
+                    else (row[at[plan.value_column]] if plan.value_column else None)
                 )
                 crossing = plan.state.add(group, t, event_id, value)
                 alert = self._on_crossing(plan, crossing) if crossing is not None else None
@@ -572,7 +577,8 @@ class LiveDetector:
         elif spec.type == "value_count":
             measure = f"{crossing.measure} {_FIELD_WORDS.get(spec.field or '', 'distinct ' + str(spec.field))}, {known.count} events"
         else:
-            measure = f"{crossing.measure} of {len(spec.rules)} rules, {known.count} events"
+            in_order = " in order" if spec.type == "temporal_ordered" else ""
+            measure = f"{crossing.measure} of {len(spec.rules)} rules{in_order}, {known.count} events"
         return self._maybe_alert(rule, crossing.group, known, measure)
 
     def _maybe_alert(self, rule: Rule, group: tuple, incident: _Incident, measure: str) -> Alert | None:

@@ -12,6 +12,7 @@ The rule model (stable; the live engine builds on it)::
     rule.detection       # pySigma SigmaRule (parsed detection) for a Sigma event rule
     rule.correlation     # Correlation(type, rules, group_by, timespan, op, threshold, field)
     rule.placeholders    # {"your-tenant-url", ...}; rule.missing(settings) -> unset ones
+    settings_template(rules.rules)                 # YAML to fill in: the unset placeholders, explained
     rule_tree(rule, settings)                      # engine-neutral condition (And/Or/Not/Test)
     matches(rule_tree(rule, settings), event)      # one event (AuthEvent or schema mapping), in Python
 
@@ -48,6 +49,7 @@ from authviz.detections.load import (
     load_rules,
     load_settings,
     packaged_rules,
+    settings_template,
 )
 from authviz.detections.model import LEVELS, Correlation, Rule, RuleProblem, RuleSet, TenantSettings
 
@@ -81,5 +83,6 @@ __all__ = [
     "packaged_rules",
     "parse_field",
     "rule_tree",
+    "settings_template",
     "spark_sql",
 ]

@@ -15,7 +15,7 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-from authviz.detections.compile import _ONE, _STAR, DERIVED_FIELDS, And, Const, Field, Node, Not, Or, Test
+from authviz.detections.compile import _ONE, _STAR, DERIVED_FIELDS, And, Const, Field, Node, Not, Or, Test, ipv6_hex
 
 
 def matches(node: Node, event: Any) -> bool:
@@ -175,6 +175,10 @@ def _predicate(test: Test, text: str | None, keyword: bool = False) -> bool | No
         except ValueError:
             return None
         return low <= int(address) <= high
+    if kind == "cidr6":
+        low, high = value
+        expanded = ipv6_hex(text)
+        return None if expanded is None else low <= expanded <= high
     raise ValueError(f"test {kind!r} is not supported")
 
 
