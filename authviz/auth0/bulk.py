@@ -26,7 +26,7 @@ from __future__ import annotations
 import gzip
 import sys
 import zlib
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -956,12 +956,16 @@ def _nonempty(values: pa.Array) -> pa.Array:
     return pc.and_(pc.is_valid(values), pc.not_equal(pc.fill_null(values, ""), ""))
 
 
-def _coalesce_nonempty(*arrays: pa.Array) -> pa.Array:
-    """The first non-null, non-empty value across ``arrays`` (null when none is)."""
-    out = pa.nulls(len(arrays[0]), arrays[0].type)
-    for values in reversed(arrays):
-        out = pc.if_else(_nonempty(values), values, out)
-    return out
+def _coalesce_nonempty(*arrays: pa.Array | Callable[[], pa.Array]) -> pa.Array:
+    """The first non-null, non-empty value across ``arrays`` (null when none is). An item may be
+    a function giving the array, called only when the arrays before it leave a row empty."""
+    first = arrays[0]() if callable(arrays[0]) else arrays[0]
+    filled = _nonempty(first)
+    if filled.true_count == len(first):  # the usual case: the first array has every value
+        return first
+    if len(arrays) == 1:
+        return pc.if_else(filled, first, pa.nulls(len(first), first.type))
+    return pc.if_else(filled, first, _coalesce_nonempty(*arrays[1:]))
 
 
 def _table_to_frame(
@@ -1056,7 +1060,7 @@ def _columns_frame(
     columns["tenant"] = _coalesce_nonempty(
         pick("tenant_name"),
         pick("tenant"),
-        _mapped_text(columns["hostname"], tenant_from_hostname),
+        lambda: _mapped_text(columns["hostname"], tenant_from_hostname),
     )
     source = pc.if_else(eventbridge, "eventbridge", pc.if_else(log_stream, "log_stream", "management_api"))
     frame = _columns_to_frame(columns, source, raw, numbers)
@@ -1113,7 +1117,9 @@ def _mapped_text(values: pa.Array, mapper) -> pa.Array:
 
 def _columns_to_frame(columns: dict[str, Any], source: pa.Array, raw: pa.Array, numbers: np.ndarray) -> pd.DataFrame:
     type_code = columns["type"]
-    description = pc.coalesce(columns["description"], _mapped_text(type_code, describe_type))
+    description = columns["description"]
+    if description.null_count:  # the type's description where the record has none
+        description = pc.coalesce(description, _mapped_text(type_code, describe_type))
     user_name = columns["user_name"]
     email = pc.if_else(
         pc.fill_null(pc.match_substring(user_name, "@"), False), user_name, pa.nulls(len(user_name), _TEXT)
