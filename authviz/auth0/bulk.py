@@ -16,9 +16,15 @@ Invariants:
   that both paths give the same frame, rejects and duplicate count.
 - pyarrow never sees a line that is not framed ``{...}`` (it crashes on a leading ``null``).
 - Rows keep the order of the input; positions are 1-based line numbers.
-- Memory: a JSON-lines file is read :data:`CHUNK_BYTES` at a time, so the peak is about the
-  size of its text (kept once, as ``raw``) plus two chunks; bytes given in memory, JSON arrays
-  and single documents are held whole while they are read.
+- Memory: a JSON-lines file is read :data:`CHUNK_BYTES` at a time into two buffers that take
+  turns (:func:`_line_chunks`), so the peak is about the size of its text (kept once, as
+  ``raw``) plus two chunks; bytes given in memory, JSON arrays and single documents are held
+  whole while they are read.
+- Files on the pyarrow engine are read one run ahead (:func:`_prefetched`): a worker thread
+  reads and parses the next run while the caller's thread turns the current one into rows. A
+  run the worker cannot take whole (:func:`_prepare`: a line not framed ``{...}``, a refusal by
+  the reader, invalid UTF-8) goes the general path above, in the caller's thread; only the
+  caller's thread touches the collector, so rejects and their order are as without the worker.
 """
 
 from __future__ import annotations
