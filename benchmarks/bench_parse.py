@@ -192,6 +192,8 @@ def measure(method: str, path: Path) -> dict[str, object]:
 
     base_rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     load_before = os.getloadavg()[0]
+    before = resource.getrusage(resource.RUSAGE_SELF)
+    cpu_before = before.ru_utime + before.ru_stime
     began = time.perf_counter()
     if method in ("authviz", "authviz_baseline"):
         result = auth0.read_logs(path)
@@ -217,7 +219,8 @@ def measure(method: str, path: Path) -> dict[str, object]:
     else:
         raise SystemExit(f"unknown method {method!r}")
     seconds = time.perf_counter() - began
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    peak = usage.ru_maxrss
     return {
         "method": method,
         "events": events,
@@ -227,6 +230,7 @@ def measure(method: str, path: Path) -> dict[str, object]:
         "rss_before_mb": round(base_rss / 1024),
         "authviz_from": str(Path(auth0.__file__).parents[2]),
         "load": f"{load_before:.1f}-{os.getloadavg()[0]:.1f}",
+        "cpu_s": round(usage.ru_utime + usage.ru_stime - cpu_before, 2),
     }
 
 
@@ -290,7 +294,7 @@ def main(argv: list[str] | None = None) -> int:
             results.append(result)
             print(
                 f"{method:>16}: {result['events']:>9,} events in {result['seconds']:>8.2f} s = "
-                f"{result['events_per_s']:>9,} events/s, peak RSS {result['peak_rss_mb']:>6,} MB "
+                f"{result['events_per_s']:>9,} events/s, CPU {result['cpu_s']:>7.2f} s, peak RSS {result['peak_rss_mb']:>6,} MB "
                 f"(after imports {result['rss_before_mb']} MB), load average {result['load']}, from {result['authviz_from']}",
                 flush=True,
             )
