@@ -32,6 +32,7 @@ import json
 import os
 import random
 import resource
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -301,6 +302,16 @@ def main(argv: list[str] | None = None) -> int:
         speeds: dict[str, int] = {}
         for result in results:  # the best run of each method
             speeds[result["method"]] = max(speeds.get(result["method"], 0), result["events_per_s"])
+        if args.rounds > 1:
+            for method in repeated:
+                runs = sorted(r["seconds"] for r in results if r["method"] == method)
+                cpu = sorted(r["cpu_s"] for r in results if r["method"] == method)
+                if runs:
+                    print(
+                        f"{method}: {len(runs)} runs, median {statistics.median(runs):.2f} s "
+                        f"(best {runs[0]:.2f}, worst {runs[-1]:.2f}), median CPU {statistics.median(cpu):.2f} s"
+                    )
+            print("ratios below use the best run of each method")
         for mine in ("authviz", "authviz_duckdb", "authviz_baseline"):
             for other in ("json_normalize", "orjson_loads", "json_loads"):
                 if mine in speeds and other in speeds:
