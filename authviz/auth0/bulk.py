@@ -354,7 +354,8 @@ def _frames_from_path(
 
         position = 0
         try:
-            for block, cut, number, prepared in _prefetched(_line_chunks(head, readinto), source_shape):
+            runs = _line_chunks(head, readinto)
+            for block, cut, number, prepared in _prefetched(runs, source_shape, ahead=len(head) >= CHUNK_BYTES):
                 frame = None if prepared is None else _prepared_frame(prepared, block, collector, source_shape)
                 if frame is not None:
                     frames.append(frame)
@@ -473,13 +474,14 @@ def _prepared_frame(
 
 
 def _prefetched(
-    runs: Iterator[tuple[bytes | bytearray, int]], source_shape: str | None
+    runs: Iterator[tuple[bytes | bytearray, int]], source_shape: str | None, *, ahead: bool = True
 ) -> Iterator[tuple[bytes | bytearray, int, int, _Prepared | None]]:
     """``(buffer, cut, first line number, prepared)`` per run of ``runs``
     (:func:`_line_chunks`), with its :func:`_prepare`, read and prepared one run ahead in a
     worker thread while the caller builds the frame of the current one (pyarrow's reader and
     compute functions release the GIL): the two cores work on two runs at once. At most one
-    run is ahead, which :func:`_line_chunks`' two buffers allow.
+    run is ahead, which :func:`_line_chunks`' two buffers allow. ``ahead=False``: no worker,
+    each run read and prepared when asked for (an input of one run has nothing to overlap).
     """
     number = 1
 
@@ -493,6 +495,10 @@ def _prefetched(
         first, number = number, number + newlines
         return block, cut, first, _prepare(block, starts, ends, numbers + (first - 1), source_shape)
 
+    if not ahead:
+        while (item := following()) is not None:
+            yield item
+        return
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="authviz-read") as worker:
         pending = worker.submit(following)
         while (item := pending.result()) is not None:
