@@ -15,12 +15,18 @@ Invariants (bounded memory): a group keeps only events newer than the newest eve
 ``timespan + lateness`` (at most ``max_per_group`` of them, oldest dropped first); at most
 ``max_groups`` groups are kept (least recently touched dropped first, counted in ``evicted``).
 An event older than that horizon is counted in ``late`` and otherwise ignored.
+
+Cost (sliding windows): an event that arrives in time order costs O(log n) in its group's n
+events, whatever the window holds: the window's distinct values are counted incrementally (a
+counter over the events since the newest event minus ``timespan``), and a :class:`Crossing`
+carries only the evidence not given before (``event_ids``), not the whole window. An event older
+than its group's newest is inserted in order and its window counted afresh (O(window)).
 """
 
 from __future__ import annotations
 
 import bisect
-from collections import OrderedDict
+from collections import Counter, OrderedDict
 from collections.abc import Hashable
 from dataclasses import dataclass, field
 from typing import Any
@@ -43,15 +49,33 @@ def _holds(op: str, measure: float, threshold: float) -> bool:
 
 @dataclass
 class _Group:
-    """One group's recent matching events, sorted by time: (t_ns, event_id, value)."""
+    """One group's recent matching events, sorted by time: (t_ns, event_id, value).
+
+    Sliding windows only: ``events[:start]`` are dead (older than the horizon; dropped in bulk);
+    ``counts`` counts the non-null values of ``events[tail:]``, the events not older than the
+    group's newest minus the timespan; ``events[:given]`` were given as evidence (or never can be);
+    ``late`` holds evidence inserted before ``given`` and not given yet.
+    """
 
     events: list[tuple[int, str, Hashable]] = field(default_factory=list)
+    start: int = 0
+    tail: int = 0
+    given: int = 0
+    counts: Counter = field(default_factory=Counter)
+    late: list[tuple[int, str]] = field(default_factory=list)
+
+    def drop_front(self, cut: int) -> None:
+        """Forget ``events[:cut]`` (all dead), shifting the indices."""
+        del self.events[:cut]
+        self.start = max(0, self.start - cut)
+        self.tail = max(0, self.tail - cut)
+        self.given = max(0, self.given - cut)
 
 
 @dataclass(frozen=True)
 class Crossing:
-    """The correlation holds for ``group``: ``measure`` over ``events`` (t_ns, event_id), from
-    ``first_ns`` to ``last_ns``."""
+    """The correlation holds for ``group``: ``measure`` over the window from ``first_ns`` to
+    ``last_ns``; ``event_ids`` is the window's evidence not given by an earlier crossing."""
 
     group: tuple
     measure: int
@@ -111,30 +135,85 @@ class CorrelationState:
                 self.evicted += 1
         else:
             self._groups.move_to_end(key)
+        if not self.sliding:
+            events = state.events
+            entry = (t_ns, event_id, value)
+            if not events or entry >= events[-1]:
+                events.append(entry)
+            else:
+                bisect.insort(events, entry)
+            if len(events) > self.max_per_group:
+                del events[: len(events) - self.max_per_group]
+            return None
+        return self._slide(state, group, t_ns, event_id, value)
+
+    def _slide(self, state: _Group, group: tuple, t_ns: int, event_id: str, value: Hashable | None) -> Crossing | None:
         events = state.events
         entry = (t_ns, event_id, value)
-        if not events or entry >= events[-1]:
+        newest = not events or entry >= events[-1]
+        counted = self.type != "event_count"
+        if newest:
             events.append(entry)
+            if counted and value is not None:
+                state.counts[value] += 1
+            # the counter's window follows the newest event
+            floor = t_ns - self.span_ns
+            while state.tail < len(events) and events[state.tail][0] < floor:
+                old = events[state.tail][2]
+                if counted and old is not None and state.tail >= state.start:
+                    state.counts[old] -= 1
+                    if not state.counts[old]:
+                        del state.counts[old]
+                state.tail += 1
         else:
-            bisect.insort(events, entry)
-        if self.sliding:
-            horizon = self.watermark_ns - self.span_ns - self.lateness_ns
-            cut = bisect.bisect_left(events, (horizon,))
-            if cut:
-                del events[:cut]
-        if len(events) > self.max_per_group:
-            del events[: len(events) - self.max_per_group]
-        if not self.sliding:
-            return None
-        lo = bisect.bisect_left(events, (t_ns - self.span_ns,))
-        hi = bisect.bisect_right(events, (t_ns, "\U0010ffff"))
+            position = bisect.bisect_left(events, entry, state.start)  # never before the dead
+            events.insert(position, entry)
+            if position < state.tail:
+                state.tail += 1  # older than the counter's window: not counted
+            elif counted and value is not None:
+                state.counts[value] += 1
+            if position < state.given:
+                state.given += 1
+                state.late.append((t_ns, event_id))
+        # forget what is older than the horizon (in bulk: the list is compacted when half dead)
+        horizon = self.watermark_ns - self.span_ns - self.lateness_ns
+        while state.start < len(events) and events[state.start][0] < horizon:
+            old = events[state.start][2]
+            if counted and old is not None and state.start >= state.tail:
+                state.counts[old] -= 1
+                if not state.counts[old]:
+                    del state.counts[old]
+            state.start += 1
+        if len(events) - state.start > self.max_per_group:
+            excess = len(events) - state.start - self.max_per_group
+            for index in range(state.start, state.start + excess):
+                old = events[index][2]
+                if counted and old is not None and index >= state.tail:
+                    state.counts[old] -= 1
+                    if not state.counts[old]:
+                        del state.counts[old]
+            state.start += excess
+            state.tail = max(state.tail, state.start)
+        if state.start > 64 and state.start * 2 > len(events):
+            state.drop_front(state.start)
+        lo = bisect.bisect_left(events, (t_ns - self.span_ns,), state.start)
+        hi = bisect.bisect_right(events, (t_ns, "\U0010ffff"), lo)
         if not _holds(self.op, hi - lo, self.threshold):
             return None  # distinct values never outnumber events: no need to count them
-        window = events[lo:hi]
-        measure = self._measure(window)
+        if not counted:
+            measure = hi - lo
+        elif newest:
+            measure = len(state.counts)
+        else:
+            measure = self._measure(events[lo:hi])
         if not _holds(self.op, measure, self.threshold):
             return None
-        return Crossing(group, measure, window[0][0], window[-1][0], tuple(e for _, e, _ in window))
+        fresh = [e for _, e, _ in events[max(lo, state.given) : hi]]
+        if state.late:
+            fresh += [e for t, e in state.late if events[lo][0] <= t <= t_ns]
+            state.late = [(t, e) for t, e in state.late if t > t_ns]
+        state.given = max(state.given, hi)
+        return Crossing(group, measure, events[lo][0], events[hi - 1][0], tuple(fresh))
 
     def advance(self, now_ns: int) -> list[Crossing]:
         """Close the fixed windows that ended before ``now_ns - lateness`` and drop sliding state
@@ -149,7 +228,7 @@ class CorrelationState:
         self._next_sweep_ns = self.watermark_ns + (self.span_ns // 4 if self.sliding else 1_000_000_000)
         if self.sliding:
             horizon = self.watermark_ns - self.span_ns - self.lateness_ns
-            for key in [k for k, g in self._groups.items() if not g.events or g.events[-1][0] < horizon]:
+            for key in [k for k, g in self._groups.items() if len(g.events) <= g.start or g.events[-1][0] < horizon]:
                 del self._groups[key]
             return out
         limit = self.watermark_ns - self.lateness_ns

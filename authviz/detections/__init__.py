@@ -49,7 +49,7 @@ from authviz.detections.load import (
     load_settings,
     packaged_rules,
 )
-from authviz.detections.model import LEVELS, Correlation, Rule, RuleProblem, RuleSet, TenantSettings
+from authviz.detections.model import LEVELS, Correlation, Escalation, Rule, RuleProblem, RuleSet, TenantSettings
 
 __all__ = [
     "DUCKDB",
@@ -60,6 +60,7 @@ __all__ = [
     "And",
     "Const",
     "Correlation",
+    "Escalation",
     "DetectionEngine",
     "Field",
     "Not",
