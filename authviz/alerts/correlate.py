@@ -26,9 +26,9 @@ than its group's newest is inserted in order and its window counted afresh (O(wi
 from __future__ import annotations
 
 import bisect
-from collections import Counter, OrderedDict
+from collections import OrderedDict
 from collections.abc import Hashable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 __all__ = ["CorrelationState", "Crossing"]
@@ -47,7 +47,6 @@ def _holds(op: str, measure: float, threshold: float) -> bool:
     }[op]
 
 
-@dataclass
 class _Group:
     """One group's recent matching events, sorted by time: (t_ns, event_id, value).
 
@@ -55,14 +54,28 @@ class _Group:
     ``counts`` counts the non-null values of ``events[tail:]``, the events not older than the
     group's newest minus the timespan; ``events[:given]`` were given as evidence (or never can be);
     ``late`` holds evidence inserted before ``given`` and not given yet.
+
+    Few objects per group (slots; ``counts`` a plain dict of atoms and ``late`` a tuple, which the
+    garbage collector stops tracking): a stream keeps 100,000s of groups and every object the
+    collector tracks lengthens its full collections.
     """
 
-    events: list[tuple[int, str, Hashable]] = field(default_factory=list)
-    start: int = 0
-    tail: int = 0
-    given: int = 0
-    counts: Counter = field(default_factory=Counter)
-    late: list[tuple[int, str]] = field(default_factory=list)
+    __slots__ = ("events", "start", "tail", "given", "counts", "late")
+
+    def __init__(self) -> None:
+        self.events: list[tuple[int, str, Hashable]] = []
+        self.start = 0
+        self.tail = 0
+        self.given = 0
+        self.counts: dict[Hashable, int] = {}
+        self.late: tuple[tuple[int, str], ...] = ()
+
+    def count(self, value: Hashable, by: int) -> None:
+        left = self.counts.get(value, 0) + by
+        if left:
+            self.counts[value] = left
+        else:
+            del self.counts[value]
 
     def drop_front(self, cut: int) -> None:
         """Forget ``events[:cut]`` (all dead), shifting the indices."""
@@ -113,6 +126,11 @@ class CorrelationState:
     def __len__(self) -> int:
         return len(self._groups)
 
+    def counting(self, group: tuple) -> bool:
+        """True when ``group`` may be part of a crossing to come: it has recent events (sliding
+        windows; fixed ones: always)."""
+        return not self.sliding or group in self._groups
+
     def _measure(self, events: list[tuple[int, str, Hashable]]) -> int:
         if self.type == "event_count":
             return len(events)
@@ -155,15 +173,13 @@ class CorrelationState:
         if newest:
             events.append(entry)
             if counted and value is not None:
-                state.counts[value] += 1
+                state.count(value, 1)
             # the counter's window follows the newest event
             floor = t_ns - self.span_ns
             while state.tail < len(events) and events[state.tail][0] < floor:
                 old = events[state.tail][2]
                 if counted and old is not None and state.tail >= state.start:
-                    state.counts[old] -= 1
-                    if not state.counts[old]:
-                        del state.counts[old]
+                    state.count(old, -1)
                 state.tail += 1
         else:
             position = bisect.bisect_left(events, entry, state.start)  # never before the dead
@@ -171,27 +187,23 @@ class CorrelationState:
             if position < state.tail:
                 state.tail += 1  # older than the counter's window: not counted
             elif counted and value is not None:
-                state.counts[value] += 1
+                state.count(value, 1)
             if position < state.given:
                 state.given += 1
-                state.late.append((t_ns, event_id))
+                state.late += ((t_ns, event_id),)
         # forget what is older than the horizon (in bulk: the list is compacted when half dead)
         horizon = self.watermark_ns - self.span_ns - self.lateness_ns
         while state.start < len(events) and events[state.start][0] < horizon:
             old = events[state.start][2]
             if counted and old is not None and state.start >= state.tail:
-                state.counts[old] -= 1
-                if not state.counts[old]:
-                    del state.counts[old]
+                state.count(old, -1)
             state.start += 1
         if len(events) - state.start > self.max_per_group:
             excess = len(events) - state.start - self.max_per_group
             for index in range(state.start, state.start + excess):
                 old = events[index][2]
                 if counted and old is not None and index >= state.tail:
-                    state.counts[old] -= 1
-                    if not state.counts[old]:
-                        del state.counts[old]
+                    state.count(old, -1)
             state.start += excess
             state.tail = max(state.tail, state.start)
         if state.start > 64 and state.start * 2 > len(events):
@@ -211,7 +223,7 @@ class CorrelationState:
         fresh = [e for _, e, _ in events[max(lo, state.given) : hi]]
         if state.late:
             fresh += [e for t, e in state.late if events[lo][0] <= t <= t_ns]
-            state.late = [(t, e) for t, e in state.late if t > t_ns]
+            state.late = tuple((t, e) for t, e in state.late if t > t_ns)
         state.given = max(state.given, hi)
         return Crossing(group, measure, events[lo][0], events[hi - 1][0], tuple(fresh))
 

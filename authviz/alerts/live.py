@@ -702,6 +702,9 @@ class LiveDetector:
         now if an attack on ``group`` is under way (from its start to ``within`` after its end)."""
         if event_id is None:
             return None
+        known = self._incidents.get((plan.rule.id, group))
+        if known is None and not plan.state.counting(group):
+            return None  # no attack on this group under way or to come: nothing to remember
         memory = plan.escalating
         recent = memory.get(group)
         if recent is None:
@@ -714,7 +717,6 @@ class LiveDetector:
         horizon = t - plan.state.span_ns - self.lateness_ns
         recent[:] = [item for item in recent if item[0] >= horizon][-(_MAX_ESCALATING - 1) :]
         recent.append((t, event_id))
-        known = self._incidents.get((plan.rule.id, group))
         within = int(plan.rule.escalation.within.total_seconds() * 1e9)
         if known is None or known.alerted_count == 0 or not known.start_ns < t <= known.attack_end_ns + within:
             return None

@@ -60,30 +60,30 @@ class TravelState:
         self.max_per_user = int(max_per_user)
         self.lateness_ns = int(lateness_ns)
         #: user -> logins sorted by (t_ns, event_id): (t_ns, event_id, latitude, longitude)
-        self._users: OrderedDict[str, list[tuple[int, str, float, float]]] = OrderedDict()
+        self._users: OrderedDict[str, tuple[tuple[int, str, float, float], ...]] = OrderedDict()
         self.evicted = 0
 
     def __len__(self) -> int:
         return len(self._users)
 
     def add(self, user: str, t_ns: int, event_id: str, latitude: float, longitude: float) -> list[Hop]:
-        logins = self._users.get(user)
-        if logins is None:
-            logins = self._users[user] = []
+        entry = (t_ns, event_id, float(latitude), float(longitude))
+        kept = self._users.get(user)
+        if kept is None:
+            self._users[user] = (entry,)
             while len(self._users) > self.max_users:
                 self._users.popitem(last=False)
                 self.evicted += 1
-        else:
-            self._users.move_to_end(user)
-        entry = (t_ns, event_id, float(latitude), float(longitude))
-        if not logins or entry > logins[-1]:
-            logins.append(entry)
+            return []
+        self._users.move_to_end(user)
+        if entry > kept[-1]:
+            logins = [*kept, entry]
             position = len(logins) - 1
         else:
-            position = bisect.bisect_left(logins, entry)
-            if position < len(logins) and logins[position][:2] == entry[:2]:
+            position = bisect.bisect_left(kept, entry)
+            if position < len(kept) and kept[position][:2] == entry[:2]:
                 return []  # the same login again
-            logins.insert(position, entry)
+            logins = [*kept[:position], entry, *kept[position:]]
         hops = []
         if position > 0:
             hops.append(self._hop(user, logins[position - 1], entry))
@@ -91,10 +91,9 @@ class TravelState:
             hops.append(self._hop(user, entry, logins[position + 1]))
         # keep the logins a late arrival may still fall between, and the one before them
         floor = logins[-1][0] - self.lateness_ns
-        cut = bisect.bisect_left(logins, (floor,)) - 1
-        cut = max(cut, len(logins) - self.max_per_user)
-        if cut > 0:
-            del logins[:cut]
+        cut = max(bisect.bisect_left(logins, (floor,)) - 1, len(logins) - self.max_per_user, 0)
+        # a tuple of tuples of atoms: the garbage collector stops tracking it
+        self._users[user] = tuple(logins[cut:])
         return [hop for hop in hops if hop is not None]
 
     @staticmethod
