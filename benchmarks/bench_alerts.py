@@ -117,7 +117,9 @@ def baseline_detector():
         _module_from_git(
             "authviz/alerts/live.py", "old_live", {"from authviz.alerts.correlate import": "from old_correlate import"}
         )
-    return sys.modules["old_live"].LiveDetector()
+    from authviz.alerts import live_rules
+
+    return sys.modules["old_live"].LiveDetector(live_rules())  # the same rules as the new one
 
 
 def main() -> None:

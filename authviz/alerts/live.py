@@ -69,7 +69,7 @@ from authviz.detections import (
     rule_tree,
 )
 from authviz.detections.compile import Field, Node
-from authviz.detections.match import EventView, Predicate, compile_condition, field_text, required_values
+from authviz.detections.match import EventView, Predicate, compile_condition, required_values
 from authviz.detections.sqlrules import IMPOSSIBLE_TRAVEL_SQL
 
 __all__ = ["LiveDetector", "HUNTING_RULES", "LIVE_FORM_OF", "VOLUME_RULES", "live_rules", "SEVERITY_OF_LEVEL"]
@@ -257,7 +257,7 @@ def _rows(events: pd.DataFrame | Iterable[Any]) -> list[Any]:
         return events.to_dict("records")
     out = list(events)
     for event in out:
-        if not isinstance(event, Mapping) and not hasattr(event, "timestamp"):
+        if not hasattr(event, "timestamp") and not isinstance(event, Mapping):
             raise TypeError(
                 f"LiveDetector.feed takes Auth0 events (AuthEvent, schema rows or a DataFrame), "
                 f"not {type(event).__name__}"
@@ -334,7 +334,7 @@ class _Plan:
     escalating: OrderedDict[tuple, list[tuple[int, str]]] | None = None
 
     def group_of(self, view: EventView) -> tuple:
-        return tuple(field_text(f, view) for f in self.group_fields)
+        return tuple([view.text(f) for f in self.group_fields])
 
 
 @dataclass(frozen=True, slots=True)
@@ -521,7 +521,7 @@ class LiveDetector:
         self.batches += 1
         timed = []
         for row in rows:
-            t = _time_ns(row.get("timestamp") if isinstance(row, Mapping) else getattr(row, "timestamp", None))
+            t = _time_ns(row.get("timestamp") if type(row) is dict or isinstance(row, Mapping) else row.timestamp)
             if t is not None:
                 timed.append((t, row))
         timed.sort(key=lambda item: item[0])  # stable: arrival order within one instant
@@ -573,7 +573,9 @@ class LiveDetector:
     def _fresh(self, rows: list[Any]) -> list[Any]:
         out = []
         for row in rows:
-            event_id = row.get("event_id") if isinstance(row, Mapping) else getattr(row, "event_id", None)
+            event_id = row.get("event_id") if type(row) is dict else getattr(row, "event_id", None)
+            if event_id is None and isinstance(row, Mapping):
+                event_id = row.get("event_id")
             if event_id:
                 if event_id in self._seen:
                     self.duplicates += 1
@@ -608,7 +610,7 @@ class LiveDetector:
                     if plan.state.type == "temporal":
                         value = condition.k
                     else:
-                        value = field_text(plan.value_field, view) if plan.value_field is not None else None
+                        value = view.text(plan.value_field) if plan.value_field is not None else None
                     crossing = plan.state.add(group, t, event_id, value)
                     alert = self._on_crossing(plan, crossing) if crossing is not None else None
             if alert is not None:

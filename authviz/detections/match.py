@@ -59,29 +59,47 @@ class EventView:
     """One event as the SQL engines see it: schema columns (derived ones included) and ``data``,
     the Auth0 record (parsed once, on first use)."""
 
-    __slots__ = ("event", "_mapping", "_data")
+    __slots__ = ("event", "_mapping", "_data", "_texts")
 
     def __init__(self, event: Any) -> None:
         self.event = event
-        self._mapping = isinstance(event, Mapping)
+        self._mapping = type(event) is dict or isinstance(event, Mapping)
         self._data: Any = _UNSET
+        self._texts: dict[int, str | None] | None = None
 
     def column(self, name: str) -> Any:
-        if name in DERIVED_FIELDS:
-            columns, fallback = DERIVED_FIELDS[name]
-            for column in columns:
-                value = self.column(column)
-                if value not in (None, ""):
-                    return value
-            return fallback
         if self._mapping:
+            if name in DERIVED_FIELDS:
+                return self._derived(name)
             value = self.event.get(name)
             if name != "raw" and _missing(value):
                 return None
         else:
-            value = getattr(self.event, name, None)
+            value = getattr(self.event, name, _UNSET)
+            if value is _UNSET:
+                return self._derived(name) if name in DERIVED_FIELDS else None
         if name == "timestamp" and value is not None:
             return str(value)
+        return value
+
+    def _derived(self, name: str) -> Any:
+        columns, fallback = DERIVED_FIELDS[name]
+        for column in columns:
+            value = self.column(column)
+            if value not in (None, ""):
+                return value
+        return fallback
+
+    def text(self, field: Field) -> str | None:
+        """:func:`field_text`, remembered for this event by the field's identity (rules share
+        group-by fields; the caller keeps its fields alive)."""
+        texts = self._texts
+        key = id(field)
+        if texts is None:
+            texts = self._texts = {}
+        elif key in texts:
+            return texts[key]
+        value = texts[key] = field_text(field, self)
         return value
 
     @property
@@ -96,9 +114,9 @@ class EventView:
                 except ValueError:
                     raw = None
             source = self.column("source")
-            if isinstance(raw, Mapping) and source == "log_stream":
+            if source == "log_stream" and isinstance(raw, Mapping):
                 raw = raw.get("data")
-            elif isinstance(raw, Mapping) and source == "eventbridge":
+            elif source == "eventbridge" and isinstance(raw, Mapping):
                 detail = raw.get("detail")
                 raw = detail.get("data") if isinstance(detail, Mapping) else None
             self._data = raw
@@ -263,6 +281,15 @@ def _text(value: Any) -> str | None:
 
 def _walk(value: Any, path: tuple[str | None, ...]) -> list[Any]:
     """Every value at ``path`` (``None``: each element of an array), flattened."""
+    if None not in path:  # a scalar path: no lists to build on the way
+        for key in path:
+            if type(value) is dict or isinstance(value, Mapping):
+                if key not in value:
+                    return []
+                value = value[key]
+            else:
+                return []
+        return [value]
     values = [value]
     for key in path:
         nxt = []
