@@ -116,7 +116,8 @@ class CorrelationState:
         self.max_groups = int(max_groups)
         self.max_per_group = int(max_per_group)
         self.lateness_ns = int(lateness_ns)
-        self._groups: OrderedDict[Any, _Group] = OrderedDict()
+        #: group -> _Group, or for a sliding window's group with one event: (t_ns, event_id, value, given)
+        self._groups: OrderedDict[Any, _Group | tuple] = OrderedDict()
         self.watermark_ns: int | None = None
         self._next_sweep_ns = -(2**62)
         #: events older than the horizon; groups dropped because ``max_groups`` were kept
@@ -146,13 +147,20 @@ class CorrelationState:
             self.watermark_ns = t_ns
         key = group if self.sliding else (group, t_ns - t_ns % self.span_ns)
         state = self._groups.get(key)
+        if state is None and self.sliding:
+            # a group's first event is kept as a bare tuple (t_ns, event_id, value, given), which the
+            # garbage collector stops tracking, until a second one comes: most groups stay that way
+            crossing = self._first(group, t_ns, event_id, value)
+            self._groups[key] = (t_ns, event_id, value, crossing is not None)
+            self._bound()
+            return crossing
         if state is None:
             state = self._groups[key] = _Group()
-            while len(self._groups) > self.max_groups:
-                self._groups.popitem(last=False)
-                self.evicted += 1
+            self._bound()
         else:
             self._groups.move_to_end(key)
+            if type(state) is tuple:
+                state = self._groups[key] = self._promote(state)
         if not self.sliding:
             events = state.events
             entry = (t_ns, event_id, value)
@@ -164,6 +172,30 @@ class CorrelationState:
                 del events[: len(events) - self.max_per_group]
             return None
         return self._slide(state, group, t_ns, event_id, value)
+
+    def _bound(self) -> None:
+        while len(self._groups) > self.max_groups:
+            self._groups.popitem(last=False)
+            self.evicted += 1
+
+    def _first(self, group: tuple, t_ns: int, event_id: str, value: Hashable | None) -> Crossing | None:
+        """The crossing a group's first event makes on its own (a threshold of one)."""
+        if not _holds(self.op, 1, self.threshold):
+            return None
+        measure = 1 if self.type == "event_count" or value is not None else 0
+        if not _holds(self.op, measure, self.threshold):
+            return None
+        return Crossing(group, measure, t_ns, t_ns, (event_id,))
+
+    def _promote(self, single: tuple) -> _Group:
+        """A group's state when its second event comes (see :meth:`add`)."""
+        t_ns, event_id, value, given = single
+        state = _Group()
+        state.events.append((t_ns, event_id, value))
+        state.given = 1 if given else 0
+        if self.type != "event_count" and value is not None:
+            state.counts[value] = 1
+        return state
 
     def _slide(self, state: _Group, group: tuple, t_ns: int, event_id: str, value: Hashable | None) -> Crossing | None:
         events = state.events
@@ -240,7 +272,12 @@ class CorrelationState:
         self._next_sweep_ns = self.watermark_ns + (self.span_ns // 4 if self.sliding else 1_000_000_000)
         if self.sliding:
             horizon = self.watermark_ns - self.span_ns - self.lateness_ns
-            for key in [k for k, g in self._groups.items() if len(g.events) <= g.start or g.events[-1][0] < horizon]:
+            stale = [
+                k
+                for k, g in self._groups.items()
+                if (g[0] < horizon if type(g) is tuple else len(g.events) <= g.start or g.events[-1][0] < horizon)
+            ]
+            for key in stale:
                 del self._groups[key]
             return out
         limit = self.watermark_ns - self.lateness_ns
