@@ -5,13 +5,11 @@ status lines go to stderr; real processes, real HTTP and websockets on loopback.
 from __future__ import annotations
 
 import json
-import os
 import queue
 import signal
 import socket
 import subprocess
 import sys
-import threading
 import time
 from pathlib import Path
 
@@ -20,46 +18,9 @@ import pytest
 
 from authviz.cli import build_parser, main
 from bridge_support import LOG_TOKEN, bridge_hub, free_port
+from cli_support import clean_env, lines_of, one_sentence, run_cli
 
 pytestmark = pytest.mark.timeout(90)
-
-
-def clean_env(**extra: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("PUSHER_", "AUTHVIZ_", "AUTH0_"))}
-    env.update(PYTHONUNBUFFERED="1", **extra)
-    return env
-
-
-def run_cli(cwd: Path, *args: str, timeout: float = 40, **env: str) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-m", "authviz", *args],
-        cwd=cwd,
-        env=clean_env(**env),
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-    )
-
-
-def one_sentence(stderr: str, ignore: tuple[str, ...] = ()) -> str:
-    """The single ``authviz: ...`` line of a failed command (no traceback, no usage dump)."""
-    assert "Traceback" not in stderr, stderr
-    lines = [line for line in stderr.splitlines() if line.strip() and not line.startswith(ignore)]
-    assert len(lines) == 1, stderr
-    assert lines[0].startswith("authviz: "), stderr
-    return lines[0]
-
-
-def lines_of(stream) -> queue.Queue:
-    q: queue.Queue = queue.Queue()
-
-    def pump() -> None:
-        for line in stream:
-            q.put(line)
-        q.put(None)
-
-    threading.Thread(target=pump, daemon=True).start()
-    return q
 
 
 def wait_line(q: queue.Queue, needle: str, timeout: float) -> list[str]:

@@ -24,6 +24,7 @@ from authviz.auth0.bulk import LogInputError, read_logs
 from authviz.cli import build_parser, main
 from authviz.config import PusherSettings
 from authviz.cli.serve import listen_error
+from cli_support import clean_env, one_sentence, run_cli
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -34,32 +35,6 @@ SAMPLE_LINE = (
     b'{"date": "2026-01-01T00:00:00.000Z", "type": "s", "user_id": "auth0|1", '
     b'"ip": "203.0.113.7", "log_id": "90020230101000000000000000000000000000000000000000000001"}}\n'
 )
-
-
-def clean_env(**extra: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("PUSHER_", "AUTHVIZ_", "AUTH0_"))}
-    env.update(PYTHONUNBUFFERED="1", **extra)
-    return env
-
-
-def run_cli(tmp_path: Path, *args: str, timeout: float = 30, **env: str) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-m", "authviz", *args],
-        cwd=tmp_path,
-        env=clean_env(**env),
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-    )
-
-
-def one_sentence(stderr: str) -> str:
-    """The single ``authviz: ...`` line of a failed command (no traceback, no usage dump)."""
-    assert "Traceback" not in stderr
-    lines = [line for line in stderr.splitlines() if line.strip()]
-    assert len(lines) == 1, stderr
-    assert lines[0].startswith("authviz: ")
-    return lines[0]
 
 
 def free_port() -> int:

@@ -3,37 +3,17 @@
 from __future__ import annotations
 
 import json
-import os
-import queue
 import signal
 import subprocess
 import sys
-import threading
 
 import pytest
 
 from authviz.cli import main
 from live_support import HubServer, wait_for
+from cli_support import clean_env, lines_of
 
 pytestmark = pytest.mark.timeout(60)
-
-
-def clean_env(**extra: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("PUSHER_", "AUTHVIZ_"))}
-    env.update(extra)
-    return env
-
-
-def lines_of(stream) -> queue.Queue:
-    q: queue.Queue = queue.Queue()
-
-    def pump():
-        for line in stream:
-            q.put(line)
-        q.put(None)
-
-    threading.Thread(target=pump, daemon=True).start()
-    return q
 
 
 def test_tail_follows_across_a_restart_and_exits_0_on_ctrl_c(tmp_path):
