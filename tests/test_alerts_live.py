@@ -144,3 +144,17 @@ def test_live_agrees_with_the_batch_engine_on_a_fast_stream_with_every_scenario(
         assert all(by_id[i].category == "login_success" for i in extra), (alert.message, extra)
     assert len(expected) >= 10, "every scenario should give findings"
     assert alerted == expected
+
+
+def test_incidents_over_for_good_are_forgotten_while_a_long_one_goes_on():
+    live = LiveDetector(only=["brute_force"])
+    # found first (five failures in four minutes), then going on for ten hours, a failure every 10 min
+    long_attack = [ev("fp", i, user="target@example.com") for i in range(5)]
+    long_attack += [ev("fp", 10 + i * 10, user="target@example.com") for i in range(60)]
+    short = [ev("fp", 5 + i * 0.1, user=f"u{k}@example.com") for k in range(20) for i in range(5)]
+    alerts = live.feed(frame(long_attack[:5])) + live.feed(frame(short))
+    assert len(alerts) == 21
+    for event in long_attack[5:]:
+        live.feed(frame([event]))
+    # the twenty short incidents ended nine hours ago: forgotten; the long one is still open
+    assert [ident[1] for ident in live._incidents] == [("target@example.com",)]

@@ -647,6 +647,8 @@ class LiveDetector:
         known = self._incidents.get(ident)
         if known is not None and t_ns > known.end_ns + gap_ns:
             known = None  # a new incident for the same group
+        elif known is not None:
+            self._incidents.move_to_end(ident)  # least recently touched first: what _expire drops
         return known, ident
 
     def _new_incident(self, ident: tuple[str, tuple], first_ns: int, last_ns: int) -> _Incident:
