@@ -158,3 +158,33 @@ def test_incidents_over_for_good_are_forgotten_while_a_long_one_goes_on():
         live.feed(frame([event]))
     # the twenty short incidents ended nine hours ago: forgotten; the long one is still open
     assert [ident[1] for ident in live._incidents] == [("target@example.com",)]
+
+
+def test_the_python_matcher_reads_parsed_events_as_duckdb_reads_their_rows():
+    """Live feeds AuthEvents (a read-only ``raw``, typed columns): on every catalog and built-in
+    case the compiled conditions select, on AuthEvents, exactly the events DuckDB's SQL selects."""
+    from authviz.auth0 import parse_records, read_logs
+    from authviz.detections import DetectionEngine, packaged_rules, rule_tree
+    from authviz.detections.compile import DUCKDB, event_query
+    from authviz.detections.match import EventView, compile_condition
+    from detection_cases import SETTINGS, cases
+
+    records = [r for firing, misses in cases().values() for r in firing + misses]
+    events = parse_records(records).events
+    assert len(events) == len(records)
+    checked = 0
+    with DetectionEngine() as engine:
+        engine.add_frame(read_logs(records).frame)
+        engine.define_events()
+        for rule in packaged_rules().runnable(SETTINGS):
+            if rule.kind == "sql":
+                continue
+            counted = [*(rule.correlation.rules if rule.correlation else (rule,))]
+            if rule.escalation is not None:
+                counted.append(rule.escalation.rule)
+            for base in counted:
+                by_sql = {row[0] for row in engine.con.execute(event_query(base, SETTINGS, DUCKDB)).fetchall()}
+                test = compile_condition(rule_tree(base, SETTINGS))
+                assert {e.event_id for e in events if test(EventView(e)) is True} == by_sql, base.title
+                checked += len(by_sql)
+    assert checked > 50
