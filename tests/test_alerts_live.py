@@ -188,3 +188,17 @@ def test_the_python_matcher_reads_parsed_events_as_duckdb_reads_their_rows():
                 assert {e.event_id for e in events if test(EventView(e)) is True} == by_sql, base.title
                 checked += len(by_sql)
     assert checked > 50
+
+
+def test_rules_on_a_missing_type_are_indexed_and_still_match():
+    text = (
+        "title: No type\nid: 11111111-2222-3333-4444-555555555557\nname: untyped\nlogsource: {product: auth0}\n"
+        "detection:\n  missing:\n    type: null\n  sapi:\n    type: sapi\n  condition: missing or sapi\nlevel: high\n"
+    )
+    (rule,) = load_rule_text(text, "untyped.yml").rules
+    live = LiveDetector([rule])
+    assert live._unindexed == [] and set(live._by_type) == {None, "sapi"}
+    untyped = ev("fp", 0, type=None, user="a@example.com")
+    alerts = live.feed(frame([untyped, ev("fp", 1, user="b@example.com"), ev("sapi", 2, user="c@example.com")]))
+    assert sorted(a.key for a in alerts) == ["a@example.com", "c@example.com"]
+    assert detect(frame([untyped]), [rule])["event_ids"].iloc[0] == [untyped["event_id"]]

@@ -412,8 +412,9 @@ class LiveDetector:
         self._travel_rule: Rule | None = None
         self._travel = TravelState(max_users=self.max_groups, lateness_ns=self.lateness_ns)
         self._conditions: list[_Condition] = []
-        self._by_type: dict[str, list[_Condition]] = {}
-        self._by_category: dict[str, list[_Condition]] = {}
+        #: conditions by the lower-cased type / category they require (None: a missing one)
+        self._by_type: dict[str | None, list[_Condition]] = {}
+        self._by_category: dict[str | None, list[_Condition]] = {}
         self._unindexed: list[_Condition] = []
         self._candidates: dict[tuple[str | None, str | None], tuple[_Condition, ...]] = {}
         self.watermark_ns: int | None = None
@@ -492,14 +493,15 @@ class LiveDetector:
     def _candidates_for(self, view: EventView) -> tuple[_Condition, ...]:
         """The conditions ``view`` may satisfy, in rule order (a cache per (type, category))."""
         type_, category = view.column("type"), view.column("category")
-        key = (type_ if isinstance(type_, str) else None, category if isinstance(category, str) else None)
+        key = (
+            type_ if type_ is None or isinstance(type_, str) else str(type_),
+            category if category is None or isinstance(category, str) else str(category),
+        )
         found = self._candidates.get(key)
         if found is None:
             found = list(self._unindexed)
-            if key[0] is not None:
-                found += self._by_type.get(key[0].lower(), ())
-            if key[1] is not None:
-                found += self._by_category.get(key[1].lower(), ())
+            found += self._by_type.get(key[0].lower() if key[0] is not None else None, ())
+            found += self._by_category.get(key[1].lower() if key[1] is not None else None, ())
             found = tuple(sorted(found, key=lambda c: c.order))
             if len(self._candidates) < 10_000:  # bounded: types and categories are few, but input is input
                 self._candidates[key] = found

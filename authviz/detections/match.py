@@ -229,18 +229,18 @@ def _compile_test(test: Test) -> Predicate:
 _KINDS = frozenset(("text", "cased", "number", "bool", "null", "exists", "re", "cidr", "compare"))
 
 
-def required_values(node: Node, column: str) -> frozenset[str] | None:
-    """Lower-cased values one of which ``column`` must equal (case-insensitively) for ``node`` to
-    hold, or ``None`` when the condition does not pin it: a necessary condition, for an index."""
+def required_values(node: Node, column: str) -> frozenset[str | None] | None:
+    """Lower-cased values one of which ``column`` must equal (case-insensitively; ``None``: the
+    column is missing) for ``node`` to hold, or ``None`` when the condition does not pin it: a
+    necessary condition, for an index."""
     if isinstance(node, Test):
         field = node.field
-        if (
-            field is not None
-            and field.column == column
-            and node.kind in ("text", "cased")
-            and not any(isinstance(p, _Wildcard) for p in node.value)
-        ):
+        if field is None or field.column != column:
+            return None
+        if node.kind in ("text", "cased") and not any(isinstance(p, _Wildcard) for p in node.value):
             return frozenset(("".join(node.value).lower(),))
+        if node.kind == "null" or (node.kind == "exists" and not node.value):
+            return frozenset((None,))
         return None
     if isinstance(node, And):
         pinned = [v for v in (required_values(item, column) for item in node.items) if v is not None]
