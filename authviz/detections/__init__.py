@@ -11,9 +11,11 @@ The rule model (stable; the live engine builds on it)::
     rule.kind            # "sigma" | "correlation" | "sql"
     rule.detection       # pySigma SigmaRule (parsed detection) for a Sigma event rule
     rule.correlation     # Correlation(type, rules, group_by, timespan, op, threshold, field)
+    rule.escalation      # Escalation(rule, within, level, says) or None: what makes a finding worse
     rule.placeholders    # {"your-tenant-url", ...}; rule.missing(settings) -> unset ones
     rule_tree(rule, settings)                      # engine-neutral condition (And/Or/Not/Test)
     matches(rule_tree(rule, settings), event)      # one event (AuthEvent or schema mapping), in Python
+    compile_condition(rule_tree(rule, settings))   # the same, compiled once: test(EventView(event))
 
 Running them on history::
 
@@ -39,7 +41,7 @@ from authviz.detections.compile import (
     spark_sql,
 )
 from authviz.detections.engine import FINDING_COLUMNS, DetectionEngine, RunReport, detect
-from authviz.detections.match import matches
+from authviz.detections.match import EventView, compile_condition, matches
 from authviz.detections.load import (
     PLACEHOLDER,
     RuleError,
@@ -79,6 +81,8 @@ __all__ = [
     "load_rules",
     "load_settings",
     "matches",
+    "compile_condition",
+    "EventView",
     "packaged_rules",
     "parse_field",
     "rule_tree",
