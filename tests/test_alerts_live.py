@@ -202,3 +202,30 @@ def test_rules_on_a_missing_type_are_indexed_and_still_match():
     alerts = live.feed(frame([untyped, ev("fp", 1, user="b@example.com"), ev("sapi", 2, user="c@example.com")]))
     assert sorted(a.key for a in alerts) == ["a@example.com", "c@example.com"]
     assert detect(frame([untyped]), [rule])["event_ids"].iloc[0] == [untyped["event_id"]]
+
+
+def test_a_sql_rule_without_a_live_form_runs_over_recent_events_in_duckdb():
+    from authviz.detections import Rule
+
+    rule = Rule(
+        id="11111111-2222-3333-4444-555555555558",
+        title="Three failures from one IP",
+        level="high",
+        description="",
+        origin="user",
+        source="mine.py",
+        name="three_from_ip",
+        sql=(
+            "SELECT json_object('ip', ip) AS \"group\", count(*) AS count, min(timestamp) AS first, "
+            "max(timestamp) AS last, list(event_id ORDER BY event_id) AS event_ids FROM {events} "
+            "WHERE type = 'fp' GROUP BY ip HAVING count(*) >= 3"
+        ),
+    )
+    live = LiveDetector([rule], sql_interval=3600, clock=lambda: 0.0)
+    assert live.rules == [rule]
+    events = [ev("fp", i * 0.01, ip="203.0.113.9") for i in range(3)]
+    assert live.feed(frame(events[:1])) == []  # the first batch runs it at once: nothing yet
+    assert live.feed(frame(events[1:])) == []  # the next waits for its interval (an hour)...
+    (alert,) = live.flush()  # ... or for the stream to pause
+    assert (alert.rule_id, alert.key, alert.count, alert.severity) == (rule.id, "203.0.113.9", 3, "high")
+    live.close()

@@ -601,9 +601,9 @@ class LiveDetector:
             if plan.state is None:
                 alert = self._on_event(plan.rule, (_event_key(view),), t, event_id)
             else:
-                group = groups.get(condition.order)
+                group = groups.get(id(plan))
                 if group is None:
-                    group = groups[condition.order] = plan.group_of(view)
+                    group = groups[id(plan)] = plan.group_of(view)
                 if any(v is None for v in group):
                     continue  # not counted, as in the batch engine
                 if condition.k == _ESCALATE:
