@@ -2,8 +2,8 @@
 
 Events of the seeded simulator (ordinary traffic at a live rate, every scenario injected) are
 parsed first (not measured), then offered to the detector on a wall-clock schedule of RATE events a
-second, as ``authviz tail`` offers them: every INTERVAL seconds the events that arrived since the
-last batch are fed at once. An event's *rule latency* is the time from its arrival to the return
+second, as ``authviz tail`` offers them: every INTERVAL seconds (default: tail's ``ALERT_INTERVAL``)
+the events that arrived since the last batch are fed at once. An event's *rule latency* is the time from its arrival to the return
 of the ``feed`` that evaluated it against every rule (waiting for its batch included). When the
 detector cannot keep up, the backlog grows and the latency shows it.
 
@@ -16,7 +16,7 @@ The pre-parsed events (the harness's input, about a million Python objects that 
 never holds at once) are moved out of the garbage collector's sight with ``gc.freeze()`` before
 the runs, so its full collections measure the detector's own state, not the harness's.
 
-    .venv/bin/python benchmarks/bench_alerts.py [--rate 5000] [--seconds 20] [--interval 0.05] [--baseline] [--rounds 2]
+    .venv/bin/python benchmarks/bench_alerts.py [--rate 5000] [--seconds 20] [--interval 0.02] [--baseline] [--rounds 2]
 """
 
 from __future__ import annotations
@@ -38,6 +38,7 @@ sys.path.insert(0, str(ROOT))
 
 from authviz.auth0 import parse_records  # noqa: E402
 from authviz.bridge.simulate import SimulateOptions, simulated_records  # noqa: E402
+from authviz.cli.tail import ALERT_INTERVAL  # noqa: E402
 from authviz.simulator import SCENARIOS  # noqa: E402
 
 
@@ -126,7 +127,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rate", type=float, default=5000.0, help="events per second offered (default 5000)")
     parser.add_argument("--seconds", type=float, default=20.0, help="length of one run (default 20)")
-    parser.add_argument("--interval", type=float, default=0.05, help="seconds between batches (default 0.05)")
+    parser.add_argument(
+        "--interval",
+        type=float,
+        default=ALERT_INTERVAL,
+        help=f"seconds between batches (default {ALERT_INTERVAL:g}: authviz tail's ALERT_INTERVAL)",
+    )
     parser.add_argument(
         "--baseline", action="store_true", help=f"also run main's previous live detector (commit {BASELINE_COMMIT})"
     )
@@ -141,7 +147,10 @@ def main() -> None:
     events = events_for(args.rate, args.seconds)
     gc.collect()
     gc.freeze()  # the harness's input: see the module docstring
-    print(f"{len(events):,} events ({args.rate:g}/s for {args.seconds:g} s, every scenario injected)")
+    print(
+        f"{len(events):,} events ({args.rate:g}/s for {args.seconds:g} s, every scenario injected), "
+        f"a batch every {args.interval:g} s"
+    )
     probe = LiveDetector()
     print(f"rules: {len(probe.rules)} live ({len(probe.needs_configuration)} need configuration)")
     probe.close()
