@@ -9,8 +9,10 @@ detector cannot keep up, the backlog grows and the latency shows it.
 
 ``--baseline`` also runs main's previous live detector (``authviz/alerts/live.py`` and
 ``correlate.py`` at commit 45b121b: one DuckDB query per batch, the SQL impossible-travel rule over
-recent events every second), loaded from git, through the same schedule in the same process:
-old and new alternate (``--rounds`` of each, interleaved), each on a fresh detector.
+recent events every second), loaded from git, through the same schedule: old and new alternate
+(``--rounds`` of each, interleaved in time, so both see the same machine), each run in a fresh
+process as ``authviz tail`` would be (one detector's threads and heap never weigh on the other's:
+DuckDB leaves a dozen threads behind).
 
 Before each run, after a warm-up that loads every module either detector uses, the process calls
 ``gc.collect(); gc.freeze()`` as ``authviz tail`` does once its rules are loaded: what lives as
@@ -26,6 +28,7 @@ from __future__ import annotations
 import argparse
 import gc
 import importlib.util
+import json
 import os
 import platform
 import subprocess
@@ -146,6 +149,39 @@ def baseline_detector():
     return sys.modules["old_live"].LiveDetector(live_rules())  # the same rules as the new one
 
 
+CONTENDERS = {
+    "old": f"old (main {BASELINE_COMMIT}: DuckDB per batch)",
+    "new": "new (Python, indexed conditions)",
+}
+
+
+def one_run(kind: str, rate: float, seconds: float, interval: float) -> dict:
+    """One detector through the schedule, in this process (a fresh one per run: see main)."""
+    from authviz.alerts import LiveDetector
+
+    events = events_for(rate, seconds)
+    make = baseline_detector if kind == "old" else LiveDetector
+    warm = make()  # warm-up: every module the detector loads is loaded
+    warm.feed(events[:2000])
+    warm.close()
+    del warm
+    detector = make()
+    # as `authviz tail` does once its rules are loaded: what lives as long as the process (and the
+    # harness's input) kept out of the full collections
+    gc.collect()
+    gc.freeze()
+    cpu = time.process_time()
+    with GcPauses() as pauses:
+        result = run(detector, events, rate, interval)
+    result["cpu_us"] = 1e6 * (time.process_time() - cpu) / result["events"]
+    result["gc_ms"] = 1000 * sum(pauses.pauses)
+    result["gc_pauses"] = len(pauses.pauses)
+    result["gc_longest_ms"] = 1000 * max(pauses.pauses, default=0)
+    result["rules"] = len(detector.rules)
+    detector.close()
+    return result
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rate", type=float, default=5000.0, help="events per second offered (default 5000)")
@@ -160,61 +196,42 @@ def main() -> None:
         "--baseline", action="store_true", help=f"also run main's previous live detector (commit {BASELINE_COMMIT})"
     )
     parser.add_argument("--rounds", type=int, default=2, help="runs of each detector, interleaved (default 2)")
+    parser.add_argument("--only", choices=sorted(CONTENDERS), help=argparse.SUPPRESS)  # one run, in this process
     args = parser.parse_args()
-    from authviz.alerts import LiveDetector
-
+    if args.only:
+        print("RESULT " + json.dumps(one_run(args.only, args.rate, args.seconds, args.interval)), flush=True)
+        return
     print(
         f"# {datetime.now(UTC):%Y-%m-%d %H:%M} UTC, {platform.node()}, {os.cpu_count()} CPUs, "
-        f"Python {platform.python_version()}"
+        f"Python {platform.python_version()}; {args.rate:g} events/s for {args.seconds:g} s, every scenario "
+        f"injected, a batch every {args.interval:g} s; each run in a fresh process"
     )
-    events = events_for(args.rate, args.seconds)
-    print(
-        f"{len(events):,} events ({args.rate:g}/s for {args.seconds:g} s, every scenario injected), "
-        f"a batch every {args.interval:g} s"
-    )
-    probe = LiveDetector()
-    print(f"rules: {len(probe.rules)} live ({len(probe.needs_configuration)} need configuration)")
-    probe.close()
-    contenders = [("new (Python, indexed conditions)", LiveDetector)]
-    if args.baseline:
-        contenders.insert(0, (f"old (main {BASELINE_COMMIT}: DuckDB per batch)", baseline_detector))
-    p99s: dict[str, list[float]] = {name: [] for name, _ in contenders}
-    for _, make in contenders:  # warm-up: every module either detector loads is loaded
-        warm = make()
-        warm.feed(events[:2000])
-        warm.close()
-    del warm
+    kinds = ["old", "new"] if args.baseline else ["new"]
+    p99s: dict[str, list[float]] = {kind: [] for kind in kinds}
     for round_ in range(1, args.rounds + 1):
-        for name, make in contenders:
-            detector = make()
-            # as `authviz tail` does once its rules are loaded: what lives as long as the process
-            # (and the harness's input) out of the full collections
-            gc.collect()
-            gc.freeze()
+        for kind in kinds:
             load = os.getloadavg()[0]
-            cpu = time.process_time()
-            with GcPauses() as pauses:
-                result = run(detector, events, args.rate, args.interval)
-            cpu = time.process_time() - cpu
-            detector.close()
-            del detector
-            gc.collect()
-            p99s[name].append(result["p99_ms"])
+            command = [sys.executable, __file__, "--only", kind, "--rate", str(args.rate)]
+            command += ["--seconds", str(args.seconds), "--interval", str(args.interval)]
+            done = subprocess.run(command, capture_output=True, text=True, cwd=ROOT)
+            lines = [line for line in done.stdout.splitlines() if line.startswith("RESULT ")]
+            if done.returncode != 0 or not lines:
+                raise SystemExit(f"the {kind} run failed:\n{done.stderr[-2000:]}")
+            r = json.loads(lines[-1][len("RESULT ") :])
+            p99s[kind].append(r["p99_ms"])
             print(
-                f"round {round_} {name}: {result['throughput']:,.0f} events/s, {result['batches']} batches, "
-                f"{result['alerts']} alerts; latency p50 {result['p50_ms']:.1f} ms, p99 {result['p99_ms']:.1f} ms, "
-                f"max {result['max_ms']:.1f} ms; CPU {1e6 * cpu / result['events']:.0f} us/event; "
-                f"GC {1000 * sum(pauses.pauses):.0f} ms in {len(pauses.pauses)} pauses (longest "
-                f"{1000 * max(pauses.pauses, default=0):.0f} ms); "
+                f"round {round_} {CONTENDERS[kind]}: {r['events']:,} events, {r['rules']} rules, "
+                f"{r['throughput']:,.0f} events/s, {r['batches']} batches, {r['alerts']} alerts; latency p50 "
+                f"{r['p50_ms']:.1f} ms, p99 {r['p99_ms']:.1f} ms, max {r['max_ms']:.1f} ms; CPU {r['cpu_us']:.0f} "
+                f"us/event; GC {r['gc_ms']:.0f} ms in {r['gc_pauses']} pauses (longest {r['gc_longest_ms']:.0f} ms); "
                 f"load average {load:.1f} -> {os.getloadavg()[0]:.1f}",
                 flush=True,
             )
-    for name, values in p99s.items():
-        worst = max(values)
-        verdict = "met" if worst <= TARGET_P99_MS else "NOT met"
+    for kind, values in p99s.items():
+        verdict = "met" if max(values) <= TARGET_P99_MS else "NOT met"
         print(
-            f"{name}: p99 {', '.join(f'{v:.1f}' for v in values)} ms (target <= {TARGET_P99_MS:g} ms at "
-            f"{args.rate:g} events/s: {verdict})"
+            f"{CONTENDERS[kind]}: p99 {', '.join(f'{v:.1f}' for v in values)} ms (target <= {TARGET_P99_MS:g} ms "
+            f"at {args.rate:g} events/s: {verdict})"
         )
 
 
