@@ -45,6 +45,8 @@ BF = "Update Brute-force settings"
 BPD = "Update Breached Password Detection settings"
 SIT = "Update Suspicious IP Throttling settings"
 BOT = "Create or update the anomaly detection captcha"
+REUSED = "Unsuccessful Refresh Token exchange, reused refresh token detected"
+INVITE = "Create tenant invitations for a given client"
 
 
 def cases() -> dict[str, tuple[list[dict], list[dict]]]:
@@ -288,5 +290,179 @@ def cases() -> dict[str, tuple[list[dict], list[dict]]]:
         "466073e8-7171-11f0-858f-723487b9527c": (
             [ev("s", hostname="acme.eu.auth0.com"), ev("fepft", hostname="ACME.eu.auth0.com")],
             [ev("s", hostname="login.acme.example"), ev("sapi", hostname="acme.eu.auth0.com")],
+        ),
+        # refresh-token reuse: every reuse per user per day; other refresh-token failures are not reuse
+        "a7b2e75c-7171-11f0-aa28-723487b9527c": (
+            [
+                ev("ferrt", REUSED, user_id="auth0|victim-1", at="2025-03-01T10:00:00.000Z"),
+                ev("ferrt", REUSED, user_id="auth0|victim-1", at="2025-03-01T18:30:00.000Z"),
+                ev("ferrt", REUSED, user_id="auth0|victim-2"),
+            ],
+            [
+                ev("ferrt", "Unsuccessful Refresh Token exchange, invalid refresh token", user_id="auth0|victim-1"),
+                ev("sertft", REUSED, user_id="auth0|victim-1"),
+                ev("ferrt", REUSED),  # no user to group by: the catalog counts per data.user_id
+            ],
+        ),
+        # sign-ups with disposable e-mail domains, per IP and hour (the domain compared without case)
+        "e92605d8-716d-11f0-b2ae-723487b9527c": (
+            [
+                ev("ss", user_name="x1@mailinator.com", ip="198.51.100.7"),
+                ev("ss", user_name="x2@YOPMAIL.com", ip="198.51.100.7"),
+                ev("ss", user_name="y@getnada.com", ip="198.51.100.8"),
+            ],
+            [
+                ev("ss", user_name="x@notmailinator.com", ip="198.51.100.7"),
+                ev("ss", user_name="x@mailinator.com.example.org", ip="198.51.100.7"),
+                ev("fs", user_name="x3@mailinator.com", ip="198.51.100.7"),
+            ],
+        ),
+        # tenant takeover: owner invitations and deletions of owners by the Management API
+        "711501ce-716e-11f0-8b6e-723487b9527c": (
+            [
+                sapi(INVITE, request={"owners": ["mallory@gmail.com"], "roles": ["owner"]}),
+                sapi("Delete tenant member", request={"roles": ["owner"]}),
+                sapi("Delete tenant member", request={"roles": ["editor - users", "owner"]}),
+            ],
+            [
+                sapi(INVITE, request={"owners": ["new.hire@acme.example"], "roles": ["editor - users"]}),
+                sapi("Delete tenant member", request={}),
+                sapi("Update tenant member", request={"roles": ["owner"]}),
+                ev("fapi", INVITE, details={"request": {"body": {"roles": ["owner"]}}}),
+            ],
+        ),
+    }
+
+
+# ---- Sigma features beyond the catalog: temporal_ordered correlations and IPv6 ``cidr`` ------------
+
+#: Rules written for the engine's general Sigma features (not from any catalog): id -> YAML.
+FEATURE_RULES = {
+    # a failed log-in, then a successful one, for the same user within 10 minutes
+    "f1a0c001-0000-4000-8000-000000000001": """
+title: Failed log-in
+name: failed_login
+logsource: {product: auth0}
+detection: {selection: {data.type: f}, condition: selection}
+---
+title: Successful log-in
+name: good_login
+logsource: {product: auth0}
+detection: {selection: {data.type: s}, condition: selection}
+---
+title: Failed then successful log-in
+id: f1a0c001-0000-4000-8000-000000000001
+level: high
+correlation:
+    type: temporal_ordered
+    rules: [failed_login, good_login]
+    group-by: [data.user_id]
+    timespan: 10m
+""",
+    # three steps in order (the order the rules are listed in, not the order of the file)
+    "f1a0c001-0000-4000-8000-000000000002": """
+title: Step C
+name: step_c
+logsource: {product: auth0}
+detection: {selection: {data.type: sapi}, condition: selection}
+---
+title: Step A
+name: step_a
+logsource: {product: auth0}
+detection: {selection: {data.type: fp}, condition: selection}
+---
+title: Step B
+name: step_b
+logsource: {product: auth0}
+detection: {selection: {data.type: scp}, condition: selection}
+---
+title: Password guessed, changed, then admin action
+id: f1a0c001-0000-4000-8000-000000000002
+correlation:
+    type: temporal_ordered
+    rules: [step_a, step_b, step_c]
+    group-by: [data.ip]
+    timespan: 1h
+    condition: {gte: 3}
+""",
+    # IPv6 and IPv4 ranges in one rule, on a scalar field and on any element of an array
+    "f1a0c001-0000-4000-8000-000000000003": """
+title: Log-in from the documentation networks
+id: f1a0c001-0000-4000-8000-000000000003
+logsource: {product: auth0}
+detection:
+    by_ip:
+        data.ip|cidr: ['2001:db8::/32', '198.51.100.0/24', 'fd00:1:2:3::/127']
+    by_hop:
+        data.details.forwarded{}|cidr: '2001:db8:aa::/48'
+    condition: by_ip or by_hop
+""",
+}
+
+
+def _at(minute: int, second: int = 0, ms: int = 0) -> str:
+    return f"2025-03-01T{10 + minute // 60:02d}:{minute % 60:02d}:{second:02d}.{ms:03d}Z"
+
+
+def feature_cases() -> dict[str, tuple[list[dict], list[dict]]]:
+    """Rule id of :data:`FEATURE_RULES` -> (events that must fire it, near misses that must not)."""
+    return {
+        "f1a0c001-0000-4000-8000-000000000001": (
+            [ev("f", user_id="auth0|a", at=_at(0)), ev("s", user_id="auth0|a", at=_at(5))],
+            [
+                # the wrong order
+                ev("s", user_id="auth0|b", at=_at(0)),
+                ev("f", user_id="auth0|b", at=_at(5)),
+                # the right order, too far apart
+                ev("f", user_id="auth0|c", at=_at(0)),
+                ev("s", user_id="auth0|c", at=_at(10, 0, 1)),
+                # at the same instant: not "after"
+                ev("f", user_id="auth0|d", at=_at(3)),
+                ev("s", user_id="auth0|d", at=_at(3)),
+                # two users
+                ev("f", user_id="auth0|e", at=_at(0)),
+                ev("s", user_id="auth0|f", at=_at(1)),
+            ],
+        ),
+        "f1a0c001-0000-4000-8000-000000000002": (
+            [
+                ev("fp", ip="192.0.2.1", at=_at(0)),
+                ev("sapi", ip="192.0.2.1", at=_at(2)),  # C before B: not yet in order
+                ev("scp", ip="192.0.2.1", at=_at(4)),
+                ev("fp", ip="192.0.2.1", at=_at(5)),
+                ev("sapi", ip="192.0.2.1", at=_at(50)),  # completes A, B, C within the hour
+            ],
+            [
+                ev("fp", ip="192.0.2.2", at=_at(0)),
+                ev("sapi", ip="192.0.2.2", at=_at(1)),
+                ev("scp", ip="192.0.2.2", at=_at(2)),  # A, C, B: never in order
+                ev("scp", ip="192.0.2.3", at=_at(0)),
+                ev("fp", ip="192.0.2.3", at=_at(1)),
+                ev("sapi", ip="192.0.2.3", at=_at(2)),  # B, A, C
+                ev("fp", ip="192.0.2.4", at=_at(0)),
+                ev("scp", ip="192.0.2.4", at=_at(1)),
+                ev("sapi", ip="192.0.2.4", at=_at(61)),  # in order, over more than an hour
+            ],
+        ),
+        "f1a0c001-0000-4000-8000-000000000003": (
+            [
+                ev("s", ip="2001:db8::1"),
+                ev("s", ip="2001:DB8:0:0:0:0:0:5"),
+                ev("s", ip="2001:db8:ffff:ffff:ffff:ffff:ffff:ffff"),
+                ev("s", ip="198.51.100.7"),
+                ev("s", ip="fd00:1:2:3::1"),
+                ev("s", ip="203.0.113.5", details={"forwarded": ["10.0.0.1", "2001:db8:aa:1::9"]}),
+            ],
+            [
+                ev("s", ip="2001:db9::1"),
+                ev("s", ip="2001:db7:ffff:ffff:ffff:ffff:ffff:ffff"),
+                ev("s", ip="fd00:1:2:3::2"),
+                ev("s", ip="2001:db8::1::2"),
+                ev("s", ip="not an address"),
+                ev("s", ip="198.51.101.7"),
+                ev("s", ip="198.51.99.300"),  # not an address (read as numbers, 198.51.100.44)
+                ev("s", ip="198.51.100.07"),  # a leading zero: not an address for Python's ipaddress
+                ev("s", ip="203.0.113.5", details={"forwarded": ["2001:db8:ab::1", "198.51.100.7"]}),
+            ],
         ),
     }

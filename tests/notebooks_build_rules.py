@@ -169,6 +169,7 @@ last cells can check what was found. To analyse your own tenant instead, pull it
 `authviz logs pull --domain ... -o DIR` and set `AUTHVIZ_LOGS_PARQUET=DIR` before starting Jupyter."""),
             new_code_cell("""\
 import os
+from pathlib import Path
 
 import pandas as pd
 import plotly.express as px
@@ -261,7 +262,10 @@ findings["origin"] = [about[i].origin for i in findings["rule_id"]]
 findings["rule"] = [about[i].name or about[i].title for i in findings["rule_id"]]
 print(f"{len(rules.rules)} rules, {len(rules.needing_configuration(None))} need tenant settings; {len(findings):,} findings")
 builtin = findings[findings["origin"] == "builtin"]
-builtin[["rule", "level", "group", "count", "first"]]"""),
+builtin[["rule", "level", "group", "count", "first"]].assign(
+    group=[", ".join(f"{k} = {v}" for k, v in g.items()) for g in builtin["group"]],
+    first=builtin["first"].dt.strftime("%Y-%m-%d %H:%M UTC"),
+).reset_index(drop=True)"""),
             new_code_cell(
                 """\
 fig = px.scatter(builtin, x="first", y="rule", color="level", hover_data=["group", "count"],
@@ -283,15 +287,16 @@ if attacks is None:
 else:
     table, unexpected = score_rule_findings(findings, attacks, {r.id: r.name for r in rules.rules})
     for row in table.itertuples():
-        title = row.title if isinstance(row.title, str) else "(no packaged rule)"
-        print(f"{'found' if row.found else 'MISSED':<6} {row.kind:<22} {title}")
+        rule = about.get(row.rule_id)
+        what = f"{rule.title} ({Path(rule.source).name})" if rule else "(no finding of its rules)"
+        print(f"{'found' if row.found else 'MISSED':<6} {row.kind:<22} {what}")
     built = table["kind"].isin([a.kind for a in attacks if a.detection])
     print(f"built-in: {int(table[built]['found'].sum())} of {int(built.sum())} attacks found, "
           f"{int((unexpected['origin'] == 'builtin').sum())} unexplained findings")
-    print(f"catalog: {int(table[~built]['found'].sum())} of {int((~built).sum())} attacks found "
-          "(tenant takeover's rule is not packaged yet)")"""),
+    print(f"catalog: {int(table[~built]['found'].sum())} of {int((~built).sum())} attacks found")"""),
             new_markdown_cell("""\
-The catalog's other findings, rule by rule. Most come from the catalog's *hunting* queries: they
+The catalog's other findings, rule by rule (named by file: two catalog rules share the title
+*Surge in signup events*). Most come from the catalog's *hunting* queries: they
 select ordinary activity (every successful log-in, every sign-up, every MFA push) with a threshold of
 1 and leave the real threshold to a per-tenant Splunk query, so live alerts do not use them (see
 `authviz.alerts.HUNTING_RULES`). The others list records of the injected attacks: several catalog
@@ -302,7 +307,8 @@ if attacks is not None:
     catalog = unexpected[unexpected["origin"] == "catalog"]
     why = ["same injected attack" if injected & set(ids) else "hunting query" if r in HUNTING_RULES else "other"
            for r, ids in zip(catalog["rule_id"], catalog["event_ids"])]
-    by_rule = catalog.assign(why=why).groupby(["why", "title"]).size().rename("findings").reset_index()
+    files = [Path(about[r].source).name for r in catalog["rule_id"]]  # two catalog rules share a title
+    by_rule = catalog.assign(why=why, file=files).groupby(["why", "file"]).size().rename("findings").reset_index()
     print(by_rule.to_string(index=False))"""),
         ]
     )

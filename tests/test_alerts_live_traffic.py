@@ -13,10 +13,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from pathlib import Path
-
-from authviz.alerts.live import HUNTING_RULES, LIVE_FORM_OF, LiveDetector, live_rules
-from authviz.detections import load_rules
+from authviz.alerts.live import LIVE_FORM_OF, LiveDetector, live_rules
 from authviz.auth0 import parse_records
 from authviz.bridge.demo import DemoOptions
 from authviz.bridge.simulate import SimulateOptions, simulated_records
@@ -29,14 +26,11 @@ DEMO_RATE = DemoOptions().rate
 #: event-time batches (``authviz tail`` feeds every 0.5 s of wall time; findings do not depend on the batch size)
 STEP = timedelta(seconds=2)
 LIVE_DETECTION = {"signup_fraud": "signup_fraud_ip"}
-#: Catalog rules the package does not ship yet (the simulator's tenant-takeover and disposable-domain
-#: attacks are built to them): the live engine runs them like any rule given to it.
-MORE_CATALOG = Path(__file__).parent / "fixtures" / "sigma" / "auth0-customer-detections-more"
 
 
 def detector() -> LiveDetector:
-    more = [r for r in load_rules([MORE_CATALOG], origin="catalog").runnable(None) if r.id not in HUNTING_RULES]
-    return LiveDetector([*live_rules(), *more])
+    # the packaged rules include every catalog rule the simulator's attacks are built to
+    return LiveDetector(live_rules())
 
 
 def events_of(options: SimulateOptions, start: datetime = START):

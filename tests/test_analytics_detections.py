@@ -264,3 +264,29 @@ def test_a_frame_not_yet_in_the_schema_is_conformed():
     )
     found = run_detections(raw)
     assert _names(found) == ["brute_force"] and found.iloc[0]["count"] == 5
+
+
+def test_a_catalog_attack_is_credited_to_the_rule_written_for_it():
+    from types import SimpleNamespace
+
+    from authviz.analytics import score_rule_findings
+
+    t0 = pd.Timestamp("2026-11-01T05:00:00Z")
+    attack = SimpleNamespace(
+        kind="disposable-signups",
+        detection="",
+        key="acme",
+        start=t0,
+        end=t0 + pd.Timedelta(minutes=50),
+        log_ids=("a", "b"),
+        rule_ids=("disposable", "volume"),
+    )
+    findings = pd.DataFrame(
+        [  # the generic volume rule's finding comes first in time order
+            {"rule_id": "volume", "title": "V", "group": {}, "first": t0, "last": t0, "event_ids": ["a"]},
+            {"rule_id": "disposable", "title": "D", "group": {}, "first": t0, "last": t0, "event_ids": ["a", "b"]},
+        ]
+    )
+    table, unexpected = score_rule_findings(findings, [attack], {})
+    assert table["rule_id"].tolist() == ["disposable"] and table["evidence_complete"].tolist() == [True]
+    assert unexpected["rule_id"].tolist() == ["volume"]

@@ -33,12 +33,23 @@ def ids(records):
 
 def test_every_catalog_file_loads_with_provenance_and_licence():
     files = sorted(CATALOG_DIR.glob("*.yml"))
-    assert len(files) == 27
+    assert len(files) == 30
     assert not CATALOG.problems
     assert {rule.source.split("/")[-1] for rule in CATALOG} == {f.name for f in files}
     assert "Apache License" in (CATALOG_DIR / "LICENSE").read_text()
     assert "15f263fbaf11b47a3363739cb89e3ea71a3b9c57" in (CATALOG_DIR / "PROVENANCE.md").read_text()
     assert all(rule.origin == "catalog" and rule.title and rule.level for rule in CATALOG)
+
+
+def test_catalog_files_are_copied_unchanged():
+    fixtures = Path(__file__).resolve().parent / "fixtures" / "sigma"
+    copies = {
+        p.name: p
+        for folder in ("auth0-customer-detections", "auth0-customer-detections-more")
+        for p in (fixtures / folder).glob("*.yml")
+    }
+    for packaged in CATALOG_DIR.glob("*.yml"):
+        assert packaged.read_bytes() == copies[packaged.name].read_bytes(), packaged.name
 
 
 def test_every_catalog_rule_has_cases():
@@ -131,3 +142,14 @@ def test_python_matcher_agrees_with_duckdb_on_every_catalog_case():
                 tree = rule_tree(base, SETTINGS)
                 by_python = {e["event_id"] for e in events if matches(tree, e)}
                 assert by_python == by_sql, base.title
+
+
+def test_a_reused_refresh_token_raises_one_live_alert_not_two():
+    # the catalog's refresh-token rule selects the built-in rule's events: live alerts leave it out
+    from authviz.alerts import LiveDetector
+
+    firing, _ = CASES["a7b2e75c-7171-11f0-aa28-723487b9527c"]
+    alerts = LiveDetector().feed(read_logs(firing).frame)
+    assert {a.detection for a in alerts} == {"refresh_token_reuse"}
+    assert "a7b2e75c-7171-11f0-aa28-723487b9527c" not in {a.rule_id for a in alerts}
+    assert {i for a in alerts for i in a.evidence_ids} == ids(firing)

@@ -115,9 +115,12 @@ def test_detect_reads_an_archive_directory(tmp_path, capsys):
 
 def test_rules_list_and_check(rules_dir, tmp_path, capsys):
     assert main(["rules", "list"]) == 0
-    out, _ = capsys.readouterr()
-    assert len(out.splitlines()) == 1 + 35
+    out, err = capsys.readouterr()
+    assert len(out.splitlines()) == 1 + 38
     assert "[needs {your-tenant-url}]" in out
+    assert sum(line.startswith("ready ") for line in out.splitlines()) == 34
+    assert "38 rules, 34 ready, 4 need configuration" in err and "no settings file given" in err
+    assert "authviz rules settings > tenant.yml" in err
     assert main(["rules", "list", "--json", "--rules", str(rules_dir)]) == 0
     out, err = capsys.readouterr()
     listed = [json.loads(line) for line in out.splitlines()]
@@ -125,7 +128,7 @@ def test_rules_list_and_check(rules_dir, tmp_path, capsys):
     assert "broken.yml" in err
     assert main(["rules", "check"]) == 0
     out, _ = capsys.readouterr()
-    assert out.count("ok ") == 31 and out.count("needs ") == 4
+    assert out.count("ok ") == 34 and out.count("needs ") == 4
     assert main(["rules", "check", str(rules_dir)]) == 1
     out, _ = capsys.readouterr()
     assert "invalid" in out and "broken.yml" in out and "ok       12345678" in out
@@ -146,3 +149,17 @@ def test_detect_on_records_that_are_not_logs_says_so_and_exits_0(tmp_path, capsy
     out, err = capsys.readouterr()
     assert out == "no findings\n"
     assert "3 record(s) could not be read" in err
+
+
+def test_rules_settings_writes_a_file_to_fill_in(tmp_path, capsys):
+    assert main(["rules", "settings"]) == 0
+    template, _ = capsys.readouterr()
+    path = tmp_path / "tenant.yml"
+    path.write_text(template.replace("your-tenant-url:", "your-tenant-url: acme.eu.auth0.com"))
+    assert main(["rules", "list", "--settings", str(path)]) == 0
+    out, err = capsys.readouterr()
+    assert "[needs {your-tenant-url}]" not in out
+    assert f"settings from {path} (1 placeholder(s) set)" in err and "35 ready" in err
+    assert main(["rules", "settings", "--settings", str(path)]) == 0
+    rest, _ = capsys.readouterr()
+    assert "your-tenant-url:" not in rest and "global_client_id:" in rest

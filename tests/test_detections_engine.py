@@ -218,6 +218,24 @@ def test_settings_file(tmp_path):
         load_settings(tmp_path / "nope.yml")
 
 
+def test_settings_template_lists_what_is_unset_and_loads_back(tmp_path):
+    from authviz.detections.load import settings_template
+
+    rules = packaged_rules()
+    text = settings_template(rules.rules)
+    waiting = {name for _, missing in rules.needing_configuration(None) for name in missing}
+    assert {line[:-1] for line in text.splitlines() if line.endswith(":")} == waiting
+    assert "needed by: Risk for misconfiguration - use of Auth0 tenant name URL." in text
+    assert "Global Client Information" in text  # what the value is and where to find it
+    path = tmp_path / "tenant.yml"
+    path.write_text(text)  # nothing filled in: every rule still waits, none runs with ''
+    assert load_settings(path).placeholders == {}
+    path.write_text(text.replace("your-tenant-url:", "your-tenant-url: acme.eu.auth0.com"))
+    settings = load_settings(path)
+    assert settings.placeholders == {"your-tenant-url": ("acme.eu.auth0.com",)}
+    assert "your-tenant-url:" not in settings_template(rules.rules, settings)
+
+
 def test_parquet_archive_with_time_bounds_and_management_api_shape(tmp_path):
     import pyarrow as pa
     import pyarrow.parquet as pq

@@ -84,3 +84,31 @@ def test_spark_export_finds_what_duckdb_finds(spark):
     duck_keys = {_key({**row, "group": json.dumps(row["group"])}) for row in duck.to_dict("records")}
     assert len(duck_keys) >= len(rules)
     assert spark_keys == duck_keys
+
+
+def test_spark_export_of_temporal_ordered_and_ipv6_cidr_finds_what_duckdb_finds(spark):
+    from authviz.detections import load_rule_text
+    from detection_cases import FEATURE_RULES, feature_cases
+
+    rules = [rule for text in FEATURE_RULES.values() for rule in load_rule_text(text, "features.yml").rules]
+    records = [r for firing, misses in feature_cases().values() for r in firing + misses]
+    frame = read_logs(records).frame
+    with DetectionEngine() as engine:
+        engine.add_frame(frame)
+        engine.define_events()
+        report = engine.run(rules)
+        assert not report.failed
+        duck = engine.findings()
+        events = engine.con.execute(
+            "SELECT "
+            + ", ".join(c if c != "data" else "CAST(data AS VARCHAR) AS data" for c in SPARK_COLUMNS)
+            + " FROM events"
+        ).df()
+    events["timestamp"] = events["timestamp"].dt.tz_convert("UTC").dt.tz_localize(None)
+    spark.createDataFrame(events).createOrReplaceTempView("feature_events")
+    exported = spark_sql(rules, None, table="feature_events")
+    assert set(exported) == {rule.id for rule in rules}
+    spark_keys = {_key(row.asDict()) for sql in exported.values() for row in spark.sql(sql).collect()}
+    duck_keys = {_key({**row, "group": json.dumps(row["group"])}) for row in duck.to_dict("records")}
+    assert {key[0] for key in duck_keys} == set(FEATURE_RULES)
+    assert spark_keys == duck_keys

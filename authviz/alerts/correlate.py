@@ -47,6 +47,17 @@ def _holds(op: str, measure: float, threshold: float) -> bool:
     }[op]
 
 
+def _ordered_prefix(events: list[tuple[int, str, Hashable]]) -> int:
+    """How many of the rules 0, 1, 2, ... matched in that order, each strictly later than the one
+    before, among ``events`` (sorted by time; ``value`` is the rule's index). Taking each rule's
+    earliest match after the previous one is optimal, so one pass decides."""
+    need, after = 0, None
+    for t_ns, _, rule in events:
+        if rule == need and (after is None or t_ns > after):
+            need, after = need + 1, t_ns
+    return need
+
+
 class _Group:
     """One group's recent matching events, sorted by time: (t_ns, event_id, value).
 
@@ -135,6 +146,8 @@ class CorrelationState:
     def _measure(self, events: list[tuple[int, str, Hashable]]) -> int:
         if self.type == "event_count":
             return len(events)
+        if self.type == "temporal_ordered":
+            return _ordered_prefix(events)
         return len({value for _, _, value in events if value is not None})
 
     def add(self, group: tuple, t_ns: int, event_id: str, value: Hashable | None = None) -> Crossing | None:
@@ -182,7 +195,10 @@ class CorrelationState:
         """The crossing a group's first event makes on its own (a threshold of one)."""
         if not _holds(self.op, 1, self.threshold):
             return None
-        measure = 1 if self.type == "event_count" or value is not None else 0
+        if self.type == "temporal_ordered":
+            measure = 1 if value == 0 else 0  # the first rule of the order
+        else:
+            measure = 1 if self.type == "event_count" or value is not None else 0
         if not _holds(self.op, measure, self.threshold):
             return None
         return Crossing(group, measure, t_ns, t_ns, (event_id,))
@@ -246,9 +262,9 @@ class CorrelationState:
             return None  # distinct values never outnumber events: no need to count them
         if not counted:
             measure = hi - lo
-        elif newest:
+        elif newest and self.type != "temporal_ordered":
             measure = len(state.counts)
-        else:
+        else:  # out of order, or an order to check: the window itself (O(window))
             measure = self._measure(events[lo:hi])
         if not _holds(self.op, measure, self.threshold):
             return None

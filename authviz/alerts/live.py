@@ -102,6 +102,8 @@ HUNTING_RULES: dict[str, str] = {
     "number (shared_phone_enrollment)",
     "bad8fcc0-716e-11f0-b852-723487b9527c": "selects every Guardian enrollment; live alerts count users per device "
     "(shared_guardian_enrollment)",
+    "a7b2e75c-7171-11f0-aa28-723487b9527c": "selects the same reused-refresh-token events as the built-in refresh "
+    "token reuse rule, which alerts on each of them (high)",
 }
 
 #: catalog rule id -> the live rule (its ``name``) that alerts on what the catalog rule's query aggregates
@@ -110,6 +112,7 @@ LIVE_FORM_OF: dict[str, str] = {
     "74a1ddea-7172-11f0-ace0-723487b9527c": "sms_bombing",
     "25b35d32-716b-11f0-a54e-723487b9527c": "shared_phone_enrollment",
     "bad8fcc0-716e-11f0-b852-723487b9527c": "shared_guardian_enrollment",
+    "a7b2e75c-7171-11f0-aa28-723487b9527c": "refresh_token_reuse",
 }
 
 
@@ -609,7 +612,7 @@ class LiveDetector:
                 if condition.k == _ESCALATE:
                     alert = self._on_escalating(plan, group, t, event_id)
                 else:
-                    if plan.state.type == "temporal":
+                    if plan.state.type in ("temporal", "temporal_ordered"):
                         value = condition.k
                     else:
                         value = view.text(plan.value_field) if plan.value_field is not None else None
@@ -745,10 +748,11 @@ class LiveDetector:
                 incident.last_measure = measure
             words = _FIELD_WORDS.get(spec.field or "", "distinct " + str(spec.field))
             text = f"{incident.last_measure} {words}, {incident.count} events"
-        elif spec.type == "temporal":
+        elif spec.type in ("temporal", "temporal_ordered"):
             if measure is not None:
                 incident.last_measure = measure
-            text = f"{incident.last_measure} of {len(spec.rules)} rules, {incident.count} events"
+            in_order = " in order" if spec.type == "temporal_ordered" else ""
+            text = f"{incident.last_measure} of {len(spec.rules)} rules{in_order}, {incident.count} events"
         else:
             text = f"{incident.count} events"
         if incident.escalated:

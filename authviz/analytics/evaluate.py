@@ -93,28 +93,30 @@ def score_rule_findings(
     e.g. ``brute_force``). An attack with a ``detection`` is found by a finding of the rule of that
     name whose group holds the attack's key and whose span overlaps the attack; a catalog attack
     (``detection`` empty) by a finding of one of its ``rule_ids`` that overlaps it and lists one of
-    its records. Returns (one row per attack: kind, rule, key, start, found, evidence_complete,
-    rule_id, title; the findings that explain no attack).
+    its records; when several do, the finding of the rule listed first in ``rule_ids`` (the rule
+    written for that attack) is credited. Returns (one row per attack: kind, rule, key, start,
+    found, evidence_complete, rule_id, title; the findings that explain no attack).
     """
     used: set[int] = set()
     rows = []
     for attack in attacks:
         start, end = pd.Timestamp(attack.start), pd.Timestamp(attack.end)
         ids = set(attack.log_ids)
-        hit = None
+        preference = list(dict.fromkeys(getattr(attack, "rule_ids", ())))
+        hit, rank = None, len(preference)
         for i, finding in findings.iterrows():
             if i in used or not (pd.Timestamp(finding["first"]) <= end and pd.Timestamp(finding["last"]) >= start):
                 continue
             group = finding["group"] if isinstance(finding["group"], dict) else {}
             if attack.detection:
-                ok = rule_names.get(finding["rule_id"]) == attack.detection and attack.key in map(str, group.values())
-            else:
-                ok = finding["rule_id"] in set(getattr(attack, "rule_ids", ())) and bool(
-                    ids & set(finding["event_ids"])
-                )
-            if ok:
-                hit = i
-                break
+                if rule_names.get(finding["rule_id"]) == attack.detection and attack.key in map(str, group.values()):
+                    hit = i
+                    break
+            elif finding["rule_id"] in preference and ids & set(finding["event_ids"]):
+                if preference.index(finding["rule_id"]) < rank:
+                    hit, rank = i, preference.index(finding["rule_id"])
+                    if rank == 0:
+                        break
         if hit is not None:
             used.add(hit)
             row = findings.loc[hit]

@@ -12,7 +12,7 @@ import sys
 from datetime import datetime, timezone
 from pathlib import Path
 
-from authviz.detections.load import RuleError, load_rules, load_settings, packaged_rules
+from authviz.detections.load import RuleError, load_rules, load_settings, packaged_rules, settings_template
 from authviz.detections.model import RuleSet, TenantSettings
 from authviz.errors import UsageError
 
@@ -96,6 +96,20 @@ def add_commands(subparsers) -> None:
     check.add_argument("directory", nargs="?", type=Path, metavar="DIR", help="a directory or .yml file of rules")
     check.add_argument("--settings", type=Path, metavar="FILE", help="per-tenant placeholder values (YAML)")
     check.set_defaults(func=rules_check_command)
+    template = rules_commands.add_parser(
+        "settings",
+        help="print a settings file to fill in: the placeholders the rules still need",
+        description="Print a settings file (YAML) with every placeholder the rules use that is still "
+        "unset: what it stands for and which rules need it. Fill in the values and pass the file as "
+        "--settings FILE, e.g. `authviz rules settings > tenant.yml`.",
+    )
+    template.add_argument(
+        "--rules", action="append", default=[], metavar="DIR_OR_FILE", help="more Sigma rules (repeatable)"
+    )
+    template.add_argument(
+        "--settings", type=Path, metavar="FILE", help="a settings file already filled in: its placeholders are left out"
+    )
+    template.set_defaults(func=rules_settings_command)
 
 
 def _missing(parser: argparse.ArgumentParser) -> int:
@@ -131,6 +145,30 @@ def _rules(paths: list[str], packaged: bool = True) -> RuleSet:
 
 def _say(text: str) -> None:
     print(text, file=sys.stderr)
+
+
+def _template_command(settings: TenantSettings | None) -> str:
+    if settings is None or not settings.source:
+        return "authviz rules settings > tenant.yml"
+    return f"authviz rules settings --settings {settings.source} > more.yml"
+
+
+def _settings_note(rules: RuleSet, settings: TenantSettings | None) -> str:
+    """One sentence: how many rules can run, and where their placeholder values come from."""
+    waiting = rules.needing_configuration(settings)
+    counts = f"{len(rules.rules)} rules, {len(rules.rules) - len(waiting)} ready"
+    if settings is not None:
+        source = f"settings from {settings.source} ({len(settings.placeholders)} placeholder(s) set)"
+    else:
+        source = "no settings file given (--settings FILE)"
+    if not waiting:
+        return f"authviz: {counts}; {source}"
+    names = sorted({name for _, missing in waiting for name in missing})
+    return (
+        f"authviz: {counts}, {len(waiting)} need configuration ("
+        + ", ".join("{" + n + "}" for n in names)
+        + f"); {source}; `{_template_command(settings)}` writes a file to fill in"
+    )
 
 
 def detect_command(args: argparse.Namespace) -> int:
@@ -185,7 +223,7 @@ def detect_command(args: argparse.Namespace) -> int:
         _say(
             f"authviz: {len(report.needs_configuration)} rule(s) need configuration and were not run: set "
             + ", ".join("{" + n + "}" for n in names)
-            + " in a --settings file (see `authviz rules check`)"
+            + " in a --settings file (`authviz rules settings` writes one to fill in)"
         )
     _say(f"authviz: {len(report.ran)} rules ran, {report.findings} finding(s)")
     return 0
@@ -220,6 +258,16 @@ def rules_list_command(args: argparse.Namespace) -> int:
     else:
         for line in rules_table(rules, settings):
             sys.stdout.write(line + "\n")
+        _say(_settings_note(rules, settings))
+    return 0
+
+
+def rules_settings_command(args: argparse.Namespace) -> int:
+    settings = _settings(args.settings)
+    rules = _rules(args.rules)
+    for problem in rules.problems:
+        _say(f"authviz: {problem}")
+    sys.stdout.write(settings_template(rules.rules, settings))
     return 0
 
 
@@ -256,4 +304,6 @@ def rules_check_command(args: argparse.Namespace) -> int:
         f"authviz: {len(rules.rules)} rules loaded, {runnable} ready to run, "
         f"{len(rules.needing_configuration(settings))} need configuration, {broken} problem(s)"
     )
+    if rules.needing_configuration(settings):
+        _say(_settings_note(rules, settings))
     return 1 if broken else 0

@@ -13,6 +13,7 @@ The rule model (stable; the live engine builds on it)::
     rule.correlation     # Correlation(type, rules, group_by, timespan, op, threshold, field)
     rule.escalation      # Escalation(rule, within, level, says) or None: what makes a finding worse
     rule.placeholders    # {"your-tenant-url", ...}; rule.missing(settings) -> unset ones
+    settings_template(rules.rules)                 # YAML to fill in: the unset placeholders, explained
     rule_tree(rule, settings)                      # engine-neutral condition (And/Or/Not/Test)
     matches(rule_tree(rule, settings), event)      # one event (AuthEvent or schema mapping), in Python
     compile_condition(rule_tree(rule, settings))   # the same, compiled once: test(EventView(event))
@@ -50,6 +51,7 @@ from authviz.detections.load import (
     load_rules,
     load_settings,
     packaged_rules,
+    settings_template,
 )
 from authviz.detections.model import LEVELS, Correlation, Escalation, Rule, RuleProblem, RuleSet, TenantSettings
 
@@ -86,5 +88,6 @@ __all__ = [
     "packaged_rules",
     "parse_field",
     "rule_tree",
+    "settings_template",
     "spark_sql",
 ]

@@ -11,7 +11,9 @@ The Auth0 processing pipeline, in one place:
   catalog was written) compares: ``false`` and ``'false'`` both match a JSON ``false`` and a
   string ``"false"``; numbers compare as numbers; ``null`` matches a missing key or a JSON null;
 - strings compare case-insensitively with ``*``/``?`` wildcards (Sigma), ``|cased`` exactly;
-  ``|re`` is a case-sensitive search (flags ``i``, ``m``, ``s`` honoured); ``|cidr`` is IPv4;
+  ``|re`` is a case-sensitive search (flags ``i``, ``m``, ``s`` honoured); ``|cidr`` takes IPv4
+  and IPv6 ranges (an IPv6 address is compared in its full form, 32 hex digits, see
+  :func:`ipv6_hex`; IPv6 text with a dotted IPv4 tail or a zone index is not an address here);
 - ``{placeholder}`` text is replaced by the tenant's values (several values: any of them).
 
 Invariant: both dialects render the same :class:`Node` tree, so DuckDB and Spark find the same
@@ -177,8 +179,15 @@ def _test(field: Field | None, value: Any, values: dict[str, tuple[str, ...]]) -
         return Test(field, "exists", bool(value.exists))
     if isinstance(value, SigmaCIDRExpression):
         network = ipaddress.ip_network(value.cidr, strict=False)
-        if network.version != 4:
-            raise RuleError(f"cidr {value.cidr!r}: only IPv4 ranges are supported")
+        if network.version == 6:
+            return Test(
+                field,
+                "cidr6",
+                (
+                    network.network_address.exploded.replace(":", ""),
+                    network.broadcast_address.exploded.replace(":", ""),
+                ),
+            )
         return Test(field, "cidr", (int(network.network_address), int(network.broadcast_address)))
     if isinstance(value, SigmaCompareExpression):
         return Test(field, "compare", (value.op.name.lower(), float(value.number.number)))
@@ -262,6 +271,10 @@ class Dialect:
     def ipv4(self, expr: str) -> str:
         raise NotImplementedError
 
+    def ipv6(self, expr: str) -> str:
+        """``expr`` as :func:`ipv6_hex` gives it (32 lowercase hex digits), NULL when it is not IPv6 text."""
+        raise NotImplementedError
+
     def epoch(self, expr: str) -> str:
         raise NotImplementedError
 
@@ -334,6 +347,9 @@ class Dialect:
         if kind == "cidr":
             low, high = value
             return f"({self.ipv4(expr)} BETWEEN {low} AND {high})"
+        if kind == "cidr6":
+            low, high = value
+            return f"({self.ipv6(expr)} BETWEEN {self.literal(low)} AND {self.literal(high)})"
         raise RuleError(f"test {kind!r} is not supported")
 
 
@@ -386,8 +402,23 @@ class DuckDBDialect(Dialect):
     def ipv4(self, expr: str) -> str:
         parts = [f"TRY_CAST(split_part({expr}, '.', {i}) AS BIGINT)" for i in range(1, 5)]
         return (
-            f"(CASE WHEN regexp_full_match({expr}, '\\d{{1,3}}(\\.\\d{{1,3}}){{3}}') THEN "
+            f"(CASE WHEN regexp_full_match({expr}, '{_OCTET}(\\.{_OCTET}){{3}}') THEN "
             f"{parts[0]} * 16777216 + {parts[1]} * 65536 + {parts[2]} * 256 + {parts[3]} END)"
+        )
+
+    def ipv6(self, expr: str) -> str:
+        # the text is bound once (a one-element list and a lambda), then checked and expanded
+        pad = "array_to_string(list_transform(string_split({}, ':'), lambda _g: lpad(_g, 4, '0')), '')"
+        groups = "(CASE WHEN {0} = '' THEN 0 ELSE len(string_split({0}, ':')) END)"
+        head, tail = "split_part(_ip, '::', 1)", "split_part(_ip, '::', 2)"
+        return (
+            f"(list_transform([lower({expr})], lambda _ip: CASE "
+            f"WHEN regexp_full_match(_ip, {self.literal(_IPV6_FULL)}) THEN {pad.format('_ip')} "
+            f"WHEN regexp_full_match(_ip, {self.literal(_IPV6_SHORT)}) "
+            f"AND {groups.format(head)} + {groups.format(tail)} <= 7 THEN "
+            f"(CASE WHEN {head} = '' THEN '' ELSE {pad.format(head)} END) "
+            f"|| repeat('0000', 8 - {groups.format(head)} - {groups.format(tail)}) "
+            f"|| (CASE WHEN {tail} = '' THEN '' ELSE {pad.format(tail)} END) END)[1])"
         )
 
     def epoch(self, expr: str) -> str:
@@ -445,8 +476,22 @@ class SparkDialect(Dialect):
     def ipv4(self, expr: str) -> str:
         parts = [f"TRY_CAST(split({expr}, '\\\\.')[{i}] AS BIGINT)" for i in range(4)]
         return (
-            f"(CASE WHEN {expr} RLIKE '^\\\\d{{1,3}}(\\\\.\\\\d{{1,3}}){{3}}$' THEN "
+            f"(CASE WHEN {expr} RLIKE '^{_OCTET_SPARK}(\\\\.{_OCTET_SPARK}){{3}}$' THEN "
             f"{parts[0]} * 16777216 + {parts[1]} * 65536 + {parts[2]} * 256 + {parts[3]} END)"
+        )
+
+    def ipv6(self, expr: str) -> str:
+        pad = "array_join(transform(split({}, ':'), _g -> lpad(_g, 4, '0')), '')"
+        groups = "(CASE WHEN {0} = '' THEN 0 ELSE size(split({0}, ':')) END)"
+        head, tail = "substring_index(_ip, '::', 1)", "substring_index(_ip, '::', -1)"
+        return (
+            f"(transform(array(lower({expr})), _ip -> CASE "
+            f"WHEN _ip RLIKE {self.literal('^' + _IPV6_FULL + '$')} THEN {pad.format('_ip')} "
+            f"WHEN _ip RLIKE {self.literal('^' + _IPV6_SHORT + '$')} "
+            f"AND {groups.format(head)} + {groups.format(tail)} <= 7 THEN "
+            f"concat(CASE WHEN {head} = '' THEN '' ELSE {pad.format(head)} END, "
+            f"repeat('0000', 8 - {groups.format(head)} - {groups.format(tail)}), "
+            f"CASE WHEN {tail} = '' THEN '' ELSE {pad.format(tail)} END) END)[0])"
         )
 
     def epoch(self, expr: str) -> str:
@@ -469,6 +514,34 @@ DUCKDB = DuckDBDialect()
 SPARK = SparkDialect()
 #: The DuckDB scalar function that runs a Python regular expression (registered by the engine).
 PY_REGEX_FUNCTION = "authviz_regexp"
+
+
+#: One IPv4 octet as Python's ``ipaddress`` reads it: 0-255, no leading zero.
+_OCTET = "(25[0-5]|2[0-4]\\d|1\\d\\d|[1-9]?\\d)"
+_OCTET_SPARK = _OCTET.replace("\\", "\\\\")  # in a Spark string literal, backslashes are escaped
+#: IPv6 text, lowercase: eight groups, or groups around one ``::`` (at most seven: checked apart).
+_IPV6_FULL = "([0-9a-f]{1,4}:){7}[0-9a-f]{1,4}"
+_IPV6_SHORT = "(([0-9a-f]{1,4}:)*[0-9a-f]{1,4})?::(([0-9a-f]{1,4}:)*[0-9a-f]{1,4})?"
+
+
+def ipv6_hex(text: str | None) -> str | None:
+    """An IPv6 address as 32 lowercase hex digits (``2001:db8::1`` -> ``20010db8000...0001``), or
+    ``None`` when ``text`` is not IPv6 text of the forms both SQL dialects expand: hex groups, one
+    ``::`` at most; no dotted IPv4 tail, no ``%zone``. The reference for :meth:`Dialect.ipv6`."""
+    if text is None:
+        return None
+    text = text.lower()
+    if re.fullmatch(_IPV6_FULL, text):
+        return "".join(group.rjust(4, "0") for group in text.split(":"))
+    if not re.fullmatch(_IPV6_SHORT, text):
+        return None
+    head, tail = text.split("::")
+    head_groups = head.split(":") if head else []
+    tail_groups = tail.split(":") if tail else []
+    if len(head_groups) + len(tail_groups) > 7:
+        return None
+    middle = ["0000"] * (8 - len(head_groups) - len(tail_groups))
+    return "".join(group.rjust(4, "0") for group in [*head_groups, *middle, *tail_groups])
 
 
 def re2_compatible(pattern: str) -> bool:
@@ -503,8 +576,7 @@ def correlation_query(rule: Rule, settings: TenantSettings | None, dialect: Dial
         raise RuleError(f"rule {rule.id} is not a correlation")
     groups = [_text_expr(parse_field(name), dialect) for name in spec.group_by]
     value = _text_expr(parse_field(spec.field), dialect) if spec.field else "NULL"
-    if spec.type == "temporal":
-        value = "k"
+    counts_rules = spec.type in ("temporal", "temporal_ordered")  # the measure is over which rules matched
     selects = []
     for index, counted in enumerate(spec.rules):
         condition = dialect.render(rule_tree(counted, settings))
@@ -512,15 +584,15 @@ def correlation_query(rule: Rule, settings: TenantSettings | None, dialect: Dial
         where = " AND ".join([condition, *present])
         columns = ", ".join(
             [f"{g} AS g{i}" for i, g in enumerate(groups)]
-            + [f"CAST({value if spec.type != 'temporal' else index} AS {_string(dialect)}) AS v", f"{index} AS k"]
+            + [f"CAST({index if counts_rules else value} AS {_string(dialect)}) AS v", f"{index} AS k"]
         )
         selects.append(f"SELECT event_id, timestamp, {columns} FROM {table} WHERE {where}")
     matched = " UNION ALL ".join(selects)
     group_columns = [f"g{i}" for i in range(len(groups))]
     symbol = {"gt": ">", "gte": ">=", "lt": "<", "lte": "<=", "eq": "=", "neq": "<>"}[spec.op]
     threshold = dialect.number(spec.threshold)
-    if spec.type == "temporal" and spec.op == "gte" and spec.threshold <= 1:
-        threshold = str(len(spec.rules))  # Sigma's temporal default: all rules matched
+    if spec.type == "temporal" and spec.op == "gte" and spec.threshold <= 1 or spec.type == "temporal_ordered":
+        threshold = str(len(spec.rules))  # Sigma's temporal default: all rules matched (ordered: always)
     span = int(spec.timespan.total_seconds())
     ids = dialect.id_list("event_id", "timestamp")
     if spec.op not in ("gt", "gte"):
@@ -543,7 +615,7 @@ def correlation_query(rule: Rule, settings: TenantSettings | None, dialect: Dial
     select_groups = ", ".join(group_columns) + ", " if group_columns else ""
     # Exact pruning: a window never holds more than its group's whole history, so a group whose
     # total measure misses the threshold cannot trigger and skips the window passes.
-    total = {"event_count": "count(*)", "value_count": "count(DISTINCT v)", "temporal": "count(DISTINCT v)"}[spec.type]
+    total = "count(*)" if spec.type == "event_count" else "count(DISTINCT v)"
     if group_columns:
         on = " AND ".join(f"m.{g} = e.{g}" for g in group_columns)
         pruned = (
@@ -553,10 +625,16 @@ def correlation_query(rule: Rule, settings: TenantSettings | None, dialect: Dial
         )
     else:
         pruned = "kept AS (SELECT * FROM matched), "
+    if spec.type == "temporal_ordered":
+        measured = _ordered_measured(len(spec.rules), partition, span_ms)
+    else:
+        measured = (
+            f"measured AS (SELECT *, CASE WHEN {measure} {symbol} {threshold} THEN 1 ELSE 0 END AS hit FROM timed), "
+        )
     return (
         f"WITH matched AS ({matched}), {pruned}"
         f"timed AS (SELECT *, {dialect.epoch_ms('timestamp')} AS t FROM kept), "
-        f"measured AS (SELECT *, CASE WHEN {measure} {symbol} {threshold} THEN 1 ELSE 0 END AS hit FROM timed), "
+        f"{measured}"
         f"covered AS (SELECT *, max(hit) {ahead} AS cov FROM measured), "
         f"marked AS (SELECT *, CASE WHEN cov = 1 AND (lag(cov) {order} IS NULL OR lag(cov) {order} = 0 "
         f"OR t - lag(t) {order} > {span_ms}) THEN 1 ELSE 0 END AS opens FROM covered), "
@@ -564,6 +642,31 @@ def correlation_query(rule: Rule, settings: TenantSettings | None, dialect: Dial
         f"SELECT {select_groups}incident, count(*) AS event_count, min(timestamp) AS first, max(timestamp) AS last, "
         f"{ids} AS event_ids FROM numbered WHERE cov = 1 GROUP BY {select_groups}incident"
     )
+
+
+def _ordered_measured(rules: int, partition: str, span_ms: int) -> str:
+    """CTEs ``chain0..`` and ``measured`` for ``temporal_ordered``: ``hit`` is 1 at an event when
+    matches of every rule, in the rules' order and each strictly later than the one before, lie in
+    ``[t - timespan, t]``.
+
+    ``s<i>`` is, at a match of rule ``i``, the latest start of such a chain of rules ``0..i``
+    ending there (rule 0: its own time; rule i: the greatest ``s<i-1>`` of strictly earlier
+    matches), so a complete chain fits the window exactly when a match of the last rule in it has
+    ``s`` at or after ``t - timespan``.
+    """
+    earlier = f"OVER ({partition} ORDER BY t RANGE BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING)"
+    back = f"OVER ({partition} ORDER BY t RANGE BETWEEN {span_ms} PRECEDING AND CURRENT ROW)"
+    ctes = ["chain0 AS (SELECT *, CASE WHEN k = 0 THEN t END AS s0 FROM timed)"]
+    for i in range(1, rules):
+        ctes.append(
+            f"chain{i} AS (SELECT *, CASE WHEN k = {i} THEN max(s{i - 1}) {earlier} END AS s{i} FROM chain{i - 1})"
+        )
+    last = rules - 1
+    ctes.append(
+        f"measured AS (SELECT *, CASE WHEN max(s{last}) {back} >= t - {span_ms} THEN 1 ELSE 0 END AS hit "
+        f"FROM chain{last})"
+    )
+    return ", ".join(ctes) + ", "
 
 
 def _string(dialect: Dialect) -> str:

@@ -66,6 +66,9 @@ class DetectionEngine:
         temp_directory: str | None = None,
     ) -> None:
         self.con = duckdb.connect(database)
+        # DuckDB's own progress bar is a widget in Jupyter after 2 s of work: nondeterministic output
+        # in notebooks (nbval), and `authviz detect` reports progress per rule itself.
+        self.con.execute("SET enable_progress_bar = false")
         if memory_limit:
             self.con.execute(f"SET memory_limit = '{_setting(memory_limit)}'")
         if threads:

@@ -40,6 +40,17 @@ PLACEHOLDER = re.compile(r"\{([A-Za-z][A-Za-z0-9_.-]*)\}")
 RULE_SUFFIXES = (".yml", ".yaml")
 #: The rules shipped in the package: ``builtin`` (authviz's detections) and ``catalog`` (Auth0's).
 PACKAGED = ("builtin", "catalog")
+#: What the placeholders of Auth0's catalog stand for (the comments of :func:`settings_template`).
+PLACEHOLDER_HINTS: dict[str, str] = {
+    "your-tenant-url": "the tenant's own Auth0 host name, e.g. acme.eu.auth0.com (log-ins through it "
+    "rather than a custom domain are reported)",
+    "your-tenant-domain": "the tenant's Auth0 domain, e.g. acme.eu.auth0.com (the Management API "
+    "audience is https://DOMAIN/api/v2/)",
+    "global_client_id": "the tenant's Global Client ID (Dashboard: Settings > Advanced > Global Client Information)",
+    "trusted-client_id-1": "the client id of an application trusted to be granted Management API scopes",
+    "trusted-client_id-2": "the client id of another trusted application (a list of values is fine too)",
+    "api_explorer_client_id": "the client id of the API Explorer Application (Dashboard: Applications)",
+}
 #: Fields documented by the catalog that a person receiving an alert should see.
 _PREVENTION_KEYS = ("prevention", "what_to_do")
 
@@ -120,14 +131,17 @@ def load_rule_text(text: str, source: str, *, origin: str = "user") -> RuleSet:
     except SigmaError as error:
         return _problem(source, f"is not valid Sigma: {_sigma_message(error)}")
     except RuleError as error:
-        return _problem(source, str(error))
+        text = str(error)  # names the file already, or is about the file
+        text = text if text.startswith(source) else f"{source}: {text}"
+        return RuleSet(problems=[RuleProblem(source, f"{text.rstrip('.')}.")])
 
 
 def load_settings(path: str | Path) -> TenantSettings:
     """Tenant settings from a YAML (or JSON) file: ``{placeholder-name: value or [values]}``.
 
     The mapping may also sit under a ``placeholders:`` key. Names may be written with or without
-    braces (``your-tenant-url`` or ``'{your-tenant-url}'``).
+    braces (``your-tenant-url`` or ``'{your-tenant-url}'``). A name with no value (``name:``, as
+    :func:`settings_template` writes them) is left unset.
     """
     path = Path(path)
     try:
@@ -147,11 +161,35 @@ def load_settings(path: str | Path) -> TenantSettings:
         name = str(key).strip()
         if name.startswith("{") and name.endswith("}"):
             name = name[1:-1]
+        if value is None:
+            continue  # not filled in yet: the rules that need it keep waiting
         items = value if isinstance(value, list) else [value]
         if not items or any(item is None or isinstance(item, (dict, list)) for item in items):
             raise RuleError(f"settings file {str(path)!r}: {name!r} must be a value or a list of values")
         values[name] = tuple(_text(item) for item in items)
     return TenantSettings(values, str(path))
+
+
+def settings_template(rules: Iterable[Rule], settings: TenantSettings | None = None) -> str:
+    """A settings file (YAML) with every placeholder ``rules`` use that ``settings`` leaves unset:
+    each name with no value yet, what it stands for and the rules waiting for it."""
+    waiting: dict[str, list[Rule]] = {}
+    for rule in rules:
+        for name in rule.missing(settings):
+            waiting.setdefault(name, []).append(rule)
+    lines = [
+        "# authviz rule settings: fill in the values, then pass this file as --settings FILE to",
+        "# `authviz detect`, `authviz rules list` and `authviz rules check`. A list ([a, b]) means any",
+        "# of the values; a name left empty stays unset and the rules that need it are not run.",
+    ]
+    for name in sorted(waiting):
+        lines.append("")
+        if name in PLACEHOLDER_HINTS:
+            lines.append(f"# {PLACEHOLDER_HINTS[name]}")
+        for rule in waiting[name]:
+            lines.append(f"# needed by: {rule.title} ({rule.source})")
+        lines.append(f"{name}:")
+    return "\n".join(lines) + "\n"
 
 
 def _text(value: Any) -> str:
@@ -304,8 +342,21 @@ def _correlation_rule(correlation: SigmaCorrelationRule, counted: tuple[Rule, ..
     condition = correlation.condition
     op = condition.op.name.lower() if isinstance(condition.op, SigmaCorrelationConditionOperator) else str(condition.op)
     kind = correlation.type.name.lower()
-    if kind not in ("event_count", "value_count", "temporal"):
-        raise RuleError(f"{source}: correlation type {kind!r} is not supported (event_count, value_count, temporal)")
+    if kind not in ("event_count", "value_count", "temporal", "temporal_ordered"):
+        raise RuleError(
+            f"{source}: correlation type {kind!r} is not supported (event_count, value_count, temporal, "
+            "temporal_ordered)"
+        )
+    threshold = float(condition.count)
+    if kind == "temporal_ordered":
+        # every rule, in order: Sigma's default condition (gte: the number of rules) and its spellings
+        every = (op == "gte" and threshold in (1, len(counted))) or (op == "gt" and threshold == len(counted) - 1)
+        if not every:
+            raise RuleError(
+                f"{source}: a temporal_ordered correlation fires when all of its {len(counted)} rules matched in "
+                f"order; condition {op}: {condition.count:g} is not supported"
+            )
+        op, threshold = "gte", float(len(counted))
     field = condition.fieldref
     if isinstance(field, list):
         if len(field) != 1:
@@ -319,7 +370,7 @@ def _correlation_rule(correlation: SigmaCorrelationRule, counted: tuple[Rule, ..
         group_by=tuple(correlation.group_by or ()),
         timespan=timedelta(seconds=correlation.timespan.seconds),
         op=op,
-        threshold=float(condition.count),
+        threshold=threshold,
         field=field if kind == "value_count" else None,
     )
     placeholders = frozenset().union(*(rule.placeholders for rule in counted))

@@ -34,6 +34,7 @@ from authviz.detections.compile import (
     RuleError,
     Test,
     _Wildcard,
+    ipv6_hex,
 )
 
 #: a compiled condition: SQL's three values (``None``: unknown, e.g. a missing field)
@@ -226,7 +227,7 @@ def _compile_test(test: Test) -> Predicate:
     return on_list
 
 
-_KINDS = frozenset(("text", "cased", "number", "bool", "null", "exists", "re", "cidr", "compare"))
+_KINDS = frozenset(("text", "cased", "number", "bool", "null", "exists", "re", "cidr", "cidr6", "compare"))
 
 
 def required_values(node: Node, column: str) -> frozenset[str | None] | None:
@@ -346,6 +347,10 @@ def _predicate(test: Test, text: str | None, keyword: bool = False) -> bool | No
         except ValueError:
             return None
         return low <= int(address) <= high
+    if kind == "cidr6":
+        low, high = value
+        expanded = ipv6_hex(text)
+        return None if expanded is None else low <= expanded <= high
     raise ValueError(f"test {kind!r} is not supported")
 
 

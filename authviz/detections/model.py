@@ -37,12 +37,15 @@ class Correlation:
     - ``event_count``: how many matching events in the group and window;
     - ``value_count``: how many distinct values of ``field`` among them;
     - ``temporal``: how many of ``rules`` matched at least once (fires when all of them did, unless
-      the condition says otherwise).
+      the condition says otherwise);
+    - ``temporal_ordered``: all of ``rules`` matched, each strictly later than the one before it
+      (in the order of ``rules``), within ``timespan``; ``op`` is ``gte`` and ``threshold`` the
+      number of rules.
     Windows are fixed (tumbling) windows of ``timespan`` aligned on the Unix epoch, the same in every
     engine. The finding fires when ``<measure> <op> <threshold>``.
     """
 
-    type: Literal["event_count", "value_count", "temporal"]
+    type: Literal["event_count", "value_count", "temporal", "temporal_ordered"]
     rules: tuple["Rule", ...]
     group_by: tuple[str, ...]
     timespan: timedelta
@@ -51,7 +54,12 @@ class Correlation:
     field: str | None = None
 
     def describe(self) -> str:
-        what = {"event_count": "events", "value_count": f"distinct {self.field}", "temporal": "of the rules"}[self.type]
+        what = {
+            "event_count": "events",
+            "value_count": f"distinct {self.field}",
+            "temporal": "of the rules",
+            "temporal_ordered": "of the rules, in order,",
+        }[self.type]
         by = ", ".join(self.group_by) or "everything"
         symbol = {"gt": ">", "gte": ">=", "lt": "<", "lte": "<=", "eq": "=", "neq": "!="}[self.op]
         return f"{what} {symbol} {self.threshold:g} per {by} in {_span(self.timespan)}"

@@ -120,12 +120,14 @@ def findings_table(findings: Iterable[dict], width: int = 120) -> Iterator[str]:
 
 
 def rules_table(rules: RuleSet, settings: TenantSettings | None) -> Iterator[str]:
-    """Lines describing every loaded rule: origin, kind, level, id, title, and whether it can run."""
-    yield f"{'origin':<8} {'kind':<11} {'level':<13} {'id':<36}  title"
+    """Lines describing every loaded rule: whether it can run, origin, kind, level, id, title, and
+    the placeholders it still needs."""
+    yield f"{'status':<6} {'origin':<8} {'kind':<11} {'level':<13} {'id':<36}  title"
     for rule in rules.rules:
         missing = rule.missing(settings)
         state = "  [needs " + ", ".join("{" + m + "}" for m in missing) + "]" if missing else ""
-        yield f"{rule.origin:<8} {rule.kind:<11} {rule.level:<13} {rule.id:<36}  {rule.title}{state}"
+        status = "needs" if missing else "ready"
+        yield f"{status:<6} {rule.origin:<8} {rule.kind:<11} {rule.level:<13} {rule.id:<36}  {rule.title}{state}"
 
 
 def _cut(text: str, width: int) -> str:
