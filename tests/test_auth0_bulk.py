@@ -288,6 +288,87 @@ def test_files_are_streamed_in_chunks_with_line_numbers_kept(tmp_path, monkeypat
     assert len(read_logs(empty).frame) == 0
 
 
+# --- files: runs of lines read ahead and taken whole when ordinary, the general path otherwise -----
+
+
+def _mixed_file_body() -> tuple[bytes, list[str]]:
+    """Runs of ordinary log-stream lines, and runs each holding one thing that is not ordinary."""
+    body_lines = [json.dumps(stream_record(f"id{i}", user_name=f"u{i}@example.com")) for i in range(80)]
+    body_lines[12] = "not json {"  # a broken line
+    body_lines[30] = json.dumps({"_id": "flat30", "date": "2024-05-01T00:00:00Z", "type": "slo"})  # another shape
+    body_lines[45] = json.dumps(stream_record("id44"))  # a conflict with line 45's id (other content)
+    body_lines[46] = body_lines[40]  # a duplicate of line 41
+    body_lines[60] = "null"  # not framed {...}
+    body_lines[70] = json.dumps(stream_record("id70", date=5))  # a field of another type
+    return ("\n".join(body_lines[:50]) + "\r\n\n  \n" + "\n".join(body_lines[50:]) + "\n").encode(), body_lines
+
+
+@pytest.mark.parametrize("compress", [False, True])
+def test_file_runs_taken_whole_and_runs_read_the_general_way_agree(tmp_path, monkeypatch, compress):
+    monkeypatch.setattr(bulk, "CHUNK_BYTES", 1500)  # runs of a dozen lines
+    body, _ = _mixed_file_body()
+    path = tmp_path / ("mixed.jsonl.gz" if compress else "mixed.jsonl")
+    path.write_bytes(gzip.compress(body) if compress else body)
+    taken: list[bool] = []
+    prepare = bulk._prepare
+
+    def spy(*args, **kwargs):
+        prepared = prepare(*args, **kwargs)
+        taken.append(prepared is not None)
+        return prepared
+
+    monkeypatch.setattr(bulk, "_prepare", spy)
+    got = read_logs(path)
+    assert True in taken and False in taken  # both paths ran
+    whole = read_logs(body)  # bytes: the general path only
+    pd.testing.assert_frame_equal(got.frame, whole.frame)
+    assert got.rejects == whole.rejects and got.duplicates == whole.duplicates == 1
+    assert [reject.position for reject in got.rejects] == [13, 46, 63, 73]  # 3 more lines before index 50
+    assert_same_as_per_record(body)
+
+
+def test_file_runs_forced_the_general_way_give_the_same_result(tmp_path, monkeypatch):
+    monkeypatch.setattr(bulk, "CHUNK_BYTES", 1500)
+    body, _ = _mixed_file_body()
+    path = tmp_path / "mixed.jsonl"
+    path.write_bytes(body)
+    fast = read_logs(path)
+    monkeypatch.setattr(bulk, "_prepare", lambda *args, **kwargs: None)  # no run is ordinary
+    forced = read_logs(path)
+    pd.testing.assert_frame_equal(forced.frame, fast.frame)
+    assert forced.rejects == fast.rejects and forced.duplicates == fast.duplicates
+
+
+def test_file_run_with_invalid_utf8_in_a_skipped_field_goes_the_general_way(tmp_path, monkeypatch):
+    monkeypatch.setattr(bulk, "CHUNK_BYTES", 1500)
+    good = [stream_record(f"id{i}") for i in range(30)]
+    bad = b'{"log_id": "b", "data": {"date": "2024-05-01T00:00:00Z", "type": "s", "details": "\xff"}}\n'
+    body = lines(*good[:15]) + bad + lines(*good[15:])
+    path = tmp_path / "utf8.jsonl"
+    path.write_bytes(body)
+    got = read_logs(path)
+    assert got.frame["event_id"].tolist() == [f"id{i}" for i in range(30)]
+    (reject,) = got.rejects
+    assert reject.position == 16 and reject.reason.startswith("record 16: not valid UTF-8 text")
+    whole = read_logs(body)
+    pd.testing.assert_frame_equal(got.frame, whole.frame)
+    assert got.rejects == whole.rejects
+
+
+def test_file_errors_in_the_read_ahead_reach_the_caller(tmp_path, monkeypatch):
+    monkeypatch.setattr(bulk, "CHUNK_BYTES", 1500)
+    body, _ = _mixed_file_body()
+    packed = gzip.compress(body)
+    cut = tmp_path / "cut.jsonl.gz"
+    cut.write_bytes(packed[: len(packed) // 2])  # a gzip stream ending half way
+    with pytest.raises(bulk.LogInputError, match="cannot be decompressed"):
+        read_logs(cut)
+    path = tmp_path / "mixed.jsonl"
+    path.write_bytes(body)
+    with pytest.raises(ParseError, match="record 13: not valid JSON"):
+        read_logs(path, strict=True)
+
+
 # --- the DuckDB engine: where its JSON reader is more lenient than orjson, lines go per record -----
 
 LENIENT_LINES = [

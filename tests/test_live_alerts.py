@@ -69,9 +69,12 @@ def test_tail_prints_the_attack_alert_once(attack_file):
     lines = result.stdout.splitlines()
     alerts = [line for line in lines if line.startswith("ALERT")]
     about = [line for line in alerts if f"Credential stuffing from one IP ({truth.key}):" in line]
-    assert len(about) == 1 and about[0].startswith(
+    # once when it is found, once more when a login from that IP succeeds (escalated to high)
+    assert len(about) == 2 and about[0].startswith(
         f"ALERT info Credential stuffing from one IP ({truth.key}): 10 users, 10 events in "
     )
+    assert about[1].startswith(f"ALERT updated high Credential stuffing from one IP ({truth.key}):")
+    assert "then 1 successful login" in about[1]
     assert len(lines) - len(alerts) == total  # every event printed as well
 
 
@@ -80,8 +83,10 @@ def test_tail_json_alert_objects_and_no_alerts(attack_file):
     lines = [json.loads(line) for line in run_tail(path, "--json").stdout.splitlines()]
     alerts = [line["alert"] for line in lines if "alert" in line]
     stuffing = [a for a in alerts if a["detection"] == "credential_stuffing"]
-    assert len(stuffing) == 1
+    assert len(stuffing) == 2  # found, then escalated by a login from that IP (the attack's truth: high)
     assert (stuffing[0]["key"], stuffing[0]["severity"], stuffing[0]["update"]) == (truth.key, "info", False)
+    assert (stuffing[1]["key"], stuffing[1]["severity"], stuffing[1]["update"]) == (truth.key, truth.severity, True)
+    assert set(stuffing[1]["evidence_ids"]) <= set(truth.log_ids)
     assert len(stuffing[0]["evidence_ids"]) == 10 and set(stuffing[0]["evidence_ids"]) <= set(truth.log_ids)
     assert (
         stuffing[0]["rule_id"]

@@ -1,8 +1,9 @@
 """Live alerts: the detection rules evaluated on the stream, and alerts delivered.
 
 - :mod:`authviz.alerts.live`: :class:`LiveDetector` (the rules of :mod:`authviz.detections`,
-  evaluated batch by batch) raising :class:`Alert` objects (:mod:`authviz.alerts.model`);
-  :mod:`authviz.alerts.correlate` keeps the correlations' per-group state.
+  evaluated event by event in Python, escalations included) raising :class:`Alert` objects
+  (:mod:`authviz.alerts.model`); :mod:`authviz.alerts.correlate` keeps the correlations'
+  per-group state, :mod:`authviz.alerts.travel` impossible travel's per-user state.
 - :mod:`authviz.alerts.documents`: pure wire formats (``webhook_document``, ``sign``,
   ``verify_signature``, ``slack_payload``).
 - :mod:`authviz.alerts.delivery`: :class:`AlertDelivery` (bounded queues, its own thread,

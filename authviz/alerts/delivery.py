@@ -72,6 +72,16 @@ def _fingerprint(alert: Any) -> tuple:
     )
 
 
+_SEVERITIES = ("info", "low", "medium", "high", "critical")
+
+
+def _worse(severity: Any, than: Any) -> bool:
+    """True when ``severity`` is known and higher than ``than`` (an escalation)."""
+    if severity not in _SEVERITIES:
+        return False
+    return than not in _SEVERITIES or _SEVERITIES.index(severity) > _SEVERITIES.index(than)
+
+
 class Gate:
     """De-duplication and throttling per (rule, group); pure (the caller passes ``now``).
 
@@ -79,7 +89,8 @@ class Gate:
       for its group is dropped as a duplicate.
     - At most one alert per group passes every ``interval`` seconds. An alert arriving sooner is
       held (a newer one replaces it: the receiver gets the latest state, not every step) and
-      :meth:`due` releases it when the interval has passed.
+      :meth:`due` releases it when the interval has passed. An escalation (a severity higher than
+      the last one let through for its group) is never held: it goes at once.
     - At most ``max_groups`` groups are remembered (least recently used forgotten first), so memory
       is bounded whatever the number of users or IPs alerted on.
     """
@@ -105,7 +116,7 @@ class Gate:
             if self._held.pop(group, None) is not None:
                 self.coalesced += 1  # the held one would have been older than what was delivered
             return None
-        if last is not None and now - last[0] < self.interval:
+        if last is not None and now - last[0] < self.interval and not _worse(fingerprint[0], last[1][0]):
             if group in self._held:
                 self.coalesced += 1
             self._held[group] = alert

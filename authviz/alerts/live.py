@@ -1,32 +1,37 @@
 """Live evaluation of detection rules: the same rules as ``authviz detect``, one batch at a time.
 
 :class:`LiveDetector` takes the rule model of :mod:`authviz.detections` (Sigma event rules, Sigma
-correlations, SQL rules) and evaluates it incrementally:
+correlations, SQL rules) and evaluates it incrementally, in Python, on the caller's thread:
 
-- Each :meth:`LiveDetector.feed` puts the new events in a DuckDB relation of the same shape as the
-  batch engine's ``events`` (schema columns and ``data``, the Auth0 record) and runs **one** query
-  whose columns are every rule's compiled condition (the same SQL the batch engine runs, from
-  :func:`authviz.detections.rule_tree` rendered for DuckDB) and every correlation's group-by and
-  value expressions. Only matching rows come back to Python.
-- Correlations keep their counts per group and tumbling window in
-  :class:`~authviz.alerts.correlate.CorrelationState` (the batch engine's windows: aligned on the
-  epoch), so a correlation fires on the event that makes it hold, not at the end of its window.
-- SQL rules (what Sigma cannot say) run over a bounded DuckDB table of recent events (schema
-  columns, no raw record), at most every ``sql_interval`` seconds (of wall or event time,
-  whichever passes first): their alerts may come up to that much later than the event that
-  completes them.
+- Each event is tested against the rules that could match it: every rule's condition is compiled
+  once (:func:`authviz.detections.match.compile_condition`, the same semantics as the SQL the batch
+  engine runs) and indexed by the ``type`` or ``category`` it requires, so an event costs a few
+  dictionary look-ups and the conditions of its candidate rules, whatever the number of rules.
+- Correlations keep their per-group windows in
+  :class:`~authviz.alerts.correlate.CorrelationState` (O(log n) per event, no work that grows
+  with the window), so a correlation fires on the event that makes it hold.
+- A correlation's escalation (``rule.escalation``: brute force followed by a successful login of
+  the attacked user) is evaluated like its counted rules; the recent escalating events of each
+  group are kept (bounded) so one that comes during the attack counts when the attack is found.
+- Impossible travel (the built-in SQL rule) runs incrementally
+  (:class:`~authviz.alerts.travel.TravelState`). Other SQL rules (what Sigma cannot say) run over
+  a bounded DuckDB table of recent events (schema columns, no raw record), at most every
+  ``sql_interval`` seconds (of wall or event time, whichever passes first): their alerts may come
+  up to that much later than the event that completes them.
 - Findings become :class:`~authviz.alerts.model.Alert` objects per incident: an incident is a
   (rule, group) whose evidence keeps coming within ``incident_gap``. It alerts once when it
   starts, then again (``update=True``) only when its evidence has at least doubled since the last
-  alert (an ongoing attack gives O(log n) alerts) and the alert reads differently from the last
-  one: an identical line is never raised twice.
+  alert, its severity rose, or more escalating events came (an ongoing attack gives O(log n)
+  alerts), and the alert reads differently from the last one: an identical line is never raised
+  twice.
 
 Time is event time throughout (the events' ``timestamp``), so replaying a day of history takes
 seconds and gives the alerts it would have given live.
 
 Bounded memory: correlation windows (``max_groups`` per correlation), incidents (``max_groups``),
 evidence ids per incident (``max_evidence``), remembered event ids for de-duplication
-(``max_seen``), and for SQL rules the recent events (``horizon``, at most ``max_events``). Events
+(``max_seen``), escalating events (``max_groups`` groups per rule), travel state (``max_groups``
+users), and for other SQL rules the recent events (``horizon``, at most ``max_events``). Events
 whose window has closed (older than the newest event minus ``lateness`` and the window) are
 counted in :attr:`LiveDetector.late` and not evaluated by correlations.
 
@@ -47,15 +52,14 @@ import duckdb
 import orjson
 import pandas as pd
 import pyarrow as pa
-import pyarrow.compute as pc
 
 from authviz.alerts.correlate import CorrelationState, Crossing
 from authviz.alerts.model import Alert
+from authviz.alerts.travel import TravelState
 from authviz.auth0.model import unwrap
 from authviz.auth0.parse import dumps_text
 from authviz.auth0.schema import COLUMNS
 from authviz.detections import (
-    DUCKDB,
     Rule,
     RuleError,
     TenantSettings,
@@ -64,8 +68,9 @@ from authviz.detections import (
     parse_field,
     rule_tree,
 )
-from authviz.detections.compile import PY_REGEX_FUNCTION, _text_expr
-from authviz.detections.engine import _py_regexp
+from authviz.detections.compile import Field, Node
+from authviz.detections.match import EventView, Predicate, compile_condition, required_values
+from authviz.detections.sqlrules import IMPOSSIBLE_TRAVEL_SQL
 
 __all__ = ["LiveDetector", "HUNTING_RULES", "LIVE_FORM_OF", "VOLUME_RULES", "live_rules", "SEVERITY_OF_LEVEL"]
 
@@ -140,10 +145,48 @@ def live_rules(settings: TenantSettings | None = None) -> list[Rule]:
 _STRING_COLUMNS = [
     name for name, dtype in COLUMNS.items() if name not in ("timestamp", "latitude", "longitude", "is_mobile")
 ]
-_KEY_EXPR = (
-    "coalesce(nullif(\"user_name\", ''), nullif(\"email\", ''), nullif(\"user_id\", ''), nullif(\"ip\", ''), "
-    "nullif(\"tenant\", ''), '(all)')"
-)
+#: what an event rule's incident is keyed by: the first of these that is set
+_KEY_COLUMNS = ("user_name", "email", "user_id", "ip", "tenant")
+
+
+def _event_key(view: EventView) -> str:
+    for name in _KEY_COLUMNS:
+        value = view.column(name)
+        if value not in (None, ""):
+            return value if isinstance(value, str) else str(value)
+    return "(all)"
+
+
+def _scalar_field(name: str) -> Field:
+    """A group-by or counted field; an array field (``{}``) cannot be one."""
+    field = parse_field(name)
+    if field.is_list:
+        raise RuleError("a correlation cannot group by or count an array field ({})")
+    return field
+
+
+def _time_ns(value: Any) -> int | None:
+    """An event's time in ns since the epoch, at microsecond precision (the batch engine's
+    TIMESTAMPTZ); naive times are UTC; ``None`` when missing."""
+    if value is None:
+        return None
+    if isinstance(value, datetime) and not isinstance(value, pd.Timestamp):
+        if value.tzinfo is None:
+            value = value.replace(tzinfo=UTC)
+        delta = value - _EPOCH
+        return (delta.days * 86_400 + delta.seconds) * 1_000_000_000 + delta.microseconds * 1000
+    try:
+        stamp = pd.Timestamp(value)
+    except (TypeError, ValueError):
+        return None
+    if stamp is pd.NaT:
+        return None
+    if stamp.tzinfo is None:
+        stamp = stamp.tz_localize(UTC)
+    return stamp.value // 1000 * 1000
+
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 def _batch_table(events: Sequence[Any]) -> pa.Table:
@@ -217,7 +260,7 @@ def _rows(events: pd.DataFrame | Iterable[Any]) -> list[Any]:
         return events.to_dict("records")
     out = list(events)
     for event in out:
-        if not isinstance(event, Mapping) and not hasattr(event, "timestamp"):
+        if not hasattr(event, "timestamp") and not isinstance(event, Mapping):
             raise TypeError(
                 f"LiveDetector.feed takes Auth0 events (AuthEvent, schema rows or a DataFrame), "
                 f"not {type(event).__name__}"
@@ -242,6 +285,8 @@ _FIELD_WORDS = {
 
 #: event ids remembered per incident to count evidence exactly
 _MAX_IDS = 10_000
+#: escalating events remembered per group (the most recent)
+_MAX_ESCALATING = 100
 
 
 def _duration(ns: int) -> str:
@@ -267,17 +312,42 @@ class _Incident:
     ids: set[str] = field(default_factory=set)
     severity: str = "info"
     last_message: str = ""
+    #: end of the attack's own evidence (escalating events come at most ``within`` after it)
+    attack_end_ns: int = 0
+    #: escalating events counted (ids, for exactness) and how many had been alerted on
+    escalated: set[str] = field(default_factory=set)
+    alerted_escalations: int = 0
+    #: the correlation's measure at its last crossing (distinct values, rules matched)
+    last_measure: int = 0
+
+
+#: the "counted rule" index of an escalating rule's condition in a plan
+_ESCALATE = -1
 
 
 @dataclass
 class _Plan:
-    """How one rule is evaluated: the columns of the batch query it reads."""
+    """How one rule is evaluated: its conditions, group-by and counted fields, state."""
 
     rule: Rule
-    match_columns: list[str]  # one per counted rule (one for an event rule)
-    group_columns: list[str] = field(default_factory=list)
-    value_column: str | None = None
+    group_fields: list[Field] = field(default_factory=list)
+    value_field: Field | None = None
     state: CorrelationState | None = None
+    #: escalations: group -> recent escalating events [(t_ns, event_id)] (least recently seen first)
+    escalating: OrderedDict[tuple, list[tuple[int, str]]] | None = None
+
+    def group_of(self, view: EventView) -> tuple:
+        return tuple([view.text(f) for f in self.group_fields])
+
+
+@dataclass(frozen=True, slots=True)
+class _Condition:
+    """One compiled condition: counted rule ``k`` of ``plan`` (:data:`_ESCALATE`: its escalation)."""
+
+    order: int
+    plan: _Plan
+    k: int
+    test: Predicate
 
 
 class LiveDetector:
@@ -328,11 +398,8 @@ class LiveDetector:
         self.needs_configuration: list[tuple[Rule, tuple[str, ...]]] = []
         #: rules that could not be compiled or run: (rule, one sentence)
         self.failed: list[tuple[Rule, str]] = []
-        self.con = duckdb.connect(":memory:")
-        # batches are small and evaluated on the caller's thread: one DuckDB thread is fastest
-        self.con.execute(f"SET threads = {int(threads)}")
-        text, boolean = duckdb.sqltype("VARCHAR"), duckdb.sqltype("BOOLEAN")
-        self.con.create_function(PY_REGEX_FUNCTION, _py_regexp, [text, text], boolean)
+        self._threads = int(threads)
+        self._con: duckdb.DuckDBPyConnection | None = None  # only for SQL rules without a live form
         self._incidents: OrderedDict[tuple[str, tuple], _Incident] = OrderedDict()
         self._seen: OrderedDict[str, None] = OrderedDict()
         self._plans: list[_Plan] = []
@@ -344,6 +411,15 @@ class LiveDetector:
         self._sql_last = float("-inf")
         self._sql_watermark_ns = -(2**62)
         self._sql_pending: set[str] = set()
+        #: impossible travel, incrementally (None: not among the rules)
+        self._travel_rule: Rule | None = None
+        self._travel = TravelState(max_users=self.max_groups, lateness_ns=self.lateness_ns)
+        self._conditions: list[_Condition] = []
+        #: conditions by the lower-cased type / category they require (None: a missing one)
+        self._by_type: dict[str | None, list[_Condition]] = {}
+        self._by_category: dict[str | None, list[_Condition]] = {}
+        self._unindexed: list[_Condition] = []
+        self._candidates: dict[tuple[str | None, str | None], tuple[_Condition, ...]] = {}
         self.watermark_ns: int | None = None
         #: events fed, duplicates ignored, batches evaluated
         self.fed = 0
@@ -353,74 +429,92 @@ class LiveDetector:
 
     # ------------------------------------------------------------------ compiling
     def _prepare(self, rules: list[Rule]) -> None:
-        # The batch lives in one table that is emptied and refilled (so the query is planned
-        # once, as a prepared statement); ``data`` is extracted from ``raw`` once per event.
-        self.con.register("_arrow", _batch_table([]))
-        self.con.execute(
-            "CREATE TABLE batch_events AS SELECT * REPLACE (CAST(data AS JSON) AS data) FROM _arrow LIMIT 0"
-        )
-        self.con.unregister("_arrow")
-        matches: list[str] = []  # "<condition> AS <name>": computed for every event
-        extras: list[str] = []  # group-by and value expressions: computed for matching events only
         for rule in rules:
             missing = rule.missing(self.settings)
             if missing:
                 self.needs_configuration.append((rule, missing))
                 continue
             if rule.kind == "sql":
-                self._sql_rules.append(rule)
-                continue
-            index = len(self._plans)
-            try:
-                rule_matches: list[str] = []
-                rule_extras: list[str] = []
-                if rule.correlation is None:
-                    rule_matches.append(f"{DUCKDB.render(rule_tree(rule, self.settings))} AS r{index}_m0")
-                    plan = _Plan(rule, [f"r{index}_m0"])
+                if rule.sql == IMPOSSIBLE_TRAVEL_SQL and self._travel_rule is None:
+                    self._travel_rule = rule
                 else:
-                    spec = rule.correlation
-                    for k, counted in enumerate(spec.rules):
-                        rule_matches.append(f"{DUCKDB.render(rule_tree(counted, self.settings))} AS r{index}_m{k}")
-                    plan = _Plan(rule, [f"r{index}_m{k}" for k in range(len(spec.rules))])
-                    for g, name in enumerate(spec.group_by):
-                        rule_extras.append(f"{_text_expr(parse_field(name), DUCKDB)} AS r{index}_g{g}")
-                        plan.group_columns.append(f"r{index}_g{g}")
-                    if spec.field:
-                        rule_extras.append(f"{_text_expr(parse_field(spec.field), DUCKDB)} AS r{index}_v")
-                        plan.value_column = f"r{index}_v"
-                    plan.state = CorrelationState(spec, max_groups=self.max_groups, lateness_ns=self.lateness_ns)
-                # compiles here or fails here, alone: one bad rule never stops the others
-                self.con.execute(f"SELECT {', '.join(rule_matches + rule_extras)} FROM batch_events LIMIT 0").fetchall()
-            except (RuleError, duckdb.Error, ValueError) as error:
+                    self._sql_rules.append(rule)
+                continue
+            try:
+                plan, tests = self._plan(rule)
+            except (RuleError, ValueError) as error:
                 first = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
                 self.failed.append((rule, f"rule {rule.id} ({rule.source}) cannot run live: {first}"))
-                continue
+                continue  # compiles here or fails here, alone: one bad rule never stops the others
             self._plans.append(plan)
-            matches += rule_matches
-            extras += rule_extras
-        self._match_exprs = matches
-        self._extra_exprs = extras
-        # One scan: per event, the list of the rule conditions it satisfies (a condition that is
-        # NULL, e.g. on a missing field, does not match); then one row per (event, rule).
-        listed = ", ".join(f"CASE WHEN {e.rsplit(' AS ', 1)[0]} THEN {n} END" for n, e in enumerate(matches))
-        hits = (
-            f"SELECT rowid AS i, unnest(list_filter([{listed}], lambda x: x IS NOT NULL)) AS c FROM batch_events"
-            if matches
-            else "SELECT NULL::BIGINT AS i, NULL::INTEGER AS c WHERE FALSE"
+            for k, tree, test in tests:
+                condition = _Condition(len(self._conditions), plan, k, test)
+                self._conditions.append(condition)
+                types = required_values(tree, "type")
+                categories = required_values(tree, "category") if types is None else None
+                if types is not None:
+                    for value in types:
+                        self._by_type.setdefault(value, []).append(condition)
+                elif categories is not None:
+                    for value in categories:
+                        self._by_category.setdefault(value, []).append(condition)
+                else:
+                    self._unindexed.append(condition)
+        if self._sql_rules:
+            self._connect()
+
+    def _plan(self, rule: Rule) -> tuple[_Plan, list[tuple[int, Node, Predicate]]]:
+        """How ``rule`` is evaluated, and its conditions ``(k, tree, compiled)``; raises
+        :class:`RuleError` when it cannot be."""
+        if rule.correlation is None:
+            tree = rule_tree(rule, self.settings)
+            return _Plan(rule), [(0, tree, compile_condition(tree))]
+        spec = rule.correlation
+        plan = _Plan(rule)
+        tests = []
+        for k, counted in enumerate(spec.rules):
+            tree = rule_tree(counted, self.settings)
+            tests.append((k, tree, compile_condition(tree)))
+        for name in spec.group_by:
+            plan.group_fields.append(_scalar_field(name))
+        if spec.field:
+            plan.value_field = _scalar_field(spec.field)
+        plan.state = CorrelationState(spec, max_groups=self.max_groups, lateness_ns=self.lateness_ns)
+        if rule.escalation is not None:
+            tree = rule_tree(rule.escalation.rule, self.settings)
+            tests.append((_ESCALATE, tree, compile_condition(tree)))
+            plan.escalating = OrderedDict()
+        return plan, tests
+
+    def _connect(self) -> duckdb.DuckDBPyConnection:
+        if self._con is None:
+            self._con = duckdb.connect(":memory:")
+            # batches are small and evaluated on the caller's thread: one DuckDB thread is fastest
+            self._con.execute(f"SET threads = {self._threads}")
+        return self._con
+
+    def _candidates_for(self, view: EventView) -> tuple[_Condition, ...]:
+        """The conditions ``view`` may satisfy, in rule order (a cache per (type, category))."""
+        type_, category = view.column("type"), view.column("category")
+        key = (
+            type_ if type_ is None or isinstance(type_, str) else str(type_),
+            category if category is None or isinstance(category, str) else str(category),
         )
-        #: match column number -> (plan, counted rule index)
-        self._column_of = [(plan, k) for plan in self._plans for k in range(len(plan.match_columns))]
-        self._query = (
-            f"WITH hits AS ({hits}) "
-            f"SELECT {', '.join(['c', 'event_id', 'epoch_ns(timestamp) AS t', f'{_KEY_EXPR} AS k', *extras])} "
-            "FROM hits JOIN batch_events b ON b.rowid = hits.i ORDER BY t, i, c"
-        )
-        self.con.execute(f"PREPARE live_matches AS {self._query}")
+        found = self._candidates.get(key)
+        if found is None:
+            found = list(self._unindexed)
+            found += self._by_type.get(key[0].lower() if key[0] is not None else None, ())
+            found += self._by_category.get(key[1].lower() if key[1] is not None else None, ())
+            found = tuple(sorted(found, key=lambda c: c.order))
+            if len(self._candidates) < 10_000:  # bounded: types and categories are few, but input is input
+                self._candidates[key] = found
+        return found
 
     @property
     def rules(self) -> list[Rule]:
         """The rules being evaluated."""
-        return [p.rule for p in self._plans] + list(self._sql_rules)
+        travel = [self._travel_rule] if self._travel_rule is not None else []
+        return [p.rule for p in self._plans] + travel + list(self._sql_rules)
 
     # ------------------------------------------------------------------ feeding
     def feed(self, events: pd.DataFrame | Iterable[Any]) -> list[Alert]:
@@ -430,25 +524,17 @@ class LiveDetector:
             return []
         self.fed += len(rows)
         self.batches += 1
-        table = _batch_table(rows)
-        self.con.register("_arrow", table)
-        try:
-            self.con.execute("DELETE FROM batch_events")
-            self.con.execute("INSERT INTO batch_events SELECT * FROM _arrow")
-        finally:
-            self.con.unregister("_arrow")
-        cursor = self.con.execute("EXECUTE live_matches")
-        names = [d[0] for d in cursor.description]
-        matched = cursor.fetchall()
-        if self._sql_rules:
-            self._keep_recent()
-        latest = pc.max(table.column("timestamp").cast(pa.int64())).as_py()  # µs
-        latest = None if latest is None else latest * 1000
+        timed = []
+        for row in rows:
+            t = _time_ns(row.get("timestamp") if type(row) is dict or isinstance(row, Mapping) else row.timestamp)
+            if t is not None:
+                timed.append((t, row))
+        timed.sort(key=lambda item: item[0])  # stable: arrival order within one instant
         alerts: list[Alert] = []
-        if matched:
-            alerts += self._evaluate(matched, names)
-        if latest is not None:
-            latest = int(latest)
+        for t, row in timed:
+            alerts += self._evaluate(t, row)
+        if timed:
+            latest = timed[-1][0]
             self.watermark_ns = latest if self.watermark_ns is None else max(self.watermark_ns, latest)
             for plan in self._plans:
                 if plan.state is not None:
@@ -457,20 +543,27 @@ class LiveDetector:
                         if alert is not None:
                             alerts.append(alert)
             if self._sql_rules:
-                self._sql_pending.update(table.column("event_id").to_pylist())
-                # every sql_interval of wall time or of event time, whichever comes first: a replay
-                # faster than real time still sees them fire within sql_interval of event time, and
-                # waiting events never fall out of the horizon unevaluated
-                if (
-                    self._clock() - self._sql_last >= self.sql_interval
-                    or self.watermark_ns - self._sql_watermark_ns >= self.sql_interval * 1e9
-                ):
-                    alerts += self._run_sql_rules(self._sql_pending)
-                    self._sql_pending = set()
-                    self._sql_last = self._clock()
-                    self._sql_watermark_ns = self.watermark_ns
+                alerts += self._feed_sql_rules(rows)
             self._expire()
         return alerts
+
+    def _feed_sql_rules(self, rows: list[Any]) -> list[Alert]:
+        table = _batch_table(rows)
+        self._keep_recent(table)
+        self._sql_pending.update(table.column("event_id").to_pylist())
+        # every sql_interval of wall time or of event time, whichever comes first: a replay
+        # faster than real time still sees them fire within sql_interval of event time, and
+        # waiting events never fall out of the horizon unevaluated
+        if (
+            self._clock() - self._sql_last >= self.sql_interval
+            or self.watermark_ns - self._sql_watermark_ns >= self.sql_interval * 1e9
+        ):
+            alerts = self._run_sql_rules(self._sql_pending)
+            self._sql_pending = set()
+            self._sql_last = self._clock()
+            self._sql_watermark_ns = self.watermark_ns
+            return alerts
+        return []
 
     def flush(self) -> list[Alert]:
         """Run what waits for its interval now (the SQL rules over the events since their last run);
@@ -485,7 +578,9 @@ class LiveDetector:
     def _fresh(self, rows: list[Any]) -> list[Any]:
         out = []
         for row in rows:
-            event_id = row.get("event_id") if isinstance(row, Mapping) else getattr(row, "event_id", None)
+            event_id = row.get("event_id") if type(row) is dict else getattr(row, "event_id", None)
+            if event_id is None and isinstance(row, Mapping):
+                event_id = row.get("event_id")
             if event_id:
                 if event_id in self._seen:
                     self.duplicates += 1
@@ -496,29 +591,57 @@ class LiveDetector:
             out.append(row)
         return out
 
-    def _evaluate(self, rows: list[tuple], names: list[str]) -> list[Alert]:
-        """One row per (event, matching rule), in event-time order."""
-        at = {name: i for i, name in enumerate(names)}
+    def _evaluate(self, t: int, row: Any) -> list[Alert]:
+        """One event against every rule it may match, in rule order."""
+        view = EventView(row)
+        event_id = view.column("event_id")
         alerts = []
-        for row in rows:
-            t = row[2]
-            if t is None:
+        groups: dict[int, tuple] = {}  # per plan: its group-by values for this event
+        for condition in self._candidates_for(view):
+            if condition.test(view) is not True:
                 continue
-            plan, k = self._column_of[row[0]]
-            event_id = row[1]
+            plan = condition.plan
             if plan.state is None:
-                alert = self._on_event(plan.rule, (row[3],), t, event_id)
+                alert = self._on_event(plan.rule, (_event_key(view),), t, event_id)
             else:
-                group = tuple(row[at[c]] for c in plan.group_columns)
+                group = groups.get(id(plan))
+                if group is None:
+                    group = groups[id(plan)] = plan.group_of(view)
                 if any(v is None for v in group):
                     continue  # not counted, as in the batch engine
-                value = (
-                    k
-                    if plan.state.type in ("temporal", "temporal_ordered")
-                    else (row[at[plan.value_column]] if plan.value_column else None)
-                )
-                crossing = plan.state.add(group, t, event_id, value)
-                alert = self._on_crossing(plan, crossing) if crossing is not None else None
+                if condition.k == _ESCALATE:
+                    alert = self._on_escalating(plan, group, t, event_id)
+                else:
+                    if plan.state.type in ("temporal", "temporal_ordered"):
+                        value = condition.k
+                    else:
+                        value = view.text(plan.value_field) if plan.value_field is not None else None
+                    crossing = plan.state.add(group, t, event_id, value)
+                    alert = self._on_crossing(plan, crossing) if crossing is not None else None
+            if alert is not None:
+                alerts.append(alert)
+        if self._travel_rule is not None:
+            alerts += self._on_login(view, t, event_id)
+        return alerts
+
+    def _on_login(self, view: EventView, t: int, event_id: str | None) -> list[Alert]:
+        """Impossible travel: the hops a successful login with a place makes."""
+        if view.column("category") != "login_success":
+            return []
+        latitude, longitude = view.column("latitude"), view.column("longitude")
+        user = view.column("user_key")
+        if latitude is None or longitude is None or user is None:
+            return []
+        alerts = []
+        for hop in self._travel.add(str(user), t, str(event_id), latitude, longitude):
+            rule = self._travel_rule
+            known, ident = self._incident(rule, (hop.user,), hop.first_ns, self.incident_gap_ns)
+            if known is None:
+                known = self._new_incident(ident, hop.first_ns, hop.last_ns)
+            known.start_ns = min(known.start_ns, hop.first_ns)
+            known.end_ns = max(known.end_ns, hop.last_ns)
+            self._take(known, hop.event_ids)
+            alert = self._maybe_alert(rule, (hop.user,), known, f"{known.count} events")
             if alert is not None:
                 alerts.append(alert)
         return alerts
@@ -529,6 +652,8 @@ class LiveDetector:
         known = self._incidents.get(ident)
         if known is not None and t_ns > known.end_ns + gap_ns:
             known = None  # a new incident for the same group
+        elif known is not None:
+            self._incidents.move_to_end(ident)  # least recently touched first: what _expire drops
         return known, ident
 
     def _new_incident(self, ident: tuple[str, tuple], first_ns: int, last_ns: int) -> _Incident:
@@ -563,7 +688,7 @@ class LiveDetector:
         return self._maybe_alert(rule, group, known, f"{known.count} matching events" if known.count > 1 else "")
 
     def _on_crossing(self, plan: _Plan, crossing: Crossing) -> Alert | None:
-        rule, spec = plan.rule, plan.rule.correlation
+        rule = plan.rule
         # the batch engine merges triggering windows while consecutive events are at most a timespan apart
         gap = max(plan.state.span_ns, 0)
         known, ident = self._incident(rule, crossing.group, crossing.first_ns, gap)
@@ -571,21 +696,81 @@ class LiveDetector:
             known = self._new_incident(ident, crossing.first_ns, crossing.last_ns)
         known.start_ns = min(known.start_ns, crossing.first_ns)
         known.end_ns = max(known.end_ns, crossing.last_ns)
+        known.attack_end_ns = max(known.attack_end_ns, crossing.last_ns)
         self._take(known, crossing.event_ids)
-        if spec.type == "event_count":
-            measure = f"{known.count} events"
-        elif spec.type == "value_count":
-            measure = f"{crossing.measure} {_FIELD_WORDS.get(spec.field or '', 'distinct ' + str(spec.field))}, {known.count} events"
+        if plan.escalating is not None:
+            # escalating events that came during the attack (before it was found) count now
+            within = int(rule.escalation.within.total_seconds() * 1e9)
+            for t, event_id in plan.escalating.get(crossing.group, ()):
+                if known.start_ns < t <= known.attack_end_ns + within:
+                    self._escalate(known, t, event_id)
+        return self._maybe_alert(rule, crossing.group, known, self._measure(plan, crossing.measure, known))
+
+    def _on_escalating(self, plan: _Plan, group: tuple, t: int, event_id: str | None) -> Alert | None:
+        """An event of the rule's escalation: remembered for an attack found later, and counted
+        now if an attack on ``group`` is under way (from its start to ``within`` after its end)."""
+        if event_id is None:
+            return None
+        known = self._incidents.get((plan.rule.id, group))
+        if known is None and not plan.state.counting(group):
+            return None  # no attack on this group under way or to come: nothing to remember
+        memory = plan.escalating
+        recent = memory.get(group)
+        if recent is None:
+            recent = memory[group] = []
+            while len(memory) > self.max_groups:
+                memory.popitem(last=False)
         else:
+            memory.move_to_end(group)
+        # an attack found later starts at most a timespan (and the lateness) before its last event
+        horizon = t - plan.state.span_ns - self.lateness_ns
+        recent[:] = [item for item in recent if item[0] >= horizon][-(_MAX_ESCALATING - 1) :]
+        recent.append((t, event_id))
+        within = int(plan.rule.escalation.within.total_seconds() * 1e9)
+        if known is None or known.alerted_count == 0 or not known.start_ns < t <= known.attack_end_ns + within:
+            return None
+        self._escalate(known, t, event_id)
+        return self._maybe_alert(plan.rule, group, known, self._measure(plan, None, known))
+
+    def _escalate(self, incident: _Incident, t: int, event_id: str) -> None:
+        if event_id in incident.escalated or len(incident.escalated) >= _MAX_IDS:
+            return
+        incident.escalated.add(event_id)
+        incident.end_ns = max(incident.end_ns, t)
+        self._take(incident, (event_id,))
+
+    def _measure(self, plan: _Plan, measure: int | None, incident: _Incident) -> str:
+        """What a correlation's alert says it counted: "<n> events", with the counted measure and
+        the escalating events."""
+        spec = plan.rule.correlation
+        if spec.type == "value_count":
+            if measure is not None:
+                incident.last_measure = measure
+            words = _FIELD_WORDS.get(spec.field or "", "distinct " + str(spec.field))
+            text = f"{incident.last_measure} {words}, {incident.count} events"
+        elif spec.type in ("temporal", "temporal_ordered"):
+            if measure is not None:
+                incident.last_measure = measure
             in_order = " in order" if spec.type == "temporal_ordered" else ""
-            measure = f"{crossing.measure} of {len(spec.rules)} rules{in_order}, {known.count} events"
-        return self._maybe_alert(rule, crossing.group, known, measure)
+            text = f"{incident.last_measure} of {len(spec.rules)} rules{in_order}, {incident.count} events"
+        else:
+            text = f"{incident.count} events"
+        if incident.escalated:
+            n = len(incident.escalated)
+            says = plan.rule.escalation.says
+            text += f", then {n} {says}{'' if n == 1 else 's'}"
+        return text
 
     def _maybe_alert(self, rule: Rule, group: tuple, incident: _Incident, measure: str) -> Alert | None:
         severity = SEVERITY_OF_LEVEL.get(rule.level, "medium")
+        if incident.escalated and rule.escalation is not None:
+            escalated = SEVERITY_OF_LEVEL.get(rule.escalation.level, "medium")
+            if _SEVERITY_ORDER.index(escalated) > _SEVERITY_ORDER.index(severity):
+                severity = escalated
         update = incident.alerted_count > 0
         rises = _SEVERITY_ORDER.index(severity) > _SEVERITY_ORDER.index(incident.severity) if update else False
-        if update and not rises and incident.count < 2 * incident.alerted_count:
+        news = len(incident.escalated) > incident.alerted_escalations  # another success after the attack
+        if update and not rises and not news and incident.count < 2 * incident.alerted_count:
             return None
         key = ", ".join(str(v) for v in group if v not in (None, "")) or "(all)"
         span = incident.end_ns - incident.start_ns
@@ -609,39 +794,52 @@ class LiveDetector:
         if alert.message == incident.last_message:
             return None  # nothing a person would read differently
         incident.alerted_count = incident.count
+        incident.alerted_escalations = len(incident.escalated)
         incident.severity = severity
         incident.last_message = alert.message
         return alert
 
     def _expire(self) -> None:
+        """Forget incidents over for good, least recently touched first: O(expired), not O(incidents)
+        (one touched later but ending earlier waits for its turn; ``max_groups`` bounds them all)."""
         if self.watermark_ns is None:
             return
         stale = self.watermark_ns - self.incident_gap_ns - self.lateness_ns
-        for ident in [i for i, inc in self._incidents.items() if inc.end_ns < stale]:
+        while self._incidents:
+            ident, incident = next(iter(self._incidents.items()))
+            if incident.end_ns >= stale:
+                break
             del self._incidents[ident]
 
     # ------------------------------------------------------------------ SQL rules
-    def _keep_recent(self) -> None:
-        if not self._recent_ready:
-            # schema columns only (no raw record, no data): bounded memory; SQL rules read columns
-            self.con.execute("CREATE TABLE recent AS SELECT * EXCLUDE (raw, data) FROM batch_events LIMIT 0")
-            self.con.execute("CREATE OR REPLACE VIEW events AS SELECT * FROM recent")
-            self._recent_ready = True
-        self.con.execute("INSERT INTO recent SELECT * EXCLUDE (raw, data) FROM batch_events")
+    def _keep_recent(self, table: pa.Table) -> None:
+        con = self._connect()
+        con.register("_arrow", table)
+        try:
+            if not self._recent_ready:
+                # schema columns only (no raw record, no data): bounded memory; SQL rules read columns
+                con.execute("CREATE TABLE recent AS SELECT * EXCLUDE (raw, data) FROM _arrow LIMIT 0")
+                con.execute("CREATE OR REPLACE VIEW events AS SELECT * FROM recent")
+                self._recent_ready = True
+            con.execute("INSERT INTO recent SELECT * EXCLUDE (raw, data) FROM _arrow")
+        finally:
+            con.unregister("_arrow")
 
     def _run_sql_rules(self, fresh: set[str]) -> list[Alert]:
+        if not self._recent_ready:
+            return []
         newest = self.watermark_ns
-        self.con.execute(f"DELETE FROM recent WHERE epoch_ns(timestamp) < {newest - self.horizon_ns}")
-        excess = self.con.execute("SELECT count(*) FROM recent").fetchone()[0] - self.max_events
+        self._con.execute(f"DELETE FROM recent WHERE epoch_ns(timestamp) < {newest - self.horizon_ns}")
+        excess = self._con.execute("SELECT count(*) FROM recent").fetchone()[0] - self.max_events
         if excess > 0:
-            self.con.execute(
+            self._con.execute(
                 f"DELETE FROM recent WHERE event_id IN (SELECT event_id FROM recent ORDER BY timestamp LIMIT {excess})"
             )
         alerts = []
         for rule in list(self._sql_rules):
             try:
                 query = rule.sql.format(events="recent")
-                found = self.con.execute(
+                found = self._con.execute(
                     f'SELECT "group", count, epoch_ns(first), epoch_ns(last), event_ids FROM ({query})'
                 ).fetchall()
             except duckdb.Error as error:
@@ -667,4 +865,5 @@ class LiveDetector:
         return alerts
 
     def close(self) -> None:
-        self.con.close()
+        if self._con is not None:
+            self._con.close()

@@ -16,9 +16,15 @@ Invariants:
   that both paths give the same frame, rejects and duplicate count.
 - pyarrow never sees a line that is not framed ``{...}`` (it crashes on a leading ``null``).
 - Rows keep the order of the input; positions are 1-based line numbers.
-- Memory: a JSON-lines file is read :data:`CHUNK_BYTES` at a time, so the peak is about the
-  size of its text (kept once, as ``raw``) plus two chunks; bytes given in memory, JSON arrays
-  and single documents are held whole while they are read.
+- Memory: a JSON-lines file is read :data:`CHUNK_BYTES` at a time into two buffers that take
+  turns (:func:`_line_chunks`), so the peak is about the size of its text (kept once, as
+  ``raw``) plus two chunks; bytes given in memory, JSON arrays and single documents are held
+  whole while they are read.
+- Files on the pyarrow engine are read one run ahead (:func:`_prefetched`): a worker thread
+  reads and parses the next run while the caller's thread turns the current one into rows. A
+  run the worker cannot take whole (:func:`_prepare`: a line not framed ``{...}``, a refusal by
+  the reader, invalid UTF-8) goes the general path above, in the caller's thread; only the
+  caller's thread touches the collector, so rejects and their order are as without the worker.
 """
 
 from __future__ import annotations
@@ -26,9 +32,10 @@ from __future__ import annotations
 import gzip
 import sys
 import zlib
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 import pandas as pd
@@ -336,33 +343,167 @@ def _frames_from_path(
                 return _frames_from_path(path, collector, source_shape, progress, use_duckdb=False)
         bar = _progress_bar(path.stat().st_size, enabled=progress)
         frames: list[pd.DataFrame] = []
+
+        def readinto(view: memoryview) -> int:
+            try:
+                return stream.readinto(view)
+            except (OSError, EOFError, zlib.error) as error:
+                raise LogInputError(
+                    f"{str(path)!r} looks gzip-compressed but cannot be decompressed: {error}"
+                ) from None
+
+        position = 0
         try:
-            carry, number, position = head, 1, 0
-            while True:
-                more = read(CHUNK_BYTES)
-                block = carry + more
-                at_end = not more
-                cut = len(block) if at_end else block.rfind(b"\n") + 1
-                if cut == 0 and not at_end:  # a line longer than a chunk: keep reading
-                    carry = block
-                    continue
-                if cut:
+            runs = _line_chunks(head, readinto)
+            for block, cut, number, prepared in _prefetched(runs, source_shape, ahead=len(head) >= CHUNK_BYTES):
+                frame = None if prepared is None else _prepared_frame(prepared, block, collector, source_shape)
+                if frame is not None:
+                    frames.append(frame)
+                else:  # not an ordinary run: the general path, block by block
                     frames.extend(
                         _read_lines(
                             block, collector, source_shape=source_shape, progress=False, first_number=number, limit=cut
                         )
                     )
-                    number += block.count(b"\n", 0, cut)
-                carry = block[cut:]
                 if bar is not None:
                     bar.update(raw_file.tell() - position)
                     position = raw_file.tell()
-                if at_end:
-                    break
         finally:
             if bar is not None:
                 bar.close()
         return frames
+
+
+def _line_chunks(head: bytes, readinto) -> Iterator[tuple[bytes | bytearray, int]]:
+    """``(buffer, cut)`` per run of whole lines of a stream: its lines are ``buffer[:cut]``,
+    about :data:`CHUNK_BYTES` at a time. ``head`` is the stream's start, already read;
+    ``readinto`` fills a memoryview from the rest and returns the bytes it wrote (0 at the end).
+
+    Two buffers take turns (the partial line at the end of one moved to the start of the
+    other), so a run stays valid while the next one is read, and only until the one after that
+    is asked for: nothing may keep a reference into a buffer (the columnar reader and
+    :func:`_line_array` copy what they keep). A line longer than a buffer doubles it.
+    """
+    if len(head) < CHUNK_BYTES:  # usually the whole input: then it is the one run, uncopied
+        probe = bytearray(_LINE_ROOM)
+        wrote = readinto(memoryview(probe))
+        if not wrote:
+            if head:
+                yield head, len(head)
+            return
+        head = head + probe[:wrote]
+    buffers = [bytearray(max(len(head), CHUNK_BYTES)), bytearray(0)]
+    turn = 0
+    buffer = buffers[turn]
+    buffer[: len(head)] = head
+    filled, at_end = len(head), False
+    while not at_end:
+        with memoryview(buffer) as view:
+            while filled < len(buffer):
+                wrote = readinto(view[filled:])
+                if not wrote:
+                    at_end = True
+                    break
+                filled += wrote
+        cut = filled if at_end else buffer.rfind(b"\n", 0, filled) + 1
+        if cut == 0 and not at_end:  # a line longer than the buffer: grow it, keep reading
+            buffer = buffers[turn] = buffer + bytearray(len(buffer))
+            continue
+        if cut:
+            yield buffer, cut
+        rest = filled - cut
+        turn = 1 - turn
+        if len(buffers[turn]) < len(buffer):
+            buffers[turn] = bytearray(len(buffer))
+        buffers[turn][:rest] = buffer[cut:filled]
+        buffer, filled = buffers[turn], rest
+
+
+#: Bytes :func:`_line_chunks` asks for after a head shorter than a chunk, to see whether the
+#: input goes on.
+_LINE_ROOM = 64 * 1024
+
+
+class _Prepared(NamedTuple):
+    """A run of lines the columnar reader took whole: what :func:`_prepared_frame` needs."""
+
+    starts: np.ndarray
+    ends: np.ndarray
+    numbers: np.ndarray
+    columns: dict[str, pa.Array]
+
+
+def _prepare(
+    block: bytes | bytearray, starts: np.ndarray, ends: np.ndarray, numbers: np.ndarray, source_shape: str | None
+) -> _Prepared | None:
+    """The columnar reading of a run of lines (``starts``, ``ends``, ``numbers`` from
+    :func:`_line_bounds`) when the run is ordinary: every line framed ``{...}``, the first one
+    of a log shape, the reader taking them all in one piece. ``None`` otherwise: the caller
+    then reads the run by the general path (:func:`_read_lines`), which splits, retries and
+    goes per record as needed; both give the same frame (a run taken here goes through
+    :func:`_columns_frame` as a block of the general path does). Pure with respect to the
+    collector: safe in another thread.
+    """
+    if source_shape not in (None, "log_stream", "management_api", "eventbridge"):
+        return None
+    if len(starts) == 0 or int(ends[-1] - starts[0]) > CHUNK_BYTES:
+        return None
+    buffer = np.frombuffer(block, dtype=np.uint8)
+    if not ((buffer[starts] == 0x7B) & (buffer[ends - 1] == 0x7D)).all():
+        return None
+    shape = _sniff(block, int(starts[0]), int(ends[0]), source_shape)
+    table = _columnar(block, int(starts[0]), int(ends[-1]), len(starts), shape)
+    if table is None:
+        return None
+    return _Prepared(starts, ends, numbers, _schema_columns(table))
+
+
+def _prepared_frame(
+    prepared: _Prepared, block: bytes | bytearray, collector: Collector, source_shape: str | None
+) -> pd.DataFrame | None:
+    """The frame of a prepared run; ``None`` when its text is not valid UTF-8 (the caller then
+    takes the general path). ``raw`` is cut here, in the caller's thread, which the reading
+    ahead of the next run otherwise leaves the less busy of the two."""
+    starts, ends, numbers, columns = prepared
+    raw = _line_array(block, starts, ends)
+    if raw is None:
+        return None
+    return _columns_frame(
+        columns, raw, np.ones(len(starts), dtype=bool), block, starts, ends, numbers, collector, source_shape
+    )
+
+
+def _prefetched(
+    runs: Iterator[tuple[bytes | bytearray, int]], source_shape: str | None, *, ahead: bool = True
+) -> Iterator[tuple[bytes | bytearray, int, int, _Prepared | None]]:
+    """``(buffer, cut, first line number, prepared)`` per run of ``runs``
+    (:func:`_line_chunks`), with its :func:`_prepare`, read and prepared one run ahead in a
+    worker thread while the caller builds the frame of the current one (pyarrow's reader and
+    compute functions release the GIL): the two cores work on two runs at once. At most one
+    run is ahead, which :func:`_line_chunks`' two buffers allow. ``ahead=False``: no worker,
+    each run read and prepared when asked for (an input of one run has nothing to overlap).
+    """
+    number = 1
+
+    def following() -> tuple[bytes | bytearray, int, int, _Prepared | None] | None:
+        nonlocal number
+        run = next(runs, None)
+        if run is None:
+            return None
+        block, cut = run
+        starts, ends, numbers, newlines = _counted_line_bounds(block, cut)
+        first, number = number, number + newlines
+        return block, cut, first, _prepare(block, starts, ends, numbers + (first - 1), source_shape)
+
+    if not ahead:
+        while (item := following()) is not None:
+            yield item
+        return
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="authviz-read") as worker:
+        pending = worker.submit(following)
+        while (item := pending.result()) is not None:
+            pending = worker.submit(following)
+            yield item
 
 
 class _Misaligned(Exception):
@@ -625,6 +766,12 @@ def _newlines(data: bytes, limit: int) -> Iterator[int]:
 def _line_bounds(data: bytes, limit: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Start, end (exclusive, without ``\\r``) and 1-based number of every non-blank line of
     ``data[:limit]``."""
+    starts, ends, numbers, _ = _counted_line_bounds(data, limit)
+    return starts, ends, numbers
+
+
+def _counted_line_bounds(data: bytes, limit: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, int]:
+    """:func:`_line_bounds`, and how many ``\\n`` ``data[:limit]`` holds."""
     buffer = np.frombuffer(data, dtype=np.uint8)[:limit]
     newlines = np.fromiter(_newlines(data, limit), dtype=np.int64)
     starts = np.concatenate(([0], newlines + 1)).astype(np.int64)
@@ -644,7 +791,7 @@ def _line_bounds(data: bytes, limit: int) -> tuple[np.ndarray, np.ndarray, np.nd
     for index in maybe_blank:
         if not data[starts[index] : ends[index]].strip():
             keep[index] = False
-    return starts[keep], ends[keep], numbers[keep]
+    return starts[keep], ends[keep], numbers[keep], len(newlines)
 
 
 def _read_lines(
@@ -821,12 +968,16 @@ def _nonempty(values: pa.Array) -> pa.Array:
     return pc.and_(pc.is_valid(values), pc.not_equal(pc.fill_null(values, ""), ""))
 
 
-def _coalesce_nonempty(*arrays: pa.Array) -> pa.Array:
-    """The first non-null, non-empty value across ``arrays`` (null when none is)."""
-    out = pa.nulls(len(arrays[0]), arrays[0].type)
-    for values in reversed(arrays):
-        out = pc.if_else(_nonempty(values), values, out)
-    return out
+def _coalesce_nonempty(*arrays: pa.Array | Callable[[], pa.Array]) -> pa.Array:
+    """The first non-null, non-empty value across ``arrays`` (null when none is). An item may be
+    a function giving the array, called only when the arrays before it leave a row empty."""
+    first = arrays[0]() if callable(arrays[0]) else arrays[0]
+    filled = _nonempty(first)
+    if filled.true_count == len(first):  # the usual case: the first array has every value
+        return first
+    if len(arrays) == 1:
+        return pc.if_else(filled, first, pa.nulls(len(first), first.type))
+    return pc.if_else(filled, first, _coalesce_nonempty(*arrays[1:]))
 
 
 def _table_to_frame(
@@ -842,16 +993,22 @@ def _table_to_frame(
 
     ``None`` when the block's text is not valid UTF-8 (the caller splits it).
     """
-    n = table.num_rows
-    read = _flat_columns(table)
-    col = {
-        path: read[path] if path in read and read[path].type == kind_ else pa.nulls(n, kind_)
-        for path, kind_ in _PATH_TYPES.items()
-    }
     raw = _line_array(data, starts, ends)
     if raw is None:
         return None
-    return _columns_frame(col, raw, np.ones(n, dtype=bool), data, starts, ends, numbers, collector, source_shape)
+    col = _schema_columns(table)
+    return _columns_frame(col, raw, np.ones(len(raw), dtype=bool), data, starts, ends, numbers, collector, source_shape)
+
+
+def _schema_columns(table: pa.Table) -> dict[str, pa.Array]:
+    """Every :data:`LINE_SCHEMA` path of the columnar reader's ``table`` (all-null where the
+    shape's schema did not read it)."""
+    n = table.num_rows
+    read = _flat_columns(table)
+    return {
+        path: read[path] if path in read and read[path].type == kind_ else pa.nulls(n, kind_)
+        for path, kind_ in _PATH_TYPES.items()
+    }
 
 
 def _columns_frame(
@@ -915,7 +1072,7 @@ def _columns_frame(
     columns["tenant"] = _coalesce_nonempty(
         pick("tenant_name"),
         pick("tenant"),
-        _mapped_text(columns["hostname"], tenant_from_hostname),
+        lambda: _mapped_text(columns["hostname"], tenant_from_hostname),
     )
     source = pc.if_else(eventbridge, "eventbridge", pc.if_else(log_stream, "log_stream", "management_api"))
     frame = _columns_to_frame(columns, source, raw, numbers)
@@ -972,7 +1129,9 @@ def _mapped_text(values: pa.Array, mapper) -> pa.Array:
 
 def _columns_to_frame(columns: dict[str, Any], source: pa.Array, raw: pa.Array, numbers: np.ndarray) -> pd.DataFrame:
     type_code = columns["type"]
-    description = pc.coalesce(columns["description"], _mapped_text(type_code, describe_type))
+    description = columns["description"]
+    if description.null_count:  # the type's description where the record has none
+        description = pc.coalesce(description, _mapped_text(type_code, describe_type))
     user_name = columns["user_name"]
     email = pc.if_else(
         pc.fill_null(pc.match_substring(user_name, "@"), False), user_name, pa.nulls(len(user_name), _TEXT)
@@ -1051,13 +1210,23 @@ def _finish(frames: list[pd.DataFrame], collector: Collector, *, dedup: bool) ->
         return LogFrame(empty_frame(), _sorted(collector.result.rejects, collector.inputs), 0)
     frame = frames[0] if len(frames) == 1 else pd.concat(frames, ignore_index=True)
     duplicates = 0
-    if dedup:
+    if dedup and not _all_distinct(frame["event_id"]):
         repeated = frame["event_id"].duplicated(keep="first").to_numpy(dtype=bool, na_value=False)
         if repeated.any():
             frame, duplicates = _drop_repeats(frame, repeated, collector)
     frame = frame.drop(columns=[name for name in ("_position", "_input") if name in frame.columns])
     frame = conform(frame.reset_index(drop=True))
     return LogFrame(frame, _sorted(collector.result.rejects, collector.inputs), duplicates)
+
+
+def _all_distinct(values: pd.Series) -> bool:
+    """Whether no value of ``values`` repeats (one hash pass in pyarrow: the usual case, a file
+    without duplicates, then skips pandas' factorize, which costs about three times as much)."""
+    try:
+        array = pa.chunked_array(values.array.__arrow_array__())
+    except (AttributeError, TypeError, pa.ArrowException):
+        return False  # not arrow-backed: let pandas decide
+    return len(pc.unique(array)) == len(values)
 
 
 def _drop_repeats(frame: pd.DataFrame, repeated: np.ndarray, collector: Collector) -> tuple[pd.DataFrame, int]:

@@ -11,10 +11,12 @@ The rule model (stable; the live engine builds on it)::
     rule.kind            # "sigma" | "correlation" | "sql"
     rule.detection       # pySigma SigmaRule (parsed detection) for a Sigma event rule
     rule.correlation     # Correlation(type, rules, group_by, timespan, op, threshold, field)
+    rule.escalation      # Escalation(rule, within, level, says) or None: what makes a finding worse
     rule.placeholders    # {"your-tenant-url", ...}; rule.missing(settings) -> unset ones
     settings_template(rules.rules)                 # YAML to fill in: the unset placeholders, explained
     rule_tree(rule, settings)                      # engine-neutral condition (And/Or/Not/Test)
     matches(rule_tree(rule, settings), event)      # one event (AuthEvent or schema mapping), in Python
+    compile_condition(rule_tree(rule, settings))   # the same, compiled once: test(EventView(event))
 
 Running them on history::
 
@@ -40,7 +42,7 @@ from authviz.detections.compile import (
     spark_sql,
 )
 from authviz.detections.engine import FINDING_COLUMNS, DetectionEngine, RunReport, detect
-from authviz.detections.match import matches
+from authviz.detections.match import EventView, compile_condition, matches
 from authviz.detections.load import (
     PLACEHOLDER,
     RuleError,
@@ -51,7 +53,7 @@ from authviz.detections.load import (
     packaged_rules,
     settings_template,
 )
-from authviz.detections.model import LEVELS, Correlation, Rule, RuleProblem, RuleSet, TenantSettings
+from authviz.detections.model import LEVELS, Correlation, Escalation, Rule, RuleProblem, RuleSet, TenantSettings
 
 __all__ = [
     "DUCKDB",
@@ -62,6 +64,7 @@ __all__ = [
     "And",
     "Const",
     "Correlation",
+    "Escalation",
     "DetectionEngine",
     "Field",
     "Not",
@@ -80,6 +83,8 @@ __all__ = [
     "load_rules",
     "load_settings",
     "matches",
+    "compile_condition",
+    "EventView",
     "packaged_rules",
     "parse_field",
     "rule_tree",

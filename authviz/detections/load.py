@@ -15,6 +15,7 @@ the analyst's own, and the catalog uses look-ahead, which RE2 lacks.
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 from collections.abc import Iterable, Iterator
 from datetime import timedelta
 from importlib import resources
@@ -24,13 +25,13 @@ from typing import Any
 import yaml
 from sigma.collection import SigmaCollection
 from sigma.conditions import ConditionFieldEqualsValueExpression, ConditionItem, ConditionValueExpression
-from sigma.correlations import SigmaCorrelationConditionOperator, SigmaCorrelationRule
+from sigma.correlations import SigmaCorrelationConditionOperator, SigmaCorrelationRule, SigmaCorrelationTimespan
 from sigma.exceptions import SigmaError
 from sigma.policy.profiles import TrustedPolicy
 from sigma.rule import SigmaRule
 from sigma.types import SigmaRegularExpression, SigmaString
 
-from authviz.detections.model import Correlation, Rule, RuleProblem, RuleSet, TenantSettings
+from authviz.detections.model import LEVELS, Correlation, Escalation, Rule, RuleProblem, RuleSet, TenantSettings
 from authviz.errors import AuthvizError
 
 #: ``{name}`` in a rule value: a per-tenant setting.
@@ -256,11 +257,46 @@ def _rules_from(collection: SigmaCollection, documents: list[dict[str, Any]], so
             counted.append(event_rules[id(target)])
             if not correlation.generate:
                 referenced.add(id(target))
-        result.rules.append(_correlation_rule(correlation, tuple(counted), source, origin))
+        rule = _correlation_rule(correlation, tuple(counted), source, origin)
+        escalation = _escalation(correlation, sigma_rules, event_rules, source)
+        if escalation is not None:
+            referenced.add(id(escalation[0]))  # part of the correlation, never a rule of its own
+            rule = replace(
+                rule, escalation=escalation[1], placeholders=rule.placeholders | escalation[1].rule.placeholders
+            )
+        result.rules.append(rule)
     for rule in sigma_rules:
         if id(rule) not in referenced:
             result.rules.append(event_rules[id(rule)])
     return result
+
+
+def _escalation(
+    correlation: SigmaCorrelationRule, sigma_rules: list[SigmaRule], event_rules: dict[int, Rule], source: str
+) -> tuple[SigmaRule, Escalation] | None:
+    """The correlation's ``escalation:`` (see :class:`~authviz.detections.model.Escalation`), with
+    the Sigma rule it names; ``None`` when it declares none."""
+    spec = _custom(correlation, "escalation")
+    if spec is None:
+        return None
+    title = correlation.title or correlation.name
+    if not isinstance(spec, dict) or not spec.get("rule"):
+        raise RuleError(f"{source}: the escalation of {title!r} needs rule, within and level")
+    target = next((r for r in sigma_rules if spec["rule"] in (r.name, str(r.id))), None)
+    if target is None:
+        raise RuleError(f"{source}: the escalation of {title!r} names rule {spec['rule']!r}, which is not in the file")
+    level = str(spec.get("level", "")).lower()
+    if level not in LEVELS:
+        raise RuleError(f"{source}: the escalation of {title!r} has level {level!r}; use one of {', '.join(LEVELS)}")
+    try:
+        within = timedelta(seconds=SigmaCorrelationTimespan(str(spec.get("within", ""))).seconds)
+    except (SigmaError, ValueError):
+        raise RuleError(
+            f"{source}: the escalation of {title!r} has within {spec.get('within')!r}; write a timespan such as 1h"
+        ) from None
+    escalating = event_rules[id(target)]
+    says = " ".join(str(spec.get("says") or escalating.title).split())
+    return target, Escalation(rule=escalating, within=within, level=level, says=says)
 
 
 def _custom(rule: Any, key: str) -> Any:

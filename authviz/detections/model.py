@@ -10,6 +10,9 @@ person receiving an alert sees. Invariants:
   exactly one of the three.
 - ``rule.placeholders`` names every ``{placeholder}`` the rule's values use (its counted rules'
   included); a rule with one unset is never run with the literal text.
+- ``rule.escalation`` (correlations only, optional) names an event rule whose matches in a
+  finding's group, after its start and at most ``within`` after its end, make it worse
+  (``escalation.level``): brute force followed by a successful login of the attacked user.
 - Rules are immutable and hashable by identity; the live engine may keep state keyed by ``rule.id``.
 """
 
@@ -63,6 +66,22 @@ class Correlation:
 
 
 @dataclass(frozen=True, slots=True, eq=False)
+class Escalation:
+    """What makes a correlation's finding worse: a match of ``rule`` (a Sigma event rule) in the
+    finding's group (the same group-by values), after the finding's first event and at most
+    ``within`` after its last. The finding then has ``level`` (when higher than the rule's) and
+    says ``then <n> <says>``. Declared in the correlation's document::
+
+        escalation: {rule: brute_force_success, within: 1h, level: medium, says: successful login}
+    """
+
+    rule: "Rule"
+    within: timedelta
+    level: str
+    says: str
+
+
+@dataclass(frozen=True, slots=True, eq=False)
 class Rule:
     """One loaded rule. ``detection`` is pySigma's :class:`sigma.rule.SigmaRule` (parsed detection)."""
 
@@ -81,6 +100,7 @@ class Rule:
     correlation: Correlation | None = None
     sql: str | None = None
     placeholders: frozenset[str] = field(default_factory=frozenset)
+    escalation: Escalation | None = None
 
     @property
     def kind(self) -> str:
