@@ -143,3 +143,22 @@ def test_a_rare_type_is_read_from_few_row_groups(tmp_path, monkeypatch):
     assert scanned, plan
     read, total = (int(x.replace(",", "")) for x in scanned[0].split(":")[1].strip(" │").split("/"))
     assert total > 2 and read < total
+
+
+def test_since_and_until_are_pushed_into_the_archive_scan(inputs):
+    """``authviz detect --since/--until`` over an archive reads only the row groups of those days."""
+    from datetime import timedelta
+
+    from authviz.detections import DetectionEngine
+
+    with DetectionEngine() as engine:
+        engine.add_parquet(inputs["new archive"])
+        engine.define_events()
+        middle = engine.con.execute("SELECT quantile_disc(timestamp, 0.5) FROM events").fetchall()[0][0]
+        since = middle - timedelta(hours=12)
+        engine.define_events(since=since, until=since + timedelta(days=1))
+        plan = engine.con.execute("EXPLAIN ANALYZE SELECT count(*) FROM events").fetchall()[0][1]
+        kept = engine.count_events()
+    scanned = [line for line in plan.splitlines() if "Row Groups Scanned" in line]
+    read, total = (int(x.replace(",", "")) for x in scanned[0].split(":")[1].strip(" │").split("/"))
+    assert 0 < kept and read < total / 2
