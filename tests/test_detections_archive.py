@@ -5,7 +5,9 @@ sorted by type), in ``logs convert``'s Parquet and in the plain log file."""
 from __future__ import annotations
 
 import copy
+import dataclasses
 import json
+import threading
 from pathlib import Path
 
 import duckdb
@@ -19,6 +21,7 @@ from authviz.auth0 import archive, read_logs
 from authviz.auth0.archive import DERIVED, ROW_GROUP_ROWS, SORT_KEY, derived_select
 from authviz.auth0.schema import COLUMNS
 from authviz.cli import main
+from authviz.detections import DetectionEngine
 from authviz.detections import engine as engine_module
 from authviz.detections.compile import DUCKDB
 from authviz.detections.run import gather_rules, run_rules
@@ -162,3 +165,36 @@ def test_since_and_until_are_pushed_into_the_archive_scan(inputs):
     scanned = [line for line in plan.splitlines() if "Row Groups Scanned" in line]
     read, total = (int(x.replace(",", "")) for x in scanned[0].split(":")[1].strip(" │").split("/"))
     assert 0 < kept and read < total / 2
+
+
+def test_rules_side_by_side_find_what_they_find_one_at_a_time(inputs):
+    """``DetectionEngine.run`` runs rules on several connections at once when DuckDB has several
+    threads: findings, the report's order, failures and progress are those of one rule at a time."""
+    rules = gather_rules().rules
+    bad = dataclasses.replace(rules[-1], id="00000000-0000-0000-0000-000000000bad")
+    seen: dict[int, tuple] = {}
+    for threads in (1, 4):
+        callers: set[str] = set()
+        with DetectionEngine(threads=threads) as engine:
+            engine.add_parquet(inputs["new archive"])
+            engine.define_events()
+            compiled = engine.insert_sql
+            # one rule that fails in DuckDB, among the others
+            engine.insert_sql = lambda rule, settings: (  # type: ignore[method-assign]
+                "INSERT INTO finding_rows SELECT 1" if rule is bad else compiled(rule, settings)
+            )
+            report = engine.run(
+                [*rules, bad], SETTINGS, progress=lambda rule: callers.add(threading.current_thread().name)
+            )
+            rows = sorted(
+                (f["rule_id"], json.dumps(f["group"], sort_keys=True), f["count"], f["first"], tuple(f["event_ids"]))
+                for f in engine.iter_findings()
+            )
+            threads_after = engine.con.execute("SELECT current_setting('threads')").fetchall()[0][0]
+        assert callers == {threading.current_thread().name}  # callbacks never run on a worker thread
+        skipped = {rule.id for rule, _ in report.needs_configuration}
+        assert [r.id for r in report.ran] == [r.id for r in rules if r.id not in skipped]  # in the order given
+        assert [r.id for r, _ in report.failed] == [bad.id]
+        assert int(threads_after) == threads  # DuckDB's setting is given back
+        seen[threads] = (rows, report.findings)
+    assert seen[1] == seen[4] and seen[1][1] > 100

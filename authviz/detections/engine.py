@@ -12,7 +12,9 @@ from __future__ import annotations
 
 import functools
 import re
+import threading
 from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -76,11 +78,19 @@ class DetectionEngine:
             self.con.execute(f"SET threads = {int(threads)}")
         if temp_directory:
             self.con.execute(f"SET temp_directory = '{_setting(temp_directory)}'")
-        text, boolean = duckdb.sqltype("VARCHAR"), duckdb.sqltype("BOOLEAN")
-        self.con.create_function(PY_REGEX_FUNCTION, _py_regexp, [text, text], boolean)
+        self._register_functions(self.con)
         self._sources: list[str] = []
         self._stored = False
         self._create_findings()
+
+    @staticmethod
+    def _register_functions(con: duckdb.DuckDBPyConnection) -> None:
+        """The Python functions compiled rules may call (a connection's own: each cursor needs them)."""
+        text, boolean = duckdb.sqltype("VARCHAR"), duckdb.sqltype("BOOLEAN")
+        try:
+            con.create_function(PY_REGEX_FUNCTION, _py_regexp, [text, text], boolean)
+        except duckdb.CatalogException:  # already there: the database shares it with this connection
+            pass
 
     # ---- events ----------------------------------------------------------------------------
     def add_frame(self, frame: pd.DataFrame) -> int:
@@ -210,23 +220,71 @@ class DetectionEngine:
         if "events" not in {r[0] for r in self.con.execute("SELECT view_name FROM duckdb_views()").fetchall()}:
             self.define_events()
         report = RunReport()
+        runnable: list[Rule] = []
         for rule in rules:
             missing = rule.missing(settings)
             if missing:
                 report.needs_configuration.append((rule, missing))
-                continue
-            try:
-                # an INSERT answers the number of rows it added
-                report.findings += self.con.execute(self.insert_sql(rule, settings)).fetchall()[0][0]
+            else:
+                runnable.append(rule)
+        outcomes: dict[int, int | str] = {}  # rule's index -> rows added, or the sentence of its failure
+        for index, outcome in self._each_rule(runnable, settings):
+            outcomes[index] = outcome
+            rule = runnable[index]
+            if isinstance(outcome, int):
                 self.con.execute(
                     "INSERT OR REPLACE INTO finding_rules VALUES (?, ?, ?)", [rule.id, rule.title, rule.level]
                 )
-                report.ran.append(rule)
-            except (RuleError, duckdb.Error) as error:
-                report.failed.append((rule, _sentence(rule, error)))
             if progress is not None:
                 progress(rule)
+        for index, rule in enumerate(runnable):  # the report lists rules in the order given
+            outcome = outcomes[index]
+            if isinstance(outcome, int):
+                report.findings += outcome
+                report.ran.append(rule)
+            else:
+                report.failed.append((rule, outcome))
         return report
+
+    def _each_rule(self, rules: list[Rule], settings: TenantSettings | None) -> Iterator[tuple[int, int | str]]:
+        """(index, rows added or a failure's sentence) of each rule, as rules complete.
+
+        Rules run side by side, one DuckDB connection each (``cursor()``: same database, its own
+        transaction), with DuckDB's threads shared out among them: one rule's query keeps about one
+        core busy while its windows and joins run, so rules in parallel fill the cores better than
+        each rule spread over all of them. Every rule only appends to ``finding_rows``, and
+        appends never conflict. The caller's thread does everything else (``finding_rules``,
+        progress), so callbacks never run on a worker thread.
+        """
+        threads = int(self.con.execute("SELECT current_setting('threads')").fetchall()[0][0])
+        workers = max(1, min(len(rules), threads))
+        if workers == 1:
+            for index, rule in enumerate(rules):
+                yield index, self._run_one(self.con, rule, settings)
+            return
+        self.con.execute(f"SET threads = {max(1, threads // workers)}")
+        local = threading.local()
+
+        def run(index: int) -> tuple[int, int | str]:
+            con = getattr(local, "con", None)
+            if con is None:
+                con = local.con = self.con.cursor()
+                self._register_functions(con)
+            return index, self._run_one(con, rules[index], settings)
+
+        try:
+            with ThreadPoolExecutor(workers, thread_name_prefix="authviz-rule") as pool:
+                for future in as_completed([pool.submit(run, index) for index in range(len(rules))]):
+                    yield future.result()
+        finally:
+            self.con.execute(f"SET threads = {threads}")
+
+    def _run_one(self, con: duckdb.DuckDBPyConnection, rule: Rule, settings: TenantSettings | None) -> int | str:
+        try:
+            # an INSERT answers the number of rows it added
+            return con.execute(self.insert_sql(rule, settings)).fetchall()[0][0]
+        except (RuleError, duckdb.Error) as error:
+            return _sentence(rule, error)
 
     def insert_sql(self, rule: Rule, settings: TenantSettings | None) -> str:
         """The statement that runs ``rule``, adding its findings to ``finding_rows`` (the view ``findings``
