@@ -58,14 +58,13 @@ def _key(row) -> tuple:
     return (row["rule_id"], tuple(sorted(group.items())), int(row["count"]), tuple(sorted(row["event_ids"])))
 
 
-def test_spark_export_finds_what_duckdb_finds(spark):
-    rules = packaged_rules(["catalog"]).rules
-    records = [r for firing, misses in cases().values() for r in firing + misses]
+def _findings_both_ways(spark, rules, records, settings, table: str) -> tuple[set, set]:
+    """(DuckDB's findings, the Spark export's findings) of ``rules`` over ``records``, as comparable keys."""
     frame = read_logs(records).frame
     with DetectionEngine() as engine:
         engine.add_frame(frame)
         engine.define_events()
-        report = engine.run(rules, SETTINGS)
+        report = engine.run(rules, settings)
         assert not report.failed
         duck = engine.findings()
         events = engine.con.execute(
@@ -74,14 +73,18 @@ def test_spark_export_finds_what_duckdb_finds(spark):
             + " FROM events"
         ).df()
     events["timestamp"] = events["timestamp"].dt.tz_convert("UTC").dt.tz_localize(None)
-    spark.createDataFrame(events).createOrReplaceTempView("auth0_events")
-    exported = spark_sql(rules, SETTINGS, table="auth0_events")
+    spark.createDataFrame(events).createOrReplaceTempView(table)
+    exported = spark_sql(rules, settings, table=table)
     assert set(exported) == {rule.id for rule in rules}
-    spark_keys = set()
-    for rule_id, sql in exported.items():
-        for row in spark.sql(sql).collect():
-            spark_keys.add(_key(row.asDict()))
+    spark_keys = {_key(row.asDict()) for sql in exported.values() for row in spark.sql(sql).collect()}
     duck_keys = {_key({**row, "group": json.dumps(row["group"])}) for row in duck.to_dict("records")}
+    return duck_keys, spark_keys
+
+
+def test_spark_export_finds_what_duckdb_finds(spark):
+    rules = packaged_rules(["catalog"]).rules
+    records = [r for firing, misses in cases().values() for r in firing + misses]
+    duck_keys, spark_keys = _findings_both_ways(spark, rules, records, SETTINGS, "auth0_events")
     assert len(duck_keys) >= len(rules)
     assert spark_keys == duck_keys
 
@@ -92,23 +95,6 @@ def test_spark_export_of_temporal_ordered_and_ipv6_cidr_finds_what_duckdb_finds(
 
     rules = [rule for text in FEATURE_RULES.values() for rule in load_rule_text(text, "features.yml").rules]
     records = [r for firing, misses in feature_cases().values() for r in firing + misses]
-    frame = read_logs(records).frame
-    with DetectionEngine() as engine:
-        engine.add_frame(frame)
-        engine.define_events()
-        report = engine.run(rules)
-        assert not report.failed
-        duck = engine.findings()
-        events = engine.con.execute(
-            "SELECT "
-            + ", ".join(c if c != "data" else "CAST(data AS VARCHAR) AS data" for c in SPARK_COLUMNS)
-            + " FROM events"
-        ).df()
-    events["timestamp"] = events["timestamp"].dt.tz_convert("UTC").dt.tz_localize(None)
-    spark.createDataFrame(events).createOrReplaceTempView("feature_events")
-    exported = spark_sql(rules, None, table="feature_events")
-    assert set(exported) == {rule.id for rule in rules}
-    spark_keys = {_key(row.asDict()) for sql in exported.values() for row in spark.sql(sql).collect()}
-    duck_keys = {_key({**row, "group": json.dumps(row["group"])}) for row in duck.to_dict("records")}
+    duck_keys, spark_keys = _findings_both_ways(spark, rules, records, None, "feature_events")
     assert {key[0] for key in duck_keys} == set(FEATURE_RULES)
     assert spark_keys == duck_keys
