@@ -110,6 +110,20 @@ def test_regular_expressions_re2_and_python_fallback():
     assert fired(rule("    sel:\n        data.user_name|re: '^(ab)\\1@'\n    condition: sel\n"), [a, b]) == {
         b["log_id"]
     }
+    # ... also on the connections that run rules side by side
+    texts = [
+        rule("    sel:\n        data.user_name|re: '^(ab)\\1@'\n    condition: sel\n").replace(
+            "555555555555", f"{n:012d}"
+        )
+        for n in range(4)
+    ]
+    rules = [r for text in texts for r in load_rule_text(text, "test.yml").rules]
+    with DetectionEngine(threads=4) as engine:
+        engine.add_frame(read_logs([a, b]).frame)
+        engine.define_events()
+        report = engine.run(rules)
+        assert not report.failed, report.failed
+        assert sorted(engine.findings()["event_ids"].map(tuple)) == [(b["log_id"],)] * 4
 
 
 def test_keywords_quantifiers_and_not():

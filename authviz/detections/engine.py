@@ -78,19 +78,12 @@ class DetectionEngine:
             self.con.execute(f"SET threads = {int(threads)}")
         if temp_directory:
             self.con.execute(f"SET temp_directory = '{_setting(temp_directory)}'")
-        self._register_functions(self.con)
+        # registered in the database's catalog: every cursor of this connection sees it too
+        text, boolean = duckdb.sqltype("VARCHAR"), duckdb.sqltype("BOOLEAN")
+        self.con.create_function(PY_REGEX_FUNCTION, _py_regexp, [text, text], boolean)
         self._sources: list[str] = []
         self._stored = False
         self._create_findings()
-
-    @staticmethod
-    def _register_functions(con: duckdb.DuckDBPyConnection) -> None:
-        """The Python functions compiled rules may call (a connection's own: each cursor needs them)."""
-        text, boolean = duckdb.sqltype("VARCHAR"), duckdb.sqltype("BOOLEAN")
-        try:
-            con.create_function(PY_REGEX_FUNCTION, _py_regexp, [text, text], boolean)
-        except duckdb.CatalogException:  # already there: the database shares it with this connection
-            pass
 
     # ---- events ----------------------------------------------------------------------------
     def add_frame(self, frame: pd.DataFrame) -> int:
@@ -269,7 +262,6 @@ class DetectionEngine:
             con = getattr(local, "con", None)
             if con is None:
                 con = local.con = self.con.cursor()
-                self._register_functions(con)
             return index, self._run_one(con, rules[index], settings)
 
         try:
