@@ -4,7 +4,6 @@ and the batching in-process with the real :class:`~authviz.alerts.LiveDetector`.
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 from datetime import UTC, datetime, timedelta
@@ -15,14 +14,11 @@ from authviz.live import ReplaySource
 from authviz.live.alerts import AlertBatcher, format_alert
 from authviz.simulator import TrafficGenerator
 from authviz.topics import EVENTS_CHANNEL
+from cli_support import clean_env
 
 pytestmark = pytest.mark.timeout(90)
 
 START = datetime(2026, 11, 1, 12, tzinfo=UTC)
-
-
-def clean_env() -> dict[str, str]:
-    return {k: v for k, v in os.environ.items() if not k.startswith(("PUSHER_", "AUTHVIZ_"))}
 
 
 @pytest.fixture(scope="module")

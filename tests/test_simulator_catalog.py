@@ -221,13 +221,13 @@ def test_a_month_with_the_catalog_attacks_has_no_unexplained_builtin_finding():
 
 def test_catalog_attacks_go_through_the_real_webhook(tmp_path):
     # `authviz simulate --scenario NAME` posts them to the bridge, which stores every record.
-    import os
     import subprocess
     import sys
 
     from bridge_support import LOG_TOKEN, bridge_hub
+    from cli_support import clean_env
 
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("PUSHER_", "AUTHVIZ_", "AUTH0_"))}
+    env = clean_env()
 
     with bridge_hub(tmp_path) as hub:
         done = subprocess.run(

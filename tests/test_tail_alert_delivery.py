@@ -4,7 +4,6 @@ its alert, signed, to local receivers (aiohttp on loopback); wrong use is one se
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 from datetime import UTC, datetime, timedelta
@@ -15,6 +14,7 @@ from authviz.alerts import SIGNATURE_HEADER, verify_signature
 from authviz.simulator import TrafficGenerator
 from authviz.topics import EVENTS_CHANNEL
 from alert_receiver import Receiver
+from cli_support import clean_env
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -34,7 +34,6 @@ def attack_file(tmp_path_factory):
 
 
 def tail(path, *extra: str, **env: str) -> subprocess.CompletedProcess:
-    base = {k: v for k, v in os.environ.items() if not k.startswith(("PUSHER_", "AUTHVIZ_"))}
     return subprocess.run(
         [
             sys.executable,
@@ -50,7 +49,7 @@ def tail(path, *extra: str, **env: str) -> subprocess.CompletedProcess:
             *extra,
         ],
         cwd=path.parent,
-        env={**base, **env},
+        env=clean_env(**env),
         capture_output=True,
         text=True,
         timeout=90,
