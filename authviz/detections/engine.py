@@ -243,9 +243,8 @@ class DetectionEngine:
         """(index, rows added or a failure's sentence) of each rule, as rules complete.
 
         Rules run side by side, one DuckDB connection each (``cursor()``: same database, its own
-        transaction), with DuckDB's threads shared out among them: one rule's query keeps about one
-        core busy while its windows and joins run, so rules in parallel fill the cores better than
-        each rule spread over all of them. Every rule only appends to ``finding_rows``, and
+        transaction), with DuckDB's threads shared out among them: a rule's windows and joins do not keep
+        every core busy, rules side by side do (10M events: 10-20% less time, benchmarks/RESULTS.md). Every rule only appends to ``finding_rows``, and
         appends never conflict. The caller's thread does everything else (``finding_rules``,
         progress), so callbacks never run on a worker thread.
         """
@@ -257,11 +256,13 @@ class DetectionEngine:
             return
         self.con.execute(f"SET threads = {max(1, threads // workers)}")
         local = threading.local()
+        cursors: list[duckdb.DuckDBPyConnection] = []  # one per worker thread, closed at the end
 
         def run(index: int) -> tuple[int, int | str]:
             con = getattr(local, "con", None)
             if con is None:
                 con = local.con = self.con.cursor()
+                cursors.append(con)
             return index, self._run_one(con, rules[index], settings)
 
         try:
@@ -269,6 +270,8 @@ class DetectionEngine:
                 for future in as_completed([pool.submit(run, index) for index in range(len(rules))]):
                     yield future.result()
         finally:
+            for con in cursors:
+                con.close()
             self.con.execute(f"SET threads = {threads}")
 
     def _run_one(self, con: duckdb.DuckDBPyConnection, rule: Rule, settings: TenantSettings | None) -> int | str:
