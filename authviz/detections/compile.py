@@ -71,6 +71,11 @@ LOWER_CASE_COLUMNS = frozenset({"category", "source"})
 JSON_COLUMNS = SCALAR_COLUMNS | OBJECT_COLUMNS
 #: How many event ids a correlation finding lists at most (the count is exact).
 MAX_EVENT_IDS = 1000
+#: Fields whose values come from a short list (event type codes, categories, shapes, tenants): in
+#: a stream of events one value is usually most of them, which the pruning of distinct-value
+#: correlations uses (see :func:`correlation_query`). A hint for speed only: any field gives the
+#: same findings.
+ENUMERATED_FIELDS = frozenset({"type", TYPE_KEY, "category", "source", "tenant", "tenant_key", "connection"})
 
 
 # ---- the engine-neutral form -------------------------------------------------------------------
@@ -650,6 +655,23 @@ def correlation_query(rule: Rule, settings: TenantSettings | None, dialect: Dial
         threshold = str(len(spec.rules))  # Sigma's temporal default: all rules matched (ordered: always)
     span = int(spec.timespan.total_seconds())
     ids = dialect.id_list("event_id", "timestamp")
+    span_ms = span * 1000
+    partition = "PARTITION BY " + ", ".join(group_columns) if group_columns else ""
+    order = f"OVER ({partition} ORDER BY t, event_id)"
+    running = f"OVER ({partition} ORDER BY t, event_id ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW)"
+    select_groups = ", ".join(group_columns) + ", " if group_columns else ""
+    if _every_event_triggers(spec.type, spec.op, spec.threshold):
+        # Every event's own window meets the condition, so every event is in an incident, and
+        # incidents are the runs of a group's events at most one timespan apart: no windows to
+        # measure, nothing to prune.
+        return (
+            f"WITH matched AS ({matched}), timed AS (SELECT *, {dialect.epoch_ms('timestamp')} AS t FROM matched), "
+            f"marked AS (SELECT *, CASE WHEN lag(t) {order} IS NULL OR t - lag(t) {order} > {span_ms} "
+            f"THEN 1 ELSE 0 END AS opens FROM timed), "
+            f"numbered AS (SELECT *, sum(opens) {running} AS incident FROM marked) "
+            f"SELECT {select_groups}incident, count(*) AS event_count, min(timestamp) AS first, "
+            f"max(timestamp) AS last, {ids} AS event_ids FROM numbered GROUP BY {select_groups}incident"
+        )
     if spec.op not in ("gt", "gte"):
         measure = "count(*)" if spec.type == "event_count" else "count(DISTINCT v)"
         bucket = f"floor({dialect.epoch('timestamp')} / {span})"
@@ -660,17 +682,12 @@ def correlation_query(rule: Rule, settings: TenantSettings | None, dialect: Dial
             f"min(timestamp) AS first, max(timestamp) AS last, {ids} AS event_ids "
             f"FROM windowed GROUP BY {keys} HAVING {measure} {symbol} {threshold}"
         )
-    span_ms = span * 1000
-    partition = "PARTITION BY " + ", ".join(group_columns) if group_columns else ""
     back = f"OVER ({partition} ORDER BY t RANGE BETWEEN {span_ms} PRECEDING AND CURRENT ROW)"
     # cov: a hit in [t, t + span]. The earliest hit at or after t, as a running minimum backwards in
     # time (hits first among equal times, so each row sees its peers' hits): one pass, where a
     # RANGE frame ahead cost ten times more.
     ahead = f"OVER ({partition} ORDER BY t DESC, hit DESC ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW)"
-    order = f"OVER ({partition} ORDER BY t, event_id)"
-    running = f"OVER ({partition} ORDER BY t, event_id ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW)"
     measure = f"count(*) {back}" if spec.type == "event_count" else dialect.distinct_in_window("v", back)
-    select_groups = ", ".join(group_columns) + ", " if group_columns else ""
     # Exact pruning, before the window passes (which sort every event kept). Invariant: a dropped
     # event is in no triggering window, and no kept event's measure, cover or incident changes.
     # 1. A window never holds more than its group's whole history: a group whose total measure
@@ -687,6 +704,19 @@ def correlation_query(rule: Rule, settings: TenantSettings | None, dialect: Dial
     group_test = f"{total} {symbol} {threshold}"
     if spec.type != "event_count" and (spec.op, threshold) in (("gte", "2"), ("gt", "1")):
         group_test = "min(v) <> max(v)"  # two distinct values or more, without a distinct aggregate
+    # 1a. Distinct values (threshold 2 or more): a group with two distinct values holds one that is
+    #     not the most common value overall, so only groups with such an event are measured. When
+    #     the value is enumerated (one type of event in a thousand differs), that skips nearly
+    #     every group without aggregating them; any value chosen as "most common" keeps this exact.
+    minority = ""
+    eligible_from = "hashed"
+    distinct_measure = spec.type != "event_count"
+    if distinct_measure and _needs_two_values(spec.op, spec.threshold) and _enumerated(spec, counts_rules):
+        minority = (
+            "common AS (SELECT v AS c FROM hashed WHERE v IS NOT NULL GROUP BY v ORDER BY count(*) DESC, v LIMIT 1), "
+            "minority AS (SELECT DISTINCT h FROM hashed CROSS JOIN common WHERE v <> c), "
+        )
+        eligible_from = f"hashed AS m {dialect.semi_join} minority AS n ON m.h = n.h"
     near_window = "OVER (PARTITION BY h ORDER BY b RANGE BETWEEN 2 PRECEDING AND 2 FOLLOWING)"
     if spec.type == "event_count":
         counts = "SELECT h, b, count(*) AS n FROM grouped GROUP BY h, b"
@@ -697,7 +727,7 @@ def correlation_query(rule: Rule, settings: TenantSettings | None, dialect: Dial
     pruned = (
         f"hashed AS {dialect.inlined}(SELECT *, {hashed} AS h, CAST(floor({dialect.epoch_ms('timestamp')} / {span_ms}) AS BIGINT) AS b "
         f"FROM matched), "
-        f"eligible AS (SELECT h FROM hashed GROUP BY h HAVING {group_test}), "
+        f"{minority}eligible AS (SELECT h FROM {eligible_from} GROUP BY h HAVING {group_test}), "
         f"grouped AS {dialect.materialized}(SELECT m.* FROM hashed AS m {dialect.semi_join} eligible AS e ON m.h = e.h), "
         f"counts AS ({counts}), "
         f"near AS {dialect.materialized}(SELECT h, b FROM (SELECT h, b, {near_measure} AS s FROM counts) AS c WHERE s {symbol} {threshold}), "
@@ -721,6 +751,29 @@ def correlation_query(rule: Rule, settings: TenantSettings | None, dialect: Dial
         f"SELECT {select_groups}incident, count(*) AS event_count, min(timestamp) AS first, max(timestamp) AS last, "
         f"{ids} AS event_ids FROM numbered WHERE cov = 1 GROUP BY {select_groups}incident"
     )
+
+
+def _every_event_triggers(kind: str, op: str, threshold: float) -> bool:
+    """Whether the measure over any window holding an event meets ``op threshold`` (an event counts
+    itself; a count of distinct values is at least 0, as a value may be missing)."""
+    least = 1 if kind == "event_count" else 0
+    return kind in ("event_count", "value_count") and (
+        op == "gte" and threshold <= least or op == "gt" and threshold < least
+    )
+
+
+def _needs_two_values(op: str, threshold: float) -> bool:
+    """Whether ``count(DISTINCT v) op threshold`` implies two distinct values or more."""
+    return op == "gte" and threshold >= 2 or op == "gt" and threshold >= 1
+
+
+def _enumerated(spec, counts_rules: bool) -> bool:
+    """Whether the counted value comes from a short list: the matched rule's index (temporal), or an
+    enumerated field (:data:`ENUMERATED_FIELDS`)."""
+    if counts_rules:
+        return True
+    field = parse_field(spec.field) if spec.field else None
+    return field is not None and field.column in ENUMERATED_FIELDS
 
 
 def _ordered_measured(rules: int, partition: str, span_ms: int) -> str:
