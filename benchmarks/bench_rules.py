@@ -9,8 +9,8 @@ the code on ``main`` over the archive layout it knew, against this code over the
 Archives are generated with DuckDB (no JSON files) under ``benchmarks/out/`` (git-ignored) and reused:
 ``archive-N`` in the old layout (schema columns plus ``raw``, a Log Streaming record whose ``data``
 carries ``details``; one ``date=YYYY-MM-DD/part-0.parquet`` per day, rows in time order), and
-``archive-N-v2``, the same events rewritten by ``authviz.auth0.archive.copy_sql`` (derived columns,
-rows sorted by type and time, small row groups). 100M events are ten consecutive 30-day copies of
+``archive-N-v2-CODEC``, the same events rewritten by ``authviz.auth0.archive.copy_sql`` (derived columns,
+rows sorted by type and time, small row groups, the archive's compression). 100M events are ten consecutive 30-day copies of
 the 10M archive (ids suffixed, times shifted). The old code is ``main`` exported with ``git archive``
 (``--baseline REF`` picks another commit). Each measurement is a fresh process: wall time of
 ``DetectionEngine.run`` (events read in place, findings written to DuckDB), peak RSS, and the load
@@ -156,7 +156,7 @@ def _replicate(base: Path, copies: int, folder: Path, layout: str) -> float:
     """``copies`` consecutive periods of the ``base`` archive: copy k has ids suffixed ``-k`` and
     times shifted by k x 30 days (each day file rewritten by DuckDB into its new day directory)."""
     sys.path.insert(0, str(ROOT.parent))
-    from authviz.auth0.archive import ROW_GROUP_ROWS
+    from authviz.auth0.archive import COMPRESSION, ROW_GROUP_ROWS
 
     shutil.rmtree(folder, ignore_errors=True)
     folder.mkdir(parents=True)
@@ -177,8 +177,8 @@ def _replicate(base: Path, copies: int, folder: Path, layout: str) -> float:
             target = folder / f"date={new_day}" / "part-0.parquet"
             # The derived columns do not depend on id or time, and a common shift and suffix keep
             # the base file's order (fixed-width ids): each file is copied as it is, in order.
-            rows = ROW_GROUP_ROWS if layout == "v2" else 122880
-            con.execute(f"COPY ({select}) TO '{target}' (FORMAT parquet, COMPRESSION zstd, ROW_GROUP_SIZE {rows})")
+            rows, codec = (ROW_GROUP_ROWS, COMPRESSION) if layout == "v2" else (122880, "zstd")
+            con.execute(f"COPY ({select}) TO '{target}' (FORMAT parquet, COMPRESSION {codec}, ROW_GROUP_SIZE {rows})")
     (folder / ".complete").write_text(str(copies * BASE))
     return time.perf_counter() - started
 
@@ -205,10 +205,10 @@ def relayout(old: Path, folder: Path) -> float:
 
 def archives(events: int, with_old: bool) -> tuple[Path | None, Path, float]:
     """(old-layout archive or None, new-layout archive, seconds spent generating) for ``events``."""
-    old, new = OUT / f"archive-{events}", OUT / f"archive-{events}-v2"
+    old, new = OUT / f"archive-{events}", _new_layout(events)
     made = 0.0
     if events > BASE and events % BASE == 0:
-        base_old, base_new = OUT / f"archive-{BASE}", OUT / f"archive-{BASE}-v2"
+        base_old, base_new = OUT / f"archive-{BASE}", _new_layout(BASE)
         made += generate(BASE, base_old) + relayout(base_old, base_new)
         if not _complete(new, events):
             made += _replicate(base_new, events // BASE, new, "v2")
@@ -217,6 +217,15 @@ def archives(events: int, with_old: bool) -> tuple[Path | None, Path, float]:
         return (old if with_old else None), new, made
     made += generate(events, old) + relayout(old, new)
     return old, new, made
+
+
+def _new_layout(events: int) -> Path:
+    """Where the archive layout of ``events`` events is kept (named by its compression: an archive
+    written with another codec is not reused)."""
+    sys.path.insert(0, str(ROOT.parent))
+    from authviz.auth0.archive import COMPRESSION
+
+    return OUT / f"archive-{events}-v2-{COMPRESSION}"
 
 
 def _complete(folder: Path, events: int) -> bool:

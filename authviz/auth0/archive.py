@@ -11,7 +11,7 @@ untouched record as JSON text), then the derived columns of :data:`DERIVED`:
 - ``details``: the record's ``data.details`` as JSON text (the subtree most rule paths go into);
 
 rows sorted by ``type_key``, then ``timestamp`` and ``event_id``, in row groups of
-:data:`ROW_GROUP_ROWS`, zstd-compressed. Parquet keeps min/max per row group, so a scan filtered on
+:data:`ROW_GROUP_ROWS`, Snappy-compressed. Parquet keeps min/max per row group, so a scan filtered on
 ``type_key = 'sapi'`` skips every row group without such events and never decompresses their ``raw``.
 
 Invariant: every derived column is a pure function of ``raw``/``source``/``type`` computed by the
@@ -31,8 +31,10 @@ import pyarrow.parquet as pq
 
 #: Rows per Parquet row group: small enough that a rare event type spans few row groups of a day.
 ROW_GROUP_ROWS = 32_768
-#: The Parquet compression of an archive.
-COMPRESSION = "zstd"
+#: The Parquet compression of an archive. Snappy (Parquet's usual codec, read by every engine):
+#: rules decode the same columns again and again, and zstd's files, half the size, cost 15% more
+#: time for all the rules over 10M events (benchmarks/RESULTS.md, session 5).
+COMPRESSION = "snappy"
 #: ``lower(type)``: the column case-insensitive tests on ``type`` compare (and the sort key).
 TYPE_KEY = "type_key"
 #: Keys of the Auth0 record kept as text columns of the same name (the scalar's text).
