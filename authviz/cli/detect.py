@@ -135,12 +135,16 @@ def _settings(path: Path | None) -> TenantSettings | None:
 
 
 def _rules(paths: list[str], packaged: bool = True) -> RuleSet:
+    """The packaged rules plus those at ``paths``; each rule file that did not load is one line on stderr."""
     from authviz.detections.run import gather_rules
 
     try:
-        return gather_rules(paths, packaged=packaged)
+        rules = gather_rules(paths, packaged=packaged)
     except RuleError as error:
         raise UsageError(str(error)) from None
+    for problem in rules.problems:
+        _say(f"authviz: {problem}")
+    return rules
 
 
 def _say(text: str) -> None:
@@ -178,8 +182,6 @@ def detect_command(args: argparse.Namespace) -> int:
         raise UsageError("--since must be before --until")
     settings = _settings(args.settings)
     rules = _rules(args.rules)
-    for problem in rules.problems:
-        _say(f"authviz: {problem}")
     for path in args.inputs:
         if not Path(path).exists():
             raise UsageError(f"input {path!r} does not exist")
@@ -234,8 +236,6 @@ def rules_list_command(args: argparse.Namespace) -> int:
 
     settings = _settings(args.settings)
     rules = _rules(args.rules)
-    for problem in rules.problems:
-        _say(f"authviz: {problem}")
     if args.json:
         for rule in rules.rules:
             sys.stdout.write(
@@ -265,8 +265,6 @@ def rules_list_command(args: argparse.Namespace) -> int:
 def rules_settings_command(args: argparse.Namespace) -> int:
     settings = _settings(args.settings)
     rules = _rules(args.rules)
-    for problem in rules.problems:
-        _say(f"authviz: {problem}")
     sys.stdout.write(settings_template(rules.rules, settings))
     return 0
 
