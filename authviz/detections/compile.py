@@ -51,7 +51,7 @@ from sigma.types import (
 from authviz.auth0.archive import OBJECT_COLUMNS, SCALAR_COLUMNS, TYPE_KEY
 from authviz.auth0.schema import COLUMNS
 from authviz.detections.load import PLACEHOLDER, RuleError
-from authviz.detections.model import Rule, TenantSettings
+from authviz.detections.model import Correlation, Rule, TenantSettings
 
 #: ``data.<key>`` read from the normalised column of the same name (log-entry keys kept 1:1).
 DATA_COLUMNS = frozenset(
@@ -691,8 +691,7 @@ def correlation_query(rule: Rule, settings: TenantSettings | None, dialect: Dial
     # Exact pruning, before the window passes (which sort every event kept). Invariant: a dropped
     # event is in no triggering window, and no kept event's measure, cover or incident changes.
     # 1. A window never holds more than its group's whole history: a group whose total measure
-    #    misses the threshold is dropped. (Counts of events skip this step: step 2 drops the same
-    #    groups, and aggregating every group twice cost more than it saved: 10M events, session 5.)
+    #    misses the threshold is dropped (distinct values only: see below).
     # 2. Fixed buckets of one timespan (b = floor(t / span)): an event is kept only if its buckets
     #    b-2..b+2 together meet the threshold (a window [t - span, t] that holds or neighbours a
     #    dropped event lies in those five buckets, and an event between two events of one incident
@@ -700,38 +699,35 @@ def correlation_query(rule: Rule, settings: TenantSettings | None, dialect: Dial
     # Groups are told apart by a 64-bit hash: two groups sharing one only keep more events (the
     # measure over the union is at least each one's), never fewer; the windows use the values.
     hashed = dialect.group_hash(group_columns) if group_columns else "0"
-    # (temporal_ordered: a window that triggers holds a match of every rule, so it counts them too)
-    total = "count(*)" if spec.type == "event_count" else "count(DISTINCT v)"
-    group_test = f"{total} {symbol} {threshold}"
-    if spec.type != "event_count" and (spec.op, threshold) in (("gte", "2"), ("gt", "1")):
-        group_test = "min(v) <> max(v)"  # two distinct values or more, without a distinct aggregate
-    # 1a. Distinct values (threshold 2 or more): a group with two distinct values holds one that is
-    #     not the most common value overall, so only groups with such an event are measured. When
-    #     the value is enumerated (one type of event in a thousand differs), that skips nearly
-    #     every group without aggregating them; any value chosen as "most common" keeps this exact.
-    minority = ""
-    eligible_from = "hashed"
-    distinct_measure = spec.type != "event_count"
-    if distinct_measure and _needs_two_values(spec.op, spec.threshold) and _enumerated(spec, counts_rules):
-        minority = (
-            "common AS (SELECT v AS c FROM hashed WHERE v IS NOT NULL GROUP BY v ORDER BY count(*) DESC, v LIMIT 1), "
-            "minority AS (SELECT DISTINCT h FROM hashed CROSS JOIN common WHERE v <> c), "
-        )
-        eligible_from = f"hashed AS m {dialect.semi_join} minority AS n ON m.h = n.h"
     near_window = "OVER (PARTITION BY h ORDER BY b RANGE BETWEEN 2 PRECEDING AND 2 FOLLOWING)"
     if spec.type == "event_count":
+        # step 1 skipped: step 2 drops the same groups, and aggregating every group twice cost more
+        # than it saved (benchmarks/RESULTS.md, session 5)
+        history = f"grouped AS {dialect.inlined}(SELECT * FROM hashed), "
         counts = "SELECT h, b, count(*) AS n FROM grouped GROUP BY h, b"
         near_measure = f"sum(n) {near_window}"
     else:
-        counts = "SELECT DISTINCT h, b, v FROM grouped"
-        near_measure = dialect.distinct_in_window("v", near_window)
-    if spec.type == "event_count":
-        history = f"grouped AS {dialect.inlined}(SELECT * FROM hashed), "
-    else:
+        # (temporal_ordered: a window that triggers holds a match of every rule, so it counts them too)
+        group_test = f"count(DISTINCT v) {symbol} {threshold}"
+        if (spec.op, threshold) in (("gte", "2"), ("gt", "1")):
+            group_test = "min(v) <> max(v)"  # two distinct values or more, without a distinct aggregate
+        # 1a. Two distinct values or more: a group holding them holds one that is not the most common
+        #     value overall, so only groups with such an event are measured. When the value is
+        #     enumerated (one type of event in a thousand differs), that skips nearly every group
+        #     without aggregating it; any value taken as "most common" keeps this exact.
+        minority, eligible_from = "", "hashed"
+        if _needs_two_values(spec.op, spec.threshold) and _enumerated(spec, counts_rules):
+            minority = (
+                "common AS (SELECT v AS c FROM hashed WHERE v IS NOT NULL GROUP BY v ORDER BY count(*) DESC, v LIMIT 1), "
+                "minority AS (SELECT DISTINCT h FROM hashed CROSS JOIN common WHERE v <> c), "
+            )
+            eligible_from = f"hashed AS m {dialect.semi_join} minority AS n ON m.h = n.h"
         history = (
             f"{minority}eligible AS (SELECT h FROM {eligible_from} GROUP BY h HAVING {group_test}), "
             f"grouped AS {dialect.materialized}(SELECT m.* FROM hashed AS m {dialect.semi_join} eligible AS e ON m.h = e.h), "
         )
+        counts = "SELECT DISTINCT h, b, v FROM grouped"
+        near_measure = dialect.distinct_in_window("v", near_window)
     pruned = (
         f"hashed AS {dialect.inlined}(SELECT *, {hashed} AS h, CAST(floor({dialect.epoch_ms('timestamp')} / {span_ms}) AS BIGINT) AS b "
         f"FROM matched), "
@@ -774,7 +770,7 @@ def _needs_two_values(op: str, threshold: float) -> bool:
     return op == "gte" and threshold >= 2 or op == "gt" and threshold >= 1
 
 
-def _enumerated(spec, counts_rules: bool) -> bool:
+def _enumerated(spec: Correlation, counts_rules: bool) -> bool:
     """Whether the counted value comes from a short list: the matched rule's index (temporal), or an
     enumerated field (:data:`ENUMERATED_FIELDS`)."""
     if counts_rules:
